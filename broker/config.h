@@ -1,0 +1,69 @@
+/* config.h - ratuszd configuration: one option table, YAML file and flags.
+ *
+ * Every option is declared once in config.c's table with its type, default
+ * and description; the table drives the YAML loader (unknown keys are errors
+ * naming the key and its line), the command-line flags (--data-dir for
+ * data_dir), --help text and --print-config.
+ */
+#ifndef RATUSZ_BROKER_CONFIG_H
+#define RATUSZ_BROKER_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct rz_config {
+    char *data_dir;         /* "./var/ratusz" */
+    char *listen;           /* front ROUTER: "tcp://127.0.0.1:7600" */
+    char *stream;           /* XPUB: "tcp://127.0.0.1:7601" */
+    char *metrics;          /* HTTP "127.0.0.1:7602"; "" or "off" = none */
+    int sync;               /* enum rz_sync_mode: "full" | "os" */
+    uint64_t map_size;      /* initial LMDB map, bytes (default 256 MiB) */
+    uint64_t map_max;       /* grow up to, bytes (default 64 GiB) */
+    uint64_t max_message;   /* largest request body, bytes (default 4 MiB) */
+    uint64_t max_batch;     /* most events in one PUBB (default 10000) */
+    uint64_t max_inflight;  /* events queued for the writer before the
+                               broker answers RZ_EBUSY (default 200000) */
+    uint64_t commit_max;    /* most events in one transaction (default 8192) */
+    uint64_t query_limit;   /* default and cap of a QUERY page (1000/10000) */
+    uint64_t replay_chunk;  /* events per REPLAY reply (default 1000) */
+    uint64_t stream_hwm;    /* XPUB high-water mark, messages (default 100000) */
+    char *log_level;        /* "error" | "warn" | "info" | "debug" */
+} rz_config_t;
+
+/* Fill cfg with the defaults. Strings are malloc'd. Returns 0 or RZ_ENOMEM. */
+int rz_config_init(rz_config_t *cfg);
+
+/* Free the strings. Safe twice. */
+void rz_config_close(rz_config_t *cfg);
+
+/* Load a YAML file (a mapping of option: value) over cfg. Returns 0, or
+ * RZ_ECONFIG with err holding "FILE:LINE: unknown key 'foo'" or similar. */
+int rz_config_load_file(rz_config_t *cfg, const char *path, char *err,
+                        size_t err_len);
+
+/* Same from a string (for tests); name is used in messages. */
+int rz_config_load_string(rz_config_t *cfg, const char *yaml, size_t len,
+                          const char *name, char *err, size_t err_len);
+
+/* Set one option by its name ("data_dir" or "data-dir") from text, as a
+ * flag would. Sizes accept suffixes K, M, G, T (powers of 1024). Returns 0
+ * or RZ_ECONFIG with a message. */
+int rz_config_set(rz_config_t *cfg, const char *name, const char *value,
+                  char *err, size_t err_len);
+
+/* Whole-config checks after loading (map_max >= map_size, limits > 0, ...).
+ * Returns 0 or RZ_ECONFIG with a message. */
+int rz_config_check(const rz_config_t *cfg, char *err, size_t err_len);
+
+/* Write the effective config as YAML, each option with its description as
+ * a comment. */
+void rz_config_print(const rz_config_t *cfg, FILE *out);
+
+/* Write the options as --flag lines with descriptions and defaults. */
+void rz_config_usage(FILE *out);
+
+/* Parse a size with an optional K/M/G/T suffix. Returns 0 or RZ_EINVAL. */
+int rz_config_parse_size(const char *text, uint64_t *out);
+
+#endif

@@ -1,0 +1,179 @@
+/* store.h - the durable event log on LMDB.
+ *
+ * One LMDB environment in data_dir holds named databases:
+ *
+ *   log        seq (uint64, MDB_INTEGERKEY, appended)   -> stored event
+ *   ids        source \0 id                              -> seq (u64 BE)
+ *   subjects   subject (DUPSORT, DUPFIXED)   dup: time (i64 BE, sign bit
+ *              flipped so negatives sort first) | seq (u64 BE)
+ *   topics     topic   (DUPSORT, DUPFIXED)   dup: seq (u64 BE)
+ *   times      time (flipped i64 BE) | seq (u64 BE)      -> (empty)
+ *   consumers  group name                                -> ConsumerGroup
+ *                                                           (protobuf)
+ *   meta       "version"                                 -> "1"
+ *
+ * A stored event is the producer's encoded Event followed by an encoded
+ * broker stamp (seq, ingest_time, principal as Event fields 20-22): protobuf
+ * merges concatenated messages and keeps the last scalar, so the stored
+ * bytes decode as one Event whose broker fields are the broker's, and
+ * unknown fields from newer producers are kept as they came.
+ *
+ * Seq is global and gap-free: it is the log's last key + 1, assigned inside
+ * the single write transaction, so an aborted transaction assigns nothing.
+ *
+ * Threads: one writer thread calls rz_store_append (and the other write
+ * functions); any thread may read at the same time (LMDB MVCC, MDB_NOTLS).
+ * Read functions pass LMDB's own memory to the visitor: it is valid only
+ * until the visitor returns.
+ */
+#ifndef RATUSZ_BROKER_STORE_H
+#define RATUSZ_BROKER_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ratusz/ratusz.h"
+
+typedef struct rz_store rz_store_t;
+
+enum rz_sync_mode {
+    RZ_SYNC_FULL = 0, /* fsync every commit: acks are SYNCED (default) */
+    RZ_SYNC_OS = 1    /* no fsync: acks are WRITTEN; the OS flushes */
+};
+
+typedef struct rz_store_opts {
+    const char *dir;    /* created if missing */
+    size_t map_size;    /* initial LMDB map size, bytes */
+    size_t map_max;     /* grow the map up to this, bytes (>= map_size) */
+    int sync;           /* enum rz_sync_mode */
+} rz_store_opts_t;
+
+/* Open (creating if needed) the store in opts->dir. Returns 0 and *out, or
+ * a negative code (RZ_ESTORE with the LMDB error logged, -errno for the
+ * directory). */
+int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts);
+
+/* Close the environment. Safe with NULL and twice. */
+void rz_store_close(rz_store_t **s);
+
+/* --- writing (one writer thread) ----------------------------------------- */
+
+/* One event to append, prepared and validated by the caller. The strings are
+ * not NUL-terminated views into the caller's memory; they stay valid for the
+ * duration of rz_store_append. */
+typedef struct rz_store_item {
+    /* in */
+    const uint8_t *bytes;   /* the producer's encoded Event */
+    size_t len;
+    const char *source;  size_t source_len;
+    const char *id;      size_t id_len;
+    const char *subject; size_t subject_len; /* may be 0: not indexed */
+    const char *topic;   size_t topic_len;
+    const char *principal; size_t principal_len;
+    int64_t time;           /* event time, unix µs */
+    /* out */
+    uint64_t seq;           /* assigned, or the original one if duplicate */
+    uint64_t prev_topic_seq;/* seq of the previous event of the same topic,
+                               0 if none; set for new events only */
+    int duplicate;          /* 1: source+id existed, nothing stored */
+    int code;               /* 0 or negative RZ_E* */
+    const uint8_t *stored;  /* after a successful append of a new event: */
+    size_t stored_len;      /* the stored bytes, valid until the next
+                               rz_store_append (a buffer owned by the store) */
+} rz_store_item_t;
+
+/* Append items in one transaction, in order, and commit it (fsync in
+ * RZ_SYNC_FULL). Duplicates (source+id already stored, in an earlier
+ * transaction or earlier in this one) get the original seq and store
+ * nothing. ingest_time stamps every new event.
+ *
+ * If the map is full the store grows it (doubling, up to map_max) and
+ * retries; when it cannot grow, every item gets RZ_ESTOREFULL and nothing
+ * is stored. On any other LMDB error every item gets RZ_ESTORE and nothing
+ * is stored. Returns 0 when the transaction committed (items then hold their
+ * outcome), or the negative code every item got. */
+int rz_store_append(rz_store_t *s, rz_store_item_t *items, size_t n,
+                    int64_t ingest_time);
+
+/* Durability an acked append reached under this store's sync mode
+ * (enum rz_durability). */
+int rz_store_durability(const rz_store_t *s);
+
+/* Set a consumer group's committed position (only forward: a lower seq is
+ * ignored) and, when the group is new or prefix is non-NULL and the group
+ * has none, its topic prefix. Returns 0. */
+int rz_store_consumer_commit(rz_store_t *s, const char *group,
+                             uint64_t seq, const char *prefix,
+                             int64_t now_us);
+
+/* --- reading (any thread) ------------------------------------------------- */
+
+/* Called per event: seq, the stored bytes (LMDB memory, valid until return).
+ * Return 0 to continue, non-zero to stop. */
+typedef int (*rz_store_visit_fn)(uint64_t seq, const uint8_t *ev, size_t len,
+                                 void *user);
+
+/* The last seq stored (0 when empty). */
+uint64_t rz_store_head(rz_store_t *s);
+
+/* Visit the event with this seq. Returns 1 or RZ_ENOTFOUND. */
+int rz_store_get(rz_store_t *s, uint64_t seq, rz_store_visit_fn fn,
+                 void *user);
+
+/* Visit the event with this source and id. Returns 1 or RZ_ENOTFOUND. */
+int rz_store_get_id(rz_store_t *s, const char *source, const char *id,
+                    rz_store_visit_fn fn, void *user);
+
+typedef struct rz_store_query {
+    const char *subject;      /* NULL/"" : not by subject */
+    const char *topic_prefix; /* NULL/"" : not by topic */
+    int64_t since, until;     /* event time; until 0 = open */
+    uint32_t limit;           /* > 0 */
+    const uint8_t *after;     /* cursor from a previous page */
+    size_t after_len;
+} rz_store_query_t;
+
+/* Run one page of a query (see QueryRequest in api.proto for the orders).
+ * On return next/next_len hold the cursor of the next page (next_len 0 when
+ * the results are exhausted); next must have RZ_CURSOR_MAX bytes. Returns
+ * the number of events visited, RZ_EBADCURSOR for a cursor that is not
+ * one of ours, RZ_EINVAL when both subject and topic_prefix are set. */
+int rz_store_query(rz_store_t *s, const rz_store_query_t *q,
+                   rz_store_visit_fn fn, void *user, uint8_t *next,
+                   size_t *next_len);
+
+/* Visit, in seq order, up to max events with from <= seq < until (until 0 =
+ * no bound) whose topic starts with prefix (NULL or "" = all). *next_seq
+ * gets the seq to continue from: one past the last event visited, or
+ * `until`/head+1 when the range is exhausted. Returns the number visited. */
+int rz_store_scan(rz_store_t *s, uint64_t from, uint64_t until,
+                  const char *prefix, size_t max, rz_store_visit_fn fn,
+                  void *user, uint64_t *next_seq);
+
+/* A consumer group's state; RZ_ENOTFOUND if it never committed. The
+ * returned message is the caller's (ratusz__v1__consumer_group__free_unpacked). */
+int rz_store_consumer_get(rz_store_t *s, const char *group,
+                          Ratusz__V1__ConsumerGroup **out);
+
+/* Every consumer group, lag filled in against the head. Caller frees with
+ * ratusz__v1__consumer_list__free_unpacked. */
+int rz_store_consumer_list(rz_store_t *s, Ratusz__V1__ConsumerList **out);
+
+/* The last seq of every topic, for the fan-out's prev_topic_seq after a
+ * restart: calls fn(topic, len, last_seq, user) per topic. */
+int rz_store_topic_heads(rz_store_t *s,
+                         void (*fn)(const char *topic, size_t len,
+                                    uint64_t last_seq, void *user),
+                         void *user);
+
+typedef struct rz_store_info {
+    uint64_t head_seq;
+    uint64_t events;      /* entries in the log */
+    uint64_t used_bytes;  /* pages in use * page size */
+    uint64_t map_bytes;   /* current map size */
+    uint64_t map_max;
+} rz_store_info_t;
+
+int rz_store_info(rz_store_t *s, rz_store_info_t *out);
+
+#endif

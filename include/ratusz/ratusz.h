@@ -1,0 +1,315 @@
+/* ratusz.h - libratusz: the client library of the Ratusz event bus.
+ *
+ * A client talks to one broker (ratuszd) over ZeroMQ: a DEALER socket to the
+ * broker's front (ROUTER) socket for every request, and, for live
+ * subscriptions, a SUB socket to its stream (XPUB) socket. The wire protocol
+ * is described in docs/PROTOCOL.md; this library is one implementation of it.
+ *
+ * Conventions (as in lmdb.h and uv.h):
+ *  - Functions that can fail return 0 or a count on success and a negative
+ *    RZ_E* code (see ratusz/errors.h) on failure; rz_strerror() explains it.
+ *  - Constructors return NULL on failure and set errno.
+ *  - x_destroy(&p) is safe to call twice and sets p to NULL.
+ *  - A client is not thread-safe: use it from one thread at a time. Each
+ *    thread that publishes should have its own client.
+ *  - Callbacks run inside the library call that delivered them (rz_pump,
+ *    rz_flush, rz_publish when it has to wait, and every synchronous call).
+ *    Pointers passed to a callback are borrowed and valid only until it
+ *    returns.
+ *
+ * Event messages are the protobuf-c structures generated from
+ * proto/ratusz/v1/event.proto (Ratusz__V1__Event).
+ */
+#ifndef RATUSZ_RATUSZ_H
+#define RATUSZ_RATUSZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ratusz/errors.h"
+#include "ratusz/v1/api.pb-c.h"
+#include "ratusz/v1/event.pb-c.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RZ_VERSION "0.1.0"
+#define RZ_PROTOCOL 1
+
+/* Default endpoints of a broker on this machine. */
+#define RZ_DEFAULT_FRONT "tcp://127.0.0.1:7600"
+#define RZ_DEFAULT_STREAM "tcp://127.0.0.1:7601"
+
+/* Largest continuation cursor a query can return. */
+#define RZ_CURSOR_MAX 64
+
+/* ---------------------------------------------------------------------------
+ * Envelope helpers (shared by clients and the broker)
+ */
+
+/* Domains of the bus: the second segment of a topic. */
+#define RZ_TYPE_PREFIX "pl.gov.gmina."
+
+/* Check that ev carries what the bus needs: non-empty id, source and type;
+ * a tenant of 2, 4 or 7 digits (TERYT TERC); id, source, subject and type
+ * within their size limits; a type whose domain matches its data. Returns 0
+ * or RZ_EINVALEVENT with a reason written to why (always NUL-terminated when
+ * why_len > 0). */
+int rz_event_check(const Ratusz__V1__Event *ev, char *why, size_t why_len);
+
+/* Write the topic of ev, "<tenant>.<domain>.<type-suffix>", into buf.
+ * The type-suffix is the type without RZ_TYPE_PREFIX when it starts with it,
+ * else the whole type: "pl.gov.gmina.budget.execution.v1" in tenant 1261011
+ * is "1261011.budget.execution.v1". Returns the length, or RZ_EINVAL if it
+ * does not fit (buf is then empty). */
+int rz_event_topic(const Ratusz__V1__Event *ev, char *buf, size_t len);
+
+/* The domain a data case belongs to ("budget", "env", "tax", "gis") or NULL
+ * for raw data and no data. */
+const char *rz_event_data_domain(const Ratusz__V1__Event *ev);
+
+/* Limits, in bytes. */
+#define RZ_ID_MAX 200
+#define RZ_SOURCE_MAX 200
+#define RZ_SUBJECT_MAX 400
+#define RZ_TYPE_MAX 200
+#define RZ_TOPIC_MAX 256
+
+/* Now, in unix microseconds. */
+int64_t rz_now_us(void);
+
+/* ---------------------------------------------------------------------------
+ * CloudEvents JSON (structured mode)
+ */
+
+/* Render ev as one line of CloudEvents JSON (no trailing newline):
+ * specversion, id, source, type, subject, time (RFC 3339, UTC), tenant,
+ * and, when set by the broker, seq, ingesttime and principal; a domain
+ * message becomes "data" (a JSON object with the proto field names) with
+ * datacontenttype "application/json" and dataschema naming the message;
+ * raw data becomes "data" when its content type is JSON and valid, else
+ * "data_base64". Returns a malloc'd string the caller frees, or NULL on
+ * ENOMEM. */
+char *rz_event_to_json(const Ratusz__V1__Event *ev);
+
+/* Parse one CloudEvents JSON object into a new event. "data" is read into
+ * the domain message named by dataschema, or by the domain of the type
+ * when the type starts with RZ_TYPE_PREFIX and its domain has a message;
+ * any other data is kept raw with its datacontenttype. On success *out is
+ * the caller's (free with rz_event_free) and 0 is returned; on failure
+ * RZ_EINVALEVENT or RZ_EDECODE with a reason in err. */
+int rz_event_from_json(const char *text, size_t len, Ratusz__V1__Event **out,
+                       char *err, size_t err_len);
+
+/* Free an event returned by this library. Safe with NULL. */
+void rz_event_free(Ratusz__V1__Event *ev);
+
+/* ---------------------------------------------------------------------------
+ * Client
+ */
+
+typedef struct rz_client rz_client_t;
+
+typedef struct rz_client_opts {
+    /* Events in flight (sent, not yet acked) before rz_publish waits.
+     * Default 1024. */
+    uint32_t window;
+    /* Events per PUBB request: rz_publish collects events and sends them
+     * when batch events are pending, or on rz_pump / rz_flush. 1 sends each
+     * event in its own PUB request. Default 1. */
+    uint32_t batch;
+    /* Timeout of synchronous requests and of waiting for window space, in
+     * milliseconds. Default 10000. */
+    int timeout_ms;
+} rz_client_opts_t;
+
+/* Connect to a broker's front endpoint ("tcp://127.0.0.1:7600"). opts may
+ * be NULL for defaults. Connecting is lazy (ZeroMQ): a broker that is not
+ * there shows up as RZ_ETIMEDOUT on the first request. Returns NULL and
+ * sets errno on failure. */
+rz_client_t *rz_client_new(const char *endpoint, const rz_client_opts_t *opts);
+
+/* Close the connection. Events not yet acked are abandoned: call rz_flush
+ * first to wait for them. Safe with NULL and twice. */
+void rz_client_destroy(rz_client_t **c);
+
+/* The principal requests are made as ("anonymous" without credentials). */
+const char *rz_client_principal(const rz_client_t *c);
+
+/* ---------------------------------------------------------------------------
+ * Publishing
+ */
+
+enum rz_durability {
+    RZ_DURABILITY_NONE = 0,
+    RZ_DURABILITY_WRITTEN = 1, /* committed, in the OS page cache */
+    RZ_DURABILITY_SYNCED = 2   /* committed and on disk */
+};
+
+/* The outcome of one published event. */
+typedef struct rz_ack {
+    void *arg;          /* the arg given to rz_publish */
+    uint64_t seq;       /* assigned seq (the original one for a duplicate) */
+    int code;           /* 0, or a negative RZ_E* code */
+    int duplicate;      /* 1 if source+id was already stored */
+    int durability;     /* enum rz_durability reached */
+    const char *reason; /* why, when code != 0; borrowed */
+} rz_ack_t;
+
+typedef void (*rz_ack_cb)(const rz_ack_t *ack, void *user);
+
+/* Set the callback that receives every publish outcome. Without one,
+ * outcomes are only counted (rz_client_stats). */
+void rz_client_set_ack_cb(rz_client_t *c, rz_ack_cb cb, void *user);
+
+/* Publish ev asynchronously. The event is encoded at once, so ev may be
+ * freed when this returns. When the window is full this waits for acks
+ * (firing the callback) up to the timeout. Returns 0 when the event is
+ * queued or sent; RZ_EINVALEVENT if it fails rz_event_check (the callback
+ * is then not called); RZ_ETIMEDOUT if no window space freed up in time;
+ * RZ_ETOOBIG if the encoded event is larger than 16 MiB. */
+int rz_publish(rz_client_t *c, const Ratusz__V1__Event *ev, void *arg);
+
+/* Publish an already encoded Event. The broker validates it. */
+int rz_publish_raw(rz_client_t *c, const void *buf, size_t len, void *arg);
+
+/* Send pending batched events and handle every reply that has arrived,
+ * waiting up to timeout_ms (0: do not wait, -1: forever) for the first.
+ * Returns the number of outcomes delivered, or a negative code. */
+int rz_pump(rz_client_t *c, int timeout_ms);
+
+/* Send pending events and wait until every event in flight has its outcome
+ * or timeout_ms passed (-1: forever). Returns 0 or RZ_ETIMEDOUT. */
+int rz_flush(rz_client_t *c, int timeout_ms);
+
+/* Events sent or queued whose outcome has not arrived yet. */
+size_t rz_inflight(const rz_client_t *c);
+
+typedef struct rz_client_stats {
+    uint64_t published;  /* events handed to rz_publish* */
+    uint64_t acked;      /* outcomes with code 0 (duplicates included) */
+    uint64_t duplicates;
+    uint64_t failed;     /* outcomes with code != 0 */
+    uint64_t requests;   /* requests sent */
+} rz_client_stats_t;
+
+void rz_client_stats(const rz_client_t *c, rz_client_stats_t *out);
+
+/* ---------------------------------------------------------------------------
+ * Reading
+ */
+
+/* One event delivered to a reader. */
+typedef struct rz_event {
+    const Ratusz__V1__Event *msg; /* decoded; borrowed */
+    const uint8_t *raw;           /* the stored bytes; borrowed */
+    size_t raw_len;
+    int backfilled; /* subscriptions: recovered from the store after a gap */
+} rz_event_t;
+
+/* Return 0 to go on, non-zero to stop the iteration (the calling function
+ * then returns what it has delivered so far). */
+typedef int (*rz_event_cb)(const rz_event_t *ev, void *user);
+
+/* Get one event by seq. Calls cb once and returns 1, or RZ_ENOTFOUND. */
+int rz_get_seq(rz_client_t *c, uint64_t seq, rz_event_cb cb, void *user);
+
+/* Get one event by source and id. Calls cb once and returns 1, or
+ * RZ_ENOTFOUND. */
+int rz_get_id(rz_client_t *c, const char *source, const char *id,
+              rz_event_cb cb, void *user);
+
+typedef struct rz_query {
+    const char *subject;      /* the entity's timeline, in event time order */
+    const char *topic_prefix; /* or a topic prefix, in seq order */
+    int64_t since;            /* event time bounds, unix µs; 0 = open */
+    int64_t until;
+    uint32_t limit;           /* 0 = the broker's default page */
+    /* Continuation: the cursor from the previous page (len 0 to start). */
+    uint8_t after[RZ_CURSOR_MAX];
+    size_t after_len;
+} rz_query_t;
+
+/* Run one page of a query. Calls cb per event; on return q->after holds
+ * the cursor of the next page, and q->after_len is 0 when there is none.
+ * Returns the number of events delivered or a negative code. */
+int rz_query(rz_client_t *c, rz_query_t *q, rz_event_cb cb, void *user);
+
+typedef struct rz_replay {
+    uint64_t from_seq;        /* first seq (1 = from the beginning) */
+    uint64_t until_seq;       /* stop before this seq; 0 = current head */
+    const char *topic_prefix; /* NULL or "" = every event */
+    uint64_t max_events;      /* 0 = no limit */
+    uint32_t chunk;           /* events per reply; 0 = broker default */
+} rz_replay_t;
+
+/* Stream events from the store in seq order, chunk by chunk. Returns the
+ * number delivered or a negative code. */
+int64_t rz_replay(rz_client_t *c, const rz_replay_t *r, rz_event_cb cb,
+                  void *user);
+
+/* ---------------------------------------------------------------------------
+ * Durable consumer groups (at-least-once)
+ */
+
+/* Fetch up to max events (0 = broker default) for group after after_seq
+ * (0 = after the group's committed position). topic_prefix binds the group
+ * to a prefix on first use (NULL = every event). *last_seq, if given, gets
+ * the seq to fetch after next time (unchanged when nothing was delivered
+ * and nothing skipped). Returns the number delivered. */
+int rz_fetch(rz_client_t *c, const char *group, const char *topic_prefix,
+             uint64_t after_seq, uint32_t max, rz_event_cb cb, void *user,
+             uint64_t *last_seq);
+
+/* Record that group processed every event up to and including seq.
+ * Positions only move forward. Returns 0. */
+int rz_commit(rz_client_t *c, const char *group, uint64_t seq);
+
+/* ---------------------------------------------------------------------------
+ * Broker information. The returned message is the caller's: free it with
+ * the matching ratusz__v1__*__free_unpacked(p, NULL).
+ */
+int rz_health(rz_client_t *c, Ratusz__V1__Health **out);
+int rz_stats(rz_client_t *c, Ratusz__V1__Stats **out);
+int rz_consumers(rz_client_t *c, Ratusz__V1__ConsumerList **out);
+
+/* ---------------------------------------------------------------------------
+ * Live subscription with gap recovery
+ *
+ * The stream socket drops messages for slow subscribers (ZeroMQ's
+ * high-water mark). Every stream message carries its seq and the seq of the
+ * previous event of the same topic, so a subscriber knows when it missed
+ * one: rz_sub_recv then fetches the missed events from the store through
+ * the client and delivers them (backfilled = 1) in order before the event
+ * that revealed the gap.
+ */
+
+typedef struct rz_sub rz_sub_t;
+
+/* Subscribe to events whose topic starts with prefix ("" = all) on the
+ * broker's stream endpoint. c is used for backfill and must outlive the
+ * subscription. Returns NULL and sets errno on failure. */
+rz_sub_t *rz_sub_new(rz_client_t *c, const char *stream_endpoint,
+                     const char *prefix);
+
+/* Deliver the events that arrive within timeout_ms (-1: wait for the
+ * first forever; 0: only what is there). Returns the number delivered
+ * (0 on timeout) or a negative code; RZ_EGAP if missed events could not be
+ * read back (the gap is then reported once and skipped). */
+int rz_sub_recv(rz_sub_t *s, rz_event_cb cb, void *user, int timeout_ms);
+
+typedef struct rz_sub_stats {
+    uint64_t received;   /* live stream messages */
+    uint64_t gaps;       /* gaps detected */
+    uint64_t backfilled; /* events recovered from the store */
+} rz_sub_stats_t;
+
+void rz_sub_stats(const rz_sub_t *s, rz_sub_stats_t *out);
+
+void rz_sub_destroy(rz_sub_t **s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
