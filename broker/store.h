@@ -24,7 +24,8 @@
  * Threads: one writer thread calls rz_store_append (and the other write
  * functions); any thread may read at the same time (LMDB MVCC, MDB_NOTLS).
  * Read functions pass LMDB's own memory to the visitor: it is valid only
- * until the visitor returns.
+ * until the visitor returns. A visitor must not call back into the store:
+ * it runs under the lock that a map resize waits for.
  */
 #ifndef RATUSZ_BROKER_STORE_H
 #define RATUSZ_BROKER_STORE_H

@@ -1,9 +1,18 @@
 /* harness.c - test helpers: temp dirs, free ports, the real ratuszd process */
 #include "harness.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 int rzt_tmpdir(char *path, size_t len)
@@ -13,13 +22,205 @@ int rzt_tmpdir(char *path, size_t len)
     return mkdtemp(path) ? 0 : -1;
 }
 
-static int s_unlink(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+static int s_unlink(const char *p, const struct stat *sb, int flag,
+                    struct FTW *ftw)
 {
-    (void)sb; (void)flag; (void)ftw;
+    (void)sb;
+    (void)flag;
+    (void)ftw;
     return remove(p);
 }
 
 void rzt_rmtree(const char *path)
 {
     nftw(path, s_unlink, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int rzt_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+static void s_print_log(const rzt_broker_t *b)
+{
+    FILE *f = fopen(b->log, "r");
+    if (!f)
+        return;
+    char line[1024];
+    fprintf(stderr, "--- ratuszd log (%s) ---\n", b->log);
+    while (fgets(line, sizeof line, f))
+        fputs(line, stderr);
+    fclose(f);
+}
+
+static int s_spawn(rzt_broker_t *b)
+{
+    const char *argv[48];
+    int n = 0;
+    argv[n++] = RZ_RATUSZD;
+    argv[n++] = "--data-dir";
+    argv[n++] = b->dir;
+    argv[n++] = "--listen";
+    argv[n++] = b->front;
+    argv[n++] = "--stream";
+    argv[n++] = b->stream;
+    argv[n++] = "--metrics";
+    argv[n++] = b->metrics;
+    for (int i = 0; b->extra[i] && n < 46; i++)
+        argv[n++] = b->extra[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = open(b->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            dup2(fd, 1);
+        }
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    b->pid = pid;
+    /* Wait for HEALTH. */
+    rz_client_opts_t o = {0};
+    o.timeout_ms = 200;
+    for (int i = 0; i < 100; i++) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            b->pid = 0;
+            s_print_log(b);
+            return -1;
+        }
+        rz_client_t *c = rz_client_new(b->front, &o);
+        Ratusz__V1__Health *h = NULL;
+        int rc = c ? rz_health(c, &h) : -1;
+        rz_client_destroy(&c);
+        if (rc == 0) {
+            ratusz__v1__health__free_unpacked(h, NULL);
+            return 0;
+        }
+        usleep(100000);
+    }
+    s_print_log(b);
+    return -1;
+}
+
+int rzt_broker_start(rzt_broker_t *b, const char *const *extra)
+{
+    memset(b, 0, sizeof *b);
+    if (rzt_tmpdir(b->dir, sizeof b->dir) < 0)
+        return -1;
+    b->own_dir = 1;
+    snprintf(b->log, sizeof b->log, "%s.log", b->dir);
+    snprintf(b->front, sizeof b->front, "tcp://127.0.0.1:%d", rzt_free_port());
+    snprintf(b->stream, sizeof b->stream, "tcp://127.0.0.1:%d",
+             rzt_free_port());
+    snprintf(b->metrics, sizeof b->metrics, "127.0.0.1:%d", rzt_free_port());
+    for (int i = 0; extra && extra[i] && i < 15; i++)
+        b->extra[i] = extra[i];
+    return s_spawn(b);
+}
+
+int rzt_broker_restart(rzt_broker_t *b)
+{
+    return s_spawn(b);
+}
+
+int rzt_broker_stop(rzt_broker_t *b)
+{
+    if (b->pid <= 0)
+        return -1;
+    kill(b->pid, SIGTERM);
+    int status = 0;
+    waitpid(b->pid, &status, 0);
+    b->pid = 0;
+    if (!WIFEXITED(status)) {
+        s_print_log(b);
+        return -1;
+    }
+    return WEXITSTATUS(status);
+}
+
+void rzt_broker_kill(rzt_broker_t *b)
+{
+    if (b->pid <= 0)
+        return;
+    kill(b->pid, SIGKILL);
+    waitpid(b->pid, NULL, 0);
+    b->pid = 0;
+}
+
+void rzt_broker_cleanup(rzt_broker_t *b)
+{
+    if (b->pid > 0)
+        rzt_broker_stop(b);
+    if (b->own_dir) {
+        rzt_rmtree(b->dir);
+        unlink(b->log);
+        b->own_dir = 0;
+    }
+}
+
+rz_client_t *rzt_client(const rzt_broker_t *b, uint32_t window,
+                        uint32_t batch)
+{
+    rz_client_opts_t o = {0};
+    o.window = window;
+    o.batch = batch;
+    o.timeout_ms = 10000;
+    return rz_client_new(b->front, &o);
+}
+
+void rzt_event(Ratusz__V1__Event *ev, Ratusz__V1__BudgetEntry *be,
+               const char *source, const char *id, const char *subject,
+               int64_t time, int64_t amount)
+{
+    ratusz__v1__event__init(ev);
+    ratusz__v1__budget_entry__init(be);
+    ev->id = (char *)id;
+    ev->source = (char *)source;
+    ev->type = "pl.gov.gmina.budget.test.v1";
+    ev->subject = (char *)(subject ? subject : "");
+    ev->tenant = "1261011";
+    ev->time = time;
+    be->dzial = "600";
+    be->rozdzial = "60016";
+    be->paragraf = "4300";
+    be->amount_grosze = amount;
+    be->currency = "PLN";
+    ev->data_case = RATUSZ__V1__EVENT__DATA_BUDGET;
+    ev->budget = be;
+}
+
+int rzt_run(const char *cmd, char *out, size_t out_len)
+{
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    size_t n = 0;
+    char buf[4096];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, p)) > 0) {
+        if (out && n + 1 < out_len) {
+            size_t take = got < out_len - 1 - n ? got : out_len - 1 - n;
+            memcpy(out + n, buf, take);
+            n += take;
+        }
+    }
+    if (out && out_len)
+        out[n] = '\0';
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

@@ -1,4 +1,9 @@
-/* harness.h - test helpers: temp dirs, free ports, the real ratuszd process */
+/* harness.h - test helpers: temp dirs, free ports, the real ratuszd process
+ *
+ * Integration tests start the real broker binary on 127.0.0.1 with a temp
+ * LMDB directory and free ports, talk to it with the real client library,
+ * and stop it with SIGTERM or kill it with SIGKILL.
+ */
 #ifndef RATUSZ_TEST_HARNESS_H
 #define RATUSZ_TEST_HARNESS_H
 
@@ -6,10 +11,58 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "ratusz/ratusz.h"
+
 /* Make a fresh directory under $TMPDIR (or /tmp); path gets its name. */
 int rzt_tmpdir(char *path, size_t len);
 
 /* Remove a directory tree (rm -rf). */
 void rzt_rmtree(const char *path);
+
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+int rzt_free_port(void);
+
+typedef struct rzt_broker {
+    pid_t pid;
+    char dir[256];       /* data dir (a temp dir unless given) */
+    char front[64];      /* tcp://127.0.0.1:PORT */
+    char stream[64];
+    char metrics[64];    /* 127.0.0.1:PORT */
+    char log[300];       /* the broker's stderr */
+    const char *extra[16]; /* extra "--option", "value" pairs, NULL-ended */
+    int own_dir;
+} rzt_broker_t;
+
+/* Start ratuszd with a fresh temp data dir and free ports, and wait until it
+ * answers HEALTH (10 s). extra: NULL or a NULL-terminated list of more
+ * arguments. Returns 0 or -1 (with the log printed). */
+int rzt_broker_start(rzt_broker_t *b, const char *const *extra);
+
+/* Start it again on the same dir and ports (after stop or kill). */
+int rzt_broker_restart(rzt_broker_t *b);
+
+/* SIGTERM and wait; returns the exit status (or -1). */
+int rzt_broker_stop(rzt_broker_t *b);
+
+/* SIGKILL and wait. */
+void rzt_broker_kill(rzt_broker_t *b);
+
+/* Stop if running and remove the temp dir. */
+void rzt_broker_cleanup(rzt_broker_t *b);
+
+/* A client to b with a short timeout. */
+rz_client_t *rzt_client(const rzt_broker_t *b, uint32_t window,
+                        uint32_t batch);
+
+/* A valid event: tenant 1261011, type pl.gov.gmina.budget.test.v1 with a
+ * budget entry of amount grosze, the given source, id and subject. The
+ * strings are borrowed: ev points into them. */
+void rzt_event(Ratusz__V1__Event *ev, Ratusz__V1__BudgetEntry *be,
+               const char *source, const char *id, const char *subject,
+               int64_t time, int64_t amount);
+
+/* Run a shell command, capturing stdout into out (NUL-terminated, may be
+ * NULL). Returns the exit status, or -1. */
+int rzt_run(const char *cmd, char *out, size_t out_len);
 
 #endif

@@ -1,0 +1,104 @@
+/* broker.h - the core of ratuszd, shared by its front loop and its writer.
+ *
+ * Two threads:
+ *
+ *   front (server.c)                         writer (writer.c)
+ *   ROUTER + XPUB + reads     -- job * -->    drains the queue, one LMDB
+ *   decode, check, route      <-- job * --    transaction per drain (group
+ *   acks, fan-out                             commit), fills outcomes
+ *
+ * Jobs travel as pointers over an inproc PAIR socket; a job belongs to one
+ * thread at a time, so its memory needs no locks. Only the front thread
+ * touches the ROUTER and XPUB sockets; only the writer writes to LMDB.
+ */
+#ifndef RATUSZ_BROKER_BROKER_H
+#define RATUSZ_BROKER_BROKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <zmq.h>
+
+#include "arena.h"
+#include "config.h"
+#include "stats.h"
+#include "store.h"
+
+#define RZ_WRITER_ENDPOINT "inproc://ratusz-writer"
+
+enum rz_job_kind {
+    RZ_JOB_PUBLISH, /* items -> log */
+    RZ_JOB_COMMIT   /* a consumer group position */
+};
+
+/* What the front thread remembers of each published event. */
+typedef struct rz_job_meta {
+    const char *tenant;
+    size_t tenant_len;
+    const char *domain;
+    size_t domain_len;
+    const char *reason; /* when items[i].code was set by the front */
+    uint8_t *fan;       /* writer: a copy of the stored bytes, for fan-out */
+    size_t fan_len;
+} rz_job_meta_t;
+
+typedef struct rz_job {
+    int kind;
+    /* the request, to answer it: [rid][delim?][cmd][corr] */
+    zmq_msg_t rid;
+    int has_delim;
+    zmq_msg_t cmd;
+    zmq_msg_t corr;
+    zmq_msg_t body;       /* PUB: the event bytes live here */
+    rz_arena_t arena;     /* everything else of this job */
+    int reply;            /* 0: internal job, nobody waits for it */
+
+    /* RZ_JOB_PUBLISH */
+    size_t n;
+    rz_store_item_t *items;
+    rz_job_meta_t *meta;
+    int durability;
+
+    /* RZ_JOB_COMMIT */
+    const char *group;
+    const char *prefix;
+    uint64_t seq;
+
+    int rc; /* writer: 0, or the code of the whole transaction */
+} rz_job_t;
+
+typedef struct rz_broker {
+    rz_config_t *cfg;
+    rz_store_t *store;
+    rz_stats_t *stats;
+    void *zctx;
+    pthread_t writer;
+    atomic_int store_full;  /* the last append failed with RZ_ESTOREFULL */
+    atomic_int stopping;
+    int64_t started_us;
+} rz_broker_t;
+
+/* The writer thread's body: arg is the rz_broker_t. It connects a PAIR to
+ * RZ_WRITER_ENDPOINT and serves jobs until it receives a NULL job. */
+void *rz_writer_main(void *arg);
+
+/* Run the front loop until SIGTERM/SIGINT (or rz_server_stop), then drain:
+ * every queued publish is committed and acked before it returns. Returns 0
+ * or a negative code when a socket could not be set up. */
+int rz_server_run(rz_broker_t *b);
+
+/* Ask a running server to stop (async-signal-safe). */
+void rz_server_stop(void);
+
+/* Free a job and its messages. Safe with NULL. */
+void rz_job_free(rz_job_t *job);
+
+/* Fill a Stats message for STATS and /metrics; free with
+ * rz_broker_stats_free. */
+int rz_broker_stats(rz_broker_t *b, Ratusz__V1__Stats *out);
+void rz_broker_stats_free(Ratusz__V1__Stats *out);
+
+/* The status word of /healthz and HEALTH: "ok", "store-full", "stopping". */
+const char *rz_broker_status(rz_broker_t *b);
+
+#endif

@@ -1,0 +1,164 @@
+/* main.c - ratuszd: configuration, start-up and shutdown */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "log.h"
+#include "metrics.h"
+
+static void s_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: ratuszd [-c FILE] [--OPTION VALUE]... [--print-config]\n"
+            "\n"
+            "The Ratusz event broker: stores every event in LMDB, acks what is\n"
+            "durable, fans events out over ZeroMQ and answers queries.\n"
+            "\n"
+            "  -c, --config FILE   read options from a YAML file first\n"
+            "      --print-config  print the effective configuration and exit\n"
+            "  -h, --help          this text\n"
+            "  -V, --version       print the version\n"
+            "\n"
+            "Options (also YAML keys, with '_' for '-'):\n");
+    rz_config_usage(out);
+}
+
+static char *s_metrics_render(void *user)
+{
+    rz_broker_t *b = user;
+    Ratusz__V1__Stats s;
+    if (rz_broker_stats(b, &s) < 0)
+        return NULL;
+    char *text = rz_stats_prometheus(&s);
+    rz_broker_stats_free(&s);
+    return text;
+}
+
+static int s_metrics_health(void *user, char *status, size_t len)
+{
+    rz_broker_t *b = user;
+    const char *st = rz_broker_status(b);
+    snprintf(status, len, "%s", st);
+    return strcmp(st, "ok") == 0 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    rz_config_t cfg;
+    char err[512];
+    int print_config = 0, rc = 1;
+    if (rz_config_init(&cfg) < 0) {
+        fprintf(stderr, "ratuszd: out of memory\n");
+        return 1;
+    }
+    /* -c first, so flags given anywhere override the file. */
+    for (int i = 1; i < argc; i++) {
+        const char *path = NULL;
+        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) &&
+            i + 1 < argc)
+            path = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9))
+            path = argv[i] + 9;
+        if (path && rz_config_load_file(&cfg, path, err, sizeof err) < 0) {
+            fprintf(stderr, "ratuszd: %s\n", err);
+            goto out;
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            s_usage(stdout);
+            rc = 0;
+            goto out;
+        } else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+            printf("ratuszd %s (protocol %d)\n", RZ_VERSION, RZ_PROTOCOL);
+            rc = 0;
+            goto out;
+        } else if (!strcmp(a, "--print-config")) {
+            print_config = 1;
+        } else if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
+            i++;
+        } else if (!strncmp(a, "--config=", 9)) {
+            continue;
+        } else if (!strncmp(a, "--", 2)) {
+            char name[64];
+            const char *eq = strchr(a, '=');
+            const char *val;
+            if (eq) {
+                snprintf(name, sizeof name, "%.*s", (int)(eq - a - 2), a + 2);
+                val = eq + 1;
+            } else {
+                snprintf(name, sizeof name, "%s", a + 2);
+                if (i + 1 >= argc) {
+                    fprintf(stderr, "ratuszd: option --%s needs a value\n",
+                            name);
+                    rc = 2;
+                    goto out;
+                }
+                val = argv[++i];
+            }
+            if (rz_config_set(&cfg, name, val, err, sizeof err) < 0) {
+                fprintf(stderr, "ratuszd: %s\n", err);
+                rc = 2;
+                goto out;
+            }
+        } else {
+            fprintf(stderr, "ratuszd: unexpected argument '%s' (see --help)\n",
+                    a);
+            rc = 2;
+            goto out;
+        }
+    }
+    if (rz_config_check(&cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "ratuszd: %s\n", err);
+        goto out;
+    }
+    if (print_config) {
+        rz_config_print(&cfg, stdout);
+        rc = 0;
+        goto out;
+    }
+    rz_log_set_level(cfg.log_level);
+
+    rz_broker_t b = {0};
+    b.cfg = &cfg;
+    b.started_us = rz_now_us();
+    rz_metrics_t *metrics = NULL;
+    rz_store_opts_t so = {cfg.data_dir, cfg.map_size, cfg.map_max, cfg.sync};
+    int src = rz_store_open(&b.store, &so);
+    if (src < 0) {
+        rz_error("cannot open the store in %s: %s", cfg.data_dir,
+                 rz_strerror(src));
+        goto out;
+    }
+    b.stats = rz_stats_new();
+    b.zctx = zmq_ctx_new();
+    if (!b.stats || !b.zctx) {
+        rz_error("out of memory");
+        goto close;
+    }
+    if (cfg.metrics && *cfg.metrics && strcmp(cfg.metrics, "off") != 0) {
+        if (rz_metrics_start(&metrics, cfg.metrics, s_metrics_render,
+                             s_metrics_health, &b, err, sizeof err) < 0) {
+            rz_error("%s", err);
+            goto close;
+        }
+        rz_info("metrics on http://%s/metrics", cfg.metrics);
+    }
+    if (rz_server_run(&b) == 0) {
+        rz_info("stopped; head seq %llu",
+                (unsigned long long)rz_store_head(b.store));
+        rc = 0;
+    }
+close:
+    rz_metrics_stop(&metrics);
+    if (b.zctx)
+        zmq_ctx_term(b.zctx);
+    rz_stats_destroy(&b.stats);
+    rz_store_close(&b.store);
+out:
+    rz_config_close(&cfg);
+    return rc;
+}

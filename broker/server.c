@@ -1,0 +1,1067 @@
+/* server.c - the front loop: requests in, replies and fan-out out.
+ *
+ * Every request on the ROUTER socket is
+ *
+ *   [routing id][(empty, from REQ sockets)][command][correlation][body]
+ *
+ * Publishes are decoded and checked here, then queued to the writer as one
+ * job per request; they are answered when the writer hands the job back,
+ * after the commit. Reads (GET, QUERY, REPLAY, FETCH, ...) are answered here
+ * directly from an LMDB read transaction, which never waits for the writer.
+ * Anything malformed is answered with an ERR reply that names the problem,
+ * counted, and forgotten: one bad client never stops the others.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "access.h"
+#include "broker.h"
+#include "log.h"
+
+#define S_MAX_FRAMES 8
+#define S_CORR_MAX 255
+#define S_GROUP_MAX 200
+
+static int s_sigpipe[2] = {-1, -1};
+
+typedef struct s_front {
+    rz_broker_t *b;
+    void *front;   /* ROUTER */
+    void *stream;  /* XPUB */
+    void *pipe;    /* PAIR to the writer */
+    size_t queued_events; /* in the writer's hands */
+    size_t queued_jobs;
+    int64_t subscriptions;
+    uint64_t dropped_replies;
+} s_front_t;
+
+/* A request being handled: its frames, borrowed from the receive. */
+typedef struct s_req {
+    zmq_msg_t frames[S_MAX_FRAMES];
+    int nframes;    /* frames stored (at most S_MAX_FRAMES) */
+    int total;      /* frames received */
+    int has_delim;
+    int cmd_at;     /* index of the command frame */
+    char principal[128];
+} s_req_t;
+
+/* --------------------------------------------------------------------------
+ * Replies
+ */
+
+/* Send [rid][delim?][cmd][corr][body]. The reply is dropped (and counted)
+ * when the client does not read its replies (high-water mark) or is gone. */
+static void s_send_reply(s_front_t *f, zmq_msg_t *rid, int has_delim,
+                         const char *cmd, const void *corr, size_t corr_len,
+                         zmq_msg_t *body)
+{
+    zmq_msg_t r;
+    zmq_msg_init(&r);
+    zmq_msg_copy(&r, rid);
+    int rc = zmq_msg_send(&r, f->front, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (rc < 0) {
+        zmq_msg_close(&r);
+        zmq_msg_close(body);
+        f->dropped_replies++;
+        return;
+    }
+    if (has_delim)
+        zmq_send(f->front, "", 0, ZMQ_SNDMORE);
+    zmq_send(f->front, cmd, strlen(cmd), ZMQ_SNDMORE);
+    zmq_send(f->front, corr, corr_len, ZMQ_SNDMORE);
+    if (zmq_msg_send(body, f->front, 0) < 0)
+        zmq_msg_close(body);
+}
+
+/* Pack m into a fresh message. */
+static int s_pack(const ProtobufCMessage *m, zmq_msg_t *out)
+{
+    size_t len = protobuf_c_message_get_packed_size(m);
+    if (zmq_msg_init_size(out, len) < 0)
+        return RZ_ENOMEM;
+    protobuf_c_message_pack(m, zmq_msg_data(out));
+    return 0;
+}
+
+static const void *s_corr(s_req_t *q, size_t *len)
+{
+    int i = q->cmd_at + 1;
+    if (i < q->nframes && zmq_msg_size(&q->frames[i]) <= S_CORR_MAX) {
+        *len = zmq_msg_size(&q->frames[i]);
+        return zmq_msg_data(&q->frames[i]);
+    }
+    *len = 0;
+    return "";
+}
+
+static void s_reply_msg(s_front_t *f, s_req_t *q, const char *cmd,
+                        const ProtobufCMessage *m)
+{
+    zmq_msg_t body;
+    if (s_pack(m, &body) < 0)
+        return;
+    size_t clen;
+    const void *corr = s_corr(q, &clen);
+    s_send_reply(f, &q->frames[0], q->has_delim, cmd, corr, clen, &body);
+}
+
+/* Answer with ERR: code, its name and a message naming the problem. */
+static void s_reply_error(s_front_t *f, s_req_t *q, int code,
+                          const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void s_reply_error(s_front_t *f, s_req_t *q, int code,
+                          const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    rz_stats_reject(f->b->stats, code);
+    rz_debug("reject %s: %s", rz_err_name(code), msg);
+    Ratusz__V1__Error e = RATUSZ__V1__ERROR__INIT;
+    e.code = code;
+    e.name = (char *)rz_err_name(code);
+    e.message = msg;
+    s_reply_msg(f, q, "ERR", &e.base);
+}
+
+/* --------------------------------------------------------------------------
+ * Publish: decode, check, queue to the writer
+ */
+
+static rz_job_t *s_job_new(s_req_t *q, int kind)
+{
+    rz_job_t *job = calloc(1, sizeof *job);
+    if (!job)
+        return NULL;
+    job->kind = kind;
+    job->reply = 1;
+    rz_arena_init(&job->arena);
+    zmq_msg_init(&job->rid);
+    zmq_msg_init(&job->cmd);
+    zmq_msg_init(&job->corr);
+    zmq_msg_init(&job->body);
+    zmq_msg_move(&job->rid, &q->frames[0]);
+    job->has_delim = q->has_delim;
+    zmq_msg_move(&job->cmd, &q->frames[q->cmd_at]);
+    zmq_msg_move(&job->corr, &q->frames[q->cmd_at + 1]);
+    zmq_msg_move(&job->body, &q->frames[q->cmd_at + 2]);
+    return job;
+}
+
+void rz_job_free(rz_job_t *job)
+{
+    if (!job)
+        return;
+    zmq_msg_close(&job->rid);
+    zmq_msg_close(&job->cmd);
+    zmq_msg_close(&job->corr);
+    zmq_msg_close(&job->body);
+    rz_arena_close(&job->arena);
+    free(job);
+}
+
+static void s_queue(s_front_t *f, rz_job_t *job)
+{
+    f->queued_events += job->kind == RZ_JOB_PUBLISH ? job->n : 1;
+    f->queued_jobs++;
+    zmq_send(f->pipe, &job, sizeof job, 0);
+}
+
+/* Fill item i of job from one encoded event, or set its code and reason. */
+static void s_prepare_event(s_front_t *f, s_req_t *q, rz_job_t *job, size_t i,
+                            const uint8_t *bytes, size_t len)
+{
+    rz_store_item_t *it = &job->items[i];
+    rz_job_meta_t *m = &job->meta[i];
+    it->bytes = bytes;
+    it->len = len;
+    Ratusz__V1__Event *ev =
+        ratusz__v1__event__unpack(&job->arena.pb, len, bytes);
+    if (!ev) {
+        it->code = RZ_EDECODE;
+        m->reason = "not a valid Event: truncated or corrupt protobuf";
+        return;
+    }
+    char why[256];
+    int rc = rz_event_check(ev, why, sizeof why);
+    if (rc < 0) {
+        it->code = rc;
+        m->reason = rz_arena_strndup(&job->arena, why, strlen(why));
+        return;
+    }
+    char topic[RZ_TOPIC_MAX + 1];
+    int tlen = rz_event_topic(ev, topic, sizeof topic);
+    const char *dot = memchr(topic, '.', (size_t)tlen);
+    const char *domain = dot + 1;
+    const char *dot2 = strchr(domain, '.');
+    size_t dlen = dot2 ? (size_t)(dot2 - domain) : strlen(domain);
+    char dom[64];
+    snprintf(dom, sizeof dom, "%.*s", (int)dlen, domain);
+    rc = rz_access_check(q->principal, RZ_ACT_PUBLISH, ev->tenant, dom, why,
+                         sizeof why);
+    if (rc < 0) {
+        it->code = rc;
+        m->reason = rz_arena_strndup(&job->arena, why, strlen(why));
+        return;
+    }
+    it->topic = rz_arena_strndup(&job->arena, topic, (size_t)tlen);
+    it->topic_len = (size_t)tlen;
+    it->source = ev->source;
+    it->source_len = strlen(ev->source);
+    it->id = ev->id;
+    it->id_len = strlen(ev->id);
+    it->subject = ev->subject;
+    it->subject_len = strlen(ev->subject);
+    it->principal = rz_arena_strndup(&job->arena, q->principal,
+                                     strlen(q->principal));
+    it->principal_len = strlen(q->principal);
+    it->time = ev->time;
+    m->tenant = ev->tenant;
+    m->tenant_len = strlen(ev->tenant);
+    m->domain = it->topic + m->tenant_len + 1;
+    m->domain_len = dlen;
+    if (!it->topic || !it->principal) {
+        it->code = RZ_ENOMEM;
+        m->reason = "out of memory";
+    }
+}
+
+static void s_publish(s_front_t *f, s_req_t *q, int batch)
+{
+    rz_config_t *cfg = f->b->cfg;
+    if (atomic_load(&f->b->stopping)) {
+        s_reply_error(f, q, RZ_ESTOPPING, "the broker is shutting down");
+        return;
+    }
+    rz_job_t *job = s_job_new(q, RZ_JOB_PUBLISH);
+    if (!job) {
+        s_reply_error(f, q, RZ_ENOMEM, "out of memory");
+        return;
+    }
+    const uint8_t *body = zmq_msg_data(&job->body);
+    size_t len = zmq_msg_size(&job->body);
+    Ratusz__V1__RawEventBatch *rb = NULL;
+    if (batch) {
+        rb = ratusz__v1__raw_event_batch__unpack(&job->arena.pb, len, body);
+        if (!rb)
+            goto bad_batch;
+        job->n = rb->n_events;
+    } else {
+        job->n = 1;
+    }
+    if (job->n == 0 || job->n > cfg->max_batch)
+        goto bad_count;
+    job->items = rz_arena_alloc(&job->arena, job->n * sizeof *job->items);
+    job->meta = rz_arena_alloc(&job->arena, job->n * sizeof *job->meta);
+    if (!job->items || !job->meta)
+        goto nomem;
+    memset(job->items, 0, job->n * sizeof *job->items);
+    memset(job->meta, 0, job->n * sizeof *job->meta);
+    for (size_t i = 0; i < job->n; i++) {
+        if (batch)
+            s_prepare_event(f, q, job, i, rb->events[i].data,
+                            rb->events[i].len);
+        else
+            s_prepare_event(f, q, job, i, body, len);
+        if (job->items[i].code)
+            rz_stats_reject(f->b->stats, job->items[i].code);
+    }
+    s_queue(f, job);
+    return;
+
+    /* Whole-request failures: answer with the job's own frames. */
+    int code;
+    const char *why;
+bad_batch:
+    code = RZ_EDECODE;
+    why = "PUBB body is not a valid EventBatch (truncated or corrupt "
+          "protobuf)";
+    goto fail;
+bad_count:
+    code = job->n ? RZ_ETOOBIG : RZ_EBADREQ;
+    why = job->n ? "too many events in one batch (see max_batch)"
+                 : "empty batch";
+    goto fail;
+nomem:
+    code = RZ_ENOMEM;
+    why = "out of memory";
+fail:
+    zmq_msg_move(&q->frames[0], &job->rid);
+    zmq_msg_move(&q->frames[q->cmd_at + 1], &job->corr);
+    s_reply_error(f, q, code, "%s", why);
+    rz_job_free(job);
+}
+
+/* A job came back from the writer: answer it and fan its events out. */
+static void s_job_done(s_front_t *f, rz_job_t *job)
+{
+    f->queued_events -= job->kind == RZ_JOB_PUBLISH ? job->n : 1;
+    f->queued_jobs--;
+    const void *corr = zmq_msg_data(&job->corr);
+    size_t clen = zmq_msg_size(&job->corr);
+    zmq_msg_t body;
+
+    if (job->kind == RZ_JOB_COMMIT) {
+        if (!job->reply)
+            goto out;
+        if (job->rc < 0) {
+            Ratusz__V1__Error e = RATUSZ__V1__ERROR__INIT;
+            e.code = job->rc;
+            e.name = (char *)rz_err_name(job->rc);
+            e.message = (char *)rz_strerror(job->rc);
+            if (s_pack(&e.base, &body) == 0)
+                s_send_reply(f, &job->rid, job->has_delim, "ERR", corr, clen,
+                             &body);
+            goto out;
+        }
+        Ratusz__V1__ConsumerList cl = RATUSZ__V1__CONSUMER_LIST__INIT;
+        Ratusz__V1__ConsumerGroup *g = NULL;
+        if (rz_store_consumer_get(f->b->store, job->group, &g) == 0) {
+            cl.n_groups = 1;
+            cl.groups = &g;
+        }
+        if (s_pack(&cl.base, &body) == 0)
+            s_send_reply(f, &job->rid, job->has_delim, "COMMIT", corr, clen,
+                         &body);
+        if (g)
+            ratusz__v1__consumer_group__free_unpacked(g, NULL);
+        goto out;
+    }
+
+    /* Fan-out first: subscribers see an event as soon as it is durable. */
+    for (size_t i = 0; i < job->n && job->rc == 0; i++) {
+        rz_store_item_t *it = &job->items[i];
+        rz_job_meta_t *m = &job->meta[i];
+        if (it->code || it->duplicate || !m->fan)
+            continue;
+        uint8_t pos[16];
+        for (int k = 0; k < 8; k++) {
+            pos[k] = (uint8_t)(it->seq >> (56 - 8 * k));
+            pos[8 + k] = (uint8_t)(it->prev_topic_seq >> (56 - 8 * k));
+        }
+        zmq_send(f->stream, it->topic, it->topic_len,
+                 ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        zmq_send(f->stream, pos, sizeof pos, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        zmq_send(f->stream, m->fan, m->fan_len, ZMQ_DONTWAIT);
+        if (f->subscriptions > 0)
+            rz_stats_event_out(f->b->stats, m->tenant, m->tenant_len,
+                               m->domain, m->domain_len, it->source,
+                               it->source_len);
+    }
+
+    Ratusz__V1__AckList al = RATUSZ__V1__ACK_LIST__INIT;
+    Ratusz__V1__Ack *acks =
+        rz_arena_alloc(&job->arena, job->n * sizeof *acks);
+    Ratusz__V1__Ack **ptrs =
+        rz_arena_alloc(&job->arena, job->n * sizeof *ptrs);
+    if (!acks || !ptrs)
+        goto out;
+    for (size_t i = 0; i < job->n; i++) {
+        rz_store_item_t *it = &job->items[i];
+        Ratusz__V1__Ack *a = &acks[i];
+        ratusz__v1__ack__init(a);
+        int code = it->code ? it->code : job->rc;
+        if (code) {
+            a->code = code;
+            a->reason = (char *)(it->code && job->meta[i].reason
+                                     ? job->meta[i].reason
+                                     : rz_strerror(code));
+            if (!it->code)
+                rz_stats_reject(f->b->stats, code);
+        } else {
+            a->seq = it->seq;
+            a->duplicate = it->duplicate;
+        }
+        ptrs[i] = a;
+    }
+    al.n_acks = job->n;
+    al.acks = ptrs;
+    al.durability = job->durability;
+    if (s_pack(&al.base, &body) == 0) {
+        const char *cmd = zmq_msg_size(&job->cmd) == 3 ? "PUB" : "PUBB";
+        s_send_reply(f, &job->rid, job->has_delim, cmd, corr, clen, &body);
+    }
+out:
+    rz_job_free(job);
+}
+
+/* --------------------------------------------------------------------------
+ * Reads
+ */
+
+/* Events collected for one reply; the bytes are copied out of LMDB. */
+typedef struct s_collect {
+    rz_arena_t *arena;
+    ProtobufCBinaryData *ev;
+    size_t n, cap;
+    int failed;
+} s_collect_t;
+
+static int s_collect(uint64_t seq, const uint8_t *ev, size_t len, void *user)
+{
+    (void)seq;
+    s_collect_t *c = user;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        ProtobufCBinaryData *n = rz_arena_alloc(c->arena, cap * sizeof *n);
+        if (!n) {
+            c->failed = 1;
+            return 1;
+        }
+        if (c->n)
+            memcpy(n, c->ev, c->n * sizeof *n);
+        c->ev = n;
+        c->cap = cap;
+    }
+    uint8_t *copy = rz_arena_alloc(c->arena, len);
+    if (!copy) {
+        c->failed = 1;
+        return 1;
+    }
+    memcpy(copy, ev, len);
+    c->ev[c->n].data = copy;
+    c->ev[c->n].len = len;
+    c->n++;
+    return 0;
+}
+
+static void s_reply_events(s_front_t *f, s_req_t *q, const char *cmd,
+                           s_collect_t *c, const uint8_t *next,
+                           size_t next_len, uint64_t next_seq, int end)
+{
+    if (c->failed) {
+        s_reply_error(f, q, RZ_ENOMEM, "out of memory building the reply");
+        return;
+    }
+    Ratusz__V1__RawEventList l = RATUSZ__V1__RAW_EVENT_LIST__INIT;
+    l.n_events = c->n;
+    l.events = c->ev;
+    l.next.data = (uint8_t *)next;
+    l.next.len = next_len;
+    l.next_seq = next_seq;
+    l.end = end;
+    rz_stats_read(f->b->stats, c->n);
+    s_reply_msg(f, q, cmd, &l.base);
+}
+
+#define S_UNPACK(type, q, arena)                                              \
+    type##__unpack(&(arena)->pb, zmq_msg_size(&(q)->frames[(q)->cmd_at + 2]), \
+                   zmq_msg_data(&(q)->frames[(q)->cmd_at + 2]))
+
+static void s_get(s_front_t *f, s_req_t *q, rz_arena_t *a)
+{
+    Ratusz__V1__GetRequest *g = S_UNPACK(ratusz__v1__get_request, q, a);
+    if (!g) {
+        s_reply_error(f, q, RZ_EDECODE, "GET body is not a GetRequest");
+        return;
+    }
+    s_collect_t c = {a, NULL, 0, 0, 0};
+    int rc;
+    if (g->seq)
+        rc = rz_store_get(f->b->store, g->seq, s_collect, &c);
+    else if (*g->source && *g->id)
+        rc = rz_store_get_id(f->b->store, g->source, g->id, s_collect, &c);
+    else {
+        s_reply_error(f, q, RZ_EBADREQ, "GET needs seq, or source and id");
+        return;
+    }
+    if (rc == RZ_ENOTFOUND) {
+        if (g->seq)
+            s_reply_error(f, q, rc, "no event with seq %llu",
+                          (unsigned long long)g->seq);
+        else
+            s_reply_error(f, q, rc, "no event with source '%s' and id '%s'",
+                          g->source, g->id);
+        return;
+    }
+    if (rc < 0) {
+        s_reply_error(f, q, rc, "%s", rz_strerror(rc));
+        return;
+    }
+    s_reply_events(f, q, "GET", &c, NULL, 0, 0, 1);
+}
+
+static void s_query(s_front_t *f, s_req_t *q, rz_arena_t *a)
+{
+    Ratusz__V1__QueryRequest *m = S_UNPACK(ratusz__v1__query_request, q, a);
+    if (!m) {
+        s_reply_error(f, q, RZ_EDECODE, "QUERY body is not a QueryRequest");
+        return;
+    }
+    if (*m->subject && *m->topic_prefix) {
+        s_reply_error(f, q, RZ_EBADREQ,
+                      "QUERY takes a subject or a topic_prefix, not both");
+        return;
+    }
+    uint64_t cap = f->b->cfg->query_limit * 10;
+    rz_store_query_t sq = {m->subject, m->topic_prefix, m->since, m->until,
+                           m->limit ? m->limit : (uint32_t)f->b->cfg->query_limit,
+                           m->after.data, m->after.len};
+    if (sq.limit > cap)
+        sq.limit = (uint32_t)cap;
+    s_collect_t c = {a, NULL, 0, 0, 0};
+    uint8_t next[RZ_CURSOR_MAX];
+    size_t next_len = 0;
+    int rc = rz_store_query(f->b->store, &sq, s_collect, &c, next, &next_len);
+    if (rc == RZ_EBADCURSOR) {
+        s_reply_error(f, q, rc, "the 'after' cursor is not one this broker "
+                                "returned for this kind of query");
+        return;
+    }
+    if (rc < 0) {
+        s_reply_error(f, q, rc, "query failed: %s", rz_strerror(rc));
+        return;
+    }
+    s_reply_events(f, q, "QUERY", &c, next, next_len, 0, next_len == 0);
+}
+
+static void s_replay(s_front_t *f, s_req_t *q, rz_arena_t *a)
+{
+    Ratusz__V1__ReplayRequest *m = S_UNPACK(ratusz__v1__replay_request, q, a);
+    if (!m) {
+        s_reply_error(f, q, RZ_EDECODE, "REPLAY body is not a ReplayRequest");
+        return;
+    }
+    uint64_t head = rz_store_head(f->b->store);
+    uint64_t from = m->from_seq ? m->from_seq : 1;
+    uint64_t until = m->until_seq ? m->until_seq : head + 1;
+    if (until > head + 1)
+        until = head + 1;
+    uint64_t chunk = m->chunk ? m->chunk : f->b->cfg->replay_chunk;
+    if (chunk > f->b->cfg->replay_chunk * 10)
+        chunk = f->b->cfg->replay_chunk * 10;
+    if (m->max_events && m->max_events < chunk)
+        chunk = m->max_events;
+    s_collect_t c = {a, NULL, 0, 0, 0};
+    uint64_t next = from;
+    if (from < until) {
+        int rc = rz_store_scan(f->b->store, from, until, m->topic_prefix,
+                               chunk, s_collect, &c, &next);
+        if (rc < 0) {
+            s_reply_error(f, q, rc, "replay failed: %s", rz_strerror(rc));
+            return;
+        }
+    }
+    int end = next >= until || (m->max_events && c.n >= m->max_events);
+    s_reply_events(f, q, "REPLAY", &c, NULL, 0, next, end);
+}
+
+static int s_group_ok(const char *g)
+{
+    size_t n = strlen(g);
+    if (n == 0 || n > S_GROUP_MAX)
+        return 0;
+    for (; *g; g++)
+        if ((unsigned char)*g < 0x20)
+            return 0;
+    return 1;
+}
+
+static void s_fetch(s_front_t *f, s_req_t *q, rz_arena_t *a)
+{
+    Ratusz__V1__FetchRequest *m = S_UNPACK(ratusz__v1__fetch_request, q, a);
+    if (!m) {
+        s_reply_error(f, q, RZ_EDECODE, "FETCH body is not a FetchRequest");
+        return;
+    }
+    if (!s_group_ok(m->group)) {
+        s_reply_error(f, q, RZ_EBADREQ,
+                      "FETCH needs a group name of 1-%d printable bytes",
+                      S_GROUP_MAX);
+        return;
+    }
+    Ratusz__V1__ConsumerGroup *g = NULL;
+    uint64_t after = m->after_seq;
+    const char *prefix = m->topic_prefix;
+    int known = rz_store_consumer_get(f->b->store, m->group, &g) == 0;
+    if (known) {
+        if (!after)
+            after = g->committed_seq;
+        if (!*prefix)
+            prefix = rz_arena_strndup(a, g->topic_prefix,
+                                      strlen(g->topic_prefix));
+    }
+    int remember = !known || (*m->topic_prefix && !*g->topic_prefix);
+    if (g)
+        ratusz__v1__consumer_group__free_unpacked(g, NULL);
+    if (!prefix) {
+        s_reply_error(f, q, RZ_ENOMEM, "out of memory");
+        return;
+    }
+    if (remember && !atomic_load(&f->b->stopping)) {
+        /* Register the group (and its prefix) so CONSUMERS shows it and
+         * later fetches without a prefix keep it. Nobody waits for it. */
+        rz_job_t *job = calloc(1, sizeof *job);
+        if (job) {
+            job->kind = RZ_JOB_COMMIT;
+            rz_arena_init(&job->arena);
+            zmq_msg_init(&job->rid);
+            zmq_msg_init(&job->cmd);
+            zmq_msg_init(&job->corr);
+            zmq_msg_init(&job->body);
+            job->group = rz_arena_strndup(&job->arena, m->group,
+                                          strlen(m->group));
+            job->prefix = rz_arena_strndup(&job->arena, m->topic_prefix,
+                                           strlen(m->topic_prefix));
+            job->seq = 0;
+            if (job->group && job->prefix)
+                s_queue(f, job);
+            else
+                rz_job_free(job);
+        }
+    }
+    uint64_t max = m->max ? m->max : f->b->cfg->replay_chunk;
+    if (max > f->b->cfg->replay_chunk * 10)
+        max = f->b->cfg->replay_chunk * 10;
+    s_collect_t c = {a, NULL, 0, 0, 0};
+    uint64_t next = after + 1;
+    int rc = rz_store_scan(f->b->store, after + 1, 0, prefix, max, s_collect,
+                           &c, &next);
+    if (rc < 0) {
+        s_reply_error(f, q, rc, "fetch failed: %s", rz_strerror(rc));
+        return;
+    }
+    s_reply_events(f, q, "FETCH", &c, NULL, 0, next, 0);
+}
+
+static void s_commit(s_front_t *f, s_req_t *q, rz_arena_t *a)
+{
+    Ratusz__V1__CommitRequest *m = S_UNPACK(ratusz__v1__commit_request, q, a);
+    if (!m) {
+        s_reply_error(f, q, RZ_EDECODE, "COMMIT body is not a CommitRequest");
+        return;
+    }
+    if (!s_group_ok(m->group)) {
+        s_reply_error(f, q, RZ_EBADREQ,
+                      "COMMIT needs a group name of 1-%d printable bytes",
+                      S_GROUP_MAX);
+        return;
+    }
+    if (m->seq > rz_store_head(f->b->store)) {
+        s_reply_error(f, q, RZ_EBADREQ,
+                      "COMMIT seq %llu is past the head of the log",
+                      (unsigned long long)m->seq);
+        return;
+    }
+    if (atomic_load(&f->b->stopping)) {
+        s_reply_error(f, q, RZ_ESTOPPING, "the broker is shutting down");
+        return;
+    }
+    rz_job_t *job = s_job_new(q, RZ_JOB_COMMIT);
+    if (!job) {
+        s_reply_error(f, q, RZ_ENOMEM, "out of memory");
+        return;
+    }
+    job->group = rz_arena_strndup(&job->arena, m->group, strlen(m->group));
+    job->seq = m->seq;
+    job->prefix = NULL;
+    if (!job->group) {
+        rz_job_free(job);
+        return;
+    }
+    s_queue(f, job);
+}
+
+static void s_consumers(s_front_t *f, s_req_t *q)
+{
+    Ratusz__V1__ConsumerList *l = NULL;
+    int rc = rz_store_consumer_list(f->b->store, &l);
+    if (rc < 0) {
+        s_reply_error(f, q, rc, "%s", rz_strerror(rc));
+        return;
+    }
+    s_reply_msg(f, q, "CONSUMERS", &l->base);
+    ratusz__v1__consumer_list__free_unpacked(l, NULL);
+}
+
+const char *rz_broker_status(rz_broker_t *b)
+{
+    if (atomic_load(&b->stopping))
+        return "stopping";
+    if (atomic_load(&b->store_full))
+        return "store-full";
+    return "ok";
+}
+
+static void s_health_fill(rz_broker_t *b, Ratusz__V1__Health *h)
+{
+    h->status = (char *)rz_broker_status(b);
+    h->version = RZ_VERSION;
+    h->protocol = RZ_PROTOCOL;
+    h->head_seq = rz_store_head(b->store);
+    h->uptime_us = rz_now_us() - b->started_us;
+}
+
+int rz_broker_stats(rz_broker_t *b, Ratusz__V1__Stats *s)
+{
+    ratusz__v1__stats__init(s);
+    int rc = rz_stats_snapshot(b->stats, s);
+    if (rc < 0)
+        return rc;
+    s->health = calloc(1, sizeof *s->health);
+    if (s->health) {
+        ratusz__v1__health__init(s->health);
+        s_health_fill(b, s->health);
+    }
+    rz_store_info_t info;
+    if (rz_store_info(b->store, &info) == 0) {
+        s->store_bytes = info.used_bytes;
+        s->map_bytes = info.map_bytes;
+    }
+    Ratusz__V1__ConsumerList *l = NULL;
+    if (rz_store_consumer_list(b->store, &l) == 0) {
+        s->n_consumers = l->n_groups;
+        s->consumers = l->groups;
+        l->n_groups = 0;
+        l->groups = NULL;
+        ratusz__v1__consumer_list__free_unpacked(l, NULL);
+    }
+    return 0;
+}
+
+void rz_broker_stats_free(Ratusz__V1__Stats *s)
+{
+    free(s->health);
+    s->health = NULL;
+    for (size_t i = 0; i < s->n_consumers; i++)
+        ratusz__v1__consumer_group__free_unpacked(s->consumers[i], NULL);
+    free(s->consumers);
+    s->consumers = NULL;
+    s->n_consumers = 0;
+    rz_stats_snapshot_free(s);
+}
+
+static void s_stats(s_front_t *f, s_req_t *q)
+{
+    Ratusz__V1__Stats s;
+    if (rz_broker_stats(f->b, &s) < 0) {
+        s_reply_error(f, q, RZ_ENOMEM, "out of memory");
+        return;
+    }
+    s_reply_msg(f, q, "STATS", &s.base);
+    rz_broker_stats_free(&s);
+}
+
+static void s_health(s_front_t *f, s_req_t *q)
+{
+    Ratusz__V1__Health h = RATUSZ__V1__HEALTH__INIT;
+    s_health_fill(f->b, &h);
+    s_reply_msg(f, q, "HEALTH", &h.base);
+}
+
+/* --------------------------------------------------------------------------
+ * Dispatch
+ */
+
+static int s_cmd_is(zmq_msg_t *m, const char *cmd)
+{
+    size_t n = strlen(cmd);
+    return zmq_msg_size(m) == n && memcmp(zmq_msg_data(m), cmd, n) == 0;
+}
+
+/* Printable text of a command frame for an error message. */
+static void s_printable(zmq_msg_t *m, char *out, size_t len)
+{
+    const uint8_t *p = zmq_msg_data(m);
+    size_t n = zmq_msg_size(m), o = 0;
+    for (size_t i = 0; i < n && o + 5 < len; i++)
+        o += (size_t)snprintf(out + o, len - o,
+                              p[i] >= 0x20 && p[i] < 0x7f ? "%c" : "\\x%02x",
+                              p[i]);
+    out[o] = '\0';
+}
+
+static void s_handle(s_front_t *f, s_req_t *q)
+{
+    rz_broker_t *b = f->b;
+    rz_stats_request(b->stats);
+    /* [rid][delim?][cmd][corr][body] */
+    q->has_delim = q->nframes > 1 && zmq_msg_size(&q->frames[1]) == 0;
+    q->cmd_at = 1 + q->has_delim;
+    int parts = q->total - q->cmd_at;
+    rz_access_principal(&q->frames[0], q->principal, sizeof q->principal);
+    if (parts != 3) {
+        s_reply_error(f, q, RZ_EBADFRAME,
+                      "expected 3 frames [command][correlation][body], got %d",
+                      parts);
+        return;
+    }
+    zmq_msg_t *cmd = &q->frames[q->cmd_at];
+    if (zmq_msg_size(&q->frames[q->cmd_at + 1]) > S_CORR_MAX) {
+        s_reply_error(f, q, RZ_EBADFRAME,
+                      "correlation frame of %zu bytes (at most %d)",
+                      zmq_msg_size(&q->frames[q->cmd_at + 1]), S_CORR_MAX);
+        return;
+    }
+    size_t body_len = zmq_msg_size(&q->frames[q->cmd_at + 2]);
+    if (body_len > b->cfg->max_message) {
+        s_reply_error(f, q, RZ_ETOOBIG,
+                      "body of %zu bytes exceeds max_message (%llu bytes)",
+                      body_len, (unsigned long long)b->cfg->max_message);
+        return;
+    }
+    int is_pub = s_cmd_is(cmd, "PUB"), is_pubb = s_cmd_is(cmd, "PUBB");
+    if (is_pub || is_pubb) {
+        s_publish(f, q, is_pubb);
+        return;
+    }
+    enum rz_action act = RZ_ACT_READ;
+    if (s_cmd_is(cmd, "COMMIT"))
+        act = RZ_ACT_CONSUME;
+    else if (s_cmd_is(cmd, "STATS") || s_cmd_is(cmd, "CONSUMERS"))
+        act = RZ_ACT_ADMIN;
+    char why[256];
+    if (rz_access_check(q->principal, act, NULL, NULL, why, sizeof why) < 0) {
+        s_reply_error(f, q, RZ_EDENIED, "%s", why);
+        return;
+    }
+    rz_arena_t a;
+    rz_arena_init(&a);
+    if (s_cmd_is(cmd, "GET"))
+        s_get(f, q, &a);
+    else if (s_cmd_is(cmd, "QUERY"))
+        s_query(f, q, &a);
+    else if (s_cmd_is(cmd, "REPLAY"))
+        s_replay(f, q, &a);
+    else if (s_cmd_is(cmd, "FETCH"))
+        s_fetch(f, q, &a);
+    else if (s_cmd_is(cmd, "COMMIT"))
+        s_commit(f, q, &a);
+    else if (s_cmd_is(cmd, "CONSUMERS"))
+        s_consumers(f, q);
+    else if (s_cmd_is(cmd, "STATS"))
+        s_stats(f, q);
+    else if (s_cmd_is(cmd, "HEALTH"))
+        s_health(f, q);
+    else {
+        char name[80];
+        s_printable(cmd, name, sizeof name);
+        s_reply_error(f, q, RZ_EUNKNOWNCMD, "unknown command '%s'", name);
+    }
+    rz_arena_close(&a);
+}
+
+/* Receive one request's frames; returns 0, or -1 when nothing was there. */
+static int s_recv_request(s_front_t *f, s_req_t *q)
+{
+    q->nframes = q->total = 0;
+    int more = 1;
+    while (more) {
+        zmq_msg_t tmp, *m = q->nframes < S_MAX_FRAMES
+                                ? &q->frames[q->nframes]
+                                : &tmp;
+        zmq_msg_init(m);
+        if (zmq_msg_recv(m, f->front, q->total ? 0 : ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(m);
+            return q->total ? 0 : -1;
+        }
+        more = zmq_msg_more(m);
+        q->total++;
+        if (m == &tmp)
+            zmq_msg_close(m);
+        else
+            q->nframes++;
+    }
+    return 0;
+}
+
+static void s_req_close(s_req_t *q)
+{
+    for (int i = 0; i < q->nframes; i++)
+        zmq_msg_close(&q->frames[i]);
+    q->nframes = 0;
+}
+
+/* Subscriptions arrive on the XPUB socket as \x01prefix / \x00prefix. */
+static void s_stream_in(s_front_t *f)
+{
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, f->stream, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        const uint8_t *p = zmq_msg_data(&m);
+        if (zmq_msg_size(&m) >= 1) {
+            if (p[0] == 1)
+                f->subscriptions++;
+            else if (p[0] == 0 && f->subscriptions > 0)
+                f->subscriptions--;
+        }
+        zmq_msg_close(&m);
+    }
+    rz_stats_set_subscribers(f->b->stats, (uint64_t)f->subscriptions);
+}
+
+static void s_pipe_in(s_front_t *f)
+{
+    for (;;) {
+        rz_job_t *job = NULL;
+        if (zmq_recv(f->pipe, &job, sizeof job, ZMQ_DONTWAIT) !=
+            (int)sizeof job)
+            break;
+        s_job_done(f, job);
+    }
+}
+
+/* --------------------------------------------------------------------------
+ * Life cycle
+ */
+
+static void s_on_signal(int sig)
+{
+    (void)sig;
+    rz_server_stop();
+}
+
+void rz_server_stop(void)
+{
+    int saved = errno;
+    if (s_sigpipe[1] >= 0) {
+        ssize_t n = write(s_sigpipe[1], "x", 1);
+        (void)n;
+    }
+    errno = saved;
+}
+
+static void *s_socket(s_front_t *f, int type, const char *endpoint,
+                      const char *what)
+{
+    void *s = zmq_socket(f->b->zctx, type);
+    if (!s)
+        return NULL;
+    int linger = 2000, on = 1, hwm;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    if (type == ZMQ_ROUTER) {
+        int64_t max = (int64_t)f->b->cfg->max_message * 2 + 65536;
+        hwm = 100000;
+        zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &on, sizeof on);
+        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
+        zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+        zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    } else {
+        hwm = (int)f->b->cfg->stream_hwm;
+        zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+        zmq_setsockopt(s, ZMQ_XPUB_VERBOSER, &on, sizeof on);
+    }
+    if (zmq_bind(s, endpoint) < 0) {
+        rz_error("cannot listen on %s (%s): %s", endpoint, what,
+                 zmq_strerror(zmq_errno()));
+        zmq_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+int rz_server_run(rz_broker_t *b)
+{
+    s_front_t f = {.b = b};
+    int rc = -1;
+    if (pipe2(s_sigpipe, O_NONBLOCK | O_CLOEXEC) < 0)
+        return -errno;
+    struct sigaction sa = {0};
+    sa.sa_handler = s_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    f.pipe = zmq_socket(b->zctx, ZMQ_PAIR);
+    int hwm = 0;
+    zmq_setsockopt(f.pipe, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(f.pipe, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (zmq_bind(f.pipe, RZ_WRITER_ENDPOINT) < 0)
+        goto out;
+    if (pthread_create(&b->writer, NULL, rz_writer_main, b) != 0)
+        goto out;
+    f.front = s_socket(&f, ZMQ_ROUTER, b->cfg->listen, "front");
+    f.stream = s_socket(&f, ZMQ_XPUB, b->cfg->stream, "stream");
+    if (!f.front || !f.stream)
+        goto stop_writer;
+    rz_info("ratuszd %s ready: front %s, stream %s, data %s (sync %s)",
+            RZ_VERSION, b->cfg->listen, b->cfg->stream, b->cfg->data_dir,
+            b->cfg->sync == RZ_SYNC_FULL ? "full" : "os");
+
+    int64_t next_tick = rz_now_us() + RZ_STATS_TICK_US;
+    for (;;) {
+        int stopping = atomic_load(&b->stopping);
+        if (stopping && f.queued_jobs == 0)
+            break;
+        /* Backpressure: while the writer is this far behind, leave
+         * requests in the socket (and TCP) instead of queueing more. */
+        int take = !stopping && f.queued_events < b->cfg->max_inflight;
+        zmq_pollitem_t items[] = {
+            {f.pipe, 0, ZMQ_POLLIN, 0},
+            {f.stream, 0, ZMQ_POLLIN, 0},
+            {NULL, s_sigpipe[0], ZMQ_POLLIN, 0},
+            {f.front, 0, ZMQ_POLLIN, 0},
+        };
+        int n = zmq_poll(items, take ? 4 : 3, 1000);
+        if (n < 0 && zmq_errno() != EINTR) {
+            rz_error("poll failed: %s", zmq_strerror(zmq_errno()));
+            break;
+        }
+        if (items[2].revents & ZMQ_POLLIN) {
+            char buf[16];
+            while (read(s_sigpipe[0], buf, sizeof buf) > 0)
+                ;
+            if (!stopping)
+                rz_info("stopping: committing and acking %zu queued events",
+                        f.queued_events);
+            atomic_store(&b->stopping, 1);
+        }
+        if (items[0].revents & ZMQ_POLLIN)
+            s_pipe_in(&f);
+        if (items[1].revents & ZMQ_POLLIN)
+            s_stream_in(&f);
+        if (take && (items[3].revents & ZMQ_POLLIN)) {
+            /* A bounded burst, so acks and fan-out keep flowing. */
+            for (int i = 0; i < 256; i++) {
+                s_req_t q;
+                if (s_recv_request(&f, &q) < 0)
+                    break;
+                s_handle(&f, &q);
+                s_req_close(&q);
+                if (f.queued_events >= b->cfg->max_inflight)
+                    break;
+            }
+        }
+        int64_t now = rz_now_us();
+        if (now >= next_tick) {
+            rz_stats_tick(b->stats, now);
+            next_tick = now + RZ_STATS_TICK_US;
+        }
+    }
+    rc = 0;
+stop_writer: {
+    rz_job_t *stop = NULL;
+    zmq_send(f.pipe, &stop, sizeof stop, 0);
+    pthread_join(b->writer, NULL);
+    /* Jobs the writer finished while it was being stopped. */
+    s_pipe_in(&f);
+}
+out:
+    if (f.front)
+        zmq_close(f.front);
+    if (f.stream)
+        zmq_close(f.stream);
+    if (f.pipe)
+        zmq_close(f.pipe);
+    close(s_sigpipe[0]);
+    close(s_sigpipe[1]);
+    s_sigpipe[0] = s_sigpipe[1] = -1;
+    if (f.dropped_replies)
+        rz_warn("%llu replies were dropped for clients that did not read them",
+                (unsigned long long)f.dropped_replies);
+    return rc;
+}

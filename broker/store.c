@@ -1,0 +1,1525 @@
+/* store.c - the durable event log on LMDB
+ *
+ * Named databases and their encodings (store.h has the contract):
+ *
+ *   log        key  seq, native uint64 (MDB_INTEGERKEY), put with MDB_APPEND
+ *              val  +------------------------+---------------------------+
+ *                   | producer's Event bytes | stamp: Event{20,21,22}    |
+ *                   +------------------------+---------------------------+
+ *
+ *   ids        key  +--------+----+----+     val  seq (8, BE)
+ *                   | source | 00 | id |
+ *                   +--------+----+----+
+ *
+ *   subjects   key  subject                 dup (DUPFIXED, 16 bytes)
+ *                                           +---------------+-----------+
+ *                                           | time^2^63 (BE)| seq (BE)  |
+ *                                           +---------------+-----------+
+ *   topics     key  topic                   dup (DUPFIXED)  seq (8, BE)
+ *   times      key  time^2^63 (BE) | seq (BE), 16 bytes      val  (empty)
+ *   consumers  key  group name              val  ConsumerGroup (protobuf)
+ *   meta       key  "version"               val  "1"
+ *
+ * Flipping the sign bit of the time makes big-endian bytes sort like the
+ * signed number, so LMDB's default memcmp order is (time, seq) order.
+ *
+ * Query cursor (opaque to clients, at most RZ_CURSOR_MAX bytes):
+ *
+ *   +------+-----------------+------------------------------------------+
+ *   | kind | check (4, BE)   | position of the last entry examined      |
+ *   +------+-----------------+------------------------------------------+
+ *     'S'    FNV-1a of kind,   subjects dup: flipped time | seq (16)
+ *     'A'    key, since,       times key:    flipped time | seq (16)
+ *     'T'    until             topic query:  seq (8)
+ *
+ * The check binds a cursor to the query that made it, so a cursor from
+ * another query (or not from us at all) is RZ_EBADCURSOR rather than a
+ * silently wrong page.
+ *
+ * Map growth: mdb_env_set_mapsize needs no transaction to be active in the
+ * process, so every transaction (the writer's included) runs under a
+ * rwlock held shared, and a resize takes it exclusively. The lock prefers
+ * writers, or a steady stream of readers would starve a resize and with it
+ * all ingest.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* pthread_rwlockattr_setkind_np */
+#endif
+
+#include "store.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#define S_MAXDBS 16        /* ours are 7; room for quarantine, audit, ... */
+#define S_VERSION "1"
+#define S_FILE_MODE 0640   /* tax events carry personal data */
+#define S_DIR_MODE 0750
+#define S_KEY_BUF 512      /* >= mdb_env_get_maxkeysize() (511) */
+#define S_RESIZE_TRIES 8
+
+/* A stamp is at most three tags (2 bytes each), two 10-byte varints and a
+ * length-prefixed principal: 2+10 + 2+10 + 2+10 + principal_len. */
+#define S_STAMP_MAX 36
+
+/* Events a time-bounded topic query examines per page before it returns
+ * what it has and a cursor: the topic index has no time, so each candidate
+ * is read, and one request must not hold a reader for a whole topic. */
+#define S_QUERY_BUDGET 65536
+
+#define S_TIME_BIAS UINT64_C(0x8000000000000000)
+
+enum { S_CUR_SUBJECT = 'S', S_CUR_TOPIC = 'T', S_CUR_ALL = 'A' };
+#define S_CUR_HDR 5
+
+struct rz_store {
+    MDB_env *env;
+    MDB_dbi log, ids, subjects, topics, times, consumers, meta;
+    pthread_rwlock_t lock;
+    int lock_ok;
+    size_t map_size;    /* changed only with lock held exclusively */
+    size_t map_max;
+    size_t max_key;
+    int sync;
+    int full_logged;    /* "store full" said once until an append works */
+    /* writer scratch: the stored values of the last append, and a
+     * NUL-terminated principal for protobuf-c */
+    void *arena;
+    size_t arena_cap;
+    void *principal;
+    size_t principal_cap;
+};
+
+/* ------------------------------------------------------------------------
+ * Encodings
+ */
+
+static void s_put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static uint64_t s_get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static void s_put_be32(uint8_t *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static uint32_t s_get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+           (uint32_t)p[3];
+}
+
+/* time | seq as 16 sortable bytes (subjects dups, times keys) */
+static void s_time_seq(uint8_t out[16], int64_t time, uint64_t seq)
+{
+    s_put_be64(out, (uint64_t)time ^ S_TIME_BIAS);
+    s_put_be64(out + 8, seq);
+}
+
+/* log keys are native uint64 and may sit unaligned in a page */
+static uint64_t s_key_seq(const MDB_val *k)
+{
+    uint64_t seq = 0;
+    if (k->mv_size == sizeof seq)
+        memcpy(&seq, k->mv_data, sizeof seq);
+    return seq;
+}
+
+static uint32_t s_fnv(uint32_t h, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static uint32_t s_query_check(int kind, const char *key, size_t klen,
+                              int64_t since, int64_t until)
+{
+    uint8_t k = (uint8_t)kind, b[16];
+    s_put_be64(b, (uint64_t)since);
+    s_put_be64(b + 8, (uint64_t)until);
+    uint32_t h = s_fnv(2166136261u, &k, 1);
+    h = s_fnv(h, key, klen);
+    return s_fnv(h, b, sizeof b);
+}
+
+static int s_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (*p == end)
+            return -1;
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* The event's time (Event field 6) read straight off the wire, so that a
+ * time-bounded topic query does not unpack whole events with their data.
+ * The last occurrence wins, as in any protobuf parser. Returns 0, or -1 if
+ * the bytes are not well-formed protobuf. */
+static int s_event_time(const uint8_t *p, size_t len, int64_t *out)
+{
+    const uint8_t *end = p + len;
+    uint64_t tag, v;
+
+    *out = 0;
+    while (p < end) {
+        if (s_varint(&p, end, &tag))
+            return -1;
+        switch (tag & 7) {
+        case 0:
+            if (s_varint(&p, end, &v))
+                return -1;
+            if ((tag >> 3) == 6)
+                *out = (int64_t)v;
+            break;
+        case 1:
+            if (end - p < 8)
+                return -1;
+            p += 8;
+            break;
+        case 2:
+            if (s_varint(&p, end, &v) || v > (uint64_t)(end - p))
+                return -1;
+            p += v;
+            break;
+        case 5:
+            if (end - p < 4)
+                return -1;
+            p += 4;
+            break;
+        default:
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Errors, locking and transactions
+ */
+
+/* LMDB returns its own codes (MDB_KEYEXIST .. MDB_LAST_ERRCODE) and
+ * positive errno values; ours are negative and outside that band. */
+static int s_is_lmdb(int rc)
+{
+    return rc > 0 || (rc >= MDB_KEYEXIST && rc <= MDB_LAST_ERRCODE);
+}
+
+/* Translate an LMDB code at the boundary, logging the original once.
+ * Our own codes pass through. */
+static int s_fail(const char *what, int rc)
+{
+    if (rc == 0 || !s_is_lmdb(rc))
+        return rc;
+    if (rc == MDB_MAP_FULL)
+        return RZ_ESTOREFULL;
+    fprintf(stderr, "ratuszd: store: %s: %s\n", what, mdb_strerror(rc));
+    return RZ_ESTORE;
+}
+
+static void s_note_map(rz_store_t *s)
+{
+    MDB_envinfo info;
+    if (mdb_env_info(s->env, &info) == 0)
+        s->map_size = info.me_mapsize;
+}
+
+/* Another process grew the map (MDB_MAP_RESIZED): adopt its size. */
+static int s_adopt_map(rz_store_t *s)
+{
+    pthread_rwlock_wrlock(&s->lock);
+    int rc = mdb_env_set_mapsize(s->env, 0);
+    if (rc == 0)
+        s_note_map(s);
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+/* Double the map, up to map_max. Returns 0, MDB_MAP_FULL when it is
+ * already at map_max, or an LMDB error. */
+static int s_grow_map(rz_store_t *s)
+{
+    int rc = MDB_MAP_FULL;
+
+    pthread_rwlock_wrlock(&s->lock);
+    if (s->map_size < s->map_max) {
+        size_t next = s->map_size <= s->map_max / 2 ? s->map_size * 2
+                                                     : s->map_max;
+        rc = mdb_env_set_mapsize(s->env, next);
+        if (rc == 0)
+            s_note_map(s);
+    }
+    pthread_rwlock_unlock(&s->lock);
+    return rc;
+}
+
+/* Begin a read transaction; on success the lock is held shared until
+ * s_read_end. Returns 0 or a translated error. */
+static int s_read_begin(rz_store_t *s, MDB_txn **txn)
+{
+    int rc = 0;
+
+    for (int i = 0; i < S_RESIZE_TRIES; i++) {
+        pthread_rwlock_rdlock(&s->lock);
+        rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+        if (rc == 0)
+            return 0;
+        pthread_rwlock_unlock(&s->lock);
+        if (rc != MDB_MAP_RESIZED)
+            break;
+        rc = s_adopt_map(s);
+        if (rc != 0)
+            break;
+        rc = MDB_MAP_RESIZED;
+    }
+    return s_fail("read transaction", rc);
+}
+
+static void s_read_end(rz_store_t *s, MDB_txn *txn)
+{
+    mdb_txn_abort(txn);
+    pthread_rwlock_unlock(&s->lock);
+}
+
+typedef int (*s_txn_fn)(rz_store_t *s, MDB_txn *txn, void *arg);
+
+/* Run fn in a write transaction and commit it. A full map is grown and the
+ * whole transaction run again (fn must be repeatable: an aborted
+ * transaction left nothing behind). Returns 0, MDB_MAP_FULL when the map
+ * cannot grow, another LMDB code, or what fn returned. */
+static int s_write(rz_store_t *s, s_txn_fn fn, void *arg)
+{
+    int rc, resized = 0;
+
+    for (;;) {
+        MDB_txn *txn = NULL;
+
+        pthread_rwlock_rdlock(&s->lock);
+        rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+        if (rc == 0) {
+            rc = fn(s, txn, arg);
+            if (rc == 0)
+                rc = mdb_txn_commit(txn); /* frees txn, even on failure */
+            else
+                mdb_txn_abort(txn);
+        }
+        pthread_rwlock_unlock(&s->lock);
+
+        if (rc == MDB_MAP_FULL) {
+            rc = s_grow_map(s);
+            if (rc == 0)
+                continue;
+        } else if (rc == MDB_MAP_RESIZED && resized++ < S_RESIZE_TRIES) {
+            rc = s_adopt_map(s);
+            if (rc == 0)
+                continue;
+        }
+        return rc;
+    }
+}
+
+static int s_reserve(void **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 4096;
+    while (n < need)
+        n *= 2;
+    void *p = realloc(*buf, n);
+    if (!p)
+        return RZ_ENOMEM;
+    *buf = p;
+    *cap = n;
+    return 0;
+}
+
+static int s_head(rz_store_t *s, MDB_txn *txn, uint64_t *head)
+{
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+
+    *head = 0;
+    int rc = mdb_cursor_open(txn, s->log, &c);
+    if (rc)
+        return rc;
+    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    if (rc == 0)
+        *head = s_key_seq(&k);
+    else if (rc == MDB_NOTFOUND)
+        rc = 0;
+    mdb_cursor_close(c);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Open and close
+ */
+
+static int s_mkdirs(const char *dir)
+{
+    struct stat st;
+    int rc = 0;
+    char *p = strdup(dir);
+
+    if (!p)
+        return RZ_ENOMEM;
+    for (char *c = p + 1;; c++) {
+        if (*c != '/' && *c != '\0')
+            continue;
+        char save = *c;
+        *c = '\0';
+        if (mkdir(p, S_DIR_MODE) != 0 && errno != EEXIST) {
+            rc = -errno;
+            goto fail;
+        }
+        *c = save;
+        if (!save)
+            break;
+    }
+    if (stat(dir, &st) != 0)
+        rc = -errno;
+    else if (!S_ISDIR(st.st_mode))
+        rc = -ENOTDIR;
+fail:
+    free(p);
+    return rc;
+}
+
+/* Does dir hold an environment already? Then its own map size is kept. */
+static int s_env_exists(const char *dir)
+{
+    struct stat st;
+    char path[4096];
+
+    if (snprintf(path, sizeof path, "%s/data.mdb", dir) >= (int)sizeof path)
+        return 0;
+    return stat(path, &st) == 0 && st.st_size > 0;
+}
+
+static int s_setup_txn(rz_store_t *s, MDB_txn *txn, void *arg)
+{
+    const unsigned dup = MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED;
+    MDB_val k = {7, (void *)"version"}, v;
+    int rc;
+
+    (void)arg;
+    if ((rc = mdb_dbi_open(txn, "log", MDB_CREATE | MDB_INTEGERKEY, &s->log)) ||
+        (rc = mdb_dbi_open(txn, "ids", MDB_CREATE, &s->ids)) ||
+        (rc = mdb_dbi_open(txn, "subjects", dup, &s->subjects)) ||
+        (rc = mdb_dbi_open(txn, "topics", dup, &s->topics)) ||
+        (rc = mdb_dbi_open(txn, "times", MDB_CREATE, &s->times)) ||
+        (rc = mdb_dbi_open(txn, "consumers", MDB_CREATE, &s->consumers)) ||
+        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)))
+        return rc;
+
+    rc = mdb_get(txn, s->meta, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        v.mv_size = strlen(S_VERSION);
+        v.mv_data = (void *)S_VERSION;
+        return mdb_put(txn, s->meta, &k, &v, 0);
+    }
+    if (rc == 0 && (v.mv_size != strlen(S_VERSION) ||
+                    memcmp(v.mv_data, S_VERSION, v.mv_size) != 0)) {
+        fprintf(stderr,
+                "ratuszd: store: layout version \"%.*s\" is not ours (%s)\n",
+                (int)(v.mv_size > 32 ? 32 : v.mv_size), (char *)v.mv_data,
+                S_VERSION);
+        return RZ_ESTORE;
+    }
+    return rc;
+}
+
+int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts)
+{
+    rz_store_t *s = NULL;
+    pthread_rwlockattr_t attr;
+    MDB_envinfo info;
+    unsigned flags = MDB_NOTLS;
+    int rc, dead = 0;
+
+    if (!out)
+        return RZ_EINVAL;
+    *out = NULL;
+    if (!opts || !opts->dir || !*opts->dir || opts->map_size == 0 ||
+        opts->map_max < opts->map_size ||
+        (opts->sync != RZ_SYNC_FULL && opts->sync != RZ_SYNC_OS))
+        return RZ_EINVAL;
+
+    rc = s_mkdirs(opts->dir);
+    if (rc)
+        goto fail;
+    s = calloc(1, sizeof *s);
+    if (!s) {
+        rc = RZ_ENOMEM;
+        goto fail;
+    }
+    s->map_max = opts->map_max;
+    s->sync = opts->sync;
+
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr,
+                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    rc = pthread_rwlock_init(&s->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    if (rc) {
+        rc = -rc;
+        goto fail;
+    }
+    s->lock_ok = 1;
+
+    if ((rc = mdb_env_create(&s->env))) {
+        s->env = NULL;
+        goto lmdb_fail;
+    }
+    if ((rc = mdb_env_set_maxdbs(s->env, S_MAXDBS)))
+        goto lmdb_fail;
+    /* An existing environment keeps the map it grew to in earlier runs:
+     * LMDB uses the size persisted in the file unless we set one. */
+    if (!s_env_exists(opts->dir) &&
+        (rc = mdb_env_set_mapsize(s->env, opts->map_size)))
+        goto lmdb_fail;
+    if (opts->sync == RZ_SYNC_OS)
+        flags |= MDB_NOSYNC;
+    if ((rc = mdb_env_open(s->env, opts->dir, flags, S_FILE_MODE)))
+        goto lmdb_fail;
+    if ((rc = mdb_env_info(s->env, &info)))
+        goto lmdb_fail;
+    if (info.me_mapsize < opts->map_size &&
+        (rc = mdb_env_set_mapsize(s->env, opts->map_size)))
+        goto lmdb_fail;
+    s_note_map(s);
+    s->max_key = (size_t)mdb_env_get_maxkeysize(s->env);
+    if (s->max_key > S_KEY_BUF - 1)
+        s->max_key = S_KEY_BUF - 1;
+    /* reader slots of crashed processes would pin old pages forever */
+    mdb_reader_check(s->env, &dead);
+
+    rc = s_write(s, s_setup_txn, NULL);
+    if (rc)
+        goto lmdb_fail;
+    *out = s;
+    return 0;
+
+lmdb_fail:
+    if (rc == MDB_MAP_FULL)
+        fprintf(stderr, "ratuszd: store: %s: map_max %zu bytes is too small\n",
+                opts->dir, opts->map_max);
+    else if (s_is_lmdb(rc))
+        fprintf(stderr, "ratuszd: store: %s: %s\n", opts->dir,
+                mdb_strerror(rc));
+    rc = s_is_lmdb(rc) ? RZ_ESTORE : rc;
+fail:
+    rz_store_close(&s);
+    return rc;
+}
+
+void rz_store_close(rz_store_t **sp)
+{
+    if (!sp || !*sp)
+        return;
+    rz_store_t *s = *sp;
+    *sp = NULL;
+    if (s->env)
+        mdb_env_close(s->env);
+    if (s->lock_ok)
+        pthread_rwlock_destroy(&s->lock);
+    free(s->arena);
+    free(s->principal);
+    free(s);
+}
+
+int rz_store_durability(const rz_store_t *s)
+{
+    return s && s->sync == RZ_SYNC_OS ? RZ_DURABILITY_WRITTEN
+                                      : RZ_DURABILITY_SYNCED;
+}
+
+/* ------------------------------------------------------------------------
+ * Append
+ */
+
+struct s_append {
+    rz_store_item_t *items;
+    size_t n;
+    int64_t ingest_time;
+};
+
+/* Item checks the store itself needs: every key must fit LMDB's limit and
+ * the topic index needs a non-empty key. */
+static int s_item_ok(const rz_store_t *s, const rz_store_item_t *it)
+{
+    return (it->bytes || !it->len) && (it->source || !it->source_len) &&
+           (it->id || !it->id_len) && (it->subject || !it->subject_len) &&
+           (it->principal || !it->principal_len) && it->topic &&
+           it->source_len + 1 + it->id_len <= s->max_key &&
+           it->subject_len <= s->max_key && it->topic_len >= 1 &&
+           it->topic_len <= s->max_key;
+}
+
+/* Write producer bytes + stamp to out; returns the length. proto3 packing
+ * leaves out zero values, but a zero ingest_time or an empty principal must
+ * still overwrite whatever the producer put in fields 21 and 22, so those
+ * are written explicitly. (seq is never 0.) */
+static size_t s_stamp(rz_store_t *s, const rz_store_item_t *it, uint64_t seq,
+                      int64_t ingest_time, uint8_t *out)
+{
+    Ratusz__V1__Event st = RATUSZ__V1__EVENT__INIT;
+    size_t n = it->len;
+
+    if (n)
+        memcpy(out, it->bytes, n);
+    char *principal = s->principal;
+    if (it->principal_len)
+        memcpy(principal, it->principal, it->principal_len);
+    principal[it->principal_len] = '\0';
+    st.seq = seq;
+    st.ingest_time = ingest_time;
+    st.principal = principal;
+    n += ratusz__v1__event__pack(&st, out + n);
+    if (ingest_time == 0) {
+        out[n++] = 0xa8; /* field 21, varint */
+        out[n++] = 0x01;
+        out[n++] = 0x00;
+    }
+    if (it->principal_len == 0) {
+        out[n++] = 0xb2; /* field 22, length-delimited */
+        out[n++] = 0x01;
+        out[n++] = 0x00;
+    }
+    assert(n <= it->len + S_STAMP_MAX + it->principal_len);
+    return n;
+}
+
+static int s_append_txn(rz_store_t *s, MDB_txn *txn, void *arg)
+{
+    struct s_append *a = arg;
+    MDB_cursor *logc = NULL, *topc = NULL;
+    uint64_t head = 0;
+    size_t off = 0;
+    int rc;
+
+    if ((rc = mdb_cursor_open(txn, s->log, &logc)) ||
+        (rc = mdb_cursor_open(txn, s->topics, &topc)) ||
+        (rc = s_head(s, txn, &head)))
+        goto fail;
+
+    for (size_t i = 0; i < a->n; i++) {
+        rz_store_item_t *it = &a->items[i];
+        uint8_t idkey[S_KEY_BUF], seqbe[8], ts[16];
+        MDB_val k, v;
+
+        if (it->code)
+            continue; /* refused before the transaction */
+        it->seq = 0;
+        it->prev_topic_seq = 0;
+        it->duplicate = 0;
+        it->stored = NULL;
+        it->stored_len = 0;
+
+        /* ids first: the transaction sees its own writes, so a repeat
+         * inside this batch is found as well */
+        if (it->source_len)
+            memcpy(idkey, it->source, it->source_len);
+        idkey[it->source_len] = 0;
+        if (it->id_len)
+            memcpy(idkey + it->source_len + 1, it->id, it->id_len);
+        MDB_val idk = {it->source_len + 1 + it->id_len, idkey};
+        rc = mdb_get(txn, s->ids, &idk, &v);
+        if (rc == 0) {
+            if (v.mv_size != 8) {
+                rc = MDB_CORRUPTED;
+                goto fail;
+            }
+            it->seq = s_get_be64(v.mv_data);
+            it->duplicate = 1;
+            continue;
+        }
+        if (rc != MDB_NOTFOUND)
+            goto fail;
+
+        uint64_t seq = ++head;
+        uint8_t *stored = (uint8_t *)s->arena + off;
+        size_t len = s_stamp(s, it, seq, a->ingest_time, stored);
+        off += len;
+
+        k.mv_size = sizeof seq;
+        k.mv_data = &seq;
+        v.mv_size = len;
+        v.mv_data = stored;
+        if ((rc = mdb_cursor_put(logc, &k, &v, MDB_APPEND)))
+            goto fail;
+
+        s_put_be64(seqbe, seq);
+        v.mv_size = sizeof seqbe;
+        v.mv_data = seqbe;
+        if ((rc = mdb_put(txn, s->ids, &idk, &v, MDB_NOOVERWRITE)))
+            goto fail;
+
+        s_time_seq(ts, it->time, seq);
+        if (it->subject_len) {
+            k.mv_size = it->subject_len;
+            k.mv_data = (void *)it->subject;
+            v.mv_size = sizeof ts;
+            v.mv_data = ts;
+            if ((rc = mdb_put(txn, s->subjects, &k, &v, 0)))
+                goto fail;
+        }
+
+        /* the topic's last dup before this one is the fan-out's
+         * prev_topic_seq */
+        k.mv_size = it->topic_len;
+        k.mv_data = (void *)it->topic;
+        rc = mdb_cursor_get(topc, &k, &v, MDB_SET);
+        if (rc == 0)
+            rc = mdb_cursor_get(topc, &k, &v, MDB_LAST_DUP);
+        if (rc == 0) {
+            if (v.mv_size != 8) {
+                rc = MDB_CORRUPTED;
+                goto fail;
+            }
+            it->prev_topic_seq = s_get_be64(v.mv_data);
+        } else if (rc != MDB_NOTFOUND) {
+            goto fail;
+        }
+        k.mv_size = it->topic_len;
+        k.mv_data = (void *)it->topic;
+        v.mv_size = sizeof seqbe;
+        v.mv_data = seqbe;
+        if ((rc = mdb_cursor_put(topc, &k, &v, 0)))
+            goto fail;
+
+        k.mv_size = sizeof ts;
+        k.mv_data = ts;
+        v.mv_size = 0;
+        v.mv_data = ts; /* never NULL, even for 0 bytes */
+        if ((rc = mdb_put(txn, s->times, &k, &v, 0)))
+            goto fail;
+
+        it->stored = stored;
+        it->stored_len = len;
+    }
+    rc = 0;
+fail:
+    if (topc)
+        mdb_cursor_close(topc);
+    if (logc)
+        mdb_cursor_close(logc);
+    return rc;
+}
+
+int rz_store_append(rz_store_t *s, rz_store_item_t *items, size_t n,
+                    int64_t ingest_time)
+{
+    struct s_append a = {items, n, ingest_time};
+    size_t need = 0, pmax = 0, valid = 0;
+    int rc;
+
+    if (!s || (!items && n))
+        return RZ_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        rz_store_item_t *it = &items[i];
+        it->seq = 0;
+        it->prev_topic_seq = 0;
+        it->duplicate = 0;
+        it->stored = NULL;
+        it->stored_len = 0;
+        it->code = s_item_ok(s, it) ? 0 : RZ_EINVALEVENT;
+        if (it->code)
+            continue;
+        valid++;
+        need += it->len + S_STAMP_MAX + it->principal_len;
+        if (it->principal_len > pmax)
+            pmax = it->principal_len;
+    }
+    if (!valid)
+        return 0;
+    /* one arena holds every stored value of this call: item->stored stays
+     * valid until the next append */
+    if ((rc = s_reserve(&s->arena, &s->arena_cap, need)) ||
+        (rc = s_reserve(&s->principal, &s->principal_cap, pmax + 1)))
+        goto fail;
+
+    rc = s_write(s, s_append_txn, &a);
+    if (rc) {
+        rc = s_fail("append", rc);
+        goto fail;
+    }
+    s->full_logged = 0;
+    return 0;
+
+fail:
+    if (rc == RZ_ESTOREFULL && !s->full_logged) {
+        fprintf(stderr,
+                "ratuszd: store: full: the map is at map_max (%zu bytes); "
+                "appends fail until it is raised\n",
+                s->map_max);
+        s->full_logged = 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        items[i].seq = 0;
+        items[i].prev_topic_seq = 0;
+        items[i].duplicate = 0;
+        items[i].stored = NULL;
+        items[i].stored_len = 0;
+        items[i].code = rc;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Consumer groups
+ */
+
+struct s_commit {
+    const char *group;
+    uint64_t seq;
+    const char *prefix;
+    int64_t now;
+};
+
+static int s_commit_txn(rz_store_t *s, MDB_txn *txn, void *arg)
+{
+    struct s_commit *c = arg;
+    Ratusz__V1__ConsumerGroup *old = NULL;
+    Ratusz__V1__ConsumerGroup g = RATUSZ__V1__CONSUMER_GROUP__INIT;
+    MDB_val k = {strlen(c->group), (void *)c->group}, v;
+    int changed = 0;
+
+    int rc = mdb_get(txn, s->consumers, &k, &v);
+    if (rc == 0) {
+        old = ratusz__v1__consumer_group__unpack(NULL, v.mv_size, v.mv_data);
+        if (!old) {
+            rc = MDB_CORRUPTED;
+            goto fail;
+        }
+        g = *old; /* strings borrowed from old */
+        if (c->seq > g.committed_seq) {
+            g.committed_seq = c->seq;
+            g.updated = c->now;
+            changed = 1;
+        }
+        if (c->prefix && *c->prefix && !*g.topic_prefix) {
+            g.topic_prefix = (char *)c->prefix;
+            changed = 1;
+        }
+    } else if (rc == MDB_NOTFOUND) {
+        g.name = (char *)c->group;
+        g.committed_seq = c->seq;
+        g.topic_prefix = (char *)(c->prefix ? c->prefix : "");
+        g.updated = c->now;
+        changed = 1;
+    } else {
+        goto fail;
+    }
+
+    rc = 0;
+    if (changed) {
+        g.lag = 0; /* derived from the head when read */
+        v.mv_size = ratusz__v1__consumer_group__get_packed_size(&g);
+        v.mv_data = NULL;
+        rc = mdb_put(txn, s->consumers, &k, &v, MDB_RESERVE);
+        if (rc == 0)
+            ratusz__v1__consumer_group__pack(&g, v.mv_data);
+    }
+fail:
+    if (old)
+        ratusz__v1__consumer_group__free_unpacked(old, NULL);
+    return rc;
+}
+
+int rz_store_consumer_commit(rz_store_t *s, const char *group, uint64_t seq,
+                             const char *prefix, int64_t now_us)
+{
+    struct s_commit c = {group, seq, prefix, now_us};
+
+    if (!s || !group || !*group || strlen(group) > s->max_key)
+        return RZ_EINVAL;
+    return s_fail("consumer commit", s_write(s, s_commit_txn, &c));
+}
+
+static int s_unpack_group(const MDB_val *v, uint64_t head,
+                          Ratusz__V1__ConsumerGroup **out)
+{
+    *out = ratusz__v1__consumer_group__unpack(NULL, v->mv_size, v->mv_data);
+    if (!*out)
+        return MDB_CORRUPTED;
+    (*out)->lag = head > (*out)->committed_seq ? head - (*out)->committed_seq
+                                               : 0;
+    return 0;
+}
+
+int rz_store_consumer_get(rz_store_t *s, const char *group,
+                          Ratusz__V1__ConsumerGroup **out)
+{
+    MDB_txn *txn;
+    MDB_val k, v;
+    uint64_t head;
+    int rc;
+
+    if (!out)
+        return RZ_EINVAL;
+    *out = NULL;
+    if (!s || !group)
+        return RZ_EINVAL;
+    if (!*group || strlen(group) > s->max_key)
+        return RZ_ENOTFOUND;
+    if ((rc = s_read_begin(s, &txn)))
+        return rc;
+    k.mv_size = strlen(group);
+    k.mv_data = (void *)group;
+    rc = mdb_get(txn, s->consumers, &k, &v);
+    if (rc == 0)
+        rc = s_head(s, txn, &head);
+    if (rc == 0)
+        rc = s_unpack_group(&v, head, out);
+    s_read_end(s, txn);
+    return rc == MDB_NOTFOUND ? RZ_ENOTFOUND : s_fail("consumer get", rc);
+}
+
+int rz_store_consumer_list(rz_store_t *s, Ratusz__V1__ConsumerList **out)
+{
+    Ratusz__V1__ConsumerList *list = NULL;
+    MDB_cursor *c = NULL;
+    MDB_txn *txn = NULL;
+    MDB_stat st;
+    MDB_val k, v;
+    uint64_t head;
+    int rc;
+
+    if (!out)
+        return RZ_EINVAL;
+    *out = NULL;
+    if (!s)
+        return RZ_EINVAL;
+    list = malloc(sizeof *list);
+    if (!list)
+        return RZ_ENOMEM;
+    ratusz__v1__consumer_list__init(list);
+    if ((rc = s_read_begin(s, &txn))) {
+        txn = NULL;
+        goto fail;
+    }
+    if ((rc = s_head(s, txn, &head)) ||
+        (rc = mdb_stat(txn, s->consumers, &st)) ||
+        (rc = mdb_cursor_open(txn, s->consumers, &c)))
+        goto fail;
+    if (st.ms_entries) {
+        list->groups = calloc(st.ms_entries, sizeof *list->groups);
+        if (!list->groups) {
+            rc = RZ_ENOMEM;
+            goto fail;
+        }
+    }
+    rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    while (rc == 0 && list->n_groups < st.ms_entries) {
+        rc = s_unpack_group(&v, head, &list->groups[list->n_groups]);
+        if (rc)
+            goto fail;
+        list->n_groups++;
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+fail:
+    if (c)
+        mdb_cursor_close(c);
+    if (txn)
+        s_read_end(s, txn);
+    if (rc) {
+        ratusz__v1__consumer_list__free_unpacked(list, NULL);
+        return s_fail("consumer list", rc);
+    }
+    *out = list;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Reading by seq and id
+ */
+
+/* Visit the event with seq; MDB_NOTFOUND if there is none. *stop is set
+ * when the visitor asks to stop. */
+static int s_visit(rz_store_t *s, MDB_txn *txn, uint64_t seq,
+                   rz_store_visit_fn fn, void *user, int *stop)
+{
+    MDB_val k = {sizeof seq, &seq}, v;
+    int rc = mdb_get(txn, s->log, &k, &v);
+    if (rc == 0 && fn && fn(seq, v.mv_data, v.mv_size, user) && stop)
+        *stop = 1;
+    return rc;
+}
+
+uint64_t rz_store_head(rz_store_t *s)
+{
+    MDB_txn *txn;
+    uint64_t head = 0;
+
+    if (!s || s_read_begin(s, &txn))
+        return 0;
+    int rc = s_head(s, txn, &head);
+    s_read_end(s, txn);
+    if (rc)
+        s_fail("head", rc);
+    return head;
+}
+
+int rz_store_get(rz_store_t *s, uint64_t seq, rz_store_visit_fn fn,
+                 void *user)
+{
+    MDB_txn *txn;
+    int rc;
+
+    if (!s)
+        return RZ_EINVAL;
+    if ((rc = s_read_begin(s, &txn)))
+        return rc;
+    rc = s_visit(s, txn, seq, fn, user, NULL);
+    s_read_end(s, txn);
+    if (rc == MDB_NOTFOUND)
+        return RZ_ENOTFOUND;
+    return rc ? s_fail("get", rc) : 1;
+}
+
+int rz_store_get_id(rz_store_t *s, const char *source, const char *id,
+                    rz_store_visit_fn fn, void *user)
+{
+    uint8_t key[S_KEY_BUF];
+    MDB_txn *txn;
+    MDB_val k, v;
+    int rc;
+
+    if (!s || !source || !id)
+        return RZ_EINVAL;
+    size_t sl = strlen(source), il = strlen(id);
+    if (sl + 1 + il > s->max_key)
+        return RZ_ENOTFOUND; /* could never have been stored */
+    memcpy(key, source, sl);
+    key[sl] = 0;
+    memcpy(key + sl + 1, id, il);
+    k.mv_size = sl + 1 + il;
+    k.mv_data = key;
+
+    if ((rc = s_read_begin(s, &txn)))
+        return rc;
+    rc = mdb_get(txn, s->ids, &k, &v);
+    if (rc == 0 && v.mv_size != 8)
+        rc = MDB_CORRUPTED;
+    if (rc == 0) {
+        rc = s_visit(s, txn, s_get_be64(v.mv_data), fn, user, NULL);
+        if (rc == MDB_NOTFOUND)
+            rc = MDB_CORRUPTED; /* an id without its event */
+    }
+    s_read_end(s, txn);
+    if (rc == MDB_NOTFOUND)
+        return RZ_ENOTFOUND;
+    return rc ? s_fail("get by id", rc) : 1;
+}
+
+/* ------------------------------------------------------------------------
+ * Topic merge: every topic key under a prefix, walked in seq order
+ *
+ * A min-heap holds each matching topic's next seq. One cursor serves all
+ * of them: it steps with MDB_NEXT_DUP while the same topic stays at the
+ * top (the common case of a prefix that is one topic) and re-seeks with
+ * MDB_GET_BOTH_RANGE otherwise. Topic keys point into the map, valid for
+ * the read transaction.
+ */
+
+struct s_topic_pos {
+    uint64_t seq;
+    MDB_val key;
+};
+
+typedef struct s_merge {
+    MDB_cursor *cur;
+    struct s_topic_pos *heap;
+    size_t n, cap;
+    const void *at; /* topic the cursor sits on, at heap[0].seq */
+} s_merge_t;
+
+static int s_topic_seek(MDB_cursor *c, struct s_topic_pos *t, uint64_t from)
+{
+    uint8_t be[8];
+    MDB_val k = t->key, v = {sizeof be, be};
+
+    s_put_be64(be, from);
+    int rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE);
+    if (rc == 0 && v.mv_size != 8)
+        rc = MDB_CORRUPTED;
+    if (rc == 0)
+        t->seq = s_get_be64(v.mv_data);
+    return rc;
+}
+
+static void s_sift_down(s_merge_t *m, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, min = i;
+        if (l < m->n && m->heap[l].seq < m->heap[min].seq)
+            min = l;
+        if (r < m->n && m->heap[r].seq < m->heap[min].seq)
+            min = r;
+        if (min == i)
+            return;
+        struct s_topic_pos t = m->heap[i];
+        m->heap[i] = m->heap[min];
+        m->heap[min] = t;
+        i = min;
+    }
+}
+
+static void s_merge_free(s_merge_t *m)
+{
+    if (m->cur)
+        mdb_cursor_close(m->cur);
+    free(m->heap);
+    memset(m, 0, sizeof *m);
+}
+
+/* Position on the first seq >= from of every topic starting with prefix. */
+static int s_merge_init(s_merge_t *m, rz_store_t *s, MDB_txn *txn,
+                        const char *prefix, size_t plen, uint64_t from)
+{
+    MDB_val k = {plen, (void *)prefix}, v;
+    int rc;
+
+    memset(m, 0, sizeof *m);
+    if ((rc = mdb_cursor_open(txn, s->topics, &m->cur)))
+        return rc;
+    rc = mdb_cursor_get(m->cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size >= plen &&
+           memcmp(k.mv_data, prefix, plen) == 0) {
+        if (m->n == m->cap) {
+            size_t cap = m->cap ? m->cap * 2 : 16;
+            void *p = realloc(m->heap, cap * sizeof *m->heap);
+            if (!p)
+                return RZ_ENOMEM;
+            m->heap = p;
+            m->cap = cap;
+        }
+        m->heap[m->n].seq = 0;
+        m->heap[m->n].key = k;
+        m->n++;
+        rc = mdb_cursor_get(m->cur, &k, &v, MDB_NEXT_NODUP);
+    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return rc;
+
+    for (size_t i = 0; i < m->n;) {
+        rc = s_topic_seek(m->cur, &m->heap[i], from);
+        if (rc == MDB_NOTFOUND) {
+            m->heap[i] = m->heap[--m->n]; /* nothing left in this topic */
+            continue;
+        }
+        if (rc)
+            return rc;
+        i++;
+    }
+    for (size_t i = m->n / 2; i-- > 0;)
+        s_sift_down(m, i);
+    return 0;
+}
+
+/* Move the top topic to its next seq, dropping it when it has none. */
+static int s_merge_advance(s_merge_t *m)
+{
+    struct s_topic_pos *t = &m->heap[0];
+    MDB_val k, v;
+    int rc;
+
+    if (m->at == t->key.mv_data) {
+        rc = mdb_cursor_get(m->cur, &k, &v, MDB_NEXT_DUP);
+        if (rc == 0 && v.mv_size != 8)
+            rc = MDB_CORRUPTED;
+        if (rc == 0)
+            t->seq = s_get_be64(v.mv_data);
+    } else {
+        rc = s_topic_seek(m->cur, t, t->seq + 1);
+    }
+    if (rc == MDB_NOTFOUND) {
+        m->heap[0] = m->heap[--m->n];
+        m->at = NULL;
+        rc = 0;
+    } else if (rc) {
+        return rc;
+    } else {
+        m->at = t->key.mv_data;
+    }
+    s_sift_down(m, 0);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Query
+ */
+
+struct s_page {
+    const rz_store_query_t *q;
+    rz_store_visit_fn fn;
+    void *user;
+    uint32_t visited;
+    int stop;       /* the visitor asked to stop */
+    int more;       /* an entry in range follows the last one examined */
+    uint8_t last[16];
+};
+
+/* Subject timeline (dups of one subjects key) or all events (times keys):
+ * both are 16-byte time|seq entries in (time, seq) order. */
+static int s_query_timed(rz_store_t *s, MDB_txn *txn, const char *subject,
+                         size_t slen, const uint8_t *after, struct s_page *pg)
+{
+    const rz_store_query_t *q = pg->q;
+    MDB_cursor *c = NULL;
+    MDB_cursor_op first, step;
+    MDB_val k, v, *ent;
+    uint8_t start[16], until[8];
+    int rc;
+
+    if (after)
+        memcpy(start, after, sizeof start);
+    else
+        s_time_seq(start, q->since ? q->since : INT64_MIN, 0);
+    s_put_be64(until, (uint64_t)q->until ^ S_TIME_BIAS);
+
+    if (slen) {
+        k.mv_size = slen;
+        k.mv_data = (void *)subject;
+        v.mv_size = sizeof start;
+        v.mv_data = start;
+        first = MDB_GET_BOTH_RANGE;
+        step = MDB_NEXT_DUP;
+        ent = &v;
+    } else {
+        k.mv_size = sizeof start;
+        k.mv_data = start;
+        first = MDB_SET_RANGE;
+        step = MDB_NEXT;
+        ent = &k;
+    }
+    if ((rc = mdb_cursor_open(txn, slen ? s->subjects : s->times, &c)))
+        return rc;
+    rc = mdb_cursor_get(c, &k, &v, first);
+    if (rc == 0 && after && ent->mv_size == 16 &&
+        memcmp(ent->mv_data, after, 16) == 0)
+        rc = mdb_cursor_get(c, &k, &v, step); /* the cursor's own entry */
+
+    while (rc == 0) {
+        if (ent->mv_size != 16) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        if (q->until && memcmp(ent->mv_data, until, 8) >= 0)
+            break;
+        if (pg->visited == q->limit || pg->stop) {
+            pg->more = 1;
+            break;
+        }
+        memcpy(pg->last, ent->mv_data, 16);
+        rc = s_visit(s, txn, s_get_be64(pg->last + 8), pg->fn, pg->user,
+                     &pg->stop);
+        if (rc == MDB_NOTFOUND)
+            rc = MDB_CORRUPTED; /* an index entry without its event */
+        if (rc)
+            break;
+        pg->visited++;
+        rc = mdb_cursor_get(c, &k, &v, step);
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    mdb_cursor_close(c);
+    return rc;
+}
+
+static int s_query_topic(rz_store_t *s, MDB_txn *txn, const char *prefix,
+                         size_t plen, const uint8_t *after, struct s_page *pg)
+{
+    const rz_store_query_t *q = pg->q;
+    int timed = q->since || q->until;
+    size_t examined = 0;
+    s_merge_t m;
+    int rc;
+
+    uint64_t from = after ? s_get_be64(after) + 1 : 1;
+    if (from == 0)
+        return 0; /* the cursor was at the last possible seq */
+
+    rc = s_merge_init(&m, s, txn, prefix, plen, from);
+    while (rc == 0 && m.n) {
+        uint64_t seq = m.heap[0].seq;
+        MDB_val k = {sizeof seq, &seq}, v;
+        int64_t t;
+
+        if (pg->visited == q->limit || pg->stop || examined == S_QUERY_BUDGET) {
+            pg->more = 1;
+            break;
+        }
+        examined++;
+        if ((rc = mdb_get(txn, s->log, &k, &v))) {
+            if (rc == MDB_NOTFOUND)
+                rc = MDB_CORRUPTED;
+            break;
+        }
+        if (!timed || (s_event_time(v.mv_data, v.mv_size, &t) == 0 &&
+                       (!q->since || t >= q->since) &&
+                       (!q->until || t < q->until))) {
+            pg->visited++;
+            if (pg->fn && pg->fn(seq, v.mv_data, v.mv_size, pg->user))
+                pg->stop = 1;
+        }
+        s_put_be64(pg->last, seq);
+        rc = s_merge_advance(&m);
+    }
+    s_merge_free(&m);
+    return rc;
+}
+
+static int s_cursor_read(const rz_store_query_t *q, int kind, uint32_t check,
+                         size_t pos_len, const uint8_t **pos)
+{
+    *pos = NULL;
+    if (q->after_len == 0)
+        return 0;
+    if (!q->after || q->after_len != S_CUR_HDR + pos_len ||
+        q->after[0] != kind || s_get_be32(q->after + 1) != check)
+        return RZ_EBADCURSOR;
+    *pos = q->after + S_CUR_HDR;
+    return 0;
+}
+
+int rz_store_query(rz_store_t *s, const rz_store_query_t *q,
+                   rz_store_visit_fn fn, void *user, uint8_t *next,
+                   size_t *next_len)
+{
+    struct s_page pg = {q, fn, user, 0, 0, 0, {0}};
+    const uint8_t *after;
+    const char *key = "";
+    size_t klen = 0, pos_len = 16;
+    MDB_txn *txn;
+    int kind = S_CUR_ALL, rc;
+
+    if (next_len)
+        *next_len = 0;
+    if (!s || !q || !next || !next_len || q->limit == 0)
+        return RZ_EINVAL;
+    if (q->subject && *q->subject && q->topic_prefix && *q->topic_prefix)
+        return RZ_EINVAL;
+    if (q->subject && *q->subject) {
+        kind = S_CUR_SUBJECT;
+        key = q->subject;
+    } else if (q->topic_prefix && *q->topic_prefix) {
+        kind = S_CUR_TOPIC;
+        key = q->topic_prefix;
+        pos_len = 8;
+    }
+    klen = strlen(key);
+    uint32_t check = s_query_check(kind, key, klen, q->since, q->until);
+    if ((rc = s_cursor_read(q, kind, check, pos_len, &after)))
+        return rc;
+    /* nothing can match: an empty range, or a key LMDB could not hold */
+    if ((q->until && q->until <= q->since) || klen > s->max_key)
+        return 0;
+
+    if ((rc = s_read_begin(s, &txn)))
+        return rc;
+    if (kind == S_CUR_TOPIC)
+        rc = s_query_topic(s, txn, key, klen, after, &pg);
+    else
+        rc = s_query_timed(s, txn, key, klen, after, &pg);
+    s_read_end(s, txn);
+    if (rc)
+        return s_fail("query", rc);
+
+    if (pg.more) {
+        next[0] = (uint8_t)kind;
+        s_put_be32(next + 1, check);
+        memcpy(next + S_CUR_HDR, pg.last, pos_len);
+        *next_len = S_CUR_HDR + pos_len;
+    }
+    return (int)pg.visited;
+}
+
+/* ------------------------------------------------------------------------
+ * Scan (replay, fetch)
+ */
+
+int rz_store_scan(rz_store_t *s, uint64_t from, uint64_t until,
+                  const char *prefix, size_t max, rz_store_visit_fn fn,
+                  void *user, uint64_t *next_seq)
+{
+    MDB_cursor *c = NULL;
+    MDB_txn *txn;
+    s_merge_t m = {0};
+    uint64_t head = 0, last = 0;
+    size_t visited = 0;
+    int rc, stop = 0, exhausted = 0;
+
+    if (!s)
+        return RZ_EINVAL;
+    if (from == 0)
+        from = 1; /* seqs start at 1 */
+    if ((rc = s_read_begin(s, &txn)))
+        return rc;
+    if ((rc = s_head(s, txn, &head)))
+        goto done;
+
+    if (!prefix || !*prefix) {
+        MDB_val k = {sizeof from, &from}, v;
+        if ((rc = mdb_cursor_open(txn, s->log, &c)))
+            goto done;
+        rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+        while (rc == 0) {
+            uint64_t seq = s_key_seq(&k);
+            if (until && seq >= until) {
+                exhausted = 1;
+                break;
+            }
+            if (visited == max || stop)
+                break;
+            if (fn && fn(seq, v.mv_data, v.mv_size, user))
+                stop = 1;
+            visited++;
+            last = seq;
+            rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+        }
+    } else if (strlen(prefix) > s->max_key) {
+        rc = MDB_NOTFOUND; /* no topic can start with it */
+    } else {
+        rc = s_merge_init(&m, s, txn, prefix, strlen(prefix), from);
+        while (rc == 0) {
+            if (!m.n || (until && m.heap[0].seq >= until)) {
+                exhausted = 1;
+                break;
+            }
+            if (visited == max || stop)
+                break;
+            uint64_t seq = m.heap[0].seq;
+            rc = s_visit(s, txn, seq, fn, user, &stop);
+            if (rc == MDB_NOTFOUND)
+                rc = MDB_CORRUPTED;
+            if (rc)
+                break;
+            visited++;
+            last = seq;
+            rc = s_merge_advance(&m);
+        }
+    }
+    if (rc == MDB_NOTFOUND) {
+        exhausted = 1;
+        rc = 0;
+    }
+
+done:
+    s_merge_free(&m);
+    if (c)
+        mdb_cursor_close(c);
+    s_read_end(s, txn);
+    if (rc)
+        return s_fail("scan", rc);
+    if (next_seq) {
+        /* never behind from; never past what exists now, so events that
+         * arrive later are not skipped */
+        uint64_t bound = until && until <= head + 1 ? until : head + 1;
+        if (!exhausted)
+            *next_seq = visited ? last + 1 : from;
+        else
+            *next_seq = bound > from ? bound : from;
+    }
+    return (int)(visited > INT32_MAX ? INT32_MAX : visited);
+}
+
+/* ------------------------------------------------------------------------
+ * Topic heads and info
+ */
+
+int rz_store_topic_heads(rz_store_t *s,
+                         void (*fn)(const char *topic, size_t len,
+                                    uint64_t last_seq, void *user),
+                         void *user)
+{
+    MDB_cursor *c = NULL;
+    MDB_txn *txn;
+    MDB_val k, v, dk;
+    int rc;
+
+    if (!s || !fn)
+        return RZ_EINVAL;
+    if ((rc = s_read_begin(s, &txn)))
+        return rc;
+    if ((rc = mdb_cursor_open(txn, s->topics, &c)))
+        goto fail;
+    rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        rc = mdb_cursor_get(c, &dk, &v, MDB_LAST_DUP);
+        if (rc == 0 && v.mv_size != 8)
+            rc = MDB_CORRUPTED;
+        if (rc)
+            break;
+        fn(k.mv_data, k.mv_size, s_get_be64(v.mv_data), user);
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_NODUP);
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+fail:
+    if (c)
+        mdb_cursor_close(c);
+    s_read_end(s, txn);
+    return s_fail("topic heads", rc);
+}
+
+int rz_store_info(rz_store_t *s, rz_store_info_t *out)
+{
+    MDB_envinfo info;
+    MDB_stat env_st, log_st;
+    MDB_txn *txn;
+    int rc;
+
+    if (!s || !out)
+        return RZ_EINVAL;
+    memset(out, 0, sizeof *out);
+    if ((rc = s_read_begin(s, &txn)))
+        return rc;
+    if ((rc = mdb_env_info(s->env, &info)) ||
+        (rc = mdb_env_stat(s->env, &env_st)) ||
+        (rc = mdb_stat(txn, s->log, &log_st)) ||
+        (rc = s_head(s, txn, &out->head_seq)))
+        goto fail;
+    out->events = log_st.ms_entries;
+    out->used_bytes = (uint64_t)(info.me_last_pgno + 1) * env_st.ms_psize;
+    out->map_bytes = info.me_mapsize;
+    out->map_max = s->map_max;
+fail:
+    s_read_end(s, txn);
+    return s_fail("info", rc);
+}

@@ -1,0 +1,204 @@
+/* writer.c - the single writer: group commit of whatever is queued.
+ *
+ * The writer blocks for the first job, then takes every job already waiting
+ * (up to commit_max events) and appends all their events in one LMDB
+ * transaction. While it commits and syncs, the front keeps decoding and
+ * queueing, so the next transaction is as large as the load: under load one
+ * fsync acks thousands of events, and a lone event is committed at once.
+ * Jobs go back to the front in the order they came.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "broker.h"
+#include "log.h"
+
+/* One transaction's worth of work. */
+typedef struct s_group {
+    rz_job_t **jobs;
+    size_t n_jobs, cap_jobs;
+    rz_store_item_t *items; /* the valid events of all publish jobs */
+    size_t n_items, cap_items;
+} s_group_t;
+
+static uint64_t s_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static rz_job_t *s_recv_job(void *pipe, int flags, int *got)
+{
+    rz_job_t *job = NULL;
+    int n = zmq_recv(pipe, &job, sizeof job, flags);
+    *got = n == (int)sizeof job;
+    return job;
+}
+
+static void s_send_job(void *pipe, rz_job_t *job)
+{
+    /* inproc with no HWM: this does not fail short of a bug. */
+    while (zmq_send(pipe, &job, sizeof job, 0) < 0 && zmq_errno() == EINTR)
+        ;
+}
+
+static int s_reserve(void **arr, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t ncap = *cap ? *cap : 64;
+    while (ncap < need)
+        ncap *= 2;
+    void *p = realloc(*arr, ncap * size);
+    if (!p)
+        return RZ_ENOMEM;
+    *arr = p;
+    *cap = ncap;
+    return 0;
+}
+
+/* Append every valid event of the publish jobs in g in one transaction and
+ * hand the outcomes back to the jobs. */
+static void s_commit_publishes(rz_broker_t *b, s_group_t *g)
+{
+    g->n_items = 0;
+    size_t total = 0;
+    for (size_t j = 0; j < g->n_jobs; j++)
+        total += g->jobs[j]->n;
+    if (s_reserve((void **)&g->items, &g->cap_items, total + 1,
+                  sizeof *g->items) < 0) {
+        for (size_t j = 0; j < g->n_jobs; j++)
+            g->jobs[j]->rc = RZ_ENOMEM;
+        return;
+    }
+    for (size_t j = 0; j < g->n_jobs; j++) {
+        rz_job_t *job = g->jobs[j];
+        for (size_t i = 0; i < job->n; i++)
+            if (job->items[i].code == 0)
+                g->items[g->n_items++] = job->items[i];
+    }
+    int rc = 0;
+    uint64_t t0 = s_mono_us();
+    if (g->n_items)
+        rc = rz_store_append(b->store, g->items, g->n_items, rz_now_us());
+    uint64_t t1 = s_mono_us();
+    int durability = rz_store_durability(b->store);
+    if (g->n_items && rc == 0) {
+        rz_stats_commit(b->stats, t1 - t0, g->n_items);
+        atomic_store(&b->store_full, 0);
+    } else if (rc == RZ_ESTOREFULL) {
+        if (!atomic_exchange(&b->store_full, 1))
+            rz_error("store full: the map cannot grow past map_max; "
+                     "publishes are rejected, reads keep working");
+    }
+
+    int64_t now = rz_now_us();
+    size_t k = 0;
+    for (size_t j = 0; j < g->n_jobs; j++) {
+        rz_job_t *job = g->jobs[j];
+        job->rc = rc;
+        job->durability = durability;
+        for (size_t i = 0; i < job->n; i++) {
+            rz_store_item_t *it = &job->items[i];
+            if (it->code != 0)
+                continue;
+            *it = g->items[k++];
+            if (it->code || it->duplicate)
+                continue;
+            rz_job_meta_t *m = &job->meta[i];
+            rz_stats_event_in(b->stats, m->tenant, m->tenant_len, m->domain,
+                              m->domain_len, it->source, it->source_len,
+                              now);
+            /* The store's copy lives until the next append: keep ours. */
+            m->fan = rz_arena_alloc(&job->arena, it->stored_len);
+            if (m->fan) {
+                memcpy(m->fan, it->stored, it->stored_len);
+                m->fan_len = it->stored_len;
+            }
+            it->stored = NULL;
+        }
+    }
+}
+
+static void s_commit_consumer(rz_broker_t *b, rz_job_t *job)
+{
+    job->rc = rz_store_consumer_commit(b->store, job->group, job->seq,
+                                       job->prefix, rz_now_us());
+}
+
+/* Run g: publishes up to each commit job in one transaction, then the
+ * commit job, in queue order; then give every job back. */
+static void s_run_group(rz_broker_t *b, void *pipe, s_group_t *g)
+{
+    size_t start = 0;
+    for (size_t j = 0; j <= g->n_jobs; j++) {
+        if (j < g->n_jobs && g->jobs[j]->kind == RZ_JOB_PUBLISH)
+            continue;
+        s_group_t sub = *g;
+        sub.jobs = g->jobs + start;
+        sub.n_jobs = j - start;
+        if (sub.n_jobs)
+            s_commit_publishes(b, &sub);
+        g->items = sub.items;
+        g->cap_items = sub.cap_items;
+        if (j < g->n_jobs)
+            s_commit_consumer(b, g->jobs[j]);
+        start = j + 1;
+    }
+    for (size_t j = 0; j < g->n_jobs; j++)
+        s_send_job(pipe, g->jobs[j]);
+    g->n_jobs = 0;
+}
+
+void *rz_writer_main(void *arg)
+{
+    rz_broker_t *b = arg;
+    void *pipe = zmq_socket(b->zctx, ZMQ_PAIR);
+    int hwm = 0;
+    zmq_setsockopt(pipe, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(pipe, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (zmq_connect(pipe, RZ_WRITER_ENDPOINT) < 0) {
+        rz_error("writer: cannot connect its queue: %s",
+                 zmq_strerror(zmq_errno()));
+        zmq_close(pipe);
+        return NULL;
+    }
+    s_group_t g = {0};
+    int running = 1;
+    while (running) {
+        int got;
+        rz_job_t *job = s_recv_job(pipe, 0, &got);
+        if (!got) {
+            if (zmq_errno() == EINTR)
+                continue;
+            rz_error("writer: queue failed: %s", zmq_strerror(zmq_errno()));
+            break;
+        }
+        size_t events = 0;
+        while (got) {
+            if (!job) {
+                running = 0; /* stop after this group */
+                break;
+            }
+            if (s_reserve((void **)&g.jobs, &g.cap_jobs, g.n_jobs + 1,
+                          sizeof *g.jobs) < 0) {
+                job->rc = RZ_ENOMEM;
+                s_send_job(pipe, job);
+            } else {
+                g.jobs[g.n_jobs++] = job;
+                events += job->kind == RZ_JOB_PUBLISH ? job->n : 1;
+            }
+            if (events >= b->cfg->commit_max)
+                break;
+            job = s_recv_job(pipe, ZMQ_DONTWAIT, &got);
+        }
+        if (g.n_jobs)
+            s_run_group(b, pipe, &g);
+    }
+    free(g.jobs);
+    free(g.items);
+    zmq_close(pipe);
+    return NULL;
+}

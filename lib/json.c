@@ -1,0 +1,1646 @@
+/* json.c - CloudEvents JSON (structured mode, spec 1.0) for Ratusz events,
+ * on top of a generic protobuf-c message <-> JSON converter.
+ *
+ * The converter walks ProtobufCMessageDescriptor / ProtobufCFieldDescriptor
+ * tables, so every message of the schema (the domain messages inside "data",
+ * Stats and ConsumerList for the CLI) maps the same way:
+ *
+ *   proto                          JSON
+ *   -----------------------------  -------------------------------------------
+ *   field name (snake_case)        key (lowerCamelCase accepted on input)
+ *   int32/uint32/int64 ...         integer (64-bit beyond int64: a string)
+ *   double/float                   number; "NaN", "Infinity", "-Infinity"
+ *   bool                           true / false
+ *   enum                           value name (a number accepted on input)
+ *   string                         string (invalid UTF-8 becomes U+FFFD)
+ *   bytes                          base64 (RFC 4648; url-safe accepted on input)
+ *   message                        object
+ *   repeated                       array
+ *   map<K, V> (repeated *Entry)    object keyed by the key as text
+ *   oneof member                   present iff it is the set case, even if 0
+ *   proto3 default value           omitted; null on input means default
+ *
+ * Input is strict: an unknown key, a wrong type or two members of one oneof
+ * is an error that names the key and where it was ("data.objects[1].kind:
+ * expected a string").
+ *
+ * Memory: rz_event_from_json builds the event with malloc in exactly the
+ * layout protobuf_c_message_free_unpacked(m, NULL) expects (so a half-built
+ * message can always be freed on error), then packs it and unpacks the
+ * bytes with ratusz__v1__event__unpack. The copy costs a few microseconds,
+ * but it means every Ratusz__V1__Event the library hands out came from
+ * unpack, so rz_event_free has one way to free them all, even if unpack
+ * later gets a faster allocator.
+ *
+ * Numbers: jansson prints every real with 17 significant digits, so 42.1
+ * would come out as 42.100000000000001. s_dumps first finds the smallest
+ * precision at which every real in the document reads back to the same
+ * double, and prints with that.
+ */
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "ratusz/ratusz.h"
+
+/* ==========================================================================
+ * Errors and where they happened
+ */
+
+/* Where the converter is in the document, for error messages:
+ * "data.objects[1].kind". Truncated silently if absurdly deep. */
+typedef struct s_ctx {
+    char *err;
+    size_t err_len;
+    char path[256];
+    size_t path_len;
+} s_ctx_t;
+
+static int s_fail(s_ctx_t *cx, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Write "path: message" into the caller's buffer and return code. */
+static int s_fail(s_ctx_t *cx, int code, const char *fmt, ...)
+{
+    if (cx->err && cx->err_len) {
+        size_t off = 0;
+        if (cx->path_len) {
+            int n = snprintf(cx->err, cx->err_len, "%s: ", cx->path);
+            off = n < 0 ? 0 : (size_t)n;
+            if (off >= cx->err_len)
+                return code;
+        }
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(cx->err + off, cx->err_len - off, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+/* Append ".name" (or "name" at the top), "[i]" or ".key" to the path and
+ * return the old length for s_path_pop. */
+static size_t s_path_push(s_ctx_t *cx, const char *name, long index)
+{
+    size_t old = cx->path_len;
+    size_t room = sizeof cx->path - old;
+    int n;
+    if (name)
+        n = snprintf(cx->path + old, room, "%s%s", old ? "." : "", name);
+    else
+        n = snprintf(cx->path + old, room, "[%ld]", index);
+    if (n < 0 || (size_t)n >= room)
+        cx->path_len = sizeof cx->path - 1;
+    else
+        cx->path_len = old + (size_t)n;
+    return old;
+}
+
+static void s_path_pop(s_ctx_t *cx, size_t old)
+{
+    cx->path_len = old;
+    cx->path[old] = '\0';
+}
+
+static const char *s_json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "object";
+    case JSON_ARRAY: return "array";
+    case JSON_STRING: return "string";
+    case JSON_INTEGER: return "integer";
+    case JSON_REAL: return "number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "boolean";
+    case JSON_NULL: return "null";
+    }
+    return "?";
+}
+
+/* ==========================================================================
+ * Base64 (RFC 4648)
+ */
+
+static const char s_b64[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Encode with padding. Returns a malloc'd string or NULL. */
+static char *s_b64_encode(const uint8_t *p, size_t n)
+{
+    if (n > (SIZE_MAX - 1) / 4 * 3 - 3)
+        return NULL;
+    char *out = malloc((n + 2) / 3 * 4 + 1);
+    if (!out)
+        return NULL;
+    char *o = out;
+    size_t i = 0;
+    for (; i + 2 < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        *o++ = s_b64[v >> 18];
+        *o++ = s_b64[(v >> 12) & 63];
+        *o++ = s_b64[(v >> 6) & 63];
+        *o++ = s_b64[v & 63];
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)p[i + 1] << 8;
+        *o++ = s_b64[v >> 18];
+        *o++ = s_b64[(v >> 12) & 63];
+        *o++ = i + 1 < n ? s_b64[(v >> 6) & 63] : '=';
+        *o++ = '=';
+    }
+    *o = '\0';
+    return out;
+}
+
+static int s_b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+' || c == '-') /* '-' and '_': the url-safe alphabet */
+        return 62;
+    if (c == '/' || c == '_')
+        return 63;
+    return -1;
+}
+
+/* Decode standard or url-safe base64, padding optional. On success *out is
+ * malloc'd (NULL when *out_len is 0). Returns 0, RZ_EINVAL or RZ_ENOMEM. */
+static int s_b64_decode(const char *s, size_t n, uint8_t **out,
+                        size_t *out_len)
+{
+    *out = NULL;
+    *out_len = 0;
+    size_t pad = 0;
+    while (n > 0 && s[n - 1] == '=' && pad < 3)
+        n--, pad++;
+    if (n % 4 == 1 || pad > 2 || (pad && (n + pad) % 4))
+        return RZ_EINVAL;
+    if (n == 0)
+        return 0;
+    uint8_t *buf = malloc(n / 4 * 3 + 3);
+    if (!buf)
+        return RZ_ENOMEM;
+    size_t len = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = s_b64_value((unsigned char)s[i]);
+        if (v < 0) {
+            free(buf);
+            return RZ_EINVAL;
+        }
+        acc = (acc << 6 | (uint32_t)v) & 0xffffff;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            buf[len++] = (uint8_t)(acc >> bits);
+        }
+    }
+    /* The leftover bits of a non-canonical encoding ("QR==" for "A") must
+     * be zero, or two texts would decode to the same bytes. */
+    if (acc & ((1u << bits) - 1)) {
+        free(buf);
+        return RZ_EINVAL;
+    }
+    *out = buf;
+    *out_len = len;
+    return 0;
+}
+
+/* ==========================================================================
+ * Time: RFC 3339 <-> unix microseconds, no libc time zone involved
+ */
+
+#define S_US 1000000LL
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
+static int64_t s_days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void s_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+static int s_days_in_month(int64_t y, int m)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
+        return 29;
+    return days[m - 1];
+}
+
+/* Format us as "2021-01-23T16:00:00Z", with ".ffffff" only when the
+ * microseconds are not zero, so whole seconds stay short and everything
+ * else keeps full precision. Returns 0, or -1 when the year is outside
+ * 0000-9999 (RFC 3339 cannot write it). */
+static int s_time_format(int64_t us, char *buf, size_t len)
+{
+    int64_t secs = us / S_US;
+    int64_t frac = us % S_US;
+    if (frac < 0) {
+        frac += S_US;
+        secs--;
+    }
+    int64_t days = secs / 86400;
+    int64_t sod = secs % 86400;
+    if (sod < 0) {
+        sod += 86400;
+        days--;
+    }
+    int64_t y;
+    int m, d;
+    s_civil_from_days(days, &y, &m, &d);
+    if (y < 0 || y > 9999)
+        return -1;
+    int h = (int)(sod / 3600), mi = (int)(sod / 60 % 60), s = (int)(sod % 60);
+    if (frac)
+        snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", (int)y, m,
+                 d, h, mi, s, (int)frac);
+    else
+        snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, m, d, h,
+                 mi, s);
+    return 0;
+}
+
+/* Read exactly n digits. */
+static int s_digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        char c = (*p)[i];
+        if (c < '0' || c > '9')
+            return -1;
+        v = v * 10 + (c - '0');
+    }
+    *p += n;
+    *out = v;
+    return 0;
+}
+
+/* Parse RFC 3339 "date-time": YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM),
+ * 't' or ' ' for 'T' and 'z' for 'Z' as the RFC allows. Digits beyond
+ * microseconds are truncated. Returns 0 or -1. */
+static int s_time_parse(const char *s, int64_t *out)
+{
+    const char *p = s;
+    int y, mo, d, h, mi, se, frac = 0;
+    if (s_digits(&p, 4, &y) || *p++ != '-' || s_digits(&p, 2, &mo) ||
+        *p++ != '-' || s_digits(&p, 2, &d))
+        return -1;
+    if (*p != 'T' && *p != 't' && *p != ' ')
+        return -1;
+    p++;
+    if (s_digits(&p, 2, &h) || *p++ != ':' || s_digits(&p, 2, &mi) ||
+        *p++ != ':' || s_digits(&p, 2, &se))
+        return -1;
+    if (*p == '.') {
+        p++;
+        if (*p < '0' || *p > '9')
+            return -1;
+        int n = 0;
+        for (; *p >= '0' && *p <= '9'; p++, n++)
+            if (n < 6)
+                frac = frac * 10 + (*p - '0');
+        for (; n < 6; n++)
+            frac *= 10;
+    }
+    int off = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p++ == '-' ? -1 : 1, oh, om;
+        if (s_digits(&p, 2, &oh) || *p++ != ':' || s_digits(&p, 2, &om) ||
+            oh > 23 || om > 59)
+            return -1;
+        off = sign * (oh * 3600 + om * 60);
+    } else {
+        return -1;
+    }
+    if (*p != '\0')
+        return -1;
+    /* second 60 is a leap second; unix time has none, so it reads as the
+     * first second of the next minute */
+    if (mo < 1 || mo > 12 || d < 1 || d > s_days_in_month(y, mo) || h > 23 ||
+        mi > 59 || se > 60)
+        return -1;
+    int64_t secs = s_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
+                   se - off;
+    *out = secs * S_US + frac;
+    return 0;
+}
+
+/* ==========================================================================
+ * JSON text helpers
+ */
+
+/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. Rejects
+ * overlong forms, surrogates and code points above U+10FFFF, like jansson. */
+static size_t s_utf8_seq(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef)
+        len = 3, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4)
+        len = 4, cp = c & 0x07;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+        return 0;
+    return len;
+}
+
+static bool s_utf8_valid(const char *s, size_t n)
+{
+    for (size_t i = 0, l; i < n; i += l)
+        if ((l = s_utf8_seq((const unsigned char *)s + i, n - i)) == 0)
+            return false;
+    return true;
+}
+
+/* A malloc'd copy of s with every byte that is not part of valid UTF-8
+ * replaced by U+FFFD. */
+static char *s_utf8_fix(const char *s, size_t n, size_t *out_len)
+{
+    if (n > (SIZE_MAX - 1) / 3)
+        return NULL;
+    char *buf = malloc(n * 3 + 1);
+    if (!buf)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t l = s_utf8_seq((const unsigned char *)s + i, n - i);
+        if (l == 0) {
+            memcpy(buf + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(buf + o, s + i, l);
+            o += l;
+            i += l;
+        }
+    }
+    buf[o] = '\0';
+    *out_len = o;
+    return buf;
+}
+
+/* A JSON string for text that should be UTF-8 but may not be (protobuf-c
+ * does not check): bad bytes become U+FFFD rather than failing the whole
+ * event. NULL only on ENOMEM. */
+static json_t *s_jstr(const char *s)
+{
+    if (!s)
+        s = "";
+    size_t n = strlen(s), fixed_len;
+    if (s_utf8_valid(s, n))
+        return json_stringn(s, n);
+    char *fixed = s_utf8_fix(s, n, &fixed_len);
+    json_t *j = fixed ? json_stringn(fixed, fixed_len) : NULL;
+    free(fixed);
+    return j;
+}
+
+/* json_object_set_new, with the same care for the key. Takes v even on
+ * failure, as jansson does. */
+static int s_jset(json_t *obj, const char *key, json_t *v)
+{
+    size_t n = strlen(key), fixed_len;
+    if (!v)
+        return -1;
+    if (s_utf8_valid(key, n))
+        return json_object_set_new(obj, key, v);
+    char *fixed = s_utf8_fix(key, n, &fixed_len);
+    if (!fixed) {
+        json_decref(v);
+        return -1;
+    }
+    int rc = json_object_set_new(obj, fixed, v);
+    free(fixed);
+    return rc;
+}
+
+/* Smallest %g precision (1-17) that reads back as exactly d, and is large
+ * enough that %g writes 568100 as such rather than as 5.681e+05 (it only
+ * picks the exponent form where it would at any precision). */
+static int s_real_precision(double d)
+{
+    char buf[40];
+    double mag = fabs(d);
+    bool exp_ok = !isfinite(d) || mag < 1e-4 || mag >= 1e17;
+    for (int p = 1; p < 17; p++) {
+        snprintf(buf, sizeof buf, "%.*g", p, d);
+        if (strtod(buf, NULL) == d && (exp_ok || !strchr(buf, 'e')))
+            return p;
+    }
+    return 17;
+}
+
+static int s_max_precision(json_t *j)
+{
+    int best = 1, p;
+    const char *key;
+    json_t *v;
+    size_t i;
+    switch (json_typeof(j)) {
+    case JSON_REAL:
+        return s_real_precision(json_real_value(j));
+    case JSON_OBJECT:
+        json_object_foreach (j, key, v)
+            if ((p = s_max_precision(v)) > best)
+                best = p;
+        return best;
+    case JSON_ARRAY:
+        json_array_foreach (j, i, v)
+            if ((p = s_max_precision(v)) > best)
+                best = p;
+        return best;
+    default:
+        return best;
+    }
+}
+
+/* Compact one-line JSON with reals as short as they can be without losing
+ * a bit (see the top of the file). */
+static char *s_dumps(json_t *j)
+{
+    return json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY |
+                             JSON_REAL_PRECISION(s_max_precision(j)));
+}
+
+/* ==========================================================================
+ * Generic protobuf-c message -> JSON
+ */
+
+static json_t *s_msg_to_json(const ProtobufCMessage *m);
+
+/* Is md the entry message protoc generates for a map<K, V> field? protobuf-c
+ * keeps no map flag in its descriptors, so recognise the shape protoc always
+ * gives it: a nested "...Entry" message with exactly key = 1, value = 2. */
+static bool s_is_map_entry(const ProtobufCMessageDescriptor *md)
+{
+    size_t nl = strlen(md->name);
+    return md->n_fields == 2 && nl > 5 &&
+           strcmp(md->name + nl - 5, "Entry") == 0 &&
+           md->fields[0].id == 1 && strcmp(md->fields[0].name, "key") == 0 &&
+           md->fields[1].id == 2 && strcmp(md->fields[1].name, "value") == 0;
+}
+
+static size_t s_type_size(ProtobufCType t)
+{
+    switch (t) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32: return 4;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64: return 8;
+    case PROTOBUF_C_TYPE_FLOAT: return sizeof(float);
+    case PROTOBUF_C_TYPE_DOUBLE: return sizeof(double);
+    case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_ENUM: return sizeof(int);
+    case PROTOBUF_C_TYPE_STRING: return sizeof(char *);
+    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
+    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(ProtobufCMessage *);
+    }
+    return 0;
+}
+
+static json_t *s_u64_to_json(uint64_t v)
+{
+    /* jansson integers are signed 64-bit; the rest goes as text, as the
+     * proto3 JSON mapping does for all 64-bit values */
+    if (v <= INT64_MAX)
+        return json_integer((json_int_t)v);
+    char buf[24];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
+    return json_string(buf);
+}
+
+static json_t *s_double_to_json(double d)
+{
+    if (isnan(d))
+        return json_string("NaN");
+    if (isinf(d))
+        return json_string(d > 0 ? "Infinity" : "-Infinity");
+    return json_real(d);
+}
+
+/* One value of field f stored at p. NULL on ENOMEM. */
+static json_t *s_value_to_json(const ProtobufCFieldDescriptor *f,
+                               const void *p)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32: return json_integer(*(const int32_t *)p);
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32: return json_integer(*(const uint32_t *)p);
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64: return json_integer(*(const int64_t *)p);
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64: return s_u64_to_json(*(const uint64_t *)p);
+    case PROTOBUF_C_TYPE_FLOAT: return s_double_to_json(*(const float *)p);
+    case PROTOBUF_C_TYPE_DOUBLE: return s_double_to_json(*(const double *)p);
+    case PROTOBUF_C_TYPE_BOOL:
+        return json_boolean(*(const protobuf_c_boolean *)p);
+    case PROTOBUF_C_TYPE_ENUM: {
+        int v = *(const int *)p;
+        const ProtobufCEnumValue *ev =
+            protobuf_c_enum_descriptor_get_value(f->descriptor, v);
+        /* proto3 enums are open: a number this build does not know stays a
+         * number */
+        return ev ? json_string(ev->name) : json_integer(v);
+    }
+    case PROTOBUF_C_TYPE_STRING: {
+        const char *s = *(char *const *)p;
+        return s_jstr(s);
+    }
+    case PROTOBUF_C_TYPE_BYTES: {
+        const ProtobufCBinaryData *b = p;
+        char *s = s_b64_encode(b->data, b->len);
+        json_t *j = s ? json_string(s) : NULL;
+        free(s);
+        return j;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)p;
+        return sub ? s_msg_to_json(sub) : json_object();
+    }
+    }
+    return NULL;
+}
+
+/* A map key as object key text. */
+static char *s_map_key(const ProtobufCFieldDescriptor *kf, const void *p)
+{
+    char buf[32];
+    switch (kf->type) {
+    case PROTOBUF_C_TYPE_STRING: {
+        const char *s = *(char *const *)p;
+        return strdup(s ? s : "");
+    }
+    case PROTOBUF_C_TYPE_BOOL:
+        return strdup(*(const protobuf_c_boolean *)p ? "true" : "false");
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+        snprintf(buf, sizeof buf, "%d", (int)*(const int32_t *)p);
+        return strdup(buf);
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        snprintf(buf, sizeof buf, "%u", (unsigned)*(const uint32_t *)p);
+        return strdup(buf);
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        snprintf(buf, sizeof buf, "%lld", (long long)*(const int64_t *)p);
+        return strdup(buf);
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        snprintf(buf, sizeof buf, "%llu",
+                 (unsigned long long)*(const uint64_t *)p);
+        return strdup(buf);
+    default: /* protoc allows no other key types */
+        return strdup("");
+    }
+}
+
+static json_t *s_map_to_json(const ProtobufCFieldDescriptor *f,
+                             ProtobufCMessage *const *entries, size_t n)
+{
+    const ProtobufCMessageDescriptor *md = f->descriptor;
+    const ProtobufCFieldDescriptor *kf = &md->fields[0], *vf = &md->fields[1];
+    json_t *obj = json_object();
+    if (!obj)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const char *e = (const char *)entries[i];
+        if (!e)
+            continue;
+        char *key = s_map_key(kf, e + kf->offset);
+        if (!key || s_jset(obj, key, s_value_to_json(vf, e + vf->offset))) {
+            free(key);
+            json_decref(obj);
+            return NULL;
+        }
+        free(key);
+    }
+    return obj;
+}
+
+/* Is the singular proto3 field at p at its default (and so omitted)? */
+static bool s_is_default(const ProtobufCFieldDescriptor *f, const void *p)
+{
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32: return *(const uint32_t *)p == 0;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64: return *(const uint64_t *)p == 0;
+    case PROTOBUF_C_TYPE_FLOAT: return *(const float *)p == 0;
+    case PROTOBUF_C_TYPE_DOUBLE: return *(const double *)p == 0;
+    case PROTOBUF_C_TYPE_BOOL: return !*(const protobuf_c_boolean *)p;
+    case PROTOBUF_C_TYPE_ENUM: return *(const int *)p == 0;
+    case PROTOBUF_C_TYPE_STRING: {
+        const char *s = *(char *const *)p;
+        return !s || !*s;
+    }
+    case PROTOBUF_C_TYPE_BYTES: return ((const ProtobufCBinaryData *)p)->len == 0;
+    case PROTOBUF_C_TYPE_MESSAGE: return *(void *const *)p == NULL;
+    }
+    return true;
+}
+
+/* Is field f of message base set, by the rules of its label? */
+static bool s_is_present(const ProtobufCFieldDescriptor *f, const char *base)
+{
+    const void *p = base + f->offset;
+    if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+        return *(const uint32_t *)(base + f->quantifier_offset) == f->id;
+    switch (f->label) {
+    case PROTOBUF_C_LABEL_REQUIRED: return true;
+    case PROTOBUF_C_LABEL_OPTIONAL:
+        /* proto2 and proto3 "optional": pointers are their own has-flag */
+        if (f->type == PROTOBUF_C_TYPE_STRING ||
+            f->type == PROTOBUF_C_TYPE_MESSAGE)
+            return *(void *const *)p != NULL;
+        return *(const protobuf_c_boolean *)(base + f->quantifier_offset);
+    case PROTOBUF_C_LABEL_REPEATED:
+        return *(const size_t *)(base + f->quantifier_offset) > 0;
+    case PROTOBUF_C_LABEL_NONE: return !s_is_default(f, p);
+    }
+    return false;
+}
+
+static json_t *s_msg_to_json(const ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    const char *base = (const char *)m;
+    json_t *obj = json_object();
+    if (!obj)
+        return NULL;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (!s_is_present(f, base))
+            continue;
+        json_t *v;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)(base + f->quantifier_offset);
+            const char *arr = *(const char *const *)(base + f->offset);
+            if (f->type == PROTOBUF_C_TYPE_MESSAGE &&
+                s_is_map_entry(f->descriptor)) {
+                v = s_map_to_json(f, (ProtobufCMessage *const *)arr, n);
+            } else {
+                size_t sz = s_type_size(f->type);
+                v = json_array();
+                for (size_t k = 0; v && k < n; k++)
+                    if (json_array_append_new(
+                            v, s_value_to_json(f, arr + k * sz))) {
+                        json_decref(v);
+                        v = NULL;
+                    }
+            }
+        } else {
+            v = s_value_to_json(f, base + f->offset);
+        }
+        if (!v || json_object_set_new(obj, f->name, v)) {
+            json_decref(obj);
+            return NULL;
+        }
+    }
+    return obj;
+}
+
+char *rz_message_to_json(const ProtobufCMessage *m)
+{
+    if (!m) {
+        errno = EINVAL;
+        return NULL;
+    }
+    json_t *j = s_msg_to_json(m);
+    char *s = j ? s_dumps(j) : NULL;
+    json_decref(j);
+    if (!s)
+        errno = ENOMEM;
+    return s;
+}
+
+/* ==========================================================================
+ * Generic JSON -> protobuf-c message
+ *
+ * Everything is malloc'd in the layout protobuf_c_message_free_unpacked(m,
+ * NULL) frees, and every pointer is stored in the message as soon as it is
+ * allocated, so a failure anywhere leaves a message that frees cleanly.
+ */
+
+static int s_msg_from_json(const ProtobufCMessageDescriptor *d, json_t *j,
+                           ProtobufCMessage **out, s_ctx_t *cx);
+
+/* An integer in [min, max] from a JSON integer, an integral number or a
+ * decimal string (the proto3 mapping writes 64-bit values as strings). */
+static int s_get_int(json_t *v, int64_t min, int64_t max, int64_t *out,
+                     s_ctx_t *cx)
+{
+    int64_t i;
+    if (json_is_integer(v)) {
+        i = json_integer_value(v);
+    } else if (json_is_real(v)) {
+        double d = json_real_value(v);
+        /* 2^63 is exactly representable: anything below it fits */
+        if (d != floor(d) || d < -9223372036854775808.0 ||
+            d >= 9223372036854775808.0)
+            return s_fail(cx, RZ_EINVALEVENT, "not an integer: %.17g", d);
+        i = (int64_t)d;
+    } else if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        char *end;
+        errno = 0;
+        long long ll = strtoll(s, &end, 10);
+        if (!((s[0] >= '0' && s[0] <= '9') || s[0] == '-') || *end || errno)
+            return s_fail(cx, RZ_EINVALEVENT, "not an integer: '%.40s'", s);
+        i = ll;
+    } else {
+        return s_fail(cx, RZ_EINVALEVENT, "expected an integer, got %s",
+                      s_json_kind(v));
+    }
+    if (i < min || i > max)
+        return s_fail(cx, RZ_EINVALEVENT, "%lld out of range",
+                      (long long)i);
+    *out = i;
+    return 0;
+}
+
+static int s_get_uint64(json_t *v, uint64_t *out, s_ctx_t *cx)
+{
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        char *end;
+        errno = 0;
+        unsigned long long u = strtoull(s, &end, 10);
+        if (s[0] < '0' || s[0] > '9' || *end || errno)
+            return s_fail(cx, RZ_EINVALEVENT,
+                          "not an unsigned integer: '%.40s'", s);
+        *out = u;
+        return 0;
+    }
+    int64_t i;
+    int rc = s_get_int(v, 0, INT64_MAX, &i, cx);
+    if (rc == 0)
+        *out = (uint64_t)i;
+    return rc;
+}
+
+static int s_get_double(json_t *v, double *out, s_ctx_t *cx)
+{
+    if (json_is_number(v)) {
+        *out = json_number_value(v);
+        return 0;
+    }
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        if (strcmp(s, "NaN") == 0) {
+            *out = NAN;
+            return 0;
+        }
+        if (strcmp(s, "Infinity") == 0 || strcmp(s, "-Infinity") == 0) {
+            *out = s[0] == '-' ? -INFINITY : INFINITY;
+            return 0;
+        }
+        /* strtod also reads "inf", "0x1p3" and leading blanks: a JSON
+         * number's characters only */
+        char *end;
+        if (*s && strspn(s, "0123456789+-.eE") == strlen(s)) {
+            double d = strtod(s, &end);
+            if (!*end && isfinite(d)) {
+                *out = d;
+                return 0;
+            }
+        }
+        return s_fail(cx, RZ_EINVALEVENT, "not a number: '%.40s'", s);
+    }
+    return s_fail(cx, RZ_EINVALEVENT, "expected a number, got %s",
+                  s_json_kind(v));
+}
+
+static char *s_strndup(const char *s, size_t n)
+{
+    char *p = malloc(n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+/* Parse one value of field f into p. For strings, bytes and messages the
+ * pointer is stored at p only once complete. */
+static int s_value_from_json(const ProtobufCFieldDescriptor *f, json_t *v,
+                             void *p, s_ctx_t *cx)
+{
+    int64_t i;
+    uint64_t u;
+    double d;
+    int rc;
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+        if ((rc = s_get_int(v, INT32_MIN, INT32_MAX, &i, cx)))
+            return rc;
+        *(int32_t *)p = (int32_t)i;
+        return 0;
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        if ((rc = s_get_int(v, 0, UINT32_MAX, &i, cx)))
+            return rc;
+        *(uint32_t *)p = (uint32_t)i;
+        return 0;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        if ((rc = s_get_int(v, INT64_MIN, INT64_MAX, &i, cx)))
+            return rc;
+        *(int64_t *)p = i;
+        return 0;
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        if ((rc = s_get_uint64(v, &u, cx)))
+            return rc;
+        *(uint64_t *)p = u;
+        return 0;
+    case PROTOBUF_C_TYPE_FLOAT:
+        if ((rc = s_get_double(v, &d, cx)))
+            return rc;
+        if (isfinite(d) && fabs(d) > FLT_MAX)
+            return s_fail(cx, RZ_EINVALEVENT, "%g out of range for float", d);
+        *(float *)p = (float)d;
+        return 0;
+    case PROTOBUF_C_TYPE_DOUBLE:
+        if ((rc = s_get_double(v, &d, cx)))
+            return rc;
+        *(double *)p = d;
+        return 0;
+    case PROTOBUF_C_TYPE_BOOL:
+        if (!json_is_boolean(v))
+            return s_fail(cx, RZ_EINVALEVENT, "expected a boolean, got %s",
+                          s_json_kind(v));
+        *(protobuf_c_boolean *)p = json_is_true(v);
+        return 0;
+    case PROTOBUF_C_TYPE_ENUM: {
+        const ProtobufCEnumDescriptor *ed = f->descriptor;
+        if (json_is_string(v)) {
+            const ProtobufCEnumValue *ev =
+                protobuf_c_enum_descriptor_get_value_by_name(
+                    ed, json_string_value(v));
+            if (!ev)
+                return s_fail(cx, RZ_EINVALEVENT, "unknown %s value '%.60s'",
+                              ed->name, json_string_value(v));
+            *(int *)p = ev->value;
+            return 0;
+        }
+        if (!json_is_integer(v))
+            return s_fail(cx, RZ_EINVALEVENT,
+                          "expected a %s name, got %s", ed->name,
+                          s_json_kind(v));
+        if ((rc = s_get_int(v, INT32_MIN, INT32_MAX, &i, cx)))
+            return rc;
+        *(int *)p = (int)i;
+        return 0;
+    }
+    case PROTOBUF_C_TYPE_STRING: {
+        if (!json_is_string(v))
+            return s_fail(cx, RZ_EINVALEVENT, "expected a string, got %s",
+                          s_json_kind(v));
+        char *s = s_strndup(json_string_value(v), json_string_length(v));
+        if (!s)
+            return RZ_ENOMEM;
+        *(char **)p = s;
+        return 0;
+    }
+    case PROTOBUF_C_TYPE_BYTES: {
+        if (!json_is_string(v))
+            return s_fail(cx, RZ_EINVALEVENT,
+                          "expected a base64 string, got %s", s_json_kind(v));
+        ProtobufCBinaryData *b = p;
+        rc = s_b64_decode(json_string_value(v), json_string_length(v),
+                          &b->data, &b->len);
+        if (rc == RZ_EINVAL)
+            return s_fail(cx, RZ_EINVALEVENT, "not base64");
+        return rc;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return s_msg_from_json(f->descriptor, v, (ProtobufCMessage **)p, cx);
+    }
+    return s_fail(cx, RZ_EINVALEVENT, "unsupported field type");
+}
+
+/* A map key from its object key text into the entry's key field. */
+static int s_map_key_from_text(const ProtobufCFieldDescriptor *kf,
+                               const char *key, void *p, s_ctx_t *cx)
+{
+    if (kf->type == PROTOBUF_C_TYPE_STRING) {
+        char *s = strdup(key);
+        if (!s)
+            return RZ_ENOMEM;
+        *(char **)p = s;
+        return 0;
+    }
+    if (kf->type == PROTOBUF_C_TYPE_BOOL) {
+        if (strcmp(key, "true") && strcmp(key, "false"))
+            return s_fail(cx, RZ_EINVALEVENT, "map key is not a boolean");
+        *(protobuf_c_boolean *)p = key[0] == 't';
+        return 0;
+    }
+    /* integer keys: read them as the decimal strings they are */
+    json_t *k = json_string(key);
+    if (!k)
+        return RZ_ENOMEM;
+    int rc = s_value_from_json(kf, k, p, cx);
+    json_decref(k);
+    return rc;
+}
+
+static int s_map_from_json(const ProtobufCFieldDescriptor *f, json_t *v,
+                           char *base, s_ctx_t *cx)
+{
+    const ProtobufCMessageDescriptor *md = f->descriptor;
+    const ProtobufCFieldDescriptor *kf = &md->fields[0], *vf = &md->fields[1];
+    if (!json_is_object(v))
+        return s_fail(cx, RZ_EINVALEVENT, "expected an object, got %s",
+                      s_json_kind(v));
+    size_t n = json_object_size(v);
+    if (n == 0)
+        return 0;
+    ProtobufCMessage **arr = calloc(n, sizeof *arr);
+    if (!arr)
+        return RZ_ENOMEM;
+    *(ProtobufCMessage ***)(base + f->offset) = arr;
+    *(size_t *)(base + f->quantifier_offset) = n;
+    size_t k = 0;
+    const char *key;
+    json_t *val;
+    json_object_foreach (v, key, val) {
+        ProtobufCMessage *e = calloc(1, md->sizeof_message);
+        if (!e)
+            return RZ_ENOMEM;
+        md->message_init(e);
+        arr[k++] = e;
+        size_t old = s_path_push(cx, key, 0);
+        int rc = s_map_key_from_text(kf, key, (char *)e + kf->offset, cx);
+        if (rc == 0 && !json_is_null(val))
+            rc = s_value_from_json(vf, val, (char *)e + vf->offset, cx);
+        s_path_pop(cx, old);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int s_repeated_from_json(const ProtobufCFieldDescriptor *f, json_t *v,
+                                char *base, s_ctx_t *cx)
+{
+    if (f->type == PROTOBUF_C_TYPE_MESSAGE && s_is_map_entry(f->descriptor))
+        return s_map_from_json(f, v, base, cx);
+    if (!json_is_array(v))
+        return s_fail(cx, RZ_EINVALEVENT, "expected an array, got %s",
+                      s_json_kind(v));
+    size_t n = json_array_size(v), sz = s_type_size(f->type);
+    if (n == 0)
+        return 0;
+    char *arr = calloc(n, sz);
+    if (!arr)
+        return RZ_ENOMEM;
+    *(char **)(base + f->offset) = arr;
+    *(size_t *)(base + f->quantifier_offset) = n;
+    for (size_t k = 0; k < n; k++) {
+        json_t *el = json_array_get(v, k);
+        size_t old = s_path_push(cx, NULL, (long)k);
+        int rc = json_is_null(el)
+                     ? s_fail(cx, RZ_EINVALEVENT, "null in an array")
+                     : s_value_from_json(f, el, arr + k * sz, cx);
+        s_path_pop(cx, old);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* A field by its proto name, or by the lowerCamelCase name the proto3 JSON
+ * mapping prints ("fiscalYear" for fiscal_year). */
+static const ProtobufCFieldDescriptor *
+s_field_by_name(const ProtobufCMessageDescriptor *d, const char *key)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(d, key);
+    if (f)
+        return f;
+    char snake[128];
+    size_t o = 0;
+    for (const char *k = key; *k; k++) {
+        if (o + 3 > sizeof snake)
+            return NULL;
+        if (*k >= 'A' && *k <= 'Z') {
+            snake[o++] = '_';
+            snake[o++] = (char)(*k - 'A' + 'a');
+        } else if (*k == '_') {
+            return NULL; /* neither snake_case (tried) nor camelCase */
+        } else {
+            snake[o++] = *k;
+        }
+    }
+    snake[o] = '\0';
+    return o ? protobuf_c_message_descriptor_get_field_by_name(d, snake)
+             : NULL;
+}
+
+static const char *s_oneof_member(const ProtobufCMessageDescriptor *d,
+                                  uint32_t id)
+{
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field(d, id);
+    return f ? f->name : "?";
+}
+
+/* Parse object j into a new message of type d. On success *out is set;
+ * on failure nothing is left allocated. */
+static int s_msg_from_json(const ProtobufCMessageDescriptor *d, json_t *j,
+                           ProtobufCMessage **out, s_ctx_t *cx)
+{
+    int rc = 0;
+    bool *seen = NULL;
+    ProtobufCMessage *m = NULL;
+    if (!json_is_object(j))
+        return s_fail(cx, RZ_EINVALEVENT, "expected an object for %s, got %s",
+                      d->name, s_json_kind(j));
+    m = calloc(1, d->sizeof_message);
+    seen = calloc(d->n_fields ? d->n_fields : 1, sizeof *seen);
+    if (!m || !seen) {
+        free(m);
+        m = NULL;
+        rc = RZ_ENOMEM;
+        goto fail;
+    }
+    d->message_init(m);
+    char *base = (char *)m;
+
+    const char *key;
+    json_t *v;
+    json_object_foreach (j, key, v) {
+        const ProtobufCFieldDescriptor *f = s_field_by_name(d, key);
+        if (!f) {
+            rc = s_fail(cx, RZ_EINVALEVENT, "unknown field '%.60s' in %s",
+                        key, d->name);
+            goto fail;
+        }
+        size_t idx = (size_t)(f - d->fields);
+        if (seen[idx]) {
+            rc = s_fail(cx, RZ_EINVALEVENT, "field '%s' given twice",
+                        f->name);
+            goto fail;
+        }
+        seen[idx] = true;
+        if (json_is_null(v))
+            continue; /* proto3 JSON: null is the default value */
+
+        size_t old = s_path_push(cx, f->name, 0);
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            rc = s_repeated_from_json(f, v, base, cx);
+        } else if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+            uint32_t *which = (uint32_t *)(base + f->quantifier_offset);
+            if (*which) {
+                s_path_pop(cx, old);
+                rc = s_fail(cx, RZ_EINVALEVENT,
+                            "'%s' and '%s' are members of one oneof",
+                            s_oneof_member(d, *which), f->name);
+                goto fail;
+            }
+            rc = s_value_from_json(f, v, base + f->offset, cx);
+            /* the case only once the member is complete: free_unpacked
+             * looks at the member only when the case selects it */
+            if (rc == 0)
+                *which = f->id;
+        } else {
+            rc = s_value_from_json(f, v, base + f->offset, cx);
+            if (rc == 0 && f->label == PROTOBUF_C_LABEL_OPTIONAL &&
+                f->type != PROTOBUF_C_TYPE_STRING &&
+                f->type != PROTOBUF_C_TYPE_MESSAGE)
+                *(protobuf_c_boolean *)(base + f->quantifier_offset) = 1;
+        }
+        s_path_pop(cx, old);
+        if (rc)
+            goto fail;
+    }
+    free(seen);
+    *out = m;
+    return 0;
+
+fail:
+    free(seen);
+    if (m)
+        protobuf_c_message_free_unpacked(m, NULL);
+    return rc;
+}
+
+/* ==========================================================================
+ * CloudEvents: the domain messages "data" can hold
+ */
+
+typedef struct s_domain {
+    const char *name; /* the type's domain segment */
+    const ProtobufCMessageDescriptor *desc;
+    Ratusz__V1__Event__DataCase data_case;
+} s_domain_t;
+
+static const s_domain_t s_domains[] = {
+    {"budget", &ratusz__v1__budget_entry__descriptor,
+     RATUSZ__V1__EVENT__DATA_BUDGET},
+    {"env", &ratusz__v1__air_quality_measurement__descriptor,
+     RATUSZ__V1__EVENT__DATA_AIR_QUALITY},
+    {"tax", &ratusz__v1__tax_assessment__descriptor,
+     RATUSZ__V1__EVENT__DATA_TAX},
+    {"gis", &ratusz__v1__gis_feature__descriptor,
+     RATUSZ__V1__EVENT__DATA_GIS},
+};
+#define S_NDOMAINS (sizeof s_domains / sizeof s_domains[0])
+
+static const s_domain_t *s_domain_by_schema(const char *schema)
+{
+    for (size_t i = 0; i < S_NDOMAINS; i++)
+        if (strcmp(schema, s_domains[i].desc->name) == 0)
+            return &s_domains[i];
+    return NULL;
+}
+
+static const s_domain_t *s_domain_by_case(int data_case)
+{
+    for (size_t i = 0; i < S_NDOMAINS; i++)
+        if ((int)s_domains[i].data_case == data_case)
+            return &s_domains[i];
+    return NULL;
+}
+
+/* "pl.gov.gmina.budget.execution.v1" -> budget. */
+static const s_domain_t *s_domain_by_type(const char *type)
+{
+    size_t pl = sizeof(RZ_TYPE_PREFIX) - 1;
+    if (!type || strncmp(type, RZ_TYPE_PREFIX, pl) != 0)
+        return NULL;
+    const char *dom = type + pl;
+    for (size_t i = 0; i < S_NDOMAINS; i++) {
+        size_t n = strlen(s_domains[i].name);
+        if (strncmp(dom, s_domains[i].name, n) == 0 && dom[n] == '.')
+            return &s_domains[i];
+    }
+    return NULL;
+}
+
+/* Does the media type carry JSON? "application/json", "text/json",
+ * "application/cloudevents+json; charset=utf-8". */
+static bool s_is_json_type(const char *ct)
+{
+    if (!ct)
+        return false;
+    while (*ct == ' ')
+        ct++;
+    size_t n = strcspn(ct, ";");
+    while (n > 0 && ct[n - 1] == ' ')
+        n--;
+    if ((n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
+        (n == 9 && strncasecmp(ct, "text/json", 9) == 0))
+        return true;
+    return n > 5 && memchr(ct, '/', n) && strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+/* Would j read back as the domain message of this type? */
+static bool s_parses_as(const s_domain_t *dom, json_t *j)
+{
+    char scratch[8];
+    s_ctx_t cx = {.err = scratch, .err_len = sizeof scratch};
+    ProtobufCMessage *m = NULL;
+    if (!json_is_object(j) || s_msg_from_json(dom->desc, j, &m, &cx))
+        return false;
+    protobuf_c_message_free_unpacked(m, NULL);
+    return true;
+}
+
+/* ==========================================================================
+ * Event -> CloudEvents JSON
+ */
+
+static int s_set_str(json_t *obj, const char *key, const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    return s_jset(obj, key, s_jstr(s));
+}
+
+static int s_set_time(json_t *obj, const char *key, int64_t us)
+{
+    char buf[40];
+    if (us == 0)
+        return 0;
+    /* outside what RFC 3339 can write: unix µs, which the reader accepts */
+    if (s_time_format(us, buf, sizeof buf))
+        return s_jset(obj, key, json_integer(us));
+    return s_jset(obj, key, json_string(buf));
+}
+
+/* "data" (or "data_base64") and its datacontenttype / dataschema. */
+static int s_set_data(json_t *obj, const Ratusz__V1__Event *ev)
+{
+    if (ev->data_case == RATUSZ__V1__EVENT__DATA_RAW) {
+        const Ratusz__V1__RawData *raw = ev->raw;
+        if (!raw)
+            return 0;
+        const char *ct = raw->content_type;
+        if (s_set_str(obj, "datacontenttype", ct))
+            return -1;
+        if (s_is_json_type(ct) && raw->bytes.len > 0) {
+            json_t *j = json_loadb((const char *)raw->bytes.data,
+                                   raw->bytes.len,
+                                   JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
+                                   NULL);
+            const s_domain_t *dom = s_domain_by_type(ev->type);
+            /* Keep the bytes as base64 when "data" would not read back as
+             * this same raw event: JSON null reads as no data, and an
+             * object that fits the type's domain message reads as that
+             * message. */
+            if (j && !json_is_null(j) && !(dom && s_parses_as(dom, j)))
+                return s_jset(obj, "data", j);
+            json_decref(j);
+        }
+        char *b64 = s_b64_encode(raw->bytes.data, raw->bytes.len);
+        if (!b64)
+            return -1;
+        int rc = s_jset(obj, "data_base64", json_string(b64));
+        free(b64);
+        return rc;
+    }
+    const s_domain_t *dom = s_domain_by_case(ev->data_case);
+    const ProtobufCMessage *m = NULL;
+    switch (ev->data_case) {
+    case RATUSZ__V1__EVENT__DATA_BUDGET: m = &ev->budget->base; break;
+    case RATUSZ__V1__EVENT__DATA_AIR_QUALITY: m = &ev->air_quality->base; break;
+    case RATUSZ__V1__EVENT__DATA_TAX: m = &ev->tax->base; break;
+    case RATUSZ__V1__EVENT__DATA_GIS: m = &ev->gis->base; break;
+    default: return 0;
+    }
+    if (!dom || !m)
+        return 0;
+    if (s_jset(obj, "datacontenttype", json_string("application/json")) ||
+        s_jset(obj, "dataschema", json_string(dom->desc->name)))
+        return -1;
+    return s_jset(obj, "data", s_msg_to_json(m));
+}
+
+char *rz_event_to_json(const Ratusz__V1__Event *ev)
+{
+    char *out = NULL;
+    json_t *obj = json_object();
+    if (!obj || !ev)
+        goto fail;
+    if (s_jset(obj, "specversion", json_string("1.0")) ||
+        s_jset(obj, "id", s_jstr(ev->id)) ||
+        s_jset(obj, "source", s_jstr(ev->source)) ||
+        s_jset(obj, "type", s_jstr(ev->type)) ||
+        s_set_str(obj, "subject", ev->subject) ||
+        s_set_time(obj, "time", ev->time) ||
+        s_set_str(obj, "tenant", ev->tenant) ||
+        (ev->seq && s_jset(obj, "seq", s_u64_to_json(ev->seq))) ||
+        s_set_time(obj, "ingesttime", ev->ingest_time) ||
+        s_set_str(obj, "principal", ev->principal) || s_set_data(obj, ev))
+        goto fail;
+    out = s_dumps(obj);
+fail:
+    json_decref(obj);
+    if (!out)
+        errno = ev ? ENOMEM : EINVAL;
+    return out;
+}
+
+/* ==========================================================================
+ * CloudEvents JSON -> Event
+ */
+
+/* A string attribute: absent or null leaves *out alone. */
+static int s_attr_str(json_t *root, const char *name, bool required,
+                      const char **out, s_ctx_t *cx)
+{
+    json_t *v = json_object_get(root, name);
+    if (!v || json_is_null(v)) {
+        if (required)
+            return s_fail(cx, RZ_EINVALEVENT, "missing attribute '%s'", name);
+        return 0;
+    }
+    if (!json_is_string(v))
+        return s_fail(cx, RZ_EINVALEVENT, "%s: expected a string, got %s",
+                      name, s_json_kind(v));
+    if (strlen(json_string_value(v)) != json_string_length(v))
+        return s_fail(cx, RZ_EINVALEVENT, "%s: contains NUL", name);
+    if (required && json_string_length(v) == 0)
+        return s_fail(cx, RZ_EINVALEVENT, "attribute '%s' is empty", name);
+    *out = json_string_value(v);
+    return 0;
+}
+
+static int s_attr_time(json_t *root, const char *name, int64_t *out,
+                       s_ctx_t *cx)
+{
+    json_t *v = json_object_get(root, name);
+    if (!v || json_is_null(v))
+        return 0;
+    /* what s_set_time writes for years RFC 3339 cannot hold */
+    if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+        return 0;
+    }
+    if (!json_is_string(v))
+        return s_fail(cx, RZ_EINVALEVENT, "%s: expected a string, got %s",
+                      name, s_json_kind(v));
+    if (s_time_parse(json_string_value(v), out))
+        return s_fail(cx, RZ_EINVALEVENT, "%s: not RFC 3339: '%.60s'", name,
+                      json_string_value(v));
+    return 0;
+}
+
+/* The event being read. Its strings are borrowed from the JSON document:
+ * it is only packed, never freed, so only what the builder allocates for
+ * "data" is freed afterwards. */
+typedef struct s_build {
+    Ratusz__V1__Event ev;
+    Ratusz__V1__RawData raw;
+    ProtobufCMessage *domain; /* malloc'd, freed with free_unpacked */
+    char *raw_bytes;          /* malloc'd */
+} s_build_t;
+
+/* Raw data from "data" that is not (or not cleanly) a domain message. */
+static int s_raw_from_data(s_build_t *b, json_t *data, const char *ct)
+{
+    if (json_is_string(data) && ct && !s_is_json_type(ct)) {
+        /* CloudEvents: non-JSON data travels as a JSON string */
+        b->raw.bytes.data = (uint8_t *)json_string_value(data);
+        b->raw.bytes.len = json_string_length(data);
+    } else {
+        b->raw_bytes = s_dumps(data);
+        if (!b->raw_bytes)
+            return RZ_ENOMEM;
+        b->raw.bytes.data = (uint8_t *)b->raw_bytes;
+        b->raw.bytes.len = strlen(b->raw_bytes);
+        if (!ct)
+            ct = "application/json";
+    }
+    b->raw.content_type = (char *)ct;
+    b->ev.data_case = RATUSZ__V1__EVENT__DATA_RAW;
+    b->ev.raw = &b->raw;
+    return 0;
+}
+
+static void s_set_domain(s_build_t *b, const s_domain_t *dom,
+                         ProtobufCMessage *m)
+{
+    b->domain = m;
+    b->ev.data_case = dom->data_case;
+    switch (dom->data_case) {
+    case RATUSZ__V1__EVENT__DATA_BUDGET:
+        b->ev.budget = (Ratusz__V1__BudgetEntry *)m;
+        break;
+    case RATUSZ__V1__EVENT__DATA_AIR_QUALITY:
+        b->ev.air_quality = (Ratusz__V1__AirQualityMeasurement *)m;
+        break;
+    case RATUSZ__V1__EVENT__DATA_TAX:
+        b->ev.tax = (Ratusz__V1__TaxAssessment *)m;
+        break;
+    case RATUSZ__V1__EVENT__DATA_GIS:
+        b->ev.gis = (Ratusz__V1__GisFeature *)m;
+        break;
+    default: break;
+    }
+}
+
+static int s_data_from_json(s_build_t *b, json_t *root, s_ctx_t *cx)
+{
+    const char *ct = NULL, *schema = NULL;
+    int rc;
+    if ((rc = s_attr_str(root, "datacontenttype", false, &ct, cx)) ||
+        (rc = s_attr_str(root, "dataschema", false, &schema, cx)))
+        return rc;
+    json_t *data = json_object_get(root, "data");
+    json_t *b64 = json_object_get(root, "data_base64");
+    if (data && json_is_null(data))
+        data = NULL;
+    if (b64 && json_is_null(b64))
+        b64 = NULL;
+    if (data && b64)
+        return s_fail(cx, RZ_EINVALEVENT,
+                      "both 'data' and 'data_base64' are set");
+
+    if (b64) {
+        if (!json_is_string(b64))
+            return s_fail(cx, RZ_EINVALEVENT,
+                          "data_base64: expected a string, got %s",
+                          s_json_kind(b64));
+        rc = s_b64_decode(json_string_value(b64), json_string_length(b64),
+                          &b->raw.bytes.data, &b->raw.bytes.len);
+        if (rc == RZ_EINVAL)
+            return s_fail(cx, RZ_EINVALEVENT, "data_base64: not base64");
+        if (rc)
+            return rc;
+        b->raw_bytes = (char *)b->raw.bytes.data;
+        b->raw.content_type = (char *)(ct ? ct : "");
+        b->ev.data_case = RATUSZ__V1__EVENT__DATA_RAW;
+        b->ev.raw = &b->raw;
+        return 0;
+    }
+    if (!data)
+        return 0;
+
+    const s_domain_t *dom = schema ? s_domain_by_schema(schema) : NULL;
+    ProtobufCMessage *m = NULL;
+    if (dom) {
+        /* the producer named the message: it must fit exactly */
+        size_t old = s_path_push(cx, "data", 0);
+        rc = s_msg_from_json(dom->desc, data, &m, cx);
+        s_path_pop(cx, old);
+        if (rc)
+            return rc;
+        s_set_domain(b, dom, m);
+        return 0;
+    }
+    dom = schema ? NULL : s_domain_by_type(b->ev.type);
+    if (dom && json_is_object(data) && (!ct || s_is_json_type(ct))) {
+        /* a guess from the type: take it only if the data fits; a domain
+         * may have kinds of events that have no message yet */
+        char scratch[8];
+        s_ctx_t quiet = {.err = scratch, .err_len = sizeof scratch};
+        rc = s_msg_from_json(dom->desc, data, &m, &quiet);
+        if (rc == RZ_ENOMEM)
+            return rc;
+        if (rc == 0) {
+            s_set_domain(b, dom, m);
+            return 0;
+        }
+    }
+    return s_raw_from_data(b, data, ct);
+}
+
+int rz_event_from_json(const char *text, size_t len, Ratusz__V1__Event **out,
+                       char *err, size_t err_len)
+{
+    s_ctx_t cx = {.err = err, .err_len = err_len};
+    s_build_t b = {.ev = RATUSZ__V1__EVENT__INIT,
+                   .raw = RATUSZ__V1__RAW_DATA__INIT};
+    json_t *root = NULL;
+    uint8_t *packed = NULL;
+    const char *s;
+    int rc;
+
+    if (err && err_len)
+        err[0] = '\0';
+    if (!out || (!text && len))
+        return s_fail(&cx, RZ_EINVAL, "no output or no text");
+    *out = NULL;
+
+    json_error_t jerr;
+    root = json_loadb(text ? text : "", len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        rc = s_fail(&cx, RZ_EDECODE, "JSON: %s at line %d column %d",
+                    jerr.text, jerr.line, jerr.column);
+        goto fail;
+    }
+    if (!json_is_object(root)) {
+        rc = s_fail(&cx, RZ_EDECODE, "JSON: not an object");
+        goto fail;
+    }
+
+    /* specversion may be left out (many producers do); a different one
+     * means a different format we do not read */
+    s = NULL;
+    if ((rc = s_attr_str(root, "specversion", false, &s, &cx)))
+        goto fail;
+    if (s && strcmp(s, "1.0") != 0) {
+        rc = s_fail(&cx, RZ_EINVALEVENT,
+                    "specversion: unsupported '%.20s' (expected '1.0')", s);
+        goto fail;
+    }
+    const char *id = NULL, *source = NULL, *type = NULL;
+    if ((rc = s_attr_str(root, "id", true, &id, &cx)) ||
+        (rc = s_attr_str(root, "source", true, &source, &cx)) ||
+        (rc = s_attr_str(root, "type", true, &type, &cx)))
+        goto fail;
+    b.ev.id = (char *)id;
+    b.ev.source = (char *)source;
+    b.ev.type = (char *)type;
+    s = NULL;
+    if ((rc = s_attr_str(root, "subject", false, &s, &cx)))
+        goto fail;
+    if (s)
+        b.ev.subject = (char *)s;
+    s = NULL;
+    if ((rc = s_attr_str(root, "tenant", false, &s, &cx)))
+        goto fail;
+    if (s)
+        b.ev.tenant = (char *)s;
+    s = NULL;
+    if ((rc = s_attr_str(root, "principal", false, &s, &cx)))
+        goto fail;
+    if (s)
+        b.ev.principal = (char *)s;
+    if ((rc = s_attr_time(root, "time", &b.ev.time, &cx)) ||
+        (rc = s_attr_time(root, "ingesttime", &b.ev.ingest_time, &cx)))
+        goto fail;
+    json_t *seq = json_object_get(root, "seq");
+    if (seq && !json_is_null(seq)) {
+        size_t old = s_path_push(&cx, "seq", 0);
+        rc = s_get_uint64(seq, &b.ev.seq, &cx);
+        s_path_pop(&cx, old);
+        if (rc)
+            goto fail;
+    }
+    /* Other attributes are CloudEvents extensions the envelope has no
+     * field for; like any CloudEvents consumer we ignore them. */
+    if ((rc = s_data_from_json(&b, root, &cx)))
+        goto fail;
+
+    size_t n = ratusz__v1__event__get_packed_size(&b.ev);
+    packed = malloc(n ? n : 1);
+    if (!packed) {
+        rc = RZ_ENOMEM;
+        goto fail;
+    }
+    ratusz__v1__event__pack(&b.ev, packed);
+    *out = ratusz__v1__event__unpack(NULL, n, packed);
+    if (!*out) {
+        /* our own encoding does not decode: only ENOMEM is plausible */
+        rc = s_fail(&cx, RZ_ENOMEM, "out of memory");
+        goto fail;
+    }
+    rc = 0;
+fail:
+    free(packed);
+    if (b.domain)
+        protobuf_c_message_free_unpacked(b.domain, NULL);
+    free(b.raw_bytes);
+    json_decref(root);
+    return rc;
+}
+
+void rz_event_free(Ratusz__V1__Event *ev)
+{
+    if (ev)
+        ratusz__v1__event__free_unpacked(ev, NULL);
+}
