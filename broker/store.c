@@ -58,11 +58,11 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#define S_MAXDBS 16        /* ours are 7; room for quarantine, audit, ... */
+#define S_MAXDBS 16 /* ours are 7; room for quarantine, audit, ... */
 #define S_VERSION "1"
-#define S_FILE_MODE 0640   /* tax events carry personal data */
+#define S_FILE_MODE 0640 /* tax events carry personal data */
 #define S_DIR_MODE 0750
-#define S_KEY_BUF 512      /* >= mdb_env_get_maxkeysize() (511) */
+#define S_KEY_BUF 512 /* >= mdb_env_get_maxkeysize() (511) */
 #define S_RESIZE_TRIES 8
 
 /* A stamp is at most three tags (2 bytes each), two 10-byte varints and a
@@ -84,11 +84,11 @@ struct rz_store {
     MDB_dbi log, ids, subjects, topics, times, consumers, meta;
     pthread_rwlock_t lock;
     int lock_ok;
-    size_t map_size;    /* changed only with lock held exclusively */
+    size_t map_size; /* changed only with lock held exclusively */
     size_t map_max;
     size_t max_key;
     int sync;
-    int full_logged;    /* "store full" said once until an append works */
+    int full_logged; /* "store full" said once until an append works */
     /* writer scratch: the stored values of the last append, and a
      * NUL-terminated principal for protobuf-c */
     void *arena;
@@ -219,8 +219,7 @@ static int s_event_time(const uint8_t *p, size_t len, int64_t *out)
                 return -1;
             p += 4;
             break;
-        default:
-            return -1;
+        default: return -1;
         }
     }
     return 0;
@@ -275,8 +274,8 @@ static int s_grow_map(rz_store_t *s)
 
     pthread_rwlock_wrlock(&s->lock);
     if (s->map_size < s->map_max) {
-        size_t next = s->map_size <= s->map_max / 2 ? s->map_size * 2
-                                                     : s->map_max;
+        size_t next =
+            s->map_size <= s->map_max / 2 ? s->map_size * 2 : s->map_max;
         rc = mdb_env_set_mapsize(s->env, next);
         if (rc == 0)
             s_note_map(s);
@@ -727,6 +726,7 @@ static int s_append_txn(rz_store_t *s, MDB_txn *txn, void *arg)
         if ((rc = mdb_put(txn, s->times, &k, &v, 0)))
             goto fail;
 
+        it->seq = seq;
         it->stored = stored;
         it->stored_len = len;
     }
@@ -875,8 +875,8 @@ static int s_unpack_group(const MDB_val *v, uint64_t head,
     *out = ratusz__v1__consumer_group__unpack(NULL, v->mv_size, v->mv_data);
     if (!*out)
         return MDB_CORRUPTED;
-    (*out)->lag = head > (*out)->committed_seq ? head - (*out)->committed_seq
-                                               : 0;
+    (*out)->lag =
+        head > (*out)->committed_seq ? head - (*out)->committed_seq : 0;
     return 0;
 }
 
@@ -995,8 +995,7 @@ uint64_t rz_store_head(rz_store_t *s)
     return head;
 }
 
-int rz_store_get(rz_store_t *s, uint64_t seq, rz_store_visit_fn fn,
-                 void *user)
+int rz_store_get(rz_store_t *s, uint64_t seq, rz_store_visit_fn fn, void *user)
 {
     MDB_txn *txn;
     int rc;
@@ -1190,8 +1189,8 @@ struct s_page {
     rz_store_visit_fn fn;
     void *user;
     uint32_t visited;
-    int stop;       /* the visitor asked to stop */
-    int more;       /* an entry in range follows the last one examined */
+    int stop; /* the visitor asked to stop */
+    int more; /* an entry in range follows the last one examined */
     uint8_t last[16];
 };
 
@@ -1291,9 +1290,9 @@ static int s_query_topic(rz_store_t *s, MDB_txn *txn, const char *prefix,
                 rc = MDB_CORRUPTED;
             break;
         }
-        if (!timed || (s_event_time(v.mv_data, v.mv_size, &t) == 0 &&
-                       (!q->since || t >= q->since) &&
-                       (!q->until || t < q->until))) {
+        if (!timed ||
+            (s_event_time(v.mv_data, v.mv_size, &t) == 0 &&
+             (!q->since || t >= q->since) && (!q->until || t < q->until))) {
             pg->visited++;
             if (pg->fn && pg->fn(seq, v.mv_data, v.mv_size, pg->user))
                 pg->stop = 1;

@@ -92,7 +92,9 @@ typedef struct rz_store_item {
  * retries; when it cannot grow, every item gets RZ_ESTOREFULL and nothing
  * is stored. On any other LMDB error every item gets RZ_ESTORE and nothing
  * is stored. Returns 0 when the transaction committed (items then hold their
- * outcome), or the negative code every item got. */
+ * outcome), or the negative code every item got. An item the store cannot
+ * key (empty topic; source+id, subject or topic longer than an LMDB key)
+ * gets RZ_EINVALEVENT and takes no seq; the others are stored. */
 int rz_store_append(rz_store_t *s, rz_store_item_t *items, size_t n,
                     int64_t ingest_time);
 
@@ -138,7 +140,10 @@ typedef struct rz_store_query {
  * On return next/next_len hold the cursor of the next page (next_len 0 when
  * the results are exhausted); next must have RZ_CURSOR_MAX bytes. Returns
  * the number of events visited, RZ_EBADCURSOR for a cursor that is not
- * one of ours, RZ_EINVAL when both subject and topic_prefix are set. */
+ * one of ours, RZ_EINVAL when both subject and topic_prefix are set. A
+ * cursor is bound to its query (subject or prefix, since, until). A
+ * time-bounded topic query reads at most 65536 candidates per page, so its
+ * page may be short, even empty, and still carry a cursor. */
 int rz_store_query(rz_store_t *s, const rz_store_query_t *q,
                    rz_store_visit_fn fn, void *user, uint8_t *next,
                    size_t *next_len);
@@ -146,7 +151,8 @@ int rz_store_query(rz_store_t *s, const rz_store_query_t *q,
 /* Visit, in seq order, up to max events with from <= seq < until (until 0 =
  * no bound) whose topic starts with prefix (NULL or "" = all). *next_seq
  * gets the seq to continue from: one past the last event visited, or
- * `until`/head+1 when the range is exhausted. Returns the number visited. */
+ * `until`/head+1 when the range is exhausted (the lower of the two, and
+ * never below from). max 0 visits nothing. Returns the number visited. */
 int rz_store_scan(rz_store_t *s, uint64_t from, uint64_t until,
                   const char *prefix, size_t max, rz_store_visit_fn fn,
                   void *user, uint64_t *next_seq);

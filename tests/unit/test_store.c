@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "store.h"
@@ -267,7 +269,7 @@ static void test_store_append_assigns_gap_free_seq(void **state)
     fx_t *f = *state;
     uint8_t bufs[7][512];
     rz_store_item_t it[7];
-    char ids[7][16];
+    char ids[7][32];
     rz_store_info_t info;
 
     assert_int_equal(s_add(f, "parcel:1", T_BUDGET, 10), 1);
@@ -323,8 +325,8 @@ static void test_store_put_duplicate_id_returns_original_seq(void **state)
     s_item(&it[0], bufs[0], sizeof bufs[0], SRC, "c", "s:1", T_BUDGET, 3, 8);
     s_item(&it[1], bufs[1], sizeof bufs[1], SRC, "a", "s:1", T_BUDGET, 99, 9);
     s_item(&it[2], bufs[2], sizeof bufs[2], SRC, "c", "s:1", T_AIR, 98, 10);
-    s_item(&it[3], bufs[3], sizeof bufs[3], "/other", "a", "s:1", T_BUDGET,
-           4, 8);
+    s_item(&it[3], bufs[3], sizeof bufs[3], "/other", "a", "s:1", T_BUDGET, 4,
+           8);
     s_item(&it[4], bufs[4], sizeof bufs[4], SRC, "d", "s:1", T_BUDGET, 5, 8);
     assert_int_equal(rz_store_append(f->s, it, 5, 1), 0);
     const uint64_t seq[5] = {3, 1, 3, 4, 5};
@@ -397,8 +399,7 @@ static void test_store_stored_bytes_decode_with_broker_fields(void **state)
     free(g);
 }
 
-static int s_same_bytes(uint64_t seq, const uint8_t *ev, size_t len,
-                        void *user)
+static int s_same_bytes(uint64_t seq, const uint8_t *ev, size_t len, void *user)
 {
     const uint8_t **want = user;
     (void)seq;
@@ -418,8 +419,7 @@ static void test_store_get_returns_the_stored_bytes(void **state)
     memcpy(copy, it.stored, it.stored_len);
     const uint8_t *want[2] = {copy, copy + it.stored_len};
     assert_int_equal(rz_store_get(f->s, it.seq, s_same_bytes, want), 1);
-    assert_int_equal(rz_store_get_id(f->s, SRC, "g-1", s_same_bytes, want),
-                     1);
+    assert_int_equal(rz_store_get_id(f->s, SRC, "g-1", s_same_bytes, want), 1);
 }
 
 static void test_store_stamp_overrides_producer_broker_fields(void **state)
@@ -557,9 +557,9 @@ static void test_store_get_by_seq_and_id(void **state)
     assert_int_equal(rz_store_get_id(f->s, "/elsewhere", "ev-1", s_collect, g),
                      RZ_ENOTFOUND);
     /* the separator keeps source "ab" + id "c" apart from "a" + "bc" */
-    assert_int_equal(rz_store_get_id(f->s, "/1261011/budget/best", "iev-1",
-                                     s_collect, g),
-                     RZ_ENOTFOUND);
+    assert_int_equal(
+        rz_store_get_id(f->s, "/1261011/budget/best", "iev-1", s_collect, g),
+        RZ_ENOTFOUND);
     assert_int_equal(g->n, 2);
     free(g);
 }
@@ -627,8 +627,7 @@ static void test_store_query_pages_with_cursor(void **state)
     size_t subj = 0, budget = 0;
 
     for (int i = 0; i < 200; i++) {
-        const char *topic = i % 3 == 0 ? T_BUDGET : i % 3 == 1 ? T_PLAN
-                                                                : T_AIR;
+        const char *topic = i % 3 == 0 ? T_BUDGET : i % 3 == 1 ? T_PLAN : T_AIR;
         const char *subject = i % 4 ? "station:PL0012A" : "station:other";
         s_add(f, subject, topic, (int64_t)(s_rand(&r) % 20) - 5); /* ties */
         subj += i % 4 != 0;
@@ -645,9 +644,9 @@ static void test_store_query_pages_with_cursor(void **state)
         assert_int_equal(pages, (subj + limit - 1) / limit);
         s_assert_no_dupes(g);
         for (size_t i = 1; i < g->n; i++)
-            assert_true(g->time[i - 1] < g->time[i] ||
-                        (g->time[i - 1] == g->time[i] &&
-                         g->seq[i - 1] < g->seq[i]));
+            assert_true(
+                g->time[i - 1] < g->time[i] ||
+                (g->time[i - 1] == g->time[i] && g->seq[i - 1] < g->seq[i]));
 
         /* topic prefix: seq order across two topics */
         g->n = 0;
@@ -665,9 +664,9 @@ static void test_store_query_pages_with_cursor(void **state)
         assert_int_equal(g->n, 200);
         s_assert_no_dupes(g);
         for (size_t i = 1; i < g->n; i++)
-            assert_true(g->time[i - 1] < g->time[i] ||
-                        (g->time[i - 1] == g->time[i] &&
-                         g->seq[i - 1] < g->seq[i]));
+            assert_true(
+                g->time[i - 1] < g->time[i] ||
+                (g->time[i - 1] == g->time[i] && g->seq[i - 1] < g->seq[i]));
     }
     free(g);
 }
@@ -819,11 +818,11 @@ static void test_store_query_rejects_foreign_cursor(void **state)
 
     /* bad requests */
     rz_store_query_t both = {.subject = "s", .topic_prefix = "1", .limit = 1};
-    assert_int_equal(
-        rz_store_query(f->s, &both, s_collect, g, next, &next_len), RZ_EINVAL);
+    assert_int_equal(rz_store_query(f->s, &both, s_collect, g, next, &next_len),
+                     RZ_EINVAL);
     rz_store_query_t zero = {.subject = "s"};
-    assert_int_equal(
-        rz_store_query(f->s, &zero, s_collect, g, next, &next_len), RZ_EINVAL);
+    assert_int_equal(rz_store_query(f->s, &zero, s_collect, g, next, &next_len),
+                     RZ_EINVAL);
     free(g);
 }
 
@@ -845,9 +844,12 @@ static void test_store_query_topic_prefix_merges_in_seq_order(void **state)
     struct {
         const char *prefix;
         size_t limit;
-    } cases[] = {{"1261011.budget.", 100}, {"1261011.", 7},
-                 {T_AIR, 4},           {"1262011", 1},
-                 {"1", 11},            {"1261011.budget.plan.v1", 60}};
+    } cases[] = {{"1261011.budget.", 100},
+                 {"1261011.", 7},
+                 {T_AIR, 4},
+                 {"1262011", 1},
+                 {"1", 11},
+                 {"1261011.budget.plan.v1", 60}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         g->n = 0;
         rz_store_query_t q = {.topic_prefix = cases[c].prefix,
@@ -868,13 +870,13 @@ static void test_store_query_topic_prefix_merges_in_seq_order(void **state)
     size_t next_len = 9;
     g->n = 0;
     rz_store_query_t none = {.topic_prefix = "9", .limit = 5};
-    assert_int_equal(
-        rz_store_query(f->s, &none, s_collect, g, next, &next_len), 0);
+    assert_int_equal(rz_store_query(f->s, &none, s_collect, g, next, &next_len),
+                     0);
     assert_int_equal(next_len, 0);
     /* a prefix past every topic key */
     none.topic_prefix = "zzz";
-    assert_int_equal(
-        rz_store_query(f->s, &none, s_collect, g, next, &next_len), 0);
+    assert_int_equal(rz_store_query(f->s, &none, s_collect, g, next, &next_len),
+                     0);
     free(g);
 }
 
@@ -891,8 +893,8 @@ static void test_store_query_time_range(void **state)
     s_add(f, "other", T_AIR, 25);                           /* 8 */
 
     /* since inclusive, until exclusive */
-    rz_store_query_t q = {.subject = "s", .since = 20, .until = 40,
-                          .limit = 100};
+    rz_store_query_t q = {
+        .subject = "s", .since = 20, .until = 40, .limit = 100};
     assert_int_equal(rz_store_query(f->s, &q, s_collect, g, next, &next_len),
                      3);
     assert_int_equal(g->seq[0], 5); /* 20 */
@@ -924,8 +926,10 @@ static void test_store_query_time_range(void **state)
 
     /* topic prefix: seq order, filtered by the event's own time */
     g->n = 0;
-    rz_store_query_t qt = {.topic_prefix = "1261011.budget.", .since = 10,
-                           .until = 41, .limit = 2};
+    rz_store_query_t qt = {.topic_prefix = "1261011.budget.",
+                           .since = 10,
+                           .until = 41,
+                           .limit = 2};
     s_query_pages(f->s, qt, g);
     assert_int_equal(g->n, 5);
     const uint64_t want[] = {1, 3, 5, 6, 7};
@@ -939,6 +943,47 @@ static void test_store_query_time_range(void **state)
     assert_int_equal(rz_store_query(f->s, &q, s_collect, g, next, &next_len),
                      0);
     assert_int_equal(next_len, 0);
+    free(g);
+}
+
+/* A time-bounded topic query reads each candidate, so one page stops after
+ * a budget of them: the page may come back empty, but its cursor goes on
+ * from where it stopped. */
+static void
+test_store_query_topic_time_range_pages_past_long_misses(void **state)
+{
+    fx_t *f = *state;
+    static uint8_t bufs[500][128];
+    static rz_store_item_t it[500];
+    static char ids[500][16];
+    uint8_t after[RZ_CURSOR_MAX], next[RZ_CURSOR_MAX];
+    size_t next_len;
+    got_t *g = s_got();
+    int n = 0;
+
+    for (int b = 0; b < 140; b++) { /* 70000 events outside the range */
+        for (int i = 0; i < 500; i++) {
+            snprintf(ids[i], sizeof ids[i], "m%d", n++);
+            s_item(&it[i], bufs[i], sizeof bufs[i], SRC, ids[i], "", T_BUDGET,
+                   1, 0);
+        }
+        assert_int_equal(rz_store_append(f->s, it, 500, 1), 0);
+    }
+    uint64_t hit = s_add(f, "", T_BUDGET, 100);
+
+    rz_store_query_t q = {.topic_prefix = T_BUDGET, .since = 50, .limit = 10};
+    int pages = 0, rc;
+    do {
+        rc = rz_store_query(f->s, &q, s_collect, g, next, &next_len);
+        assert_true(rc >= 0);
+        memcpy(after, next, next_len);
+        q.after = after;
+        q.after_len = next_len;
+        pages++;
+    } while (next_len && pages < 10);
+    assert_int_equal(pages, 2);
+    assert_int_equal(g->n, 1);
+    assert_int_equal(g->seq[0], hit);
     free(g);
 }
 
@@ -960,8 +1005,8 @@ static void test_store_scan_from_middle(void **state)
     assert_int_equal(next, 13);
     for (int i = 0; i < 5; i++)
         assert_int_equal(g->seq[i], 8 + i);
-    assert_int_equal(
-        rz_store_scan(f->s, next, 0, "", 100, s_collect, g, &next), 8);
+    assert_int_equal(rz_store_scan(f->s, next, 0, "", 100, s_collect, g, &next),
+                     8);
     assert_int_equal(next, 21); /* exhausted: head + 1 */
     assert_int_equal(g->n, 13);
     assert_int_equal(g->seq[12], 20);
@@ -983,8 +1028,8 @@ static void test_store_scan_from_middle(void **state)
     assert_int_equal(next, 21);
 
     /* from past the head: nothing, and next never goes back */
-    assert_int_equal(
-        rz_store_scan(f->s, 30, 0, NULL, 100, s_collect, g, &next), 0);
+    assert_int_equal(rz_store_scan(f->s, 30, 0, NULL, 100, s_collect, g, &next),
+                     0);
     assert_int_equal(next, 30);
     /* until past the head: next stops at head + 1 */
     assert_int_equal(
@@ -994,8 +1039,8 @@ static void test_store_scan_from_middle(void **state)
     /* the visitor stops: next is one past the last it saw */
     g->n = 0;
     g->stop_at = 2;
-    assert_int_equal(
-        rz_store_scan(f->s, 5, 0, NULL, 100, s_collect, g, &next), 2);
+    assert_int_equal(rz_store_scan(f->s, 5, 0, NULL, 100, s_collect, g, &next),
+                     2);
     assert_int_equal(next, 7);
     free(g);
 }
@@ -1051,8 +1096,8 @@ static void test_store_scan_prefix(void **state)
         assert_int_equal(g->seq[i], i + 1);
 
     /* no topic matches */
-    assert_int_equal(
-        rz_store_scan(f->s, 1, 0, "7777", 10, s_collect, g, &next), 0);
+    assert_int_equal(rz_store_scan(f->s, 1, 0, "7777", 10, s_collect, g, &next),
+                     0);
     assert_int_equal(next, 32);
     free(g);
 }
@@ -1089,8 +1134,7 @@ static void test_store_reopen_keeps_head_and_topic_heads(void **state)
     s_add(f, "b", T_BUDGET, 3); /* 3 */
     s_add(f, "c", T_PLAN, 4);   /* 4 */
     s_add(f, "c", T_AIR, 5);    /* 5 */
-    assert_int_equal(rz_store_consumer_commit(f->s, "g", 3, "1261011.", 9),
-                     0);
+    assert_int_equal(rz_store_consumer_commit(f->s, "g", 3, "1261011.", 9), 0);
     rz_store_close(&f->s);
 
     f->s = s_open(f->dir, 1 << 20, 64 << 20, RZ_SYNC_FULL);
@@ -1142,8 +1186,7 @@ static void test_store_consumer_commit_only_moves_forward(void **state)
 
     for (int i = 0; i < 10; i++)
         s_add(f, "", T_BUDGET, i);
-    assert_int_equal(rz_store_consumer_get(f->s, "gis-sync", &g),
-                     RZ_ENOTFOUND);
+    assert_int_equal(rz_store_consumer_get(f->s, "gis-sync", &g), RZ_ENOTFOUND);
     assert_null(g);
     assert_int_equal(rz_store_consumer_list(f->s, &l), 0);
     assert_int_equal(l->n_groups, 0);
@@ -1196,8 +1239,7 @@ static void test_store_consumer_commit_only_moves_forward(void **state)
     assert_int_equal(l->groups[1]->lag, 2);
     ratusz__v1__consumer_list__free_unpacked(l, NULL);
 
-    assert_int_equal(rz_store_consumer_commit(f->s, "", 1, NULL, 1),
-                     RZ_EINVAL);
+    assert_int_equal(rz_store_consumer_commit(f->s, "", 1, NULL, 1), RZ_EINVAL);
 }
 
 /* ------------------------------------------------------------------------
@@ -1205,8 +1247,8 @@ static void test_store_consumer_commit_only_moves_forward(void **state)
  */
 
 /* The id-th event of a fill: everything about it follows from id. */
-static void s_fill_item(rz_store_item_t *it, uint8_t *buf, size_t cap,
-                        char *id, size_t id_cap, int n, size_t payload)
+static void s_fill_item(rz_store_item_t *it, uint8_t *buf, size_t cap, char *id,
+                        size_t id_cap, int n, size_t payload)
 {
     snprintf(id, id_cap, "fill-%d", n);
     s_item(it, buf, cap, SRC, id, n % 2 ? "parcel:1" : "parcel:2",
@@ -1216,8 +1258,8 @@ static void s_fill_item(rz_store_item_t *it, uint8_t *buf, size_t cap,
 /* Append events first_id.. of `payload` bytes, `batch` per append, up to
  * n; returns how many were stored before the first failure, and that
  * failure in *err. */
-static int s_fill(rz_store_t *s, int first_id, int n, size_t payload,
-                  int batch, int *err)
+static int s_fill(rz_store_t *s, int first_id, int n, size_t payload, int batch,
+                  int *err)
 {
     static uint8_t bufs[4][8192];
     rz_store_item_t it[4];
@@ -1229,8 +1271,8 @@ static int s_fill(rz_store_t *s, int first_id, int n, size_t payload,
     for (int i = 0; i < n; i += batch) {
         int k = n - i < batch ? n - i : batch;
         for (int j = 0; j < k; j++)
-            s_fill_item(&it[j], bufs[j], sizeof bufs[j], ids[j],
-                        sizeof ids[j], first_id + i + j, payload);
+            s_fill_item(&it[j], bufs[j], sizeof bufs[j], ids[j], sizeof ids[j],
+                        first_id + i + j, payload);
         int rc = rz_store_append(s, it, (size_t)k, 1);
         if (rc) {
             for (int j = 0; j < k; j++) {
@@ -1342,8 +1384,8 @@ static void test_store_full_rejects_and_reads_still_work(void **state)
     assert_int_equal(rz_store_head(s), (uint64_t)stored);
     g->n = 0;
     uint64_t nx;
-    assert_int_equal(
-        rz_store_scan(s, 1, 0, NULL, 100000, s_collect, g, &nx), stored);
+    assert_int_equal(rz_store_scan(s, 1, 0, NULL, 100000, s_collect, g, &nx),
+                     stored);
     for (size_t i = 0; i < g->n; i++)
         assert_int_equal(g->seq[i], i + 1);
     s_fill_item(&it, buf, sizeof buf, late, sizeof late, stored + 1, 1000);
@@ -1425,6 +1467,47 @@ static void test_store_readers_run_while_the_map_grows(void **state)
     rz_store_close(&r.s);
 }
 
+/* Another process (say, a second ratuszd started by mistake, or a tool)
+ * grows the map: this one sees MDB_MAP_RESIZED and adopts the new size. */
+static void test_store_adopts_a_map_grown_by_another_process(void **state)
+{
+    fx_t *f = *state;
+    char dir[400];
+    rz_store_info_t info;
+    uint8_t buf[2048];
+    rz_store_item_t it;
+    int status = -1, err;
+
+    snprintf(dir, sizeof dir, "%s/shared", f->dir);
+    rz_store_t *s = s_open(dir, 64 << 10, 64 << 10, RZ_SYNC_OS);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        rz_store_opts_t o = {dir, 64 << 10, 8 << 20, RZ_SYNC_OS};
+        rz_store_t *c = NULL;
+        if (rz_store_open(&c, &o) != 0)
+            _exit(2);
+        int n = s_fill(c, 1, 300, 1000, 4, &err);
+        rz_store_close(&c);
+        _exit(n == 300 && err == 0 ? 0 : 3);
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    assert_int_equal(rz_store_head(s), 300);
+    assert_int_equal(rz_store_info(s, &info), 0);
+    assert_true(info.map_bytes > (64 << 10));
+    got_t *g = s_got();
+    assert_int_equal(rz_store_get(s, 300, s_collect, g), 1);
+    /* and this process writes on in the bigger map */
+    s_fill_item(&it, buf, sizeof buf, (char[32]){0}, 32, 301, 1000);
+    assert_int_equal(rz_store_append(s, &it, 1, 1), 0);
+    assert_int_equal(it.seq, 301);
+    rz_store_close(&s);
+    free(g);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, s_setup, s_teardown)
 
 int main(void)
@@ -1450,6 +1533,7 @@ int main(void)
         T(test_store_query_rejects_foreign_cursor),
         T(test_store_query_topic_prefix_merges_in_seq_order),
         T(test_store_query_time_range),
+        T(test_store_query_topic_time_range_pages_past_long_misses),
         T(test_store_scan_from_middle),
         T(test_store_scan_prefix),
         T(test_store_reopen_keeps_head_and_topic_heads),
@@ -1457,6 +1541,7 @@ int main(void)
         T(test_store_map_grows_when_full),
         T(test_store_full_rejects_and_reads_still_work),
         T(test_store_readers_run_while_the_map_grows),
+        T(test_store_adopts_a_map_grown_by_another_process),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
