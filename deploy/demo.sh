@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# demo.sh - build Ratusz, start a broker, publish real sample data, look around.
+#
+# Run from anywhere; everything happens in the repository:
+#   build/   the Release build (ratuszd, ratusz)
+#   var/     the demo broker's store, log, pid file and publish acks
+#
+# Safe to run again: it stops the broker it started last time, starts a new
+# one on the same store and republishes the sample, which the broker
+# recognises event by event (source + id) and does not store twice.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+BIN=./build
+VAR=$ROOT/var
+PIDFILE=$VAR/ratuszd.pid
+LOG=$VAR/ratuszd.log
+SAMPLE=deploy/sample/events.ndjson
+FRONT_PORT=7600 STREAM_PORT=7601 METRICS_PORT=7602
+HEALTH_TIMEOUT=20
+
+if [[ -t 1 ]]; then
+    B=$'\033[1m' G=$'\033[32m' R=$'\033[31m' N=$'\033[0m'
+else
+    B='' G='' R='' N=''
+fi
+step() { printf '\n%s==> %s%s\n' "$B" "$*" "$N"; }
+run() { printf '%s$ %s%s\n' "$G" "$*" "$N"; "$@"; }
+die() {
+    printf '%sdemo: %s%s\n' "$R" "$*" "$N" >&2
+    exit 1
+}
+
+# --- 1. dependencies --------------------------------------------------------
+step "Checking build dependencies (Debian 12)"
+if ! deploy/install-deps.sh; then
+    if ((EUID != 0)) && command -v sudo >/dev/null; then
+        echo "demo: trying with sudo"
+        sudo deploy/install-deps.sh || die "could not install the packages above"
+    else
+        die "install the packages above, then run $0 again"
+    fi
+fi
+
+# --- 2. build ---------------------------------------------------------------
+# Every option is given explicitly: tests/run.sh configures the same build/
+# directory with other values, and CMake would otherwise keep them.
+step "Building ratuszd and ratusz (Release) in build/ (output in var/build.log)"
+mkdir -p "$VAR/ratusz"
+build_failed() {
+    echo "demo: the build failed. Last lines of var/build.log:" >&2
+    tail -n 30 "$VAR/build.log" >&2
+    exit 1
+}
+run cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DRZ_TESTS=OFF \
+    -DRZ_WERROR=OFF -DRZ_SANITIZE=OFF -DRZ_FUZZ=OFF >"$VAR/build.log" 2>&1 ||
+    build_failed
+run cmake --build build -j"$(nproc)" >>"$VAR/build.log" 2>&1 || build_failed
+[[ -x $BIN/ratuszd && -x $BIN/ratusz ]] || die "build/ratuszd or build/ratusz is missing"
+
+# --- 3. (re)start the broker ------------------------------------------------
+
+is_ours() { # pid -> true if it is a live ratuszd
+    [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null &&
+        [[ $(ps -o comm= -p "$1" 2>/dev/null) == ratuszd ]]
+}
+
+if [[ -f $PIDFILE ]]; then
+    old=$(<"$PIDFILE")
+    if is_ours "$old"; then
+        step "Stopping the previous demo broker (pid $old)"
+        kill -TERM "$old"
+        for _ in $(seq 100); do
+            is_ours "$old" || break
+            sleep 0.1
+        done
+        if is_ours "$old"; then
+            echo "demo: it did not stop within 10 s; killing it"
+            kill -KILL "$old" 2>/dev/null || true
+            sleep 0.5
+        fi
+    fi
+    rm -f "$PIDFILE"
+fi
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for port in $FRONT_PORT $STREAM_PORT $METRICS_PORT; do
+    if port_busy "$port"; then
+        die "port $port on 127.0.0.1 is already in use by another program" \
+            "(see: ss -ltnp 'sport = :$port'). Stop it, or run ratuszd by hand" \
+            "with --listen/--stream/--metrics on other ports."
+    fi
+done
+
+had_data=no
+if [[ -n $(find "$VAR/ratusz" -name '*.mdb' -size +0 2>/dev/null | head -n1) ]]; then
+    had_data=yes
+fi
+
+step "Starting ratuszd (store in var/ratusz, log in var/ratuszd.log)"
+printf '\n--- %s demo start ---\n' "$(date -Is)" >>"$LOG"
+printf '%s$ %s%s\n' "$G" "./build/ratuszd --data-dir ./var/ratusz &" "$N"
+nohup "$BIN/ratuszd" --data-dir ./var/ratusz </dev/null >>"$LOG" 2>&1 &
+pid=$!
+echo "$pid" >"$PIDFILE"
+
+deadline=$((SECONDS + HEALTH_TIMEOUT))
+until timeout 5 "$BIN/ratusz" health >/dev/null 2>&1; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+        rm -f "$PIDFILE"
+        echo "demo: ratuszd exited during startup. Last lines of $LOG:" >&2
+        tail -n 20 "$LOG" >&2
+        exit 1
+    fi
+    if ((SECONDS >= deadline)); then
+        echo "demo: ratuszd (pid $pid) is not healthy after ${HEALTH_TIMEOUT} s." \
+            "Last lines of $LOG:" >&2
+        tail -n 20 "$LOG" >&2
+        echo "demo: the broker is left running; stop it with: kill $pid" >&2
+        exit 1
+    fi
+    sleep 0.2
+done
+run "$BIN/ratusz" health
+
+# --- 4. publish the sample --------------------------------------------------
+n=$(wc -l <"$SAMPLE")
+step "Publishing $n real events (TERYT register, GIS, budget, air quality)"
+echo "Every event is acked only after the LMDB transaction holding it has committed."
+rm -f "$VAR/acks.log"
+run "$BIN/ratusz" pub --ack-log ./var/acks.log <"$SAMPLE"
+echo "Each acked event is in var/acks.log as \"ID SEQ\"."
+if [[ $had_data == yes ]]; then
+    echo "The store already held these events from an earlier run: the broker"
+    echo "matched each source+id, acked the original seq and stored nothing new"
+    echo "(\"duplicates\" above). The head seq below has not moved, and this"
+    echo "broker process counts 0 events in."
+fi
+
+# --- 5. read it back --------------------------------------------------------
+step "One entity across time: the air-quality station in Wrocław, Korzeniowskiego"
+run "$BIN/ratusz" query --subject station:117 --limit 3
+
+step "One municipality, one domain: the participatory budget of Gdańsk (2261011)"
+run "$BIN/ratusz" query --topic 2261011.budget --limit 2
+
+step "The log from the beginning"
+run "$BIN/ratusz" replay --from 1 --max 2
+
+step "Broker statistics (the first 30 lines; one row per tenant, domain and source)"
+printf '%s$ %s%s\n' "$G" "$BIN/ratusz stats | head -n 30" "$N"
+{ "$BIN/ratusz" stats || true; } | head -n 30
+
+# --- 6. what next -----------------------------------------------------------
+cat <<EOF
+
+${B}The broker keeps running in the background (pid $pid).${N}
+
+Look around:
+  curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep ^ratusz   # Prometheus metrics
+  build/ratusz stats --watch                        # live, like top (Ctrl-C to stop)
+  build/ratusz sub 0264011.                         # live events of Wrocław (Ctrl-C to stop)
+  # ...and in another shell, three new events (fresh ids) for it to show:
+  tail -n 3 $SAMPLE | sed "s/\"id\":\"/\"id\":\"\$(date +%s)-/" | build/ratusz pub
+  build/ratusz query --subject parcel:221101_1.0001.161/8     # a land parcel in Hel
+  build/ratusz query --subject terc:02 | cut -c1-300  # register + GIS outline of a voivodeship
+  build/ratusz query --subject unit:1400000 --all     # 22 years of Mazowieckie's spending
+  build/ratusz get --source /2261011/budget/pabulib --id pabulib-gdansk-2020-olszynka-vote-691
+  build/ratusz --help                               # every command has --help too
+  tail -f var/ratuszd.log
+
+Stop it:
+  kill \$(cat var/ratuszd.pid)
+
+Start over with an empty store: stop it, then rm -rf var/
+EOF
