@@ -639,7 +639,8 @@ int rz_query(rz_client_t *c, rz_query_t *q, rz_event_cb cb, void *user)
     if (l->next.len > RZ_CURSOR_MAX) {
         rc = RZ_EPROTO;
     } else {
-        memcpy(q->after, l->next.data, l->next.len);
+        if (l->next.len)
+            memcpy(q->after, l->next.data, l->next.len);
         q->after_len = l->next.len;
     }
     ratusz__v1__raw_event_list__free_unpacked(l, NULL);
