@@ -69,7 +69,8 @@ int rz_event_check(const Ratusz__V1__Event *ev, char *why, size_t why_len)
         {"id", offsetof(Ratusz__V1__Event, id), RZ_ID_MAX, 1},
         {"source", offsetof(Ratusz__V1__Event, source), RZ_SOURCE_MAX, 1},
         {"type", offsetof(Ratusz__V1__Event, type), RZ_TYPE_MAX, 1},
-        {"tenant", offsetof(Ratusz__V1__Event, tenant), 7, 1},
+        /* the TERC check below says more than "too long" would */
+        {"tenant", offsetof(Ratusz__V1__Event, tenant), 64, 1},
         {"subject", offsetof(Ratusz__V1__Event, subject), RZ_SUBJECT_MAX, 0},
     };
     if (why && why_len)

@@ -13,7 +13,7 @@
  *   bool                           true / false
  *   enum                           value name (a number accepted on input)
  *   string                         string (invalid UTF-8 becomes U+FFFD)
- *   bytes                          base64 (RFC 4648; url-safe accepted on input)
+ *   bytes                          base64 (RFC 4648; also url-safe on input)
  *   message                        object
  *   repeated                       array
  *   map<K, V> (repeated *Entry)    object keyed by the key as text
@@ -700,7 +700,8 @@ static bool s_is_default(const ProtobufCFieldDescriptor *f, const void *p)
         const char *s = *(char *const *)p;
         return !s || !*s;
     }
-    case PROTOBUF_C_TYPE_BYTES: return ((const ProtobufCBinaryData *)p)->len == 0;
+    case PROTOBUF_C_TYPE_BYTES:
+        return ((const ProtobufCBinaryData *)p)->len == 0;
     case PROTOBUF_C_TYPE_MESSAGE: return *(void *const *)p == NULL;
     }
     return true;
@@ -838,7 +839,7 @@ static int s_get_uint64(json_t *v, uint64_t *out, s_ctx_t *cx)
         *out = u;
         return 0;
     }
-    int64_t i;
+    int64_t i = 0;
     int rc = s_get_int(v, 0, INT64_MAX, &i, cx);
     if (rc == 0)
         *out = (uint64_t)i;
@@ -1263,7 +1264,8 @@ static bool s_is_json_type(const char *ct)
     if ((n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
         (n == 9 && strncasecmp(ct, "text/json", 9) == 0))
         return true;
-    return n > 5 && memchr(ct, '/', n) && strncasecmp(ct + n - 5, "+json", 5) == 0;
+    return n > 5 && memchr(ct, '/', n) &&
+           strncasecmp(ct + n - 5, "+json", 5) == 0;
 }
 
 /* Would j read back as the domain message of this type? */
@@ -1291,7 +1293,7 @@ static int s_set_str(json_t *obj, const char *key, const char *s)
 
 static int s_set_time(json_t *obj, const char *key, int64_t us)
 {
-    char buf[40];
+    char buf[96]; /* 28 used; gcc cannot see the fields' ranges */
     if (us == 0)
         return 0;
     /* outside what RFC 3339 can write: unix µs, which the reader accepts */
@@ -1332,12 +1334,22 @@ static int s_set_data(json_t *obj, const Ratusz__V1__Event *ev)
         return rc;
     }
     const s_domain_t *dom = s_domain_by_case(ev->data_case);
+    /* casts rather than &ev->budget->base: the pointer may be NULL in an
+     * event someone built by hand */
     const ProtobufCMessage *m = NULL;
     switch (ev->data_case) {
-    case RATUSZ__V1__EVENT__DATA_BUDGET: m = &ev->budget->base; break;
-    case RATUSZ__V1__EVENT__DATA_AIR_QUALITY: m = &ev->air_quality->base; break;
-    case RATUSZ__V1__EVENT__DATA_TAX: m = &ev->tax->base; break;
-    case RATUSZ__V1__EVENT__DATA_GIS: m = &ev->gis->base; break;
+    case RATUSZ__V1__EVENT__DATA_BUDGET:
+        m = (const ProtobufCMessage *)ev->budget;
+        break;
+    case RATUSZ__V1__EVENT__DATA_AIR_QUALITY:
+        m = (const ProtobufCMessage *)ev->air_quality;
+        break;
+    case RATUSZ__V1__EVENT__DATA_TAX:
+        m = (const ProtobufCMessage *)ev->tax;
+        break;
+    case RATUSZ__V1__EVENT__DATA_GIS:
+        m = (const ProtobufCMessage *)ev->gis;
+        break;
     default: return 0;
     }
     if (!dom || !m)

@@ -309,6 +309,19 @@ void rz_sub_stats(const rz_sub_t *s, rz_sub_stats_t *out);
 
 void rz_sub_destroy(rz_sub_t **s);
 
+/* ---------------------------------------------------------------------------
+ * Generic protobuf JSON
+ */
+
+/* Render any protobuf-c message (Stats, ConsumerList, Health, a domain
+ * message) as one line of JSON, by the same rules as "data" in
+ * rz_event_to_json: proto field names as keys, default values left out,
+ * enums by name, bytes as base64, maps as objects, 64-bit integers as JSON
+ * integers (a uint64 above INT64_MAX as a decimal string). Returns a
+ * malloc'd string the caller frees, or NULL and sets errno (EINVAL for a
+ * NULL m, ENOMEM). */
+char *rz_message_to_json(const ProtobufCMessage *m);
+
 #ifdef __cplusplus
 }
 #endif
