@@ -285,7 +285,7 @@ static rz_client_t *s_connect(const char *cmd, rz_client_opts_t *opts)
     if (!o.window)
         o.window = 1024;
     if (!o.batch)
-        o.batch = 1;
+        o.batch = 64;
     o.timeout_ms = s_opt.timeout_ms > 0 ? s_opt.timeout_ms : S_TIMEOUT_MS;
     rz_client_t *c = rz_client_new(s_opt.endpoint, &o);
     if (!c)
@@ -356,7 +356,7 @@ static const char s_pub_help[] =
     "\n"
     "Both:\n"
     "  --window N          events in flight before waiting (default 1024)\n"
-    "  --batch N           events per request (default 1)\n"
+    "  --batch N           events per request (default 64)\n"
     "  --ack-log FILE      append \"ID SEQ\" for every acked event\n";
 
 /* One event in flight; the ack callback gets it back as its arg and frees
