@@ -30,8 +30,16 @@
 
 static int s_sigpipe[2] = {-1, -1};
 
+/* A consumer group registered by FETCH whose record the writer has not
+ * committed yet: the next FETCH must already see its prefix. */
+typedef struct s_binding {
+    struct s_binding *next;
+    char *group, *prefix;
+} s_binding_t;
+
 typedef struct s_front {
     rz_broker_t *b;
+    s_binding_t *bindings;
     void *front;   /* ROUTER */
     void *stream;  /* XPUB */
     void *pipe;    /* PAIR to the writer */
@@ -124,7 +132,8 @@ static void s_reply_error(s_front_t *f, s_req_t *q, int code,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    rz_stats_reject(f->b->stats, code);
+    if (code != RZ_ENOTFOUND) /* an answer, not a rejected request */
+        rz_stats_reject(f->b->stats, code);
     rz_debug("reject %s: %s", rz_err_name(code), msg);
     Ratusz__V1__Error e = RATUSZ__V1__ERROR__INIT;
     e.code = code;
@@ -301,6 +310,45 @@ fail:
     rz_job_free(job);
 }
 
+static s_binding_t *s_binding_find(s_front_t *f, const char *group)
+{
+    for (s_binding_t *p = f->bindings; p; p = p->next)
+        if (!strcmp(p->group, group))
+            return p;
+    return NULL;
+}
+
+static int s_binding_add(s_front_t *f, const char *group, const char *prefix)
+{
+    s_binding_t *bd = calloc(1, sizeof *bd);
+    if (!bd)
+        return RZ_ENOMEM;
+    bd->group = strdup(group);
+    bd->prefix = strdup(prefix);
+    if (!bd->group || !bd->prefix) {
+        free(bd->group);
+        free(bd->prefix);
+        free(bd);
+        return RZ_ENOMEM;
+    }
+    bd->next = f->bindings;
+    f->bindings = bd;
+    return 0;
+}
+
+static void s_binding_drop(s_front_t *f, const char *group)
+{
+    for (s_binding_t **p = &f->bindings; *p; p = &(*p)->next)
+        if (!strcmp((*p)->group, group)) {
+            s_binding_t *d = *p;
+            *p = d->next;
+            free(d->group);
+            free(d->prefix);
+            free(d);
+            return;
+        }
+}
+
 /* A job came back from the writer: answer it and fan its events out. */
 static void s_job_done(s_front_t *f, rz_job_t *job)
 {
@@ -311,8 +359,10 @@ static void s_job_done(s_front_t *f, rz_job_t *job)
     zmq_msg_t body;
 
     if (job->kind == RZ_JOB_COMMIT) {
-        if (!job->reply)
+        if (!job->reply) {
+            s_binding_drop(f, job->group);
             goto out;
+        }
         if (job->rc < 0) {
             Ratusz__V1__Error e = RATUSZ__V1__ERROR__INIT;
             e.code = job->rc;
@@ -375,7 +425,7 @@ static void s_job_done(s_front_t *f, rz_job_t *job)
             a->reason = (char *)(it->code && job->meta[i].reason
                                      ? job->meta[i].reason
                                      : rz_strerror(code));
-            if (!it->code)
+            if (!job->meta[i].reason) /* not counted by the front */
                 rz_stats_reject(f->b->stats, code);
         } else {
             a->seq = it->seq;
@@ -583,6 +633,7 @@ static void s_fetch(s_front_t *f, s_req_t *q, rz_arena_t *a)
     uint64_t after = m->after_seq;
     const char *prefix = m->topic_prefix;
     int known = rz_store_consumer_get(f->b->store, m->group, &g) == 0;
+    s_binding_t *bound = s_binding_find(f, m->group);
     if (known) {
         if (!after)
             after = g->committed_seq;
@@ -590,7 +641,10 @@ static void s_fetch(s_front_t *f, s_req_t *q, rz_arena_t *a)
             prefix = rz_arena_strndup(a, g->topic_prefix,
                                       strlen(g->topic_prefix));
     }
-    int remember = !known || (*m->topic_prefix && !*g->topic_prefix);
+    if (!*prefix && bound) /* bound a moment ago, not yet committed */
+        prefix = rz_arena_strndup(a, bound->prefix, strlen(bound->prefix));
+    int remember = !bound && (!known || (*m->topic_prefix &&
+                                         !*g->topic_prefix));
     if (g)
         ratusz__v1__consumer_group__free_unpacked(g, NULL);
     if (!prefix) {
@@ -613,7 +667,8 @@ static void s_fetch(s_front_t *f, s_req_t *q, rz_arena_t *a)
             job->prefix = rz_arena_strndup(&job->arena, m->topic_prefix,
                                            strlen(m->topic_prefix));
             job->seq = 0;
-            if (job->group && job->prefix)
+            if (job->group && job->prefix &&
+                s_binding_add(f, m->group, m->topic_prefix) == 0)
                 s_queue(f, job);
             else
                 rz_job_free(job);
@@ -623,6 +678,10 @@ static void s_fetch(s_front_t *f, s_req_t *q, rz_arena_t *a)
     if (max > f->b->cfg->replay_chunk * 10)
         max = f->b->cfg->replay_chunk * 10;
     s_collect_t c = {a, NULL, 0, 0, 0};
+    if (after == UINT64_MAX) { /* nothing can follow it */
+        s_reply_events(f, q, "FETCH", &c, NULL, 0, 0, 0);
+        return;
+    }
     uint64_t next = after + 1;
     int rc = rz_store_scan(f->b->store, after + 1, 0, prefix, max, s_collect,
                            &c, &next);
@@ -944,6 +1003,10 @@ static void *s_socket(s_front_t *f, int type, const char *endpoint,
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     if (type == ZMQ_ROUTER) {
         int64_t max = (int64_t)f->b->cfg->max_message * 2 + 65536;
+        /* whatever the client library may send gets an ETOOBIG answer,
+         * not a dropped connection */
+        if (max < (int64_t)(16 << 20) + 65536)
+            max = (int64_t)(16 << 20) + 65536;
         hwm = 100000;
         zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &on, sizeof on);
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
