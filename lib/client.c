@@ -26,6 +26,7 @@ typedef struct s_pending {
     uint32_t n;     /* events in the request */
     void **args;    /* n user args (or inline when n == 1) */
     void *arg1;
+    int64_t sent_us; /* when the request went out */
 } s_pending_t;
 
 struct rz_client {
@@ -288,6 +289,7 @@ static int s_pending_push(rz_client_t *c, uint64_t corr, uint32_t n,
     s_pending_t *p = &c->pend[(c->pend_head + c->pend_len) % c->pend_cap];
     p->corr = corr;
     p->n = n;
+    p->sent_us = rz_now_us();
     p->args = NULL;
     p->arg1 = args[0];
     if (n > 1) {
@@ -399,17 +401,56 @@ static int s_dispatch(rz_client_t *c, s_reply_t *r)
     return s_handle_ack(c, r, s_reply_corr(r));
 }
 
+/* Give up on publish requests older than the timeout: their replies are
+ * lost (the broker died or dropped the connection). Each event gets
+ * RZ_ETIMEDOUT; a reply arriving later is ignored. Returns how many. */
+static int s_expire(rz_client_t *c)
+{
+    if (c->opts.timeout_ms < 0)
+        return 0;
+    int64_t limit = rz_now_us() - (int64_t)c->opts.timeout_ms * 1000;
+    int n = 0;
+    while (c->pend_len && c->pend[c->pend_head].sent_us <= limit) {
+        s_pending_t p = c->pend[c->pend_head];
+        c->pend_head = (c->pend_head + 1) % c->pend_cap;
+        c->pend_len--;
+        c->inflight_events -= p.n;
+        void **args = p.n == 1 ? &p.arg1 : p.args;
+        for (uint32_t i = 0; i < p.n; i++) {
+            rz_ack_t a = {args[i], 0, RZ_ETIMEDOUT, 0, 0,
+                          "no reply from the broker in time"};
+            c->stats.failed++;
+            if (c->ack_cb)
+                c->ack_cb(&a, c->ack_user);
+        }
+        free(p.args);
+        n += (int)p.n;
+    }
+    return n;
+}
+
 int rz_pump(rz_client_t *c, int timeout_ms)
 {
     int rc = s_send_batch(c);
     if (rc < 0)
         return rc;
-    int delivered = 0;
+    int delivered = s_expire(c);
     for (;;) {
         s_reply_t r;
-        rc = s_recv(c, &r, delivered ? 0 : timeout_ms);
-        if (rc == RZ_ETIMEDOUT)
+        int wait = delivered ? 0 : timeout_ms;
+        if (wait != 0 && c->pend_len && c->opts.timeout_ms >= 0) {
+            /* wake up when the oldest request expires */
+            int64_t left = c->pend[c->pend_head].sent_us +
+                           (int64_t)c->opts.timeout_ms * 1000 - rz_now_us();
+            int until = left > 0 ? (int)((left + 999) / 1000) : 0;
+            if (wait < 0 || until < wait)
+                wait = until;
+        }
+        rc = s_recv(c, &r, wait);
+        if (rc == RZ_ETIMEDOUT) {
+            delivered += s_expire(c);
             break;
+        }
         if (rc < 0)
             return rc;
         delivered += s_dispatch(c, &r);
@@ -763,6 +804,9 @@ struct rz_sub {
     rz_client_t *client;
     void *sock;
     uint64_t start_seq; /* head when the subscription began */
+    uint64_t caught_up; /* every matching event <= this was delivered */
+    int64_t next_catchup_us; /* idle checks against the head, at most 1/s */
+    char *prefix;
     s_topic_seen_t *seen;
     size_t seen_cap, seen_len;
     rz_sub_stats_t stats;
@@ -833,6 +877,10 @@ rz_sub_t *rz_sub_new(rz_client_t *c, const char *stream_endpoint,
     zmq_setsockopt(s->sock, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(s->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
     prefix = prefix ? prefix : "";
+    s->caught_up = s->start_seq;
+    s->prefix = strdup(prefix);
+    if (!s->prefix)
+        goto fail;
     if (zmq_setsockopt(s->sock, ZMQ_SUBSCRIBE, prefix, strlen(prefix)) < 0 ||
         zmq_connect(s->sock, stream_endpoint ? stream_endpoint
                                              : RZ_DEFAULT_STREAM) < 0)
@@ -855,6 +903,7 @@ void rz_sub_destroy(rz_sub_t **sp)
         zmq_close(s->sock);
     for (size_t i = 0; i < s->seen_cap; i++)
         free(s->seen[i].topic);
+    free(s->prefix);
     free(s->seen);
     free(s);
     *sp = NULL;
@@ -965,6 +1014,58 @@ out:
     return rc;
 }
 
+typedef struct s_catchup {
+    rz_sub_t *s;
+    rz_event_cb cb;
+    void *user;
+    int delivered, stop;
+} s_catchup_t;
+
+static int s_catchup_one(const rz_event_t *e, void *user)
+{
+    s_catchup_t *k = user;
+    char topic[RZ_TOPIC_MAX + 1];
+    int n = rz_event_topic(e->msg, topic, sizeof topic);
+    if (n < 0)
+        return 0;
+    s_topic_seen_t *seen = s_seen_slot(k->s, topic, (size_t)n);
+    if (!seen || e->msg->seq <= seen->seq)
+        return 0;
+    seen->seq = e->msg->seq;
+    rz_event_t copy = *e;
+    copy.backfilled = 1;
+    k->delivered++;
+    k->s->stats.backfilled++;
+    if (k->cb && k->cb(&copy, k->user))
+        k->stop = 1;
+    return k->stop;
+}
+
+/* The stream is quiet: whatever matching event is in the store past what
+ * was delivered was dropped at the tail (or while reconnecting), where no
+ * later event can reveal it. Read it back. */
+static int s_catch_up(rz_sub_t *s, rz_event_cb cb, void *user, int *stop)
+{
+    int64_t now = rz_now_us();
+    if (now < s->next_catchup_us)
+        return 0;
+    s->next_catchup_us = now + 1000000;
+    Ratusz__V1__Health *h = NULL;
+    if (rz_health(s->client, &h) < 0)
+        return 0;
+    uint64_t head = h->head_seq;
+    ratusz__v1__health__free_unpacked(h, NULL);
+    if (head <= s->caught_up)
+        return 0;
+    s_catchup_t k = {s, cb, user, 0, 0};
+    rz_replay_t rp = {s->caught_up + 1, head + 1, s->prefix, 0, 0};
+    if (rz_replay(s->client, &rp, s_catchup_one, &k) >= 0 && !k.stop)
+        s->caught_up = head;
+    if (k.stop)
+        *stop = 1;
+    return k.delivered;
+}
+
 int rz_sub_recv(rz_sub_t *s, rz_event_cb cb, void *user, int timeout_ms)
 {
     int delivered = 0, stop = 0;
@@ -981,8 +1082,11 @@ int rz_sub_recv(rz_sub_t *s, rz_event_cb cb, void *user, int timeout_ms)
         int n = zmq_poll(&it, 1, wait);
         if (n < 0)
             return delivered ? delivered : s_zerr();
-        if (n == 0)
+        if (n == 0) {
+            if (!delivered)
+                delivered += s_catch_up(s, cb, user, &stop);
             break;
+        }
         int rc = s_sub_one(s, cb, user, &stop);
         if (rc < 0)
             return delivered ? delivered : rc;
