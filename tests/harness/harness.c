@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -223,4 +224,124 @@ int rzt_run(const char *cmd, char *out, size_t out_len)
         out[n] = '\0';
     int status = pclose(p);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* ---------------------------------------------------------------------------
+ * More helpers for the integration tests
+ */
+
+typedef struct s_sync_ack {
+    int done, code;
+    uint64_t seq;
+} s_sync_ack_t;
+
+static void s_on_sync_ack(const rz_ack_t *a, void *user)
+{
+    s_sync_ack_t *k = user;
+    k->done = 1;
+    k->code = a->code;
+    k->seq = a->seq;
+}
+
+int rzt_publish_sync(rz_client_t *c, const Ratusz__V1__Event *ev, uint64_t *seq)
+{
+    s_sync_ack_t k = {0, 0, 0};
+    rz_client_set_ack_cb(c, s_on_sync_ack, &k);
+    int rc = rz_publish(c, ev, NULL);
+    if (rc == 0)
+        rc = rz_flush(c, 10000);
+    rz_client_set_ack_cb(c, NULL, NULL);
+    if (rc < 0)
+        return rc;
+    if (!k.done)
+        return RZ_EPROTO;
+    if (seq)
+        *seq = k.seq;
+    return k.code;
+}
+
+uint64_t rzt_head(const rzt_broker_t *b)
+{
+    rz_client_t *c = rzt_client(b, 0, 0);
+    Ratusz__V1__Health *h = NULL;
+    uint64_t head = 0;
+    if (c && rz_health(c, &h) == 0) {
+        head = h->head_seq;
+        ratusz__v1__health__free_unpacked(h, NULL);
+    }
+    rz_client_destroy(&c);
+    return head;
+}
+
+int rzt_broker_alive(const rzt_broker_t *b)
+{
+    if (b->pid <= 0)
+        return 0;
+    /* WNOWAIT: look without reaping, so stop/kill can still wait for it */
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_PID, (id_t)b->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+        return 0;
+    return si.si_pid == 0;
+}
+
+int rzt_http_get(const char *hostport, const char *path, char *body, size_t len)
+{
+    char host[64];
+    const char *colon = strrchr(hostport, ':');
+    if (!colon || (size_t)(colon - hostport) >= sizeof host)
+        return -1;
+    snprintf(host, sizeof host, "%.*s", (int)(colon - hostport), hostport);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)atoi(colon + 1));
+    if (inet_pton(AF_INET, host, &a.sin_addr) != 1)
+        return -1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n",
+                     path, hostport);
+    size_t cap = 1 << 16, got = 0;
+    char *resp = malloc(cap);
+    int status = -1;
+    if (!resp || connect(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+        write(fd, req, (size_t)n) != n)
+        goto out;
+    for (;;) {
+        if (got + 1 == cap) {
+            char *bigger = realloc(resp, cap * 2);
+            if (!bigger)
+                goto out;
+            resp = bigger;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, resp + got, cap - 1 - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            goto out;
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    resp[got] = '\0';
+    int major, minor;
+    if (sscanf(resp, "HTTP/%d.%d %d", &major, &minor, &status) != 3) {
+        status = -1;
+        goto out;
+    }
+    const char *start = strstr(resp, "\r\n\r\n");
+    start = start ? start + 4 : resp + got;
+    if (body && len)
+        snprintf(body, len, "%s", start);
+out:
+    free(resp);
+    close(fd);
+    return status;
 }

@@ -65,4 +65,26 @@ void rzt_event(Ratusz__V1__Event *ev, Ratusz__V1__BudgetEntry *be,
  * NULL). Returns the exit status, or -1. */
 int rzt_run(const char *cmd, char *out, size_t out_len);
 
+/* ---------------------------------------------------------------------------
+ * More helpers for the integration tests
+ */
+
+/* Publish ev on c and wait for its outcome. Replaces c's ack callback.
+ * Returns the ack code (0 or a negative RZ_E*), or the error of publishing
+ * or flushing; *seq (may be NULL) gets the acked seq. */
+int rzt_publish_sync(rz_client_t *c, const Ratusz__V1__Event *ev,
+                     uint64_t *seq);
+
+/* The broker's head seq (HEALTH through a fresh client), or 0 on error. */
+uint64_t rzt_head(const rzt_broker_t *b);
+
+/* 1 while the broker process is running (not exited, not a zombie). */
+int rzt_broker_alive(const rzt_broker_t *b);
+
+/* GET http://hostport/path over plain HTTP/1.0. The body (after the
+ * headers) goes to body, NUL-terminated and cut at len - 1. Returns the
+ * HTTP status, or -1 on a connection or protocol error. */
+int rzt_http_get(const char *hostport, const char *path, char *body,
+                 size_t len);
+
 #endif
