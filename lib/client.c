@@ -19,6 +19,7 @@
 #define S_DEFAULT_WINDOW 1024
 #define S_DEFAULT_TIMEOUT 10000
 #define S_MAX_EVENT (16u << 20)
+#define S_QUIET_US 1000000
 
 /* One publish request waiting for its AckList. */
 typedef struct s_pending {
@@ -805,7 +806,10 @@ struct rz_sub {
     void *sock;
     uint64_t start_seq; /* head when the subscription began */
     uint64_t caught_up; /* every matching event <= this was delivered */
-    int64_t next_catchup_us; /* idle checks against the head, at most 1/s */
+    /* The stream counts as quiet S_QUIET_US after its last message; only
+     * then is the head checked for events lost at its tail, so the check
+     * never races live delivery. */
+    int64_t quiet_from_us;
     char *prefix;
     s_topic_seen_t *seen;
     size_t seen_cap, seen_len;
@@ -878,6 +882,7 @@ rz_sub_t *rz_sub_new(rz_client_t *c, const char *stream_endpoint,
     zmq_setsockopt(s->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
     prefix = prefix ? prefix : "";
     s->caught_up = s->start_seq;
+    s->quiet_from_us = rz_now_us() + S_QUIET_US;
     s->prefix = strdup(prefix);
     if (!s->prefix)
         goto fail;
@@ -964,6 +969,7 @@ static int s_sub_one(rz_sub_t *s, rz_event_cb cb, void *user, int *stop)
         goto out;
     }
     s->stats.received++;
+    s->quiet_from_us = rz_now_us() + S_QUIET_US;
     const char *topic = zmq_msg_data(&f[0]);
     size_t tlen = zmq_msg_size(&f[0]);
     const uint8_t *pos = zmq_msg_data(&f[1]);
@@ -1047,9 +1053,9 @@ static int s_catchup_one(const rz_event_t *e, void *user)
 static int s_catch_up(rz_sub_t *s, rz_event_cb cb, void *user, int *stop)
 {
     int64_t now = rz_now_us();
-    if (now < s->next_catchup_us)
+    if (now < s->quiet_from_us)
         return 0;
-    s->next_catchup_us = now + 1000000;
+    s->quiet_from_us = now + S_QUIET_US;
     Ratusz__V1__Health *h = NULL;
     if (rz_health(s->client, &h) < 0)
         return 0;

@@ -282,7 +282,10 @@ int rz_consumers(rz_client_t *c, Ratusz__V1__ConsumerList **out);
  * previous event of the same topic, so a subscriber knows when it missed
  * one: rz_sub_recv then fetches the missed events from the store through
  * the client and delivers them (backfilled = 1) in order before the event
- * that revealed the gap.
+ * that revealed the gap. Events lost at the tail of the stream, which no
+ * later event reveals (and everything published while a broker restarts),
+ * are read back once the stream has been quiet for a second: rz_sub_recv
+ * then compares the store's head with what it delivered.
  */
 
 typedef struct rz_sub rz_sub_t;
