@@ -38,8 +38,6 @@ typedef struct rz_job_meta {
     const char *domain;
     size_t domain_len;
     const char *reason; /* when items[i].code was set by the front */
-    uint8_t *fan;       /* writer: a copy of the stored bytes, for fan-out */
-    size_t fan_len;
 } rz_job_meta_t;
 
 typedef struct rz_job {
@@ -58,6 +56,7 @@ typedef struct rz_job {
     rz_store_item_t *items;
     rz_job_meta_t *meta;
     int durability;
+    int64_t ingest_time; /* the stamp the writer gave the new events */
 
     /* RZ_JOB_COMMIT */
     const char *group;

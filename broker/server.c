@@ -349,6 +349,58 @@ static void s_binding_drop(s_front_t *f, const char *group)
         }
 }
 
+/* Publish the new events of job on the stream: [topic][seq|prev][event],
+ * the event being exactly the stored bytes (producer bytes + stamp). */
+static void s_fan_out(s_front_t *f, rz_job_t *job)
+{
+    const rz_job_meta_t *run = NULL;
+    const rz_store_item_t *run_it = NULL;
+    uint64_t run_n = 0;
+    for (size_t i = 0; i <= job->n; i++) {
+        rz_store_item_t *it = i < job->n ? &job->items[i] : NULL;
+        rz_job_meta_t *m = i < job->n ? &job->meta[i] : NULL;
+        if (it && (it->code || it->duplicate))
+            continue;
+        /* stats per run of one series, as the writer counts them */
+        if (run_n && (!it || it->source_len != run_it->source_len ||
+                      memcmp(it->source, run_it->source, it->source_len) ||
+                      m->tenant_len != run->tenant_len ||
+                      memcmp(m->tenant, run->tenant, m->tenant_len))) {
+            rz_stats_event_out(f->b->stats, run->tenant, run->tenant_len,
+                               run->domain, run->domain_len, run_it->source,
+                               run_it->source_len, run_n);
+            run_n = 0;
+        }
+        if (!it)
+            break;
+        if (!run_n) {
+            run = m;
+            run_it = it;
+        }
+        run_n++;
+
+        uint8_t pos[16];
+        for (int k = 0; k < 8; k++) {
+            pos[k] = (uint8_t)(it->seq >> (56 - 8 * k));
+            pos[8 + k] = (uint8_t)(it->prev_topic_seq >> (56 - 8 * k));
+        }
+        /* principals are shorter than s_req_t.principal (128 bytes) */
+        uint8_t stamp[RZ_STORE_STAMP_MAX + 128];
+        size_t sn = rz_store_stamp(stamp, it->seq, job->ingest_time,
+                                   it->principal, it->principal_len);
+        zmq_msg_t ev;
+        if (zmq_msg_init_size(&ev, it->len + sn) < 0)
+            continue;
+        memcpy(zmq_msg_data(&ev), it->bytes, it->len);
+        memcpy((uint8_t *)zmq_msg_data(&ev) + it->len, stamp, sn);
+        zmq_send(f->stream, it->topic, it->topic_len,
+                 ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        zmq_send(f->stream, pos, sizeof pos, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+        if (zmq_msg_send(&ev, f->stream, ZMQ_DONTWAIT) < 0)
+            zmq_msg_close(&ev);
+    }
+}
+
 /* A job came back from the writer: answer it and fan its events out. */
 static void s_job_done(s_front_t *f, rz_job_t *job)
 {
@@ -388,25 +440,8 @@ static void s_job_done(s_front_t *f, rz_job_t *job)
     }
 
     /* Fan-out first: subscribers see an event as soon as it is durable. */
-    for (size_t i = 0; i < job->n && job->rc == 0; i++) {
-        rz_store_item_t *it = &job->items[i];
-        rz_job_meta_t *m = &job->meta[i];
-        if (it->code || it->duplicate || !m->fan)
-            continue;
-        uint8_t pos[16];
-        for (int k = 0; k < 8; k++) {
-            pos[k] = (uint8_t)(it->seq >> (56 - 8 * k));
-            pos[8 + k] = (uint8_t)(it->prev_topic_seq >> (56 - 8 * k));
-        }
-        zmq_send(f->stream, it->topic, it->topic_len,
-                 ZMQ_SNDMORE | ZMQ_DONTWAIT);
-        zmq_send(f->stream, pos, sizeof pos, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-        zmq_send(f->stream, m->fan, m->fan_len, ZMQ_DONTWAIT);
-        if (f->subscriptions > 0)
-            rz_stats_event_out(f->b->stats, m->tenant, m->tenant_len,
-                               m->domain, m->domain_len, it->source,
-                               it->source_len);
-    }
+    if (job->rc == 0 && f->subscriptions > 0)
+        s_fan_out(f, job);
 
     Ratusz__V1__AckList al = RATUSZ__V1__ACK_LIST__INIT;
     Ratusz__V1__Ack *acks =

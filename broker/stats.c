@@ -297,30 +297,31 @@ void rz_stats_destroy(rz_stats_t **pst)
 
 void rz_stats_event_in(rz_stats_t *st, const char *tenant, size_t tenant_len,
                        const char *domain, size_t domain_len,
-                       const char *source, size_t source_len, int64_t now_us)
+                       const char *source, size_t source_len, uint64_t n,
+                       int64_t now_us)
 {
     pthread_mutex_lock(&st->lock);
     struct s_series *e = s_series_get(st, tenant, tenant_len, domain,
                                       domain_len, source, source_len, false);
     if (e) {
-        e->in++;
+        e->in += n;
         if (now_us > e->last_event)
             e->last_event = now_us;
     }
-    st->events_in++;
+    st->events_in += n;
     pthread_mutex_unlock(&st->lock);
 }
 
 void rz_stats_event_out(rz_stats_t *st, const char *tenant, size_t tenant_len,
                         const char *domain, size_t domain_len,
-                        const char *source, size_t source_len)
+                        const char *source, size_t source_len, uint64_t n)
 {
     pthread_mutex_lock(&st->lock);
     struct s_series *e = s_series_get(st, tenant, tenant_len, domain,
                                       domain_len, source, source_len, false);
     if (e)
-        e->out++;
-    st->events_out++;
+        e->out += n;
+    st->events_out += n;
     pthread_mutex_unlock(&st->lock);
 }
 

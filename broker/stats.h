@@ -23,15 +23,18 @@ typedef struct rz_stats rz_stats_t;
 rz_stats_t *rz_stats_new(void);
 void rz_stats_destroy(rz_stats_t **st);
 
-/* One accepted (new, stored) event. Strings are views, not NUL-terminated. */
+/* n accepted (new, stored) events of one series. Strings are views, not
+ * NUL-terminated. Callers count runs of the same series at once: this takes
+ * a lock. */
 void rz_stats_event_in(rz_stats_t *st, const char *tenant, size_t tenant_len,
                        const char *domain, size_t domain_len,
-                       const char *source, size_t source_len, int64_t now_us);
+                       const char *source, size_t source_len, uint64_t n,
+                       int64_t now_us);
 
-/* One event sent out on the stream or to a consumer group. */
+/* n events of one series sent out on the stream or to a consumer group. */
 void rz_stats_event_out(rz_stats_t *st, const char *tenant, size_t tenant_len,
                         const char *domain, size_t domain_len,
-                        const char *source, size_t source_len);
+                        const char *source, size_t source_len, uint64_t n);
 
 /* One committed transaction: its latency (begin to commit done) and size. */
 void rz_stats_commit(rz_stats_t *st, uint64_t latency_us, size_t events);

@@ -67,7 +67,7 @@
 
 /* A stamp is at most three tags (2 bytes each), two 10-byte varints and a
  * length-prefixed principal: 2+10 + 2+10 + 2+10 + principal_len. */
-#define S_STAMP_MAX 36
+#define S_STAMP_MAX RZ_STORE_STAMP_MAX
 
 /* Events a time-bounded topic query examines per page before it returns
  * what it has and a cursor: the topic index has no time, so each candidate
@@ -89,12 +89,9 @@ struct rz_store {
     size_t max_key;
     int sync;
     int full_logged; /* "store full" said once until an append works */
-    /* writer scratch: the stored values of the last append, and a
-     * NUL-terminated principal for protobuf-c */
+    /* writer scratch: the stored values of the last append */
     void *arena;
     size_t arena_cap;
-    void *principal;
-    size_t principal_cap;
 };
 
 /* ------------------------------------------------------------------------
@@ -555,7 +552,6 @@ void rz_store_close(rz_store_t **sp)
     if (s->lock_ok)
         pthread_rwlock_destroy(&s->lock);
     free(s->arena);
-    free(s->principal);
     free(s);
 }
 
@@ -591,46 +587,59 @@ static int s_item_ok(const rz_store_t *s, const rz_store_item_t *it)
  * leaves out zero values, but a zero ingest_time or an empty principal must
  * still overwrite whatever the producer put in fields 21 and 22, so those
  * are written explicitly. (seq is never 0.) */
-static size_t s_stamp(rz_store_t *s, const rz_store_item_t *it, uint64_t seq,
-                      int64_t ingest_time, uint8_t *out)
+size_t rz_store_stamp(uint8_t *out, uint64_t seq, int64_t ingest_time,
+                      const char *principal, size_t principal_len)
 {
     Ratusz__V1__Event st = RATUSZ__V1__EVENT__INIT;
-    size_t n = it->len;
-
-    if (n)
-        memcpy(out, it->bytes, n);
-    char *principal = s->principal;
-    if (it->principal_len)
-        memcpy(principal, it->principal, it->principal_len);
-    principal[it->principal_len] = '\0';
+    char pbuf[256];
+    char *p = principal_len < sizeof pbuf ? pbuf : malloc(principal_len + 1);
+    if (!p)
+        return 0;
+    if (principal_len)
+        memcpy(p, principal, principal_len);
+    p[principal_len] = '\0';
     st.seq = seq;
     st.ingest_time = ingest_time;
-    st.principal = principal;
-    n += ratusz__v1__event__pack(&st, out + n);
+    st.principal = p;
+    size_t n = ratusz__v1__event__pack(&st, out);
+    if (p != pbuf)
+        free(p);
+    /* proto3 leaves zero and "" out, which would let a producer's own
+     * values stand: write them explicitly */
     if (ingest_time == 0) {
         out[n++] = 0xa8; /* field 21, varint */
         out[n++] = 0x01;
         out[n++] = 0x00;
     }
-    if (it->principal_len == 0) {
+    if (principal_len == 0) {
         out[n++] = 0xb2; /* field 22, length-delimited */
         out[n++] = 0x01;
         out[n++] = 0x00;
     }
-    assert(n <= it->len + S_STAMP_MAX + it->principal_len);
+    assert(n <= RZ_STORE_STAMP_MAX + principal_len);
     return n;
+}
+
+static size_t s_stamp(const rz_store_item_t *it, uint64_t seq,
+                      int64_t ingest_time, uint8_t *out)
+{
+    if (it->len)
+        memcpy(out, it->bytes, it->len);
+    return it->len + rz_store_stamp(out + it->len, seq, ingest_time,
+                                    it->principal, it->principal_len);
 }
 
 static int s_append_txn(rz_store_t *s, MDB_txn *txn, void *arg)
 {
     struct s_append *a = arg;
-    MDB_cursor *logc = NULL, *topc = NULL;
+    MDB_cursor *logc = NULL, *topc = NULL, *timc = NULL;
     uint64_t head = 0;
     size_t off = 0;
     int rc;
 
     if ((rc = mdb_cursor_open(txn, s->log, &logc)) ||
         (rc = mdb_cursor_open(txn, s->topics, &topc)) ||
+        (rc = mdb_cursor_open(txn, s->times, &timc)) ||
         (rc = s_head(s, txn, &head)))
         goto fail;
 
@@ -647,16 +656,20 @@ static int s_append_txn(rz_store_t *s, MDB_txn *txn, void *arg)
         it->stored = NULL;
         it->stored_len = 0;
 
-        /* ids first: the transaction sees its own writes, so a repeat
-         * inside this batch is found as well */
+        /* ids first, claiming the next seq: the transaction sees its own
+         * writes, so a repeat inside this batch is found as well, and one
+         * lookup both checks and inserts */
         if (it->source_len)
             memcpy(idkey, it->source, it->source_len);
         idkey[it->source_len] = 0;
         if (it->id_len)
             memcpy(idkey + it->source_len + 1, it->id, it->id_len);
         MDB_val idk = {it->source_len + 1 + it->id_len, idkey};
-        rc = mdb_get(txn, s->ids, &idk, &v);
-        if (rc == 0) {
+        s_put_be64(seqbe, head + 1);
+        v.mv_size = sizeof seqbe;
+        v.mv_data = seqbe;
+        rc = mdb_put(txn, s->ids, &idk, &v, MDB_NOOVERWRITE);
+        if (rc == MDB_KEYEXIST) {
             if (v.mv_size != 8) {
                 rc = MDB_CORRUPTED;
                 goto fail;
@@ -665,12 +678,12 @@ static int s_append_txn(rz_store_t *s, MDB_txn *txn, void *arg)
             it->duplicate = 1;
             continue;
         }
-        if (rc != MDB_NOTFOUND)
+        if (rc)
             goto fail;
 
         uint64_t seq = ++head;
         uint8_t *stored = (uint8_t *)s->arena + off;
-        size_t len = s_stamp(s, it, seq, a->ingest_time, stored);
+        size_t len = s_stamp(it, seq, a->ingest_time, stored);
         off += len;
 
         k.mv_size = sizeof seq;
@@ -678,12 +691,6 @@ static int s_append_txn(rz_store_t *s, MDB_txn *txn, void *arg)
         v.mv_size = len;
         v.mv_data = stored;
         if ((rc = mdb_cursor_put(logc, &k, &v, MDB_APPEND)))
-            goto fail;
-
-        s_put_be64(seqbe, seq);
-        v.mv_size = sizeof seqbe;
-        v.mv_data = seqbe;
-        if ((rc = mdb_put(txn, s->ids, &idk, &v, MDB_NOOVERWRITE)))
             goto fail;
 
         s_time_seq(ts, it->time, seq);
@@ -712,18 +719,24 @@ static int s_append_txn(rz_store_t *s, MDB_txn *txn, void *arg)
         } else if (rc != MDB_NOTFOUND) {
             goto fail;
         }
+        /* seqs only grow, so the new dup always goes last */
         k.mv_size = it->topic_len;
         k.mv_data = (void *)it->topic;
         v.mv_size = sizeof seqbe;
         v.mv_data = seqbe;
-        if ((rc = mdb_cursor_put(topc, &k, &v, 0)))
+        if ((rc = mdb_cursor_put(topc, &k, &v,
+                                 it->prev_topic_seq ? MDB_APPENDDUP : 0)))
             goto fail;
 
+        /* events mostly arrive in time order: append, else insert */
         k.mv_size = sizeof ts;
         k.mv_data = ts;
         v.mv_size = 0;
         v.mv_data = ts; /* never NULL, even for 0 bytes */
-        if ((rc = mdb_put(txn, s->times, &k, &v, 0)))
+        rc = mdb_cursor_put(timc, &k, &v, MDB_APPEND);
+        if (rc == MDB_KEYEXIST)
+            rc = mdb_cursor_put(timc, &k, &v, 0);
+        if (rc)
             goto fail;
 
         it->seq = seq;
@@ -732,6 +745,8 @@ static int s_append_txn(rz_store_t *s, MDB_txn *txn, void *arg)
     }
     rc = 0;
 fail:
+    if (timc)
+        mdb_cursor_close(timc);
     if (topc)
         mdb_cursor_close(topc);
     if (logc)
@@ -743,7 +758,7 @@ int rz_store_append(rz_store_t *s, rz_store_item_t *items, size_t n,
                     int64_t ingest_time)
 {
     struct s_append a = {items, n, ingest_time};
-    size_t need = 0, pmax = 0, valid = 0;
+    size_t need = 0, valid = 0;
     int rc;
 
     if (!s || (!items && n))
@@ -760,15 +775,12 @@ int rz_store_append(rz_store_t *s, rz_store_item_t *items, size_t n,
             continue;
         valid++;
         need += it->len + S_STAMP_MAX + it->principal_len;
-        if (it->principal_len > pmax)
-            pmax = it->principal_len;
     }
     if (!valid)
         return 0;
     /* one arena holds every stored value of this call: item->stored stays
      * valid until the next append */
-    if ((rc = s_reserve(&s->arena, &s->arena_cap, need)) ||
-        (rc = s_reserve(&s->principal, &s->principal_cap, pmax + 1)))
+    if ((rc = s_reserve(&s->arena, &s->arena_cap, need)))
         goto fail;
 
     rc = s_write(s, s_append_txn, &a);

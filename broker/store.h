@@ -98,6 +98,15 @@ typedef struct rz_store_item {
 int rz_store_append(rz_store_t *s, rz_store_item_t *items, size_t n,
                     int64_t ingest_time);
 
+/* The broker stamp that rz_store_append puts after a producer's bytes:
+ * Event fields 20-22 (seq, ingest_time, principal). Writes at most
+ * RZ_STORE_STAMP_MAX + principal_len bytes to out and returns how many, so
+ * that the fan-out can rebuild exactly the stored bytes without a copy from
+ * the writer. */
+#define RZ_STORE_STAMP_MAX 36
+size_t rz_store_stamp(uint8_t *out, uint64_t seq, int64_t ingest_time,
+                      const char *principal, size_t principal_len);
+
 /* Durability an acked append reached under this store's sync mode
  * (enum rz_durability). */
 int rz_store_durability(const rz_store_t *s);

@@ -59,6 +59,41 @@ static int s_reserve(void **arr, size_t *cap, size_t need, size_t size)
     return 0;
 }
 
+/* Consecutive new events of one tenant, domain and source: counted in the
+ * stats at once, since a batch usually comes from one system. */
+typedef struct s_run {
+    const rz_job_meta_t *m;
+    const rz_store_item_t *it;
+    uint64_t n;
+} s_run_t;
+
+static void s_run_flush(rz_broker_t *b, s_run_t *r, int64_t now)
+{
+    if (r->n)
+        rz_stats_event_in(b->stats, r->m->tenant, r->m->tenant_len,
+                          r->m->domain, r->m->domain_len, r->it->source,
+                          r->it->source_len, r->n, now);
+    r->n = 0;
+}
+
+static void s_run_add(rz_broker_t *b, s_run_t *r, const rz_job_meta_t *m,
+                      const rz_store_item_t *it, int64_t now)
+{
+    if (r->n &&
+        (m->tenant_len != r->m->tenant_len ||
+         m->domain_len != r->m->domain_len ||
+         it->source_len != r->it->source_len ||
+         memcmp(m->tenant, r->m->tenant, m->tenant_len) ||
+         memcmp(m->domain, r->m->domain, m->domain_len) ||
+         memcmp(it->source, r->it->source, it->source_len)))
+        s_run_flush(b, r, now);
+    if (!r->n) {
+        r->m = m;
+        r->it = it;
+    }
+    r->n++;
+}
+
 /* Append every valid event of the publish jobs in g in one transaction and
  * hand the outcomes back to the jobs. */
 static void s_commit_publishes(rz_broker_t *b, s_group_t *g)
@@ -80,9 +115,10 @@ static void s_commit_publishes(rz_broker_t *b, s_group_t *g)
                 g->items[g->n_items++] = job->items[i];
     }
     int rc = 0;
+    int64_t ingest_time = rz_now_us();
     uint64_t t0 = s_mono_us();
     if (g->n_items)
-        rc = rz_store_append(b->store, g->items, g->n_items, rz_now_us());
+        rc = rz_store_append(b->store, g->items, g->n_items, ingest_time);
     uint64_t t1 = s_mono_us();
     int durability = rz_store_durability(b->store);
     if (g->n_items && rc == 0) {
@@ -94,32 +130,24 @@ static void s_commit_publishes(rz_broker_t *b, s_group_t *g)
                      "publishes are rejected, reads keep working");
     }
 
-    int64_t now = rz_now_us();
     size_t k = 0;
+    s_run_t run = {0};
     for (size_t j = 0; j < g->n_jobs; j++) {
         rz_job_t *job = g->jobs[j];
         job->rc = rc;
         job->durability = durability;
+        job->ingest_time = ingest_time;
         for (size_t i = 0; i < job->n; i++) {
             rz_store_item_t *it = &job->items[i];
             if (it->code != 0)
                 continue;
             *it = g->items[k++];
-            if (it->code || it->duplicate)
-                continue;
-            rz_job_meta_t *m = &job->meta[i];
-            rz_stats_event_in(b->stats, m->tenant, m->tenant_len, m->domain,
-                              m->domain_len, it->source, it->source_len,
-                              now);
-            /* The store's copy lives until the next append: keep ours. */
-            m->fan = rz_arena_alloc(&job->arena, it->stored_len);
-            if (m->fan) {
-                memcpy(m->fan, it->stored, it->stored_len);
-                m->fan_len = it->stored_len;
-            }
-            it->stored = NULL;
+            it->stored = NULL; /* the store's scratch; the front rebuilds */
+            if (!it->code && !it->duplicate)
+                s_run_add(b, &run, &job->meta[i], it, ingest_time);
         }
     }
+    s_run_flush(b, &run, ingest_time);
 }
 
 static void s_commit_consumer(rz_broker_t *b, rz_job_t *job)
@@ -155,6 +183,7 @@ static void s_run_group(rz_broker_t *b, void *pipe, s_group_t *g)
 void *rz_writer_main(void *arg)
 {
     rz_broker_t *b = arg;
+    pthread_setname_np(pthread_self(), "rz-writer");
     void *pipe = zmq_socket(b->zctx, ZMQ_PAIR);
     int hwm = 0;
     zmq_setsockopt(pipe, ZMQ_SNDHWM, &hwm, sizeof hwm);

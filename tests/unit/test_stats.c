@@ -30,14 +30,14 @@ static void s_in(rz_stats_t *st, const char *tenant, const char *domain,
                  const char *source, int64_t now)
 {
     rz_stats_event_in(st, tenant, strlen(tenant), domain, strlen(domain),
-                      source, strlen(source), now);
+                      source, strlen(source), 1, now);
 }
 
 static void s_out(rz_stats_t *st, const char *tenant, const char *domain,
                   const char *source)
 {
     rz_stats_event_out(st, tenant, strlen(tenant), domain, strlen(domain),
-                       source, strlen(source));
+                       source, strlen(source), 1);
 }
 
 static void s_near(double got, double want, double eps, const char *what)
@@ -69,7 +69,7 @@ static void test_stats_counts_events_per_tenant_domain_source(void **state)
     /* views, not NUL-terminated: only the given length counts */
     const char *buf = "1261011budget/1261011/budget/bestiXXXX";
     for (int i = 0; i < 3; i++)
-        rz_stats_event_in(st, buf, 7, buf + 7, 6, buf + 13, 21, S_T0 + i);
+        rz_stats_event_in(st, buf, 7, buf + 7, 6, buf + 13, 21, 1, S_T0 + i);
     s_in(st, "1261011", "env", "/1261011/env/wios", S_T0 + 10);
     s_in(st, "0201011", "budget", "/0201011/budget/besti", S_T0 + 5);
     s_out(st, "1261011", "budget", "/1261011/budget/besti");
