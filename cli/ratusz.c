@@ -1195,26 +1195,37 @@ static void s_consumer_table(FILE *out, Ratusz__V1__ConsumerGroup **groups,
     table_destroy(&t);
 }
 
-static int s_cmd_consumers(int argc, char **argv)
+/* Options of a command that takes only --json (and the global ones) and
+ * no arguments. Returns -1 to go on, or the exit status. */
+static int s_json_only_opts(const char *cmd, const char *help, int argc,
+                            char **argv, bool *json)
 {
     static const struct option longopts[] = {
         {"json", no_argument, NULL, S_OPT_JSON}, S_GLOBAL_LONGOPTS,
         {NULL, 0, NULL, 0}};
-    bool json = false;
     int c, g;
+    *json = false;
     while ((c = getopt_long(argc, argv, S_GLOBAL_SHORTOPTS, longopts,
                             NULL)) != -1) {
         switch (c) {
-        case S_OPT_HELP: s_help(s_consumers_help); return S_EXIT_OK;
-        case S_OPT_JSON: json = true; break;
+        case S_OPT_HELP: s_help(help); return S_EXIT_OK;
+        case S_OPT_JSON: *json = true; break;
         default:
-            if ((g = s_global_opt("consumers", c, optarg, argv)) != 1)
-                return g ? g : s_bad_option("consumers", '?', argv);
+            if ((g = s_global_opt(cmd, c, optarg, argv)) != 1)
+                return g ? g : s_bad_option(cmd, '?', argv);
         }
     }
     if (optind < argc)
-        return s_usage_error("consumers", "unexpected argument '%s'",
-                             argv[optind]);
+        return s_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    return -1;
+}
+
+static int s_cmd_consumers(int argc, char **argv)
+{
+    bool json;
+    int opt = s_json_only_opts("consumers", s_consumers_help, argc, argv, &json);
+    if (opt >= 0)
+        return opt;
     rz_client_t *cl = s_connect("consumers", NULL);
     if (!cl)
         return S_EXIT_FAIL;
@@ -1590,24 +1601,10 @@ static const char s_health_help[] =
 
 static int s_cmd_health(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"json", no_argument, NULL, S_OPT_JSON}, S_GLOBAL_LONGOPTS,
-        {NULL, 0, NULL, 0}};
-    bool json = false;
-    int c, g;
-    while ((c = getopt_long(argc, argv, S_GLOBAL_SHORTOPTS, longopts,
-                            NULL)) != -1) {
-        switch (c) {
-        case S_OPT_HELP: s_help(s_health_help); return S_EXIT_OK;
-        case S_OPT_JSON: json = true; break;
-        default:
-            if ((g = s_global_opt("health", c, optarg, argv)) != 1)
-                return g ? g : s_bad_option("health", '?', argv);
-        }
-    }
-    if (optind < argc)
-        return s_usage_error("health", "unexpected argument '%s'",
-                             argv[optind]);
+    bool json;
+    int opt = s_json_only_opts("health", s_health_help, argc, argv, &json);
+    if (opt >= 0)
+        return opt;
     rz_client_t *cl = s_connect("health", NULL);
     if (!cl)
         return S_EXIT_FAIL;

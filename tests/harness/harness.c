@@ -174,6 +174,32 @@ void rzt_broker_cleanup(rzt_broker_t *b)
     }
 }
 
+int rzt_setup_with(void **state, const char *const *extra)
+{
+    rzt_broker_t *b = calloc(1, sizeof *b);
+    if (!b || rzt_broker_start(b, extra) < 0) {
+        free(b);
+        return -1;
+    }
+    *state = b;
+    return 0;
+}
+
+int rzt_setup(void **state)
+{
+    return rzt_setup_with(state, NULL);
+}
+
+int rzt_teardown(void **state)
+{
+    rzt_broker_t *b = *state;
+    if (b)
+        rzt_broker_cleanup(b);
+    free(b);
+    *state = NULL;
+    return 0;
+}
+
 rz_client_t *rzt_client(const rzt_broker_t *b, uint32_t window,
                         uint32_t batch)
 {

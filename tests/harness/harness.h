@@ -50,6 +50,12 @@ void rzt_broker_kill(rzt_broker_t *b);
 /* Stop if running and remove the temp dir. */
 void rzt_broker_cleanup(rzt_broker_t *b);
 
+/* cmocka group fixtures: a broker with default options (or extra
+ * arguments) started into *state, and its clean-up. */
+int rzt_setup_with(void **state, const char *const *extra);
+int rzt_setup(void **state);
+int rzt_teardown(void **state);
+
 /* A client to b with a short timeout. */
 rz_client_t *rzt_client(const rzt_broker_t *b, uint32_t window,
                         uint32_t batch);

@@ -86,25 +86,6 @@ static Ratusz__V1__ConsumerGroup *s_group(rz_client_t *c, const char *name,
     return NULL;
 }
 
-static int s_setup(void **state)
-{
-    rzt_broker_t *b = calloc(1, sizeof *b);
-    if (rzt_broker_start(b, NULL) < 0) {
-        free(b);
-        return -1;
-    }
-    *state = b;
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    rzt_broker_t *b = *state;
-    rzt_broker_cleanup(b);
-    free(b);
-    return 0;
-}
-
 static void test_consumer_fetch_starts_at_committed_position(void **state)
 {
     rzt_broker_t *b = *state;
@@ -366,7 +347,7 @@ test_consumer_fetch_after_the_last_possible_seq_is_empty(void **state)
     rz_client_destroy(&c);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, s_setup, s_teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, rzt_setup, rzt_teardown)
 
 int main(void)
 {

@@ -59,25 +59,6 @@ static void s_air(Ratusz__V1__Event *ev, Ratusz__V1__AirQualityMeasurement *m,
     ev->air_quality = m;
 }
 
-static int s_setup(void **state)
-{
-    rzt_broker_t *b = calloc(1, sizeof *b);
-    if (rzt_broker_start(b, NULL) < 0) {
-        free(b);
-        return -1;
-    }
-    *state = b;
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    rzt_broker_t *b = *state;
-    rzt_broker_cleanup(b);
-    free(b);
-    return 0;
-}
-
 static void
 test_metrics_counts_events_per_tenant_domain_and_source(void **state)
 {
@@ -181,5 +162,5 @@ int main(void)
             test_metrics_counts_events_per_tenant_domain_and_source),
         cmocka_unit_test(test_metrics_healthz_says_ok),
     };
-    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+    return cmocka_run_group_tests(tests, rzt_setup, rzt_teardown);
 }

@@ -33,23 +33,6 @@ static void s_on_ack(const rz_ack_t *a, void *user)
     k->durability = a->durability;
 }
 
-static int s_setup(void **state)
-{
-    rzt_broker_t *b = calloc(1, sizeof *b);
-    if (rzt_broker_start(b, NULL) < 0)
-        return -1;
-    *state = b;
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    rzt_broker_t *b = *state;
-    rzt_broker_cleanup(b);
-    free(b);
-    return 0;
-}
-
 static int s_count(const rz_event_t *e, void *user)
 {
     (void)e;
@@ -238,5 +221,5 @@ int main(void)
         cmocka_unit_test(test_publish_batch_with_one_invalid_event_acks_the_rest),
         cmocka_unit_test(test_publish_sigterm_exits_zero_and_keeps_everything),
     };
-    return cmocka_run_group_tests(tests, s_setup, s_teardown);
+    return cmocka_run_group_tests(tests, rzt_setup, rzt_teardown);
 }

@@ -282,25 +282,6 @@ static void s_shuffle(int *v, int n, uint32_t seed)
     }
 }
 
-static int s_setup(void **state)
-{
-    rzt_broker_t *b = calloc(1, sizeof *b);
-    if (rzt_broker_start(b, NULL) < 0) {
-        free(b);
-        return -1;
-    }
-    *state = b;
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    rzt_broker_t *b = *state;
-    rzt_broker_cleanup(b);
-    free(b);
-    return 0;
-}
-
 /* ------------------------------------------------------------------------
  * Queries
  */
@@ -946,7 +927,7 @@ test_replay_max_events_and_small_chunks_cross_chunk_boundaries(void **state)
     rz_client_destroy(&c);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, s_setup, s_teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, rzt_setup, rzt_teardown)
 
 int main(void)
 {

@@ -59,14 +59,6 @@ static int s_setup(void **state)
     return 0;
 }
 
-static int s_teardown(void **state)
-{
-    rzt_broker_t *b = *state;
-    rzt_broker_cleanup(b);
-    free(b);
-    return 0;
-}
-
 /* Map size and max have a minimum of 64K; max_message may not exceed
  * map_max, so its 4M default has to come down as well. */
 static const char *const s_small[] = {
@@ -241,7 +233,7 @@ static void test_storefull_map_grows_up_to_map_max_by_itself(void **state)
     rz_client_destroy(&c);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, s_setup, s_teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, s_setup, rzt_teardown)
 
 int main(void)
 {

@@ -143,36 +143,11 @@ static void s_receive(rz_sub_t *s, got_t *g, size_t want, int max_ms)
     assert_int_equal(rz_sub_recv(s, s_on_event, g, 300), 0);
 }
 
-static int s_setup(void **state)
-{
-    rzt_broker_t *b = calloc(1, sizeof *b);
-    if (rzt_broker_start(b, NULL) < 0) {
-        free(b);
-        return -1;
-    }
-    *state = b;
-    return 0;
-}
-
 static int s_setup_small_hwm(void **state)
 {
     static const char *const extra[] = {"--stream-hwm", "100", "--sync", "os",
                                         NULL};
-    rzt_broker_t *b = calloc(1, sizeof *b);
-    if (rzt_broker_start(b, extra) < 0) {
-        free(b);
-        return -1;
-    }
-    *state = b;
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    rzt_broker_t *b = *state;
-    rzt_broker_cleanup(b);
-    free(b);
-    return 0;
+    return rzt_setup_with(state, extra);
 }
 
 static void
@@ -455,19 +430,19 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
-            test_subscribe_prefix_receives_live_events_in_seq_order, s_setup,
-            s_teardown),
+            test_subscribe_prefix_receives_live_events_in_seq_order, rzt_setup,
+            rzt_teardown),
         cmocka_unit_test_setup_teardown(
-            test_subscribe_events_before_the_connection_are_backfilled, s_setup,
-            s_teardown),
+            test_subscribe_events_before_the_connection_are_backfilled, rzt_setup,
+            rzt_teardown),
         cmocka_unit_test_setup_teardown(
-            test_subscribe_resumes_after_a_broker_restart, s_setup, s_teardown),
+            test_subscribe_resumes_after_a_broker_restart, rzt_setup, rzt_teardown),
         cmocka_unit_test_setup_teardown(
-            test_subscribe_catches_up_after_a_broker_restart, s_setup,
-            s_teardown),
+            test_subscribe_catches_up_after_a_broker_restart, rzt_setup,
+            rzt_teardown),
         cmocka_unit_test_setup_teardown(
             test_subscribe_gap_recovery_delivers_every_event_once,
-            s_setup_small_hwm, s_teardown),
+            s_setup_small_hwm, rzt_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
