@@ -186,8 +186,9 @@ static void s_queue(s_front_t *f, rz_job_t *job)
 }
 
 /* Fill item i of job from one encoded event, or set its code and reason. */
-static void s_prepare_event(s_front_t *f, s_req_t *q, rz_job_t *job, size_t i,
-                            const uint8_t *bytes, size_t len)
+static void s_prepare_event(s_req_t *q, rz_job_t *job, size_t i,
+                            const char *principal, const uint8_t *bytes,
+                            size_t len)
 {
     rz_store_item_t *it = &job->items[i];
     rz_job_meta_t *m = &job->meta[i];
@@ -209,12 +210,14 @@ static void s_prepare_event(s_front_t *f, s_req_t *q, rz_job_t *job, size_t i,
     }
     char topic[RZ_TOPIC_MAX + 1];
     int tlen = rz_event_topic(ev, topic, sizeof topic);
-    const char *dot = memchr(topic, '.', (size_t)tlen);
-    const char *domain = dot + 1;
-    const char *dot2 = strchr(domain, '.');
+    /* the domain is the topic's second segment */
+    size_t tenant_len = strlen(ev->tenant);
+    const char *domain = topic + tenant_len + 1;
+    const char *dot2 = memchr(domain, '.', (size_t)tlen - tenant_len - 1);
     size_t dlen = dot2 ? (size_t)(dot2 - domain) : strlen(domain);
-    char dom[64];
-    snprintf(dom, sizeof dom, "%.*s", (int)dlen, domain);
+    char dom[RZ_TOPIC_MAX + 1];
+    memcpy(dom, domain, dlen);
+    dom[dlen] = '\0';
     rc = rz_access_check(q->principal, RZ_ACT_PUBLISH, ev->tenant, dom, why,
                          sizeof why);
     if (rc < 0) {
@@ -230,15 +233,14 @@ static void s_prepare_event(s_front_t *f, s_req_t *q, rz_job_t *job, size_t i,
     it->id_len = strlen(ev->id);
     it->subject = ev->subject;
     it->subject_len = strlen(ev->subject);
-    it->principal = rz_arena_strndup(&job->arena, q->principal,
-                                     strlen(q->principal));
-    it->principal_len = strlen(q->principal);
+    it->principal = principal;
+    it->principal_len = strlen(principal);
     it->time = ev->time;
     m->tenant = ev->tenant;
-    m->tenant_len = strlen(ev->tenant);
+    m->tenant_len = tenant_len;
     m->domain = it->topic + m->tenant_len + 1;
     m->domain_len = dlen;
-    if (!it->topic || !it->principal) {
+    if (!it->topic) {
         it->code = RZ_ENOMEM;
         m->reason = "out of memory";
     }
@@ -271,16 +273,18 @@ static void s_publish(s_front_t *f, s_req_t *q, int batch)
         goto bad_count;
     job->items = rz_arena_alloc(&job->arena, job->n * sizeof *job->items);
     job->meta = rz_arena_alloc(&job->arena, job->n * sizeof *job->meta);
-    if (!job->items || !job->meta)
+    const char *principal =
+        rz_arena_strndup(&job->arena, q->principal, strlen(q->principal));
+    if (!job->items || !job->meta || !principal)
         goto nomem;
     memset(job->items, 0, job->n * sizeof *job->items);
     memset(job->meta, 0, job->n * sizeof *job->meta);
     for (size_t i = 0; i < job->n; i++) {
         if (batch)
-            s_prepare_event(f, q, job, i, rb->events[i].data,
+            s_prepare_event(q, job, i, principal, rb->events[i].data,
                             rb->events[i].len);
         else
-            s_prepare_event(f, q, job, i, body, len);
+            s_prepare_event(q, job, i, principal, body, len);
         if (job->items[i].code)
             rz_stats_reject(f->b->stats, job->items[i].code);
     }
