@@ -72,7 +72,7 @@ static const struct s_option s_options[] = {
     {"max_batch", S_UINT, S_OFF(max_batch), "10000", NULL, 1, S_U32, "N",
      "most events in one batch publish (PUBB)"},
     {"max_inflight", S_UINT, S_OFF(max_inflight), "200000", NULL, 1, S_U32, "N",
-     "events queued for the writer before publishes get RZ_EBUSY"},
+     "events queued for the writer before requests wait in the socket"},
     {"commit_max", S_UINT, S_OFF(commit_max), "8192", NULL, 1, S_U32, "N",
      "most events written in one LMDB transaction"},
     {"query_limit", S_UINT, S_OFF(query_limit), "1000", NULL, 1, S_U32, "N",

@@ -23,7 +23,8 @@ typedef struct rz_config {
     uint64_t max_message;   /* largest request body, bytes (default 4 MiB) */
     uint64_t max_batch;     /* most events in one PUBB (default 10000) */
     uint64_t max_inflight;  /* events queued for the writer before the
-                               broker answers RZ_EBUSY (default 200000) */
+                               front stops reading requests until it
+                               catches up (default 200000) */
     uint64_t commit_max;    /* most events in one transaction (default 8192) */
     uint64_t query_limit;   /* default and cap of a QUERY page (1000/10000) */
     uint64_t replay_chunk;  /* events per REPLAY reply (default 1000) */
