@@ -1,0 +1,512 @@
+#!/usr/bin/env bash
+# compare.sh - Ratusz against Redis Streams, NATS JetStream and Mosquitto,
+# on this machine, with the same workloads and C clients for every system.
+#
+#   bench/compare.sh              the full run (about 30 min on 2 cores)
+#   bench/compare.sh --quick      a short run for development (about 4 min)
+#
+# Options:
+#   --rounds N      rounds of every measurement, interleaved (A B C A B C
+#                   ...); default 3, or $ROUNDS
+#   --duration S    seconds each measurement publishes for (5; quick 1)
+#   --only LIST     workloads to run, comma-separated: ingest, multi,
+#                   fanout, replay, scale (default all)
+#   --dir DIR       where the temporary data folders go (default
+#                   $RZ_BENCH_DIR or /var/tmp: a disk, not tmpfs, where
+#                   fsync means something)
+#   --scale-budget S  seconds the scale workload may take at most (1200;
+#                   quick 180; or $RZ_BENCH_SCALE_BUDGET): it stops growing
+#                   the store then, and says so in the results
+#   --keep          keep the temporary folder (logs, stores) afterwards
+#   --no-install    do not install missing packages
+#
+# What it does: installs the peers from Debian packages when they are
+# missing (redis-server, redis-tools, nats-server, libnats-dev, mosquitto,
+# libmosquitto-dev, libhiredis-dev; needs root), builds Release into
+# build-bench/, starts each server on 127.0.0.1 on a free port with its
+# data in a fresh temporary folder, runs the load generator of bench/ for
+# it, and stops it by its own PID. Broker CPU time and memory come from
+# /proc/PID/stat, /proc/PID/status and /proc/PID/io before and after each
+# measurement.
+#
+# Results: a table on stdout and in bench/results/latest.txt, a summary in
+# bench/results/latest.json, a chart in bench/results/latest.svg, and every
+# raw measurement in bench/results/latest.jsonl. Benchmarks print numbers;
+# nothing here asserts a time.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+
+usage() { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; }
+
+# --- options --------------------------------------------------------------------
+QUICK=no
+ROUNDS=${ROUNDS:-3}
+DURATION=
+ONLY=ingest,multi,fanout,replay,scale
+BASE_DIR=${RZ_BENCH_DIR:-/var/tmp}
+KEEP=no
+INSTALL=yes
+SCALE_BUDGET_ARG=${RZ_BENCH_SCALE_BUDGET:-}
+ARGS_GIVEN="$*"
+while (($#)); do
+    case "$1" in
+        --quick) QUICK=yes ;;
+        --rounds) ROUNDS=${2:?--rounds N}; shift ;;
+        --duration) DURATION=${2:?--duration S}; shift ;;
+        --only) ONLY=${2:?--only LIST}; shift ;;
+        --dir) BASE_DIR=${2:?--dir DIR}; shift ;;
+        --scale-budget) SCALE_BUDGET_ARG=${2:?--scale-budget S}; shift ;;
+        --keep) KEEP=yes ;;
+        --no-install) INSTALL=no ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "compare.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: bad --rounds '$ROUNDS'" >&2; exit 2; }
+[[ -z $SCALE_BUDGET_ARG || $SCALE_BUDGET_ARG =~ ^[0-9]+$ ]] ||
+    { echo "compare.sh: bad --scale-budget '$SCALE_BUDGET_ARG'" >&2; exit 2; }
+
+if [[ $QUICK == yes ]]; then
+    DURATION=${DURATION:-1}
+    REPLAY_N=200000        # events stored, then read back
+    SCALE_MAX=2000000      # the store grows to this
+    SCALE_BUDGET=${SCALE_BUDGET_ARG:-180} # seconds for all of scale, at most
+    SCALE_QUERIES=500
+else
+    DURATION=${DURATION:-5}
+    REPLAY_N=1000000
+    SCALE_MAX=20000000
+    SCALE_BUDGET=${SCALE_BUDGET_ARG:-1200}
+    SCALE_QUERIES=2000
+fi
+SCALE_STEP=1000000
+WINDOWS=(1 16 256 4096)
+PUBLISHERS=16
+FAN_RATE=20000
+FAN_SUBS=(1 8)
+
+want() { [[ ",$ONLY," == *",$1,"* ]]; }
+
+log() { printf '%s\n' "$*" >&2; }
+
+# --- packages -------------------------------------------------------------------
+PEER_PKGS=(redis-server redis-tools nats-server libnats-dev mosquitto
+           libmosquitto-dev libhiredis-dev)
+missing=()
+for p in "${PEER_PKGS[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+    [[ $status == installed ]] || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    if [[ $INSTALL == no ]]; then
+        log "compare.sh: missing packages: ${missing[*]} (and --no-install)"
+        exit 1
+    fi
+    if ((EUID != 0)); then
+        log "compare.sh: the peers come from Debian packages, and these are missing:"
+        log "    ${missing[*]}"
+        log "Install them as root, then run this again:"
+        log "    sudo apt-get install --no-install-recommends ${missing[*]}"
+        exit 1
+    fi
+    log "compare.sh: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Where systemd runs, these packages also start system-wide servers on
+    # their default ports. This script does not use them (it starts its own
+    # on free ports); stop them with: systemctl disable --now redis-server
+    # nats-server mosquitto
+fi
+if [[ $INSTALL == yes ]]; then
+    deploy/install-deps.sh >&2 || {
+        ((EUID != 0)) && log "compare.sh: run deploy/install-deps.sh as root first"
+        exit 1
+    }
+fi
+
+# --- build ----------------------------------------------------------------------
+BUILD=$ROOT/build-bench
+log "compare.sh: building Release into build-bench/"
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DRZ_TESTS=OFF >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target ratuszd ratusz-cli rz-bench-load \
+    rz-bench-report redis-bench-load nats-bench-load mqtt-bench-load >/dev/null
+RATUSZD=$BUILD/ratuszd
+RATUSZ_CLI=$BUILD/ratusz
+BIN=$BUILD/bench
+
+# --- the temporary folder and cleanup -------------------------------------------
+mkdir -p "$BASE_DIR"
+WORK=$(mktemp -d "$BASE_DIR/ratusz-bench.XXXXXX")
+FS_TYPE=$(stat -f -c %T "$WORK")
+if [[ $FS_TYPE == tmpfs || $FS_TYPE == ramfs ]]; then
+    log "compare.sh: warning: $BASE_DIR is $FS_TYPE: fsync costs nothing there," \
+        "so durable numbers mean little. Use --dir on a disk."
+fi
+declare -A PIDS=() # pid -> system, every server this script started
+
+stop_pid() {
+    local pid=$1 i
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 300; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        log "compare.sh: pid $pid did not stop in 30 s; killing it"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+    unset "PIDS[$pid]"
+}
+
+cleanup() {
+    local pid
+    for pid in "${!PIDS[@]}"; do
+        stop_pid "$pid"
+    done
+    if [[ $KEEP == yes ]]; then
+        log "compare.sh: data and logs kept in $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- ports, /proc --------------------------------------------------------------
+declare -A USED_PORTS=()
+# Ports below the kernel's ephemeral range, so that no outgoing connection
+# takes one between the check and the server's bind.
+read -r EPHEMERAL_LOW _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || EPHEMERAL_LOW=32768
+((EPHEMERAL_LOW > 12000)) || EPHEMERAL_LOW=32768
+# free_port: set PORT to a port no socket uses and this script has not
+# handed out yet.
+free_port() {
+    local i in_use=" " _ addr
+    while read -r _ addr _; do
+        [[ $addr == *:* ]] && in_use+="$((16#${addr##*:})) "
+    done < <(tail -q -n +2 /proc/net/tcp /proc/net/tcp6 2>/dev/null)
+    for ((i = 0; i < 1000; i++)); do
+        PORT=$((10000 + (RANDOM * 32768 + RANDOM) % (EPHEMERAL_LOW - 10000)))
+        [[ -n ${USED_PORTS[$PORT]:-} || $in_use == *" $PORT "* ]] && continue
+        USED_PORTS[$PORT]=1
+        return 0
+    done
+    log "compare.sh: no free port"
+    return 1
+}
+
+CLK_TCK=$(getconf CLK_TCK)
+# Broker CPU seconds (user + system, all threads) so far.
+# (0 when the process is gone: a failed measurement is recorded, not fatal)
+cpu_s() {
+    awk -v hz="$CLK_TCK" '{ sub(/^.*\) /, ""); printf "%.3f", ($12 + $13) / hz }' \
+        "/proc/$1/stat" 2>/dev/null || echo 0
+}
+status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+write_bytes() { awk '$1 == "write_bytes:" { print $2 }' "/proc/$1/io" 2>/dev/null || echo 0; }
+
+# --- servers --------------------------------------------------------------------
+# start_server SYSTEM DIR: start SYSTEM with its data in DIR; sets SRV_PID and
+# CLIENT (the load generator with its connection options).
+start_server() {
+    local sys=$1 dir=$2 port port2 i
+    mkdir -p "$dir"
+    free_port
+    port=$PORT
+    case "$sys" in
+        ratusz|ratusz-os)
+            free_port
+            port2=$PORT
+            local sync=full
+            [[ $sys == ratusz-os ]] && sync=os
+            "$RATUSZD" --data-dir "$dir/data" --listen "tcp://127.0.0.1:$port" \
+                --stream "tcp://127.0.0.1:$port2" --metrics off --sync "$sync" \
+                --log-level warn >"$dir/server.log" 2>&1 &
+            SRV_PID=$!
+            CLIENT=("$BIN/rz-bench-load" --endpoint "tcp://127.0.0.1:$port"
+                    --stream "tcp://127.0.0.1:$port2")
+            ;;
+        redis-always|redis-everysec)
+            redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" \
+                --appendonly yes --appendfsync "${sys#redis-}" --save '' \
+                --daemonize no --logfile "$dir/server.log" &
+            SRV_PID=$!
+            CLIENT=("$BIN/redis-bench-load" --port "$port")
+            ;;
+        nats)
+            nats-server -a 127.0.0.1 -p "$port" -js -sd "$dir" \
+                -l "$dir/server.log" &
+            SRV_PID=$!
+            CLIENT=("$BIN/nats-bench-load" --url "nats://127.0.0.1:$port")
+            ;;
+        mosquitto)
+            cat >"$dir/mosquitto.conf" <<EOF
+listener $port 127.0.0.1
+allow_anonymous true
+persistence true
+persistence_location $dir/
+user $(id -un)
+set_tcp_nodelay true
+max_queued_messages 0
+max_inflight_messages 1000
+log_dest file $dir/server.log
+EOF
+            mosquitto -c "$dir/mosquitto.conf" 2>/dev/null &
+            SRV_PID=$!
+            CLIENT=("$BIN/mqtt-bench-load" --port "$port")
+            ;;
+        *) log "compare.sh: unknown system $sys"; return 1 ;;
+    esac
+    PIDS[$SRV_PID]=$sys
+    CLIENT+=(--label "$sys")
+    for ((i = 0; i < 200; i++)); do
+        kill -0 "$SRV_PID" 2>/dev/null || break
+        case "$sys" in
+            ratusz*) "$RATUSZ_CLI" -e "tcp://127.0.0.1:$port" -t 200 health \
+                         >/dev/null 2>&1 && return 0 ;;
+            redis-*) [[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]] && return 0 ;;
+            nats) grep -q 'Server is ready' "$dir/server.log" 2>/dev/null && return 0 ;;
+            mosquitto) grep -q ' running' "$dir/server.log" 2>/dev/null && return 0 ;;
+        esac
+        sleep 0.05
+    done
+    log "compare.sh: $sys did not start; its log:"
+    tail -5 "$dir/server.log" >&2 2>/dev/null || true
+    stop_pid "$SRV_PID"
+    return 1
+}
+
+# --- one measurement ------------------------------------------------------------
+RESULTS_DIR=$ROOT/bench/results
+mkdir -p "$RESULTS_DIR"
+RESULTS=$WORK/results.jsonl
+: >"$RESULTS"
+
+# measure WORKLOAD ROUND PARAMS_JSON TIME_LIMIT -- LOAD ARGS: run the client
+# (CLIENT) against the running server SRV_PID, add what the broker spent, and
+# append the JSON line to RESULTS. PARAMS_JSON ("\"window\":1,...") names
+# the group of a measurement that printed nothing.
+measure() {
+    local workload=$1 round=$2 params=$3 limit=$4
+    shift 5
+    local c0 c1 r0 r1 hwm w0 w1 out rc=0 line
+    c0=$(cpu_s "$SRV_PID")
+    r0=$(status_kb "$SRV_PID" VmRSS)
+    w0=$(write_bytes "$SRV_PID")
+    out=$(timeout --kill-after=10 "$limit" "${CLIENT[@]}" "$@" \
+        2>>"$WORK/clients.log") || rc=$?
+    c1=$(cpu_s "$SRV_PID")
+    r1=$(status_kb "$SRV_PID" VmRSS)
+    hwm=$(status_kb "$SRV_PID" VmHWM)
+    w1=$(write_bytes "$SRV_PID")
+    line=$(grep '^{' <<<"$out" | tail -1 || true)
+    local sys=${PIDS[$SRV_PID]}
+    if [[ -z $line ]]; then
+        line="{\"system\":\"$sys\",\"mode\":\"$workload\",$params,\"failed\":true"
+    else
+        line=${line%\}}
+        ((rc)) && line+=",\"failed\":true"
+    fi
+    line+=",\"workload\":\"$workload\",\"round\":$round,\"exit\":$rc"
+    line+=",\"broker_cpu_s\":$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", b - a }')"
+    line+=",\"rss_kb_before\":${r0:-0},\"rss_kb_after\":${r1:-0},\"rss_hwm_kb\":${hwm:-0}"
+    line+=",\"write_bytes\":$((${w1:-0} - ${w0:-0}))${EXTRA_FIELDS:-}}"
+    printf '%s\n' "$line" >>"$RESULTS"
+    local rate note=""
+    rate=$(sed -n 's/.*"events_per_s":\([0-9.e+]*\).*/\1/p' <<<"$line")
+    [[ -n $rate ]] && note=$(printf '%.0f events/s' "$rate")
+    ((rc == 0)) || note+=" (exit $rc, see clients.log)"
+    log "$(printf '  %-10s round %-2s %-15s %s' "$workload" "$round" "$sys" "$note")"
+    return 0
+}
+
+# run_fresh SYSTEM WORKLOAD ROUND PARAMS LIMIT -- ARGS: a fresh server for one
+# measurement.
+run_fresh() {
+    local sys=$1 workload=$2 round=$3 params=$4 limit=$5
+    shift 6
+    local dir
+    dir=$(mktemp -d "$WORK/$sys.XXXXXX")
+    if ! start_server "$sys" "$dir"; then
+        printf '{"system":"%s","mode":"%s",%s,"failed":true,"workload":"%s","round":%s}\n' \
+            "$sys" "$workload" "$params" "$workload" "$round" >>"$RESULTS"
+        return 0
+    fi
+    measure "$workload" "$round" "$params" "$limit" -- "$@"
+    stop_pid "$SRV_PID"
+    rm -rf "$dir"
+}
+
+LIMIT=$(awk -v d="$DURATION" 'BEGIN { printf "%d", d + 120 }')
+T_START=$(date +%s)
+
+# --- 1. durable ingest, one publisher ------------------------------------------
+if want ingest; then
+    log "== 1. ingest: one publisher, window ${WINDOWS[*]}"
+    for w in "${WINDOWS[@]}"; do
+        for ((r = 1; r <= ROUNDS; r++)); do
+            for sys in ratusz redis-always redis-everysec nats mosquitto ratusz-os; do
+                run_fresh "$sys" ingest "$r" "\"window\":$w" "$LIMIT" -- \
+                    --mode ingest --window "$w" --duration "$DURATION"
+            done
+        done
+    done
+fi
+
+# --- 2. many publishers ---------------------------------------------------------
+if want multi; then
+    log "== 2. multi: $PUBLISHERS publishers, window 1"
+    for ((r = 1; r <= ROUNDS; r++)); do
+        for sys in ratusz redis-always redis-everysec nats mosquitto; do
+            run_fresh "$sys" multi "$r" "\"window\":1,\"publishers\":$PUBLISHERS" \
+                "$LIMIT" -- --mode multi --publishers "$PUBLISHERS" --window 1 \
+                --duration "$DURATION"
+        done
+    done
+fi
+
+# --- 3. fan-out -------------------------------------------------------------------
+if want fanout; then
+    log "== 3. fanout: $FAN_RATE events/s to ${FAN_SUBS[*]} subscribers; most to 1"
+    for s in "${FAN_SUBS[@]}"; do
+        for ((r = 1; r <= ROUNDS; r++)); do
+            for sys in ratusz redis-always nats mosquitto; do
+                run_fresh "$sys" fanout "$r" \
+                    "\"window\":4096,\"subscribers\":$s,\"rate\":$FAN_RATE" \
+                    "$LIMIT" -- --mode fanout --rate "$FAN_RATE" --subscribers "$s" \
+                    --window 4096 --duration "$DURATION" --timeout 10
+            done
+        done
+    done
+    for ((r = 1; r <= ROUNDS; r++)); do
+        for sys in ratusz redis-always nats mosquitto; do
+            run_fresh "$sys" fanout-max "$r" \
+                "\"window\":4096,\"subscribers\":1,\"rate\":0" \
+                "$LIMIT" -- --mode fanout --rate 0 --subscribers 1 \
+                --window 4096 --duration "$DURATION" --timeout 30
+        done
+    done
+fi
+
+# --- 4. replay --------------------------------------------------------------------
+if want replay; then
+    log "== 4. replay: store $REPLAY_N events in each system, then read them back"
+    declare -A REPLAY_PID=() REPLAY_CLIENT=()
+    for sys in ratusz redis-always nats; do
+        dir=$(mktemp -d "$WORK/replay-$sys.XXXXXX")
+        start_server "$sys" "$dir" || continue
+        log "  filling $sys"
+        if ! timeout --kill-after=10 900 "${CLIENT[@]}" --mode ingest --window 4096 \
+            --count "$REPLAY_N" --duration 800 >/dev/null 2>>"$WORK/clients.log"; then
+            log "  filling $sys failed"
+            stop_pid "$SRV_PID"
+            continue
+        fi
+        REPLAY_PID[$sys]=$SRV_PID
+        REPLAY_CLIENT[$sys]=$(printf '%q ' "${CLIENT[@]}")
+    done
+    for ((r = 1; r <= ROUNDS; r++)); do
+        for sys in ratusz redis-always nats; do
+            [[ -n ${REPLAY_PID[$sys]:-} ]] || continue
+            SRV_PID=${REPLAY_PID[$sys]}
+            eval "CLIENT=(${REPLAY_CLIENT[$sys]})"
+            EXTRA_FIELDS=",\"expected_events\":$REPLAY_N" \
+                measure replay "$r" "\"expected_events\":$REPLAY_N" 300 -- \
+                --mode replay --count "$REPLAY_N"
+        done
+    done
+    for sys in "${!REPLAY_PID[@]}"; do
+        stop_pid "${REPLAY_PID[$sys]}"
+    done
+fi
+
+# --- 5. scale with size (Ratusz) -------------------------------------------------
+if want scale; then
+    log "== 5. scale: Ratusz from 0 to $SCALE_MAX events, $SCALE_STEP a step (budget ${SCALE_BUDGET} s)"
+    dir=$(mktemp -d "$WORK/scale.XXXXXX")
+    if start_server ratusz "$dir"; then
+        t0=$(date +%s)
+        stored=0
+        step=0
+        while ((stored < SCALE_MAX)); do
+            step=$((step + 1))
+            left=$((SCALE_BUDGET - ($(date +%s) - t0)))
+            if ((left < 10)); then
+                stopped="time budget of ${SCALE_BUDGET} s used up at $stored events"
+                break
+            fi
+            EXTRA_FIELDS='' measure scale "$step" '"window":4096' $((left + 120)) -- \
+                --mode scale --count "$SCALE_STEP" --window 4096 \
+                --duration "$left" --queries "$SCALE_QUERIES"
+            # The store's size on disk, into the line just written.
+            bytes=$(du -sb "$dir/data" | cut -f1)
+            sed -i '$ s/}$/,"store_bytes":'"$bytes"'}/' "$RESULTS"
+            last=$(tail -1 "$RESULTS")
+            got=$(sed -n 's/.*"head_seq":\([0-9]*\).*/\1/p' <<<"$last")
+            if [[ -z $got ]] || ((got <= stored)); then
+                stopped="a step stored nothing"
+                break
+            fi
+            stored=$got
+        done
+        if [[ -n ${stopped:-} ]]; then
+            sed -i '$ s/}$/,"stopped":"'"$stopped"'"}/' "$RESULTS"
+            log "  scale stopped early: $stopped"
+        fi
+        stop_pid "$SRV_PID"
+    fi
+fi
+
+# --- meta and report ---------------------------------------------------------------
+json_str() {
+    local s=${1//\\/\\\\}
+    s=${s//\"/\\\"}
+    s=$(tr -d '\000-\037' <<<"$s")
+    printf '"%s"' "$s"
+}
+first_line() { "$@" 2>&1 | head -1 || true; }
+CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+RAM_GB=$(awk '/^MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)
+ELAPSED=$(($(date +%s) - T_START))
+{
+    printf '{"meta":{'
+    printf '"date":%s,' "$(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)")"
+    printf '"command":%s,' "$(json_str "bench/compare.sh${ARGS_GIVEN:+ $ARGS_GIVEN}")"
+    printf '"machine":%s,' "$(json_str "$(nproc) cores ($CPU_MODEL), $RAM_GB GiB RAM")"
+    printf '"kernel":%s,' "$(json_str "$(uname -srm)")"
+    printf '"storage":%s,' "$(json_str "$FS_TYPE on $(df --output=source "$WORK" | tail -1) ($BASE_DIR)")"
+    printf '"rounds":%s,"duration":%s,"elapsed_s":%s,"quick":%s,' \
+        "$ROUNDS" "$(json_str "$DURATION")" "$ELAPSED" "$([[ $QUICK == yes ]] && echo true || echo false)"
+    printf '"versions":{'
+    printf '"ratuszd":%s,' "$(json_str "$(first_line "$RATUSZD" --version), git $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')")"
+    printf '"redis-server":%s,' "$(json_str "$(first_line redis-server --version | cut -d' ' -f1-3)")"
+    printf '"nats-server":%s,' "$(json_str "$(first_line nats-server --version)")"
+    printf '"mosquitto":%s,' "$(json_str "$(first_line mosquitto -h)")"
+    printf '"hiredis":%s,' "$(json_str "hiredis $(pkg-config --modversion hiredis 2>/dev/null || echo '?')")"
+    printf '"libnats":%s,' "$(json_str "libnats $(pkg-config --modversion libnats 2>/dev/null || echo '?')")"
+    printf '"libmosquitto":%s' "$(json_str "libmosquitto $(pkg-config --modversion libmosquitto 2>/dev/null || echo '?')")"
+    printf '},"systems":{'
+    printf '"ratusz":%s,' "$(json_str "ratuszd --sync full (default): acked after the LMDB commit is fsync'd")"
+    printf '"ratusz-os":%s,' "$(json_str "ratuszd --sync os: acked once committed to the page cache (reference)")"
+    printf '"redis-always":%s,' "$(json_str "Redis Streams XADD, appendonly yes, appendfsync always: AOF fsync'd before the replies")"
+    printf '"redis-everysec":%s,' "$(json_str "same, appendfsync everysec: fsync once a second, after the ack (reference)")"
+    printf '"nats":%s,' "$(json_str "NATS JetStream, file storage, async publish: acked WITHOUT fsync (reference)")"
+    printf '"mosquitto":%s' "$(json_str "Mosquitto QoS 1, persistence true: acked from memory, saved only every autosave_interval (reference)")"
+    printf '}}}\n'
+} >"$WORK/meta.jsonl"
+cat "$WORK/meta.jsonl" "$RESULTS" >"$RESULTS_DIR/latest.jsonl"
+# What the load generators said on stderr (failures, warnings), if anything.
+if [[ -s $WORK/clients.log ]]; then
+    cp "$WORK/clients.log" "$RESULTS_DIR/latest-clients.log"
+else
+    rm -f "$RESULTS_DIR/latest-clients.log"
+fi
+"$BIN/rz-bench-report" "$RESULTS_DIR/latest.jsonl" --json "$RESULTS_DIR/latest.json" \
+    --svg "$RESULTS_DIR/latest.svg" | tee "$RESULTS_DIR/latest.txt"
+log ""
+log "compare.sh: done in $((ELAPSED / 60)) min $((ELAPSED % 60)) s; results in bench/results/latest.{txt,json,svg,jsonl}"
