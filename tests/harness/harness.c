@@ -37,20 +37,28 @@ void rzt_rmtree(const char *path)
     nftw(path, s_unlink, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* A port below the kernel's ephemeral range (32768 and up), where the
+ * outgoing connections of parallel tests never land, that binds now. */
 int rzt_free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
+    static unsigned seed;
+    if (!seed)
+        seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+    for (int tries = 0; tries < 200; tries++) {
+        int port = 20000 + (int)(rand_r(&seed) % 12000);
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0)
+            return -1;
+        struct sockaddr_in a = {0};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        a.sin_port = htons((uint16_t)port);
+        int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
         close(fd);
-    return port;
+        if (ok)
+            return port;
+    }
+    return -1;
 }
 
 static void s_print_log(const rzt_broker_t *b)
@@ -125,13 +133,21 @@ int rzt_broker_start(rzt_broker_t *b, const char *const *extra)
         return -1;
     b->own_dir = 1;
     snprintf(b->log, sizeof b->log, "%s.log", b->dir);
-    snprintf(b->front, sizeof b->front, "tcp://127.0.0.1:%d", rzt_free_port());
-    snprintf(b->stream, sizeof b->stream, "tcp://127.0.0.1:%d",
-             rzt_free_port());
-    snprintf(b->metrics, sizeof b->metrics, "127.0.0.1:%d", rzt_free_port());
     for (int i = 0; extra && extra[i] && i < 15; i++)
         b->extra[i] = extra[i];
-    return s_spawn(b);
+    /* A port can be taken between choosing and binding it: try again with
+     * others when the broker could not listen. */
+    for (int attempt = 0; attempt < 5; attempt++) {
+        snprintf(b->front, sizeof b->front, "tcp://127.0.0.1:%d",
+                 rzt_free_port());
+        snprintf(b->stream, sizeof b->stream, "tcp://127.0.0.1:%d",
+                 rzt_free_port());
+        snprintf(b->metrics, sizeof b->metrics, "127.0.0.1:%d",
+                 rzt_free_port());
+        if (s_spawn(b) == 0)
+            return 0;
+    }
+    return -1;
 }
 
 int rzt_broker_restart(rzt_broker_t *b)

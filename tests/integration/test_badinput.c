@@ -224,6 +224,8 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     fx_t *f = *state;
+    if (!f) /* the setup failed */
+        return 0;
     rz_client_destroy(&f->good);
     zmq_close(f->raw);
     zmq_ctx_term(f->ctx);

@@ -224,6 +224,8 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     fx_t *f = *state;
+    if (!f) /* the setup failed */
+        return 0;
     if (f->child > 0) {
         kill(f->child, SIGKILL);
         waitpid(f->child, NULL, 0);
