@@ -689,6 +689,107 @@ int rz_query(rz_client_t *c, rz_query_t *q, rz_event_cb cb, void *user)
     return rc;
 }
 
+/* Passes events on until a budget runs out (-1: no budget) or the
+ * caller's callback asks to stop. */
+typedef struct s_limit {
+    rz_event_cb cb;
+    void *user;
+    int64_t room;
+    int64_t delivered;
+} s_limit_t;
+
+static int s_limited(const rz_event_t *e, void *user)
+{
+    s_limit_t *l = user;
+    if (l->room == 0)
+        return 1;
+    l->delivered++;
+    if (l->room > 0)
+        l->room--;
+    int stop = l->cb ? l->cb(e, l->user) : 0;
+    return stop || l->room == 0;
+}
+
+/* Requests of an unfiltered replay kept in flight at once. */
+#define S_REPLAY_DEPTH 4
+#define S_REPLAY_CHUNK 1000
+
+/* The bulk of an unfiltered replay: seqs have no gaps, so the ranges of the
+ * next few chunks are known in advance and their requests can be in flight
+ * together, while the broker reads one and this client decodes another.
+ * The broker answers reads in the order they were sent. Stops at the first
+ * range that comes back short (the head, the end, or the broker's own chunk
+ * cap) and leaves *from where a sequential replay must go on; *done is set
+ * when nothing is left. Returns the number delivered or a negative code. */
+static int64_t s_replay_ranges(rz_client_t *c, const rz_replay_t *rp,
+                               uint64_t *from, int *done, rz_event_cb cb,
+                               void *user)
+{
+    uint64_t chunk = rp->chunk ? rp->chunk : S_REPLAY_CHUNK;
+    uint64_t corr[S_REPLAY_DEPTH], end_of[S_REPLAY_DEPTH];
+    int n = 0, first = 0, stop = 0, short_reply = 0, failed = 0;
+    uint64_t next = *from;
+    /* no gaps: the first max_events seqs hold every event wanted */
+    uint64_t last = rp->until_seq;
+    if (rp->max_events && (!last || *from + rp->max_events < last))
+        last = *from + rp->max_events;
+    int64_t total = 0;
+    Ratusz__V1__ReplayRequest m = RATUSZ__V1__REPLAY_REQUEST__INIT;
+    m.topic_prefix = "";
+    *done = 0;
+    for (;;) {
+        /* keep the pipeline full until the first short range */
+        while (!short_reply && !stop && !failed && n < S_REPLAY_DEPTH &&
+               (!last || next < last)) {
+            m.from_seq = next;
+            m.until_seq = next + chunk;
+            if (last && m.until_seq > last)
+                m.until_seq = last;
+            m.chunk = (uint32_t)(m.until_seq - next);
+            int k = (first + n) % S_REPLAY_DEPTH;
+            if (s_call(c, "REPLAY", &m.base, &corr[k]) < 0) {
+                failed = 1;
+                break;
+            }
+            end_of[k] = m.until_seq;
+            next = m.until_seq;
+            n++;
+        }
+        if (n == 0)
+            break;
+        s_reply_t r;
+        int rc = s_wait(c, corr[first], &r);
+        uint64_t range_end = end_of[first];
+        first = (first + 1) % S_REPLAY_DEPTH;
+        n--;
+        if (rc < 0)
+            return rc; /* the rest of the replies are never matched */
+        if (short_reply || stop) {
+            s_reply_close(&r); /* after the stop point: not delivered */
+            continue;
+        }
+        Ratusz__V1__RawEventList *l = NULL;
+        int64_t room = rp->max_events ? (int64_t)rp->max_events - total : -1;
+        s_limit_t lim = {cb, user, room, 0};
+        rc = s_deliver(&r, s_limited, &lim, &l, &stop);
+        s_reply_close(&r);
+        if (rc < 0)
+            return rc;
+        total += lim.delivered;
+        *from = l->next_seq;
+        if (l->next_seq < range_end)
+            short_reply = 1;
+        ratusz__v1__raw_event_list__free_unpacked(l, NULL);
+        if (rp->max_events && (uint64_t)total >= rp->max_events)
+            stop = 1;
+    }
+    if (failed)
+        return RZ_EIO;
+    if (stop || (!short_reply && last && *from >= last))
+        *done = 1;
+    return total;
+}
+
 int64_t rz_replay(rz_client_t *c, const rz_replay_t *rp, rz_event_cb cb,
                   void *user)
 {
@@ -701,6 +802,12 @@ int64_t rz_replay(rz_client_t *c, const rz_replay_t *rp, rz_event_cb cb,
     m.chunk = rp->chunk;
     int64_t total = 0;
     int stop = 0;
+    if (!*m.topic_prefix) {
+        int done;
+        total = s_replay_ranges(c, rp, &m.from_seq, &done, cb, user);
+        if (total < 0 || done)
+            return total;
+    }
     for (;;) {
         if (rp->max_events)
             m.max_events = rp->max_events - (uint64_t)total;

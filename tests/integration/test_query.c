@@ -888,7 +888,7 @@ test_replay_max_events_and_small_chunks_cross_chunk_boundaries(void **state)
     static const struct {
         uint64_t from, max;
         uint64_t want_n;
-        uint64_t requests; /* one REPLAY per chunk of 7 */
+        uint64_t requests; /* REPLAYs of 7 that hold the events wanted */
     } cases[] = {
         {1, 50, 50, 8}, /* 7 * 7 + 1 */
         {1, 49, 49, 7}, /* exactly seven full chunks */
@@ -907,7 +907,11 @@ test_replay_max_events_and_small_chunks_cross_chunk_boundaries(void **state)
         assert_int_equal(g->n, cases[k].want_n);
         for (size_t i = 0; i < g->n; i++)
             assert_int_equal(g->seq[i], cases[k].from + i);
-        assert_int_equal(s1.requests - s0.requests, cases[k].requests);
+        /* An unfiltered replay keeps up to 4 ranges in flight, so past
+         * the head it may ask for up to 3 empty ranges and then once
+         * more where the head was; it never asks for less. */
+        assert_in_range(s1.requests - s0.requests, cases[k].requests,
+                        cases[k].requests + 4);
     }
 
     /* with a prefix, the limit counts matching events only */
