@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 #include <zmq.h>
 
 #include "arena.h"
@@ -39,6 +40,20 @@ typedef struct rz_job_meta {
     size_t domain_len;
     const char *reason; /* when items[i].code was set by the front */
 } rz_job_meta_t;
+
+/* Whether two events belong to one stats series (tenant, domain, source):
+ * the writer and the fan-out count runs of a series at once. */
+static inline int rz_job_same_series(const rz_job_meta_t *a,
+                                     const rz_store_item_t *ai,
+                                     const rz_job_meta_t *b,
+                                     const rz_store_item_t *bi)
+{
+    return a->tenant_len == b->tenant_len && a->domain_len == b->domain_len &&
+           ai->source_len == bi->source_len &&
+           !memcmp(a->tenant, b->tenant, a->tenant_len) &&
+           !memcmp(a->domain, b->domain, a->domain_len) &&
+           !memcmp(ai->source, bi->source, ai->source_len);
+}
 
 typedef struct rz_job {
     int kind;

@@ -366,10 +366,7 @@ static void s_fan_out(s_front_t *f, rz_job_t *job)
         if (it && (it->code || it->duplicate))
             continue;
         /* stats per run of one series, as the writer counts them */
-        if (run_n && (!it || it->source_len != run_it->source_len ||
-                      memcmp(it->source, run_it->source, it->source_len) ||
-                      m->tenant_len != run->tenant_len ||
-                      memcmp(m->tenant, run->tenant, m->tenant_len))) {
+        if (run_n && (!it || !rz_job_same_series(m, it, run, run_it))) {
             rz_stats_event_out(f->b->stats, run->tenant, run->tenant_len,
                                run->domain, run->domain_len, run_it->source,
                                run_it->source_len, run_n);

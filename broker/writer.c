@@ -79,13 +79,7 @@ static void s_run_flush(rz_broker_t *b, s_run_t *r, int64_t now)
 static void s_run_add(rz_broker_t *b, s_run_t *r, const rz_job_meta_t *m,
                       const rz_store_item_t *it, int64_t now)
 {
-    if (r->n &&
-        (m->tenant_len != r->m->tenant_len ||
-         m->domain_len != r->m->domain_len ||
-         it->source_len != r->it->source_len ||
-         memcmp(m->tenant, r->m->tenant, m->tenant_len) ||
-         memcmp(m->domain, r->m->domain, m->domain_len) ||
-         memcmp(it->source, r->it->source, it->source_len)))
+    if (r->n && !rz_job_same_series(m, it, r->m, r->it))
         s_run_flush(b, r, now);
     if (!r->n) {
         r->m = m;
