@@ -15,7 +15,8 @@ enum rz_action {
     RZ_ACT_PUBLISH, /* tenant, domain of the event */
     RZ_ACT_READ,    /* get, query, replay, fetch, subscribe */
     RZ_ACT_CONSUME, /* commit a consumer group position */
-    RZ_ACT_ADMIN    /* stats, consumers, health */
+    RZ_ACT_ADMIN,   /* stats, consumers, health */
+    RZ_ACT_REPORT   /* a component reporting its own state */
 };
 
 /* The principal of the connection a message arrived on, written to out. */

@@ -846,6 +846,36 @@ static void s_stats(s_front_t *f, s_req_t *q)
     rz_broker_stats_free(&s);
 }
 
+/* REPORT: a component's whole state, kept until its next report. */
+static void s_report(s_front_t *f, s_req_t *q)
+{
+    zmq_msg_t *body = &q->frames[q->cmd_at + 2];
+    Ratusz__V1__Component *c = ratusz__v1__component__unpack(
+        NULL, zmq_msg_size(body), zmq_msg_data(body));
+    if (!c) {
+        rz_stats_reject(f->b->stats, RZ_EDECODE);
+        s_reply_error(f, q, RZ_EDECODE,
+                      "REPORT body of %zu bytes is not a Component message",
+                      zmq_msg_size(body));
+        return;
+    }
+    char why[640];
+    int rc = rz_stats_component_check(c, why, sizeof why);
+    if (rc == 0)
+        rc = rz_stats_component(f->b->stats, c->name, zmq_msg_data(body),
+                                zmq_msg_size(body), rz_now_us());
+    ratusz__v1__component__free_unpacked(c, NULL);
+    if (rc < 0) {
+        rz_stats_reject(f->b->stats, rc);
+        s_reply_error(f, q, rc, "%s", rc == RZ_ENOMEM ? "out of memory" : why);
+        return;
+    }
+    /* the reply tells the component how the broker is */
+    Ratusz__V1__Health h = RATUSZ__V1__HEALTH__INIT;
+    s_health_fill(f->b, &h);
+    s_reply_msg(f, q, "REPORT", &h.base);
+}
+
 static void s_health(s_front_t *f, s_req_t *q)
 {
     Ratusz__V1__Health h = RATUSZ__V1__HEALTH__INIT;
@@ -914,6 +944,8 @@ static void s_handle(s_front_t *f, s_req_t *q)
         act = RZ_ACT_CONSUME;
     else if (s_cmd_is(cmd, "STATS") || s_cmd_is(cmd, "CONSUMERS"))
         act = RZ_ACT_ADMIN;
+    else if (s_cmd_is(cmd, "REPORT"))
+        act = RZ_ACT_REPORT;
     char why[256];
     if (rz_access_check(q->principal, act, NULL, NULL, why, sizeof why) < 0) {
         s_reply_error(f, q, RZ_EDENIED, "%s", why);
@@ -937,6 +969,8 @@ static void s_handle(s_front_t *f, s_req_t *q)
         s_stats(f, q);
     else if (s_cmd_is(cmd, "HEALTH"))
         s_health(f, q);
+    else if (s_cmd_is(cmd, "REPORT"))
+        s_report(f, q);
     else {
         char name[80];
         s_printable(cmd, name, sizeof name);

@@ -142,6 +142,15 @@ struct rz_stats {
 
     uint64_t events_in, events_out, reads, commits, requests, subscribers;
     int64_t last_tick;
+
+    /* the latest REPORT of each component, as received */
+    struct s_component {
+        char *name;
+        uint8_t *body;
+        size_t len;
+        int64_t received;
+    } *components;
+    size_t ncomponents;
 };
 
 static const double s_windows_s[3] = {60, 300, 900};
@@ -290,6 +299,11 @@ void rz_stats_destroy(rz_stats_t **pst)
     free(st->series);
     free(st->slots);
     free(st->rejects);
+    for (size_t i = 0; i < st->ncomponents; i++) {
+        free(st->components[i].name);
+        free(st->components[i].body);
+    }
+    free(st->components);
     pthread_mutex_destroy(&st->lock);
     free(st);
     *pst = NULL;
@@ -524,7 +538,23 @@ int rz_stats_snapshot(rz_stats_t *st, Ratusz__V1__Stats *out)
     out->subscribers = st->subscribers;
     /* every event that left the broker: live, to groups, and in replies */
     out->events_out_total = st->events_out + st->reads;
+    Ratusz__V1__Component **comps = NULL;
+    size_t ncomps = 0;
+    if (st->ncomponents) {
+        comps = calloc(st->ncomponents, sizeof *comps);
+        for (size_t i = 0; comps && i < st->ncomponents; i++) {
+            const struct s_component *c = &st->components[i];
+            Ratusz__V1__Component *m =
+                ratusz__v1__component__unpack(NULL, c->len, c->body);
+            if (!m)
+                continue; /* checked when stored: only memory fails here */
+            m->reported = c->received;
+            comps[ncomps++] = m;
+        }
+    }
     pthread_mutex_unlock(&st->lock);
+    out->components = comps;
+    out->n_components = ncomps;
 
     /* sorted outside the lock: the order makes scrapes diffable */
     qsort(cp, n, sizeof *cp, s_cmp_counter);
@@ -561,6 +591,143 @@ void rz_stats_snapshot_free(Ratusz__V1__Stats *out)
     out->commit_latency_us = NULL;
     free(out->batch_size);
     out->batch_size = NULL;
+    for (size_t i = 0; i < out->n_components; i++)
+        ratusz__v1__component__free_unpacked(out->components[i], NULL);
+    free(out->components);
+    out->components = NULL;
+    out->n_components = 0;
+}
+
+/* ===========================================================================
+ * Components (REPORT)
+ */
+
+static bool s_metric_name_ok(const char *n)
+{
+    if (!n || !(*n >= 'a' && *n <= 'z'))
+        return false;
+    size_t len = 0;
+    for (; *n; n++, len++)
+        if (!((*n >= 'a' && *n <= 'z') || (*n >= '0' && *n <= '9') ||
+              *n == '_'))
+            return false;
+    return len <= RZ_COMPONENT_NAME_MAX;
+}
+
+static bool s_text_ok(const char *t, size_t max)
+{
+    size_t len = 0;
+    for (const unsigned char *p = (const unsigned char *)t; *p; p++, len++)
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+    return len <= max;
+}
+
+int rz_stats_component_check(const Ratusz__V1__Component *c, char *why,
+                             size_t why_len)
+{
+    if (!*c->name || !s_text_ok(c->name, RZ_COMPONENT_NAME_MAX)) {
+        snprintf(why, why_len,
+                 "component name must be 1-%d printable characters",
+                 RZ_COMPONENT_NAME_MAX);
+        return RZ_EBADREQ;
+    }
+    if (!s_text_ok(c->kind, RZ_COMPONENT_NAME_MAX) ||
+        !s_text_ok(c->version, RZ_COMPONENT_NAME_MAX) ||
+        !s_text_ok(c->host, RZ_COMPONENT_NAME_MAX) ||
+        !s_text_ok(c->status, RZ_COMPONENT_TEXT_MAX) ||
+        !s_text_ok(c->detail, RZ_COMPONENT_TEXT_MAX)) {
+        snprintf(why, why_len,
+                 "component '%s': kind, version, host, status and detail must "
+                 "be one printable line (at most %d bytes)",
+                 c->name, RZ_COMPONENT_TEXT_MAX);
+        return RZ_EBADREQ;
+    }
+    if (c->n_metrics > RZ_COMPONENT_METRICS_MAX ||
+        c->n_histograms > RZ_COMPONENT_METRICS_MAX) {
+        snprintf(why, why_len, "component '%s': more than %d metrics",
+                 c->name, RZ_COMPONENT_METRICS_MAX);
+        return RZ_EBADREQ;
+    }
+    for (size_t i = 0; i < c->n_metrics; i++) {
+        if (!s_metric_name_ok(c->metrics[i]->name)) {
+            snprintf(why, why_len,
+                     "component '%s': metric name '%.64s' is not "
+                     "lower_snake_case (a-z, 0-9, _)",
+                     c->name, c->metrics[i]->name);
+            return RZ_EBADREQ;
+        }
+        if (!s_text_ok(c->metrics[i]->help, RZ_COMPONENT_TEXT_MAX)) {
+            snprintf(why, why_len, "component '%s': metric '%s': help must "
+                     "be one printable line", c->name, c->metrics[i]->name);
+            return RZ_EBADREQ;
+        }
+    }
+    for (size_t i = 0; i < c->n_histograms; i++) {
+        const Ratusz__V1__Histogram *h = c->histograms[i];
+        if (!s_metric_name_ok(h->name)) {
+            snprintf(why, why_len,
+                     "component '%s': histogram name '%.64s' is not "
+                     "lower_snake_case", c->name, h->name);
+            return RZ_EBADREQ;
+        }
+        if (h->n_counts > h->n_bounds + 1 || h->n_bounds > 64) {
+            snprintf(why, why_len,
+                     "component '%s': histogram '%s' has %zu counts for %zu "
+                     "bounds", c->name, h->name, h->n_counts, h->n_bounds);
+            return RZ_EBADREQ;
+        }
+    }
+    return 0;
+}
+
+int rz_stats_component(rz_stats_t *st, const char *name, const uint8_t *body,
+                       size_t len, int64_t now_us)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        return RZ_ENOMEM;
+    memcpy(copy, body, len);
+    pthread_mutex_lock(&st->lock);
+    struct s_component *c = NULL;
+    for (size_t i = 0; i < st->ncomponents; i++)
+        if (!strcmp(st->components[i].name, name))
+            c = &st->components[i];
+    if (!c && st->ncomponents == RZ_COMPONENTS_MAX) {
+        /* full: the component silent the longest makes room */
+        c = &st->components[0];
+        for (size_t i = 1; i < st->ncomponents; i++)
+            if (st->components[i].received < c->received)
+                c = &st->components[i];
+        free(c->name);
+        c->name = NULL;
+    }
+    if (!c) {
+        struct s_component *n = realloc(
+            st->components, (st->ncomponents + 1) * sizeof *n);
+        if (!n) {
+            pthread_mutex_unlock(&st->lock);
+            free(copy);
+            return RZ_ENOMEM;
+        }
+        st->components = n;
+        c = &n[st->ncomponents++];
+        memset(c, 0, sizeof *c);
+    }
+    if (!c->name && !(c->name = strdup(name))) {
+        /* drop the slot rather than keep one without a name */
+        free(c->body);
+        *c = st->components[--st->ncomponents];
+        pthread_mutex_unlock(&st->lock);
+        free(copy);
+        return RZ_ENOMEM;
+    }
+    free(c->body);
+    c->body = copy;
+    c->len = len;
+    c->received = now_us;
+    pthread_mutex_unlock(&st->lock);
+    return 0;
 }
 
 /* ===========================================================================
@@ -769,6 +936,74 @@ static void s_scalar(struct s_buf *b, const char *name, const char *type,
     s_printf(b, "%s %llu\n", name, (unsigned long long)v);
 }
 
+/* name{component="...",kind="..."} */
+static void s_component_series(struct s_buf *b, const char *name,
+                               const Ratusz__V1__Component *c)
+{
+    s_printf(b, "%s{component=\"", name);
+    s_label_value(b, c->name);
+    s_puts(b, "\",kind=\"");
+    s_label_value(b, c->kind);
+    s_puts(b, "\"} ");
+}
+
+/* What components reported: one family per metric name, every component
+ * that reports it a series (the text format wants a family's samples
+ * together). Counters get the _total suffix if they lack it. */
+static void s_components(struct s_buf *b, const Ratusz__V1__Stats *s)
+{
+    int64_t now = 0;
+    for (size_t i = 0; i < s->n_components; i++)
+        if (s->components[i]->reported > now)
+            now = s->components[i]->reported;
+    s_family(b, "ratusz_component_last_report_timestamp_seconds", "gauge",
+             "Unix time of the component's last REPORT to the broker.");
+    for (size_t i = 0; i < s->n_components; i++) {
+        s_component_series(b, "ratusz_component_last_report_timestamp_seconds",
+                           s->components[i]);
+        s_printf(b, "%.6f\n", (double)s->components[i]->reported / 1e6);
+    }
+    for (size_t i = 0; i < s->n_components; i++) {
+        const Ratusz__V1__Component *c = s->components[i];
+        for (size_t m = 0; m < c->n_metrics; m++) {
+            const Ratusz__V1__Metric *x = c->metrics[m];
+            /* the first component (in order) with this name and type
+             * writes the family */
+            bool seen = false;
+            for (size_t j = 0; j <= i && !seen; j++) {
+                const Ratusz__V1__Component *o = s->components[j];
+                size_t lim = j == i ? m : o->n_metrics;
+                for (size_t k = 0; k < lim && !seen; k++)
+                    seen = !strcmp(o->metrics[k]->name, x->name) &&
+                           o->metrics[k]->counter == x->counter;
+            }
+            if (seen)
+                continue;
+            size_t nl = strlen(x->name);
+            bool suffix = x->counter &&
+                          (nl < 6 || strcmp(x->name + nl - 6, "_total"));
+            char fam[160];
+            snprintf(fam, sizeof fam, "ratusz_component_%s%s", x->name,
+                     suffix ? "_total" : "");
+            s_family(b, fam, x->counter ? "counter" : "gauge",
+                     *x->help ? x->help : "Reported by the component.");
+            for (size_t j = i; j < s->n_components; j++) {
+                const Ratusz__V1__Component *o = s->components[j];
+                for (size_t k = 0; k < o->n_metrics; k++) {
+                    if (strcmp(o->metrics[k]->name, x->name) ||
+                        o->metrics[k]->counter != x->counter)
+                        continue;
+                    s_component_series(b, fam, o);
+                    s_double(b, o->metrics[k]->value);
+                    s_puts(b, "\n");
+                    break;
+                }
+            }
+        }
+    }
+    (void)now;
+}
+
 char *rz_stats_prometheus(const Ratusz__V1__Stats *s)
 {
     struct s_buf b = {0};
@@ -916,6 +1151,9 @@ char *rz_stats_prometheus(const Ratusz__V1__Stats *s)
             s_printf(&b, "%.6f\n", (double)s->consumers[i]->updated / 1e6);
         }
     }
+
+    if (s->n_components)
+        s_components(&b, s);
 
     if (b.oom) {
         free(b.p);

@@ -60,6 +60,24 @@ void rz_stats_tick(rz_stats_t *st, int64_t now_us);
 int rz_stats_snapshot(rz_stats_t *st, Ratusz__V1__Stats *out);
 void rz_stats_snapshot_free(Ratusz__V1__Stats *out);
 
+/* Components (adapters, bridges) report their state with REPORT; the
+ * latest report per name is kept (at most RZ_COMPONENTS_MAX: a new name
+ * then replaces the one silent the longest) and returned by snapshots with
+ * Component.reported set to when it arrived. */
+#define RZ_COMPONENTS_MAX 256
+#define RZ_COMPONENT_NAME_MAX 128
+#define RZ_COMPONENT_TEXT_MAX 512
+#define RZ_COMPONENT_METRICS_MAX 256
+
+/* Check a decoded report before it is kept. Returns 0 or RZ_EBADREQ
+ * with why naming the problem. */
+int rz_stats_component_check(const Ratusz__V1__Component *c, char *why,
+                             size_t why_len);
+
+/* Keep body (an encoded Component named name, already checked). */
+int rz_stats_component(rz_stats_t *st, const char *name, const uint8_t *body,
+                       size_t len, int64_t now_us);
+
 /* Render a full Stats message as Prometheus text exposition format
  * (version 0.0.4). Returns a malloc'd string or NULL. */
 char *rz_stats_prometheus(const Ratusz__V1__Stats *s);

@@ -1361,7 +1361,8 @@ static const char s_stats_help[] =
     "in and out per tenant, domain and source with their rates (1, 5 and 15\n"
     "minute averages) and the time of the last one (SILENT when over 15\n"
     "minutes); commit latency and batch size; rejected events by reason;\n"
-    "consumer groups and their lag.\n"
+    "consumer groups and their lag; the adapters and bridges that report to\n"
+    "the broker, with their numbers (STALE when silent for 15 seconds).\n"
     "\n"
     "  --json              the Stats message as one JSON line\n"
     "  -w, --watch [SEC]   redraw every SEC seconds (default 2) until Ctrl-C\n";
@@ -1392,6 +1393,63 @@ static const char *s_pcts(char *buf, size_t len,
     else
         snprintf(buf, len, "p50 %.0f  p99 %.0f", h->p50, h->p99);
     return buf;
+}
+
+/* A component whose reports stopped this long ago is shown as STALE. */
+#define S_STALE_US (15 * INT64_C(1000000))
+
+/* Adapters and bridges, as they last reported: a table of their state,
+ * then each one's numbers on a line of its own. */
+static void s_component_table(FILE *out, const Ratusz__V1__Stats *st,
+                              int64_t now, bool color)
+{
+    const char *red = color ? "\033[1;31m" : "", *off = color ? "\033[0m" : "";
+    static const char *const hdr[] = {"COMPONENT", "KIND", "STATUS",
+                                      "LAST REPORT", "DETAIL"};
+    char a[48], b[48];
+    table_t *t = table_new(hdr, 5);
+    if (!t)
+        return;
+    table_max_width(t, 4, 60);
+    for (size_t i = 0; i < st->n_components; i++) {
+        const Ratusz__V1__Component *c = st->components[i];
+        bool stale = now - c->reported > S_STALE_US;
+        bool ok = !stale && !strcmp(c->status, "ok");
+        table_add(t, "%s", c->name);
+        table_add(t, "%s", *c->kind ? c->kind : "-");
+        if (stale)
+            table_add(t, "%sSTALE%s", red, off);
+        else
+            table_add(t, "%s%s%s", ok ? "" : red,
+                      *c->status ? c->status : "-", ok ? "" : off);
+        table_add(t, "%s", s_ago(a, sizeof a, c->reported, now));
+        table_add(t, "%s", c->detail);
+    }
+    table_print(t, out, NULL);
+    table_destroy(&t);
+    for (size_t i = 0; i < st->n_components; i++) {
+        const Ratusz__V1__Component *c = st->components[i];
+        if (!c->n_metrics && !c->n_histograms)
+            continue;
+        fprintf(out, "%s:", c->name);
+        for (size_t m = 0; m < c->n_metrics; m++) {
+            double v = c->metrics[m]->value;
+            if (v == (double)(int64_t)v && v >= 0 && v < 1e15)
+                fprintf(out, "  %s %s", c->metrics[m]->name,
+                        human_count(a, sizeof a, (uint64_t)v));
+            else
+                fprintf(out, "  %s %.3g", c->metrics[m]->name, v);
+        }
+        for (size_t h = 0; h < c->n_histograms; h++) {
+            const Ratusz__V1__Histogram *x = c->histograms[h];
+            /* by convention, names ending in _us are microseconds */
+            size_t nl = strlen(x->name);
+            bool us = nl > 3 && !strcmp(x->name + nl - 3, "_us");
+            fprintf(out, "  %s %s", x->name, s_pcts(b, sizeof b, x, us));
+        }
+        fputc('\n', out);
+    }
+    fputc('\n', out);
 }
 
 /* Draw the stats screen. */
@@ -1489,6 +1547,9 @@ static void s_render_stats(FILE *out, const Ratusz__V1__Stats *st,
         s_consumer_table(out, st->consumers, st->n_consumers, NULL, color);
         fputc('\n', out);
     }
+
+    if (st->n_components)
+        s_component_table(out, st, now, color);
 }
 
 static int s_cmd_stats(int argc, char **argv)

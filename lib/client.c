@@ -893,6 +893,16 @@ int rz_stats(rz_client_t *c, Ratusz__V1__Stats **out)
     return s_info(c, "STATS", &ratusz__v1__stats__descriptor, (void **)out);
 }
 
+int rz_report(rz_client_t *c, const Ratusz__V1__Component *comp)
+{
+    s_reply_t r;
+    int rc = s_request(c, "REPORT", &comp->base, &r);
+    if (rc < 0)
+        return rc;
+    s_reply_close(&r);
+    return 0;
+}
+
 int rz_consumers(rz_client_t *c, Ratusz__V1__ConsumerList **out)
 {
     return s_info(c, "CONSUMERS", &ratusz__v1__consumer_list__descriptor,

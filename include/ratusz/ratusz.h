@@ -274,6 +274,14 @@ int rz_health(rz_client_t *c, Ratusz__V1__Health **out);
 int rz_stats(rz_client_t *c, Ratusz__V1__Stats **out);
 int rz_consumers(rz_client_t *c, Ratusz__V1__ConsumerList **out);
 
+/* Report a component's state to the broker (REPORT), so that `ratusz
+ * stats` and the broker's /metrics show adapters and bridges beside it.
+ * Send the whole state about once a second; the broker keeps the latest
+ * report per comp->name and marks a component stale when its reports stop.
+ * Synchronous like rz_stats; publish acks arriving meanwhile are delivered.
+ * Returns 0 or a negative RZ_E* code. */
+int rz_report(rz_client_t *c, const Ratusz__V1__Component *comp);
+
 /* ---------------------------------------------------------------------------
  * Live subscription with gap recovery
  *

@@ -59,6 +59,30 @@ static void s_air(Ratusz__V1__Event *ev, Ratusz__V1__AirQualityMeasurement *m,
     ev->air_quality = m;
 }
 
+/* The text passes promtool's format check (when promtool is here). */
+static void s_promtool(const char *body)
+{
+    if (access(PROMTOOL, X_OK) == 0) {
+        char dir[256], path[300], cmd[400], out[4096];
+        assert_int_equal(rzt_tmpdir(dir, sizeof dir), 0);
+        snprintf(path, sizeof path, "%s/metrics.txt", dir);
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(body, f);
+        fclose(f);
+        snprintf(cmd, sizeof cmd, PROMTOOL " check metrics < %s 2>&1", path);
+        int rc = rzt_run(cmd, out, sizeof out);
+        if (rc != 0)
+            fail_msg("promtool check metrics: exit %d\n%s", rc, out);
+        rzt_rmtree(dir);
+    } else {
+        fprintf(stderr,
+                "note: %s not found, Prometheus format not checked "
+                "with promtool\n",
+                PROMTOOL);
+    }
+}
+
 static void
 test_metrics_counts_events_per_tenant_domain_and_source(void **state)
 {
@@ -122,25 +146,7 @@ test_metrics_counts_events_per_tenant_domain_and_source(void **state)
         series++;
     assert_int_equal(series, 2);
 
-    if (access(PROMTOOL, X_OK) == 0) {
-        char dir[256], path[300], cmd[400], out[4096];
-        assert_int_equal(rzt_tmpdir(dir, sizeof dir), 0);
-        snprintf(path, sizeof path, "%s/metrics.txt", dir);
-        FILE *f = fopen(path, "w");
-        assert_non_null(f);
-        fputs(body, f);
-        fclose(f);
-        snprintf(cmd, sizeof cmd, PROMTOOL " check metrics < %s 2>&1", path);
-        int rc = rzt_run(cmd, out, sizeof out);
-        if (rc != 0)
-            fail_msg("promtool check metrics: exit %d\n%s", rc, out);
-        rzt_rmtree(dir);
-    } else {
-        fprintf(stderr,
-                "note: %s not found, Prometheus format not checked "
-                "with promtool\n",
-                PROMTOOL);
-    }
+    s_promtool(body);
     free(body);
     rz_client_destroy(&c);
 }
@@ -155,12 +161,79 @@ static void test_metrics_healthz_says_ok(void **state)
     assert_int_equal(rzt_http_get(b->metrics, "/nope", body, sizeof body), 404);
 }
 
+/* An adapter reporting its state: kept by name, shown by STATS, /metrics
+ * and `ratusz stats`; a malformed report is refused with a reason. */
+static void test_metrics_components_report_their_state(void **state)
+{
+    rzt_broker_t *b = *state;
+    rz_client_t *c = rzt_client(b, 64, 1);
+    Ratusz__V1__Metric read = RATUSZ__V1__METRIC__INIT,
+                       queued = RATUSZ__V1__METRIC__INIT;
+    Ratusz__V1__Metric *metrics[] = {&read, &queued};
+    read.name = "records_read";
+    read.value = 5354;
+    read.counter = 1;
+    read.help = "Records read from every input.";
+    queued.name = "outbox_depth";
+    queued.value = 17;
+    Ratusz__V1__Component comp = RATUSZ__V1__COMPONENT__INIT;
+    comp.name = "adapter/budget";
+    comp.kind = "adapter";
+    comp.status = "ok";
+    comp.detail = "drop folder /srv/drop/budget";
+    comp.n_metrics = 2;
+    comp.metrics = metrics;
+    int64_t before = rz_now_us();
+    assert_int_equal(rz_report(c, &comp), 0);
+    /* the latest report replaces the previous one */
+    read.value = 6000;
+    assert_int_equal(rz_report(c, &comp), 0);
+
+    Ratusz__V1__Stats *st = NULL;
+    assert_int_equal(rz_stats(c, &st), 0);
+    assert_int_equal(st->n_components, 1);
+    const Ratusz__V1__Component *got = st->components[0];
+    assert_string_equal(got->name, "adapter/budget");
+    assert_string_equal(got->detail, "drop folder /srv/drop/budget");
+    assert_true(got->reported >= before && got->reported <= rz_now_us());
+    assert_int_equal(got->n_metrics, 2);
+    assert_true(got->metrics[0]->value == 6000);
+    ratusz__v1__stats__free_unpacked(st, NULL);
+
+    char *body = malloc(BODY_MAX);
+    assert_int_equal(rzt_http_get(b->metrics, "/metrics", body, BODY_MAX), 200);
+    assert_true(s_value(body, "ratusz_component_records_read_total{component="
+                              "\"adapter/budget\",kind=\"adapter\"}") == 6000);
+    assert_true(s_value(body, "ratusz_component_outbox_depth{component="
+                              "\"adapter/budget\",kind=\"adapter\"}") == 17);
+    assert_non_null(
+        strstr(body, "# TYPE ratusz_component_records_read_total counter\n"));
+    s_promtool(body);
+    free(body);
+
+    /* a metric name Prometheus could not carry is refused, by name */
+    read.name = "Records Read";
+    assert_int_equal(rz_report(c, &comp), RZ_EBADREQ);
+    read.name = "records_read";
+    comp.name = "";
+    assert_int_equal(rz_report(c, &comp), RZ_EBADREQ);
+
+    char cmd[512], out[8192];
+    snprintf(cmd, sizeof cmd, "%s stats -e %s 2>&1", RZ_RATUSZ_CLI, b->front);
+    assert_int_equal(rzt_run(cmd, out, sizeof out), 0);
+    if (!strstr(out, "adapter/budget") || !strstr(out, "records_read 6") ||
+        !strstr(out, "drop folder /srv/drop/budget"))
+        fail_msg("ratusz stats does not show the component:\n%s", out);
+    rz_client_destroy(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(
             test_metrics_counts_events_per_tenant_domain_and_source),
         cmocka_unit_test(test_metrics_healthz_says_ok),
+        cmocka_unit_test(test_metrics_components_report_their_state),
     };
     return cmocka_run_group_tests(tests, rzt_setup, rzt_teardown);
 }
