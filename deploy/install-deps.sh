@@ -21,7 +21,11 @@ BUILD_PKGS=(
     protobuf-compiler   # protoc, which protoc-c builds on
     liblmdb-dev         # the store
     lmdb-utils          # mdb_stat / mdb_dump, to look inside a store
-    libuv1-dev          # adapter runtime
+    libuv1-dev          # adapter runtime: sources, timers, HTTP loop
+    libcsv-dev          # adapters: semicolon CSV exports
+    libxml2-dev         # adapters: Rb-28S, DN-1, GML, eTERYT XML
+    libcurl4-openssl-dev # adapters: the webhook sink's HTTP client
+    librdkafka-dev      # ratusz-kafka: the Kafka bridge (and its mock cluster)
     libyaml-dev         # ratuszd.yaml
     libmicrohttpd-dev   # Prometheus /metrics endpoint
     libjansson-dev      # CloudEvents JSON
@@ -36,6 +40,9 @@ TEST_PKGS=(
     python3             # tests/protocol/client.py: a second client, written
     python3-zmq         #   from docs/PROTOCOL.md alone, on pyzmq and the
     python3-protobuf    #   classes protoc generates from proto/
+    kcat                # tests/bridge: reads the mock Kafka cluster as a
+                        #   real Kafka client would
+    gdal-bin            # tests/adapters: ogrinfo opens the GIS sink's output
 )
 
 usage() {

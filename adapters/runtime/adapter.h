@@ -1,0 +1,149 @@
+/* adapter.h - the contract between the adapter runtime and one system's
+ * module.
+ *
+ * A module turns one legacy format into events. It knows nothing of
+ * sockets, spools or folders: the runtime hands it whole inputs (a file
+ * picked up from a drop folder, the lines appended to a tailed file, the
+ * body of an HTTP POST, a file given on the command line) and the module
+ * reports, for every record it finds in the input, exactly one of:
+ *
+ *   rz_out_event(out, &ref, ev)        the record, translated
+ *   rz_out_quarantine(out, &ref, why)  the record, with the reason it could
+ *                                      not be translated
+ *
+ * so that records read = events published + records quarantined. Nothing
+ * is dropped: a record the module does not understand is quarantined with
+ * its original bytes, never skipped.
+ *
+ * The runtime behind rz_out_t spools each event in the outbox before
+ * rz_out_event returns (so the module may reuse its buffers), checks the
+ * tenant against TERYT, publishes, and counts. Tests drive a module with
+ * their own rz_out_t that collects what it reports.
+ *
+ * A module is a folder adapters/<name>/ with a CMakeLists.txt calling
+ * rz_adapter_module(<name> SOURCES...) and defining
+ *
+ *     const rz_adapter_module_t rz_module_<name> = { ... };
+ *
+ * CMake builds the table of every module into ratusz-adapter.
+ */
+#ifndef RATUSZ_ADAPTER_H
+#define RATUSZ_ADAPTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ratusz/conf.h"
+#include "ratusz/ratusz.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Where a record came from: what an operator needs to find it again and
+ * what the quarantine keeps. */
+typedef struct rz_record_ref {
+    uint64_t line;        /* first line of the record, 1-based (0: the input
+                             is not line-based) */
+    const char *key;      /* the record's place or identity in the input:
+                             "row 17", "Pozycja[3]", "features[12]", a sensor
+                             id and date; never NULL */
+    const uint8_t *bytes; /* the record's original bytes, as in the input
+                             (before any re-encoding); NULL = the whole
+                             input */
+    size_t len;
+} rz_record_ref_t;
+
+/* One input as the runtime hands it to a module. */
+typedef struct rz_input {
+    const char *origin;       /* "/srv/drop/budget/x.csv", "http POST /air",
+                                 "-" (stdin) */
+    const char *name;         /* base name: "GUS_BDL_FINA_2416.csv" */
+    const uint8_t *data;      /* the bytes exactly as received */
+    size_t len;
+    const char *content_type; /* HTTP Content-Type, or NULL for files */
+    /* Stable identity of the input's content: lowercase hex SHA-256 of
+     * data. Event ids built from it do not change when the same export is
+     * imported again. */
+    const char *content_id;
+    /* True for a tailed file: data is the complete lines appended since
+     * the last call, and line numbers continue from first_line. */
+    int partial;
+    uint64_t first_line;      /* line number of data's first line (1-based) */
+} rz_input_t;
+
+/* Where a module reports. */
+typedef struct rz_out rz_out_t;
+struct rz_out {
+    /* ev is complete except for fields the runtime fills when empty:
+     * source (the adapter's configured source) and time (now). ev->id
+     * must be set and stable (see rz_adapter_id). Returns 0, or a
+     * negative RZ_E* code when the runtime could not take the event (it
+     * then quarantined the record itself with the reason, so the module
+     * goes on with the next record). The runtime copies what it keeps. */
+    int (*event)(rz_out_t *out, const rz_record_ref_t *ref,
+                 const Ratusz__V1__Event *ev);
+    /* reason: one line naming the problem, e.g. "column 'Wartosc': 'abc'
+     * is not a number". Returns 0 or a negative RZ_E* code. */
+    int (*quarantine)(rz_out_t *out, const rz_record_ref_t *ref,
+                      const char *reason);
+    void *user;
+};
+
+static inline int rz_out_event(rz_out_t *out, const rz_record_ref_t *ref,
+                               const Ratusz__V1__Event *ev)
+{
+    return out->event(out, ref, ev);
+}
+
+static inline int rz_out_quarantine(rz_out_t *out, const rz_record_ref_t *ref,
+                                    const char *reason)
+{
+    return out->quarantine(out, ref, reason);
+}
+
+/* The module of one system. */
+typedef struct rz_adapter_module {
+    const char *name;        /* "budget": the folder, the YAML section */
+    const char *description; /* one line for --help and `ratusz stats` */
+    /* Options read from the YAML section named after the module, NULL
+     * terminated (may be NULL for none), into a struct of conf_size bytes
+     * that the runtime allocates, fills and frees. */
+    const rz_conf_option_t *options;
+    size_t conf_size;
+    /* Set up per-adapter state from the filled options. Returns 0, or a
+     * negative code with err. May be NULL. */
+    int (*open)(void **state, const void *conf, char *err, size_t err_len);
+    void (*close)(void *state);
+    /* Translate one input: report each record to out exactly once. Returns
+     * 0 when the input was read (even if every record was quarantined), or
+     * a negative RZ_E* code with err when the input as a whole cannot be
+     * read (unknown layout, not the expected format at all): the drop
+     * folder then moves it to failed/ with err as the reason. */
+    int (*parse)(void *state, const rz_input_t *in, rz_out_t *out, char *err,
+                 size_t err_len);
+    /* Optional sink (bus -> system): called for every event of the sink's
+     * consumer group in seq order. Return 0 when handled; a negative code
+     * stops the sink, which retries from the same event later. */
+    int (*sink_open)(void **sink, void *state, const char *target, char *err,
+                     size_t err_len);
+    int (*sink_event)(void *sink, const Ratusz__V1__Event *ev, char *err,
+                      size_t err_len);
+    int (*sink_flush)(void *sink, char *err, size_t err_len);
+    void (*sink_close)(void *sink);
+} rz_adapter_module_t;
+
+/* Write a stable event id into buf: "<system>:<content_id 16 hex>:<key>"
+ * with key's bytes kept if printable, for records without an identity of
+ * their own; modules whose records carry an identifier (a declaration
+ * number, a sensor id + timestamp) build the id from that instead, so that
+ * the same record in two different exports is one event. Returns the
+ * length, or RZ_ETOOBIG when it does not fit in len (RZ_ID_MAX + 1). */
+int rz_adapter_id(char *buf, size_t len, const char *system,
+                  const char *content_id, const char *key);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
