@@ -25,6 +25,7 @@ BUILD_PKGS=(
     libcsv-dev          # adapters: semicolon CSV exports
     libxml2-dev         # adapters: Rb-28S, DN-1, GML, eTERYT XML
     libcurl4-openssl-dev # adapters: the webhook sink's HTTP client
+    libssl-dev          # adapters: SHA-256 content ids (libcrypto)
     librdkafka-dev      # ratusz-kafka: the Kafka bridge (and its mock cluster)
     libyaml-dev         # ratuszd.yaml
     libmicrohttpd-dev   # Prometheus /metrics endpoint

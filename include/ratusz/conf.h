@@ -16,7 +16,7 @@
  *          0, 0, "in|out", "direction"},
  *         {"kafka", RZ_CONF_MAP, offsetof(my_conf_t, kafka), "", NULL, 0, 0,
  *          "KEY=VALUE", "librdkafka properties, passed through"},
- *         {NULL}
+ *         {0}
  *     };
  *
  * and gets, from the same table: rz_conf_init (defaults), rz_conf_load_file
