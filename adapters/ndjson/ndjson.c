@@ -1,0 +1,152 @@
+/* ndjson.c - the ndjson module: each line of the input is one CloudEvents
+ * JSON object (structured mode, as `ratusz pub` and rz_event_to_json write
+ * it) and becomes one event; a line that is not one is quarantined.
+ *
+ * A line may leave out "id" (it is then derived from the input's content
+ * and the line number, so a re-import publishes nothing new), "source"
+ * (the runtime's configured source is used), and "tenant" or "type" when
+ * the module's options give defaults. Lines of only whitespace separate
+ * nothing and are not records. CRLF line ends and a UTF-8 BOM are
+ * accepted. An input with a NUL byte is not text at all (a binary file
+ * dropped by mistake) and is refused as a whole.
+ */
+#include "ndjson.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+static const rz_conf_option_t s_options[] = {
+    {"default_tenant", RZ_CONF_STRING,
+     offsetof(rz_ndjson_conf_t, default_tenant), "", NULL, 0, 0, "TERC",
+     "tenant of lines without one"},
+    {"default_type", RZ_CONF_STRING, offsetof(rz_ndjson_conf_t, default_type),
+     "", NULL, 0, 0, "TYPE", "type of lines without one"},
+    {0}};
+
+static int s_open(void **state, const void *conf, char *err, size_t err_len)
+{
+    *state = (void *)conf; /* the options are all the state there is */
+    return 0;
+}
+
+static int s_blank(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+            return 0;
+    return 1;
+}
+
+/* One line to one event or one quarantined record. */
+static int s_line(const rz_ndjson_conf_t *cf, const rz_input_t *in,
+                  rz_out_t *out, const uint8_t *p, size_t n, uint64_t line)
+{
+    char key[32], why[400];
+    snprintf(key, sizeof key, "line %llu", (unsigned long long)line);
+    rz_record_ref_t ref = {line, key, p, n};
+    size_t len = n;
+    if (len && p[len - 1] == '\r')
+        len--;
+    /* the common case, a complete CloudEvent, is parsed once */
+    Ratusz__V1__Event *ev = NULL;
+    char err[300];
+    if (rz_event_from_json((const char *)p, len, &ev, err, sizeof err) == 0 &&
+        ev->tenant && *ev->tenant) {
+        int rc = rz_out_event(out, &ref, ev);
+        rz_event_free(ev);
+        return rc == RZ_ENOMEM ? rc : 0;
+    }
+    rz_event_free(ev);
+    ev = NULL;
+    json_error_t je;
+    json_t *root = json_loadb((const char *)p, len, JSON_REJECT_DUPLICATES, &je);
+    if (!root) {
+        snprintf(why, sizeof why, "not JSON: %s (column %d)", je.text,
+                 je.column);
+        return rz_out_quarantine(out, &ref, why);
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return rz_out_quarantine(out, &ref, "not a JSON object");
+    }
+    int no_source = !json_is_string(json_object_get(root, "source")) ||
+                    !json_string_length(json_object_get(root, "source"));
+    if (no_source)
+        json_object_set_new(root, "source", json_string("-"));
+    if (!json_object_get(root, "id")) {
+        char id[RZ_ID_MAX + 1];
+        if (rz_adapter_id(id, sizeof id, "ndjson", in->content_id, key) < 0) {
+            json_decref(root);
+            return rz_out_quarantine(out, &ref, "no 'id' and none can be "
+                                                "derived");
+        }
+        json_object_set_new(root, "id", json_string(id));
+    }
+    if (!json_object_get(root, "tenant") && *cf->default_tenant)
+        json_object_set_new(root, "tenant", json_string(cf->default_tenant));
+    if (!json_object_get(root, "type") && *cf->default_type)
+        json_object_set_new(root, "type", json_string(cf->default_type));
+    char *text = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    if (!text)
+        return RZ_ENOMEM;
+    int rc = rz_event_from_json(text, strlen(text), &ev, err, sizeof err);
+    free(text);
+    if (rc) {
+        snprintf(why, sizeof why, "not a CloudEvent: %s", err);
+        return rz_out_quarantine(out, &ref, why);
+    }
+    /* a copy of the envelope without the placeholder source: the runtime
+     * fills its configured one */
+    Ratusz__V1__Event copy = *ev;
+    if (no_source)
+        copy.source = (char *)"";
+    rc = rz_out_event(out, &ref, &copy);
+    rz_event_free(ev);
+    /* the runtime quarantined a record it could not take; go on */
+    return rc == RZ_ENOMEM ? rc : 0;
+}
+
+static int s_parse(void *state, const rz_input_t *in, rz_out_t *out,
+                   char *err, size_t err_len)
+{
+    const rz_ndjson_conf_t *cf = state;
+    const uint8_t *p = in->data, *end = in->data + in->len;
+    uint64_t line = in->partial && in->first_line ? in->first_line : 1;
+    if (end - p >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
+        p += 3;
+    const uint8_t *nul = memchr(p, '\0', (size_t)(end - p));
+    if (nul) {
+        snprintf(err, err_len, "binary data (a NUL byte at offset %zu): "
+                 "not NDJSON", (size_t)(nul - in->data));
+        return RZ_EINVAL;
+    }
+    while (p < end) {
+        const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (!s_blank(p, n)) {
+            int rc = s_line(cf, in, out, p, n, line);
+            if (rc == RZ_ENOMEM) {
+                snprintf(err, err_len, "out of memory at line %llu",
+                         (unsigned long long)line);
+                return rc;
+            }
+        }
+        line++;
+        p += n + (nl ? 1 : 0);
+    }
+    return 0;
+}
+
+const rz_adapter_module_t rz_module_ndjson = {
+    .name = "ndjson",
+    .description = "CloudEvents JSON, one object per line",
+    .options = s_options,
+    .conf_size = sizeof(rz_ndjson_conf_t),
+    .open = s_open,
+    .parse = s_parse,
+};

@@ -1,0 +1,502 @@
+/* main.c - ratusz-adapter: one legacy system onto the bus
+ *
+ *   ratusz-adapter -c budget.yaml                 run: drop folder, tailed
+ *                                                 files, HTTP, sink
+ *   ratusz-adapter -c budget.yaml FILE...         import FILEs, wait for
+ *                                                 the broker's acks, exit
+ *   ratusz-adapter -c budget.yaml --dry-run FILE...
+ *                                                 print the events as
+ *                                                 CloudEvents JSON lines,
+ *                                                 quarantined records on
+ *                                                 stderr; no broker, no store
+ *   ratusz-adapter -c budget.yaml quarantine list|show ID|retry ID|retry --all
+ *
+ * Exit status: 0 done; 1 records were quarantined, a file could not be
+ * read, or the broker did not take everything in time (wait_ms); 2 bad
+ * command line or configuration.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "runtime.h"
+#include "sources.h"
+
+#define S_STOP_MS 3000
+
+static void s_usage(FILE *out, const rz_conf_option_t *opts)
+{
+    fprintf(out,
+            "usage: ratusz-adapter -c FILE [--OPTION VALUE...] [FILE...]\n"
+            "       ratusz-adapter -c FILE --dry-run FILE...\n"
+            "       ratusz-adapter -c FILE quarantine list|show ID|retry "
+            "ID|retry --all\n"
+            "       ratusz-adapter --list-modules\n\n"
+            "Without FILEs it runs: drop folder, tailed files, HTTP and sink "
+            "as configured.\nWith FILEs it imports them, waits until the "
+            "broker has every event and exits.\n\noptions (YAML keys of -c "
+            "FILE; a module's own options go in the section named after it):\n");
+    rz_conf_usage(opts, out);
+}
+
+static void s_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* ===========================================================================
+ * Daemon
+ */
+
+typedef struct s_daemon {
+    uv_loop_t *loop;
+    uv_signal_t sigint, sigterm;
+} s_daemon_t;
+
+static void s_on_signal(uv_signal_t *h, int signum)
+{
+    fprintf(stderr, "ratusz-adapter: %s, stopping\n",
+            signum == SIGINT ? "SIGINT" : "SIGTERM");
+    uv_stop(h->loop);
+}
+
+static void s_kick(void *pub)
+{
+    rz_pub_kick(pub);
+}
+
+static int s_run_daemon(rz_rt_t *rt)
+{
+    const rz_adapter_conf_t *cf = rt->conf;
+    char err[1024] = "";
+    if (!*cf->drop_dir && !cf->tail.n && !*cf->http && !cf->sink) {
+        fprintf(stderr, "ratusz-adapter: nothing to do: set drop_dir, tail, "
+                        "http or sink (or give files to import)\n");
+        return 2;
+    }
+    s_daemon_t d;
+    memset(&d, 0, sizeof d);
+    d.loop = uv_default_loop();
+    rz_pub_t *pub = rz_pub_start(rt);
+    if (!pub) {
+        fprintf(stderr, "ratusz-adapter: cannot start the publisher\n");
+        return 1;
+    }
+    rt->on_spooled = s_kick;
+    rt->on_spooled_user = pub;
+    rz_sources_t *src = NULL;
+    rz_http_t *http = NULL;
+    rz_sink_driver_t *sink = NULL;
+    int rc = rz_sources_start(&src, rt, d.loop, err, sizeof err);
+    if (!rc) {
+        rt->on_acked_user = src;
+        rt->on_acked = rz_sources_acked;
+    }
+    if (!rc && *cf->http)
+        rc = rz_http_start(&http, rt, cf->http, err, sizeof err);
+    if (!rc && cf->sink)
+        rc = rz_sink_start(&sink, rt, err, sizeof err);
+    if (!rc) {
+        uv_signal_init(d.loop, &d.sigint);
+        uv_signal_init(d.loop, &d.sigterm);
+        uv_signal_start(&d.sigint, s_on_signal, SIGINT);
+        uv_signal_start(&d.sigterm, s_on_signal, SIGTERM);
+        fprintf(stderr,
+                "ratusz-adapter: %s (%s) -> %s%s%s%s%s%s%s%s%s\n", cf->name,
+                rt->mod->name, cf->broker, *cf->drop_dir ? "; drop " : "",
+                cf->drop_dir, cf->tail.n ? "; tailing files" : "",
+                *cf->http ? "; http " : "", cf->http,
+                cf->sink ? "; sink -> " : "", cf->sink ? cf->sink_target : "",
+                rt->teryt ? "; TERYT loaded" : "");
+        uv_run(d.loop, UV_RUN_DEFAULT);
+        uv_close((uv_handle_t *)&d.sigint, NULL);
+        uv_close((uv_handle_t *)&d.sigterm, NULL);
+    } else {
+        fprintf(stderr, "ratusz-adapter: %s\n", err);
+    }
+    /* no more input, then drain what is in flight, then the handles */
+    rz_http_stop(&http);
+    rz_sink_stop(&sink);
+    rz_pub_stop(&pub, S_STOP_MS);
+    rt->on_acked = NULL;
+    rt->on_spooled = NULL;
+    rz_sources_close(src);
+    uv_run(d.loop, UV_RUN_DEFAULT);
+    uv_loop_close(d.loop);
+    return rc ? 1 : 0;
+}
+
+/* ===========================================================================
+ * One-shot import and dry run
+ */
+
+typedef struct s_file {
+    char path[PATH_MAX];
+    rz_file_state_t st;
+    int ok;
+} s_file_t;
+
+/* Wait until pending() is 0, or the broker made no progress for wait_ms.
+ * Returns 0 or RZ_ETIMEDOUT. */
+static int s_wait_acked(rz_rt_t *rt, rz_pub_t *pub, s_file_t *files, int n)
+{
+    int64_t last_progress = rz_now_us();
+    uint64_t last_acks = 0, last_depth = UINT64_MAX;
+    for (;;) {
+        int pending = 0;
+        for (int i = 0; i < n; i++) {
+            if (!files[i].ok || !files[i].st.first_seq)
+                continue;
+            int e = rz_outbox_range_empty(rt->store, files[i].st.first_seq,
+                                          files[i].st.last_seq);
+            pending += e != 1;
+        }
+        if (!pending)
+            return 0;
+        rz_acounts_t c;
+        rz_astore_counts(rt->store, &c);
+        uint64_t acks = rz_pub_acks(pub);
+        if (acks != last_acks || c.depth != last_depth) {
+            last_acks = acks;
+            last_depth = c.depth;
+            last_progress = rz_now_us();
+        }
+        if (rz_now_us() - last_progress > (int64_t)rt->conf->wait_ms * 1000)
+            return RZ_ETIMEDOUT;
+        s_sleep_ms(20);
+    }
+}
+
+static int s_run_files(rz_rt_t *rt, char **args, int n)
+{
+    s_file_t *files = calloc((size_t)(n ? n : 1), sizeof *files);
+    if (!files)
+        return 1;
+    int failures = 0;
+    uint64_t quarantined = 0;
+    rz_pub_t *pub = NULL;
+    if (!rt->dry_run) {
+        if (!(pub = rz_pub_start(rt))) {
+            free(files);
+            return 1;
+        }
+        rt->on_spooled = s_kick;
+        rt->on_spooled_user = pub;
+    }
+    for (int i = 0; i < n; i++) {
+        char err[1024];
+        int bad;
+        /* one name per file whatever the working directory: the key of
+         * its progress */
+        if (!realpath(args[i], files[i].path)) {
+            fprintf(stderr, "ratusz-adapter: %s: %s\n", args[i],
+                    strerror(errno));
+            failures++;
+            continue;
+        }
+        int rc = rz_file_import(rt, files[i].path, &files[i].st, &bad, err,
+                                sizeof err);
+        if (rc < 0) {
+            fprintf(stderr, "ratusz-adapter: %s: %s\n", args[i], err);
+            failures++;
+            continue;
+        }
+        files[i].ok = 1;
+        quarantined += files[i].st.quarantined;
+    }
+    int timed_out = 0;
+    if (pub) {
+        timed_out = s_wait_acked(rt, pub, files, n) != 0;
+        rz_pub_stop(&pub, S_STOP_MS);
+        rt->on_spooled = NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!files[i].ok)
+            continue;
+        const rz_file_state_t *st = &files[i].st;
+        int acked = rt->dry_run || !st->first_seq ||
+                    rz_outbox_range_empty(rt->store, st->first_seq,
+                                          st->last_seq) == 1;
+        fprintf(stderr,
+                "ratusz-adapter: %s: %llu records: %llu events %s, %llu "
+                "quarantined\n",
+                args[i], (unsigned long long)st->records,
+                (unsigned long long)st->events,
+                rt->dry_run ? "mapped"
+                : acked     ? "published"
+                            : "waiting in the outbox",
+                (unsigned long long)st->quarantined);
+        /* done with it: importing it again reads it again (and the broker
+         * recognises every event by its id) */
+        if (acked && !rt->dry_run)
+            rz_file_forget(rt, files[i].path, 0, 0);
+    }
+    if (timed_out)
+        fprintf(stderr,
+                "ratusz-adapter: the broker at %s took nothing for %llu ms; "
+                "the rest stays in the outbox (%s) and goes out with the "
+                "next run\n",
+                rt->conf->broker, (unsigned long long)rt->conf->wait_ms,
+                rt->conf->data_dir);
+    if (quarantined && !rt->dry_run)
+        fprintf(stderr,
+                "ratusz-adapter: %llu record(s) quarantined: see "
+                "`ratusz-adapter -c %s quarantine list`\n",
+                (unsigned long long)quarantined,
+                rt->conf_file ? rt->conf_file : "FILE");
+    free(files);
+    return failures || timed_out || quarantined ? 1 : 0;
+}
+
+/* ===========================================================================
+ * Quarantine
+ */
+
+static void s_time(int64_t us, char *buf, size_t len)
+{
+    time_t t = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int s_list_one(const rz_qrec_t *r, void *user)
+{
+    char when[32];
+    s_time(r->time, when, sizeof when);
+    int *n = user;
+    if ((*n)++ == 0)
+        printf("%-6s %-20s %-8s %s\n", "ID", "QUARANTINED", "MODULE",
+               "WHERE / KEY / REASON");
+    printf("%-6llu %-20s %-8s %s:%llu [%s] %s\n", (unsigned long long)r->id,
+           when, r->module, r->origin, (unsigned long long)r->line, r->key,
+           r->reason);
+    return 0;
+}
+
+static int s_printable(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < 0x20 && p[i] != '\n' && p[i] != '\r' && p[i] != '\t')
+            return 0;
+    return 1;
+}
+
+static int s_show(rz_rt_t *rt, uint64_t id)
+{
+    int rc;
+    rz_qrec_t *r = rz_quarantine_get(rt->store, id, &rc);
+    if (!r) {
+        fprintf(stderr, "ratusz-adapter: quarantine %llu: %s\n",
+                (unsigned long long)id, rz_strerror(rc));
+        return 1;
+    }
+    char when[32];
+    s_time(r->time, when, sizeof when);
+    printf("id:           %llu\n", (unsigned long long)r->id);
+    printf("quarantined:  %s\n", when);
+    printf("module:       %s\n", r->module);
+    printf("kind:         %s\n", r->kind == RZ_QKIND_EVENT
+                                     ? "event refused by the broker"
+                                     : "record");
+    printf("origin:       %s\n", r->origin);
+    printf("name:         %s\n", r->name);
+    printf("line:         %llu\n", (unsigned long long)r->line);
+    printf("key:          %s\n", r->key);
+    printf("reason:       %s\n", r->reason);
+    if (*r->content_type)
+        printf("content type: %s\n", r->content_type);
+    printf("content id:   %s\n", r->content_id);
+    printf("bytes:        %zu\n", r->len);
+    if (s_printable(r->bytes, r->len)) {
+        fwrite(r->bytes, 1, r->len, stdout);
+        if (r->len && r->bytes[r->len - 1] != '\n')
+            putchar('\n');
+    } else {
+        for (size_t i = 0; i < r->len; i += 16) {
+            printf("%08zx ", i);
+            for (size_t j = i; j < i + 16; j++)
+                j < r->len ? printf(" %02x", r->bytes[j]) : printf("   ");
+            printf("  ");
+            for (size_t j = i; j < i + 16 && j < r->len; j++)
+                putchar(r->bytes[j] >= 0x20 && r->bytes[j] < 0x7f ? r->bytes[j]
+                                                                  : '.');
+            putchar('\n');
+        }
+    }
+    free(r);
+    return 0;
+}
+
+static int s_parse_id(const char *s, uint64_t *id)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v == 0 || s[0] == '-')
+        return -1;
+    *id = v;
+    return 0;
+}
+
+static int s_quarantine(rz_rt_t *rt, char **args, int n, int all)
+{
+    const char *cmd = n > 1 ? args[1] : "list";
+    uint64_t id = 0;
+    if (!strcmp(cmd, "list") && n <= 2) {
+        int count = 0;
+        int rc = rz_quarantine_list(rt->store, 0, 0, s_list_one, &count);
+        if (rc < 0) {
+            fprintf(stderr, "ratusz-adapter: quarantine: %s\n",
+                    rz_strerror(rc));
+            return 1;
+        }
+        if (!count)
+            printf("no quarantined records\n");
+        return 0;
+    }
+    if (!strcmp(cmd, "show") && n == 3 && !s_parse_id(args[2], &id))
+        return s_show(rt, id);
+    if (!strcmp(cmd, "retry") &&
+        ((n == 3 && !all && !s_parse_id(args[2], &id)) || (n == 2 && all))) {
+        int ok = rz_quarantine_retry(rt, id, stdout);
+        if (ok < 0) {
+            fprintf(stderr, "ratusz-adapter: quarantine retry: %s\n",
+                    rz_strerror(ok));
+            return 1;
+        }
+        if (ok > 0) {
+            /* publish what went through, as a one-shot import would */
+            rz_pub_t *pub = rz_pub_start(rt);
+            int64_t last = rz_now_us();
+            uint64_t last_depth = UINT64_MAX;
+            rz_acounts_t c = {0};
+            while (pub) {
+                rz_astore_counts(rt->store, &c);
+                if (c.depth == 0)
+                    break;
+                if (c.depth != last_depth) {
+                    last_depth = c.depth;
+                    last = rz_now_us();
+                }
+                if (rz_now_us() - last > (int64_t)rt->conf->wait_ms * 1000)
+                    break;
+                s_sleep_ms(20);
+            }
+            rz_pub_stop(&pub, S_STOP_MS);
+            if (c.depth)
+                printf("%llu event(s) wait in the outbox for the broker\n",
+                       (unsigned long long)c.depth);
+        }
+        return id && ok == 0 ? 1 : 0;
+    }
+    fprintf(stderr, "usage: ratusz-adapter -c FILE quarantine list|show "
+                    "ID|retry ID|retry --all\n");
+    return 2;
+}
+
+/* ===========================================================================
+ * main
+ */
+
+int main(int argc, char **argv)
+{
+    int dry = 0, all = 0, list = 0, n = 1;
+    const char *conf_file = NULL;
+    /* our own switches, which are not options of the table */
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--dry-run"))
+            dry = 1;
+        else if (!strcmp(argv[i], "--all"))
+            all = 1;
+        else if (!strcmp(argv[i], "--list-modules"))
+            list = 1;
+        else if (!strcmp(argv[i], "--version")) {
+            printf("ratusz-adapter %s\n", RZ_VERSION);
+            return 0;
+        } else {
+            if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) &&
+                i + 1 < argc)
+                conf_file = argv[i + 1];
+            else if (!strncmp(argv[i], "--config=", 9))
+                conf_file = argv[i] + 9;
+            argv[n++] = argv[i];
+        }
+    }
+    argc = n;
+    const rz_adapter_module_t *const *mods = rz_adapter_modules();
+    if (list) {
+        for (size_t i = 0; mods[i]; i++)
+            printf("%-12s %s\n", mods[i]->name, mods[i]->description);
+        return 0;
+    }
+    rz_conf_option_t *opts = rz_adapter_conf_options(mods);
+    rz_adapter_conf_t conf;
+    memset(&conf, 0, sizeof conf);
+    if (!opts || rz_conf_init(opts, &conf)) {
+        fprintf(stderr, "ratusz-adapter: out of memory\n");
+        return 1;
+    }
+    char err[1024] = "";
+    int first = argc, what = 0, status = 2;
+    int rc = rz_conf_args(opts, &conf, argc, argv, &first, &what, err,
+                          sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "ratusz-adapter: %s\n", err);
+        goto out;
+    }
+    if (what == 'h') {
+        s_usage(stdout, opts);
+        status = 0;
+        goto out;
+    }
+    char **args = argv + first;
+    int nargs = argc - first;
+    int quarantine = nargs > 0 && !strcmp(args[0], "quarantine");
+    if (dry && (quarantine || nargs == 0)) {
+        fprintf(stderr, "ratusz-adapter: --dry-run needs FILEs\n");
+        goto out;
+    }
+    if ((rc = rz_adapter_conf_finish(&conf, mods, conf_file, !dry, err,
+                                     sizeof err))) {
+        fprintf(stderr, "ratusz-adapter: %s\n", err);
+        goto out;
+    }
+    if (what == 'p') {
+        rz_conf_print(opts, &conf, "ratusz-adapter", stdout);
+        status = 0;
+        goto out;
+    }
+    const rz_adapter_module_t *mod = NULL;
+    size_t self = 0;
+    for (; mods[self]; self++)
+        if (!strcmp(mods[self]->name, conf.system)) {
+            mod = mods[self];
+            break;
+        }
+    rz_rt_t rt;
+    if ((rc = rz_rt_open(&rt, &conf, conf_file, mod, &conf.sections[self], dry,
+                         err, sizeof err))) {
+        fprintf(stderr, "ratusz-adapter: %s\n", err[0] ? err : rz_strerror(rc));
+        rz_rt_close(&rt);
+        goto out;
+    }
+    if (quarantine)
+        status = s_quarantine(&rt, args, nargs, all);
+    else if (nargs > 0)
+        status = s_run_files(&rt, args, nargs);
+    else
+        status = s_run_daemon(&rt);
+    rz_rt_close(&rt);
+out:
+    rz_conf_close(opts, &conf);
+    free(opts);
+    return status;
+}

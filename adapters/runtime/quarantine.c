@@ -1,0 +1,192 @@
+/* quarantine.c - records that could not become events, kept with their
+ * original bytes, where they came from and why
+ *
+ * Record layout (integers little-endian):
+ *
+ *   +-----+---------+------+------+---------------------------+-------+
+ *   | 'Q' | time µs | line | kind | 7 x (u32 len, text)       | u32   |
+ *   | 1 B | i64     | u64  | 1 B  | module origin name key    | len,  |
+ *   |     |         |      |      | reason content_type       | bytes |
+ *   |     |         |      |      | content_id                |       |
+ *   +-----+---------+------+------+---------------------------+-------+
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ratusz/errors.h"
+#include "store.h"
+#include "store_int.h"
+
+#define S_NSTR 7
+#define S_HEAD (1 + 8 + 8 + 1)
+
+static const char *const *s_strs(const rz_qrec_t *r, const char *out[S_NSTR])
+{
+    out[0] = r->module;
+    out[1] = r->origin;
+    out[2] = r->name;
+    out[3] = r->key;
+    out[4] = r->reason;
+    out[5] = r->content_type;
+    out[6] = r->content_id;
+    return out;
+}
+
+int rz_quarantine_put(rz_atxn_t *t, const rz_qrec_t *r, int replace,
+                      uint64_t *id)
+{
+    const char *strs[S_NSTR];
+    s_strs(r, strs);
+    size_t size = S_HEAD + 4 + r->len;
+    for (int i = 0; i < S_NSTR; i++)
+        size += 4 + (strs[i] ? strlen(strs[i]) : 0);
+    if (r->len > UINT32_MAX)
+        return RZ_ETOOBIG;
+    uint64_t n = replace && r->id ? r->id
+                                  : rz__atxn_next(t, "c:qid", &t->next_qid);
+    uint8_t kb[8];
+    rz__be64(kb, n);
+    MDB_val k = {8, kb}, v = {size, NULL};
+    int rc = rz__astore_err(
+        mdb_put(t->txn, t->s->quarantine, &k, &v, MDB_RESERVE),
+        "quarantine put");
+    if (rc)
+        return rc;
+    uint8_t *p = v.mv_data;
+    *p++ = 'Q';
+    rz__le64(p, (uint64_t)r->time);
+    p += 8;
+    rz__le64(p, r->line);
+    p += 8;
+    *p++ = (uint8_t)r->kind;
+    for (int i = 0; i < S_NSTR; i++) {
+        size_t l = strs[i] ? strlen(strs[i]) : 0;
+        rz__le32(p, (uint32_t)l);
+        p += 4;
+        if (l)
+            memcpy(p, strs[i], l);
+        p += l;
+    }
+    rz__le32(p, (uint32_t)r->len);
+    p += 4;
+    if (r->len)
+        memcpy(p, r->bytes, r->len);
+    if (id)
+        *id = n;
+    return 0;
+}
+
+int rz_quarantine_del(rz_atxn_t *t, uint64_t id)
+{
+    uint8_t kb[8];
+    rz__be64(kb, id);
+    MDB_val k = {8, kb};
+    return rz__astore_err(mdb_del(t->txn, t->s->quarantine, &k, NULL),
+                          "quarantine del");
+}
+
+/* Decode v into one malloc'd block: the struct, then every text
+ * NUL-terminated, then the bytes. */
+static rz_qrec_t *s_decode(uint64_t id, const MDB_val *v)
+{
+    const uint8_t *p = v->mv_data, *end = p + v->mv_size;
+    if (v->mv_size < S_HEAD || p[0] != 'Q')
+        return NULL;
+    rz_qrec_t *r = malloc(sizeof *r + v->mv_size + S_NSTR + 1);
+    if (!r)
+        return NULL;
+    memset(r, 0, sizeof *r);
+    char *o = (char *)(r + 1);
+    r->id = id;
+    r->time = (int64_t)rz__get_le64(p + 1);
+    r->line = rz__get_le64(p + 9);
+    r->kind = p[17];
+    p += S_HEAD;
+    /* the order of s_strs */
+    const char **fields[S_NSTR] = {&r->module, &r->origin,
+                                   &r->name,   &r->key,
+                                   &r->reason, &r->content_type,
+                                   &r->content_id};
+    for (int i = 0; i < S_NSTR; i++) {
+        if (end - p < 4)
+            goto bad;
+        uint32_t l = rz__get_le32(p);
+        p += 4;
+        if ((size_t)(end - p) < l)
+            goto bad;
+        memcpy(o, p, l);
+        o[l] = '\0';
+        *fields[i] = o;
+        o += l + 1;
+        p += l;
+    }
+    if (end - p < 4)
+        goto bad;
+    uint32_t l = rz__get_le32(p);
+    p += 4;
+    if ((size_t)(end - p) != l)
+        goto bad;
+    memcpy(o, p, l);
+    r->bytes = (const uint8_t *)o;
+    r->len = l;
+    return r;
+bad:
+    free(r);
+    return NULL;
+}
+
+rz_qrec_t *rz_quarantine_get(rz_astore_t *s, uint64_t id, int *rc)
+{
+    MDB_txn *txn;
+    *rc = rz__astore_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn),
+                         "begin");
+    if (*rc)
+        return NULL;
+    uint8_t kb[8];
+    rz__be64(kb, id);
+    MDB_val k = {8, kb}, v;
+    rz_qrec_t *r = NULL;
+    *rc = rz__astore_err(mdb_get(txn, s->quarantine, &k, &v), "quarantine get");
+    if (!*rc && !(r = s_decode(id, &v)))
+        *rc = RZ_ESTORE;
+    mdb_txn_abort(txn);
+    return r;
+}
+
+int rz_quarantine_list(rz_astore_t *s, uint64_t after, size_t max,
+                       rz_quarantine_cb cb, void *user)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    int rc = rz__astore_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn),
+                            "begin");
+    if (rc)
+        return rc;
+    rc = rz__astore_err(mdb_cursor_open(txn, s->quarantine, &cur), "cursor");
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    uint8_t kb[8];
+    rz__be64(kb, after + 1);
+    MDB_val k = {8, kb}, v;
+    int n = 0;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (mrc == 0 && (max == 0 || (size_t)n < max)) {
+        rz_qrec_t *r = k.mv_size == 8 ? s_decode(rz__get_be64(k.mv_data), &v)
+                                      : NULL;
+        if (!r) {
+            rc = RZ_ESTORE;
+            break;
+        }
+        n++;
+        int stop = cb(r, user);
+        free(r);
+        if (stop)
+            break;
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return rc ? rc : n;
+}

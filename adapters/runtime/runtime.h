@@ -1,0 +1,265 @@
+/* runtime.h - the adapter runtime's internal header: configuration, the
+ * runtime object shared by the sources, the publisher and the sink, and
+ * the ingest path (rz_out_t) that puts module output into the outbox or
+ * the quarantine.
+ *
+ * Threads: the libuv loop (drop folder, tailed files, timers, signals),
+ * libmicrohttpd's thread (POSTs), the publisher (outbox -> broker) and the
+ * sink (broker -> system) each own their part. Ingest is serialised by
+ * rt->ingest_lock because a module's parse state is not thread-safe; LMDB
+ * serialises the writers; counters are atomics.
+ */
+#ifndef RZ_ADAPTER_RUNTIME_H
+#define RZ_ADAPTER_RUNTIME_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "adapter.h"
+#include "store.h"
+#include "teryt.h"
+
+#define RZ_ADAPTER_MAX_MODULES 32
+
+/* ---------------------------------------------------------------------------
+ * Module table (modules.c, generated)
+ */
+
+/* NULL-terminated. */
+const rz_adapter_module_t *const *rz_adapter_modules(void);
+const rz_adapter_module_t *rz_adapter_module_find(const char *name);
+
+/* ---------------------------------------------------------------------------
+ * Configuration (config.c)
+ */
+
+enum rz_sink_kind { RZ_SINK_NONE = 0, RZ_SINK_MODULE, RZ_SINK_WEBHOOK };
+
+typedef struct rz_adapter_conf {
+    char *system;
+    char *name;
+    char *broker;
+    char *source;
+    char *data_dir;
+    char *drop_dir;
+    uint64_t drop_settle_ms;
+    uint64_t poll_ms;
+    rz_conf_list_t tail;
+    char *http;
+    uint64_t http_max_body;
+    rz_conf_list_t teryt;
+    uint64_t window;
+    uint64_t batch;
+    uint64_t timeout_ms;
+    uint64_t report_ms;
+    uint64_t outbox_size;
+    uint64_t max_event;
+    uint64_t commit_every;
+    uint64_t wait_ms;
+    int sink;
+    char *sink_target;
+    char *sink_group;
+    char *sink_topic_prefix;
+    uint64_t sink_batch;
+    uint64_t sink_retries;
+    /* the YAML section of each module, by the module's index */
+    rz_conf_map_t sections[RZ_ADAPTER_MAX_MODULES];
+} rz_adapter_conf_t;
+
+/* The option table for these modules (base options plus one section per
+ * module), malloc'd; free with free(). NULL on ENOMEM. */
+rz_conf_option_t *rz_adapter_conf_options(const rz_adapter_module_t *const *mods);
+
+/* Whole-config check after loading: the system is a known module, only
+ * its own section is given, defaults derived from the system are filled.
+ * need_store: data_dir is required. 0 or RZ_ECONFIG with err. */
+int rz_adapter_conf_finish(rz_adapter_conf_t *conf,
+                           const rz_adapter_module_t *const *mods,
+                           const char *file, int need_store, char *err,
+                           size_t err_len);
+
+/* ---------------------------------------------------------------------------
+ * The runtime
+ */
+
+/* Publish latency histogram buckets, in microseconds (the last is +inf). */
+#define RZ_LAT_BUCKETS 16
+
+typedef struct rz_rt_stats {
+    _Atomic uint64_t lat_counts[RZ_LAT_BUCKETS];
+    _Atomic uint64_t lat_count;
+    _Atomic uint64_t lat_sum_us;
+    _Atomic uint64_t http_requests;
+    _Atomic uint64_t http_rejected;
+    _Atomic uint64_t publish_retries;
+    _Atomic uint64_t sink_events;
+    _Atomic uint64_t sink_errors;
+    _Atomic uint64_t sink_committed; /* the sink's last committed seq */
+} rz_rt_stats_t;
+
+/* Tenants seen, for the report's detail line. */
+#define RZ_RT_TENANTS 16
+
+typedef struct rz_rt {
+    rz_adapter_conf_t *conf;
+    const char *conf_file;
+    const rz_adapter_module_t *mod;
+    void *mod_conf;  /* conf_size bytes, filled from the section */
+    void *mod_state; /* from mod->open */
+    int mod_opened;
+    rz_teryt_t *teryt;
+    rz_astore_t *store; /* NULL in dry-run */
+    int dry_run;
+    FILE *dry_out; /* dry-run: events as JSON lines */
+    FILE *dry_err; /* dry-run: quarantined records */
+    pthread_mutex_t ingest_lock;
+    rz_rt_stats_t stats;
+    int64_t started;
+    /* one line each, guarded by status_lock */
+    pthread_mutex_t status_lock;
+    char pub_status[200];
+    char sink_status[200];
+    struct {
+        char code[8];
+        uint64_t n;
+    } tenants[RZ_RT_TENANTS];
+    /* called (from any thread) after events were acked, so the owner of
+     * the drop folder can move finished files to done/ */
+    void (*on_acked)(void *user);
+    void *on_acked_user;
+    /* ingest -> publisher: new events in the outbox */
+    void (*on_spooled)(void *user);
+    void *on_spooled_user;
+} rz_rt_t;
+
+/* Open the runtime for conf: the module (open with the options of its
+ * YAML section), TERYT, and the store unless dry_run. 0 or a negative code with
+ * err. */
+int rz_rt_open(rz_rt_t *rt, rz_adapter_conf_t *conf, const char *conf_file,
+               const rz_adapter_module_t *mod, const rz_conf_map_t *section,
+               int dry_run, char *err, size_t err_len);
+void rz_rt_close(rz_rt_t *rt);
+
+void rz_rt_set_status(rz_rt_t *rt, char *which, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---------------------------------------------------------------------------
+ * Ingest (ingest.c): one input through the module into the store
+ */
+
+/* How one ingest call went. */
+typedef struct rz_ingest_result {
+    uint64_t records;     /* records reported by the module (this call) */
+    uint64_t events;      /* of which spooled as events */
+    uint64_t quarantined; /* of which quarantined */
+    uint64_t first_seq;   /* outbox seqs of this input's events (0: none) */
+    uint64_t last_seq;
+    char first_reason[256]; /* the first quarantine reason, for replies */
+    int store_failed;       /* the error is the store's, not the input's */
+} rz_ingest_result_t;
+
+/* Progress hook: called inside each write transaction before it commits,
+ * with the number of records reported so far (skipped ones included), so
+ * the caller records where it is in the same transaction (a drop file's
+ * progress, a tailed file's offset); final is 1 for the transaction that
+ * ends the input. Returns 0 or a negative code. */
+typedef int (*rz_ingest_progress_cb)(rz_atxn_t *t, uint64_t records,
+                                     const rz_ingest_result_t *r, int final,
+                                     void *user);
+
+typedef struct rz_ingest_opts {
+    uint64_t skip;         /* records already stored by an earlier run */
+    uint64_t commit_every; /* records per transaction; 0 = one */
+    rz_ingest_progress_cb progress;
+    void *user;
+    uint64_t retry_qid;    /* quarantine retry: the record being retried */
+} rz_ingest_opts_t;
+
+/* Run the module's parse over in and store what it reports. Returns 0
+ * (records may have been quarantined: see r), the module's negative code
+ * with err when the input as a whole could not be read (nothing of it is
+ * kept unless transactions were already committed: r->records says), or
+ * a store error. Takes rt->ingest_lock. */
+int rz_ingest(rz_rt_t *rt, const rz_input_t *in, const rz_ingest_opts_t *o,
+              rz_ingest_result_t *r, char *err, size_t err_len);
+
+/* Store the whole input as one quarantined record with reason (an input
+ * the module could not read at all, where there is no failed/ folder to
+ * put it in: a tailed chunk). Same options and result as rz_ingest. */
+int rz_ingest_reject(rz_rt_t *rt, const rz_input_t *in, const char *reason,
+                     const rz_ingest_opts_t *o, rz_ingest_result_t *r,
+                     char *err, size_t err_len);
+
+/* The lowercase hex SHA-256 of data into hex[65]. */
+void rz_sha256_hex(const void *data, size_t len, char hex[65]);
+
+/* Read a whole file into a malloc'd buffer. 0 or -errno. */
+int rz_read_file(const char *path, uint8_t **data, size_t *len);
+
+/* Retry quarantined records: id, or every one when id is 0. Prints one
+ * line per record to out. Returns the number that went through, or a
+ * negative code. */
+int rz_quarantine_retry(rz_rt_t *rt, uint64_t id, FILE *out);
+
+/* ---------------------------------------------------------------------------
+ * Publisher (publisher.c): outbox -> broker, and the reports
+ */
+
+typedef struct rz_pub rz_pub_t;
+
+rz_pub_t *rz_pub_start(rz_rt_t *rt);
+/* Wake the publisher: new events are in the outbox. Any thread. */
+void rz_pub_kick(rz_pub_t *p);
+/* Stop: wait up to ms for events in flight, send a last report, join. */
+void rz_pub_stop(rz_pub_t **p, int ms);
+/* 1 when the last request to the broker succeeded. */
+int rz_pub_connected(rz_pub_t *p);
+/* Acks seen so far (any thread). */
+uint64_t rz_pub_acks(rz_pub_t *p);
+
+/* ---------------------------------------------------------------------------
+ * Reports (report.c)
+ */
+
+void rz_rt_latency(rz_rt_t *rt, int64_t us);
+/* Build the Component message; free with rz_rt_component_free. */
+Ratusz__V1__Component *rz_rt_component(rz_rt_t *rt);
+void rz_rt_component_free(Ratusz__V1__Component *c);
+/* The counters as one JSON object (HTTP GET /stats). malloc'd. */
+char *rz_rt_stats_json(rz_rt_t *rt);
+void rz_rt_count_tenant(rz_rt_t *rt, const char *tenant);
+
+/* ---------------------------------------------------------------------------
+ * Sink driver (sink.c) and the webhook sink (webhook.c)
+ */
+
+typedef struct rz_sink_driver rz_sink_driver_t;
+
+/* Start the sink thread: a durable consumer group on the broker feeding
+ * the module's sink or the webhook. 0 or a negative code with err. */
+int rz_sink_start(rz_sink_driver_t **out, rz_rt_t *rt, char *err,
+                  size_t err_len);
+void rz_sink_stop(rz_sink_driver_t **s);
+
+/* The webhook sink, in the shape of a module's sink functions: each event
+ * is POSTed as CloudEvents JSON (HTTP structured mode, Content-Type
+ * application/cloudevents+json) to target. A 2xx answer delivers it;
+ * connection errors, 408, 429 and 5xx are retried with a doubling backoff
+ * (up to attempts in all); any other status fails at once naming it.
+ * state: a const rz_webhook_opts_t *, or NULL for the defaults. */
+typedef struct rz_webhook_opts {
+    unsigned attempts;   /* default 5 */
+    unsigned backoff_ms; /* first wait; default 100, doubling, max 5000 */
+    long timeout_ms;     /* per request; default 10000 */
+} rz_webhook_opts_t;
+
+int rz_webhook_open(void **sink, void *state, const char *target, char *err,
+                    size_t err_len);
+int rz_webhook_event(void *sink, const Ratusz__V1__Event *ev, char *err,
+                     size_t err_len);
+int rz_webhook_flush(void *sink, char *err, size_t err_len);
+void rz_webhook_close(void *sink);
+
+#endif
