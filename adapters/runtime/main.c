@@ -182,6 +182,10 @@ static int s_run_files(rz_rt_t *rt, char **args, int n)
     int failures = 0;
     uint64_t quarantined = 0;
     rz_pub_t *pub = NULL;
+    /* an import runs no sink: its reports must not say one is starting */
+    pthread_mutex_lock(&rt->status_lock);
+    rt->sink_status[0] = '\0';
+    pthread_mutex_unlock(&rt->status_lock);
     if (!rt->dry_run) {
         if (!(pub = rz_pub_start(rt))) {
             free(files);
