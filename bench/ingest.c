@@ -77,7 +77,7 @@ int main(int argc, char **argv)
     snprintf(run, sizeof run, "%d-%lld", (int)getpid(),
              (long long)rz_now_us());
 
-    rz_client_opts_t co = {window, batch, 60000};
+    rz_client_opts_t co = {.window = window, .batch = batch, .timeout_ms = 60000};
     rz_client_t *c = rz_client_new(ep, &co);
     if (!c) {
         perror("rz_client_new");
@@ -119,7 +119,7 @@ int main(int argc, char **argv)
     rz_client_destroy(&c);
 
     if (lat_n) {
-        rz_client_opts_t lo = {1, 1, 60000};
+        rz_client_opts_t lo = {.window = 1, .batch = 1, .timeout_ms = 60000};
         c = rz_client_new(ep, &lo);
         rz_client_set_ack_cb(c, s_on_ack, &st);
         uint64_t *lat = malloc(lat_n * sizeof *lat);

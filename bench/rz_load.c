@@ -60,7 +60,7 @@ static void *s_pub_new(const bench_opts_t *o, uint32_t window, uint32_t id,
     uint32_t batch = o->batch ? o->batch : (window < 64 ? window : 64);
     if (batch > window)
         batch = window;
-    rz_client_opts_t co = {window, batch, (int)(o->timeout * 1000)};
+    rz_client_opts_t co = {.window = window, .batch = batch, .timeout_ms = (int)(o->timeout * 1000)};
     p->c = rz_client_new(o->endpoint, &co);
     uint64_t cap = 1;
     while (cap < 2 * (uint64_t)window)
@@ -165,7 +165,7 @@ static void *s_sub_new(const bench_opts_t *o, uint32_t id)
     s_sub_t *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    rz_client_opts_t co = {1024, 1, (int)(o->timeout * 1000)};
+    rz_client_opts_t co = {.window = 1024, .batch = 1, .timeout_ms = (int)(o->timeout * 1000)};
     s->c = rz_client_new(o->endpoint, &co);
     if (s->c)
         s->s = rz_sub_new(s->c, o->stream, S_TOPIC_PREFIX);
@@ -201,7 +201,7 @@ static void s_sub_destroy(void *sh)
 static int64_t s_replay(const bench_opts_t *o, uint64_t count,
                         bench_deliver_fn cb, void *user)
 {
-    rz_client_opts_t co = {1024, 1, (int)(o->timeout * 1000)};
+    rz_client_opts_t co = {.window = 1024, .batch = 1, .timeout_ms = (int)(o->timeout * 1000)};
     rz_client_t *c = rz_client_new(o->endpoint, &co);
     if (!c)
         return -1;
@@ -252,7 +252,7 @@ static int s_scale(const bench_opts_t *o)
         rc = 1;
     s_pub_destroy(p);
 
-    rz_client_opts_t co = {1024, 1, (int)(o->timeout * 1000)};
+    rz_client_opts_t co = {.window = 1024, .batch = 1, .timeout_ms = (int)(o->timeout * 1000)};
     rz_client_t *c = rz_client_new(o->endpoint, &co);
     uint64_t qevents = 0, qfail = 0, head = 0;
     Ratusz__V1__Health *h = NULL;

@@ -218,8 +218,8 @@ static void s_prepare_event(s_req_t *q, rz_job_t *job, size_t i,
     char dom[RZ_TOPIC_MAX + 1];
     memcpy(dom, domain, dlen);
     dom[dlen] = '\0';
-    rc = rz_access_check(q->principal, RZ_ACT_PUBLISH, ev->tenant, dom, why,
-                         sizeof why);
+    rc = rz_access_publish(q->principal, ev->source, ev->tenant, dom, why,
+                           sizeof why);
     if (rc < 0) {
         it->code = rc;
         m->reason = rz_arena_strndup(&job->arena, why, strlen(why));
@@ -937,18 +937,6 @@ static void s_handle(s_front_t *f, s_req_t *q)
     int is_pub = s_cmd_is(cmd, "PUB"), is_pubb = s_cmd_is(cmd, "PUBB");
     if (is_pub || is_pubb) {
         s_publish(f, q, is_pubb);
-        return;
-    }
-    enum rz_action act = RZ_ACT_READ;
-    if (s_cmd_is(cmd, "COMMIT"))
-        act = RZ_ACT_CONSUME;
-    else if (s_cmd_is(cmd, "STATS") || s_cmd_is(cmd, "CONSUMERS"))
-        act = RZ_ACT_ADMIN;
-    else if (s_cmd_is(cmd, "REPORT"))
-        act = RZ_ACT_REPORT;
-    char why[256];
-    if (rz_access_check(q->principal, act, NULL, NULL, why, sizeof why) < 0) {
-        s_reply_error(f, q, RZ_EDENIED, "%s", why);
         return;
     }
     rz_arena_t a;

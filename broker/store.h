@@ -182,6 +182,15 @@ int rz_store_topic_heads(rz_store_t *s,
                                     uint64_t last_seq, void *user),
                          void *user);
 
+/* Check the event log's hash chain (the "chain" database: one link per
+ * commit, SHA-256 over the previous link's digest and each new event's seq
+ * and stored bytes) from the commit holding seq from (0 = the first).
+ * Fills out: ok, events and links checked, and the first seq where the
+ * chain breaks (an event changed, missing, or a link altered) with the
+ * reason (out->reason is malloc'd: free it). Returns 0 or a negative code. */
+int rz_store_verify(rz_store_t *s, uint64_t from,
+                    Ratusz__V1__VerifyResult *out);
+
 typedef struct rz_store_info {
     uint64_t head_seq;
     uint64_t events;      /* entries in the log */

@@ -1217,3 +1217,29 @@ int rz_sub_recv(rz_sub_t *s, rz_event_cb cb, void *user, int timeout_ms)
     }
     return delivered;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Security (placeholders)                                                   */
+
+int rz_whoami(rz_client_t *c, Ratusz__V1__Whoami **out)
+{
+    (void)c;
+    *out = NULL;
+    return RZ_EPROTO;
+}
+
+int rz_audit(rz_client_t *c, const Ratusz__V1__AuditRequest *req,
+             Ratusz__V1__AuditList **out)
+{
+    (void)c, (void)req;
+    *out = NULL;
+    return RZ_EPROTO;
+}
+
+int rz_verify(rz_client_t *c, const char *log, uint64_t from,
+              Ratusz__V1__VerifyResult **out)
+{
+    (void)c, (void)log, (void)from;
+    *out = NULL;
+    return RZ_EPROTO;
+}

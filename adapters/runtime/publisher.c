@@ -286,9 +286,9 @@ static void *s_main(void *arg)
 {
     rz_pub_t *p = arg;
     rz_rt_t *rt = p->rt;
-    rz_client_opts_t opts = {(uint32_t)rt->conf->window,
-                             (uint32_t)rt->conf->batch,
-                             (int)rt->conf->timeout_ms};
+    rz_client_opts_t opts = {.window = (uint32_t)rt->conf->window,
+                             .batch = (uint32_t)rt->conf->batch,
+                             .timeout_ms = (int)rt->conf->timeout_ms};
     for (;;) {
         pthread_mutex_lock(&p->mu);
         int stop = p->stop;

@@ -78,7 +78,7 @@ static void *s_main(void *arg)
     rz_sink_driver_t *d = arg;
     rz_rt_t *rt = d->rt;
     const rz_adapter_conf_t *cf = rt->conf;
-    rz_client_opts_t opts = {16, 1, (int)cf->timeout_ms};
+    rz_client_opts_t opts = {.window = 16, .batch = 1, .timeout_ms = (int)cf->timeout_ms};
     rz_client_t *c = NULL;
     int backoff = 0;
     const char *prefix = *cf->sink_topic_prefix ? cf->sink_topic_prefix : NULL;

@@ -273,7 +273,7 @@ int main(int argc, char **argv)
     rd_kafka_t *mrk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof err);
     rd_kafka_mock_cluster_t *mc =
         mrk ? rd_kafka_mock_cluster_new(mrk, o.brokers) : NULL;
-    rz_client_opts_t co = {4096, 256, 10000};
+    rz_client_opts_t co = {.window = 4096, .batch = 256, .timeout_ms = 10000};
     rz_client_t *c = rz_client_new(front, &co);
     int status = 1;
     if (!mc || !c) {

@@ -563,8 +563,9 @@ int rzk_run_in(const rzk_conf_t *c, volatile sig_atomic_t *stop)
         cap <<= 1;
     in.ring = calloc(cap, sizeof *in.ring);
     in.mask = cap - 1;
-    rz_client_opts_t co = {(uint32_t)c->window, (uint32_t)c->batch,
-                           (int)c->timeout};
+    rz_client_opts_t co = {.window = (uint32_t)c->window,
+                           .batch = (uint32_t)c->batch,
+                           .timeout_ms = (int)c->timeout};
     in.bc = rz_client_new(c->broker, &co);
     rd_kafka_conf_t *kc = NULL;
     in.q = rzk_quarantine_open(c->data_dir, err, sizeof err);

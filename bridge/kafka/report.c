@@ -41,7 +41,7 @@ static double s_quantile(const rzk_hist_t *h, double q)
 int rzk_report_init(rzk_report_t *r, const rzk_conf_t *c)
 {
     memset(r, 0, sizeof *r);
-    rz_client_opts_t o = {16, 1, 1000};
+    rz_client_opts_t o = {.window = 16, .batch = 1, .timeout_ms = 1000};
     r->c = rz_client_new(c->broker, &o);
     if (!r->c)
         return RZ_ENOMEM;

@@ -122,6 +122,13 @@ typedef struct rz_client_opts {
     /* Timeout of synchronous requests and of waiting for window space, in
      * milliseconds. Default 10000. */
     int timeout_ms;
+    /* CURVE (docs/SECURITY.md): this client's key pair and the broker's
+     * public key, each 40 Z85 characters (ratusz/keys.h reads them from
+     * files). All three NULL: no encryption, the principal is "anonymous".
+     * Subscriptions made with this client use the same keys. */
+    const char *curve_public;
+    const char *curve_secret;
+    const char *curve_server;
 } rz_client_opts_t;
 
 /* Connect to a broker's front endpoint ("tcp://127.0.0.1:7600"). opts may
@@ -273,6 +280,18 @@ int rz_commit(rz_client_t *c, const char *group, uint64_t seq);
 int rz_health(rz_client_t *c, Ratusz__V1__Health **out);
 int rz_stats(rz_client_t *c, Ratusz__V1__Stats **out);
 int rz_consumers(rz_client_t *c, Ratusz__V1__ConsumerList **out);
+
+/* WHOAMI: the principal this connection is taken for and its grants. */
+int rz_whoami(rz_client_t *c, Ratusz__V1__Whoami **out);
+
+/* AUDIT: one page of the audit log (docs/PROTOCOL.md). */
+int rz_audit(rz_client_t *c, const Ratusz__V1__AuditRequest *req,
+             Ratusz__V1__AuditList **out);
+
+/* VERIFY: check the event log's ("events") or the audit log's ("audit")
+ * hash chain from seq / record id from (0 = the start). */
+int rz_verify(rz_client_t *c, const char *log, uint64_t from,
+              Ratusz__V1__VerifyResult **out);
 
 /* Report a component's state to the broker (REPORT), so that `ratusz
  * stats` and the broker's /metrics show adapters and bridges beside it.

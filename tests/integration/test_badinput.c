@@ -600,7 +600,7 @@ static void test_badinput_far_oversize_event_gets_etoobig_ack(void **state)
     char *pad = malloc(n + 1);
     memset(pad, 'p', n);
     pad[n] = '\0';
-    rz_client_opts_t o = {16, 1, 3000};
+    rz_client_opts_t o = {.window = 16, .batch = 1, .timeout_ms = 3000};
     rz_client_t *c = rz_client_new(f->b.front, &o);
     int code = 1;
     rz_client_set_ack_cb(c, s_on_code, &code);

@@ -53,7 +53,7 @@ static void s_child(const char *front, const char *log, size_t first)
     p.fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
     if (p.fd < 0)
         _exit(2);
-    rz_client_opts_t o = {WINDOW, 8, 2000};
+    rz_client_opts_t o = {.window = WINDOW, .batch = 8, .timeout_ms = 2000};
     rz_client_t *c = rz_client_new(front, &o);
     if (!c)
         _exit(2);
@@ -301,7 +301,7 @@ static void test_crash_events_in_flight_at_a_crash_get_an_outcome(void **state)
 {
     fx_t *f = *state;
     rzt_broker_t *b = &f->b;
-    rz_client_opts_t o = {4, 1, 1000};
+    rz_client_opts_t o = {.window = 4, .batch = 1, .timeout_ms = 1000};
     rz_client_t *c = rz_client_new(b->front, &o);
     outcomes_t out = {0, 0, 0, 0};
     rz_client_set_ack_cb(c, s_on_outcome, &out);
