@@ -21,7 +21,9 @@
 #include <zmq.h>
 
 #include "arena.h"
+#include "audit.h"
 #include "config.h"
+#include "redact.h"
 #include "stats.h"
 #include "store.h"
 
@@ -90,7 +92,28 @@ typedef struct rz_broker {
     atomic_int store_full;  /* the last append failed with RZ_ESTOREFULL */
     atomic_int stopping;
     int64_t started_us;
+
+    /* security (docs/SECURITY.md) */
+    int curve;                      /* CURVE and grants are on */
+    char server_public[41];         /* Z85 */
+    char server_secret[41];
+    rz_redact_key_t redact_key;
+    rz_audit_t *audit;              /* never NULL while serving */
+    atomic_uint_fast64_t handshakes_refused;
+    atomic_uint_fast64_t denied;
+    atomic_uint_fast64_t redacted;
 } rz_broker_t;
+
+/* The ZAP handler (zap.c, RFC 27): a thread answering ZeroMQ's
+ * authentication requests for every socket of b->zctx from the grants in
+ * force (access.h), counting and auditing each refusal, and watching the
+ * given sockets for handshakes that fail before ZAP is asked (a client
+ * without CURVE, a wrong server key). Start it before binding the sockets. */
+typedef struct rz_zap rz_zap_t;
+int rz_zap_start(rz_zap_t **out, rz_broker_t *b);
+/* Watch a bound socket's handshake failures; name goes into the audit. */
+int rz_zap_watch(rz_zap_t *z, void *socket, const char *name);
+void rz_zap_stop(rz_zap_t **z);
 
 /* The writer thread's body: arg is the rz_broker_t. It connects a PAIR to
  * RZ_WRITER_ENDPOINT and serves jobs until it receives a NULL job. */

@@ -23,6 +23,7 @@ _Static_assert(RZ_SYNC_FULL == 0 && RZ_SYNC_OS == 1, "s_sync_names order");
  */
 
 static const char *const s_sync_names[] = {"full", "os", NULL};
+static const char *const s_security_names[] = {"auto", "curve", "none", NULL};
 static const char *const s_log_levels[] = {"error", "warn", "info", "debug",
                                            NULL};
 
@@ -64,6 +65,24 @@ static const rz_conf_option_t s_options[] = {
      "messages queued per live subscriber before ZeroMQ drops them"},
     {"log_level", RZ_CONF_STRING, S_OFF(log_level), "info", s_log_levels, 0, 0,
      "LEVEL", "error, warn, info or debug"},
+    {"security", RZ_CONF_ENUM, S_OFF(security), "auto", s_security_names, 0, 0,
+     "auto|curve|none",
+     "auto: CURVE when server_key is set, else loopback only; none: no "
+     "authentication on any address"},
+    {"server_key", RZ_CONF_STRING, S_OFF(server_key), "", NULL, 0, 0, "FILE",
+     "the broker's CURVE secret key (ratusz keygen); turns CURVE on"},
+    {"principals", RZ_CONF_STRING, S_OFF(principals), "", NULL, 0, 0, "FILE",
+     "who may do what: keys and grants (reloaded on SIGHUP)"},
+    {"stream_redacted", RZ_CONF_STRING, S_OFF(stream_redacted), "", NULL, 0, 0,
+     "ENDPOINT",
+     "live stream with personal data pseudonymised, for readers without "
+     "clearance; \"\" = none"},
+    {"redaction_key", RZ_CONF_STRING, S_OFF(redaction_key), "", NULL, 0, 0,
+     "FILE", "secret of the pseudonyms; \"\" = DATA_DIR/redaction.key"},
+    {"audit_dir", RZ_CONF_STRING, S_OFF(audit_dir), "", NULL, 0, 0, "DIR",
+     "audit log (its own LMDB environment); \"\" = DATA_DIR/audit"},
+    {"audit_retention_days", RZ_CONF_UINT, S_OFF(audit_retention_days), "730",
+     NULL, 1, 36500, "DAYS", "how long audit records are kept"},
     {NULL, RZ_CONF_STRING, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 
@@ -206,6 +225,55 @@ int rz_config_check(const rz_config_t *cfg, char *err, size_t err_len)
               b);
         return RZ_ECONFIG;
     }
+    if (*cfg->stream_redacted && !strstr(cfg->stream_redacted, "://")) {
+        s_err(err, err_len,
+              "stream_redacted '%s' is not a ZeroMQ endpoint "
+              "(tcp://HOST:PORT or ipc://PATH)",
+              cfg->stream_redacted);
+        return RZ_ECONFIG;
+    }
+    if (*cfg->stream_redacted && (!strcmp(cfg->stream_redacted, cfg->listen) ||
+                                  !strcmp(cfg->stream_redacted, cfg->stream))) {
+        s_err(err, err_len, "stream_redacted '%s' is already in use",
+              cfg->stream_redacted);
+        return RZ_ECONFIG;
+    }
+    int curve = cfg->security == RZ_SECURITY_CURVE ||
+                (cfg->security == RZ_SECURITY_AUTO && *cfg->server_key);
+    if (cfg->security == RZ_SECURITY_NONE && (*cfg->server_key ||
+                                              *cfg->principals)) {
+        s_err(err, err_len,
+              "security is 'none' but %s is set: remove it, or use "
+              "security: curve",
+              *cfg->server_key ? "server_key" : "principals");
+        return RZ_ECONFIG;
+    }
+    if (curve && (!*cfg->server_key || !*cfg->principals)) {
+        s_err(err, err_len,
+              "CURVE needs both server_key (the broker's secret key) and "
+              "principals (who may connect); %s is missing",
+              *cfg->server_key ? "principals" : "server_key");
+        return RZ_ECONFIG;
+    }
+    if (!curve && *cfg->principals) {
+        s_err(err, err_len,
+              "principals is set but server_key is not: grants need CURVE "
+              "to know who is asking");
+        return RZ_ECONFIG;
+    }
+    if (!curve && cfg->security != RZ_SECURITY_NONE) {
+        const char *eps[] = {cfg->listen, cfg->stream, cfg->stream_redacted};
+        for (size_t i = 0; i < 3; i++)
+            if (*eps[i] && !rz_config_endpoint_local(eps[i])) {
+                s_err(err, err_len,
+                      "refusing to serve %s without CURVE: anyone who can "
+                      "reach it could read and publish everything. Set "
+                      "server_key and principals (docs/SECURITY.md), or "
+                      "'security: none' to accept that",
+                      eps[i]);
+                return RZ_ECONFIG;
+            }
+    }
     /* a batch the queue can never hold would be refused forever */
     if (cfg->max_inflight < cfg->max_batch) {
         s_err(err, err_len,
@@ -215,6 +283,30 @@ int rz_config_check(const rz_config_t *cfg, char *err, size_t err_len)
         return RZ_ECONFIG;
     }
     return 0;
+}
+
+int rz_config_endpoint_local(const char *ep)
+{
+    if (!strncmp(ep, "ipc://", 6) || !strncmp(ep, "inproc://", 9))
+        return 1;
+    if (strncmp(ep, "tcp://", 6) != 0)
+        return 0;
+    const char *host = ep + 6;
+    /* tcp://[SOURCE;]HOST:PORT: a source address only applies to connect */
+    const char *end = strrchr(host, ':');
+    if (!end)
+        return 0;
+    size_t n = (size_t)(end - host);
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']')
+        return n == 5 && !memcmp(host, "[::1]", 5);
+    if (n == 9 && !memcmp(host, "localhost", 9))
+        return 1;
+    if (n < 4 || memcmp(host, "127.", 4) != 0)
+        return 0;
+    for (size_t i = 4; i < n; i++)
+        if (!isdigit((unsigned char)host[i]) && host[i] != '.')
+            return 0;
+    return 1;
 }
 
 /* ===========================================================================

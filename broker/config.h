@@ -30,7 +30,27 @@ typedef struct rz_config {
     uint64_t replay_chunk;  /* events per REPLAY reply (default 1000) */
     uint64_t stream_hwm;    /* XPUB high-water mark, messages (default 100000) */
     char *log_level;        /* "error" | "warn" | "info" | "debug" */
+
+    /* security (docs/SECURITY.md) */
+    int security;           /* enum rz_security */
+    char *server_key;       /* the broker's CURVE secret key file */
+    char *principals;       /* the grants: principals YAML file */
+    char *stream_redacted;  /* XPUB for readers without personal-data
+                               clearance; "" = none */
+    char *redaction_key;    /* pseudonym secret; "" = DATA_DIR/redaction.key */
+    char *audit_dir;        /* "" = DATA_DIR/audit */
+    uint64_t audit_retention_days; /* 730 */
 } rz_config_t;
+
+enum rz_security {
+    RZ_SECURITY_AUTO = 0,  /* CURVE when server_key is set, else loopback */
+    RZ_SECURITY_CURVE = 1, /* CURVE and grants required */
+    RZ_SECURITY_NONE = 2   /* explicitly none: any address, no auth */
+};
+
+/* 1 when the ZeroMQ endpoint only listens on this machine (loopback TCP,
+ * ipc://, inproc://). */
+int rz_config_endpoint_local(const char *endpoint);
 
 /* Fill cfg with the defaults. Strings are malloc'd. Returns 0 or RZ_ENOMEM. */
 int rz_config_init(rz_config_t *cfg);

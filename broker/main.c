@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "broker.h"
+#include "ratusz/keys.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -42,6 +44,42 @@ static int s_metrics_health(void *user, char *status, size_t len)
     const char *st = rz_broker_status(b);
     snprintf(status, len, "%s", st);
     return strcmp(st, "ok") == 0 ? 0 : -1;
+}
+
+/* Keys, grants, the pseudonym secret and the audit log, before any socket
+ * is bound. */
+static int s_security_start(rz_broker_t *b, char *err, size_t err_len)
+{
+    rz_config_t *cfg = b->cfg;
+    char path[4096];
+    b->curve = *cfg->server_key != '\0';
+    if (b->curve) {
+        rz_keypair_t kp;
+        if (rz_key_load_secret(cfg->server_key, &kp, err, err_len) < 0)
+            return RZ_ECONFIG;
+        memcpy(b->server_public, kp.public_z85, sizeof b->server_public);
+        memcpy(b->server_secret, kp.secret_z85, sizeof b->server_secret);
+        memset(&kp, 0, sizeof kp);
+        int n = rz_access_load(cfg->principals, err, err_len);
+        if (n < 0)
+            return RZ_ECONFIG;
+        rz_info("CURVE on: server key %s, %d principals from %s",
+                b->server_public, n, cfg->principals);
+    }
+    if (*cfg->redaction_key)
+        snprintf(path, sizeof path, "%s", cfg->redaction_key);
+    else
+        snprintf(path, sizeof path, "%s/redaction.key", cfg->data_dir);
+    if (rz_redact_key_load(path, 1, &b->redact_key, err, err_len) < 0)
+        return RZ_ECONFIG;
+    if (*cfg->audit_dir)
+        snprintf(path, sizeof path, "%s", cfg->audit_dir);
+    else
+        snprintf(path, sizeof path, "%s/audit", cfg->data_dir);
+    uint64_t keep = cfg->audit_retention_days * UINT64_C(86400000000);
+    if (rz_audit_open(&b->audit, path, keep, err, err_len) < 0)
+        return RZ_ESTORE;
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -133,6 +171,10 @@ int main(int argc, char **argv)
                  rz_strerror(src));
         goto out;
     }
+    if (s_security_start(&b, err, sizeof err) < 0) {
+        rz_error("%s", err);
+        goto close;
+    }
     b.stats = rz_stats_new();
     b.zctx = zmq_ctx_new();
     if (!b.stats || !b.zctx) {
@@ -157,6 +199,10 @@ close:
     if (b.zctx)
         zmq_ctx_term(b.zctx);
     rz_stats_destroy(&b.stats);
+    rz_audit_close(&b.audit);
+    rz_access_shutdown();
+    memset(b.server_secret, 0, sizeof b.server_secret);
+    memset(&b.redact_key, 0, sizeof b.redact_key);
     rz_store_close(&b.store);
 out:
     rz_config_close(&cfg);

@@ -41,8 +41,12 @@ typedef struct s_front {
     rz_broker_t *b;
     s_binding_t *bindings;
     void *front;   /* ROUTER */
-    void *stream;  /* XPUB */
+    void *stream;  /* XPUB: events as stored */
+    void *stream_red; /* XPUB: personal data pseudonymised (or NULL) */
     void *pipe;    /* PAIR to the writer */
+    rz_zap_t *zap; /* CURVE: the authentication handler */
+    /* a stream is fed once anyone ever subscribed to it */
+    int fed, fed_red;
     size_t queued_events; /* in the writer's hands */
     size_t queued_jobs;
     int64_t subscriptions;
@@ -56,7 +60,8 @@ typedef struct s_req {
     int total;      /* frames received */
     int has_delim;
     int cmd_at;     /* index of the command frame */
-    char principal[128];
+    char principal[RZ_PRINCIPAL_MAX];
+    char address[64];
 } s_req_t;
 
 /* --------------------------------------------------------------------------
@@ -140,6 +145,36 @@ static void s_reply_error(s_front_t *f, s_req_t *q, int code,
     e.name = (char *)rz_err_name(code);
     e.message = msg;
     s_reply_msg(f, q, "ERR", &e.base);
+}
+
+/* --------------------------------------------------------------------------
+ * Audit and denials
+ */
+
+static void s_audit(s_front_t *f, s_req_t *q, const char *action,
+                    const char *command, const char *detail,
+                    const char *outcome, uint64_t events,
+                    const char *const *subjects, size_t n_subjects)
+{
+    rz_audit_entry_t e = {.principal = q->principal,
+                          .address = q->address,
+                          .action = action,
+                          .command = command,
+                          .detail = detail,
+                          .outcome = outcome,
+                          .events = events,
+                          .subjects = subjects,
+                          .n_subjects = n_subjects};
+    rz_audit_write(f->b->audit, &e);
+}
+
+/* Refuse a request by a grant: ERR RZ_EDENIED, counted and audited. */
+static void s_deny(s_front_t *f, s_req_t *q, const char *command,
+                   const char *detail, const char *why)
+{
+    atomic_fetch_add(&f->b->denied, 1);
+    s_audit(f, q, "denied", command, detail, why, 0, NULL, 0);
+    s_reply_error(f, q, RZ_EDENIED, "%s", why);
 }
 
 /* --------------------------------------------------------------------------
@@ -279,6 +314,8 @@ static void s_publish(s_front_t *f, s_req_t *q, int batch)
         goto nomem;
     memset(job->items, 0, job->n * sizeof *job->items);
     memset(job->meta, 0, job->n * sizeof *job->meta);
+    size_t denied = 0;
+    const char *first_denial = NULL;
     for (size_t i = 0; i < job->n; i++) {
         if (batch)
             s_prepare_event(q, job, i, principal, rb->events[i].data,
@@ -287,6 +324,17 @@ static void s_publish(s_front_t *f, s_req_t *q, int batch)
             s_prepare_event(q, job, i, principal, body, len);
         if (job->items[i].code)
             rz_stats_reject(f->b->stats, job->items[i].code);
+        if (job->items[i].code == RZ_EDENIED && !denied++)
+            first_denial = job->meta[i].reason;
+    }
+    if (denied) {
+        /* one record per request: a refused batch is one attempt */
+        char detail[96];
+        snprintf(detail, sizeof detail, "%zu of %zu events refused", denied,
+                 job->n);
+        atomic_fetch_add(&f->b->denied, denied);
+        s_audit(f, q, "denied", batch ? "PUBB" : "PUB", detail, first_denial,
+                0, NULL, 0);
     }
     s_queue(f, job);
     return;
@@ -353,6 +401,16 @@ static void s_binding_drop(s_front_t *f, const char *group)
         }
 }
 
+/* [topic][seq|prev][event] on one stream socket; msg is consumed. */
+static void s_stream_send(void *sock, const rz_store_item_t *it,
+                          const uint8_t pos[16], zmq_msg_t *msg)
+{
+    zmq_send(sock, it->topic, it->topic_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    zmq_send(sock, pos, 16, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (zmq_msg_send(msg, sock, ZMQ_DONTWAIT) < 0)
+        zmq_msg_close(msg);
+}
+
 /* Publish the new events of job on the stream: [topic][seq|prev][event],
  * the event being exactly the stored bytes (producer bytes + stamp). */
 static void s_fan_out(s_front_t *f, rz_job_t *job)
@@ -389,15 +447,38 @@ static void s_fan_out(s_front_t *f, rz_job_t *job)
         uint8_t stamp[RZ_STORE_STAMP_MAX + 128];
         size_t sn = rz_store_stamp(stamp, it->seq, job->ingest_time,
                                    it->principal, it->principal_len);
-        zmq_msg_t ev;
+        zmq_msg_t ev, red;
         if (zmq_msg_init_size(&ev, it->len + sn) < 0)
             continue;
         memcpy(zmq_msg_data(&ev), it->bytes, it->len);
         memcpy((uint8_t *)zmq_msg_data(&ev) + it->len, stamp, sn);
-        zmq_send(f->stream, it->topic, it->topic_len,
-                 ZMQ_SNDMORE | ZMQ_DONTWAIT);
-        zmq_send(f->stream, pos, sizeof pos, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-        if (zmq_msg_send(&ev, f->stream, ZMQ_DONTWAIT) < 0)
+        if (f->fed_red) {
+            /* the redacted stream: the same message unless the event holds
+             * personal data; one that cannot be redacted is not sent */
+            const uint8_t *rb = zmq_msg_data(&ev);
+            size_t rn = zmq_msg_size(&ev);
+            int rc = 0;
+            zmq_msg_init(&red);
+            if (rz_redact_needed(rb, rn))
+                rc = rz_redact_event(&f->b->redact_key, rb, rn, &job->arena,
+                                     &rb, &rn);
+            if (rc == 1 && zmq_msg_init_size(&red, rn) == 0) {
+                memcpy(zmq_msg_data(&red), rb, rn);
+                atomic_fetch_add(&f->b->redacted, 1);
+                s_stream_send(f->stream_red, it, pos, &red);
+            } else if (rc == 0) {
+                zmq_msg_copy(&red, &ev);
+                s_stream_send(f->stream_red, it, pos, &red);
+            } else {
+                zmq_msg_close(&red);
+                rz_warn("event seq %llu cannot be redacted (%s): not sent "
+                        "on the redacted stream",
+                        (unsigned long long)it->seq, rz_strerror(rc));
+            }
+        }
+        if (f->fed)
+            s_stream_send(f->stream, it, pos, &ev);
+        else
             zmq_msg_close(&ev);
     }
 }
@@ -441,7 +522,7 @@ static void s_job_done(s_front_t *f, rz_job_t *job)
     }
 
     /* Fan-out first: subscribers see an event as soon as it is durable. */
-    if (job->rc == 0 && f->subscriptions > 0)
+    if (job->rc == 0 && (f->fed || f->fed_red))
         s_fan_out(f, job);
 
     Ratusz__V1__AckList al = RATUSZ__V1__ACK_LIST__INIT;
@@ -484,18 +565,140 @@ out:
  * Reads
  */
 
-/* Events collected for one reply; the bytes are copied out of LMDB. */
+/* Events collected for one reply; the bytes are copied out of LMDB.
+ *
+ * Every event passes the reader's grant on its way out: outside the grant
+ * it is withheld (counted, not sent); with personal data and a reader
+ * without clearance it is pseudonymised (redact.h); with personal data and
+ * a cleared reader its subject is noted for the audit record. */
+#define S_AUDIT_SUBJECTS 100
+
 typedef struct s_collect {
     rz_arena_t *arena;
     ProtobufCBinaryData *ev;
     size_t n, cap;
     int failed;
+    /* access */
+    s_front_t *f;
+    const char *principal;
+    int filter;          /* check each event's topic against the grant */
+    int redact;          /* no clearance: pseudonymise personal data */
+    uint64_t withheld;   /* outside the grant, or could not be redacted */
+    uint64_t redacted;
+    uint64_t personal;   /* events with personal data sent unredacted */
+    const char *subjects[S_AUDIT_SUBJECTS];
+    size_t n_subjects;
+    char detail[200];    /* what was asked, for the audit */
 } s_collect_t;
+
+static void s_collect_init(s_collect_t *c, s_front_t *f, s_req_t *q,
+                           rz_arena_t *a, int scope)
+{
+    memset(c, 0, sizeof *c);
+    c->arena = a;
+    c->f = f;
+    c->principal = q->principal;
+    c->filter = scope != RZ_READ_ALL;
+    c->redact = !rz_access_personal(q->principal);
+}
+
+/* The string field number field of encoded message bytes (the last one, as
+ * protobuf merges); 0 and *p set, or -1 when absent or malformed. */
+static int s_wire_string(const uint8_t *b, size_t len, uint32_t field,
+                         const char **p, size_t *n)
+{
+    size_t i = 0;
+    int found = -1;
+    while (i < len) {
+        uint64_t key = 0;
+        for (int shift = 0;; shift += 7) {
+            if (i >= len || shift > 63)
+                return -1;
+            key |= (uint64_t)(b[i] & 0x7f) << shift;
+            if (!(b[i++] & 0x80))
+                break;
+        }
+        uint64_t v = 0;
+        switch (key & 7) {
+        case 0:
+            while (i < len && (b[i] & 0x80))
+                i++;
+            if (i++ >= len)
+                return -1;
+            break;
+        case 1:
+            if (len - i < 8)
+                return -1;
+            i += 8;
+            break;
+        case 5:
+            if (len - i < 4)
+                return -1;
+            i += 4;
+            break;
+        case 2:
+            for (int shift = 0;; shift += 7) {
+                if (i >= len || shift > 63)
+                    return -1;
+                v |= (uint64_t)(b[i] & 0x7f) << shift;
+                if (!(b[i++] & 0x80))
+                    break;
+            }
+            if (v > len - i)
+                return -1;
+            if ((key >> 3) == field) {
+                *p = (const char *)b + i;
+                *n = (size_t)v;
+                found = 0;
+            }
+            i += (size_t)v;
+            break;
+        default:
+            return -1;
+        }
+    }
+    return found;
+}
 
 static int s_collect(uint64_t seq, const uint8_t *ev, size_t len, void *user)
 {
     (void)seq;
     s_collect_t *c = user;
+    if (c->filter) {
+        char topic[RZ_TOPIC_MAX + 1];
+        int tl = rz_access_event_topic(ev, len, topic, sizeof topic);
+        if (tl < 0 || !rz_access_topic(c->principal, topic, (size_t)tl)) {
+            c->withheld++;
+            return 0;
+        }
+    }
+    const uint8_t *out = ev;
+    size_t out_len = len;
+    int copied = 0;
+    if (rz_redact_needed(ev, len)) {
+        if (c->redact) {
+            int rc = rz_redact_event(&c->f->b->redact_key, ev, len, c->arena,
+                                     &out, &out_len);
+            if (rc < 0) { /* fail closed */
+                c->withheld++;
+                return 0;
+            }
+            if (rc == 1) {
+                c->redacted++;
+                copied = 1;
+            }
+        } else {
+            const char *subj;
+            size_t sn;
+            c->personal++;
+            if (c->n_subjects < S_AUDIT_SUBJECTS &&
+                s_wire_string(ev, len, 4, &subj, &sn) == 0) {
+                char *dup = rz_arena_strndup(c->arena, subj, sn);
+                if (dup)
+                    c->subjects[c->n_subjects++] = dup;
+            }
+        }
+    }
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 64;
         ProtobufCBinaryData *n = rz_arena_alloc(c->arena, cap * sizeof *n);
@@ -508,14 +711,17 @@ static int s_collect(uint64_t seq, const uint8_t *ev, size_t len, void *user)
         c->ev = n;
         c->cap = cap;
     }
-    uint8_t *copy = rz_arena_alloc(c->arena, len);
-    if (!copy) {
-        c->failed = 1;
-        return 1;
+    if (!copied) {
+        uint8_t *copy = rz_arena_alloc(c->arena, out_len);
+        if (!copy) {
+            c->failed = 1;
+            return 1;
+        }
+        memcpy(copy, out, out_len);
+        out = copy;
     }
-    memcpy(copy, ev, len);
-    c->ev[c->n].data = copy;
-    c->ev[c->n].len = len;
+    c->ev[c->n].data = (uint8_t *)out;
+    c->ev[c->n].len = out_len;
     c->n++;
     return 0;
 }
@@ -535,8 +741,31 @@ static void s_reply_events(s_front_t *f, s_req_t *q, const char *cmd,
     l.next.len = next_len;
     l.next_seq = next_seq;
     l.end = end;
+    l.withheld = c->withheld;
     rz_stats_read(f->b->stats, c->n);
+    if (c->redacted)
+        atomic_fetch_add(&f->b->redacted, c->redacted);
+    if (c->personal) {
+        /* accountability: who saw whose personal data */
+        s_audit(f, q, "read-personal", cmd, c->detail, "ok", c->personal,
+                c->subjects, c->n_subjects);
+    }
     s_reply_msg(f, q, cmd, &l.base);
+}
+
+/* The read scope of a request for prefix, or a denial already answered
+ * (returns < 0). */
+static int s_read_scope(s_front_t *f, s_req_t *q, const char *cmd,
+                        const char *prefix)
+{
+    char why[256];
+    int scope = rz_access_read_prefix(q->principal, prefix, why, sizeof why);
+    if (scope < 0) {
+        char detail[160];
+        snprintf(detail, sizeof detail, "topic=%.140s", prefix);
+        s_deny(f, q, cmd, detail, why);
+    }
+    return scope;
 }
 
 #define S_UNPACK(type, q, arena)                                              \
@@ -550,14 +779,30 @@ static void s_get(s_front_t *f, s_req_t *q, rz_arena_t *a)
         s_reply_error(f, q, RZ_EDECODE, "GET body is not a GetRequest");
         return;
     }
-    s_collect_t c = {a, NULL, 0, 0, 0};
+    int scope = s_read_scope(f, q, "GET", "");
+    if (scope < 0)
+        return;
+    s_collect_t c;
+    s_collect_init(&c, f, q, a, scope);
     int rc;
-    if (g->seq)
+    if (g->seq) {
+        snprintf(c.detail, sizeof c.detail, "seq=%llu",
+                 (unsigned long long)g->seq);
         rc = rz_store_get(f->b->store, g->seq, s_collect, &c);
-    else if (*g->source && *g->id)
+    } else if (*g->source && *g->id) {
+        snprintf(c.detail, sizeof c.detail, "source=%.90s id=%.90s",
+                 g->source, g->id);
         rc = rz_store_get_id(f->b->store, g->source, g->id, s_collect, &c);
-    else {
+    } else {
         s_reply_error(f, q, RZ_EBADREQ, "GET needs seq, or source and id");
+        return;
+    }
+    if (rc >= 0 && c.withheld) {
+        char why[RZ_PRINCIPAL_MAX + 96];
+        snprintf(why, sizeof why,
+                 "the event is outside the read grants of principal '%s'",
+                 q->principal);
+        s_deny(f, q, "GET", c.detail, why);
         return;
     }
     if (rc == RZ_ENOTFOUND) {
@@ -588,13 +833,24 @@ static void s_query(s_front_t *f, s_req_t *q, rz_arena_t *a)
                       "QUERY takes a subject or a topic_prefix, not both");
         return;
     }
+    int scope = s_read_scope(f, q, "QUERY", m->topic_prefix);
+    if (scope < 0)
+        return;
     uint64_t cap = f->b->cfg->query_limit * 10;
     rz_store_query_t sq = {m->subject, m->topic_prefix, m->since, m->until,
                            m->limit ? m->limit : (uint32_t)f->b->cfg->query_limit,
                            m->after.data, m->after.len};
     if (sq.limit > cap)
         sq.limit = (uint32_t)cap;
-    s_collect_t c = {a, NULL, 0, 0, 0};
+    s_collect_t c;
+    s_collect_init(&c, f, q, a, scope);
+    if (*m->subject)
+        snprintf(c.detail, sizeof c.detail, "subject=%.180s", m->subject);
+    else if (*m->topic_prefix)
+        snprintf(c.detail, sizeof c.detail, "topic=%.180s", m->topic_prefix);
+    else
+        snprintf(c.detail, sizeof c.detail, "time=%lld-%lld",
+                 (long long)m->since, (long long)m->until);
     uint8_t next[RZ_CURSOR_MAX];
     size_t next_len = 0;
     int rc = rz_store_query(f->b->store, &sq, s_collect, &c, next, &next_len);
@@ -617,6 +873,9 @@ static void s_replay(s_front_t *f, s_req_t *q, rz_arena_t *a)
         s_reply_error(f, q, RZ_EDECODE, "REPLAY body is not a ReplayRequest");
         return;
     }
+    int scope = s_read_scope(f, q, "REPLAY", m->topic_prefix);
+    if (scope < 0)
+        return;
     uint64_t head = rz_store_head(f->b->store);
     uint64_t from = m->from_seq ? m->from_seq : 1;
     uint64_t until = m->until_seq ? m->until_seq : head + 1;
@@ -627,7 +886,11 @@ static void s_replay(s_front_t *f, s_req_t *q, rz_arena_t *a)
         chunk = f->b->cfg->replay_chunk * 10;
     if (m->max_events && m->max_events < chunk)
         chunk = m->max_events;
-    s_collect_t c = {a, NULL, 0, 0, 0};
+    s_collect_t c;
+    s_collect_init(&c, f, q, a, scope);
+    snprintf(c.detail, sizeof c.detail, "seq=%llu-%llu topic=%.140s",
+             (unsigned long long)from, (unsigned long long)until,
+             m->topic_prefix);
     uint64_t next = from;
     if (from < until) {
         int rc = rz_store_scan(f->b->store, from, until, m->topic_prefix,
@@ -665,6 +928,12 @@ static void s_fetch(s_front_t *f, s_req_t *q, rz_arena_t *a)
                       S_GROUP_MAX);
         return;
     }
+    char why[256], detail[220];
+    snprintf(detail, sizeof detail, "group=%.200s", m->group);
+    if (rz_access_group(q->principal, m->group, why, sizeof why) < 0) {
+        s_deny(f, q, "FETCH", detail, why);
+        return;
+    }
     Ratusz__V1__ConsumerGroup *g = NULL;
     uint64_t after = m->after_seq;
     const char *prefix = m->topic_prefix;
@@ -687,6 +956,9 @@ static void s_fetch(s_front_t *f, s_req_t *q, rz_arena_t *a)
         s_reply_error(f, q, RZ_ENOMEM, "out of memory");
         return;
     }
+    int scope = s_read_scope(f, q, "FETCH", prefix);
+    if (scope < 0)
+        return;
     if (remember && !atomic_load(&f->b->stopping)) {
         /* Register the group (and its prefix) so CONSUMERS shows it and
          * later fetches without a prefix keep it. Nobody waits for it. */
@@ -713,7 +985,10 @@ static void s_fetch(s_front_t *f, s_req_t *q, rz_arena_t *a)
     uint64_t max = m->max ? m->max : f->b->cfg->replay_chunk;
     if (max > f->b->cfg->replay_chunk * 10)
         max = f->b->cfg->replay_chunk * 10;
-    s_collect_t c = {a, NULL, 0, 0, 0};
+    s_collect_t c;
+    s_collect_init(&c, f, q, a, scope);
+    snprintf(c.detail, sizeof c.detail, "group=%.120s after=%llu topic=%.40s",
+             m->group, (unsigned long long)after, prefix);
     if (after == UINT64_MAX) { /* nothing can follow it */
         s_reply_events(f, q, "FETCH", &c, NULL, 0, 0, 0);
         return;
@@ -739,6 +1014,13 @@ static void s_commit(s_front_t *f, s_req_t *q, rz_arena_t *a)
         s_reply_error(f, q, RZ_EBADREQ,
                       "COMMIT needs a group name of 1-%d printable bytes",
                       S_GROUP_MAX);
+        return;
+    }
+    char why[256];
+    if (rz_access_group(q->principal, m->group, why, sizeof why) < 0) {
+        char detail[220];
+        snprintf(detail, sizeof detail, "group=%.200s", m->group);
+        s_deny(f, q, "COMMIT", detail, why);
         return;
     }
     if (m->seq > rz_store_head(f->b->store)) {
@@ -807,6 +1089,9 @@ int rz_broker_stats(rz_broker_t *b, Ratusz__V1__Stats *s)
         ratusz__v1__health__init(s->health);
         s_health_fill(b, s->health);
     }
+    s->handshakes_refused = atomic_load(&b->handshakes_refused);
+    s->denied_total = atomic_load(&b->denied);
+    s->redacted_total = atomic_load(&b->redacted);
     rz_store_info_t info;
     if (rz_store_info(b->store, &info) == 0) {
         s->store_bytes = info.used_bytes;
@@ -883,6 +1168,66 @@ static void s_health(s_front_t *f, s_req_t *q)
     s_reply_msg(f, q, "HEALTH", &h.base);
 }
 
+static void s_whoami(s_front_t *f, s_req_t *q)
+{
+    Ratusz__V1__Whoami w;
+    rz_access_whoami(q->principal, &w);
+    w.security = f->b->curve;
+    w.address = q->address;
+    s_reply_msg(f, q, "WHOAMI", &w.base);
+}
+
+static void s_audit_cmd(s_front_t *f, s_req_t *q, rz_arena_t *a)
+{
+    Ratusz__V1__AuditRequest *m = S_UNPACK(ratusz__v1__audit_request, q, a);
+    if (!m) {
+        s_reply_error(f, q, RZ_EDECODE, "AUDIT body is not an AuditRequest");
+        return;
+    }
+    /* everything asked before this request is in the answer */
+    rz_audit_flush(f->b->audit);
+    Ratusz__V1__AuditList *l = NULL;
+    int rc = rz_audit_query(f->b->audit, m, &l);
+    if (rc < 0) {
+        s_reply_error(f, q, rc, "audit query failed: %s", rz_strerror(rc));
+        return;
+    }
+    s_reply_msg(f, q, "AUDIT", &l->base);
+    ratusz__v1__audit_list__free_unpacked(l, NULL);
+}
+
+static void s_verify(s_front_t *f, s_req_t *q, rz_arena_t *a)
+{
+    Ratusz__V1__VerifyRequest *m = S_UNPACK(ratusz__v1__verify_request, q, a);
+    if (!m) {
+        s_reply_error(f, q, RZ_EDECODE, "VERIFY body is not a VerifyRequest");
+        return;
+    }
+    Ratusz__V1__VerifyResult r;
+    int rc;
+    if (!*m->log || !strcmp(m->log, "events")) {
+        rc = rz_store_verify(f->b->store, m->from, &r);
+        if (rc == 0) {
+            s_reply_msg(f, q, "VERIFY", &r.base);
+            if (r.reason != protobuf_c_empty_string)
+                free(r.reason);
+        }
+    } else if (!strcmp(m->log, "audit")) {
+        rz_audit_flush(f->b->audit);
+        rc = rz_audit_verify(f->b->audit, m->from, &r);
+        if (rc == 0)
+            s_reply_msg(f, q, "VERIFY", &r.base);
+    } else {
+        s_reply_error(f, q, RZ_EBADREQ,
+                      "VERIFY log must be \"events\" or \"audit\", not "
+                      "'%.40s'",
+                      m->log);
+        return;
+    }
+    if (rc < 0)
+        s_reply_error(f, q, rc, "verify failed: %s", rz_strerror(rc));
+}
+
 /* --------------------------------------------------------------------------
  * Dispatch
  */
@@ -914,6 +1259,8 @@ static void s_handle(s_front_t *f, s_req_t *q)
     q->cmd_at = 1 + q->has_delim;
     int parts = q->total - q->cmd_at;
     rz_access_principal(&q->frames[0], q->principal, sizeof q->principal);
+    const char *addr = zmq_msg_gets(&q->frames[0], "Peer-Address");
+    snprintf(q->address, sizeof q->address, "%s", addr ? addr : "");
     if (parts != 3) {
         s_reply_error(f, q, RZ_EBADFRAME,
                       "expected 3 frames [command][correlation][body], got %d",
@@ -939,6 +1286,27 @@ static void s_handle(s_front_t *f, s_req_t *q)
         s_publish(f, q, is_pubb);
         return;
     }
+    /* admin actions: allowed by the grant, and audited */
+    static const struct {
+        const char *cmd, *action;
+    } admin[] = {{"STATS", "stats"},   {"CONSUMERS", "consumers"},
+                 {"REPORT", "report"}, {"AUDIT", "audit"},
+                 {"VERIFY", "verify"}};
+    for (size_t i = 0; i < sizeof admin / sizeof admin[0]; i++) {
+        if (!s_cmd_is(cmd, admin[i].cmd))
+            continue;
+        char why[256];
+        if (rz_access_admin(q->principal, admin[i].action, why,
+                            sizeof why) < 0) {
+            s_deny(f, q, admin[i].cmd, "", why);
+            return;
+        }
+        /* a component reporting its own state every second is not an
+         * operator's action */
+        if (strcmp(admin[i].action, "report") != 0)
+            s_audit(f, q, "admin", admin[i].cmd, "", "ok", 0, NULL, 0);
+        break;
+    }
     rz_arena_t a;
     rz_arena_init(&a);
     if (s_cmd_is(cmd, "GET"))
@@ -959,6 +1327,12 @@ static void s_handle(s_front_t *f, s_req_t *q)
         s_health(f, q);
     else if (s_cmd_is(cmd, "REPORT"))
         s_report(f, q);
+    else if (s_cmd_is(cmd, "WHOAMI"))
+        s_whoami(f, q);
+    else if (s_cmd_is(cmd, "AUDIT"))
+        s_audit_cmd(f, q, &a);
+    else if (s_cmd_is(cmd, "VERIFY"))
+        s_verify(f, q, &a);
     else {
         char name[80];
         s_printable(cmd, name, sizeof name);
@@ -998,22 +1372,78 @@ static void s_req_close(s_req_t *q)
     q->nframes = 0;
 }
 
-/* Subscriptions arrive on the XPUB socket as \x01prefix / \x00prefix. */
-static void s_stream_in(s_front_t *f)
+/* One subscription change applied on a subscriber's behalf. */
+typedef struct s_sub_ctx {
+    void *sock;
+    int option; /* ZMQ_SUBSCRIBE or ZMQ_UNSUBSCRIBE */
+} s_sub_ctx_t;
+
+static void s_sub_apply(const char *p, size_t n, void *user)
+{
+    s_sub_ctx_t *x = user;
+    zmq_setsockopt(x->sock, x->option, p, n);
+}
+
+/* Subscriptions arrive on an XPUB socket as \x01prefix / \x00prefix. The
+ * sockets are in manual mode: a subscription takes effect only when the
+ * broker applies it (to the subscriber it came from), so the grants decide
+ * what each subscriber receives. The full stream needs personal-data
+ * clearance; the redacted one only a read grant. */
+static void s_stream_in(s_front_t *f, void *sock, int full)
 {
     for (;;) {
         zmq_msg_t m;
         zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, f->stream, ZMQ_DONTWAIT) < 0) {
+        if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0) {
             zmq_msg_close(&m);
             break;
         }
         const uint8_t *p = zmq_msg_data(&m);
-        if (zmq_msg_size(&m) >= 1) {
-            if (p[0] == 1)
-                f->subscriptions++;
-            else if (p[0] == 0 && f->subscriptions > 0)
-                f->subscriptions--;
+        size_t n = zmq_msg_size(&m);
+        if (n >= 1 && (p[0] == 1 || p[0] == 0)) {
+            s_req_t q; /* principal and address, for the audit */
+            rz_access_principal(&m, q.principal, sizeof q.principal);
+            const char *addr = zmq_msg_gets(&m, "Peer-Address");
+            snprintf(q.address, sizeof q.address, "%s", addr ? addr : "");
+            s_sub_ctx_t x = {sock, p[0] ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE};
+            const char *prefix = (const char *)p + 1;
+            int added = 0;
+            if (p[0] && full && !rz_access_personal(q.principal)) {
+                added = -1;
+            } else {
+                added = rz_access_subscribe(q.principal, prefix, n - 1,
+                                            s_sub_apply, &x);
+            }
+            if (p[0] && added > 0) {
+                f->subscriptions += added;
+                if (full)
+                    f->fed = 1;
+                else
+                    f->fed_red = 1;
+            } else if (p[0]) {
+                char detail[200], why[RZ_PRINCIPAL_MAX + 120];
+                size_t shown = n - 1 > 120 ? 120 : n - 1;
+                snprintf(detail, sizeof detail, "stream=%s topic=%.*s",
+                         full ? "full" : "redacted", (int)shown, prefix);
+                for (char *c = detail; *c; c++)
+                    if ((unsigned char)*c < 0x20)
+                        *c = '?';
+                if (added < 0)
+                    snprintf(why, sizeof why,
+                             "principal '%s' has no personal-data clearance: "
+                             "subscribe to the redacted stream",
+                             q.principal);
+                else
+                    snprintf(why, sizeof why,
+                             "principal '%s' may not read this prefix",
+                             q.principal);
+                atomic_fetch_add(&f->b->denied, 1);
+                s_audit(f, &q, "denied", "SUBSCRIBE", detail, why, 0, NULL,
+                        0);
+                rz_info("subscription refused: %s", why);
+            } else if (added > 0 && f->subscriptions >= added) {
+                f->subscriptions -= added;
+            }
         }
         zmq_msg_close(&m);
     }
@@ -1039,6 +1469,17 @@ static void s_on_signal(int sig)
 {
     (void)sig;
     rz_server_stop();
+}
+
+static void s_on_hup(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    if (s_sigpipe[1] >= 0) {
+        ssize_t n = write(s_sigpipe[1], "h", 1);
+        (void)n;
+    }
+    errno = saved;
 }
 
 void rz_server_stop(void)
@@ -1071,17 +1512,73 @@ static void *s_socket(s_front_t *f, int type, const char *endpoint,
         zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
         zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
     } else {
+        /* a subscription is a prefix of a topic: nothing longer */
+        int64_t max = RZ_TOPIC_MAX + 1;
         hwm = (int)f->b->cfg->stream_hwm;
         zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
+        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
         zmq_setsockopt(s, ZMQ_XPUB_VERBOSER, &on, sizeof on);
+        zmq_setsockopt(s, ZMQ_XPUB_MANUAL, &on, sizeof on);
     }
-    if (zmq_bind(s, endpoint) < 0) {
-        rz_error("cannot listen on %s (%s): %s", endpoint, what,
-                 zmq_strerror(zmq_errno()));
-        zmq_close(s);
-        return NULL;
+    if (f->b->curve) {
+        zmq_setsockopt(s, ZMQ_CURVE_SERVER, &on, sizeof on);
+        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, f->b->server_secret, 41);
+        zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, what, strlen(what));
+        rz_zap_watch(f->zap, s, what);
     }
-    return s;
+    /* a stream rebound after a reload may find its port still closing */
+    for (int tries = 0;; tries++) {
+        if (zmq_bind(s, endpoint) == 0)
+            return s;
+        if (zmq_errno() != EADDRINUSE || tries == 50)
+            break;
+        usleep(20000);
+    }
+    rz_error("cannot listen on %s (%s): %s", endpoint, what,
+             zmq_strerror(zmq_errno()));
+    zmq_close(s);
+    return NULL;
+}
+
+/* SIGHUP: read the principals file again. A file that does not pass every
+ * check changes nothing. The streams are bound anew, so that every
+ * subscriber shakes hands again under the new grants (a revoked key is cut
+ * off; the others reconnect and backfill what they missed). */
+static void s_reload(s_front_t *f)
+{
+    rz_broker_t *b = f->b;
+    s_req_t q;
+    memset(&q, 0, sizeof q);
+    snprintf(q.principal, sizeof q.principal, "(operator)");
+    snprintf(q.address, sizeof q.address, "signal");
+    if (!b->curve) {
+        rz_info("SIGHUP: no principals file to reload (security is off)");
+        return;
+    }
+    char err[512];
+    int rc = rz_access_load(b->cfg->principals, err, sizeof err);
+    if (rc < 0) {
+        rz_error("SIGHUP: the principals file was not reloaded, the old "
+                 "grants stay in force: %s",
+                 err);
+        s_audit(f, &q, "reload-failed", "SIGHUP", b->cfg->principals, err, 0,
+                NULL, 0);
+        return;
+    }
+    rz_info("SIGHUP: %d principals loaded from %s", rc, b->cfg->principals);
+    s_audit(f, &q, "reload", "SIGHUP", b->cfg->principals, "ok", 0, NULL, 0);
+    zmq_close(f->stream);
+    f->stream = s_socket(f, ZMQ_XPUB, b->cfg->stream, "stream");
+    if (f->stream_red) {
+        zmq_close(f->stream_red);
+        f->stream_red =
+            s_socket(f, ZMQ_XPUB, b->cfg->stream_redacted, "stream-redacted");
+    }
+    f->subscriptions = 0;
+    if (!f->stream || (*b->cfg->stream_redacted && !f->stream_red)) {
+        rz_error("SIGHUP: cannot listen on the streams again: stopping");
+        atomic_store(&b->stopping, 1);
+    }
 }
 
 int rz_server_run(rz_broker_t *b)
@@ -1095,6 +1592,8 @@ int rz_server_run(rz_broker_t *b)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = s_on_hup;
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     f.pipe = zmq_socket(b->zctx, ZMQ_PAIR);
@@ -1105,13 +1604,23 @@ int rz_server_run(rz_broker_t *b)
         goto out;
     if (pthread_create(&b->writer, NULL, rz_writer_main, b) != 0)
         goto out;
+    if (b->curve && rz_zap_start(&f.zap, b) < 0)
+        goto stop_writer;
     f.front = s_socket(&f, ZMQ_ROUTER, b->cfg->listen, "front");
     f.stream = s_socket(&f, ZMQ_XPUB, b->cfg->stream, "stream");
-    if (!f.front || !f.stream)
+    if (*b->cfg->stream_redacted)
+        f.stream_red = s_socket(&f, ZMQ_XPUB, b->cfg->stream_redacted,
+                                "stream-redacted");
+    if (!f.front || !f.stream ||
+        (*b->cfg->stream_redacted && !f.stream_red))
         goto stop_writer;
-    rz_info("ratuszd %s ready: front %s, stream %s, data %s (sync %s)",
-            RZ_VERSION, b->cfg->listen, b->cfg->stream, b->cfg->data_dir,
-            b->cfg->sync == RZ_SYNC_FULL ? "full" : "os");
+    rz_info("ratuszd %s ready: front %s, stream %s%s%s, data %s (sync %s, "
+            "%s)",
+            RZ_VERSION, b->cfg->listen, b->cfg->stream,
+            f.stream_red ? ", redacted stream " : "",
+            f.stream_red ? b->cfg->stream_redacted : "", b->cfg->data_dir,
+            b->cfg->sync == RZ_SYNC_FULL ? "full" : "os",
+            b->curve ? "CURVE with grants" : "no authentication");
 
     int64_t next_tick = rz_now_us() + RZ_STATS_TICK_US;
     for (;;) {
@@ -1125,27 +1634,39 @@ int rz_server_run(rz_broker_t *b)
             {f.pipe, 0, ZMQ_POLLIN, 0},
             {f.stream, 0, ZMQ_POLLIN, 0},
             {NULL, s_sigpipe[0], ZMQ_POLLIN, 0},
+            {f.stream_red, 0, ZMQ_POLLIN, 0},
             {f.front, 0, ZMQ_POLLIN, 0},
         };
-        int n = zmq_poll(items, take ? 4 : 3, 1000);
+        /* without a redacted stream its slot polls nothing */
+        if (!f.stream_red)
+            items[3] = (zmq_pollitem_t){NULL, -1, 0, 0};
+        int n = zmq_poll(items, take ? 5 : 4, 1000);
         if (n < 0 && zmq_errno() != EINTR) {
             rz_error("poll failed: %s", zmq_strerror(zmq_errno()));
             break;
         }
         if (items[2].revents & ZMQ_POLLIN) {
             char buf[16];
-            while (read(s_sigpipe[0], buf, sizeof buf) > 0)
-                ;
-            if (!stopping)
+            ssize_t got;
+            int stop = 0, hup = 0;
+            while ((got = read(s_sigpipe[0], buf, sizeof buf)) > 0)
+                for (ssize_t i = 0; i < got; i++)
+                    buf[i] == 'h' ? (hup = 1) : (stop = 1);
+            if (stop && !stopping)
                 rz_info("stopping: committing and acking %zu queued events",
                         f.queued_events);
-            atomic_store(&b->stopping, 1);
+            if (stop)
+                atomic_store(&b->stopping, 1);
+            if (hup && !stop)
+                s_reload(&f);
         }
         if (items[0].revents & ZMQ_POLLIN)
             s_pipe_in(&f);
         if (items[1].revents & ZMQ_POLLIN)
-            s_stream_in(&f);
-        if (take && (items[3].revents & ZMQ_POLLIN)) {
+            s_stream_in(&f, f.stream, 1);
+        if (f.stream_red && (items[3].revents & ZMQ_POLLIN))
+            s_stream_in(&f, f.stream_red, 0);
+        if (take && (items[4].revents & ZMQ_POLLIN)) {
             /* A bounded burst, so acks and fan-out keep flowing. */
             for (int i = 0; i < 256; i++) {
                 s_req_t q;
@@ -1176,6 +1697,9 @@ out:
         zmq_close(f.front);
     if (f.stream)
         zmq_close(f.stream);
+    if (f.stream_red)
+        zmq_close(f.stream_red);
+    rz_zap_stop(&f.zap);
     if (f.pipe)
         zmq_close(f.pipe);
     close(s_sigpipe[0]);

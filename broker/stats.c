@@ -1107,6 +1107,16 @@ char *rz_stats_prometheus(const Ratusz__V1__Stats *s)
 
     s_scalar(&b, "ratusz_subscribers", "gauge",
              "Live subscriptions on the stream socket.", s->subscribers);
+    s_scalar(&b, "ratusz_handshakes_refused_total", "counter",
+             "Connections refused at the CURVE handshake (unknown key, no "
+             "CURVE, wrong server key).",
+             s->handshakes_refused);
+    s_scalar(&b, "ratusz_denied_total", "counter",
+             "Requests, events and subscriptions refused by a grant.",
+             s->denied_total);
+    s_scalar(&b, "ratusz_redacted_total", "counter",
+             "Events sent with personal data replaced by pseudonyms.",
+             s->redacted_total);
 
     if (s->commit_latency_us)
         s_histogram(&b, "ratusz_commit_latency_seconds",

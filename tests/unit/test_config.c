@@ -66,7 +66,8 @@ static void test_config_load_sets_every_kind_of_option(void **state)
                        "map-max: 2T\n"
                        "max_message: 512K\n"
                        "max_batch: 42\n"
-                       "log_level: debug\n";
+                       "log_level: debug\n"
+                       "security: none\n";
     assert_int_equal(s_load(&cfg, yaml, err, sizeof err), 0);
     assert_string_equal(cfg.data_dir, "/srv/ratusz");
     assert_string_equal(cfg.listen, "tcp://0.0.0.0:7600");
@@ -467,7 +468,7 @@ static void test_config_print_round_trips(void **state)
         }
         line = nl ? nl + 1 : NULL;
     }
-    assert_int_equal(options, 15);
+    assert_int_equal(options, 22);
 
     /* printing what was loaded gives the same text */
     char *again = s_print(&b);
@@ -497,8 +498,53 @@ static void test_config_usage_lists_every_flag_with_default(void **state)
     int lines = 0;
     for (char *p = text; *p; p++)
         lines += *p == '\n';
-    assert_int_equal(lines, 15);
+    assert_int_equal(lines, 22);
     free(text);
+}
+
+/* Safe by default: without CURVE the broker serves this machine only. */
+static void test_config_refuses_open_endpoints_without_curve(void **state)
+{
+    (void)state;
+    char err[512];
+    rz_config_t cfg;
+    assert_int_equal(rz_config_init(&cfg), 0);
+    assert_int_equal(rz_config_check(&cfg, err, sizeof err), 0);
+    assert_int_equal(rz_config_set(&cfg, "stream", "tcp://*:7601", err,
+                                   sizeof err),
+                     0);
+    assert_int_equal(rz_config_check(&cfg, err, sizeof err), RZ_ECONFIG);
+    assert_non_null(strstr(err, "refusing to serve tcp://*:7601 without CURVE"));
+    assert_non_null(strstr(err, "security: none"));
+    assert_int_equal(rz_config_set(&cfg, "security", "none", err, sizeof err),
+                     0);
+    assert_int_equal(rz_config_check(&cfg, err, sizeof err), 0);
+    /* CURVE needs both halves */
+    assert_int_equal(rz_config_set(&cfg, "security", "curve", err, sizeof err),
+                     0);
+    assert_int_equal(rz_config_check(&cfg, err, sizeof err), RZ_ECONFIG);
+    assert_non_null(strstr(err, "server_key"));
+    assert_int_equal(rz_config_set(&cfg, "server_key", "/k/ratuszd.key", err,
+                                   sizeof err),
+                     0);
+    assert_int_equal(rz_config_check(&cfg, err, sizeof err), RZ_ECONFIG);
+    assert_non_null(strstr(err, "principals is missing"));
+    assert_int_equal(rz_config_set(&cfg, "principals", "/k/p.yaml", err,
+                                   sizeof err),
+                     0);
+    assert_int_equal(rz_config_check(&cfg, err, sizeof err), 0);
+    rz_config_close(&cfg);
+
+    assert_true(rz_config_endpoint_local("tcp://127.0.0.1:1"));
+    assert_true(rz_config_endpoint_local("tcp://127.8.9.10:1"));
+    assert_true(rz_config_endpoint_local("tcp://localhost:1"));
+    assert_true(rz_config_endpoint_local("tcp://[::1]:1"));
+    assert_true(rz_config_endpoint_local("ipc:///run/ratusz/front"));
+    assert_false(rz_config_endpoint_local("tcp://0.0.0.0:1"));
+    assert_false(rz_config_endpoint_local("tcp://*:1"));
+    assert_false(rz_config_endpoint_local("tcp://127.0.0.1.evil.example:1"));
+    assert_false(rz_config_endpoint_local("tcp://eth0:1"));
+    assert_false(rz_config_endpoint_local("tcp://[::]:1"));
 }
 
 static void test_config_load_file_names_the_file(void **state)
@@ -558,6 +604,7 @@ int main(void)
         cmocka_unit_test(test_config_check_catches_inconsistent_options),
         cmocka_unit_test(test_config_print_round_trips),
         cmocka_unit_test(test_config_usage_lists_every_flag_with_default),
+        cmocka_unit_test(test_config_refuses_open_endpoints_without_curve),
         cmocka_unit_test(test_config_load_file_names_the_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
