@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zmq.h>
 
 int rzt_tmpdir(char *path, size_t len)
 {
@@ -73,6 +74,53 @@ static void s_print_log(const rzt_broker_t *b)
     fclose(f);
 }
 
+static struct {
+    int on;
+    char pub[41], sec[41], srv[41];
+} s_curve;
+
+void rzt_curve(const char *public_z85, const char *secret_z85,
+               const char *server_z85)
+{
+    s_curve.on = public_z85 && secret_z85 && server_z85;
+    if (!s_curve.on)
+        return;
+    snprintf(s_curve.pub, sizeof s_curve.pub, "%s", public_z85);
+    snprintf(s_curve.sec, sizeof s_curve.sec, "%s", secret_z85);
+    snprintf(s_curve.srv, sizeof s_curve.srv, "%s", server_z85);
+}
+
+void rzt_curve_opts(rz_client_opts_t *o)
+{
+    if (!s_curve.on)
+        return;
+    o->curve_public = s_curve.pub;
+    o->curve_secret = s_curve.sec;
+    o->curve_server = s_curve.srv;
+}
+
+void rzt_keypair(char *public_z85, char *secret_z85)
+{
+    zmq_curve_keypair(public_z85, secret_z85);
+}
+
+int rzt_write_key(const char *path, const char *name, const char *public_z85,
+                  const char *secret_z85)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0)
+        return -1;
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        return -1;
+    }
+    fprintf(f, "# ratusz secret key: keep it private\nname: %s\n"
+               "public: %s\nsecret: %s\n",
+            name, public_z85, secret_z85);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
 static int s_spawn(rzt_broker_t *b)
 {
     const char *argv[48];
@@ -105,6 +153,7 @@ static int s_spawn(rzt_broker_t *b)
     /* Wait for HEALTH. */
     rz_client_opts_t o = {0};
     o.timeout_ms = 200;
+    rzt_curve_opts(&o);
     for (int i = 0; i < 100; i++) {
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
@@ -223,6 +272,7 @@ rz_client_t *rzt_client(const rzt_broker_t *b, uint32_t window,
     o.window = window;
     o.batch = batch;
     o.timeout_ms = 10000;
+    rzt_curve_opts(&o);
     return rz_client_new(b->front, &o);
 }
 

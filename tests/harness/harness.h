@@ -50,6 +50,23 @@ void rzt_broker_kill(rzt_broker_t *b);
 /* Stop if running and remove the temp dir. */
 void rzt_broker_cleanup(rzt_broker_t *b);
 
+/* CURVE for every client the harness makes from now on (the readiness probe
+ * of rzt_broker_start, rzt_client, rzt_head): this client's key pair and
+ * the broker's public key, Z85; NULLs turn it off. The strings are copied. */
+void rzt_curve(const char *public_z85, const char *secret_z85,
+               const char *server_z85);
+
+/* Fill o's curve_* fields from the rzt_curve setting. */
+void rzt_curve_opts(rz_client_opts_t *o);
+
+/* A new CURVE key pair, Z85 (41 bytes each, NUL-terminated). */
+void rzt_keypair(char *public_z85, char *secret_z85);
+
+/* Write a secret key file in the `ratusz keygen` format (mode 0600) to
+ * path. Returns 0 or -1. */
+int rzt_write_key(const char *path, const char *name, const char *public_z85,
+                  const char *secret_z85);
+
 /* cmocka group fixtures: a broker with default options (or extra
  * arguments) started into *state, and its clean-up. */
 int rzt_setup_with(void **state, const char *const *extra);
