@@ -64,8 +64,7 @@ static int s_teardown(void **state)
 /* A tax event's encoding (malloc'd) for a party of kind, with the broker's
  * stamp appended as the broker stores it. */
 static uint8_t *s_tax_event(Ratusz__V1__Party__Kind kind, const char *pesel,
-                            const char *name, const char *address,
-                            size_t *len)
+                            const char *name, const char *address, size_t *len)
 {
     Ratusz__V1__Event ev = RATUSZ__V1__EVENT__INIT;
     Ratusz__V1__TaxAssessment tax = RATUSZ__V1__TAX_ASSESSMENT__INIT;
@@ -131,8 +130,8 @@ static Ratusz__V1__Event *s_redact_person(fx_t *f, const rz_redact_key_t *k,
 {
     size_t len, out_len;
     const uint8_t *out;
-    uint8_t *b = s_tax_event(RATUSZ__V1__PARTY__KIND__KIND_PERSON, pesel,
-                             NAME, ADDRESS, &len);
+    uint8_t *b = s_tax_event(RATUSZ__V1__PARTY__KIND__KIND_PERSON, pesel, NAME,
+                             ADDRESS, &len);
     assert_int_equal(rz_redact_event(k, b, len, &f->a, &out, &out_len), 1);
     Ratusz__V1__Event *e = s_decode(out, out_len);
     free(b);
@@ -148,8 +147,8 @@ static void test_redact_person_leaves_no_personal_bytes(void **state)
     fx_t *f = *state;
     size_t len, out_len;
     const uint8_t *out = NULL;
-    uint8_t *b = s_tax_event(RATUSZ__V1__PARTY__KIND__KIND_PERSON, PESEL,
-                             NAME, ADDRESS, &len);
+    uint8_t *b = s_tax_event(RATUSZ__V1__PARTY__KIND__KIND_PERSON, PESEL, NAME,
+                             ADDRESS, &len);
     assert_int_equal(rz_redact_needed(b, len), 1);
     assert_int_equal(rz_redact_event(&f->key, b, len, &f->a, &out, &out_len),
                      1);
@@ -197,8 +196,7 @@ static void test_redact_same_pesel_same_pseudonym(void **state)
     Ratusz__V1__Event *e2 = s_redact_person(f, &f->key, PESEL);
     Ratusz__V1__Event *e3 = s_redact_person(f, &f->key, "02070803628");
     assert_string_equal(e1->tax->taxpayer->pesel, e2->tax->taxpayer->pesel);
-    assert_string_not_equal(e1->tax->taxpayer->pesel,
-                            e3->tax->taxpayer->pesel);
+    assert_string_not_equal(e1->tax->taxpayer->pesel, e3->tax->taxpayer->pesel);
     ratusz__v1__event__free_unpacked(e1, NULL);
     ratusz__v1__event__free_unpacked(e2, NULL);
     ratusz__v1__event__free_unpacked(e3, NULL);
@@ -209,8 +207,7 @@ static void test_redact_other_key_other_pseudonym(void **state)
     fx_t *f = *state;
     Ratusz__V1__Event *e1 = s_redact_person(f, &f->key, PESEL);
     Ratusz__V1__Event *e2 = s_redact_person(f, &f->other, PESEL);
-    assert_string_not_equal(e1->tax->taxpayer->pesel,
-                            e2->tax->taxpayer->pesel);
+    assert_string_not_equal(e1->tax->taxpayer->pesel, e2->tax->taxpayer->pesel);
     assert_string_equal(e2->redaction, "hmac-sha256:0000000000000022");
     ratusz__v1__event__free_unpacked(e1, NULL);
     ratusz__v1__event__free_unpacked(e2, NULL);
@@ -339,9 +336,30 @@ static void test_redact_garbage_is_a_decode_error(void **state)
         rz_redact_event(&f->key, junk, sizeof junk, &f->a, &out, &out_len),
         RZ_EDECODE);
     assert_null(out);
-    assert_int_equal(rz_redact_event(&f->key, junk2, sizeof junk2, &f->a, &out,
-                                     &out_len),
-                     RZ_EDECODE);
+    assert_int_equal(
+        rz_redact_event(&f->key, junk2, sizeof junk2, &f->a, &out, &out_len),
+        RZ_EDECODE);
+}
+
+/* The redacted copy in CloudEvents JSON: redaction is an extension
+ * attribute like principal, and reads back. */
+static void test_redact_json_has_redaction_attribute(void **state)
+{
+    fx_t *f = *state;
+    Ratusz__V1__Event *e = s_redact_person(f, &f->key, PESEL);
+    char *json = rz_event_to_json(e), err[256];
+    assert_non_null(json);
+    assert_non_null(
+        strstr(json, "\"redaction\":\"hmac-sha256:0000000000000011\""));
+    assert_null(strstr(json, PESEL));
+    Ratusz__V1__Event *back = NULL;
+    assert_int_equal(
+        rz_event_from_json(json, strlen(json), &back, err, sizeof err), 0);
+    assert_string_equal(back->redaction, e->redaction);
+    assert_string_equal(back->principal, "adapter-tax");
+    rz_event_free(back);
+    free(json);
+    ratusz__v1__event__free_unpacked(e, NULL);
 }
 
 /* ------------------------------------------------------------------------
@@ -434,8 +452,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_redact_pseudonym_form, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(
-            test_redact_organisation_keeps_nip_regon_name, s_setup,
-            s_teardown),
+            test_redact_organisation_keeps_nip_regon_name, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_redact_stamp_survives, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_redact_budget_env_gis_unchanged,
@@ -443,6 +460,8 @@ int main(void)
         cmocka_unit_test(test_redact_needed_last_oneof_member_wins),
         cmocka_unit_test_setup_teardown(test_redact_garbage_is_a_decode_error,
                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_redact_json_has_redaction_attribute, s_setup, s_teardown),
         cmocka_unit_test(test_redact_key_create_then_reload_same),
         cmocka_unit_test(test_redact_key_refuses_readable_file),
         cmocka_unit_test(test_redact_key_refuses_bad_hex),
