@@ -27,7 +27,7 @@
 #include "ratusz/v1/event.pb-c.h"
 #include "ratusz/v1/personal.h"
 
-#define S_KINDS_MAX 64   /* message types reachable from Event */
+#define S_KINDS_MAX 64    /* message types reachable from Event */
 #define S_EVENT_FIELDS 64 /* Event field numbers the wire scan knows */
 #define S_ONEOFS_MAX 4
 
@@ -37,7 +37,7 @@
 
 typedef struct s_kind {
     const ProtobufCMessageDescriptor *d;
-    const rz_personal_msg_t *t;            /* its marks, or NULL */
+    const rz_personal_msg_t *t;             /* its marks, or NULL */
     const ProtobufCFieldDescriptor *unless; /* t's condition field */
     int reach; /* personal fields in it or below (or a cycle: assume so) */
     int state; /* 0 new, 1 being computed, 2 done */
@@ -94,8 +94,8 @@ static s_kind_t *s_learn(const ProtobufCMessageDescriptor *d)
     k->d = d;
     k->t = s_marks_of(d->name);
     if (k->t && k->t->unless_field)
-        k->unless = protobuf_c_message_descriptor_get_field(
-            d, k->t->unless_field);
+        k->unless =
+            protobuf_c_message_descriptor_get_field(d, k->t->unless_field);
     for (unsigned i = 0; i < d->n_fields; i++)
         if (d->fields[i].type == PROTOBUF_C_TYPE_MESSAGE)
             s_learn(d->fields[i].descriptor);
@@ -136,9 +136,8 @@ static void s_schema_init(void)
                 s_schema.broken = 1; /* the scan cannot track it */
             continue;
         }
-        s_schema.field_need[f->id] =
-            f->type == PROTOBUF_C_TYPE_MESSAGE &&
-            s_reach(s_kind_of(f->descriptor));
+        s_schema.field_need[f->id] = f->type == PROTOBUF_C_TYPE_MESSAGE &&
+                                     s_reach(s_kind_of(f->descriptor));
         if (!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
             continue;
         size_t o = 0;
@@ -215,8 +214,7 @@ static int s_key_create(const char *path, char *why, size_t why_len)
     }
     s_hex(key, sizeof key, text);
     text[64] = '\n';
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-              0600);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         rc = -errno;
         snprintf(why, why_len, "cannot create: %s", strerror(errno));
@@ -327,8 +325,8 @@ int rz_redact_key_load(const char *path, int create, rz_redact_key_t *out,
  * Pseudonyms
  */
 
-void rz_redact_pseudonym(const rz_redact_key_t *k, const char *value,
-                         size_t n, char out[28])
+void rz_redact_pseudonym(const rz_redact_key_t *k, const char *value, size_t n,
+                         char out[28])
 {
     static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
     uint8_t md[EVP_MAX_MD_SIZE];
@@ -454,8 +452,7 @@ static int s_present(const ProtobufCMessage *m,
 {
     if (!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
         return 1;
-    return *(const uint32_t *)((const char *)m + f->quantifier_offset) ==
-           f->id;
+    return *(const uint32_t *)((const char *)m + f->quantifier_offset) == f->id;
 }
 
 /* Whether the marks of k apply to m: not when its personal_unless enum

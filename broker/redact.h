@@ -54,7 +54,7 @@ int rz_redact_event(const rz_redact_key_t *k, const uint8_t *ev, size_t len,
 /* The pseudonym of value (n bytes) into out (at least 28 bytes): "~" and
  * 26 letters of RFC 4648 base32, lower case (a-z, 2-7), of the first 130
  * bits of HMAC-SHA256(key, value); NUL-terminated. */
-void rz_redact_pseudonym(const rz_redact_key_t *k, const char *value,
-                         size_t n, char out[28]);
+void rz_redact_pseudonym(const rz_redact_key_t *k, const char *value, size_t n,
+                         char out[28]);
 
 #endif
