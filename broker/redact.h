@@ -24,26 +24,37 @@ typedef struct rz_redact_key {
 
 /* Load the pseudonym secret from path (64 hex digits and a newline). When
  * the file is missing and create is set, make a new random secret there
- * (mode 0600, O_EXCL). Refuses a file others can read. Returns 0 or
- * RZ_ECONFIG with err naming the file and the problem. */
+ * (getrandom, mode 0600, O_EXCL: of two processes creating it at once, the
+ * second reads the first one's). Refuses a file with any group or other
+ * permission, a symlink, and anything that is not 64 hex digits. Returns 0
+ * or RZ_ECONFIG with err naming the file and the problem; *out is zeroed on
+ * failure. */
 int rz_redact_key_load(const char *path, int create, rz_redact_key_t *out,
                        char *err, size_t err_len);
 
 /* Whether stored event bytes may hold personal data: 1 when the event's
- * data is a message with personal fields somewhere under it, 0 when it
- * certainly holds none (a wire scan, no decoding). */
+ * data (the last oneof member on the wire, as protobuf decodes it) is a
+ * message with personal fields somewhere under it, 0 when it certainly
+ * holds none (a wire scan, no decoding). Malformed bytes give 1, so that
+ * rz_redact_event refuses them. Thread-safe. */
 int rz_redact_needed(const uint8_t *ev, size_t len);
 
-/* Redact one stored event. Returns 0 with *out = ev, *out_len = len when no
- * field held personal data; 1 with the redacted encoding in a's memory
- * when fields were replaced; RZ_EDECODE when the bytes are not an Event or
- * RZ_ENOMEM: the caller then withholds the event (fail closed). */
+/* Redact one stored event (the producer's bytes and the broker's stamp).
+ * Returns 0 with *out = ev, *out_len = len when no field held personal
+ * data; 1 with the redacted encoding in a's memory (valid until a is
+ * closed) when fields were replaced, redaction set and the stamp kept;
+ * RZ_EDECODE when the bytes are not an Event (or decoding ran out of
+ * memory) or RZ_ENOMEM, with *out = NULL: the caller then withholds the
+ * event (fail closed). Every decoded string, redacted or not, lives in a.
+ * Unknown fields (from a newer schema) are passed through as they are: the
+ * broker cannot know their marks. Thread-safe. */
 int rz_redact_event(const rz_redact_key_t *k, const uint8_t *ev, size_t len,
                     rz_arena_t *a, const uint8_t **out, size_t *out_len);
 
 /* The pseudonym of value (n bytes) into out (at least 28 bytes): "~" and
- * 26 base32 letters, NUL-terminated. */
-void rz_redact_pseudonym(const rz_redact_key_t *k, const char *value,
-                         size_t n, char out[28]);
+ * 26 letters of RFC 4648 base32, lower case (a-z, 2-7), of the first 130
+ * bits of HMAC-SHA256(key, value); NUL-terminated. */
+void rz_redact_pseudonym(const rz_redact_key_t *k, const char *value, size_t n,
+                         char out[28]);
 
 #endif

@@ -1375,7 +1375,8 @@ char *rz_event_to_json(const Ratusz__V1__Event *ev)
         s_set_str(obj, "tenant", ev->tenant) ||
         (ev->seq && s_jset(obj, "seq", s_u64_to_json(ev->seq))) ||
         s_set_time(obj, "ingesttime", ev->ingest_time) ||
-        s_set_str(obj, "principal", ev->principal) || s_set_data(obj, ev))
+        s_set_str(obj, "principal", ev->principal) ||
+        s_set_str(obj, "redaction", ev->redaction) || s_set_data(obj, ev))
         goto fail;
     out = s_dumps(obj);
 fail:
@@ -1612,6 +1613,14 @@ int rz_event_from_json(const char *text, size_t len, Ratusz__V1__Event **out,
         goto fail;
     if (s)
         b.ev.principal = (char *)s;
+    /* Read back like principal, so that JSON carries every attribute the
+     * broker sets; the broker, not this reader, decides what a producer's
+     * copy of these fields is worth. */
+    s = NULL;
+    if ((rc = s_attr_str(root, "redaction", false, &s, &cx)))
+        goto fail;
+    if (s)
+        b.ev.redaction = (char *)s;
     if ((rc = s_attr_time(root, "time", &b.ev.time, &cx)) ||
         (rc = s_attr_time(root, "ingesttime", &b.ev.ingest_time, &cx)))
         goto fail;

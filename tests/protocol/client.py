@@ -39,7 +39,7 @@ def main():
     os.mkdir(gen)
     protos = [os.path.join("ratusz/v1", p) for p in
               ("event.proto", "budget.proto", "env.proto", "tax.proto",
-               "gis.proto", "api.proto")]
+               "gis.proto", "api.proto", "options.proto")]
     subprocess.run(["protoc", "-I" + proto_dir, "--python_out=" + gen] + protos,
                    check=True)
     sys.path.insert(0, gen)
