@@ -243,6 +243,13 @@ static void s_prepare_event(s_req_t *q, rz_job_t *job, size_t i,
         m->reason = rz_arena_strndup(&job->arena, why, strlen(why));
         return;
     }
+    if (*ev->redaction) {
+        /* only the broker says an event was redacted, on the way out */
+        it->code = RZ_EINVALEVENT;
+        m->reason = "redaction is set by the broker on events it sends, "
+                    "never by a producer";
+        return;
+    }
     char topic[RZ_TOPIC_MAX + 1];
     int tlen = rz_event_topic(ev, topic, sizeof topic);
     /* the domain is the topic's second segment */

@@ -19,6 +19,7 @@ BUILD_PKGS=(
     libprotobuf-c-dev   # protobuf-c runtime
     protobuf-c-compiler # protoc-c: generates the schema code at build time
     protobuf-compiler   # protoc, which protoc-c builds on
+    libprotobuf-dev     # google/protobuf/descriptor.proto: schema annotations
     liblmdb-dev         # the store
     lmdb-utils          # mdb_stat / mdb_dump, to look inside a store
     libuv1-dev          # adapter runtime: sources, timers, HTTP loop
