@@ -99,30 +99,63 @@ static void s_size_text(uint64_t v, char *buf, size_t len)
  * Maps and lists
  */
 
+static void s_list_free(rz_conf_list_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+static void s_list_destroy(rz_conf_list_t **l)
+{
+    if (*l) {
+        s_list_free(*l);
+        free(*l);
+        *l = NULL;
+    }
+}
+
 static void s_map_free(rz_conf_map_t *m)
 {
     for (size_t i = 0; i < m->n; i++) {
         free(m->keys[i]);
         free(m->values[i]);
+        if (m->lists)
+            s_list_destroy(&m->lists[i]);
     }
     free(m->keys);
     free(m->values);
     free(m->lines);
+    free(m->lists);
     memset(m, 0, sizeof *m);
 }
 
-/* Add key=value, or replace the value of an existing key. */
-static int s_map_put(rz_conf_map_t *m, const char *key, const char *value,
-                     uint32_t line)
+/* Add key=value, or replace the value of an existing key. A list entry
+ * passes its items in *list, taken (and *list set to NULL) on success;
+ * value is then their text joined with ','. */
+static int s_map_put_list(rz_conf_map_t *m, const char *key,
+                          const char *value, rz_conf_list_t **list,
+                          uint32_t line)
 {
     char *v = strdup(value);
     if (!v)
         return RZ_ENOMEM;
     for (size_t i = 0; i < m->n; i++) {
         if (strcmp(m->keys[i], key) == 0) {
+            if (!m->lists && list && *list) { /* a map filled by hand */
+                free(v);
+                return RZ_EINVAL;
+            }
             free(m->values[i]);
             m->values[i] = v;
             m->lines[i] = line;
+            if (m->lists) {
+                s_list_destroy(&m->lists[i]);
+                m->lists[i] = list ? *list : NULL;
+                if (list)
+                    *list = NULL;
+            }
             return 0;
         }
     }
@@ -136,7 +169,13 @@ static int s_map_put(rz_conf_map_t *m, const char *key, const char *value,
     uint32_t *nl = realloc(m->lines, (m->n + 1) * sizeof *nl);
     if (nl)
         m->lines = nl;
-    if (!k || !nk || !nv || !nl) {
+    rz_conf_list_t **nli = realloc(m->lists, (m->n + 1) * sizeof *nli);
+    if (nli) {
+        if (!m->lists) /* entries before the first list were scalars */
+            memset(nli, 0, m->n * sizeof *nli);
+        m->lists = nli;
+    }
+    if (!k || !nk || !nv || !nl || !nli) {
         free(k);
         free(v);
         return RZ_ENOMEM;
@@ -144,16 +183,53 @@ static int s_map_put(rz_conf_map_t *m, const char *key, const char *value,
     m->keys[m->n] = k;
     m->values[m->n] = v;
     m->lines[m->n] = line;
+    m->lists[m->n] = list ? *list : NULL;
+    if (list)
+        *list = NULL;
     m->n++;
     return 0;
 }
 
-static void s_list_free(rz_conf_list_t *l)
+static int s_map_put(rz_conf_map_t *m, const char *key, const char *value,
+                     uint32_t line)
 {
-    for (size_t i = 0; i < l->n; i++)
-        free(l->items[i]);
-    free(l->items);
-    memset(l, 0, sizeof *l);
+    return s_map_put_list(m, key, value, NULL, line);
+}
+
+static void s_sections_free(rz_conf_sections_t *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->names[i]);
+        s_map_free(&s->maps[i]);
+    }
+    free(s->names);
+    free(s->lines);
+    free(s->maps);
+    memset(s, 0, sizeof *s);
+}
+
+/* Append an empty section; returns its map, or NULL (out of memory). */
+static rz_conf_map_t *s_sections_add(rz_conf_sections_t *s, const char *name,
+                                     uint32_t line)
+{
+    char *nm = strdup(name);
+    char **nn = realloc(s->names, (s->n + 1) * sizeof *nn);
+    if (nn)
+        s->names = nn;
+    uint32_t *nl = realloc(s->lines, (s->n + 1) * sizeof *nl);
+    if (nl)
+        s->lines = nl;
+    rz_conf_map_t *nmaps = realloc(s->maps, (s->n + 1) * sizeof *nmaps);
+    if (nmaps)
+        s->maps = nmaps;
+    if (!nm || !nn || !nl || !nmaps) {
+        free(nm);
+        return NULL;
+    }
+    s->names[s->n] = nm;
+    s->lines[s->n] = line;
+    memset(&s->maps[s->n], 0, sizeof s->maps[s->n]);
+    return &s->maps[s->n++];
 }
 
 static int s_list_push(rz_conf_list_t *l, const char *item)
@@ -175,6 +251,14 @@ const char *rz_conf_map_get(const rz_conf_map_t *map, const char *key)
         if (strcmp(map->keys[i], key) == 0)
             return map->values[i];
     return NULL;
+}
+
+uint32_t rz_conf_map_line(const rz_conf_map_t *map, const char *key)
+{
+    for (size_t i = 0; map && i < map->n; i++)
+        if (strcmp(map->keys[i], key) == 0)
+            return map->lines[i];
+    return 0;
 }
 
 /* ===========================================================================
@@ -353,6 +437,10 @@ static int s_set_field(const rz_conf_option_t *o, void *f, const char *key,
         return rc;
     }
     case RZ_CONF_LIST: return s_list_push(f, value);
+    case RZ_CONF_SECTIONS:
+        /* a section's name may hold any character: no flag spelling */
+        s_err(err, err_len, "key '%s' can only be set in a file", key);
+        return RZ_ECONFIG;
     }
     return RZ_EINVAL;
 }
@@ -367,6 +455,7 @@ static void s_free_field(const rz_conf_option_t *o, void *f)
         break;
     case RZ_CONF_MAP: s_map_free(f); break;
     case RZ_CONF_LIST: s_list_free(f); break;
+    case RZ_CONF_SECTIONS: s_sections_free(f); break;
     default: break;
     }
 }
@@ -378,6 +467,7 @@ typedef union s_value {
     int i;
     rz_conf_map_t m;
     rz_conf_list_t l;
+    rz_conf_sections_t sec;
 } s_value_t;
 
 /* Set option o from text; key is the name as the user wrote it. */
@@ -427,14 +517,17 @@ int rz_conf_init(const rz_conf_option_t *opts, void *obj)
         case RZ_CONF_STRING: *(char **)f = NULL; break;
         case RZ_CONF_MAP: memset(f, 0, sizeof(rz_conf_map_t)); break;
         case RZ_CONF_LIST: memset(f, 0, sizeof(rz_conf_list_t)); break;
+        case RZ_CONF_SECTIONS:
+            memset(f, 0, sizeof(rz_conf_sections_t));
+            break;
         default: break;
         }
     }
     for (const rz_conf_option_t *o = opts; o && o->name; o++) {
         void *f = s_field(obj, o);
         int rc = 0;
-        if (o->type == RZ_CONF_MAP) {
-            continue; /* maps start empty */
+        if (o->type == RZ_CONF_MAP || o->type == RZ_CONF_SECTIONS) {
+            continue; /* maps and sections start empty */
         } else if (o->type == RZ_CONF_LIST) {
             /* "a,b,c" */
             const char *p = o->def ? o->def : "";
@@ -549,8 +642,51 @@ static int s_scalar(s_yaml_t *y, const yaml_event_t *ev, const char *what,
     return 0;
 }
 
+static int s_read_list(s_yaml_t *y, rz_conf_list_t *l, const char *key);
+
+/* A list entry of a map: its items (SEQUENCE_START consumed) and their
+ * text joined with ','. */
+static int s_read_map_list(s_yaml_t *y, rz_conf_map_t *m, const char *key,
+                           const char *full, uint32_t line)
+{
+    char what[300];
+    snprintf(what, sizeof what, "%s.%s", key, full);
+    rz_conf_list_t *l = calloc(1, sizeof *l);
+    if (!l)
+        return RZ_ENOMEM;
+    int rc = s_read_list(y, l, what);
+    size_t n = 1;
+    for (size_t i = 0; rc == 0 && i < l->n; i++)
+        n += strlen(l->items[i]) + 1;
+    char *text = rc == 0 ? malloc(n) : NULL;
+    if (rc == 0 && !text)
+        rc = RZ_ENOMEM;
+    if (rc == 0) {
+        size_t at = 0;
+        text[0] = '\0';
+        for (size_t i = 0; i < l->n; i++) {
+            size_t il = strlen(l->items[i]);
+            if (i)
+                text[at++] = ',';
+            memcpy(text + at, l->items[i], il + 1);
+            at += il;
+        }
+        if (rz_conf_map_get(m, full)) {
+            s_err(y->err, y->err_len, "%s:%u: key '%s': duplicate entry '%s'",
+                  y->name, line, key, full);
+            rc = RZ_ECONFIG;
+        } else {
+            rc = s_map_put_list(m, full, text, &l, line);
+        }
+    }
+    free(text);
+    s_list_destroy(&l);
+    return rc;
+}
+
 /* Read a mapping's entries (its MAPPING_START already consumed) into m,
- * nested mappings flattened with dots under prefix. */
+ * nested mappings flattened with dots under prefix; a sequence of scalars
+ * is kept as a list entry. */
 static int s_read_map(s_yaml_t *y, rz_conf_map_t *m, const char *key,
                       const char *prefix)
 {
@@ -590,6 +726,9 @@ static int s_read_map(s_yaml_t *y, rz_conf_map_t *m, const char *key,
         if (vev.type == YAML_MAPPING_START_EVENT) {
             yaml_event_delete(&vev);
             rc = s_read_map(y, m, key, full);
+        } else if (vev.type == YAML_SEQUENCE_START_EVENT) {
+            yaml_event_delete(&vev);
+            rc = s_read_map_list(y, m, key, full, line);
         } else if (vev.type == YAML_SCALAR_EVENT) {
             const char *v;
             rc = s_scalar(y, &vev, "value", &v);
@@ -603,8 +742,8 @@ static int s_read_map(s_yaml_t *y, rz_conf_map_t *m, const char *key,
             yaml_event_delete(&vev);
         } else {
             s_err(y->err, y->err_len,
-                  "%s:%zu: key '%s': entry '%s' must be a scalar or a mapping, "
-                  "not %s", y->name, s_line(&vev), key, full,
+                  "%s:%zu: key '%s': entry '%s' must be a scalar, a list or "
+                  "a mapping, not %s", y->name, s_line(&vev), key, full,
                   s_event_what(vev.type));
             yaml_event_delete(&vev);
             rc = RZ_ECONFIG;
@@ -642,6 +781,64 @@ static int s_read_list(s_yaml_t *y, rz_conf_list_t *l, const char *key)
     }
 }
 
+/* Read named sections (MAPPING_START consumed): name: mapping, each read
+ * as a MAP; an empty value ("name:") is an empty section. */
+static int s_read_sections(s_yaml_t *y, rz_conf_sections_t *sec,
+                           const char *key)
+{
+    for (;;) {
+        yaml_event_t kev, vev;
+        int rc = s_next(y, &kev);
+        if (rc)
+            return rc;
+        if (kev.type == YAML_MAPPING_END_EVENT) {
+            yaml_event_delete(&kev);
+            return 0;
+        }
+        const char *name;
+        uint32_t line = (uint32_t)s_line(&kev);
+        if (kev.type != YAML_SCALAR_EVENT) {
+            s_err(y->err, y->err_len, "%s:%u: key '%s': section names must be "
+                  "scalars, not %s", y->name, line, key,
+                  s_event_what(kev.type));
+            yaml_event_delete(&kev);
+            return RZ_ECONFIG;
+        }
+        if ((rc = s_scalar(y, &kev, "section name", &name)) != 0) {
+            yaml_event_delete(&kev);
+            return rc;
+        }
+        for (size_t i = 0; i < sec->n; i++) {
+            if (strcmp(sec->names[i], name) == 0) {
+                s_err(y->err, y->err_len, "%s:%u: key '%s': duplicate "
+                      "section '%s' (first at line %u)", y->name, line, key,
+                      name, sec->lines[i]);
+                yaml_event_delete(&kev);
+                return RZ_ECONFIG;
+            }
+        }
+        rz_conf_map_t *m = s_sections_add(sec, name, line);
+        yaml_event_delete(&kev);
+        if (!m)
+            return RZ_ENOMEM;
+        if ((rc = s_next(y, &vev)) != 0)
+            return rc;
+        char what[300];
+        snprintf(what, sizeof what, "%s.%s", key, sec->names[sec->n - 1]);
+        if (vev.type == YAML_MAPPING_START_EVENT) {
+            rc = s_read_map(y, m, what, "");
+        } else if (!s_is_null(&vev)) {
+            s_err(y->err, y->err_len, "%s:%zu: key '%s': a section must be a "
+                  "mapping, not %s", y->name, s_line(&vev), what,
+                  s_event_what(vev.type));
+            rc = RZ_ECONFIG;
+        }
+        yaml_event_delete(&vev);
+        if (rc)
+            return rc;
+    }
+}
+
 /* Read the value of option o (named key, at line) into p->v. */
 static int s_read_value(s_yaml_t *y, const rz_conf_option_t *o,
                         const char *key, s_pending_t *p)
@@ -657,10 +854,14 @@ static int s_read_value(s_yaml_t *y, const rz_conf_option_t *o,
     } else if (o->type == RZ_CONF_LIST &&
                ev.type == YAML_SEQUENCE_START_EVENT) {
         rc = s_read_list(y, &p->v.l, key);
+    } else if (o->type == RZ_CONF_SECTIONS &&
+               ev.type == YAML_MAPPING_START_EVENT) {
+        rc = s_read_sections(y, &p->v.sec, key);
     } else if (ev.type != YAML_SCALAR_EVENT) {
         s_err(y->err, y->err_len, "%s:%zu: key '%s': value must be %s, not %s",
               y->name, s_line(&ev), key,
-              o->type == RZ_CONF_MAP    ? "a mapping"
+              o->type == RZ_CONF_MAP || o->type == RZ_CONF_SECTIONS
+                  ? "a mapping"
               : o->type == RZ_CONF_LIST ? "a list or a scalar"
                                         : "a scalar",
               s_event_what(ev.type));
@@ -669,7 +870,8 @@ static int s_read_value(s_yaml_t *y, const rz_conf_option_t *o,
         const char *v;
         char msg[512];
         rc = s_scalar(y, &ev, "value", &v);
-        if (rc == 0 && o->type == RZ_CONF_MAP) {
+        if (rc == 0 &&
+            (o->type == RZ_CONF_MAP || o->type == RZ_CONF_SECTIONS)) {
             if (*v) { /* only "kafka:" (empty) is a scalar map */
                 s_err(y->err, y->err_len,
                       "%s:%zu: key '%s': value must be a mapping, not a "
@@ -841,6 +1043,9 @@ int rz_conf_load_string(const rz_conf_option_t *opts, void *obj,
         case RZ_CONF_UINT: *(uint64_t *)f = pend[i].v.u; break;
         case RZ_CONF_MAP: *(rz_conf_map_t *)f = pend[i].v.m; break;
         case RZ_CONF_LIST: *(rz_conf_list_t *)f = pend[i].v.l; break;
+        case RZ_CONF_SECTIONS:
+            *(rz_conf_sections_t *)f = pend[i].v.sec;
+            break;
         default: *(int *)f = pend[i].v.i; break;
         }
     }
@@ -920,7 +1125,27 @@ int rz_conf_apply_map(const rz_conf_option_t *opts, void *obj,
         char key[256];
         snprintf(key, sizeof key, "%s%s%s", section ? section : "",
                  section ? "." : "", map->keys[i]);
-        int rc = s_set(o, obj, key, map->values[i], msg, sizeof msg);
+        const rz_conf_list_t *items = map->lists ? map->lists[i] : NULL;
+        int rc;
+        if (items && o->type != RZ_CONF_LIST) {
+            snprintf(msg, sizeof msg, "key '%s': value must be %s, not a list",
+                     key, o->type == RZ_CONF_MAP ? "a mapping" : "a scalar");
+            rc = RZ_ECONFIG;
+        } else if (items) {
+            /* a list from a file replaces, as at the top level */
+            rz_conf_list_t l = {0, NULL};
+            rc = 0;
+            for (size_t j = 0; rc == 0 && j < items->n; j++)
+                rc = s_list_push(&l, items->items[j]);
+            if (rc == 0) {
+                s_list_free(s_field(obj, o));
+                *(rz_conf_list_t *)s_field(obj, o) = l;
+            } else {
+                s_list_free(&l);
+            }
+        } else {
+            rc = s_set(o, obj, key, map->values[i], msg, sizeof msg);
+        }
         if (rc == RZ_ECONFIG)
             s_err(err, err_len, "%s%s", where, msg);
         if (rc)
@@ -1096,6 +1321,33 @@ static void s_print_quoted(FILE *out, const char *s)
     fputc('"', out);
 }
 
+static void s_print_list(FILE *out, const rz_conf_list_t *l)
+{
+    fputc('[', out);
+    for (size_t i = 0; i < l->n; i++) {
+        if (i)
+            fputs(", ", out);
+        s_print_quoted(out, l->items[i]);
+    }
+    fputc(']', out);
+}
+
+/* A map's entries, one a line after indent ("{}" when empty). */
+static void s_print_map(FILE *out, const rz_conf_map_t *m, const char *indent)
+{
+    if (m->n == 0)
+        fputs(" {}", out);
+    for (size_t i = 0; i < m->n; i++) {
+        fputs(indent, out);
+        s_print_quoted(out, m->keys[i]);
+        fputs(": ", out);
+        if (m->lists && m->lists[i])
+            s_print_list(out, m->lists[i]);
+        else
+            s_print_quoted(out, m->values[i]);
+    }
+}
+
 void rz_conf_print(const rz_conf_option_t *opts, const void *obj,
                    const char *title, FILE *out)
 {
@@ -1128,27 +1380,21 @@ void rz_conf_print(const rz_conf_option_t *opts, const void *obj,
         case RZ_CONF_BOOL:
             fputs(*(const int *)f ? " true" : " false", out);
             break;
-        case RZ_CONF_MAP: {
-            const rz_conf_map_t *m = f;
-            if (m->n == 0)
-                fputs(" {}", out);
-            for (size_t i = 0; i < m->n; i++) {
-                fputs("\n  ", out);
-                s_print_quoted(out, m->keys[i]);
-                fputs(": ", out);
-                s_print_quoted(out, m->values[i]);
-            }
+        case RZ_CONF_MAP: s_print_map(out, f, "\n  "); break;
+        case RZ_CONF_LIST:
+            fputc(' ', out);
+            s_print_list(out, f);
             break;
-        }
-        case RZ_CONF_LIST: {
-            const rz_conf_list_t *l = f;
-            fputs(" [", out);
-            for (size_t i = 0; i < l->n; i++) {
-                if (i)
-                    fputs(", ", out);
-                s_print_quoted(out, l->items[i]);
+        case RZ_CONF_SECTIONS: {
+            const rz_conf_sections_t *sec = f;
+            if (sec->n == 0)
+                fputs(" {}", out);
+            for (size_t i = 0; i < sec->n; i++) {
+                fputs("\n  ", out);
+                s_print_quoted(out, sec->names[i]);
+                fputc(':', out);
+                s_print_map(out, &sec->maps[i], "\n    ");
             }
-            fputc(']', out);
             break;
         }
         }
@@ -1172,6 +1418,8 @@ void rz_conf_usage(const rz_conf_option_t *opts, FILE *out)
             if (flag[j] == '_')
                 flag[j] = '-';
         const char *def = o->def && *o->def ? o->def : "\"\"";
+        if (o->type == RZ_CONF_SECTIONS)
+            continue; /* not a flag */
         if (o->type == RZ_CONF_MAP || o->type == RZ_CONF_LIST)
             fprintf(out, "  %-*s  %s (repeatable)\n", width, flag, o->desc);
         else

@@ -24,10 +24,20 @@
  * flag: --window 64, or for a map --kafka acks=all), rz_conf_print and
  * rz_conf_usage. A failed load leaves the object as it was.
  *
- * YAML shapes: a scalar for STRING, SIZE, UINT, ENUM and BOOL; a mapping of
- * scalars for MAP (nested mappings inside it are flattened with dots:
- * "kafka: {security: {protocol: ssl}}" is "security.protocol"); a sequence
- * of scalars, or one scalar, for LIST.
+ * YAML shapes: a scalar for STRING, SIZE, UINT, ENUM and BOOL; a mapping
+ * for MAP (nested mappings inside it are flattened with dots:
+ * "kafka: {security: {protocol: ssl}}" is "security.protocol"; an entry may
+ * be a sequence of scalars, kept as a list); a sequence of scalars, or one
+ * scalar, for LIST; a mapping of name: mapping for SECTIONS, each section
+ * read as a MAP, for a file that names things and gives each its options:
+ *
+ *     principals:                      {"principals", RZ_CONF_SECTIONS, ...}
+ *       operator:                      sections.names[0] = "operator"
+ *         read: [""]                   sections.maps[0]: read = [""]
+ *         admin: [stats]                                 admin = [stats]
+ *
+ * and then rz_conf_apply_map applies each section to the table of its own
+ * options, with messages naming FILE:LINE and "principals.operator.read".
  */
 #ifndef RATUSZ_CONF_H
 #define RATUSZ_CONF_H
@@ -47,23 +57,38 @@ typedef enum rz_conf_type {
     RZ_CONF_ENUM,   /* int: index into choices */
     RZ_CONF_BOOL,   /* int 0/1: true/false, yes/no, on/off, 1/0 */
     RZ_CONF_MAP,    /* rz_conf_map_t: string keys to string values */
-    RZ_CONF_LIST    /* rz_conf_list_t: strings */
+    RZ_CONF_LIST,   /* rz_conf_list_t: strings */
+    RZ_CONF_SECTIONS /* rz_conf_sections_t: named MAPs; only from a file */
 } rz_conf_type_t;
-
-/* A mapping kept as text, in file order, with the line each entry came
- * from (0 when set by a flag), so that a consumer that checks the entries
- * later (librdkafka, an adapter module) can still name FILE:LINE. */
-typedef struct rz_conf_map {
-    size_t n;
-    char **keys;
-    char **values;
-    uint32_t *lines;
-} rz_conf_map_t;
 
 typedef struct rz_conf_list {
     size_t n;
     char **items;
 } rz_conf_list_t;
+
+/* A mapping kept as text, in file order, with the line each entry came
+ * from (0 when set by a flag), so that a consumer that checks the entries
+ * later (librdkafka, an adapter module) can still name FILE:LINE.
+ *
+ * An entry that was a YAML sequence has lists[i] set to its items, and
+ * values[i] holds them joined with ',' for consumers that want one string
+ * (librdkafka's lists are written that way). lists[i] is NULL for a
+ * scalar entry; lists itself may be NULL when no entry is a list. */
+typedef struct rz_conf_map {
+    size_t n;
+    char **keys;
+    char **values;
+    uint32_t *lines;
+    rz_conf_list_t **lists;
+} rz_conf_map_t;
+
+/* Named sections in file order, each with the line of its name. */
+typedef struct rz_conf_sections {
+    size_t n;
+    char **names;
+    uint32_t *lines;
+    rz_conf_map_t *maps;
+} rz_conf_sections_t;
 
 typedef struct rz_conf_option {
     const char *name; /* YAML key; the flag is --name with '-' for '_' */
@@ -106,7 +131,9 @@ int rz_conf_set(const rz_conf_option_t *opts, void *obj, const char *name,
 /* Apply a MAP's entries to another table, for a section whose options are
  * only known later (an adapter module's options under its name). Messages
  * are "FILE:LINE: section.key: ..." with file naming where the map was
- * loaded from (NULL: no FILE part). */
+ * loaded from (NULL: no FILE part). A list entry replaces a LIST option's
+ * items and is refused for other types; a scalar entry adds one item to a
+ * LIST, as a flag does. */
 int rz_conf_apply_map(const rz_conf_option_t *opts, void *obj,
                       const rz_conf_map_t *map, const char *file,
                       const char *section, char *err, size_t err_len);
@@ -137,6 +164,9 @@ void rz_conf_usage(const rz_conf_option_t *opts, FILE *out);
 
 /* Look a key up in a map; NULL when absent. */
 const char *rz_conf_map_get(const rz_conf_map_t *map, const char *key);
+
+/* The line a map's key came from; 0 when absent or set by a flag. */
+uint32_t rz_conf_map_line(const rz_conf_map_t *map, const char *key);
 
 /* Parse a size with an optional K/M/G/T suffix. 0 or RZ_EINVAL. */
 int rz_conf_parse_size(const char *text, uint64_t *out);
