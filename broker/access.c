@@ -62,8 +62,8 @@ static const rz_conf_option_t s_principal_opts[] = {
     {"key_file", RZ_CONF_STRING, offsetof(s_principal_conf_t, key_file), "",
      NULL, 0, 0, "FILE", ".pub file, relative to the principals file"},
     {"publish_sources", RZ_CONF_LIST,
-     offsetof(s_principal_conf_t, publish_sources), "", NULL, 0, 0,
-     "PATTERN", "sources it may publish ('*' matches any run)"},
+     offsetof(s_principal_conf_t, publish_sources), "", NULL, 0, 0, "PATTERN",
+     "sources it may publish ('*' matches any run)"},
     {"publish_tenants", RZ_CONF_LIST,
      offsetof(s_principal_conf_t, publish_tenants), "", NULL, 0, 0, "TERC",
      "tenants it may publish for ('*' any)"},
@@ -73,20 +73,18 @@ static const rz_conf_option_t s_principal_opts[] = {
      0, "PATTERN", "consumer groups it owns ('*' matches any run)"},
     {"admin", RZ_CONF_LIST, offsetof(s_principal_conf_t, admin), "", NULL, 0, 0,
      "ACTION", "admin actions it may use"},
-    {"personal_data", RZ_CONF_BOOL,
-     offsetof(s_principal_conf_t, personal_data), "false", NULL, 0, 0, "BOOL",
-     "may see personal data unredacted"},
+    {"personal_data", RZ_CONF_BOOL, offsetof(s_principal_conf_t, personal_data),
+     "false", NULL, 0, 0, "BOOL", "may see personal data unredacted"},
     {NULL, RZ_CONF_STRING, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 
 /* The list options: an empty scalar for one of them ("read:") is refused,
  * as it would otherwise read as [""], everything. */
-static const char *const s_list_keys[] = {"publish_sources", "publish_tenants",
-                                          "read", "groups", "admin", NULL};
+static const char *const s_list_keys[] = {
+    "publish_sources", "publish_tenants", "read", "groups", "admin", NULL};
 
-static const char *const s_actions[] = {"stats",  "consumers", "report",
-                                        "reload", "audit",     "verify",
-                                        NULL};
+static const char *const s_actions[] = {
+    "stats", "consumers", "report", "reload", "audit", "verify", NULL};
 
 /* ===========================================================================
  * The grants: an immutable snapshot
@@ -338,8 +336,10 @@ static int s_read_pub(s_load_t *l, uint32_t line, const char *who,
             continue;
         char *colon = strchr(p, ':');
         if (!colon) {
-            s_fail(l, line, "principal '%s': key_file '%s' line %u: not "
-                   "'key: value'", who, path, n);
+            s_fail(l, line,
+                   "principal '%s': key_file '%s' line %u: not "
+                   "'key: value'",
+                   who, path, n);
             goto out;
         }
         *colon = '\0';
@@ -347,22 +347,27 @@ static int s_read_pub(s_load_t *l, uint32_t line, const char *who,
         while (*v == ' ' || *v == '\t')
             v++;
         if (strcmp(p, "secret") == 0) {
-            s_fail(l, line, "principal '%s': key_file '%s' holds a secret "
-                   "key: give the .pub file", who, path);
+            s_fail(l, line,
+                   "principal '%s': key_file '%s' holds a secret "
+                   "key: give the .pub file",
+                   who, path);
             goto out;
         }
         if (strcmp(p, "public") == 0) {
             const char *bad = have ? NULL : s_z85(v, key);
             if (have || bad) {
                 s_fail(l, line, "principal '%s': key_file '%s' line %u: %s%s",
-                       who, path, n, have ? "a second public key" : "public key ",
+                       who, path, n,
+                       have ? "a second public key" : "public key ",
                        have ? "" : bad);
                 goto out;
             }
             have = true;
         } else if (strcmp(p, "name") != 0) {
-            s_fail(l, line, "principal '%s': key_file '%s' line %u: unknown "
-                   "key '%s'", who, path, n, p);
+            s_fail(l, line,
+                   "principal '%s': key_file '%s' line %u: unknown "
+                   "key '%s'",
+                   who, path, n, p);
             goto out;
         }
     }
@@ -394,7 +399,8 @@ static int s_check(s_load_t *l, s_principal_t *p, const rz_conf_map_t *m,
         for (size_t j = 0; j < m->n; j++) {
             if (strcmp(m->keys[j], s_list_keys[i]) == 0 &&
                 !(m->lists && m->lists[j]) && m->values[j][0] == '\0')
-                return s_fail(l, m->lines[j], "principal '%s': %s is empty: "
+                return s_fail(l, m->lines[j],
+                              "principal '%s': %s is empty: "
                               "write [] for nothing, [\"\"] for everything",
                               who, s_list_keys[i]);
         }
@@ -422,25 +428,29 @@ static int s_check(s_load_t *l, s_principal_t *p, const rz_conf_map_t *m,
     at = rz_conf_map_line(m, "publish_sources");
     for (size_t i = 0; i < c->publish_sources.n; i++)
         if (c->publish_sources.items[i][0] == '\0')
-            return s_fail(l, at, "principal '%s': publish_sources: an empty "
-                          "pattern", who);
+            return s_fail(l, at,
+                          "principal '%s': publish_sources: an empty "
+                          "pattern",
+                          who);
     at = rz_conf_map_line(m, "publish_tenants");
     for (size_t i = 0; i < c->publish_tenants.n; i++) {
         const char *t = c->publish_tenants.items[i];
         if (!s_tenant_ok(t))
-            return s_fail(l, at, "principal '%s': publish_tenants: '%s' is "
-                          "not a TERC code (2, 4 or 7 digits) or '*'", who, t);
+            return s_fail(l, at,
+                          "principal '%s': publish_tenants: '%s' is "
+                          "not a TERC code (2, 4 or 7 digits) or '*'",
+                          who, t);
         if (strcmp(t, "*") == 0)
             p->any_tenant = true;
     }
     /* one without the other can never publish: surely a mistake */
     if (!c->publish_sources.n != !c->publish_tenants.n)
-        return s_fail(l, c->publish_sources.n
-                             ? rz_conf_map_line(m, "publish_sources")
-                             : at,
-                      "principal '%s': publish_sources and publish_tenants "
-                      "go together (one without the other allows nothing)",
-                      who);
+        return s_fail(
+            l,
+            c->publish_sources.n ? rz_conf_map_line(m, "publish_sources") : at,
+            "principal '%s': publish_sources and publish_tenants "
+            "go together (one without the other allows nothing)",
+            who);
     at = rz_conf_map_line(m, "groups");
     for (size_t i = 0; i < c->groups.n; i++)
         if (c->groups.items[i][0] == '\0')
@@ -452,9 +462,11 @@ static int s_check(s_load_t *l, s_principal_t *p, const rz_conf_map_t *m,
         while (s_actions[k] && strcmp(s_actions[k], c->admin.items[i]))
             k++;
         if (!s_actions[k])
-            return s_fail(l, at, "principal '%s': admin: unknown action '%s' "
+            return s_fail(l, at,
+                          "principal '%s': admin: unknown action '%s' "
                           "(want stats, consumers, report, reload, audit or "
-                          "verify)", who, c->admin.items[i]);
+                          "verify)",
+                          who, c->admin.items[i]);
         p->admin |= 1u << k;
     }
 
@@ -490,7 +502,8 @@ static int s_build(s_load_t *l, s_file_t *file, s_grants_t **out)
     const rz_conf_sections_t *sec = &file->principals;
     int rc;
     if (sec->n == 0)
-        return s_fail(l, 1, "no principals (a 'principals:' mapping of name: "
+        return s_fail(l, 1,
+                      "no principals (a 'principals:' mapping of name: "
                       "grants is needed)");
     s_grants_t *g = calloc(1, sizeof *g);
     if (!g || !(g->p = calloc(sec->n, sizeof *g->p))) {
@@ -513,17 +526,22 @@ static int s_build(s_load_t *l, s_file_t *file, s_grants_t **out)
             goto fail;
         }
         if (!s_name_ok(name)) {
-            rc = s_fail(l, line, "principal '%s': a name may only hold "
-                        "A-Z a-z 0-9 . _ @ -", name);
+            rc = s_fail(l, line,
+                        "principal '%s': a name may only hold "
+                        "A-Z a-z 0-9 . _ @ -",
+                        name);
             goto fail;
         }
         if (strlen(name) >= RZ_PRINCIPAL_MAX) {
-            rc = s_fail(l, line, "principal '%.40s...': a name is at most %d "
-                        "characters", name, RZ_PRINCIPAL_MAX - 1);
+            rc = s_fail(l, line,
+                        "principal '%.40s...': a name is at most %d "
+                        "characters",
+                        name, RZ_PRINCIPAL_MAX - 1);
             goto fail;
         }
         if (strcmp(name, "anonymous") == 0) {
-            rc = s_fail(l, line, "principal 'anonymous': the name is reserved "
+            rc = s_fail(l, line,
+                        "principal 'anonymous': the name is reserved "
                         "for clients without CURVE");
             goto fail;
         }
@@ -537,9 +555,10 @@ static int s_build(s_load_t *l, s_file_t *file, s_grants_t **out)
             goto fail;
         for (size_t j = 0; j < i; j++) {
             if (memcmp(g->p[j].key, p->key, sizeof p->key) == 0) {
-                rc = s_fail(l, line, "principal '%s': same key as principal "
-                            "'%s' (line %u)", name, g->p[j].name,
-                            sec->lines[j]);
+                rc = s_fail(l, line,
+                            "principal '%s': same key as principal "
+                            "'%s' (line %u)",
+                            name, g->p[j].name, sec->lines[j]);
                 goto fail;
             }
         }
@@ -611,7 +630,10 @@ int rz_access_load_string(const char *yaml, size_t len, const char *name,
     return rc;
 }
 
-void rz_access_shutdown(void) { s_swap(NULL); }
+void rz_access_shutdown(void)
+{
+    s_swap(NULL);
+}
 
 int rz_access_enabled(void)
 {
@@ -654,8 +676,8 @@ void rz_access_principal(zmq_msg_t *msg, char *out, size_t len)
  * Decisions
  */
 
-#define S_UNKNOWN(why, why_len, principal)                                    \
-    s_deny(why, why_len, "principal '%s' is not in the principals file",     \
+#define S_UNKNOWN(why, why_len, principal)                                     \
+    s_deny(why, why_len, "principal '%s' is not in the principals file",       \
            principal ? principal : "")
 
 int rz_access_publish(const char *principal, const char *source,
@@ -675,13 +697,17 @@ int rz_access_publish(const char *principal, const char *source,
     tenant = tenant ? tenant : "";
     if (!s_glob_any(&p->c.publish_sources, source)) {
         s_list_text(&p->c.publish_sources, grants, sizeof grants);
-        return s_deny(why, why_len, "principal '%s' may not publish source "
-                      "'%s' (grants: %s)", p->name, source, grants);
+        return s_deny(why, why_len,
+                      "principal '%s' may not publish source "
+                      "'%s' (grants: %s)",
+                      p->name, source, grants);
     }
     if (!p->any_tenant && !s_has(&p->c.publish_tenants, tenant)) {
         s_list_text(&p->c.publish_tenants, grants, sizeof grants);
-        return s_deny(why, why_len, "principal '%s' may not publish for "
-                      "tenant '%s' (grants: %s)", p->name, tenant, grants);
+        return s_deny(why, why_len,
+                      "principal '%s' may not publish for "
+                      "tenant '%s' (grants: %s)",
+                      p->name, tenant, grants);
     }
     s_allow(why, why_len);
     return 0;
@@ -706,8 +732,10 @@ int rz_access_admin(const char *principal, const char *action, char *why,
         }
     }
     s_list_text(&p->c.admin, grants, sizeof grants);
-    return s_deny(why, why_len, "principal '%s' may not use admin action '%s' "
-                  "(grants: %s)", p->name, action, grants);
+    return s_deny(why, why_len,
+                  "principal '%s' may not use admin action '%s' "
+                  "(grants: %s)",
+                  p->name, action, grants);
 }
 
 int rz_access_group(const char *principal, const char *group, char *why,
@@ -727,8 +755,10 @@ int rz_access_group(const char *principal, const char *group, char *why,
         return 0;
     }
     s_list_text(&p->c.groups, grants, sizeof grants);
-    return s_deny(why, why_len, "principal '%s' may not use consumer group "
-                  "'%s' (grants: %s)", p->name, group, grants);
+    return s_deny(why, why_len,
+                  "principal '%s' may not use consumer group "
+                  "'%s' (grants: %s)",
+                  p->name, group, grants);
 }
 
 int rz_access_personal(const char *principal)
@@ -739,8 +769,8 @@ int rz_access_personal(const char *principal)
     return p && p->c.personal_data;
 }
 
-int rz_access_read_prefix(const char *principal, const char *prefix,
-                          char *why, size_t why_len)
+int rz_access_read_prefix(const char *principal, const char *prefix, char *why,
+                          size_t why_len)
 {
     char grants[256];
     if (!s_grants) {
@@ -759,7 +789,7 @@ int rz_access_read_prefix(const char *principal, const char *prefix,
             s_allow(why, why_len);
             return RZ_READ_ALL; /* the prefix lies inside this grant */
         }
-        if (memcmp(p->reads[i], prefix, n) == 0)
+        if (gl > n && memcmp(p->reads[i], prefix, n) == 0)
             some = true; /* this grant lies under the prefix */
     }
     if (some) {
@@ -790,8 +820,7 @@ int rz_access_topic(const char *principal, const char *topic, size_t len)
     return 0;
 }
 
-int rz_access_subscribe(const char *principal, const char *prefix,
-                        size_t len,
+int rz_access_subscribe(const char *principal, const char *prefix, size_t len,
                         void (*add)(const char *p, size_t n, void *user),
                         void *user)
 {
@@ -893,14 +922,14 @@ int rz_access_event_topic(const uint8_t *ev, size_t len, char *buf,
 {
     static const char prefix[] = RZ_TYPE_PREFIX;
     const size_t plen = sizeof prefix - 1;
-    const uint8_t *p = ev, *end = ev + len;
     const uint8_t *tenant = NULL, *type = NULL;
     size_t tl = 0, yl = 0;
 
     if (buf_len)
         buf[0] = '\0';
-    if (!ev && len)
+    if (!ev)
         return RZ_EDECODE;
+    const uint8_t *p = ev, *end = ev + len;
     while (p < end) {
         uint64_t tag, v;
         if (s_varint(&p, end, &tag) != 0)
