@@ -128,9 +128,9 @@ static void test_access_off_allows_everything(void **state)
     int n = 0;
     assert_int_equal(rz_access_load(NULL, why, sizeof why), 0);
     assert_int_equal(rz_access_enabled(), 0);
-    assert_int_equal(rz_access_publish("anonymous", "/x", "2261011", "tax",
-                                       why, sizeof why),
-                     0);
+    assert_int_equal(
+        rz_access_publish("anonymous", "/x", "2261011", "tax", why, sizeof why),
+        0);
     assert_string_equal(why, "");
     assert_int_equal(rz_access_admin("anonymous", "reload", why, sizeof why),
                      0);
@@ -139,8 +139,7 @@ static void test_access_off_allows_everything(void **state)
     assert_int_equal(rz_access_read_prefix("anonymous", "", why, sizeof why),
                      RZ_READ_ALL);
     assert_int_equal(rz_access_topic("anonymous", "a.b", 3), 1);
-    assert_int_equal(rz_access_subscribe("anonymous", "", 0, add_count, &n),
-                     1);
+    assert_int_equal(rz_access_subscribe("anonymous", "", 0, add_count, &n), 1);
     assert_int_equal(n, 1);
     s_key(1, k, z);
     assert_int_equal(rz_access_key(k, name, sizeof name), RZ_EDENIED);
@@ -219,23 +218,23 @@ static void test_access_publish(void **state)
                                        "2261011", "tax", why, sizeof why),
                      RZ_EDENIED);
     /* a principal without publish grants */
-    assert_int_equal(rz_access_publish("operator", "/a", "2261011", "tax", why,
-                                       sizeof why),
-                     RZ_EDENIED);
+    assert_int_equal(
+        rz_access_publish("operator", "/a", "2261011", "tax", why, sizeof why),
+        RZ_EDENIED);
     assert_string_equal(why, "principal 'operator' may not publish source "
                              "'/a' (grants: none)");
     /* "*" for sources and tenants */
-    assert_int_equal(rz_access_publish("bridge.kafka", "/kafka/x", "12",
-                                       "env", why, sizeof why),
+    assert_int_equal(rz_access_publish("bridge.kafka", "/kafka/x", "12", "env",
+                                       why, sizeof why),
                      0);
-    assert_int_equal(rz_access_publish("nobody", "/a", "2261011", "tax", why,
-                                       sizeof why),
-                     RZ_EDENIED);
+    assert_int_equal(
+        rz_access_publish("nobody", "/a", "2261011", "tax", why, sizeof why),
+        RZ_EDENIED);
     assert_string_equal(why,
                         "principal 'nobody' is not in the principals file");
-    assert_int_equal(rz_access_publish("anonymous", "/a", "2261011", "tax",
-                                       why, sizeof why),
-                     RZ_EDENIED);
+    assert_int_equal(
+        rz_access_publish("anonymous", "/a", "2261011", "tax", why, sizeof why),
+        RZ_EDENIED);
 }
 
 static void test_access_admin_groups_personal(void **state)
@@ -244,29 +243,25 @@ static void test_access_admin_groups_personal(void **state)
     char err[512] = "", why[512];
     assert_int_equal(s_load_sample(err, sizeof err), 4);
     assert_int_equal(rz_access_admin("operator", "stats", why, sizeof why), 0);
-    assert_int_equal(rz_access_admin("operator", "report", why, sizeof why),
-                     0);
+    assert_int_equal(rz_access_admin("operator", "report", why, sizeof why), 0);
     assert_int_equal(rz_access_admin("operator", "audit", why, sizeof why),
                      RZ_EDENIED);
     assert_string_equal(why, "principal 'operator' may not use admin action "
                              "'audit' (grants: stats, consumers, report)");
-    assert_int_equal(rz_access_admin("auditor@gmina.pl", "verify", why,
-                                     sizeof why),
-                     0);
+    assert_int_equal(
+        rz_access_admin("auditor@gmina.pl", "verify", why, sizeof why), 0);
     assert_int_equal(rz_access_admin("adapter-tax", "stats", why, sizeof why),
                      RZ_EDENIED);
     assert_int_equal(rz_access_admin("operator", "bogus", why, sizeof why),
                      RZ_EDENIED);
 
-    assert_int_equal(rz_access_group("adapter-tax", "sink-tax-1", why,
-                                     sizeof why),
-                     0);
-    assert_int_equal(rz_access_group("adapter-tax", "sink-tax-", why,
-                                     sizeof why),
-                     0);
-    assert_int_equal(rz_access_group("adapter-tax", "sink-budget-1", why,
-                                     sizeof why),
-                     RZ_EDENIED);
+    assert_int_equal(
+        rz_access_group("adapter-tax", "sink-tax-1", why, sizeof why), 0);
+    assert_int_equal(
+        rz_access_group("adapter-tax", "sink-tax-", why, sizeof why), 0);
+    assert_int_equal(
+        rz_access_group("adapter-tax", "sink-budget-1", why, sizeof why),
+        RZ_EDENIED);
     assert_string_equal(why, "principal 'adapter-tax' may not use consumer "
                              "group 'sink-budget-1' (grants: sink-tax-*)");
     assert_int_equal(rz_access_group("operator", "x", why, sizeof why),
@@ -284,9 +279,9 @@ static void test_access_read_prefix_and_topic(void **state)
     assert_int_equal(s_load_sample(err, sizeof err), 4);
     const char *a = "auditor@gmina.pl";
     /* inside a grant: all */
-    assert_int_equal(rz_access_read_prefix(a, "2261011.budget.", why,
-                                           sizeof why),
-                     RZ_READ_ALL);
+    assert_int_equal(
+        rz_access_read_prefix(a, "2261011.budget.", why, sizeof why),
+        RZ_READ_ALL);
     assert_int_equal(rz_access_read_prefix(a, "2261011.budget.execution.v1",
                                            why, sizeof why),
                      RZ_READ_ALL);
@@ -303,8 +298,7 @@ static void test_access_read_prefix_and_topic(void **state)
     assert_string_equal(why, "principal 'auditor@gmina.pl' may not read "
                              "'2261011.gis.' (grants: 2261011.budget., "
                              "2261011.tax.)");
-    assert_int_equal(rz_access_read_prefix("bridge.kafka", "", why,
-                                           sizeof why),
+    assert_int_equal(rz_access_read_prefix("bridge.kafka", "", why, sizeof why),
                      RZ_EDENIED);
     assert_string_equal(why, "principal 'bridge.kafka' may not read '' "
                              "(grants: none)");
@@ -353,24 +347,22 @@ static void test_access_subscribe(void **state)
     assert_memory_equal(s.p[0], "2261011.tax.a", 13);
     /* wider: each granted prefix under it */
     memset(&s, 0, sizeof s);
-    assert_int_equal(rz_access_subscribe("auditor@gmina.pl", "", 0, add_sub,
-                                         &s),
-                     2);
+    assert_int_equal(
+        rz_access_subscribe("auditor@gmina.pl", "", 0, add_sub, &s), 2);
     assert_memory_equal(s.p[0], "2261011.budget.", 15);
     assert_memory_equal(s.p[1], "2261011.tax.", 12);
     /* a grant inside another one is not subscribed twice */
     memset(&s, 0, sizeof s);
-    assert_int_equal(rz_access_subscribe("adapter-tax", "2261011", 7, add_sub,
-                                         &s),
-                     1);
+    assert_int_equal(
+        rz_access_subscribe("adapter-tax", "2261011", 7, add_sub, &s), 1);
     assert_int_equal(s.len[0], 12);
     /* the bytes may be anything: a NUL is not the end */
     memset(&s, 0, sizeof s);
-    assert_int_equal(rz_access_subscribe("auditor@gmina.pl", "2261011\0tax",
-                                         11, add_sub, &s),
+    assert_int_equal(rz_access_subscribe("auditor@gmina.pl", "2261011\0tax", 11,
+                                         add_sub, &s),
                      0);
-    assert_int_equal(rz_access_subscribe("auditor@gmina.pl",
-                                         "2261011.tax.\0x", 14, add_sub, &s),
+    assert_int_equal(rz_access_subscribe("auditor@gmina.pl", "2261011.tax.\0x",
+                                         14, add_sub, &s),
                      1);
     assert_int_equal(s.len[0], 14);
     assert_memory_equal(s.p[0], "2261011.tax.\0x", 14);
@@ -488,8 +480,9 @@ static void test_access_errors_name_file_line(void **state)
         {"principals:\n  a:\n", "    key: [x]\n", "",
          "P:3: key 'principals.a.key': value must be a scalar, not a list"},
         {"principal:\n  a:\n", p1, "", "P:1: unknown key 'principal'"},
-        {"", "", "", "P:1: no principals (a 'principals:' mapping of name: "
-                     "grants is needed)"},
+        {"", "", "",
+         "P:1: no principals (a 'principals:' mapping of name: "
+         "grants is needed)"},
         {"principals:\n  a: [x]\n", "", "",
          "P:2: key 'principals.a': a section must be a mapping, not a list"},
     };
@@ -505,15 +498,16 @@ static void test_access_errors_name_file_line(void **state)
         snprintf(yaml, sizeof yaml, "%s%s%s%s", cases[i].head, cases[i].key,
                  cases[i].tail, i == 2 ? dup : "");
         if (i == 2)
-            snprintf(want, sizeof want, "P:4: principal 'b': same key as "
+            snprintf(want, sizeof want,
+                     "P:4: principal 'b': same key as "
                      "principal 'a' (line 2)");
         else
             snprintf(want, sizeof want, "%s", cases[i].want);
         char *file = NULL;
         char fname[300];
         snprintf(fname, sizeof fname, "%s/P", s_dir);
-        int rc = rz_access_load_string(yaml, strlen(yaml), fname, err,
-                                       sizeof err);
+        int rc =
+            rz_access_load_string(yaml, strlen(yaml), fname, err, sizeof err);
         if (rc != RZ_ECONFIG)
             fail_msg("case %zu: rc %d for:\n%s", i, rc, yaml);
         /* the message names the file as given: strip the directory */
@@ -523,7 +517,8 @@ static void test_access_errors_name_file_line(void **state)
         /* key file paths are printed in full: shorten them as well */
         char *d;
         while ((d = strstr(got, s_dir)) != NULL)
-            memmove(d, d + strlen(s_dir) + 1, strlen(d + strlen(s_dir) + 1) + 1);
+            memmove(d, d + strlen(s_dir) + 1,
+                    strlen(d + strlen(s_dir) + 1) + 1);
         if (strcmp(got, want) != 0)
             fail_msg("case %zu:\n got: %s\nwant: %s", i, got, want);
     }
@@ -555,9 +550,9 @@ static void test_access_reload_replaces_grants(void **state)
     snprintf(yaml, sizeof yaml,
              "principals:\n  newcomer:\n    key: \"%s\"\n    read: [\"\"]\n",
              z5);
-    assert_int_equal(rz_access_load_string(yaml, strlen(yaml), "new.yaml",
-                                           err, sizeof err),
-                     1);
+    assert_int_equal(
+        rz_access_load_string(yaml, strlen(yaml), "new.yaml", err, sizeof err),
+        1);
     assert_int_equal(rz_access_key(k1, name, sizeof name), RZ_EDENIED);
     assert_int_equal(rz_access_key(k5, name, sizeof name), 0);
     assert_string_equal(name, "newcomer");
@@ -567,6 +562,29 @@ static void test_access_reload_replaces_grants(void **state)
     assert_int_equal(rz_access_load("", err, sizeof err), 0);
     assert_int_equal(rz_access_enabled(), 0);
     assert_int_equal(rz_access_topic("adapter-tax", "2261011.tax.x", 13), 1);
+}
+
+static void test_access_example_file_loads(void **state)
+{
+    (void)state;
+    char err[512] = "", why[256];
+    int n = rz_access_load(RZ_SOURCE_DIR "/deploy/principals.example.yaml", err,
+                           sizeof err);
+    if (n < 0)
+        fail_msg("%s", err);
+    assert_int_equal(n, 7);
+    assert_int_equal(rz_access_publish("adapter-tax", "/1261011/tax/decl",
+                                       "1261011", "tax", why, sizeof why),
+                     0);
+    assert_int_equal(rz_access_publish("adapter-tax", "/1261011/budget/x",
+                                       "1261011", "budget", why, sizeof why),
+                     RZ_EDENIED);
+    assert_int_equal(rz_access_personal("operator"), 0);
+    assert_int_equal(rz_access_personal("iod@gmina.example.pl"), 1);
+    assert_int_equal(
+        rz_access_admin("iod@gmina.example.pl", "audit", why, sizeof why), 0);
+    assert_int_equal(
+        rz_access_group("bridge-kafka", "kafka-budget", why, sizeof why), 0);
 }
 
 /* ===========================================================================
@@ -610,8 +628,7 @@ static void test_access_reload_while_zap_looks_up(void **state)
     char z1[41], z5[41];
     s_key(1, k, z1);
     s_key(5, k, z5);
-    snprintf(a, sizeof a, "principals:\n  adapter-tax:\n    key: \"%s\"\n",
-             z1);
+    snprintf(a, sizeof a, "principals:\n  adapter-tax:\n    key: \"%s\"\n", z1);
     snprintf(b, sizeof b, "principals:\n  newcomer:\n    key: \"%s\"\n", z5);
     s_hammer_t h[2];
     pthread_t t[2];
@@ -621,9 +638,9 @@ static void test_access_reload_while_zap_looks_up(void **state)
     for (int i = 0; i < 400; i++) {
         const char *y = i % 3 == 0 ? a : i % 3 == 1 ? b : NULL;
         if (y)
-            assert_int_equal(rz_access_load_string(y, strlen(y), "r.yaml", err,
-                                                   sizeof err),
-                             1);
+            assert_int_equal(
+                rz_access_load_string(y, strlen(y), "r.yaml", err, sizeof err),
+                1);
         else
             assert_int_equal(rz_access_load(NULL, err, sizeof err), 0);
     }
@@ -711,8 +728,8 @@ static void test_access_event_topic_last_value_wins_and_garbage(void **state)
     char got[RZ_TOPIC_MAX + 1];
     /* type "a.b", tenant "12", a fixed64, a fixed32, then tenant "34" */
     static const uint8_t two[] = {0x1a, 3, 'a', '.', 'b', 0x2a, 2, '1', '2',
-                                  0x39, 1, 2, 3, 4, 5, 6, 7, 8,
-                                  0x3d, 1, 2, 3, 4, 0x2a, 2, '3', '4'};
+                                  0x39, 1, 2,   3,   4,   5,    6, 7,   8,
+                                  0x3d, 1, 2,   3,   4,   0x2a, 2, '3', '4'};
     assert_int_equal(rz_access_event_topic(two, sizeof two, got, sizeof got),
                      6);
     assert_string_equal(got, "34.a.b");
@@ -723,9 +740,9 @@ static void test_access_event_topic_last_value_wins_and_garbage(void **state)
     assert_string_equal(got, "12.a");
     /* no tenant, no type, empty */
     static const uint8_t notenant[] = {0x1a, 3, 'a', '.', 'b'};
-    assert_int_equal(rz_access_event_topic(notenant, sizeof notenant, got,
-                                           sizeof got),
-                     RZ_EDECODE);
+    assert_int_equal(
+        rz_access_event_topic(notenant, sizeof notenant, got, sizeof got),
+        RZ_EDECODE);
     assert_int_equal(rz_access_event_topic(NULL, 0, got, sizeof got),
                      RZ_EDECODE);
     /* a length past the end, a group, field 0, type as a varint */
@@ -733,21 +750,21 @@ static void test_access_event_topic_last_value_wins_and_garbage(void **state)
     static const uint8_t group[] = {0x1a, 1, 'a', 0x2a, 1, '1', 0x0b, 0x0c};
     static const uint8_t zero[] = {0x02, 0, 0x1a, 1, 'a', 0x2a, 1, '1'};
     static const uint8_t varint[] = {0x18, 1, 0x2a, 1, '1'};
-    static const uint8_t longv[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                    0xff, 0xff, 0xff, 0xff, 0x01};
+    static const uint8_t longv[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                    0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
     assert_int_equal(rz_access_event_topic(past, sizeof past, got, sizeof got),
                      RZ_EDECODE);
-    assert_int_equal(rz_access_event_topic(group, sizeof group, got,
-                                           sizeof got),
-                     RZ_EDECODE);
+    assert_int_equal(
+        rz_access_event_topic(group, sizeof group, got, sizeof got),
+        RZ_EDECODE);
     assert_int_equal(rz_access_event_topic(zero, sizeof zero, got, sizeof got),
                      RZ_EDECODE);
-    assert_int_equal(rz_access_event_topic(varint, sizeof varint, got,
-                                           sizeof got),
-                     RZ_EDECODE);
-    assert_int_equal(rz_access_event_topic(longv, sizeof longv, got,
-                                           sizeof got),
-                     RZ_EDECODE);
+    assert_int_equal(
+        rz_access_event_topic(varint, sizeof varint, got, sizeof got),
+        RZ_EDECODE);
+    assert_int_equal(
+        rz_access_event_topic(longv, sizeof longv, got, sizeof got),
+        RZ_EDECODE);
 }
 
 int main(void)
@@ -763,6 +780,7 @@ int main(void)
         cmocka_unit_test(test_access_whoami),
         cmocka_unit_test(test_access_errors_name_file_line),
         cmocka_unit_test(test_access_reload_replaces_grants),
+        cmocka_unit_test(test_access_example_file_loads),
         cmocka_unit_test(test_access_reload_while_zap_looks_up),
         cmocka_unit_test(test_access_event_topic_equals_rz_event_topic),
         cmocka_unit_test(test_access_event_topic_last_value_wins_and_garbage),
