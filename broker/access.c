@@ -388,17 +388,19 @@ out:
 }
 
 /* Everything the option engine cannot know about one principal. */
-static int s_check(s_load_t *l, s_principal_t *p, const rz_conf_map_t *m,
-                   uint32_t line)
+static int s_check(s_load_t *l, s_principal_t *p, const rz_conf_section_t *sec)
 {
     const s_principal_conf_t *c = &p->c;
     const char *who = p->name;
+    const rz_conf_map_t *m = &sec->map;
+    rz_conf_list_t *const *lists = sec->lists;
+    uint32_t line = sec->line;
     uint32_t at;
 
     for (int i = 0; s_list_keys[i]; i++) {
         for (size_t j = 0; j < m->n; j++) {
             if (strcmp(m->keys[j], s_list_keys[i]) == 0 &&
-                !(m->lists && m->lists[j]) && m->values[j][0] == '\0')
+                !(lists && lists[j]) && m->values[j][0] == '\0')
                 return s_fail(l, m->lines[j],
                               "principal '%s': %s is empty: "
                               "write [] for nothing, [\"\"] for everything",
@@ -511,8 +513,8 @@ static int s_build(s_load_t *l, s_file_t *file, s_grants_t **out)
         return RZ_ENOMEM;
     }
     for (size_t i = 0; i < sec->n; i++) {
-        const char *name = sec->names[i];
-        uint32_t line = sec->lines[i];
+        const char *name = sec->s[i].name;
+        uint32_t line = sec->s[i].line;
         s_principal_t *p = &g->p[i];
         if ((rc = rz_conf_init(s_principal_opts, &p->c)) != 0)
             goto fail;
@@ -547,18 +549,18 @@ static int s_build(s_load_t *l, s_file_t *file, s_grants_t **out)
         }
         char section[RZ_PRINCIPAL_MAX + 16];
         snprintf(section, sizeof section, "principals.%s", name);
-        rc = rz_conf_apply_map(s_principal_opts, &p->c, &sec->maps[i], l->file,
-                               section, l->err, l->err_len);
+        rc = rz_conf_apply_section(s_principal_opts, &p->c, &sec->s[i], l->file,
+                                   section, l->err, l->err_len);
         if (rc)
             goto fail;
-        if ((rc = s_check(l, p, &sec->maps[i], line)) != 0)
+        if ((rc = s_check(l, p, &sec->s[i])) != 0)
             goto fail;
         for (size_t j = 0; j < i; j++) {
             if (memcmp(g->p[j].key, p->key, sizeof p->key) == 0) {
                 rc = s_fail(l, line,
                             "principal '%s': same key as principal "
                             "'%s' (line %u)",
-                            name, g->p[j].name, sec->lines[j]);
+                            name, g->p[j].name, sec->s[j].line);
                 goto fail;
             }
         }

@@ -121,41 +121,25 @@ static void s_map_free(rz_conf_map_t *m)
     for (size_t i = 0; i < m->n; i++) {
         free(m->keys[i]);
         free(m->values[i]);
-        if (m->lists)
-            s_list_destroy(&m->lists[i]);
     }
     free(m->keys);
     free(m->values);
     free(m->lines);
-    free(m->lists);
     memset(m, 0, sizeof *m);
 }
 
-/* Add key=value, or replace the value of an existing key. A list entry
- * passes its items in *list, taken (and *list set to NULL) on success;
- * value is then their text joined with ','. */
-static int s_map_put_list(rz_conf_map_t *m, const char *key,
-                          const char *value, rz_conf_list_t **list,
-                          uint32_t line)
+/* Add key=value, or replace the value of an existing key. */
+static int s_map_put(rz_conf_map_t *m, const char *key, const char *value,
+                     uint32_t line)
 {
     char *v = strdup(value);
     if (!v)
         return RZ_ENOMEM;
     for (size_t i = 0; i < m->n; i++) {
         if (strcmp(m->keys[i], key) == 0) {
-            if (!m->lists && list && *list) { /* a map filled by hand */
-                free(v);
-                return RZ_EINVAL;
-            }
             free(m->values[i]);
             m->values[i] = v;
             m->lines[i] = line;
-            if (m->lists) {
-                s_list_destroy(&m->lists[i]);
-                m->lists[i] = list ? *list : NULL;
-                if (list)
-                    *list = NULL;
-            }
             return 0;
         }
     }
@@ -169,13 +153,7 @@ static int s_map_put_list(rz_conf_map_t *m, const char *key,
     uint32_t *nl = realloc(m->lines, (m->n + 1) * sizeof *nl);
     if (nl)
         m->lines = nl;
-    rz_conf_list_t **nli = realloc(m->lists, (m->n + 1) * sizeof *nli);
-    if (nli) {
-        if (!m->lists) /* entries before the first list were scalars */
-            memset(nli, 0, m->n * sizeof *nli);
-        m->lists = nli;
-    }
-    if (!k || !nk || !nv || !nl || !nli) {
+    if (!k || !nk || !nv || !nl) {
         free(k);
         free(v);
         return RZ_ENOMEM;
@@ -183,53 +161,59 @@ static int s_map_put_list(rz_conf_map_t *m, const char *key,
     m->keys[m->n] = k;
     m->values[m->n] = v;
     m->lines[m->n] = line;
-    m->lists[m->n] = list ? *list : NULL;
-    if (list)
-        *list = NULL;
     m->n++;
     return 0;
 }
 
-static int s_map_put(rz_conf_map_t *m, const char *key, const char *value,
-                     uint32_t line)
+static void s_section_free(rz_conf_section_t *sec)
 {
-    return s_map_put_list(m, key, value, NULL, line);
+    for (size_t i = 0; sec->lists && i < sec->map.n; i++)
+        s_list_destroy(&sec->lists[i]);
+    free(sec->lists);
+    s_map_free(&sec->map);
+    free(sec->name);
+    memset(sec, 0, sizeof *sec);
 }
 
 static void s_sections_free(rz_conf_sections_t *s)
 {
-    for (size_t i = 0; i < s->n; i++) {
-        free(s->names[i]);
-        s_map_free(&s->maps[i]);
-    }
-    free(s->names);
-    free(s->lines);
-    free(s->maps);
+    for (size_t i = 0; i < s->n; i++)
+        s_section_free(&s->s[i]);
+    free(s->s);
     memset(s, 0, sizeof *s);
 }
 
-/* Append an empty section; returns its map, or NULL (out of memory). */
-static rz_conf_map_t *s_sections_add(rz_conf_sections_t *s, const char *name,
-                                     uint32_t line)
+/* Append an empty section; returns it, or NULL (out of memory). */
+static rz_conf_section_t *s_sections_add(rz_conf_sections_t *s,
+                                         const char *name, uint32_t line)
 {
     char *nm = strdup(name);
-    char **nn = realloc(s->names, (s->n + 1) * sizeof *nn);
-    if (nn)
-        s->names = nn;
-    uint32_t *nl = realloc(s->lines, (s->n + 1) * sizeof *nl);
-    if (nl)
-        s->lines = nl;
-    rz_conf_map_t *nmaps = realloc(s->maps, (s->n + 1) * sizeof *nmaps);
-    if (nmaps)
-        s->maps = nmaps;
-    if (!nm || !nn || !nl || !nmaps) {
+    rz_conf_section_t *ns = realloc(s->s, (s->n + 1) * sizeof *ns);
+    if (ns)
+        s->s = ns;
+    if (!nm || !ns) {
         free(nm);
         return NULL;
     }
-    s->names[s->n] = nm;
-    s->lines[s->n] = line;
-    memset(&s->maps[s->n], 0, sizeof s->maps[s->n]);
-    return &s->maps[s->n++];
+    rz_conf_section_t *sec = &s->s[s->n++];
+    memset(sec, 0, sizeof *sec);
+    sec->name = nm;
+    sec->line = line;
+    return sec;
+}
+
+/* Keep a section's lists[] as long as its map after an entry was added:
+ * l (taken) for the new entry, NULL for a scalar. */
+static int s_lists_push(rz_conf_list_t ***lists, size_t n, rz_conf_list_t **l)
+{
+    rz_conf_list_t **nl = realloc(*lists, n * sizeof *nl);
+    if (!nl)
+        return RZ_ENOMEM;
+    *lists = nl;
+    nl[n - 1] = l ? *l : NULL;
+    if (l)
+        *l = NULL;
+    return 0;
 }
 
 static int s_list_push(rz_conf_list_t *l, const char *item)
@@ -644,9 +628,10 @@ static int s_scalar(s_yaml_t *y, const yaml_event_t *ev, const char *what,
 
 static int s_read_list(s_yaml_t *y, rz_conf_list_t *l, const char *key);
 
-/* A list entry of a map: its items (SEQUENCE_START consumed) and their
- * text joined with ','. */
-static int s_read_map_list(s_yaml_t *y, rz_conf_map_t *m, const char *key,
+/* A list entry of a section (SEQUENCE_START consumed): its items in the
+ * section's lists[], their text joined with ',' in the map. */
+static int s_read_map_list(s_yaml_t *y, rz_conf_map_t *m,
+                           rz_conf_list_t ***lists, const char *key,
                            const char *full, uint32_t line)
 {
     char what[300];
@@ -675,8 +660,10 @@ static int s_read_map_list(s_yaml_t *y, rz_conf_map_t *m, const char *key,
             s_err(y->err, y->err_len, "%s:%u: key '%s': duplicate entry '%s'",
                   y->name, line, key, full);
             rc = RZ_ECONFIG;
-        } else {
-            rc = s_map_put_list(m, full, text, &l, line);
+        } else if ((rc = s_map_put(m, full, text, line)) == 0) {
+            rc = s_lists_push(lists, m->n, &l);
+            if (rc) /* keep map and lists the same length */
+                free(m->keys[--m->n]), free(m->values[m->n]);
         }
     }
     free(text);
@@ -685,10 +672,10 @@ static int s_read_map_list(s_yaml_t *y, rz_conf_map_t *m, const char *key,
 }
 
 /* Read a mapping's entries (its MAPPING_START already consumed) into m,
- * nested mappings flattened with dots under prefix; a sequence of scalars
- * is kept as a list entry. */
-static int s_read_map(s_yaml_t *y, rz_conf_map_t *m, const char *key,
-                      const char *prefix)
+ * nested mappings flattened with dots under prefix. With lists (a
+ * section's), a sequence of scalars is a list entry; without, refused. */
+static int s_read_map(s_yaml_t *y, rz_conf_map_t *m, rz_conf_list_t ***lists,
+                      const char *key, const char *prefix)
 {
     for (;;) {
         yaml_event_t kev, vev;
@@ -725,10 +712,10 @@ static int s_read_map(s_yaml_t *y, rz_conf_map_t *m, const char *key,
         }
         if (vev.type == YAML_MAPPING_START_EVENT) {
             yaml_event_delete(&vev);
-            rc = s_read_map(y, m, key, full);
-        } else if (vev.type == YAML_SEQUENCE_START_EVENT) {
+            rc = s_read_map(y, m, lists, key, full);
+        } else if (lists && vev.type == YAML_SEQUENCE_START_EVENT) {
             yaml_event_delete(&vev);
-            rc = s_read_map_list(y, m, key, full, line);
+            rc = s_read_map_list(y, m, lists, key, full, line);
         } else if (vev.type == YAML_SCALAR_EVENT) {
             const char *v;
             rc = s_scalar(y, &vev, "value", &v);
@@ -739,12 +726,14 @@ static int s_read_map(s_yaml_t *y, rz_conf_map_t *m, const char *key,
             }
             if (rc == 0)
                 rc = s_map_put(m, full, v, line);
+            if (rc == 0 && lists && (rc = s_lists_push(lists, m->n, NULL)))
+                free(m->keys[--m->n]), free(m->values[m->n]);
             yaml_event_delete(&vev);
         } else {
             s_err(y->err, y->err_len,
-                  "%s:%zu: key '%s': entry '%s' must be a scalar, a list or "
-                  "a mapping, not %s", y->name, s_line(&vev), key, full,
-                  s_event_what(vev.type));
+                  "%s:%zu: key '%s': entry '%s' must be a scalar%s or a "
+                  "mapping, not %s", y->name, s_line(&vev), key, full,
+                  lists ? ", a list" : "", s_event_what(vev.type));
             yaml_event_delete(&vev);
             rc = RZ_ECONFIG;
         }
@@ -809,24 +798,24 @@ static int s_read_sections(s_yaml_t *y, rz_conf_sections_t *sec,
             return rc;
         }
         for (size_t i = 0; i < sec->n; i++) {
-            if (strcmp(sec->names[i], name) == 0) {
+            if (strcmp(sec->s[i].name, name) == 0) {
                 s_err(y->err, y->err_len, "%s:%u: key '%s': duplicate "
                       "section '%s' (first at line %u)", y->name, line, key,
-                      name, sec->lines[i]);
+                      name, sec->s[i].line);
                 yaml_event_delete(&kev);
                 return RZ_ECONFIG;
             }
         }
-        rz_conf_map_t *m = s_sections_add(sec, name, line);
+        rz_conf_section_t *one = s_sections_add(sec, name, line);
         yaml_event_delete(&kev);
-        if (!m)
+        if (!one)
             return RZ_ENOMEM;
         if ((rc = s_next(y, &vev)) != 0)
             return rc;
         char what[300];
-        snprintf(what, sizeof what, "%s.%s", key, sec->names[sec->n - 1]);
+        snprintf(what, sizeof what, "%s.%s", key, one->name);
         if (vev.type == YAML_MAPPING_START_EVENT) {
-            rc = s_read_map(y, m, what, "");
+            rc = s_read_map(y, &one->map, &one->lists, what, "");
         } else if (!s_is_null(&vev)) {
             s_err(y->err, y->err_len, "%s:%zu: key '%s': a section must be a "
                   "mapping, not %s", y->name, s_line(&vev), what,
@@ -850,7 +839,7 @@ static int s_read_value(s_yaml_t *y, const rz_conf_option_t *o,
     p->o = o;
     memset(&p->v, 0, sizeof p->v);
     if (o->type == RZ_CONF_MAP && ev.type == YAML_MAPPING_START_EVENT) {
-        rc = s_read_map(y, &p->v.m, key, "");
+        rc = s_read_map(y, &p->v.m, NULL, key, "");
     } else if (o->type == RZ_CONF_LIST &&
                ev.type == YAML_SEQUENCE_START_EVENT) {
         rc = s_read_list(y, &p->v.l, key);
@@ -1106,9 +1095,10 @@ fail:
     return rc;
 }
 
-int rz_conf_apply_map(const rz_conf_option_t *opts, void *obj,
-                      const rz_conf_map_t *map, const char *file,
-                      const char *section, char *err, size_t err_len)
+static int s_apply(const rz_conf_option_t *opts, void *obj,
+                   const rz_conf_map_t *map, rz_conf_list_t *const *lists,
+                   const char *file, const char *section, char *err,
+                   size_t err_len)
 {
     for (size_t i = 0; map && i < map->n; i++) {
         char msg[512], where[300] = "";
@@ -1125,7 +1115,7 @@ int rz_conf_apply_map(const rz_conf_option_t *opts, void *obj,
         char key[256];
         snprintf(key, sizeof key, "%s%s%s", section ? section : "",
                  section ? "." : "", map->keys[i]);
-        const rz_conf_list_t *items = map->lists ? map->lists[i] : NULL;
+        const rz_conf_list_t *items = lists ? lists[i] : NULL;
         int rc;
         if (items && o->type != RZ_CONF_LIST) {
             snprintf(msg, sizeof msg, "key '%s': value must be %s, not a list",
@@ -1152,6 +1142,21 @@ int rz_conf_apply_map(const rz_conf_option_t *opts, void *obj,
             return rc;
     }
     return 0;
+}
+
+int rz_conf_apply_map(const rz_conf_option_t *opts, void *obj,
+                      const rz_conf_map_t *map, const char *file,
+                      const char *section, char *err, size_t err_len)
+{
+    return s_apply(opts, obj, map, NULL, file, section, err, err_len);
+}
+
+int rz_conf_apply_section(const rz_conf_option_t *opts, void *obj,
+                          const rz_conf_section_t *section, const char *file,
+                          const char *prefix, char *err, size_t err_len)
+{
+    return s_apply(opts, obj, &section->map, section->lists, file,
+                   prefix ? prefix : section->name, err, err_len);
 }
 
 /* ===========================================================================
@@ -1332,8 +1337,10 @@ static void s_print_list(FILE *out, const rz_conf_list_t *l)
     fputc(']', out);
 }
 
-/* A map's entries, one a line after indent ("{}" when empty). */
-static void s_print_map(FILE *out, const rz_conf_map_t *m, const char *indent)
+/* A map's entries, one a line after indent ("{}" when empty); lists[i]
+ * (when given and set) is written as a list. */
+static void s_print_map(FILE *out, const rz_conf_map_t *m,
+                        rz_conf_list_t *const *lists, const char *indent)
 {
     if (m->n == 0)
         fputs(" {}", out);
@@ -1341,8 +1348,8 @@ static void s_print_map(FILE *out, const rz_conf_map_t *m, const char *indent)
         fputs(indent, out);
         s_print_quoted(out, m->keys[i]);
         fputs(": ", out);
-        if (m->lists && m->lists[i])
-            s_print_list(out, m->lists[i]);
+        if (lists && lists[i])
+            s_print_list(out, lists[i]);
         else
             s_print_quoted(out, m->values[i]);
     }
@@ -1380,7 +1387,7 @@ void rz_conf_print(const rz_conf_option_t *opts, const void *obj,
         case RZ_CONF_BOOL:
             fputs(*(const int *)f ? " true" : " false", out);
             break;
-        case RZ_CONF_MAP: s_print_map(out, f, "\n  "); break;
+        case RZ_CONF_MAP: s_print_map(out, f, NULL, "\n  "); break;
         case RZ_CONF_LIST:
             fputc(' ', out);
             s_print_list(out, f);
@@ -1391,9 +1398,9 @@ void rz_conf_print(const rz_conf_option_t *opts, const void *obj,
                 fputs(" {}", out);
             for (size_t i = 0; i < sec->n; i++) {
                 fputs("\n  ", out);
-                s_print_quoted(out, sec->names[i]);
+                s_print_quoted(out, sec->s[i].name);
                 fputc(':', out);
-                s_print_map(out, &sec->maps[i], "\n    ");
+                s_print_map(out, &sec->s[i].map, sec->s[i].lists, "\n    ");
             }
             break;
         }

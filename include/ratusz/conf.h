@@ -24,19 +24,19 @@
  * flag: --window 64, or for a map --kafka acks=all), rz_conf_print and
  * rz_conf_usage. A failed load leaves the object as it was.
  *
- * YAML shapes: a scalar for STRING, SIZE, UINT, ENUM and BOOL; a mapping
- * for MAP (nested mappings inside it are flattened with dots:
- * "kafka: {security: {protocol: ssl}}" is "security.protocol"; an entry may
- * be a sequence of scalars, kept as a list); a sequence of scalars, or one
- * scalar, for LIST; a mapping of name: mapping for SECTIONS, each section
- * read as a MAP, for a file that names things and gives each its options:
+ * YAML shapes: a scalar for STRING, SIZE, UINT, ENUM and BOOL; a mapping of
+ * scalars for MAP (nested mappings inside it are flattened with dots:
+ * "kafka: {security: {protocol: ssl}}" is "security.protocol"); a sequence
+ * of scalars, or one scalar, for LIST; a mapping of name: mapping for
+ * SECTIONS, for a file that names things and gives each its options:
  *
- *     principals:                      {"principals", RZ_CONF_SECTIONS, ...}
- *       operator:                      sections.names[0] = "operator"
- *         read: [""]                   sections.maps[0]: read = [""]
- *         admin: [stats]                                 admin = [stats]
+ *     principals:                {"principals", RZ_CONF_SECTIONS, ...}
+ *       operator:                sections.s[0].name = "operator"
+ *         read: [""]             sections.s[0].map: read, lists[0] = [""]
+ *         admin: [stats]                            admin, lists[1] = [stats]
  *
- * and then rz_conf_apply_map applies each section to the table of its own
+ * Each section is read as a MAP whose entries may also be sequences of
+ * scalars; rz_conf_apply_section then applies it to the table of its own
  * options, with messages naming FILE:LINE and "principals.operator.read".
  */
 #ifndef RATUSZ_CONF_H
@@ -61,33 +61,35 @@ typedef enum rz_conf_type {
     RZ_CONF_SECTIONS /* rz_conf_sections_t: named MAPs; only from a file */
 } rz_conf_type_t;
 
-typedef struct rz_conf_list {
-    size_t n;
-    char **items;
-} rz_conf_list_t;
-
 /* A mapping kept as text, in file order, with the line each entry came
  * from (0 when set by a flag), so that a consumer that checks the entries
- * later (librdkafka, an adapter module) can still name FILE:LINE.
- *
- * An entry that was a YAML sequence has lists[i] set to its items, and
- * values[i] holds them joined with ',' for consumers that want one string
- * (librdkafka's lists are written that way). lists[i] is NULL for a
- * scalar entry; lists itself may be NULL when no entry is a list. */
+ * later (librdkafka, an adapter module) can still name FILE:LINE. */
 typedef struct rz_conf_map {
     size_t n;
     char **keys;
     char **values;
     uint32_t *lines;
-    rz_conf_list_t **lists;
 } rz_conf_map_t;
 
-/* Named sections in file order, each with the line of its name. */
+typedef struct rz_conf_list {
+    size_t n;
+    char **items;
+} rz_conf_list_t;
+
+/* One named section: its entries as a map, and for an entry that was a
+ * YAML sequence, lists[i] = its items (map.values[i] then holds them
+ * joined with ','); lists[i] is NULL for a scalar entry. */
+typedef struct rz_conf_section {
+    char *name;
+    uint32_t line; /* of the name */
+    rz_conf_map_t map;
+    rz_conf_list_t **lists; /* map.n entries */
+} rz_conf_section_t;
+
+/* Named sections in file order. */
 typedef struct rz_conf_sections {
     size_t n;
-    char **names;
-    uint32_t *lines;
-    rz_conf_map_t *maps;
+    rz_conf_section_t *s;
 } rz_conf_sections_t;
 
 typedef struct rz_conf_option {
@@ -131,12 +133,18 @@ int rz_conf_set(const rz_conf_option_t *opts, void *obj, const char *name,
 /* Apply a MAP's entries to another table, for a section whose options are
  * only known later (an adapter module's options under its name). Messages
  * are "FILE:LINE: section.key: ..." with file naming where the map was
- * loaded from (NULL: no FILE part). A list entry replaces a LIST option's
- * items and is refused for other types; a scalar entry adds one item to a
- * LIST, as a flag does. */
+ * loaded from (NULL: no FILE part). */
 int rz_conf_apply_map(const rz_conf_option_t *opts, void *obj,
                       const rz_conf_map_t *map, const char *file,
                       const char *section, char *err, size_t err_len);
+
+/* The same for one of a SECTIONS option's sections: a list entry replaces
+ * a LIST option's items and is refused for other types; a scalar entry
+ * adds one item to a LIST, as a flag does. prefix names the section in
+ * messages ("principals.operator"). */
+int rz_conf_apply_section(const rz_conf_option_t *opts, void *obj,
+                          const rz_conf_section_t *section, const char *file,
+                          const char *prefix, char *err, size_t err_len);
 
 /* Check every option's value as the loader would (for structs filled by
  * hand). Returns 0 or RZ_ECONFIG with a message. */

@@ -223,9 +223,7 @@ static void test_conf_sections_keep_names_lists_and_lines(void **state)
                        "    read:\n"
                        "      - a.\n"
                        "    admin: yes\n"
-                       "  carol:\n"               /* 9: empty section */
-                       "kafka:\n"
-                       "  servers: [h1:9092, h2:9092]\n";
+                       "  carol:\n";              /* 9: empty section */
     memset(&c, 0, sizeof c);
     assert_int_equal(rz_conf_init(s_opts, &c), 0);
     assert_int_equal(rz_conf_load_string(s_opts, &c, yaml, strlen(yaml),
@@ -233,29 +231,31 @@ static void test_conf_sections_keep_names_lists_and_lines(void **state)
                      0);
     assert_int_equal(c.users.n, 3);
     /* names are taken as written: dots do not nest */
-    assert_string_equal(c.users.names[0], "alice.b@x");
-    assert_int_equal(c.users.lines[0], 2);
-    assert_string_equal(c.users.names[2], "carol");
-    assert_int_equal(c.users.maps[2].n, 0);
-    assert_int_equal(rz_conf_map_line(&c.users.maps[0], "read"), 4);
-    /* a list in a map is kept as items, and joined for string readers */
-    assert_string_equal(rz_conf_map_get(&c.kafka, "servers"),
-                        "h1:9092,h2:9092");
-    assert_int_equal(c.kafka.lists[0]->n, 2);
+    assert_string_equal(c.users.s[0].name, "alice.b@x");
+    assert_int_equal(c.users.s[0].line, 2);
+    assert_string_equal(c.users.s[2].name, "carol");
+    assert_int_equal(c.users.s[2].map.n, 0);
+    assert_int_equal(rz_conf_map_line(&c.users.s[0].map, "read"), 4);
+    /* a list is kept as items, and joined for string readers */
+    assert_string_equal(rz_conf_map_get(&c.users.s[0].map, "read"),
+                        ",1261011.budget.");
+    assert_null(c.users.s[0].lists[0]); /* key: a scalar */
+    assert_int_equal(c.users.s[0].lists[1]->n, 2);
 
     s_user_t u;
     memset(&u, 0, sizeof u);
     assert_int_equal(rz_conf_init(s_user_opts, &u), 0);
-    assert_int_equal(rz_conf_apply_map(s_user_opts, &u, &c.users.maps[0],
-                                       "u.yaml", "users.alice.b@x", err,
-                                       sizeof err),
+    assert_int_equal(rz_conf_apply_section(s_user_opts, &u, &c.users.s[0],
+                                           "u.yaml", "users.alice.b@x", err,
+                                           sizeof err),
                      0);
     assert_string_equal(u.key, "abc");
     assert_int_equal(u.read.n, 2);
     assert_string_equal(u.read.items[0], "");
     assert_string_equal(u.read.items[1], "1261011.budget.");
-    assert_int_equal(rz_conf_apply_map(s_user_opts, &u, &c.users.maps[1],
-                                       "u.yaml", "users.bob", err, sizeof err),
+    assert_int_equal(rz_conf_apply_section(s_user_opts, &u, &c.users.s[1],
+                                           "u.yaml", "users.bob", err,
+                                           sizeof err),
                      0);
     assert_int_equal(u.read.n, 1); /* a list replaces */
     assert_string_equal(u.read.items[0], "a.");
@@ -275,11 +275,10 @@ static void test_conf_sections_keep_names_lists_and_lines(void **state)
                                          err, sizeof err),
                      0);
     assert_int_equal(d.users.n, 3);
-    assert_string_equal(d.users.names[0], "alice.b@x");
-    assert_int_equal(d.users.maps[0].lists[1]->n, 2);
-    assert_string_equal(d.users.maps[0].lists[1]->items[1], "1261011.budget.");
-    assert_int_equal(d.users.maps[2].n, 0);
-    assert_int_equal(d.kafka.lists[0]->n, 2);
+    assert_string_equal(d.users.s[0].name, "alice.b@x");
+    assert_int_equal(d.users.s[0].lists[1]->n, 2);
+    assert_string_equal(d.users.s[0].lists[1]->items[1], "1261011.budget.");
+    assert_int_equal(d.users.s[2].map.n, 0);
     free(text);
     rz_conf_close(s_opts, &d);
     rz_conf_close(s_opts, &c);
@@ -322,12 +321,22 @@ static void test_conf_sections_errors(void **state)
     s_user_t u;
     memset(&u, 0, sizeof u);
     assert_int_equal(rz_conf_init(s_user_opts, &u), 0);
-    assert_int_equal(rz_conf_apply_map(s_user_opts, &u, &c.users.maps[0],
-                                       "u.yaml", "users.a", err, sizeof err),
+    assert_int_equal(rz_conf_apply_section(s_user_opts, &u, &c.users.s[0],
+                                           "u.yaml", "users.a", err,
+                                           sizeof err),
                      RZ_ECONFIG);
     assert_string_equal(err, "u.yaml:3: key 'users.a.key': value must be a "
                              "scalar, not a list");
     rz_conf_close(s_user_opts, &u);
+
+    /* a plain map still takes scalars and mappings only */
+    const char *map_list = "kafka:\n  servers: [h1, h2]\n";
+    assert_int_equal(rz_conf_load_string(s_opts, &c, map_list,
+                                         strlen(map_list), "u.yaml", err,
+                                         sizeof err),
+                     RZ_ECONFIG);
+    assert_string_equal(err, "u.yaml:2: key 'kafka': entry 'servers' must be "
+                             "a scalar or a mapping, not a list");
 
     /* sections come from a file only */
     assert_int_equal(rz_conf_set(s_opts, &c, "users", "a", err, sizeof err),
