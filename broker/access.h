@@ -23,10 +23,13 @@
 /* Load (or reload) the principals file at path; NULL or "" turns security
  * off (everything allowed). The file is checked completely first: on any
  * error nothing changes, RZ_ECONFIG is returned and err holds
- * "FILE:LINE: what is wrong". Returns the number of principals. */
+ * "FILE:LINE: what is wrong" (RZ_ENOMEM: out of memory, also unchanged).
+ * key_file paths are relative to the file's directory. A file without
+ * principals is an error. Returns the number of principals. */
 int rz_access_load(const char *path, char *err, size_t err_len);
 
-/* Same from a string (tests, fuzzing); name is used in messages. */
+/* Same from a string (tests, fuzzing); name is used in messages and its
+ * directory (if it has one) for key_file paths. */
 int rz_access_load_string(const char *yaml, size_t len, const char *name,
                           char *err, size_t err_len);
 
@@ -37,7 +40,8 @@ void rz_access_shutdown(void);
 int rz_access_enabled(void);
 
 /* ZAP (any thread): the principal name of a CURVE public key (32 bytes),
- * written to name. 0, or RZ_EDENIED when the key is in no grant. */
+ * written to name (RZ_PRINCIPAL_MAX bytes hold any name). 0, or RZ_EDENIED
+ * when the key is in no grant or security is off. */
 int rz_access_key(const uint8_t key[32], char *name, size_t name_len);
 
 /* The principal of the connection a message arrived on, written to out. */
@@ -45,7 +49,9 @@ void rz_access_principal(zmq_msg_t *msg, char *out, size_t len);
 
 /* --- decisions: 0 allowed, or RZ_EDENIED with a reason in why ------------ */
 
-/* Publish an event of this source, tenant and domain. */
+/* Publish an event of this source, tenant and domain: the source matches
+ * a publish_sources pattern and the tenant is in publish_tenants (the
+ * domain is implied by the source patterns). */
 int rz_access_publish(const char *principal, const char *source,
                       const char *tenant, const char *domain, char *why,
                       size_t why_len);
@@ -72,13 +78,15 @@ enum rz_read_scope {
 int rz_access_read_prefix(const char *principal, const char *prefix,
                           char *why, size_t why_len);
 
-/* 1 when the principal may read an event of this topic, else 0. */
+/* 1 when the principal may read an event of this topic, else 0. Runs per
+ * event: no allocation. */
 int rz_access_topic(const char *principal, const char *topic, size_t len);
 
 /* The topic of stored event bytes, read from the wire (tenant and type
  * fields, last value wins as in protobuf) without decoding the event;
  * "<tenant>.<domain>.<suffix>" as rz_event_topic. Returns the length, or
- * RZ_EDECODE when the bytes are not an event with a tenant and a type. */
+ * RZ_EDECODE when the bytes are not an event with a tenant and a type, or
+ * RZ_EINVAL when the topic does not fit buf (or RZ_TOPIC_MAX). */
 int rz_access_event_topic(const uint8_t *ev, size_t len, char *buf,
                           size_t buf_len);
 
@@ -92,7 +100,8 @@ int rz_access_subscribe(const char *principal, const char *prefix,
                         void *user);
 
 /* Fill a Whoami reply for principal (strings point into the grants, valid
- * until the next rz_access_load on this thread). */
+ * until the next rz_access_load on this thread; never free them). The
+ * address is the caller's to set. */
 struct Ratusz__V1__Whoami;
 void rz_access_whoami(const char *principal, struct Ratusz__V1__Whoami *out);
 

@@ -99,6 +99,23 @@ static void s_size_text(uint64_t v, char *buf, size_t len)
  * Maps and lists
  */
 
+static void s_list_free(rz_conf_list_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+static void s_list_destroy(rz_conf_list_t **l)
+{
+    if (*l) {
+        s_list_free(*l);
+        free(*l);
+        *l = NULL;
+    }
+}
+
 static void s_map_free(rz_conf_map_t *m)
 {
     for (size_t i = 0; i < m->n; i++) {
@@ -148,12 +165,55 @@ static int s_map_put(rz_conf_map_t *m, const char *key, const char *value,
     return 0;
 }
 
-static void s_list_free(rz_conf_list_t *l)
+static void s_section_free(rz_conf_section_t *sec)
 {
-    for (size_t i = 0; i < l->n; i++)
-        free(l->items[i]);
-    free(l->items);
-    memset(l, 0, sizeof *l);
+    for (size_t i = 0; sec->lists && i < sec->map.n; i++)
+        s_list_destroy(&sec->lists[i]);
+    free(sec->lists);
+    s_map_free(&sec->map);
+    free(sec->name);
+    memset(sec, 0, sizeof *sec);
+}
+
+static void s_sections_free(rz_conf_sections_t *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        s_section_free(&s->s[i]);
+    free(s->s);
+    memset(s, 0, sizeof *s);
+}
+
+/* Append an empty section; returns it, or NULL (out of memory). */
+static rz_conf_section_t *s_sections_add(rz_conf_sections_t *s,
+                                         const char *name, uint32_t line)
+{
+    char *nm = strdup(name);
+    rz_conf_section_t *ns = realloc(s->s, (s->n + 1) * sizeof *ns);
+    if (ns)
+        s->s = ns;
+    if (!nm || !ns) {
+        free(nm);
+        return NULL;
+    }
+    rz_conf_section_t *sec = &s->s[s->n++];
+    memset(sec, 0, sizeof *sec);
+    sec->name = nm;
+    sec->line = line;
+    return sec;
+}
+
+/* Keep a section's lists[] as long as its map after an entry was added:
+ * l (taken) for the new entry, NULL for a scalar. */
+static int s_lists_push(rz_conf_list_t ***lists, size_t n, rz_conf_list_t **l)
+{
+    rz_conf_list_t **nl = realloc(*lists, n * sizeof *nl);
+    if (!nl)
+        return RZ_ENOMEM;
+    *lists = nl;
+    nl[n - 1] = l ? *l : NULL;
+    if (l)
+        *l = NULL;
+    return 0;
 }
 
 static int s_list_push(rz_conf_list_t *l, const char *item)
@@ -175,6 +235,14 @@ const char *rz_conf_map_get(const rz_conf_map_t *map, const char *key)
         if (strcmp(map->keys[i], key) == 0)
             return map->values[i];
     return NULL;
+}
+
+uint32_t rz_conf_map_line(const rz_conf_map_t *map, const char *key)
+{
+    for (size_t i = 0; map && i < map->n; i++)
+        if (strcmp(map->keys[i], key) == 0)
+            return map->lines[i];
+    return 0;
 }
 
 /* ===========================================================================
@@ -353,6 +421,10 @@ static int s_set_field(const rz_conf_option_t *o, void *f, const char *key,
         return rc;
     }
     case RZ_CONF_LIST: return s_list_push(f, value);
+    case RZ_CONF_SECTIONS:
+        /* a section's name may hold any character: no flag spelling */
+        s_err(err, err_len, "key '%s' can only be set in a file", key);
+        return RZ_ECONFIG;
     }
     return RZ_EINVAL;
 }
@@ -367,6 +439,7 @@ static void s_free_field(const rz_conf_option_t *o, void *f)
         break;
     case RZ_CONF_MAP: s_map_free(f); break;
     case RZ_CONF_LIST: s_list_free(f); break;
+    case RZ_CONF_SECTIONS: s_sections_free(f); break;
     default: break;
     }
 }
@@ -378,6 +451,7 @@ typedef union s_value {
     int i;
     rz_conf_map_t m;
     rz_conf_list_t l;
+    rz_conf_sections_t sec;
 } s_value_t;
 
 /* Set option o from text; key is the name as the user wrote it. */
@@ -427,14 +501,17 @@ int rz_conf_init(const rz_conf_option_t *opts, void *obj)
         case RZ_CONF_STRING: *(char **)f = NULL; break;
         case RZ_CONF_MAP: memset(f, 0, sizeof(rz_conf_map_t)); break;
         case RZ_CONF_LIST: memset(f, 0, sizeof(rz_conf_list_t)); break;
+        case RZ_CONF_SECTIONS:
+            memset(f, 0, sizeof(rz_conf_sections_t));
+            break;
         default: break;
         }
     }
     for (const rz_conf_option_t *o = opts; o && o->name; o++) {
         void *f = s_field(obj, o);
         int rc = 0;
-        if (o->type == RZ_CONF_MAP) {
-            continue; /* maps start empty */
+        if (o->type == RZ_CONF_MAP || o->type == RZ_CONF_SECTIONS) {
+            continue; /* maps and sections start empty */
         } else if (o->type == RZ_CONF_LIST) {
             /* "a,b,c" */
             const char *p = o->def ? o->def : "";
@@ -549,10 +626,56 @@ static int s_scalar(s_yaml_t *y, const yaml_event_t *ev, const char *what,
     return 0;
 }
 
+static int s_read_list(s_yaml_t *y, rz_conf_list_t *l, const char *key);
+
+/* A list entry of a section (SEQUENCE_START consumed): its items in the
+ * section's lists[], their text joined with ',' in the map. */
+static int s_read_map_list(s_yaml_t *y, rz_conf_map_t *m,
+                           rz_conf_list_t ***lists, const char *key,
+                           const char *full, uint32_t line)
+{
+    char what[300];
+    snprintf(what, sizeof what, "%s.%s", key, full);
+    rz_conf_list_t *l = calloc(1, sizeof *l);
+    if (!l)
+        return RZ_ENOMEM;
+    int rc = s_read_list(y, l, what);
+    size_t n = 1;
+    for (size_t i = 0; rc == 0 && i < l->n; i++)
+        n += strlen(l->items[i]) + 1;
+    char *text = rc == 0 ? malloc(n) : NULL;
+    if (rc == 0 && !text)
+        rc = RZ_ENOMEM;
+    if (rc == 0) {
+        size_t at = 0;
+        text[0] = '\0';
+        for (size_t i = 0; i < l->n; i++) {
+            size_t il = strlen(l->items[i]);
+            if (i)
+                text[at++] = ',';
+            memcpy(text + at, l->items[i], il + 1);
+            at += il;
+        }
+        if (rz_conf_map_get(m, full)) {
+            s_err(y->err, y->err_len, "%s:%u: key '%s': duplicate entry '%s'",
+                  y->name, line, key, full);
+            rc = RZ_ECONFIG;
+        } else if ((rc = s_map_put(m, full, text, line)) == 0) {
+            rc = s_lists_push(lists, m->n, &l);
+            if (rc) /* keep map and lists the same length */
+                free(m->keys[--m->n]), free(m->values[m->n]);
+        }
+    }
+    free(text);
+    s_list_destroy(&l);
+    return rc;
+}
+
 /* Read a mapping's entries (its MAPPING_START already consumed) into m,
- * nested mappings flattened with dots under prefix. */
-static int s_read_map(s_yaml_t *y, rz_conf_map_t *m, const char *key,
-                      const char *prefix)
+ * nested mappings flattened with dots under prefix. With lists (a
+ * section's), a sequence of scalars is a list entry; without, refused. */
+static int s_read_map(s_yaml_t *y, rz_conf_map_t *m, rz_conf_list_t ***lists,
+                      const char *key, const char *prefix)
 {
     for (;;) {
         yaml_event_t kev, vev;
@@ -589,7 +712,10 @@ static int s_read_map(s_yaml_t *y, rz_conf_map_t *m, const char *key,
         }
         if (vev.type == YAML_MAPPING_START_EVENT) {
             yaml_event_delete(&vev);
-            rc = s_read_map(y, m, key, full);
+            rc = s_read_map(y, m, lists, key, full);
+        } else if (lists && vev.type == YAML_SEQUENCE_START_EVENT) {
+            yaml_event_delete(&vev);
+            rc = s_read_map_list(y, m, lists, key, full, line);
         } else if (vev.type == YAML_SCALAR_EVENT) {
             const char *v;
             rc = s_scalar(y, &vev, "value", &v);
@@ -600,12 +726,14 @@ static int s_read_map(s_yaml_t *y, rz_conf_map_t *m, const char *key,
             }
             if (rc == 0)
                 rc = s_map_put(m, full, v, line);
+            if (rc == 0 && lists && (rc = s_lists_push(lists, m->n, NULL)))
+                free(m->keys[--m->n]), free(m->values[m->n]);
             yaml_event_delete(&vev);
         } else {
             s_err(y->err, y->err_len,
-                  "%s:%zu: key '%s': entry '%s' must be a scalar or a mapping, "
-                  "not %s", y->name, s_line(&vev), key, full,
-                  s_event_what(vev.type));
+                  "%s:%zu: key '%s': entry '%s' must be a scalar%s or a "
+                  "mapping, not %s", y->name, s_line(&vev), key, full,
+                  lists ? ", a list" : "", s_event_what(vev.type));
             yaml_event_delete(&vev);
             rc = RZ_ECONFIG;
         }
@@ -642,6 +770,64 @@ static int s_read_list(s_yaml_t *y, rz_conf_list_t *l, const char *key)
     }
 }
 
+/* Read named sections (MAPPING_START consumed): name: mapping, each read
+ * as a MAP; an empty value ("name:") is an empty section. */
+static int s_read_sections(s_yaml_t *y, rz_conf_sections_t *sec,
+                           const char *key)
+{
+    for (;;) {
+        yaml_event_t kev, vev;
+        int rc = s_next(y, &kev);
+        if (rc)
+            return rc;
+        if (kev.type == YAML_MAPPING_END_EVENT) {
+            yaml_event_delete(&kev);
+            return 0;
+        }
+        const char *name;
+        uint32_t line = (uint32_t)s_line(&kev);
+        if (kev.type != YAML_SCALAR_EVENT) {
+            s_err(y->err, y->err_len, "%s:%u: key '%s': section names must be "
+                  "scalars, not %s", y->name, line, key,
+                  s_event_what(kev.type));
+            yaml_event_delete(&kev);
+            return RZ_ECONFIG;
+        }
+        if ((rc = s_scalar(y, &kev, "section name", &name)) != 0) {
+            yaml_event_delete(&kev);
+            return rc;
+        }
+        for (size_t i = 0; i < sec->n; i++) {
+            if (strcmp(sec->s[i].name, name) == 0) {
+                s_err(y->err, y->err_len, "%s:%u: key '%s': duplicate "
+                      "section '%s' (first at line %u)", y->name, line, key,
+                      name, sec->s[i].line);
+                yaml_event_delete(&kev);
+                return RZ_ECONFIG;
+            }
+        }
+        rz_conf_section_t *one = s_sections_add(sec, name, line);
+        yaml_event_delete(&kev);
+        if (!one)
+            return RZ_ENOMEM;
+        if ((rc = s_next(y, &vev)) != 0)
+            return rc;
+        char what[300];
+        snprintf(what, sizeof what, "%s.%s", key, one->name);
+        if (vev.type == YAML_MAPPING_START_EVENT) {
+            rc = s_read_map(y, &one->map, &one->lists, what, "");
+        } else if (!s_is_null(&vev)) {
+            s_err(y->err, y->err_len, "%s:%zu: key '%s': a section must be a "
+                  "mapping, not %s", y->name, s_line(&vev), what,
+                  s_event_what(vev.type));
+            rc = RZ_ECONFIG;
+        }
+        yaml_event_delete(&vev);
+        if (rc)
+            return rc;
+    }
+}
+
 /* Read the value of option o (named key, at line) into p->v. */
 static int s_read_value(s_yaml_t *y, const rz_conf_option_t *o,
                         const char *key, s_pending_t *p)
@@ -653,14 +839,18 @@ static int s_read_value(s_yaml_t *y, const rz_conf_option_t *o,
     p->o = o;
     memset(&p->v, 0, sizeof p->v);
     if (o->type == RZ_CONF_MAP && ev.type == YAML_MAPPING_START_EVENT) {
-        rc = s_read_map(y, &p->v.m, key, "");
+        rc = s_read_map(y, &p->v.m, NULL, key, "");
     } else if (o->type == RZ_CONF_LIST &&
                ev.type == YAML_SEQUENCE_START_EVENT) {
         rc = s_read_list(y, &p->v.l, key);
+    } else if (o->type == RZ_CONF_SECTIONS &&
+               ev.type == YAML_MAPPING_START_EVENT) {
+        rc = s_read_sections(y, &p->v.sec, key);
     } else if (ev.type != YAML_SCALAR_EVENT) {
         s_err(y->err, y->err_len, "%s:%zu: key '%s': value must be %s, not %s",
               y->name, s_line(&ev), key,
-              o->type == RZ_CONF_MAP    ? "a mapping"
+              o->type == RZ_CONF_MAP || o->type == RZ_CONF_SECTIONS
+                  ? "a mapping"
               : o->type == RZ_CONF_LIST ? "a list or a scalar"
                                         : "a scalar",
               s_event_what(ev.type));
@@ -669,7 +859,8 @@ static int s_read_value(s_yaml_t *y, const rz_conf_option_t *o,
         const char *v;
         char msg[512];
         rc = s_scalar(y, &ev, "value", &v);
-        if (rc == 0 && o->type == RZ_CONF_MAP) {
+        if (rc == 0 &&
+            (o->type == RZ_CONF_MAP || o->type == RZ_CONF_SECTIONS)) {
             if (*v) { /* only "kafka:" (empty) is a scalar map */
                 s_err(y->err, y->err_len,
                       "%s:%zu: key '%s': value must be a mapping, not a "
@@ -841,6 +1032,9 @@ int rz_conf_load_string(const rz_conf_option_t *opts, void *obj,
         case RZ_CONF_UINT: *(uint64_t *)f = pend[i].v.u; break;
         case RZ_CONF_MAP: *(rz_conf_map_t *)f = pend[i].v.m; break;
         case RZ_CONF_LIST: *(rz_conf_list_t *)f = pend[i].v.l; break;
+        case RZ_CONF_SECTIONS:
+            *(rz_conf_sections_t *)f = pend[i].v.sec;
+            break;
         default: *(int *)f = pend[i].v.i; break;
         }
     }
@@ -901,9 +1095,10 @@ fail:
     return rc;
 }
 
-int rz_conf_apply_map(const rz_conf_option_t *opts, void *obj,
-                      const rz_conf_map_t *map, const char *file,
-                      const char *section, char *err, size_t err_len)
+static int s_apply(const rz_conf_option_t *opts, void *obj,
+                   const rz_conf_map_t *map, rz_conf_list_t *const *lists,
+                   const char *file, const char *section, char *err,
+                   size_t err_len)
 {
     for (size_t i = 0; map && i < map->n; i++) {
         char msg[512], where[300] = "";
@@ -920,13 +1115,48 @@ int rz_conf_apply_map(const rz_conf_option_t *opts, void *obj,
         char key[256];
         snprintf(key, sizeof key, "%s%s%s", section ? section : "",
                  section ? "." : "", map->keys[i]);
-        int rc = s_set(o, obj, key, map->values[i], msg, sizeof msg);
+        const rz_conf_list_t *items = lists ? lists[i] : NULL;
+        int rc;
+        if (items && o->type != RZ_CONF_LIST) {
+            snprintf(msg, sizeof msg, "key '%s': value must be %s, not a list",
+                     key, o->type == RZ_CONF_MAP ? "a mapping" : "a scalar");
+            rc = RZ_ECONFIG;
+        } else if (items) {
+            /* a list from a file replaces, as at the top level */
+            rz_conf_list_t l = {0, NULL};
+            rc = 0;
+            for (size_t j = 0; rc == 0 && j < items->n; j++)
+                rc = s_list_push(&l, items->items[j]);
+            if (rc == 0) {
+                s_list_free(s_field(obj, o));
+                *(rz_conf_list_t *)s_field(obj, o) = l;
+            } else {
+                s_list_free(&l);
+            }
+        } else {
+            rc = s_set(o, obj, key, map->values[i], msg, sizeof msg);
+        }
         if (rc == RZ_ECONFIG)
             s_err(err, err_len, "%s%s", where, msg);
         if (rc)
             return rc;
     }
     return 0;
+}
+
+int rz_conf_apply_map(const rz_conf_option_t *opts, void *obj,
+                      const rz_conf_map_t *map, const char *file,
+                      const char *section, char *err, size_t err_len)
+{
+    return s_apply(opts, obj, map, NULL, file, section, err, err_len);
+}
+
+int rz_conf_apply_section(const rz_conf_option_t *opts, void *obj,
+                          const rz_conf_section_t *section, const char *file,
+                          const char *prefix, char *err, size_t err_len)
+{
+    return s_apply(opts, obj, &section->map, section->lists, file,
+                   prefix ? prefix : section->name, err, err_len);
 }
 
 /* ===========================================================================
@@ -1096,6 +1326,35 @@ static void s_print_quoted(FILE *out, const char *s)
     fputc('"', out);
 }
 
+static void s_print_list(FILE *out, const rz_conf_list_t *l)
+{
+    fputc('[', out);
+    for (size_t i = 0; i < l->n; i++) {
+        if (i)
+            fputs(", ", out);
+        s_print_quoted(out, l->items[i]);
+    }
+    fputc(']', out);
+}
+
+/* A map's entries, one a line after indent ("{}" when empty); lists[i]
+ * (when given and set) is written as a list. */
+static void s_print_map(FILE *out, const rz_conf_map_t *m,
+                        rz_conf_list_t *const *lists, const char *indent)
+{
+    if (m->n == 0)
+        fputs(" {}", out);
+    for (size_t i = 0; i < m->n; i++) {
+        fputs(indent, out);
+        s_print_quoted(out, m->keys[i]);
+        fputs(": ", out);
+        if (lists && lists[i])
+            s_print_list(out, lists[i]);
+        else
+            s_print_quoted(out, m->values[i]);
+    }
+}
+
 void rz_conf_print(const rz_conf_option_t *opts, const void *obj,
                    const char *title, FILE *out)
 {
@@ -1128,27 +1387,21 @@ void rz_conf_print(const rz_conf_option_t *opts, const void *obj,
         case RZ_CONF_BOOL:
             fputs(*(const int *)f ? " true" : " false", out);
             break;
-        case RZ_CONF_MAP: {
-            const rz_conf_map_t *m = f;
-            if (m->n == 0)
-                fputs(" {}", out);
-            for (size_t i = 0; i < m->n; i++) {
-                fputs("\n  ", out);
-                s_print_quoted(out, m->keys[i]);
-                fputs(": ", out);
-                s_print_quoted(out, m->values[i]);
-            }
+        case RZ_CONF_MAP: s_print_map(out, f, NULL, "\n  "); break;
+        case RZ_CONF_LIST:
+            fputc(' ', out);
+            s_print_list(out, f);
             break;
-        }
-        case RZ_CONF_LIST: {
-            const rz_conf_list_t *l = f;
-            fputs(" [", out);
-            for (size_t i = 0; i < l->n; i++) {
-                if (i)
-                    fputs(", ", out);
-                s_print_quoted(out, l->items[i]);
+        case RZ_CONF_SECTIONS: {
+            const rz_conf_sections_t *sec = f;
+            if (sec->n == 0)
+                fputs(" {}", out);
+            for (size_t i = 0; i < sec->n; i++) {
+                fputs("\n  ", out);
+                s_print_quoted(out, sec->s[i].name);
+                fputc(':', out);
+                s_print_map(out, &sec->s[i].map, sec->s[i].lists, "\n    ");
             }
-            fputc(']', out);
             break;
         }
         }
@@ -1172,6 +1425,8 @@ void rz_conf_usage(const rz_conf_option_t *opts, FILE *out)
             if (flag[j] == '_')
                 flag[j] = '-';
         const char *def = o->def && *o->def ? o->def : "\"\"";
+        if (o->type == RZ_CONF_SECTIONS)
+            continue; /* not a flag */
         if (o->type == RZ_CONF_MAP || o->type == RZ_CONF_LIST)
             fprintf(out, "  %-*s  %s (repeatable)\n", width, flag, o->desc);
         else

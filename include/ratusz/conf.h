@@ -27,7 +27,17 @@
  * YAML shapes: a scalar for STRING, SIZE, UINT, ENUM and BOOL; a mapping of
  * scalars for MAP (nested mappings inside it are flattened with dots:
  * "kafka: {security: {protocol: ssl}}" is "security.protocol"); a sequence
- * of scalars, or one scalar, for LIST.
+ * of scalars, or one scalar, for LIST; a mapping of name: mapping for
+ * SECTIONS, for a file that names things and gives each its options:
+ *
+ *     principals:                {"principals", RZ_CONF_SECTIONS, ...}
+ *       operator:                sections.s[0].name = "operator"
+ *         read: [""]             sections.s[0].map: read, lists[0] = [""]
+ *         admin: [stats]                            admin, lists[1] = [stats]
+ *
+ * Each section is read as a MAP whose entries may also be sequences of
+ * scalars; rz_conf_apply_section then applies it to the table of its own
+ * options, with messages naming FILE:LINE and "principals.operator.read".
  */
 #ifndef RATUSZ_CONF_H
 #define RATUSZ_CONF_H
@@ -47,7 +57,8 @@ typedef enum rz_conf_type {
     RZ_CONF_ENUM,   /* int: index into choices */
     RZ_CONF_BOOL,   /* int 0/1: true/false, yes/no, on/off, 1/0 */
     RZ_CONF_MAP,    /* rz_conf_map_t: string keys to string values */
-    RZ_CONF_LIST    /* rz_conf_list_t: strings */
+    RZ_CONF_LIST,   /* rz_conf_list_t: strings */
+    RZ_CONF_SECTIONS /* rz_conf_sections_t: named MAPs; only from a file */
 } rz_conf_type_t;
 
 /* A mapping kept as text, in file order, with the line each entry came
@@ -64,6 +75,22 @@ typedef struct rz_conf_list {
     size_t n;
     char **items;
 } rz_conf_list_t;
+
+/* One named section: its entries as a map, and for an entry that was a
+ * YAML sequence, lists[i] = its items (map.values[i] then holds them
+ * joined with ','); lists[i] is NULL for a scalar entry. */
+typedef struct rz_conf_section {
+    char *name;
+    uint32_t line; /* of the name */
+    rz_conf_map_t map;
+    rz_conf_list_t **lists; /* map.n entries */
+} rz_conf_section_t;
+
+/* Named sections in file order. */
+typedef struct rz_conf_sections {
+    size_t n;
+    rz_conf_section_t *s;
+} rz_conf_sections_t;
 
 typedef struct rz_conf_option {
     const char *name; /* YAML key; the flag is --name with '-' for '_' */
@@ -111,6 +138,14 @@ int rz_conf_apply_map(const rz_conf_option_t *opts, void *obj,
                       const rz_conf_map_t *map, const char *file,
                       const char *section, char *err, size_t err_len);
 
+/* The same for one of a SECTIONS option's sections: a list entry replaces
+ * a LIST option's items and is refused for other types; a scalar entry
+ * adds one item to a LIST, as a flag does. prefix names the section in
+ * messages ("principals.operator"). */
+int rz_conf_apply_section(const rz_conf_option_t *opts, void *obj,
+                          const rz_conf_section_t *section, const char *file,
+                          const char *prefix, char *err, size_t err_len);
+
 /* Check every option's value as the loader would (for structs filled by
  * hand). Returns 0 or RZ_ECONFIG with a message. */
 int rz_conf_check(const rz_conf_option_t *opts, const void *obj, char *err,
@@ -137,6 +172,9 @@ void rz_conf_usage(const rz_conf_option_t *opts, FILE *out);
 
 /* Look a key up in a map; NULL when absent. */
 const char *rz_conf_map_get(const rz_conf_map_t *map, const char *key);
+
+/* The line a map's key came from; 0 when absent or set by a flag. */
+uint32_t rz_conf_map_line(const rz_conf_map_t *map, const char *key);
 
 /* Parse a size with an optional K/M/G/T suffix. 0 or RZ_EINVAL. */
 int rz_conf_parse_size(const char *text, uint64_t *out);

@@ -21,6 +21,7 @@ typedef struct s_conf {
     rz_conf_map_t kafka;
     rz_conf_list_t topics;
     rz_conf_map_t budget; /* a module's section, applied later */
+    rz_conf_sections_t users; /* named sections, each applied later */
 } s_conf_t;
 
 static const char *const s_modes[] = {"in", "out", NULL};
@@ -40,6 +41,8 @@ static const rz_conf_option_t s_opts[] = {
      "TOPIC", "Kafka topics"},
     {"budget", RZ_CONF_MAP, offsetof(s_conf_t, budget), "", NULL, 0, 0,
      "KEY=VALUE", "module options"},
+    {"users", RZ_CONF_SECTIONS, offsetof(s_conf_t, users), "", NULL, 0, 0,
+     "NAME", "one section per user"},
     {NULL, RZ_CONF_STRING, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 
@@ -54,6 +57,23 @@ static const rz_conf_option_t s_module_opts[] = {
      "TERC", "tenant code"},
     {"year", RZ_CONF_UINT, offsetof(s_module_t, year), "2024", NULL, 1990,
      2100, "YEAR", "fiscal year"},
+    {NULL, RZ_CONF_STRING, 0, NULL, NULL, 0, 0, NULL, NULL},
+};
+
+/* A user's own table, applied to each section of "users". */
+typedef struct s_user {
+    char *key;
+    rz_conf_list_t read;
+    int admin;
+} s_user_t;
+
+static const rz_conf_option_t s_user_opts[] = {
+    {"key", RZ_CONF_STRING, offsetof(s_user_t, key), "", NULL, 0, 0, "KEY",
+     "public key"},
+    {"read", RZ_CONF_LIST, offsetof(s_user_t, read), "", NULL, 0, 0,
+     "PREFIX", "topic prefixes"},
+    {"admin", RZ_CONF_BOOL, offsetof(s_user_t, admin), "false", NULL, 0, 0,
+     "BOOL", "administrator"},
     {NULL, RZ_CONF_STRING, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 
@@ -190,6 +210,141 @@ static void test_conf_errors_name_file_line_and_change_nothing(void **state)
     rz_conf_close(s_opts, &c);
 }
 
+static void test_conf_sections_keep_names_lists_and_lines(void **state)
+{
+    (void)state;
+    s_conf_t c;
+    char err[256] = "";
+    const char *yaml = "users:\n"
+                       "  alice.b@x:\n"          /* 2 */
+                       "    key: abc\n"
+                       "    read: [\"\", \"1261011.budget.\"]\n" /* 4 */
+                       "  bob:\n"
+                       "    read:\n"
+                       "      - a.\n"
+                       "    admin: yes\n"
+                       "  carol:\n";              /* 9: empty section */
+    memset(&c, 0, sizeof c);
+    assert_int_equal(rz_conf_init(s_opts, &c), 0);
+    assert_int_equal(rz_conf_load_string(s_opts, &c, yaml, strlen(yaml),
+                                         "u.yaml", err, sizeof err),
+                     0);
+    assert_int_equal(c.users.n, 3);
+    /* names are taken as written: dots do not nest */
+    assert_string_equal(c.users.s[0].name, "alice.b@x");
+    assert_int_equal(c.users.s[0].line, 2);
+    assert_string_equal(c.users.s[2].name, "carol");
+    assert_int_equal(c.users.s[2].map.n, 0);
+    assert_int_equal(rz_conf_map_line(&c.users.s[0].map, "read"), 4);
+    /* a list is kept as items, and joined for string readers */
+    assert_string_equal(rz_conf_map_get(&c.users.s[0].map, "read"),
+                        ",1261011.budget.");
+    assert_null(c.users.s[0].lists[0]); /* key: a scalar */
+    assert_int_equal(c.users.s[0].lists[1]->n, 2);
+
+    s_user_t u;
+    memset(&u, 0, sizeof u);
+    assert_int_equal(rz_conf_init(s_user_opts, &u), 0);
+    assert_int_equal(rz_conf_apply_section(s_user_opts, &u, &c.users.s[0],
+                                           "u.yaml", "users.alice.b@x", err,
+                                           sizeof err),
+                     0);
+    assert_string_equal(u.key, "abc");
+    assert_int_equal(u.read.n, 2);
+    assert_string_equal(u.read.items[0], "");
+    assert_string_equal(u.read.items[1], "1261011.budget.");
+    assert_int_equal(rz_conf_apply_section(s_user_opts, &u, &c.users.s[1],
+                                           "u.yaml", "users.bob", err,
+                                           sizeof err),
+                     0);
+    assert_int_equal(u.read.n, 1); /* a list replaces */
+    assert_string_equal(u.read.items[0], "a.");
+    assert_int_equal(u.admin, 1);
+    rz_conf_close(s_user_opts, &u);
+
+    /* printed, it reads back the same */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    rz_conf_print(s_opts, &c, "test", f);
+    fclose(f);
+    s_conf_t d;
+    memset(&d, 0, sizeof d);
+    assert_int_equal(rz_conf_init(s_opts, &d), 0);
+    assert_int_equal(rz_conf_load_string(s_opts, &d, text, len, "printed",
+                                         err, sizeof err),
+                     0);
+    assert_int_equal(d.users.n, 3);
+    assert_string_equal(d.users.s[0].name, "alice.b@x");
+    assert_int_equal(d.users.s[0].lists[1]->n, 2);
+    assert_string_equal(d.users.s[0].lists[1]->items[1], "1261011.budget.");
+    assert_int_equal(d.users.s[2].map.n, 0);
+    free(text);
+    rz_conf_close(s_opts, &d);
+    rz_conf_close(s_opts, &c);
+}
+
+static void test_conf_sections_errors(void **state)
+{
+    (void)state;
+    s_conf_t c;
+    char err[256] = "";
+    memset(&c, 0, sizeof c);
+    assert_int_equal(rz_conf_init(s_opts, &c), 0);
+
+    const char *dup = "users:\n  a:\n    key: x\n  a:\n    key: y\n";
+    assert_int_equal(rz_conf_load_string(s_opts, &c, dup, strlen(dup),
+                                         "u.yaml", err, sizeof err),
+                     RZ_ECONFIG);
+    assert_string_equal(err, "u.yaml:4: key 'users': duplicate section 'a' "
+                             "(first at line 2)");
+
+    const char *scalar = "users:\n  a: x\n";
+    assert_int_equal(rz_conf_load_string(s_opts, &c, scalar, strlen(scalar),
+                                         "u.yaml", err, sizeof err),
+                     RZ_ECONFIG);
+    assert_string_equal(err, "u.yaml:2: key 'users.a': a section must be a "
+                             "mapping, not a scalar");
+
+    const char *nested = "users:\n  a:\n    read: [[x]]\n";
+    assert_int_equal(rz_conf_load_string(s_opts, &c, nested, strlen(nested),
+                                         "u.yaml", err, sizeof err),
+                     RZ_ECONFIG);
+    assert_string_equal(err, "u.yaml:3: key 'users.a.read': list items must "
+                             "be scalars, not a list");
+
+    /* a list where the section's table wants a scalar */
+    const char *list = "users:\n  a:\n    key: [x, y]\n";
+    assert_int_equal(rz_conf_load_string(s_opts, &c, list, strlen(list),
+                                         "u.yaml", err, sizeof err),
+                     0);
+    s_user_t u;
+    memset(&u, 0, sizeof u);
+    assert_int_equal(rz_conf_init(s_user_opts, &u), 0);
+    assert_int_equal(rz_conf_apply_section(s_user_opts, &u, &c.users.s[0],
+                                           "u.yaml", "users.a", err,
+                                           sizeof err),
+                     RZ_ECONFIG);
+    assert_string_equal(err, "u.yaml:3: key 'users.a.key': value must be a "
+                             "scalar, not a list");
+    rz_conf_close(s_user_opts, &u);
+
+    /* a plain map still takes scalars and mappings only */
+    const char *map_list = "kafka:\n  servers: [h1, h2]\n";
+    assert_int_equal(rz_conf_load_string(s_opts, &c, map_list,
+                                         strlen(map_list), "u.yaml", err,
+                                         sizeof err),
+                     RZ_ECONFIG);
+    assert_string_equal(err, "u.yaml:2: key 'kafka': entry 'servers' must be "
+                             "a scalar or a mapping, not a list");
+
+    /* sections come from a file only */
+    assert_int_equal(rz_conf_set(s_opts, &c, "users", "a", err, sizeof err),
+                     RZ_ECONFIG);
+    assert_string_equal(err, "key 'users' can only be set in a file");
+    rz_conf_close(s_opts, &c);
+}
+
 static void test_conf_args(void **state)
 {
     (void)state;
@@ -266,6 +421,8 @@ int main(void)
         cmocka_unit_test(test_conf_defaults),
         cmocka_unit_test(test_conf_yaml_map_list_bool),
         cmocka_unit_test(test_conf_errors_name_file_line_and_change_nothing),
+        cmocka_unit_test(test_conf_sections_keep_names_lists_and_lines),
+        cmocka_unit_test(test_conf_sections_errors),
         cmocka_unit_test(test_conf_args),
         cmocka_unit_test(test_conf_print_round_trips),
     };
