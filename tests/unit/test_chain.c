@@ -6,10 +6,13 @@
 #include <cmocka.h>
 
 #include <lmdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "store.h"
@@ -461,6 +464,37 @@ static void test_chain_many_commits_of_different_sizes(void **state)
     s_expect_bad(f->s, 0, bad, "is not the event that was chained");
 }
 
+/* A writer killed mid-stream leaves links and events together: each link
+ * is in the transaction of its events. */
+static void test_chain_survives_a_killed_writer(void **state)
+{
+    fx_t *f = *state;
+    char dir[400];
+
+    snprintf(dir, sizeof dir, "%s/killed", f->dir);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        rz_store_t *s = s_open(dir);
+        int next_id = 0;
+        for (size_t i = 0;; i++)
+            s_commit(s, &next_id, 1 + i % 97, 0, 200);
+    }
+    usleep(400000);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+
+    rz_store_t *s = s_open(dir);
+    uint64_t head = rz_store_head(s);
+    assert_true(head > 0);
+    Ratusz__V1__VerifyResult r = s_verify(s, 0);
+    assert_true(r.ok);
+    assert_int_equal(r.checked, head);
+    assert_int_equal(r.last, head);
+    free(r.reason);
+    rz_store_close(&s);
+}
+
 /* A store from a version without the chain: no "chain" database, no meta
  * key. Its events are not chained; the ones stored after are. */
 static void
@@ -591,6 +625,7 @@ int main(void)
         T(test_chain_names_an_altered_link),
         T(test_chain_names_an_altered_run_and_prev),
         T(test_chain_many_commits_of_different_sizes),
+        T(test_chain_survives_a_killed_writer),
         T(test_chain_events_from_before_the_chain_are_not_chained),
         T(test_chain_append_rate),
     };
