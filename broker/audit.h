@@ -39,34 +39,67 @@ typedef struct rz_audit_entry {
     size_t n_subjects;
 } rz_audit_entry_t;
 
-/* Open (creating) the audit log in dir and start its thread. retention_us
- * 0 keeps every record. Returns 0 or a negative code with err set. */
+/* Open (creating, mode 0700) the audit log in dir and start its thread.
+ * retention_us 0 keeps every record; else the thread deletes records older
+ * than that, at open and then at most once a minute, 10000 a transaction.
+ * Returns 0, or a negative code (-errno for the directory, RZ_ESTORE for
+ * LMDB, RZ_ENOMEM) with err set. */
 int rz_audit_open(rz_audit_t **out, const char *dir, uint64_t retention_us,
                   char *err, size_t err_len);
 
-/* Commit what is queued, stop the thread, close. Safe with NULL, twice. */
+/* Commit what is queued, stop the thread, close. Safe with NULL, twice.
+ * No rz_audit_write may run or start meanwhile. */
 void rz_audit_close(rz_audit_t **a);
 
-/* Queue one record (any thread). Returns 0, or RZ_ENOMEM (then counted in
- * rz_audit_lost and logged). */
+/* Entries the queue holds; rz_audit_write waits for room beyond that. */
+#define RZ_AUDIT_QUEUE_MAX 4096
+
+/* Queue one record (any thread): the entry is copied, its time is now
+ * (never earlier than the record queued before), its id is given when it
+ * is committed, in queue order. When the queue is full the caller waits
+ * until the audit thread has taken it; nothing is dropped. Returns 0, or
+ * RZ_ENOMEM when the copy cannot be made (then counted in rz_audit_lost
+ * and logged), RZ_EINVAL for NULL. */
 int rz_audit_write(rz_audit_t *a, const rz_audit_entry_t *e);
 
-/* Wait until everything queued before this call is committed. */
+/* Wait until everything queued before this call is committed. Returns 0,
+ * or RZ_ESTORE when a commit failed meanwhile (its records are lost,
+ * counted and logged). */
 int rz_audit_flush(rz_audit_t *a);
 
-/* Records matching q, oldest first, at most q->limit (default 1000, cap
- * 10000). *out is the caller's: ratusz__v1__audit_list__free_unpacked(*out,
- * NULL). */
+/* Records matching q, oldest first: since <= time < until (0 = open),
+ * principal equal, one of the subjects equal, id > after_id; at most
+ * q->limit (0 = 1000, cap 10000). One page examines at most 100000
+ * records, so a page with filters may be short, even empty, and still have
+ * out->next_id: the after_id to ask for next, 0 when no more. *out is the
+ * caller's: ratusz__v1__audit_list__free_unpacked(*out, NULL). Returns 0,
+ * RZ_EINVAL, RZ_ENOMEM or RZ_ESTORE. */
 int rz_audit_query(rz_audit_t *a, const Ratusz__V1__AuditRequest *q,
                    Ratusz__V1__AuditList **out);
 
-/* Check the chain from record id from (0 = the oldest kept). Fills out
- * (reason points to static or out-owned text valid until the next call on
- * this thread). Returns 0 (out->ok tells the verdict) or a negative code. */
+/* Check the chain from record id from (0 = the oldest kept) to the last
+ * record: each record's digest over its stored bytes, each prev_digest
+ * against the record before, ids without gaps, and the last against the
+ * head kept in the log's meta data. Starting at from > the oldest kept, the
+ * stored digest of record from-1 is trusted; starting at the oldest kept
+ * after retention removed older records, its prev_digest is trusted and
+ * reason says so (ok stays true).
+ *
+ * Fills out: ok, checked and links (both the records checked), first and
+ * last, and for a break first_bad (the first id that breaks: edited
+ * content, an edited digest, a missing id, a prev_digest that does not
+ * follow) with the reason. out->reason points to a buffer of the calling
+ * thread, valid until its next rz_audit_verify; do not free it. Returns 0
+ * (out->ok tells the verdict) or a negative code (RZ_ESTORE). */
 int rz_audit_verify(rz_audit_t *a, uint64_t from, Ratusz__V1__VerifyResult *out);
 
-/* Records written, and entries that could not be queued. */
+/* Records written, and entries lost (no memory for the copy, or a commit
+ * that failed). */
 uint64_t rz_audit_written(const rz_audit_t *a);
 uint64_t rz_audit_lost(const rz_audit_t *a);
+
+/* Tests only: while held, the audit thread commits nothing (so that a test
+ * can fill the queue); rz_audit_close still commits what is queued. */
+void rz__audit_hold(rz_audit_t *a, int hold);
 
 #endif

@@ -19,6 +19,22 @@
  *   times      key  time^2^63 (BE) | seq (BE), 16 bytes      val  (empty)
  *   consumers  key  group name              val  ConsumerGroup (protobuf)
  *   meta       key  "version"               val  "1"
+ *              key  "chain"                 val  first chained seq (8, BE)
+ *
+ *   chain      key  first seq of the commit, native uint64 (MDB_INTEGERKEY),
+ *                   put with MDB_APPEND: one link per append transaction
+ *              val  +-----------+-------------+-------+--------------------+
+ *                   | prev (32) | digest (32) | n (4, | run (8) x n        |
+ *                   |           |             |  BE)  |                    |
+ *                   +-----------+-------------+-------+--------------------+
+ *              covering seqs first .. first+n-1 (an append transaction's new
+ *              events are consecutive). digest = SHA-256(prev || for each
+ *              event: seq (8, BE) || stored length (8, BE) || stored bytes);
+ *              prev is the digest of the link before (32 zero bytes for the
+ *              first). run[i] is the first 8 bytes of that same hash taken
+ *              after event i, so verify can name the first event that
+ *              differs without a second pass over the bytes: one SHA-256
+ *              stream per commit, plus one final block per event.
  *
  * Flipping the sign bit of the time makes big-endian bytes sort like the
  * signed number, so LMDB's default memcmp order is (time, seq) order.
@@ -51,14 +67,16 @@
 #include <assert.h>
 #include <errno.h>
 #include <lmdb.h>
+#include <openssl/evp.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#define S_MAXDBS 16 /* ours are 7; room for quarantine, audit, ... */
+#define S_MAXDBS 16 /* ours are 8; room for quarantine, ... */
 #define S_VERSION "1"
 #define S_FILE_MODE 0640 /* tax events carry personal data */
 #define S_DIR_MODE 0750
@@ -76,12 +94,21 @@
 
 #define S_TIME_BIAS UINT64_C(0x8000000000000000)
 
+/* Hash chain links (see the layout above). */
+#define S_DIGEST 32
+#define S_RUN 8
+#define S_LINK_HDR (2 * S_DIGEST + 4)
+
+/* Events rz_store_verify checks per read transaction: a long verify must
+ * not pin old pages, nor hold off a map resize (and with it all ingest). */
+#define S_VERIFY_CHUNK 65536
+
 enum { S_CUR_SUBJECT = 'S', S_CUR_TOPIC = 'T', S_CUR_ALL = 'A' };
 #define S_CUR_HDR 5
 
 struct rz_store {
     MDB_env *env;
-    MDB_dbi log, ids, subjects, topics, times, consumers, meta;
+    MDB_dbi log, ids, subjects, topics, times, consumers, meta, chain;
     pthread_rwlock_t lock;
     int lock_ok;
     size_t map_size; /* changed only with lock held exclusively */
@@ -92,6 +119,13 @@ struct rz_store {
     /* writer scratch: the stored values of the last append */
     void *arena;
     size_t arena_cap;
+    /* hash chain: the writer's SHA-256 state and the link being built */
+    EVP_MD *sha256;
+    EVP_MD_CTX *md, *md_run;
+    void *link;
+    size_t link_cap;
+    uint64_t chain_from; /* seqs below were stored before the chain */
+    int chain_off;       /* rz__store_chain_off: benchmarks only */
 };
 
 /* ------------------------------------------------------------------------
@@ -437,23 +471,47 @@ static int s_setup_txn(rz_store_t *s, MDB_txn *txn, void *arg)
         (rc = mdb_dbi_open(txn, "topics", dup, &s->topics)) ||
         (rc = mdb_dbi_open(txn, "times", MDB_CREATE, &s->times)) ||
         (rc = mdb_dbi_open(txn, "consumers", MDB_CREATE, &s->consumers)) ||
-        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)))
+        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) ||
+        (rc = mdb_dbi_open(txn, "chain", MDB_CREATE | MDB_INTEGERKEY,
+                           &s->chain)))
         return rc;
 
     rc = mdb_get(txn, s->meta, &k, &v);
     if (rc == MDB_NOTFOUND) {
         v.mv_size = strlen(S_VERSION);
         v.mv_data = (void *)S_VERSION;
-        return mdb_put(txn, s->meta, &k, &v, 0);
-    }
-    if (rc == 0 && (v.mv_size != strlen(S_VERSION) ||
-                    memcmp(v.mv_data, S_VERSION, v.mv_size) != 0)) {
+        rc = mdb_put(txn, s->meta, &k, &v, 0);
+    } else if (rc == 0 && (v.mv_size != strlen(S_VERSION) ||
+                           memcmp(v.mv_data, S_VERSION, v.mv_size) != 0)) {
         fprintf(stderr,
                 "ratuszd: store: layout version \"%.*s\" is not ours (%s)\n",
                 (int)(v.mv_size > 32 ? 32 : v.mv_size), (char *)v.mv_data,
                 S_VERSION);
         return RZ_ESTORE;
     }
+    if (rc)
+        return rc;
+
+    /* The chain starts after whatever a version without it stored: the
+     * layout is otherwise unchanged, so the version stays "1". */
+    k.mv_size = 5;
+    k.mv_data = (void *)"chain";
+    rc = mdb_get(txn, s->meta, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        uint8_t be[8];
+        uint64_t head;
+        if ((rc = s_head(s, txn, &head)))
+            return rc;
+        s->chain_from = head + 1;
+        s_put_be64(be, s->chain_from);
+        v.mv_size = sizeof be;
+        v.mv_data = be;
+        return mdb_put(txn, s->meta, &k, &v, 0);
+    }
+    if (rc == 0 && v.mv_size != 8)
+        rc = MDB_CORRUPTED;
+    if (rc == 0)
+        s->chain_from = s_get_be64(v.mv_data);
     return rc;
 }
 
@@ -483,6 +541,14 @@ int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts)
     }
     s->map_max = opts->map_max;
     s->sync = opts->sync;
+    s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    s->md = EVP_MD_CTX_new();
+    s->md_run = EVP_MD_CTX_new();
+    if (!s->sha256 || !s->md || !s->md_run) {
+        fprintf(stderr, "ratuszd: store: SHA-256 is not available\n");
+        rc = RZ_ENOMEM;
+        goto fail;
+    }
 
     pthread_rwlockattr_init(&attr);
     pthread_rwlockattr_setkind_np(&attr,
@@ -552,6 +618,10 @@ void rz_store_close(rz_store_t **sp)
     if (s->lock_ok)
         pthread_rwlock_destroy(&s->lock);
     free(s->arena);
+    free(s->link);
+    EVP_MD_CTX_free(s->md_run);
+    EVP_MD_CTX_free(s->md);
+    EVP_MD_free(s->sha256);
     free(s);
 }
 
@@ -629,19 +699,91 @@ static size_t s_stamp(const rz_store_item_t *it, uint64_t seq,
                                     it->principal, it->principal_len);
 }
 
+/* The chain's hash input for one event: seq and stored length, 8 bytes BE
+ * each, then the stored bytes. */
+static int s_hash_event(EVP_MD_CTX *md, uint64_t seq, const void *bytes,
+                        size_t len)
+{
+    uint8_t hdr[16];
+    s_put_be64(hdr, seq);
+    s_put_be64(hdr + 8, (uint64_t)len);
+    return EVP_DigestUpdate(md, hdr, sizeof hdr) &&
+           EVP_DigestUpdate(md, bytes, len);
+}
+
+/* The first S_RUN bytes of the digest so far, md left to go on. */
+static int s_hash_run(EVP_MD_CTX *run, const EVP_MD_CTX *md, uint8_t *out)
+{
+    uint8_t d[EVP_MAX_MD_SIZE];
+    if (!EVP_MD_CTX_copy_ex(run, md) || !EVP_DigestFinal_ex(run, d, NULL))
+        return 0;
+    memcpy(out, d, S_RUN);
+    return 1;
+}
+
+static int s_hash_fail(void)
+{
+    fprintf(stderr, "ratuszd: store: SHA-256 failed\n");
+    return RZ_ESTORE;
+}
+
+/* Start this transaction's link after the last one (its digest is prev). */
+static int s_link_begin(rz_store_t *s, MDB_txn *txn)
+{
+    uint8_t *link = s->link;
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+
+    int rc = mdb_cursor_open(txn, s->chain, &c);
+    if (rc)
+        return rc;
+    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    if (rc == 0 && v.mv_size < S_LINK_HDR)
+        rc = MDB_CORRUPTED;
+    if (rc == 0)
+        memcpy(link, (const uint8_t *)v.mv_data + S_DIGEST, S_DIGEST);
+    else if (rc == MDB_NOTFOUND)
+        memset(link, 0, S_DIGEST), rc = 0;
+    mdb_cursor_close(c);
+    if (rc)
+        return rc;
+    if (!EVP_DigestInit_ex(s->md, s->sha256, NULL) ||
+        !EVP_DigestUpdate(s->md, link, S_DIGEST))
+        return s_hash_fail();
+    return 0;
+}
+
+/* Put the link of the n new events from first on (none: no link). */
+static int s_link_end(rz_store_t *s, MDB_txn *txn, uint64_t first, size_t n)
+{
+    uint8_t *link = s->link;
+    MDB_val k = {sizeof first, &first};
+    MDB_val v = {S_LINK_HDR + S_RUN * n, link};
+
+    if (!n)
+        return 0;
+    if (!EVP_DigestFinal_ex(s->md, link + S_DIGEST, NULL))
+        return s_hash_fail();
+    s_put_be32(link + 2 * S_DIGEST, (uint32_t)n);
+    return mdb_put(txn, s->chain, &k, &v, MDB_APPEND);
+}
+
 static int s_append_txn(rz_store_t *s, MDB_txn *txn, void *arg)
 {
     struct s_append *a = arg;
     MDB_cursor *logc = NULL, *topc = NULL, *timc = NULL;
-    uint64_t head = 0;
-    size_t off = 0;
+    uint8_t *runs = (uint8_t *)s->link + S_LINK_HDR;
+    uint64_t head = 0, first = 0;
+    size_t off = 0, chained = 0;
     int rc;
 
     if ((rc = mdb_cursor_open(txn, s->log, &logc)) ||
         (rc = mdb_cursor_open(txn, s->topics, &topc)) ||
         (rc = mdb_cursor_open(txn, s->times, &timc)) ||
-        (rc = s_head(s, txn, &head)))
+        (rc = s_head(s, txn, &head)) ||
+        (!s->chain_off && (rc = s_link_begin(s, txn))))
         goto fail;
+    first = head + 1;
 
     for (size_t i = 0; i < a->n; i++) {
         rz_store_item_t *it = &a->items[i];
@@ -692,6 +834,14 @@ static int s_append_txn(rz_store_t *s, MDB_txn *txn, void *arg)
         v.mv_data = stored;
         if ((rc = mdb_cursor_put(logc, &k, &v, MDB_APPEND)))
             goto fail;
+        if (!s->chain_off) {
+            if (!s_hash_event(s->md, seq, stored, len) ||
+                !s_hash_run(s->md_run, s->md, runs + S_RUN * chained)) {
+                rc = s_hash_fail();
+                goto fail;
+            }
+            chained++;
+        }
 
         s_time_seq(ts, it->time, seq);
         if (it->subject_len) {
@@ -743,7 +893,7 @@ static int s_append_txn(rz_store_t *s, MDB_txn *txn, void *arg)
         it->stored = stored;
         it->stored_len = len;
     }
-    rc = 0;
+    rc = s_link_end(s, txn, first, chained);
 fail:
     if (timc)
         mdb_cursor_close(timc);
@@ -780,7 +930,8 @@ int rz_store_append(rz_store_t *s, rz_store_item_t *items, size_t n,
         return 0;
     /* one arena holds every stored value of this call: item->stored stays
      * valid until the next append */
-    if ((rc = s_reserve(&s->arena, &s->arena_cap, need)))
+    if ((rc = s_reserve(&s->arena, &s->arena_cap, need)) ||
+        (rc = s_reserve(&s->link, &s->link_cap, S_LINK_HDR + S_RUN * valid)))
         goto fail;
 
     rc = s_write(s, s_append_txn, &a);
@@ -1535,11 +1686,320 @@ fail:
     return s_fail("info", rc);
 }
 
-int rz_store_verify(rz_store_t *s, uint64_t from,
-                    Ratusz__V1__VerifyResult *out)
+/* ------------------------------------------------------------------------
+ * Verify the hash chain
+ *
+ * Links are walked in seq order, each against the log events it covers,
+ * in read transactions of about S_VERIFY_CHUNK events. Whatever breaks
+ * first is reported, at the lowest seq that shows it.
+ */
+
+struct s_link {
+    uint64_t first;
+    uint32_t n;
+    const uint8_t *prev, *digest, *runs;
+};
+
+static int s_link_parse(const MDB_val *k, const MDB_val *v, struct s_link *l)
 {
-    (void)s, (void)from;
-    ratusz__v1__verify_result__init(out);
-    out->ok = 1;
+    const uint8_t *p = v->mv_data;
+
+    l->first = s_key_seq(k);
+    if (k->mv_size != 8 || v->mv_size < S_LINK_HDR)
+        return -1;
+    l->prev = p;
+    l->digest = p + S_DIGEST;
+    l->n = s_get_be32(p + 2 * S_DIGEST);
+    l->runs = p + S_LINK_HDR;
+    if (l->n == 0 || v->mv_size != S_LINK_HDR + (size_t)S_RUN * l->n ||
+        l->first > UINT64_MAX - l->n)
+        return -1;
     return 0;
+}
+
+typedef struct s_verify {
+    rz_store_t *s;
+    EVP_MD_CTX *md, *run;
+    uint8_t prev[S_DIGEST]; /* the digest the next link must follow */
+    int have_prev;          /* 0: trust the next link's own prev */
+    uint64_t expect;        /* the seq the next link must start at */
+    uint64_t checked, links;
+    uint64_t bad; /* first_bad, 0 while all is well */
+    char why[256];
+    int done;
+} s_verify_t;
+
+__attribute__((format(printf, 3, 4))) static void
+s_broken(s_verify_t *v, uint64_t seq, const char *fmt, ...)
+{
+    va_list ap;
+    v->bad = seq;
+    va_start(ap, fmt);
+    vsnprintf(v->why, sizeof v->why, fmt, ap);
+    va_end(ap);
+}
+
+/* Seqs from `from` below `below` (0 = no bound) that no link covers: the
+ * first event there is extra; with none, the range is missing. */
+static int s_verify_gap(s_verify_t *v, MDB_cursor *logc, uint64_t from,
+                        uint64_t below)
+{
+    MDB_val k = {sizeof from, &from}, d;
+    int rc = mdb_cursor_get(logc, &k, &d, MDB_SET_RANGE);
+
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    if (rc == 0 && (!below || s_key_seq(&k) < below))
+        s_broken(v, s_key_seq(&k), "seq %llu is not chained: no link covers it",
+                 (unsigned long long)s_key_seq(&k));
+    else if (below)
+        s_broken(v, from, "seqs %llu-%llu are missing, with their link",
+                 (unsigned long long)from, (unsigned long long)below - 1);
+    return 0;
+}
+
+/* Check one link against the events it covers. */
+static int s_verify_link(s_verify_t *v, MDB_cursor *logc,
+                         const struct s_link *l)
+{
+    uint8_t d[EVP_MAX_MD_SIZE], run[S_RUN];
+    uint64_t first = l->first, last = l->first + l->n - 1, differs = 0;
+    MDB_val k = {sizeof first, &first}, ev;
+    int rc;
+
+    if (first > v->expect)
+        return s_verify_gap(v, logc, v->expect, first);
+    if (first < v->expect) {
+        s_broken(v, first, "the link at seq %llu overlaps the link before it",
+                 (unsigned long long)first);
+        return 0;
+    }
+    if (v->have_prev && memcmp(l->prev, v->prev, S_DIGEST) != 0) {
+        s_broken(v, first,
+                 "the link at seq %llu does not follow the link before it "
+                 "(its prev is not that link's digest)",
+                 (unsigned long long)first);
+        return 0;
+    }
+    if (!EVP_DigestInit_ex(v->md, v->s->sha256, NULL) ||
+        !EVP_DigestUpdate(v->md, l->prev, S_DIGEST))
+        return s_hash_fail();
+
+    rc = mdb_cursor_get(logc, &k, &ev, MDB_SET_RANGE);
+    for (uint32_t i = 0; i < l->n; i++) {
+        uint64_t seq = first + i;
+        if (rc && rc != MDB_NOTFOUND)
+            return rc;
+        if (rc == MDB_NOTFOUND || s_key_seq(&k) != seq) {
+            s_broken(v, seq, "seq %llu is missing from the log",
+                     (unsigned long long)seq);
+            return 0;
+        }
+        if (!s_hash_event(v->md, seq, ev.mv_data, ev.mv_size) ||
+            !s_hash_run(v->run, v->md, run))
+            return s_hash_fail();
+        if (!differs && memcmp(run, l->runs + (size_t)S_RUN * i, S_RUN) != 0)
+            differs = seq;
+        rc = mdb_cursor_get(logc, &k, &ev, MDB_NEXT);
+    }
+    if (!EVP_DigestFinal_ex(v->md, d, NULL))
+        return s_hash_fail();
+
+    int digest_ok = memcmp(d, l->digest, S_DIGEST) == 0;
+    if (differs && digest_ok)
+        s_broken(v, differs,
+                 "the link of seqs %llu-%llu was altered: its hash of seq "
+                 "%llu does not match, the events do",
+                 (unsigned long long)first, (unsigned long long)last,
+                 (unsigned long long)differs);
+    else if (differs)
+        s_broken(v, differs, "seq %llu is not the event that was chained",
+                 (unsigned long long)differs);
+    else if (!digest_ok)
+        s_broken(v, first,
+                 "the digest of the link of seqs %llu-%llu was altered",
+                 (unsigned long long)first, (unsigned long long)last);
+    if (v->bad)
+        return 0;
+    v->checked += l->n;
+    v->links++;
+    memcpy(v->prev, l->digest, S_DIGEST);
+    v->have_prev = 1;
+    v->expect = last + 1;
+    return 0;
+}
+
+/* One read transaction's worth: links from v->expect on. */
+static int s_verify_chunk(s_verify_t *v)
+{
+    rz_store_t *s = v->s;
+    MDB_cursor *chc = NULL, *logc = NULL;
+    MDB_txn *txn;
+    uint64_t from = v->expect, upto = v->checked + S_VERIFY_CHUNK;
+    MDB_val k = {sizeof from, &from}, d;
+    struct s_link l;
+    int rc;
+
+    if ((rc = s_read_begin(s, &txn)))
+        return rc;
+    if ((rc = mdb_cursor_open(txn, s->chain, &chc)) ||
+        (rc = mdb_cursor_open(txn, s->log, &logc)))
+        goto done;
+    rc = mdb_cursor_get(chc, &k, &d, MDB_SET_RANGE);
+    while (rc == 0 && !v->bad && v->checked < upto) {
+        if (s_link_parse(&k, &d, &l) != 0) {
+            s_broken(v, l.first, "the link at seq %llu is malformed",
+                     (unsigned long long)l.first);
+            break;
+        }
+        if ((rc = s_verify_link(v, logc, &l)) || v->bad)
+            break;
+        rc = mdb_cursor_get(chc, &k, &d, MDB_NEXT);
+    }
+    if (rc == MDB_NOTFOUND && !v->bad) {
+        /* past the last link: any event left is one no link covers */
+        rc = s_verify_gap(v, logc, v->expect, 0);
+        v->done = 1;
+    }
+    if (v->bad)
+        v->done = 1;
+done:
+    if (logc)
+        mdb_cursor_close(logc);
+    if (chc)
+        mdb_cursor_close(chc);
+    s_read_end(s, txn);
+    return rc;
+}
+
+/* Where to start: the link holding seq from, trusting the digest of the
+ * link before it. Sets v->expect and v->prev; *old_last gets the last seq
+ * stored before the chain existed that verify skips (0: none). */
+static int s_verify_start(s_verify_t *v, uint64_t from, uint64_t *old_last)
+{
+    rz_store_t *s = v->s;
+    MDB_cursor *c = NULL;
+    MDB_txn *txn;
+    MDB_val k = {sizeof from, &from}, d;
+    struct s_link l;
+    int rc;
+
+    *old_last = 0;
+    if ((rc = s_read_begin(s, &txn)))
+        return rc;
+    if (from < s->chain_from) {
+        uint64_t one = 1;
+        MDB_val ok = {sizeof one, &one};
+        if ((rc = mdb_cursor_open(txn, s->log, &c)))
+            goto done;
+        rc = mdb_cursor_get(c, &ok, &d, MDB_SET_RANGE);
+        if (rc == 0 && s_key_seq(&ok) < s->chain_from)
+            *old_last = s->chain_from - 1;
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+        mdb_cursor_close(c);
+        c = NULL;
+        if (rc)
+            goto done;
+        from = s->chain_from;
+        /* the first link follows 32 zero bytes */
+        memset(v->prev, 0, S_DIGEST);
+        v->have_prev = 1;
+        v->expect = from;
+        goto done;
+    }
+
+    v->expect = from;
+    if ((rc = mdb_cursor_open(txn, s->chain, &c)))
+        goto done;
+    rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+    if (rc == 0 && s_key_seq(&k) == from) {
+        v->expect = from;
+    } else if (rc == 0 || rc == MDB_NOTFOUND) {
+        /* the link holding from starts before it */
+        rc = mdb_cursor_get(c, &k, &d, rc == 0 ? MDB_PREV : MDB_LAST);
+        if (rc == 0 && s_link_parse(&k, &d, &l) == 0 && l.first + l.n > from)
+            v->expect = l.first;
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    if (rc)
+        goto done;
+    /* trust the digest of the link before, if there is one */
+    k.mv_size = sizeof from;
+    k.mv_data = &from;
+    from = v->expect;
+    rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+    if (rc == 0 || rc == MDB_NOTFOUND)
+        rc = mdb_cursor_get(c, &k, &d, rc == 0 ? MDB_PREV : MDB_LAST);
+    if (rc == 0 && s_link_parse(&k, &d, &l) == 0 && l.first < from) {
+        memcpy(v->prev, l.digest, S_DIGEST);
+        v->have_prev = 1;
+    } else if (from == s->chain_from) {
+        memset(v->prev, 0, S_DIGEST);
+        v->have_prev = 1;
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+done:
+    if (c)
+        mdb_cursor_close(c);
+    s_read_end(s, txn);
+    return rc;
+}
+
+int rz_store_verify(rz_store_t *s, uint64_t from, Ratusz__V1__VerifyResult *out)
+{
+    s_verify_t *v = NULL;
+    uint64_t old_last = 0;
+    int rc;
+
+    if (!out)
+        return RZ_EINVAL;
+    ratusz__v1__verify_result__init(out);
+    if (!s)
+        return RZ_EINVAL;
+    v = calloc(1, sizeof *v);
+    if (!v)
+        return RZ_ENOMEM;
+    v->s = s;
+    v->md = EVP_MD_CTX_new();
+    v->run = EVP_MD_CTX_new();
+    if (!v->md || !v->run) {
+        rc = RZ_ENOMEM;
+        goto fail;
+    }
+    if ((rc = s_verify_start(v, from, &old_last)))
+        goto fail;
+    out->first = v->expect;
+    while (!v->done)
+        if ((rc = s_verify_chunk(v)))
+            goto fail;
+
+    out->ok = v->bad == 0;
+    out->checked = v->checked;
+    out->links = v->links;
+    out->first_bad = v->bad;
+    out->last = v->expect > out->first ? v->expect - 1 : 0;
+    if (!v->bad && old_last)
+        snprintf(v->why, sizeof v->why,
+                 "seqs up to %llu were stored before this store kept a hash "
+                 "chain: they are not chained and were not checked",
+                 (unsigned long long)old_last);
+    out->reason = strdup(v->why);
+    if (!out->reason) {
+        ratusz__v1__verify_result__init(out);
+        rc = RZ_ENOMEM;
+    }
+fail:
+    EVP_MD_CTX_free(v->run);
+    EVP_MD_CTX_free(v->md);
+    free(v);
+    return s_fail("verify", rc);
+}
+
+void rz__store_chain_off(rz_store_t *s)
+{
+    if (s)
+        s->chain_off = 1;
 }

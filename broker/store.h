@@ -11,6 +11,33 @@
  *   consumers  group name                                -> ConsumerGroup
  *                                                           (protobuf)
  *   meta       "version"                                 -> "1"
+ *              "chain"                                   -> first chained
+ *                                                           seq (u64 BE)
+ *   chain      first seq of a commit (uint64, INTEGERKEY) -> link:
+ *
+ *              +-----------+-------------+--------+--------------------+
+ *              | prev (32) | digest (32) | n (4,  | run (8) x n        |
+ *              |           |             |   BE)  |                    |
+ *              +-----------+-------------+--------+--------------------+
+ *
+ *              digest = SHA-256(prev || for each of the n new events of the
+ *              commit, in seq order: seq (u64 BE) || stored length (u64 BE)
+ *              || stored bytes); prev = the digest of the link before (32
+ *              zero bytes for the first); run[i] = the first 8 bytes of the
+ *              same hash finished after event i, so that verify can name
+ *              the first event that differs. Written in the transaction
+ *              that stores the events, so a crash never separates them;
+ *              duplicates store nothing and are not chained.
+ *
+ * The chain is tamper-evidence, not a signature: whoever can rewrite the
+ * file can rewrite the links too. Keep a copy of a recent digest
+ * elsewhere (rz_store_verify from that seq then proves the rest).
+ *
+ * A store written by a version without the chain is opened with meta
+ * "chain" set to its head + 1: the events below are reported as not
+ * chained (verify stays ok). A version without the chain that appends to
+ * a chained store leaves events that no link covers, and verify then
+ * fails at the first of them.
  *
  * A stored event is the producer's encoded Event followed by an encoded
  * broker stamp (seq, ingest_time, principal as Event fields 20-22): protobuf
@@ -184,12 +211,34 @@ int rz_store_topic_heads(rz_store_t *s,
 
 /* Check the event log's hash chain (the "chain" database: one link per
  * commit, SHA-256 over the previous link's digest and each new event's seq
- * and stored bytes) from the commit holding seq from (0 = the first).
- * Fills out: ok, events and links checked, and the first seq where the
- * chain breaks (an event changed, missing, or a link altered) with the
- * reason (out->reason is malloc'd: free it). Returns 0 or a negative code. */
+ * and stored bytes) from the link holding seq from (0 = the first),
+ * trusting the digest of the link before it, up to the head.
+ *
+ * Fills out: ok; checked (events) and links; first and last, the seqs
+ * checked; on a break, first_bad and reason: the lowest seq that shows it.
+ * It names
+ *   - an event whose stored bytes changed          (that seq),
+ *   - an event missing from the log                (that seq),
+ *   - an event no link covers (extra, or appended by a version without
+ *     the chain)                                   (that seq),
+ *   - events missing together with their link      (the first of them),
+ *   - a link whose digest or run was altered       (its first seq, or the
+ *                                                   seq of the altered run),
+ *   - a link whose prev is not the digest of the link before
+ *                                                  (its first seq).
+ * Events stored before the chain existed are skipped: ok stays true and
+ * reason says up to which seq. The log is read in transactions of about
+ * 65536 events, so a long verify neither pins old pages nor holds off a
+ * map resize; commits that land meanwhile are checked too.
+ *
+ * out->reason is malloc'd, also when empty: free it. Returns 0 (out->ok
+ * tells the verdict), RZ_ENOMEM, or RZ_ESTORE (LMDB or SHA-256 failed). */
 int rz_store_verify(rz_store_t *s, uint64_t from,
                     Ratusz__V1__VerifyResult *out);
+
+/* Benchmarks only: append without hash chain links from now on (the events
+ * appended then fail rz_store_verify as not chained). */
+void rz__store_chain_off(rz_store_t *s);
 
 typedef struct rz_store_info {
     uint64_t head_seq;

@@ -1351,7 +1351,9 @@ static void test_store_full_rejects_and_reads_still_work(void **state)
     /* then one at a time, until not even one fits */
     stored += s_fill(s, stored + 1, 2000, 1000, 1, &err);
     assert_int_equal(err, RZ_ESTOREFULL);
-    assert_true(stored > 10);
+    /* 32 pages: each named database (eight, with the hash chain) takes
+     * a page or two of them, copied on write */
+    assert_true(stored > 5);
     /* the failed append left nothing behind */
     assert_int_equal(rz_store_head(s), (uint64_t)stored);
     assert_int_equal(rz_store_info(s, &info), 0);
@@ -1375,8 +1377,8 @@ static void test_store_full_rejects_and_reads_still_work(void **state)
     assert_int_equal(rz_store_get(s, 1, s_collect, g), 1);
     assert_int_equal(rz_store_get(s, (uint64_t)stored, s_collect, g), 1);
     assert_int_equal(rz_store_get_id(s, SRC, "fill-2", s_collect, g), 1);
-    rz_store_query_t q = {.subject = "parcel:1", .limit = 5};
-    assert_int_equal(rz_store_query(s, &q, s_collect, g, next, &next_len), 5);
+    rz_store_query_t q = {.subject = "parcel:1", .limit = 3};
+    assert_int_equal(rz_store_query(s, &q, s_collect, g, next, &next_len), 3);
     rz_store_close(&s);
 
     /* after a restart everything acked is there, and it is still full */
