@@ -58,14 +58,12 @@ static void s_trim(const char **s, const char **e)
 {
     while (*s < *e && (**s == ' ' || **s == '\t'))
         (*s)++;
-    while (*e > *s && ((*e)[-1] == ' ' || (*e)[-1] == '\t' ||
-                       (*e)[-1] == '\r'))
+    while (*e > *s && ((*e)[-1] == ' ' || (*e)[-1] == '\t' || (*e)[-1] == '\r'))
         (*e)--;
 }
 
 int rz__key_parse(const char *text, size_t len, const char *where,
-                  int need_secret, rz_keypair_t *out, char *err,
-                  size_t err_len)
+                  int need_secret, rz_keypair_t *out, char *err, size_t err_len)
 {
     memset(out, 0, sizeof *out);
     size_t public_line = 0, secret_line = 0, name_line = 0;
@@ -105,14 +103,17 @@ int rz__key_parse(const char *text, size_t len, const char *where,
         } else if (klen == 6 && !memcmp(ks, "secret", 6)) {
             dest = out->secret_z85, seen = &secret_line, cap = RZ_KEY_Z85_LEN;
         } else {
-            snprintf(err, err_len, "%s:%zu: unknown key '%.*s' (name, public "
-                     "and secret are known)", where, lineno,
-                     klen > 40 ? 40 : (int)klen, ks);
+            snprintf(err, err_len,
+                     "%s:%zu: unknown key '%.*s' (name, public "
+                     "and secret are known)",
+                     where, lineno, klen > 40 ? 40 : (int)klen, ks);
             goto fail;
         }
         if (*seen) {
-            snprintf(err, err_len, "%s:%zu: '%.*s' given twice (first on "
-                     "line %zu)", where, lineno, (int)klen, ks, *seen);
+            snprintf(err, err_len,
+                     "%s:%zu: '%.*s' given twice (first on "
+                     "line %zu)",
+                     where, lineno, (int)klen, ks, *seen);
             goto fail;
         }
         *seen = lineno;
@@ -120,17 +121,21 @@ int rz__key_parse(const char *text, size_t len, const char *where,
         if (ok) {
             memcpy(dest, vs, vlen);
             dest[vlen] = '\0';
-            ok = dest == out->name ? rz__key_name_ok(dest)
-                                   : rz_key_is_z85(dest);
+            ok =
+                dest == out->name ? rz__key_name_ok(dest) : rz_key_is_z85(dest);
         }
         if (!ok) {
             dest[0] = '\0';
             if (seen == &name_line)
-                snprintf(err, err_len, "%s:%zu: bad name: 1-%d of "
-                         "A-Z a-z 0-9 . _ -", where, lineno, RZ_KEY_NAME_MAX);
+                snprintf(err, err_len,
+                         "%s:%zu: bad name: 1-%d of "
+                         "A-Z a-z 0-9 . _ -",
+                         where, lineno, RZ_KEY_NAME_MAX);
             else
-                snprintf(err, err_len, "%s:%zu: %s key is not %d Z85 "
-                         "characters", where, lineno,
+                snprintf(err, err_len,
+                         "%s:%zu: %s key is not %d Z85 "
+                         "characters",
+                         where, lineno,
                          seen == &public_line ? "public" : "secret",
                          RZ_KEY_Z85_LEN);
             goto fail;
@@ -141,21 +146,26 @@ int rz__key_parse(const char *text, size_t len, const char *where,
         goto fail;
     }
     if (need_secret && !secret_line) {
-        snprintf(err, err_len, "%s: no \"secret:\" line (is this a .pub "
-                 "file? the client needs its NAME.key)", where);
+        snprintf(err, err_len,
+                 "%s: no \"secret:\" line (is this a .pub "
+                 "file? the client needs its NAME.key)",
+                 where);
         goto fail;
     }
     if (secret_line) {
         char derived[RZ_KEY_Z85_LEN + 1];
         if (zmq_curve_public(derived, out->secret_z85) != 0) {
-            snprintf(err, err_len, "%s:%zu: cannot derive the public key: "
-                     "%s", where, secret_line, zmq_strerror(zmq_errno()));
+            snprintf(err, err_len,
+                     "%s:%zu: cannot derive the public key: "
+                     "%s",
+                     where, secret_line, zmq_strerror(zmq_errno()));
             goto fail;
         }
         if (strcmp(derived, out->public_z85) != 0) {
-            snprintf(err, err_len, "%s:%zu: public key does not belong to "
-                     "the secret key on line %zu", where, public_line,
-                     secret_line);
+            snprintf(err, err_len,
+                     "%s:%zu: public key does not belong to "
+                     "the secret key on line %zu",
+                     where, public_line, secret_line);
             goto fail;
         }
     }
@@ -190,14 +200,15 @@ static int s_read_file(const char *path, int private_only, char **text,
         goto fail;
     }
     if (private_only && (st.st_mode & (S_IRWXG | S_IRWXO))) {
-        snprintf(err, err_len, "%s: secret key with mode %04o: group or "
-                 "others may read it; run chmod 600 %s", path,
-                 (unsigned)(st.st_mode & 07777), path);
+        snprintf(err, err_len,
+                 "%s: secret key with mode %04o: group or "
+                 "others may read it; run chmod 600 %s",
+                 path, (unsigned)(st.st_mode & 07777), path);
         goto fail;
     }
     if (st.st_size > S_FILE_MAX) {
-        snprintf(err, err_len, "%s: %lld bytes is too big for a key file",
-                 path, (long long)st.st_size);
+        snprintf(err, err_len, "%s: %lld bytes is too big for a key file", path,
+                 (long long)st.st_size);
         goto fail;
     }
     buf = malloc(S_FILE_MAX + 1);
@@ -254,8 +265,8 @@ int rz_key_load_secret(const char *path, rz_keypair_t *out, char *err,
     return rc;
 }
 
-int rz_key_load_public(const char *path_or_z85, rz_keypair_t *out,
-                       char *err, size_t err_len)
+int rz_key_load_public(const char *path_or_z85, rz_keypair_t *out, char *err,
+                       size_t err_len)
 {
     memset(out, 0, sizeof *out);
     if (rz_key_is_z85(path_or_z85)) {
@@ -266,8 +277,10 @@ int rz_key_load_public(const char *path_or_z85, rz_keypair_t *out,
     size_t len;
     int rc = s_read_file(path_or_z85, 0, &text, &len, err, err_len);
     if (rc == -ENOENT && !strchr(path_or_z85, '/'))
-        snprintf(err, err_len, "%s: no such file, and not a key of %d Z85 "
-                 "characters either", path_or_z85, RZ_KEY_Z85_LEN);
+        snprintf(err, err_len,
+                 "%s: no such file, and not a key of %d Z85 "
+                 "characters either",
+                 path_or_z85, RZ_KEY_Z85_LEN);
     if (rc < 0)
         return rc;
     rc = rz__key_parse(text, len, path_or_z85, 0, out, err, err_len);
@@ -301,14 +314,16 @@ static int s_write_all(int fd, const char *buf, size_t len)
 static int s_write_file(const char *path, const char *text, mode_t mode,
                         int excl, char *err, size_t err_len)
 {
-    int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
-                (excl ? O_EXCL : O_TRUNC);
+    int flags =
+        O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (excl ? O_EXCL : O_TRUNC);
     int fd = open(path, flags, mode);
     if (fd < 0) {
         int e = errno;
         if (e == EEXIST)
-            snprintf(err, err_len, "%s: exists; a key is never overwritten "
-                     "(choose another name or remove it)", path);
+            snprintf(err, err_len,
+                     "%s: exists; a key is never overwritten "
+                     "(choose another name or remove it)",
+                     path);
         else
             snprintf(err, err_len, "%s: %s", path, strerror(e));
         return -e;
@@ -356,8 +371,10 @@ int rz_key_generate(const char *dir, const char *name, rz_keypair_t *out,
         return RZ_EINVAL;
     }
     if (zmq_curve_keypair(kp.public_z85, kp.secret_z85) != 0) {
-        snprintf(err, err_len, "cannot make a key pair: %s (libzmq without "
-                 "CURVE?)", zmq_strerror(zmq_errno()));
+        snprintf(err, err_len,
+                 "cannot make a key pair: %s (libzmq without "
+                 "CURVE?)",
+                 zmq_strerror(zmq_errno()));
         return RZ_ECONFIG;
     }
     memcpy(kp.name, name, strlen(name) + 1);

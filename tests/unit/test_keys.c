@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include <cmocka.h>
 
 #include <pthread.h>
@@ -126,8 +127,8 @@ static void test_keys_bad_names_are_refused(void **state)
     char long_name[RZ_KEY_NAME_MAX + 2];
     memset(long_name, 'a', sizeof long_name - 1);
     long_name[sizeof long_name - 1] = '\0';
-    const char *bad[] = {"", "a/b", "..", ".", "a b", "zażółć", "x\n",
-                         long_name, "../up"};
+    const char *bad[] = {"",       "a/b", "..",      ".",    "a b",
+                         "zażółć", "x\n", long_name, "../up"};
     char err[512];
     rz_keypair_t kp;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -138,8 +139,8 @@ static void test_keys_bad_names_are_refused(void **state)
     long_name[RZ_KEY_NAME_MAX] = '\0'; /* exactly 100 */
     assert_int_equal(rz_key_generate(s_dir, long_name, &kp, err, sizeof err),
                      0);
-    assert_int_equal(rz_key_generate(s_dir, "Ok_name-1.v2", &kp, err,
-                                     sizeof err), 0);
+    assert_int_equal(
+        rz_key_generate(s_dir, "Ok_name-1.v2", &kp, err, sizeof err), 0);
 }
 
 static void test_keys_load_secret_round_trip(void **state)
@@ -164,14 +165,12 @@ static void test_keys_load_secret_refuses_a_file_others_may_read(void **state)
     assert_int_equal(rz_key_generate(s_dir, "open", &kp, err, sizeof err), 0);
     s_path(key, sizeof key, "open.key");
     assert_int_equal(chmod(key, 0644), 0);
-    assert_int_equal(rz_key_load_secret(key, &kp, err, sizeof err),
-                     RZ_ECONFIG);
+    assert_int_equal(rz_key_load_secret(key, &kp, err, sizeof err), RZ_ECONFIG);
     snprintf(want, sizeof want, "chmod 600 %s", key);
     assert_non_null(strstr(err, want));
     assert_string_equal(kp.secret_z85, "");
     assert_int_equal(chmod(key, 0640), 0);
-    assert_int_equal(rz_key_load_secret(key, &kp, err, sizeof err),
-                     RZ_ECONFIG);
+    assert_int_equal(rz_key_load_secret(key, &kp, err, sizeof err), RZ_ECONFIG);
     assert_int_equal(chmod(key, 0400), 0);
     assert_int_equal(rz_key_load_secret(key, &kp, err, sizeof err), 0);
 }
@@ -213,8 +212,7 @@ static void test_keys_public_must_belong_to_the_secret(void **state)
     snprintf(text, sizeof text, "name: mixed\npublic: %s\nsecret: %s\n",
              b.public_z85, a.secret_z85);
     s_write(path, text, 0600);
-    assert_int_equal(rz_key_load_secret(path, &a, err, sizeof err),
-                     RZ_ECONFIG);
+    assert_int_equal(rz_key_load_secret(path, &a, err, sizeof err), RZ_ECONFIG);
     snprintf(want, sizeof want, "%s:2:", path);
     assert_non_null(strstr(err, want));
     assert_non_null(strstr(err, "does not belong"));
@@ -228,26 +226,30 @@ static void test_keys_unknown_and_repeated_lines_are_errors(void **state)
     const char *z = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
     char text[256];
     snprintf(text, sizeof text, "public: %s\ncolour: blue\n", z);
-    assert_int_equal(rz__key_parse(text, strlen(text), "t.pub", 0, &kp, err,
-                                   sizeof err), RZ_ECONFIG);
+    assert_int_equal(
+        rz__key_parse(text, strlen(text), "t.pub", 0, &kp, err, sizeof err),
+        RZ_ECONFIG);
     assert_non_null(strstr(err, "t.pub:2: unknown key 'colour'"));
     snprintf(text, sizeof text, "public: %s\npublic: %s\n", z, z);
-    assert_int_equal(rz__key_parse(text, strlen(text), "t.pub", 0, &kp, err,
-                                   sizeof err), RZ_ECONFIG);
+    assert_int_equal(
+        rz__key_parse(text, strlen(text), "t.pub", 0, &kp, err, sizeof err),
+        RZ_ECONFIG);
     assert_non_null(strstr(err, "t.pub:2:"));
     assert_non_null(strstr(err, "twice"));
     snprintf(text, sizeof text, "just words\n");
-    assert_int_equal(rz__key_parse(text, strlen(text), "t.pub", 0, &kp, err,
-                                   sizeof err), RZ_ECONFIG);
+    assert_int_equal(
+        rz__key_parse(text, strlen(text), "t.pub", 0, &kp, err, sizeof err),
+        RZ_ECONFIG);
     assert_non_null(strstr(err, "t.pub:1:"));
     /* CRLF and blanks around values are fine */
     snprintf(text, sizeof text, "  public :  %s \r\n", z);
-    assert_int_equal(rz__key_parse(text, strlen(text), "t.pub", 0, &kp, err,
-                                   sizeof err), 0);
+    assert_int_equal(
+        rz__key_parse(text, strlen(text), "t.pub", 0, &kp, err, sizeof err), 0);
     assert_string_equal(kp.public_z85, z);
     /* a .pub is not a secret key */
-    assert_int_equal(rz__key_parse(text, strlen(text), "t.pub", 1, &kp, err,
-                                   sizeof err), RZ_ECONFIG);
+    assert_int_equal(
+        rz__key_parse(text, strlen(text), "t.pub", 1, &kp, err, sizeof err),
+        RZ_ECONFIG);
     assert_non_null(strstr(err, "secret"));
 }
 
@@ -258,8 +260,8 @@ static void test_keys_load_public_takes_a_file_or_bare_z85(void **state)
     char err[512], path[300];
     assert_int_equal(rz_key_generate(s_dir, "broker", &made, err, sizeof err),
                      0);
-    assert_int_equal(rz_key_load_public(made.public_z85, &got, err,
-                                        sizeof err), 0);
+    assert_int_equal(rz_key_load_public(made.public_z85, &got, err, sizeof err),
+                     0);
     assert_string_equal(got.public_z85, made.public_z85);
     assert_string_equal(got.secret_z85, "");
 
@@ -361,11 +363,9 @@ static void s_answer(s_server_t *s)
         e.message = "principal 'adapter-budget' may not do that";
         len = ratusz__v1__error__pack(&e, body);
     }
-    zmq_send(s->router, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]),
-             ZMQ_SNDMORE);
+    zmq_send(s->router, zmq_msg_data(&f[0]), zmq_msg_size(&f[0]), ZMQ_SNDMORE);
     zmq_send(s->router, reply, strlen(reply), ZMQ_SNDMORE);
-    zmq_send(s->router, zmq_msg_data(&f[2]), zmq_msg_size(&f[2]),
-             ZMQ_SNDMORE);
+    zmq_send(s->router, zmq_msg_data(&f[2]), zmq_msg_size(&f[2]), ZMQ_SNDMORE);
     zmq_send(s->router, body, len, 0);
     for (int i = 0; i < n; i++)
         zmq_msg_close(&f[i]);
@@ -393,8 +393,8 @@ static void *s_serve(void *arg)
 static void s_server_start(s_server_t *s, int with_zap)
 {
     memset(s, 0, sizeof *s);
-    assert_int_equal(zmq_curve_keypair(s->keys.public_z85,
-                                       s->keys.secret_z85), 0);
+    assert_int_equal(zmq_curve_keypair(s->keys.public_z85, s->keys.secret_z85),
+                     0);
     s->ctx = zmq_ctx_new();
     assert_non_null(s->ctx);
     int zero = 0, one = 1;
@@ -405,10 +405,11 @@ static void s_server_start(s_server_t *s, int with_zap)
     }
     s->router = zmq_socket(s->ctx, ZMQ_ROUTER);
     zmq_setsockopt(s->router, ZMQ_LINGER, &zero, sizeof zero);
-    assert_int_equal(zmq_setsockopt(s->router, ZMQ_CURVE_SERVER, &one,
-                                    sizeof one), 0);
-    assert_int_equal(zmq_setsockopt(s->router, ZMQ_CURVE_SECRETKEY,
-                                    s->keys.secret_z85, 40), 0);
+    assert_int_equal(
+        zmq_setsockopt(s->router, ZMQ_CURVE_SERVER, &one, sizeof one), 0);
+    assert_int_equal(
+        zmq_setsockopt(s->router, ZMQ_CURVE_SECRETKEY, s->keys.secret_z85, 40),
+        0);
     assert_int_equal(zmq_bind(s->router, "tcp://127.0.0.1:*"), 0);
     size_t len = sizeof s->endpoint;
     zmq_getsockopt(s->router, ZMQ_LAST_ENDPOINT, s->endpoint, &len);
@@ -479,7 +480,8 @@ static void test_keys_curve_client_gets_its_reply(void **state)
     s_server_stop(&s);
 }
 
-static void test_keys_wrong_server_key_is_denied_within_the_timeout(void **state)
+static void
+test_keys_wrong_server_key_is_denied_within_the_timeout(void **state)
 {
     (void)state;
     s_server_t s;
@@ -555,7 +557,8 @@ int main(void)
         cmocka_unit_test(test_keys_unknown_and_repeated_lines_are_errors),
         cmocka_unit_test(test_keys_load_public_takes_a_file_or_bare_z85),
         cmocka_unit_test(test_keys_curve_client_gets_its_reply),
-        cmocka_unit_test(test_keys_wrong_server_key_is_denied_within_the_timeout),
+        cmocka_unit_test(
+            test_keys_wrong_server_key_is_denied_within_the_timeout),
         cmocka_unit_test(test_keys_zap_denial_is_denied_at_once),
         cmocka_unit_test(test_keys_client_needs_all_three_valid_keys),
     };
