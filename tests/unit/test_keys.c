@@ -290,8 +290,9 @@ static void test_keys_load_public_takes_a_file_or_bare_z85(void **state)
  */
 
 typedef struct s_server {
-    void *ctx, *router, *zap;
+    void *ctx, *router, *zap, *xpub;
     char endpoint[128];
+    char stream[128];
     rz_keypair_t keys;
     pthread_t thread;
     atomic_int stop;
@@ -371,6 +372,24 @@ static void s_answer(s_server_t *s)
         zmq_msg_close(&f[i]);
 }
 
+/* A subscriber arrived on the stream: send it one event, seq 43 (after
+ * the head HEALTH reports) with no earlier event of its topic. */
+static void s_stream_one(s_server_t *s)
+{
+    Ratusz__V1__Event ev = RATUSZ__V1__EVENT__INIT;
+    ev.id = "e1";
+    ev.source = "/1261011/budget/test";
+    ev.type = "pl.gov.gmina.budget.test.v1";
+    ev.seq = 43;
+    uint8_t body[256], pos[16] = {0};
+    size_t len = ratusz__v1__event__pack(&ev, body);
+    pos[7] = 43;
+    const char *topic = "1261011.budget.test.v1";
+    zmq_send(s->xpub, topic, strlen(topic), ZMQ_SNDMORE);
+    zmq_send(s->xpub, pos, sizeof pos, ZMQ_SNDMORE);
+    zmq_send(s->xpub, body, len, 0);
+}
+
 static void *s_serve(void *arg)
 {
     s_server_t *s = arg;
@@ -383,6 +402,8 @@ static void *s_serve(void *arg)
             s_answer(s);
         if (s->zap && (it[1].revents & ZMQ_POLLIN))
             s_zap_deny(s->zap);
+        if (s->xpub && zmq_recv(s->xpub, NULL, 0, ZMQ_DONTWAIT) >= 0)
+            s_stream_one(s);
     }
     return NULL;
 }
@@ -390,6 +411,28 @@ static void *s_serve(void *arg)
 /* A CURVE server on 127.0.0.1, answering in a thread. with_zap binds a
  * ZAP handler that denies everyone; without one libzmq lets any client
  * key in. */
+static void s_server_start(s_server_t *s, int with_zap);
+
+/* The stream socket too: an XPUB, with CURVE or without. */
+static void s_server_start_stream(s_server_t *s, int curve)
+{
+    s_server_start(s, 0);
+    atomic_store(&s->stop, 1);
+    pthread_join(s->thread, NULL);
+    atomic_store(&s->stop, 0);
+    int zero = 0, one = 1;
+    s->xpub = zmq_socket(s->ctx, ZMQ_XPUB);
+    zmq_setsockopt(s->xpub, ZMQ_LINGER, &zero, sizeof zero);
+    if (curve) {
+        zmq_setsockopt(s->xpub, ZMQ_CURVE_SERVER, &one, sizeof one);
+        zmq_setsockopt(s->xpub, ZMQ_CURVE_SECRETKEY, s->keys.secret_z85, 40);
+    }
+    assert_int_equal(zmq_bind(s->xpub, "tcp://127.0.0.1:*"), 0);
+    size_t len = sizeof s->stream;
+    zmq_getsockopt(s->xpub, ZMQ_LAST_ENDPOINT, s->stream, &len);
+    assert_int_equal(pthread_create(&s->thread, NULL, s_serve, s), 0);
+}
+
 static void s_server_start(s_server_t *s, int with_zap)
 {
     memset(s, 0, sizeof *s);
@@ -423,6 +466,8 @@ static void s_server_stop(s_server_t *s)
     zmq_close(s->router);
     if (s->zap)
         zmq_close(s->zap);
+    if (s->xpub)
+        zmq_close(s->xpub);
     zmq_ctx_term(s->ctx);
 }
 
@@ -521,6 +566,51 @@ static void test_keys_zap_denial_is_denied_at_once(void **state)
     s_server_stop(&s);
 }
 
+static int s_count(const rz_event_t *e, void *user)
+{
+    (void)e;
+    (*(int *)user)++;
+    return 0;
+}
+
+static void test_keys_subscription_uses_the_clients_keys(void **state)
+{
+    (void)state;
+    s_server_t s;
+    s_server_start_stream(&s, 1);
+    rz_client_t *c = s_curve_client(&s, s.keys.public_z85, 5000);
+    assert_non_null(c);
+    rz_sub_t *sub = rz_sub_new(c, s.stream, "");
+    assert_non_null(sub);
+    int got = 0;
+    int64_t end = rz_now_us() + 5000 * 1000;
+    while (got == 0 && rz_now_us() < end)
+        assert_true(rz_sub_recv(sub, s_count, &got, 200) >= 0);
+    assert_int_equal(got, 1);
+    rz_sub_destroy(&sub);
+    rz_client_destroy(&c);
+    s_server_stop(&s);
+}
+
+static void test_keys_subscription_refused_by_the_stream_is_denied(void **state)
+{
+    (void)state;
+    s_server_t s;
+    s_server_start_stream(&s, 0); /* the stream has no CURVE */
+    rz_client_t *c = s_curve_client(&s, s.keys.public_z85, 5000);
+    rz_sub_t *sub = rz_sub_new(c, s.stream, "");
+    assert_non_null(sub);
+    int got = 0, rc = 0;
+    int64_t end = rz_now_us() + 3000 * 1000;
+    while (rc == 0 && rz_now_us() < end)
+        rc = rz_sub_recv(sub, s_count, &got, 200);
+    assert_int_equal(rc, RZ_EDENIED);
+    assert_int_equal(got, 0);
+    rz_sub_destroy(&sub);
+    rz_client_destroy(&c);
+    s_server_stop(&s);
+}
+
 static void test_keys_client_needs_all_three_valid_keys(void **state)
 {
     (void)state;
@@ -560,6 +650,9 @@ int main(void)
         cmocka_unit_test(
             test_keys_wrong_server_key_is_denied_within_the_timeout),
         cmocka_unit_test(test_keys_zap_denial_is_denied_at_once),
+        cmocka_unit_test(test_keys_subscription_uses_the_clients_keys),
+        cmocka_unit_test(
+            test_keys_subscription_refused_by_the_stream_is_denied),
         cmocka_unit_test(test_keys_client_needs_all_three_valid_keys),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
