@@ -61,6 +61,7 @@ struct rz_client {
     char curve_secret[RZ_KEY_Z85_LEN + 1];
     char curve_server[RZ_KEY_Z85_LEN + 1];
     s_monitor_t mon;
+    unsigned monitors; /* made so far: numbers their inproc endpoints */
     char principal[256];
     char error[256]; /* rz_client_last_error */
 
@@ -124,11 +125,13 @@ static int s_curve_apply(const rz_client_t *c, void *sock)
 }
 
 /* Watch sock's handshakes (before it connects, so none is missed). The
- * inproc name only has to be unique in the client's own context. */
-static int s_monitor_start(void *ctx, void *sock, s_monitor_t *m)
+ * inproc name only has to be unique in the client's own context; the
+ * number keeps it so while a closed socket's monitor is still going. */
+static int s_monitor_start(rz_client_t *c, void *sock, s_monitor_t *m)
 {
     char ep[64];
-    snprintf(ep, sizeof ep, "inproc://rz-monitor-%p", sock);
+    snprintf(ep, sizeof ep, "inproc://rz-monitor-%u", c->monitors++);
+    void *ctx = c->ctx;
     if (zmq_socket_monitor(sock, ep, S_MONITOR_EVENTS) < 0)
         return -zmq_errno();
     m->pair = zmq_socket(ctx, ZMQ_PAIR);
@@ -384,7 +387,7 @@ rz_client_t *rz_client_new(const char *endpoint, const rz_client_opts_t *opts)
     zmq_setsockopt(c->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
     if (c->curve_server[0] &&
         (s_curve_apply(c, c->sock) < 0 ||
-         s_monitor_start(c->ctx, c->sock, &c->mon) < 0))
+         s_monitor_start(c, c->sock, &c->mon) < 0))
         goto fail;
     if (zmq_connect(c->sock, endpoint ? endpoint : RZ_DEFAULT_FRONT) < 0)
         goto fail;
@@ -1178,7 +1181,7 @@ rz_sub_t *rz_sub_new(rz_client_t *c, const char *stream_endpoint,
     zmq_setsockopt(s->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
     if (c->curve_server[0] &&
         (s_curve_apply(c, s->sock) < 0 ||
-         s_monitor_start(c->ctx, s->sock, &s->mon) < 0))
+         s_monitor_start(c, s->sock, &s->mon) < 0))
         goto fail;
     prefix = prefix ? prefix : "";
     s->caught_up = s->start_seq;
