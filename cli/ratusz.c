@@ -1,7 +1,7 @@
 /* ratusz.c - the ratusz command line: publish to, read from and watch a
  * Ratusz broker.
  *
- *   ratusz [-e EP] [-s EP] [-t MS] COMMAND [OPTIONS] [ARGS]
+ *   ratusz [-e EP] [-s EP] [-t MS] [-k KEY -K SERVERKEY] COMMAND [OPTIONS]
  *
  * Events go in and come out as CloudEvents JSON, one object per line, so
  * the output of one command (or of jq) is the input of another:
@@ -31,6 +31,7 @@
 
 #include <jansson.h>
 
+#include "ratusz/keys.h"
 #include "ratusz/ratusz.h"
 #include "table.h"
 
@@ -57,7 +58,16 @@ static struct {
     const char *endpoint;
     const char *stream;
     int timeout_ms; /* -1: the client's default */
-} s_opt = {NULL, NULL, -1};
+    /* CURVE: this client's secret key file and the broker's public key,
+     * and where each came from ("--key" or "$RATUSZ_KEY"), for errors */
+    const char *key, *key_from;
+    const char *server_key, *server_key_from;
+} s_opt = {NULL, NULL, -1, NULL, NULL, NULL, NULL};
+
+/* The client of the running command, and the words behind its last
+ * failure once it is gone (see s_fail). */
+static rz_client_t *s_client;
+static char s_detail[256];
 
 static volatile sig_atomic_t s_stop;
 
@@ -107,11 +117,18 @@ static int s_bad_seq(const char *cmd, const char *opt, const char *arg)
     return s_usage_error(cmd, "%s: not a seq: '%s'", opt, arg);
 }
 
-/* "ratusz: get: not found (RZ_ENOTFOUND)". */
+/* "ratusz: get: not found (RZ_ENOTFOUND)", with the broker's words when
+ * it gave some: "ratusz: audit: access denied: the broker refused this
+ * client's key (RZ_EDENIED)". */
 static int s_fail(const char *cmd, int code)
 {
-    fprintf(stderr, "ratusz: %s: %s (%s)\n", cmd, rz_strerror(code),
-            rz_err_name(code));
+    const char *detail = s_client ? rz_client_last_error(s_client) : s_detail;
+    const char *what = rz_strerror(code);
+    /* the broker's words often start with the same text */
+    if (*detail && !strncmp(detail, what, strlen(what)))
+        what = "";
+    fprintf(stderr, "ratusz: %s: %s%s%s (%s)\n", cmd, what,
+            *what && *detail ? ": " : "", detail, rz_err_name(code));
     return S_EXIT_FAIL;
 }
 
@@ -190,6 +207,8 @@ enum {
     S_OPT_ENDPOINT = 'e',
     S_OPT_STREAM = 's',
     S_OPT_TIMEOUT = 't',
+    S_OPT_KEY = 'k',
+    S_OPT_SERVER_KEY = 'K',
     /* long-only options */
     S_OPT_ID = 256,
     S_OPT_SOURCE,
@@ -216,16 +235,20 @@ enum {
     S_OPT_COMMIT,
     S_OPT_JSON,
     S_OPT_WATCH,
+    S_OPT_DIR,
+    S_OPT_PRINCIPAL,
 };
 
 #define S_GLOBAL_LONGOPTS                                                     \
     {"help", no_argument, NULL, S_OPT_HELP},                                  \
     {"endpoint", required_argument, NULL, S_OPT_ENDPOINT},                    \
     {"stream", required_argument, NULL, S_OPT_STREAM},                        \
-    {"timeout", required_argument, NULL, S_OPT_TIMEOUT}
+    {"timeout", required_argument, NULL, S_OPT_TIMEOUT},                      \
+    {"key", required_argument, NULL, S_OPT_KEY},                              \
+    {"server-key", required_argument, NULL, S_OPT_SERVER_KEY}
 /* The leading ':' makes getopt quiet and tell a missing value (':') from
  * an unknown option ('?'); s_bad_option words both. */
-#define S_GLOBAL_SHORTOPTS ":he:s:t:"
+#define S_GLOBAL_SHORTOPTS ":he:s:t:k:K:"
 
 /* The usage error for what getopt_long could not take. */
 static int s_bad_option(const char *cmd, int c, char **argv)
@@ -247,6 +270,14 @@ static int s_global_opt(const char *cmd, int c, const char *arg, char **argv)
     switch (c) {
     case S_OPT_ENDPOINT: s_opt.endpoint = arg; return 1;
     case S_OPT_STREAM: s_opt.stream = arg; return 1;
+    case S_OPT_KEY:
+        s_opt.key = arg;
+        s_opt.key_from = "--key";
+        return 1;
+    case S_OPT_SERVER_KEY:
+        s_opt.server_key = arg;
+        s_opt.server_key_from = "--server-key";
+        return 1;
     case ':':
     case '?': return s_bad_option(cmd, c, argv);
     case S_OPT_TIMEOUT:
@@ -267,6 +298,10 @@ static const char s_global_help[] =
     "  -s, --stream EP     broker stream endpoint, for sub (default\n"
     "                      $RATUSZ_STREAM or " RZ_DEFAULT_STREAM ")\n"
     "  -t, --timeout MS    request timeout in milliseconds (default 10000)\n"
+    "  -k, --key FILE      this client's secret key file, from 'ratusz keygen'\n"
+    "                      (CURVE; default $RATUSZ_KEY)\n"
+    "  -K, --server-key K  the broker's public key: its .pub file or the 40\n"
+    "                      Z85 characters (default $RATUSZ_SERVER_KEY)\n"
     "  -h, --help          this help\n";
 
 static void s_help(const char *text)
@@ -276,8 +311,46 @@ static void s_help(const char *text)
     fputs(s_global_help, stdout);
 }
 
-static rz_client_t *s_connect(const char *cmd, rz_client_opts_t *opts)
+/* Read the CURVE keys of --key and --server-key (or the environment),
+ * when given. A key that cannot be used is a usage error naming the file:
+ * the command line or the environment pointed at it. */
+static int s_load_keys(const char *cmd, rz_keypair_t *me,
+                       rz_keypair_t *server)
 {
+    char err[600];
+    if (!s_opt.key && !s_opt.server_key)
+        return 0;
+    if (!s_opt.key)
+        return s_usage_error(cmd, "%s needs --key (this client's secret key "
+                             "file) or $RATUSZ_KEY", s_opt.server_key_from);
+    if (!s_opt.server_key)
+        return s_usage_error(cmd, "%s needs --server-key (the broker's "
+                             "public key) or $RATUSZ_SERVER_KEY",
+                             s_opt.key_from);
+    if (rz_key_load_secret(s_opt.key, me, err, sizeof err) < 0) {
+        fprintf(stderr, "ratusz: %s: %s: %s\n", cmd, s_opt.key_from, err);
+        return S_EXIT_USAGE;
+    }
+    if (rz_key_load_public(s_opt.server_key, server, err, sizeof err) < 0) {
+        fprintf(stderr, "ratusz: %s: %s: %s\n", cmd, s_opt.server_key_from,
+                err);
+        return S_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* Make the command's client (with the keys, if any) into *out. Returns 0,
+ * or the exit status after saying what was wrong. */
+static int s_connect(const char *cmd, rz_client_opts_t *opts,
+                     rz_client_t **out)
+{
+    *out = NULL;
+    rz_keypair_t me, server;
+    memset(&me, 0, sizeof me);
+    memset(&server, 0, sizeof server);
+    int rc = s_load_keys(cmd, &me, &server);
+    if (rc)
+        return rc;
     /* the defaults documented in ratusz.h, for what the options left 0 */
     rz_client_opts_t o = {0};
     if (opts)
@@ -287,11 +360,34 @@ static rz_client_t *s_connect(const char *cmd, rz_client_opts_t *opts)
     if (!o.batch)
         o.batch = 64;
     o.timeout_ms = s_opt.timeout_ms > 0 ? s_opt.timeout_ms : S_TIMEOUT_MS;
+    if (me.secret_z85[0]) {
+        o.curve_public = me.public_z85;
+        o.curve_secret = me.secret_z85;
+        o.curve_server = server.public_z85;
+    }
     rz_client_t *c = rz_client_new(s_opt.endpoint, &o);
-    if (!c)
+    int e = errno;
+    explicit_bzero(&me, sizeof me);
+    if (!c) {
         fprintf(stderr, "ratusz: %s: cannot connect to %s: %s\n", cmd,
-                s_opt.endpoint, strerror(errno));
-    return c;
+                s_opt.endpoint, strerror(e));
+        return S_EXIT_FAIL;
+    }
+    *out = s_client = c;
+    s_detail[0] = '\0';
+    return 0;
+}
+
+/* Destroy the command's client, keeping the words of its last failure
+ * for s_fail. */
+static void s_disconnect(rz_client_t **cl)
+{
+    if (*cl && *cl == s_client) {
+        snprintf(s_detail, sizeof s_detail, "%s",
+                 rz_client_last_error(*cl));
+        s_client = NULL;
+    }
+    rz_client_destroy(cl);
 }
 
 /* ==========================================================================
@@ -752,8 +848,10 @@ static int s_cmd_pub(int argc, char **argv)
         fprintf(stderr, "ratusz: pub: %s: %s\n", ack_log, strerror(errno));
         goto done;
     }
-    if (!(cl = s_connect("pub", &opts)))
+    if ((c = s_connect("pub", &opts, &cl))) {
+        status = c;
         goto done;
+    }
     rz_client_set_ack_cb(cl, s_on_ack, &p);
     s_install_signals();
 
@@ -779,7 +877,7 @@ static int s_cmd_pub(int argc, char **argv)
             p.published, p.duplicates, p.failed, rate < 100 ? 1 : 0, rate);
     status = p.failed || rc < 0 || frc < 0 ? S_EXIT_FAIL : S_EXIT_OK;
 done:
-    rz_client_destroy(&cl);
+    s_disconnect(&cl);
     /* events the broker never answered: the client dropped them */
     while (p.flights)
         s_flight_free(&p, p.flights);
@@ -835,13 +933,19 @@ static int s_cmd_sub(int argc, char **argv)
 
     int status = S_EXIT_FAIL;
     rz_sub_t *sub = NULL;
-    rz_client_t *cl = s_connect("sub", NULL);
-    if (!cl)
-        return S_EXIT_FAIL;
+    rz_client_t *cl;
+    int conn = s_connect("sub", NULL, &cl);
+    if (conn)
+        return conn;
     sub = rz_sub_new(cl, s_opt.stream, prefix);
     if (!sub) {
-        fprintf(stderr, "ratusz: sub: cannot subscribe at %s: %s\n",
-                s_opt.stream, strerror(errno));
+        /* its first request failed: errno is then one of our codes */
+        int e = errno;
+        if (e > -RZ_ERR_BASE)
+            s_fail("sub", -e);
+        else
+            fprintf(stderr, "ratusz: sub: cannot subscribe at %s: %s\n",
+                    s_opt.stream, strerror(e));
         goto done;
     }
     s_install_signals();
@@ -882,7 +986,7 @@ static int s_cmd_sub(int argc, char **argv)
         status = S_EXIT_FAIL;
 done:
     rz_sub_destroy(&sub);
-    rz_client_destroy(&cl);
+    s_disconnect(&cl);
     return status;
 }
 
@@ -933,13 +1037,14 @@ static int s_cmd_get(int argc, char **argv)
         return s_usage_error("get", "not a seq: '%s'", argv[optind]);
     }
 
-    rz_client_t *cl = s_connect("get", NULL);
-    if (!cl)
-        return S_EXIT_FAIL;
+    rz_client_t *cl;
+    int conn = s_connect("get", NULL, &cl);
+    if (conn)
+        return conn;
     s_printer_t pr = {0};
     int rc = source ? rz_get_id(cl, source, id, s_print_event, &pr)
                     : rz_get_seq(cl, seq, s_print_event, &pr);
-    rz_client_destroy(&cl);
+    s_disconnect(&cl);
     if (rc >= 0 && pr.error)
         rc = pr.error;
     return rc < 0 ? s_fail("get", rc) : S_EXIT_OK;
@@ -1048,9 +1153,10 @@ static int s_cmd_query(int argc, char **argv)
     if (q.since && q.until && q.until <= q.since)
         return s_usage_error("query", "--until is not after --since");
 
-    rz_client_t *cl = s_connect("query", NULL);
-    if (!cl)
-        return S_EXIT_FAIL;
+    rz_client_t *cl;
+    int conn = s_connect("query", NULL, &cl);
+    if (conn)
+        return conn;
     s_install_signals();
     s_printer_t pr = {0};
     int rc;
@@ -1058,7 +1164,7 @@ static int s_cmd_query(int argc, char **argv)
         rc = rz_query(cl, &q, s_print_event, &pr);
         fflush(stdout);
     } while (rc >= 0 && all && q.after_len && !s_stop && !pr.error);
-    rz_client_destroy(&cl);
+    s_disconnect(&cl);
     if (rc >= 0 && pr.error)
         rc = pr.error;
     if (rc < 0)
@@ -1128,14 +1234,15 @@ static int s_cmd_replay(int argc, char **argv)
     if (r.until_seq && r.until_seq <= r.from_seq)
         return s_usage_error("replay", "--until is not after --from");
 
-    rz_client_t *cl = s_connect("replay", NULL);
-    if (!cl)
-        return S_EXIT_FAIL;
+    rz_client_t *cl;
+    int conn = s_connect("replay", NULL, &cl);
+    if (conn)
+        return conn;
     s_install_signals();
     s_printer_t pr = {0};
     int64_t rc = rz_replay(cl, &r, s_print_event, &pr);
     fflush(stdout);
-    rz_client_destroy(&cl);
+    s_disconnect(&cl);
     if (rc >= 0 && pr.error)
         rc = pr.error;
     return rc < 0 ? s_fail("replay", (int)rc) : S_EXIT_OK;
@@ -1226,12 +1333,13 @@ static int s_cmd_consumers(int argc, char **argv)
     int opt = s_json_only_opts("consumers", s_consumers_help, argc, argv, &json);
     if (opt >= 0)
         return opt;
-    rz_client_t *cl = s_connect("consumers", NULL);
-    if (!cl)
-        return S_EXIT_FAIL;
+    rz_client_t *cl;
+    int conn = s_connect("consumers", NULL, &cl);
+    if (conn)
+        return conn;
     Ratusz__V1__ConsumerList *list = NULL;
     int rc = rz_consumers(cl, &list);
-    rz_client_destroy(&cl);
+    s_disconnect(&cl);
     if (rc < 0)
         return s_fail("consumers", rc);
     int status = S_EXIT_OK;
@@ -1301,9 +1409,10 @@ static int s_cmd_fetch(int argc, char **argv)
                                                      : "too many arguments");
     const char *group = argv[optind];
 
-    rz_client_t *cl = s_connect("fetch", NULL);
-    if (!cl)
-        return S_EXIT_FAIL;
+    rz_client_t *cl;
+    int conn = s_connect("fetch", NULL, &cl);
+    if (conn)
+        return conn;
     s_printer_t pr = {0};
     uint64_t last = 0;
     int rc = rz_fetch(cl, group, topic, after, max, s_print_event, &pr, &last);
@@ -1313,7 +1422,7 @@ static int s_cmd_fetch(int argc, char **argv)
     /* commit only after everything fetched reached stdout: at-least-once */
     if (rc >= 0 && commit && last)
         rc = rz_commit(cl, group, last);
-    rz_client_destroy(&cl);
+    s_disconnect(&cl);
     return rc < 0 ? s_fail("fetch", rc) : S_EXIT_OK;
 }
 
@@ -1342,11 +1451,12 @@ static int s_cmd_commit(int argc, char **argv)
         return s_usage_error("commit", "give GROUP and SEQ");
     if (s_parse_u64(argv[optind + 1], &seq) || seq == 0)
         return s_usage_error("commit", "not a seq: '%s'", argv[optind + 1]);
-    rz_client_t *cl = s_connect("commit", NULL);
-    if (!cl)
-        return S_EXIT_FAIL;
+    rz_client_t *cl;
+    int conn = s_connect("commit", NULL, &cl);
+    if (conn)
+        return conn;
     int rc = rz_commit(cl, argv[optind], seq);
-    rz_client_destroy(&cl);
+    s_disconnect(&cl);
     return rc < 0 ? s_fail("commit", rc) : S_EXIT_OK;
 }
 
@@ -1587,9 +1697,10 @@ static int s_cmd_stats(int argc, char **argv)
         return s_usage_error("stats", "--watch: not a number of seconds: '%s'",
                              every_arg);
 
-    rz_client_t *cl = s_connect("stats", NULL);
-    if (!cl)
-        return S_EXIT_FAIL;
+    rz_client_t *cl;
+    int conn = s_connect("stats", NULL, &cl);
+    if (conn)
+        return conn;
     if (watch)
         s_install_signals();
     int status = S_EXIT_OK;
@@ -1648,7 +1759,7 @@ static int s_cmd_stats(int argc, char **argv)
         while (!s_stop && nanosleep(&ts, &ts) < 0 && errno == EINTR)
             ;
     } while (!s_stop);
-    rz_client_destroy(&cl);
+    s_disconnect(&cl);
     return status;
 }
 
@@ -1666,12 +1777,13 @@ static int s_cmd_health(int argc, char **argv)
     int opt = s_json_only_opts("health", s_health_help, argc, argv, &json);
     if (opt >= 0)
         return opt;
-    rz_client_t *cl = s_connect("health", NULL);
-    if (!cl)
-        return S_EXIT_FAIL;
+    rz_client_t *cl;
+    int conn = s_connect("health", NULL, &cl);
+    if (conn)
+        return conn;
     Ratusz__V1__Health *h = NULL;
     int rc = rz_health(cl, &h);
-    rz_client_destroy(&cl);
+    s_disconnect(&cl);
     if (rc < 0)
         return s_fail("health", rc);
     int status = strcmp(h->status, "ok") == 0 ? S_EXIT_OK : S_EXIT_FAIL;
@@ -1690,6 +1802,385 @@ static int s_cmd_health(int argc, char **argv)
                human_duration(up, sizeof up, h->uptime_us));
     }
     ratusz__v1__health__free_unpacked(h, NULL);
+    return status;
+}
+
+/* ==========================================================================
+ * Security: keygen, whoami, audit, verify
+ */
+
+static const char s_keygen_help[] =
+    "Usage: ratusz keygen NAME [--dir DIR]\n"
+    "\n"
+    "Make a CURVE key pair for one program or person on the bus (an adapter,\n"
+    "a bridge, an operator, or the broker itself) and write two files:\n"
+    "\n"
+    "  DIR/NAME.key   the secret key, mode 0600. It stays with that program:\n"
+    "                 give it with --key FILE or $RATUSZ_KEY. An existing\n"
+    "                 NAME.key is never overwritten.\n"
+    "  DIR/NAME.pub   the public key. The broker's principals file names it\n"
+    "                 to grant NAME its rights; the broker's own .pub is what\n"
+    "                 clients give as --server-key.\n"
+    "\n"
+    "The public key and both paths are printed. Exit status 1 when\n"
+    "NAME.key exists, 2 for a bad NAME.\n"
+    "\n"
+    "  NAME                1-100 of A-Z a-z 0-9 . _ -\n"
+    "  --dir DIR           where to write the files (default: .)\n";
+
+static int s_cmd_keygen(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"dir", required_argument, NULL, S_OPT_DIR}, S_GLOBAL_LONGOPTS,
+        {NULL, 0, NULL, 0}};
+    const char *dir = ".";
+    int c, g;
+    while ((c = getopt_long(argc, argv, S_GLOBAL_SHORTOPTS, longopts,
+                            NULL)) != -1) {
+        switch (c) {
+        case S_OPT_HELP: s_help(s_keygen_help); return S_EXIT_OK;
+        case S_OPT_DIR: dir = optarg; break;
+        default:
+            if ((g = s_global_opt("keygen", c, optarg, argv)) != 1)
+                return g ? g : s_bad_option("keygen", '?', argv);
+        }
+    }
+    if (argc - optind != 1)
+        return s_usage_error("keygen", argc == optind ? "which NAME?"
+                                                      : "too many arguments");
+    const char *name = argv[optind];
+    rz_keypair_t kp;
+    char err[600];
+    int rc = rz_key_generate(dir, name, &kp, err, sizeof err);
+    if (rc == RZ_EINVAL)
+        return s_usage_error("keygen", "%s", err);
+    if (rc < 0) {
+        fprintf(stderr, "ratusz: keygen: %s\n", err);
+        return S_EXIT_FAIL;
+    }
+    printf("public key:  %s\n"
+           "secret key:  %s/%s.key  (mode 0600: keep it private)\n"
+           "public file: %s/%s.pub\n",
+           kp.public_z85, dir, name, dir, name);
+    explicit_bzero(&kp, sizeof kp);
+    return S_EXIT_OK;
+}
+
+static const char s_whoami_help[] =
+    "Usage: ratusz whoami [--json]\n"
+    "\n"
+    "Ask the broker who this client is to it: the principal its key (from\n"
+    "--key) belongs to, or \"anonymous\" without one; whether security (CURVE\n"
+    "and grants) is on; whether it may see personal data unredacted; and\n"
+    "its grants: the sources and tenants it may publish as, the topic\n"
+    "prefixes it may read and subscribe to, the consumer groups it owns and\n"
+    "the admin requests it may make.\n"
+    "\n"
+    "  --json              the Whoami message as one JSON line\n";
+
+/* One grant row: the patterns joined with ", ", or "-". */
+static void s_grant_row(table_t *t, const char *what, char **v, size_t n)
+{
+    table_add(t, "%s", what);
+    if (n == 0) {
+        table_add(t, "-");
+        return;
+    }
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(v[i]) + 2;
+    char *all = malloc(len);
+    if (!all) {
+        table_add(t, "?");
+        return;
+    }
+    all[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            strcat(all, ", ");
+        strcat(all, v[i]);
+    }
+    table_add(t, "%s", all);
+    free(all);
+}
+
+static int s_cmd_whoami(int argc, char **argv)
+{
+    bool json;
+    int opt = s_json_only_opts("whoami", s_whoami_help, argc, argv, &json);
+    if (opt >= 0)
+        return opt;
+    rz_client_t *cl;
+    int conn = s_connect("whoami", NULL, &cl);
+    if (conn)
+        return conn;
+    Ratusz__V1__Whoami *w = NULL;
+    int rc = rz_whoami(cl, &w);
+    s_disconnect(&cl);
+    if (rc < 0)
+        return s_fail("whoami", rc);
+    int status = S_EXIT_OK;
+    if (json) {
+        char *text = rz_message_to_json(&w->base);
+        if (text)
+            puts(text);
+        else
+            status = s_fail("whoami", RZ_ENOMEM);
+        free(text);
+    } else {
+        printf("principal      %s\n", w->principal);
+        if (*w->address)
+            printf("address        %s\n", w->address);
+        printf("security       %s\n",
+               w->security ? "on (CURVE keys and grants)"
+                           : "off (no keys: every client may do anything)");
+        printf("personal data  %s\n\n",
+               w->personal_data ? "unredacted" : "redacted");
+        static const char *const hdr[] = {"GRANT", "PATTERNS"};
+        table_t *t = table_new(hdr, 2);
+        if (t) {
+            s_grant_row(t, "publish sources", w->publish_sources,
+                        w->n_publish_sources);
+            s_grant_row(t, "publish tenants", w->publish_tenants,
+                        w->n_publish_tenants);
+            s_grant_row(t, "read", w->read, w->n_read);
+            s_grant_row(t, "consumer groups", w->groups, w->n_groups);
+            s_grant_row(t, "admin", w->admin, w->n_admin);
+            table_print(t, stdout, NULL);
+            table_destroy(&t);
+        }
+    }
+    ratusz__v1__whoami__free_unpacked(w, NULL);
+    return status;
+}
+
+/* "12,345": counts an operator reads at a glance. */
+static const char *s_thousands(char *buf, size_t len, uint64_t n)
+{
+    char digits[24];
+    int nd = snprintf(digits, sizeof digits, "%" PRIu64, n);
+    size_t o = 0;
+    for (int i = 0; i < nd && o + 2 < len; i++) {
+        if (i && (nd - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+static const char s_verify_help[] =
+    "Usage: ratusz verify [--from SEQ] [--json]\n"
+    "\n"
+    "Have the broker check the hash chain of its event log: every commit's\n"
+    "digest covers its events and the digest of the commit before, so an\n"
+    "event changed or removed on disk breaks the chain from there on. One\n"
+    "line says what was found:\n"
+    "\n"
+    "  event log intact: 12,345 events in 87 commits from seq 1 to 12345\n"
+    "  event log BROKEN at seq 4711: <reason>\n"
+    "\n"
+    "Exit status 0 when intact, 1 when broken (or the broker did not\n"
+    "answer). 'ratusz audit verify' checks the audit log the same way.\n"
+    "\n"
+    "  --from SEQ          start at this seq (default: the first)\n"
+    "  --json              the VerifyResult message as one JSON line\n";
+
+static const char s_audit_verify_help[] =
+    "Usage: ratusz audit verify [--from ID] [--json]\n"
+    "\n"
+    "Have the broker check the hash chain of its audit log: each record's\n"
+    "digest covers the record and the digest of the one before. One line\n"
+    "says what was found:\n"
+    "\n"
+    "  audit log intact: 1,234 records from id 1 to 1234\n"
+    "  audit log BROKEN at record 17: <reason>\n"
+    "\n"
+    "Exit status 0 when intact, 1 when broken (or the broker did not\n"
+    "answer).\n"
+    "\n"
+    "  --from ID           start at this record id (default: the first)\n"
+    "  --json              the VerifyResult message as one JSON line\n";
+
+/* verify and audit verify: log is "events" or "audit". */
+static int s_verify(const char *cmd, const char *help, const char *log,
+                    int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"from", required_argument, NULL, S_OPT_FROM},
+        {"json", no_argument, NULL, S_OPT_JSON}, S_GLOBAL_LONGOPTS,
+        {NULL, 0, NULL, 0}};
+    bool events = strcmp(log, "events") == 0;
+    uint64_t from = 0;
+    bool json = false;
+    int c, g;
+    while ((c = getopt_long(argc, argv, S_GLOBAL_SHORTOPTS, longopts,
+                            NULL)) != -1) {
+        switch (c) {
+        case S_OPT_HELP: s_help(help); return S_EXIT_OK;
+        case S_OPT_JSON: json = true; break;
+        case S_OPT_FROM:
+            if (s_parse_u64(optarg, &from) || from == 0)
+                return events ? s_bad_seq(cmd, "--from", optarg)
+                              : s_usage_error(cmd, "--from: not a record "
+                                                   "id: '%s'", optarg);
+            break;
+        default:
+            if ((g = s_global_opt(cmd, c, optarg, argv)) != 1)
+                return g ? g : s_bad_option(cmd, '?', argv);
+        }
+    }
+    if (optind < argc)
+        return s_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    rz_client_t *cl;
+    int conn = s_connect(cmd, NULL, &cl);
+    if (conn)
+        return conn;
+    Ratusz__V1__VerifyResult *v = NULL;
+    int rc = rz_verify(cl, log, from, &v);
+    s_disconnect(&cl);
+    if (rc < 0)
+        return s_fail(cmd, rc);
+    int status = v->ok ? S_EXIT_OK : S_EXIT_FAIL;
+    const char *what = events ? "event log" : "audit log";
+    char a[32], b[32];
+    if (json) {
+        char *text = rz_message_to_json(&v->base);
+        if (text)
+            puts(text);
+        else
+            status = s_fail(cmd, RZ_ENOMEM);
+        free(text);
+    } else if (!v->ok) {
+        printf("%s BROKEN at %s %" PRIu64 ": %s\n", what,
+               events ? "seq" : "record", v->first_bad,
+               *v->reason ? v->reason : "(no reason given)");
+    } else if (v->checked == 0) {
+        printf("%s intact: nothing to check\n", what);
+    } else if (events) {
+        printf("%s intact: %s events in %s commits from seq %" PRIu64
+               " to %" PRIu64 "\n",
+               what, s_thousands(a, sizeof a, v->checked),
+               s_thousands(b, sizeof b, v->links), v->first, v->last);
+    } else {
+        printf("%s intact: %s records from id %" PRIu64 " to %" PRIu64 "\n",
+               what, s_thousands(a, sizeof a, v->checked), v->first, v->last);
+    }
+    ratusz__v1__verify_result__free_unpacked(v, NULL);
+    return status;
+}
+
+static int s_cmd_verify(int argc, char **argv)
+{
+    return s_verify("verify", s_verify_help, "events", argc, argv);
+}
+
+static const char s_audit_help[] =
+    "Usage: ratusz audit [--since T] [--until T] [--principal P]\n"
+    "                    [--subject S] [--limit N]\n"
+    "       ratusz audit verify [--from ID] [--json]\n"
+    "\n"
+    "Print the broker's audit log, oldest first, one JSON object per line:\n"
+    "who (principal and address) did what (read personal data, was denied,\n"
+    "had its key refused, made an admin request, reloaded the grants), with\n"
+    "which command and outcome. Every matching record is printed, page by\n"
+    "page. Reading the audit log is an admin grant ('audit').\n"
+    "'ratusz audit verify' checks the log's hash chain (see its --help).\n"
+    "\n"
+    "  --since T           records from T (inclusive): RFC 3339 or unix\n"
+    "                      microseconds\n"
+    "  --until T           records before T\n"
+    "  --principal P       only this principal's records\n"
+    "  --subject S         only records that name this subject\n"
+    "  --limit N           print at most N records\n";
+
+/* Records per AUDIT request, the broker's default page. */
+#define S_AUDIT_PAGE 1000
+
+static int s_cmd_audit(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "verify") == 0)
+        return s_verify("audit verify", s_audit_verify_help, "audit",
+                        argc - 1, argv + 1);
+    static const struct option longopts[] = {
+        {"since", required_argument, NULL, S_OPT_SINCE},
+        {"until", required_argument, NULL, S_OPT_UNTIL},
+        {"principal", required_argument, NULL, S_OPT_PRINCIPAL},
+        {"subject", required_argument, NULL, S_OPT_SUBJECT},
+        {"limit", required_argument, NULL, S_OPT_LIMIT},
+        S_GLOBAL_LONGOPTS,
+        {NULL, 0, NULL, 0}};
+    Ratusz__V1__AuditRequest req = RATUSZ__V1__AUDIT_REQUEST__INIT;
+    uint64_t limit = 0;
+    char why[200];
+    int c, g;
+    while ((c = getopt_long(argc, argv, S_GLOBAL_SHORTOPTS, longopts,
+                            NULL)) != -1) {
+        switch (c) {
+        case S_OPT_HELP: s_help(s_audit_help); return S_EXIT_OK;
+        case S_OPT_PRINCIPAL: req.principal = optarg; break;
+        case S_OPT_SUBJECT: req.subject = optarg; break;
+        case S_OPT_SINCE:
+        case S_OPT_UNTIL:
+            if (s_parse_time(optarg, c == S_OPT_SINCE ? &req.since
+                                                      : &req.until,
+                             why, sizeof why))
+                return s_usage_error("audit", "--%s: %s",
+                                     c == S_OPT_SINCE ? "since" : "until",
+                                     why);
+            break;
+        case S_OPT_LIMIT:
+            if (s_parse_u64(optarg, &limit) || limit == 0)
+                return s_bad_number("audit", "--limit", optarg);
+            break;
+        default:
+            if ((g = s_global_opt("audit", c, optarg, argv)) != 1)
+                return g ? g : s_bad_option("audit", '?', argv);
+        }
+    }
+    if (optind < argc)
+        return s_usage_error("audit", "unexpected argument '%s'",
+                             argv[optind]);
+    if (req.since && req.until && req.until <= req.since)
+        return s_usage_error("audit", "--until is not after --since");
+
+    rz_client_t *cl;
+    int conn = s_connect("audit", NULL, &cl);
+    if (conn)
+        return conn;
+    s_install_signals();
+    uint64_t printed = 0;
+    int rc = 0;
+    for (;;) {
+        uint64_t left = limit ? limit - printed : 0;
+        req.limit = left && left < S_AUDIT_PAGE ? (uint32_t)left : 0;
+        Ratusz__V1__AuditList *list = NULL;
+        rc = rz_audit(cl, &req, &list);
+        if (rc < 0)
+            break;
+        for (size_t i = 0; i < list->n_records; i++) {
+            if (limit && printed >= limit)
+                break;
+            char *text = rz_message_to_json(&list->records[i]->base);
+            if (!text) {
+                rc = RZ_ENOMEM;
+                break;
+            }
+            puts(text);
+            free(text);
+            printed++;
+        }
+        fflush(stdout);
+        uint64_t next = list->next_id;
+        ratusz__v1__audit_list__free_unpacked(list, NULL);
+        /* a next_id that does not move on would loop forever */
+        if (rc < 0 || !next || next <= req.after_id || s_stop ||
+            (limit && printed >= limit))
+            break;
+        req.after_id = next;
+    }
+    int status = rc < 0 ? s_fail("audit", rc) : S_EXIT_OK;
+    s_disconnect(&cl);
     return status;
 }
 
@@ -1714,6 +2205,10 @@ static const s_cmd_t s_cmds[] = {
     {"consumers", s_cmd_consumers, "list durable consumer groups"},
     {"fetch", s_cmd_fetch, "print the next events for a consumer group"},
     {"commit", s_cmd_commit, "move a consumer group's position"},
+    {"keygen", s_cmd_keygen, "make a CURVE key pair (NAME.key, NAME.pub)"},
+    {"whoami", s_cmd_whoami, "show this client's principal and grants"},
+    {"audit", s_cmd_audit, "print the audit log; 'audit verify' checks it"},
+    {"verify", s_cmd_verify, "check the event log's hash chain"},
 };
 #define S_NCMDS (sizeof s_cmds / sizeof s_cmds[0])
 
@@ -1758,6 +2253,16 @@ int main(int argc, char **argv)
     s_opt.stream = getenv("RATUSZ_STREAM");
     if (!s_opt.endpoint || !*s_opt.endpoint)
         s_opt.endpoint = RZ_DEFAULT_FRONT;
+    const char *key = getenv("RATUSZ_KEY");
+    const char *server_key = getenv("RATUSZ_SERVER_KEY");
+    if (key && *key) {
+        s_opt.key = key;
+        s_opt.key_from = "$RATUSZ_KEY";
+    }
+    if (server_key && *server_key) {
+        s_opt.server_key = server_key;
+        s_opt.server_key_from = "$RATUSZ_SERVER_KEY";
+    }
     if (!s_opt.stream || !*s_opt.stream)
         s_opt.stream = RZ_DEFAULT_STREAM;
 

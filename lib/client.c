@@ -8,18 +8,38 @@
  *
  *   request:  [command][corr: u64 BE][body]
  *   reply:    [command | "ERR"][corr][body]
+ *
+ * With CURVE keys every socket of the client (the DEALER and each SUB) is
+ * a CurveZMQ client. A broker that refuses the key just drops the
+ * connection during the handshake, which on its own would look like a
+ * broker that does not answer; a socket monitor watches for failed
+ * handshakes so that a request says RZ_EDENIED at once instead.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 
+#include "ratusz/keys.h"
 #include "ratusz/ratusz.h"
 
 #define S_DEFAULT_WINDOW 1024
 #define S_DEFAULT_TIMEOUT 10000
 #define S_MAX_EVENT (16u << 20)
 #define S_QUIET_US 1000000
+
+/* Handshake failures of one socket, as its monitor reports them. */
+typedef struct s_monitor {
+    void *pair;   /* reads the monitored socket's events; NULL: no CURVE */
+    int failures; /* failed handshakes since the last one that succeeded */
+    int refused;  /* the broker is refusing this client's key */
+} s_monitor_t;
+
+#define S_MONITOR_EVENTS                                                      \
+    (ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |   \
+     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+
+#define S_REFUSED "the broker refused this client's key"
 
 /* One publish request waiting for its AckList. */
 typedef struct s_pending {
@@ -35,6 +55,15 @@ struct rz_client {
     void *sock;
     rz_client_opts_t opts;
     uint64_t next_corr;
+
+    /* CURVE: copies of the keys (opts points here), empty without */
+    char curve_public[RZ_KEY_Z85_LEN + 1];
+    char curve_secret[RZ_KEY_Z85_LEN + 1];
+    char curve_server[RZ_KEY_Z85_LEN + 1];
+    s_monitor_t mon;
+    unsigned monitors; /* made so far: numbers their inproc endpoints */
+    char principal[256];
+    char error[256]; /* rz_client_last_error */
 
     rz_ack_cb ack_cb;
     void *ack_user;
@@ -75,6 +104,98 @@ static int s_zerr(void)
     if (e == EAGAIN)
         return RZ_ETIMEDOUT;
     return -e;
+}
+
+/* ------------------------------------------------------------------------ */
+/* CURVE and the handshake monitor                                           */
+
+/* Make sock a CURVE client with c's keys (nothing without keys). */
+static int s_curve_apply(const rz_client_t *c, void *sock)
+{
+    if (!c->curve_server[0])
+        return 0;
+    if (zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, c->curve_server,
+                       RZ_KEY_Z85_LEN) < 0 ||
+        zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, c->curve_public,
+                       RZ_KEY_Z85_LEN) < 0 ||
+        zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, c->curve_secret,
+                       RZ_KEY_Z85_LEN) < 0)
+        return -zmq_errno();
+    return 0;
+}
+
+/* Watch sock's handshakes (before it connects, so none is missed). The
+ * inproc name only has to be unique in the client's own context; the
+ * number keeps it so while a closed socket's monitor is still going. */
+static int s_monitor_start(rz_client_t *c, void *sock, s_monitor_t *m)
+{
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://rz-monitor-%u", c->monitors++);
+    void *ctx = c->ctx;
+    if (zmq_socket_monitor(sock, ep, S_MONITOR_EVENTS) < 0)
+        return -zmq_errno();
+    m->pair = zmq_socket(ctx, ZMQ_PAIR);
+    if (!m->pair)
+        return -zmq_errno();
+    int zero = 0;
+    zmq_setsockopt(m->pair, ZMQ_LINGER, &zero, sizeof zero);
+    if (zmq_connect(m->pair, ep) < 0)
+        return -zmq_errno();
+    return 0;
+}
+
+static void s_monitor_stop(s_monitor_t *m)
+{
+    if (m->pair)
+        zmq_close(m->pair);
+    m->pair = NULL;
+}
+
+/* Read the events that are waiting. Returns 1 when some arrived and the
+ * broker is (still) refusing the key after them.
+ *
+ * A broker whose ZAP handler denies the key says so (FAILED_AUTH), and
+ * one with another security mechanism fails the greeting
+ * (FAILED_PROTOCOL). A broker that cannot decrypt the client's HELLO
+ * (the client has the wrong server key) only drops the connection, which
+ * is FAILED_NO_DETAIL here, as is a broker stopping mid-handshake: that
+ * one counts as refusal when it happens twice in a row (ZeroMQ retries
+ * every 100 ms). */
+static int s_monitor_read(s_monitor_t *m)
+{
+    int seen = 0;
+    for (;;) {
+        zmq_msg_t ev;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, m->pair, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            break;
+        }
+        uint16_t id = 0;
+        if (zmq_msg_size(&ev) >= 2)
+            memcpy(&id, zmq_msg_data(&ev), 2);
+        /* the rest of the event: the endpoint */
+        while (zmq_msg_more(&ev)) {
+            zmq_msg_close(&ev);
+            zmq_msg_init(&ev);
+            if (zmq_msg_recv(&ev, m->pair, 0) < 0)
+                break;
+        }
+        zmq_msg_close(&ev);
+        seen = 1;
+        if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            m->failures = 0;
+            m->refused = 0;
+        } else if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
+                   id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+            m->failures++;
+            m->refused = 1;
+        } else if (id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+            m->failures++;
+            m->refused = m->failures >= 2;
+        }
+    }
+    return seen && m->refused;
 }
 
 /* Send [cmd][corr][body] without blocking past the timeout. */
@@ -130,15 +251,31 @@ static int s_reply_is(const s_reply_t *r, const char *cmd)
            memcmp(zmq_msg_data((zmq_msg_t *)&r->cmd), cmd, n) == 0;
 }
 
-/* Wait up to timeout_ms for one reply. 0, RZ_ETIMEDOUT, RZ_EPROTO. */
+/* Wait up to timeout_ms for one reply. 0, RZ_ETIMEDOUT, RZ_EPROTO, or
+ * RZ_EDENIED when the broker refuses the key meanwhile. */
 static int s_recv(rz_client_t *c, s_reply_t *r, int timeout_ms)
 {
-    zmq_pollitem_t it = {c->sock, 0, ZMQ_POLLIN, 0};
-    int n = zmq_poll(&it, 1, timeout_ms);
-    if (n < 0)
-        return s_zerr();
-    if (n == 0)
-        return RZ_ETIMEDOUT;
+    int64_t deadline = rz_now_us() + (int64_t)timeout_ms * 1000;
+    for (;;) {
+        zmq_pollitem_t it[2] = {{c->sock, 0, ZMQ_POLLIN, 0},
+                                {c->mon.pair, 0, ZMQ_POLLIN, 0}};
+        int wait = timeout_ms;
+        if (timeout_ms > 0) {
+            int64_t left = deadline - rz_now_us();
+            wait = left > 0 ? (int)((left + 999) / 1000) : 0;
+        }
+        int n = zmq_poll(it, c->mon.pair ? 2 : 1, wait);
+        if (n < 0)
+            return s_zerr();
+        if (it[0].revents & ZMQ_POLLIN)
+            break;
+        if (n > 0 && s_monitor_read(&c->mon)) {
+            snprintf(c->error, sizeof c->error, S_REFUSED);
+            return RZ_EDENIED;
+        }
+        if (n == 0 || wait == 0)
+            return RZ_ETIMEDOUT;
+    }
     r->parts = 0;
     zmq_msg_t *frames[3] = {&r->cmd, &r->corr, &r->body};
     int more = 1;
@@ -186,6 +323,30 @@ static int s_reply_error(s_reply_t *r, char *msg, size_t len)
 /* ------------------------------------------------------------------------ */
 /* Life cycle                                                                */
 
+/* Copy the three CURVE keys into c: all or none, each valid Z85. */
+static int s_curve_keys(rz_client_t *c)
+{
+    const char *k[3] = {c->opts.curve_public, c->opts.curve_secret,
+                        c->opts.curve_server};
+    char *dst[3] = {c->curve_public, c->curve_secret, c->curve_server};
+    int given = !!k[0] + !!k[1] + !!k[2];
+    if (given == 0)
+        return 0;
+    if (given != 3)
+        return -EINVAL;
+    if (!zmq_has("curve"))
+        return -ENOTSUP;
+    for (int i = 0; i < 3; i++) {
+        if (!rz_key_is_z85(k[i]))
+            return -EINVAL;
+        memcpy(dst[i], k[i], RZ_KEY_Z85_LEN + 1);
+    }
+    c->opts.curve_public = c->curve_public;
+    c->opts.curve_secret = c->curve_secret;
+    c->opts.curve_server = c->curve_server;
+    return 0;
+}
+
 rz_client_t *rz_client_new(const char *endpoint, const rz_client_opts_t *opts)
 {
     rz_client_t *c = calloc(1, sizeof *c);
@@ -193,6 +354,15 @@ rz_client_t *rz_client_new(const char *endpoint, const rz_client_opts_t *opts)
         return NULL;
     if (opts)
         c->opts = *opts;
+    int krc = s_curve_keys(c);
+    if (krc < 0) {
+        explicit_bzero(c, sizeof *c);
+        free(c);
+        errno = -krc;
+        return NULL;
+    }
+    snprintf(c->principal, sizeof c->principal, "%s",
+             c->curve_public[0] ? c->curve_public : "anonymous");
     if (!c->opts.window)
         c->opts.window = S_DEFAULT_WINDOW;
     if (!c->opts.batch)
@@ -215,6 +385,10 @@ rz_client_t *rz_client_new(const char *endpoint, const rz_client_opts_t *opts)
     /* Flow control is the window; the HWM must not drop or block us. */
     zmq_setsockopt(c->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
     zmq_setsockopt(c->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (c->curve_server[0] &&
+        (s_curve_apply(c, c->sock) < 0 ||
+         s_monitor_start(c, c->sock, &c->mon) < 0))
+        goto fail;
     if (zmq_connect(c->sock, endpoint ? endpoint : RZ_DEFAULT_FRONT) < 0)
         goto fail;
     return c;
@@ -233,6 +407,7 @@ void rz_client_destroy(rz_client_t **cp)
         return;
     if (c->sock)
         zmq_close(c->sock);
+    s_monitor_stop(&c->mon);
     if (c->ctx)
         zmq_ctx_term(c->ctx);
     for (size_t i = 0; i < c->pend_len; i++) {
@@ -243,14 +418,19 @@ void rz_client_destroy(rz_client_t **cp)
     free(c->pend);
     free(c->batch);
     free(c->batch_args);
+    explicit_bzero(c->curve_secret, sizeof c->curve_secret);
     free(c);
     *cp = NULL;
 }
 
 const char *rz_client_principal(const rz_client_t *c)
 {
-    (void)c;
-    return "anonymous";
+    return c->principal;
+}
+
+const char *rz_client_last_error(const rz_client_t *c)
+{
+    return c->error;
 }
 
 void rz_client_set_ack_cb(rz_client_t *c, rz_ack_cb cb, void *user)
@@ -548,6 +728,7 @@ static int s_call(rz_client_t *c, const char *cmd, const ProtobufCMessage *m,
     int rc = s_send_batch(c);
     if (rc < 0)
         return rc;
+    c->error[0] = '\0';
     *corr = c->next_corr++;
     return s_send_msg(c, cmd, *corr, m);
 }
@@ -571,7 +752,7 @@ static int s_wait(rz_client_t *c, uint64_t corr, s_reply_t *r)
             return rc;
         if (s_reply_corr(r) == corr) {
             if (s_reply_is(r, "ERR")) {
-                rc = s_reply_error(r, NULL, 0);
+                rc = s_reply_error(r, c->error, sizeof c->error);
                 s_reply_close(r);
                 return rc;
             }
@@ -921,6 +1102,7 @@ typedef struct s_topic_seen {
 struct rz_sub {
     rz_client_t *client;
     void *sock;
+    s_monitor_t mon; /* with CURVE */
     uint64_t start_seq; /* head when the subscription began */
     uint64_t caught_up; /* every matching event <= this was delivered */
     /* The stream counts as quiet S_QUIET_US after its last message; only
@@ -997,6 +1179,10 @@ rz_sub_t *rz_sub_new(rz_client_t *c, const char *stream_endpoint,
         goto fail;
     zmq_setsockopt(s->sock, ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(s->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (c->curve_server[0] &&
+        (s_curve_apply(c, s->sock) < 0 ||
+         s_monitor_start(c, s->sock, &s->mon) < 0))
+        goto fail;
     prefix = prefix ? prefix : "";
     s->caught_up = s->start_seq;
     s->quiet_from_us = rz_now_us() + S_QUIET_US;
@@ -1023,6 +1209,7 @@ void rz_sub_destroy(rz_sub_t **sp)
         return;
     if (s->sock)
         zmq_close(s->sock);
+    s_monitor_stop(&s->mon);
     for (size_t i = 0; i < s->seen_cap; i++)
         free(s->seen[i].topic);
     free(s->prefix);
@@ -1201,10 +1388,23 @@ int rz_sub_recv(rz_sub_t *s, rz_event_cb cb, void *user, int timeout_ms)
         }
         if (delivered)
             wait = 0;
-        zmq_pollitem_t it = {s->sock, 0, ZMQ_POLLIN, 0};
-        int n = zmq_poll(&it, 1, wait);
+        zmq_pollitem_t it[2] = {{s->sock, 0, ZMQ_POLLIN, 0},
+                                {s->mon.pair, 0, ZMQ_POLLIN, 0}};
+        int n = zmq_poll(it, s->mon.pair ? 2 : 1, wait);
         if (n < 0)
             return delivered ? delivered : s_zerr();
+        if (n > 0 && !(it[0].revents & ZMQ_POLLIN)) {
+            /* only the monitor spoke */
+            if (s_monitor_read(&s->mon)) {
+                snprintf(s->client->error, sizeof s->client->error,
+                         S_REFUSED);
+                return delivered ? delivered : RZ_EDENIED;
+            }
+            if (wait == 0 || (timeout_ms > 0 && rz_now_us() >= deadline))
+                n = 0;
+            else
+                continue;
+        }
         if (n == 0) {
             if (!delivered)
                 delivered += s_catch_up(s, cb, user, &stop);
@@ -1219,27 +1419,48 @@ int rz_sub_recv(rz_sub_t *s, rz_event_cb cb, void *user, int timeout_ms)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Security (placeholders)                                                   */
+/* Security: who am I, the audit log, hash chains                            */
 
 int rz_whoami(rz_client_t *c, Ratusz__V1__Whoami **out)
 {
-    (void)c;
     *out = NULL;
-    return RZ_EPROTO;
+    int rc = s_info(c, "WHOAMI", &ratusz__v1__whoami__descriptor,
+                    (void **)out);
+    if (rc == 0 && (*out)->principal && (*out)->principal[0])
+        snprintf(c->principal, sizeof c->principal, "%s",
+                 (*out)->principal);
+    return rc;
+}
+
+/* Send req as cmd and unpack the reply body as d. */
+static int s_ask(rz_client_t *c, const char *cmd, const ProtobufCMessage *req,
+                 const ProtobufCMessageDescriptor *d, void **out)
+{
+    s_reply_t r;
+    *out = NULL;
+    int rc = s_request(c, cmd, req, &r);
+    if (rc < 0)
+        return rc;
+    *out = protobuf_c_message_unpack(d, NULL, zmq_msg_size(&r.body),
+                                     zmq_msg_data(&r.body));
+    s_reply_close(&r);
+    return *out ? 0 : RZ_EPROTO;
 }
 
 int rz_audit(rz_client_t *c, const Ratusz__V1__AuditRequest *req,
              Ratusz__V1__AuditList **out)
 {
-    (void)c, (void)req;
-    *out = NULL;
-    return RZ_EPROTO;
+    Ratusz__V1__AuditRequest all = RATUSZ__V1__AUDIT_REQUEST__INIT;
+    return s_ask(c, "AUDIT", req ? &req->base : &all.base,
+                 &ratusz__v1__audit_list__descriptor, (void **)out);
 }
 
 int rz_verify(rz_client_t *c, const char *log, uint64_t from,
               Ratusz__V1__VerifyResult **out)
 {
-    (void)c, (void)log, (void)from;
-    *out = NULL;
-    return RZ_EPROTO;
+    Ratusz__V1__VerifyRequest m = RATUSZ__V1__VERIFY_REQUEST__INIT;
+    m.log = (char *)(log && *log ? log : "events");
+    m.from = from;
+    return s_ask(c, "VERIFY", &m.base, &ratusz__v1__verify_result__descriptor,
+                 (void **)out);
 }

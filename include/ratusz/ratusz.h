@@ -124,8 +124,14 @@ typedef struct rz_client_opts {
     int timeout_ms;
     /* CURVE (docs/SECURITY.md): this client's key pair and the broker's
      * public key, each 40 Z85 characters (ratusz/keys.h reads them from
-     * files). All three NULL: no encryption, the principal is "anonymous".
-     * Subscriptions made with this client use the same keys. */
+     * files); copied, so they may be freed after rz_client_new. All three
+     * NULL: no encryption, the principal is "anonymous". Giving only some,
+     * or a key that is not Z85, fails rz_client_new with EINVAL (ENOTSUP
+     * when libzmq has no CURVE). Subscriptions made with this client use
+     * the same keys. When the broker refuses the key, requests (and
+     * rz_pump, rz_flush, rz_sub_recv) fail with RZ_EDENIED as soon as the
+     * handshake fails, and rz_client_last_error says so; the connection
+     * keeps retrying, so a key granted later starts to work. */
     const char *curve_public;
     const char *curve_secret;
     const char *curve_server;
@@ -141,8 +147,16 @@ rz_client_t *rz_client_new(const char *endpoint, const rz_client_opts_t *opts);
  * first to wait for them. Safe with NULL and twice. */
 void rz_client_destroy(rz_client_t **c);
 
-/* The principal requests are made as ("anonymous" without credentials). */
+/* The principal requests are made as: "anonymous" without CURVE keys;
+ * with them the name the last rz_whoami returned, or until then the
+ * client's public key (Z85). Valid until the next call on c. */
 const char *rz_client_principal(const rz_client_t *c);
+
+/* Why the last synchronous request failed, in words: the message of the
+ * broker's Error reply ("principal 'x' may not read ..."), or "the broker
+ * refused this client's key"; "" when there is nothing to add to the
+ * code's rz_strerror. Borrowed; valid until the next request on c. */
+const char *rz_client_last_error(const rz_client_t *c);
 
 /* ---------------------------------------------------------------------------
  * Publishing
@@ -281,15 +295,20 @@ int rz_health(rz_client_t *c, Ratusz__V1__Health **out);
 int rz_stats(rz_client_t *c, Ratusz__V1__Stats **out);
 int rz_consumers(rz_client_t *c, Ratusz__V1__ConsumerList **out);
 
-/* WHOAMI: the principal this connection is taken for and its grants. */
+/* WHOAMI: the principal this connection is taken for and its grants.
+ * Also what rz_client_principal returns from then on. */
 int rz_whoami(rz_client_t *c, Ratusz__V1__Whoami **out);
 
-/* AUDIT: one page of the audit log (docs/PROTOCOL.md). */
+/* AUDIT: one page of the audit log (docs/PROTOCOL.md); req NULL asks for
+ * the first page of everything. Go on with req->after_id = (*out)->next_id
+ * until next_id is 0. RZ_EDENIED when the principal may not read it. */
 int rz_audit(rz_client_t *c, const Ratusz__V1__AuditRequest *req,
              Ratusz__V1__AuditList **out);
 
-/* VERIFY: check the event log's ("events") or the audit log's ("audit")
- * hash chain from seq / record id from (0 = the start). */
+/* VERIFY: check the event log's ("events"; also for NULL or "") or the
+ * audit log's ("audit") hash chain from seq / record id from (0 = the
+ * start). Returns 0 when the broker answered, whatever it found: a broken
+ * chain is (*out)->ok == 0 with first_bad and reason. */
 int rz_verify(rz_client_t *c, const char *log, uint64_t from,
               Ratusz__V1__VerifyResult **out);
 
