@@ -1265,8 +1265,11 @@ static void s_handle(s_front_t *f, s_req_t *q)
     q->has_delim = q->nframes > 1 && zmq_msg_size(&q->frames[1]) == 0;
     q->cmd_at = 1 + q->has_delim;
     int parts = q->total - q->cmd_at;
-    rz_access_principal(&q->frames[0], q->principal, sizeof q->principal);
-    const char *addr = zmq_msg_gets(&q->frames[0], "Peer-Address");
+    /* the connection's properties come with the frames read off the wire,
+     * not with the routing id the ROUTER made up */
+    zmq_msg_t *wire = &q->frames[q->nframes - 1];
+    rz_access_principal(wire, q->principal, sizeof q->principal);
+    const char *addr = zmq_msg_gets(wire, "Peer-Address");
     snprintf(q->address, sizeof q->address, "%s", addr ? addr : "");
     if (parts != 3) {
         s_reply_error(f, q, RZ_EBADFRAME,

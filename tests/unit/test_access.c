@@ -431,7 +431,7 @@ static void test_access_errors_name_file_line(void **state)
         {"principals:\n  a:\n", "    key: \"abc\"\n", "",
          "P:3: principal 'a': key is not 40 Z85 characters"},
         {"principals:\n  a:\n",
-         "    key: \"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]y\\\"7\"\n", "",
+         "    key: \"o!8fsAzow}Dsj{go&<FArsmeUF?7h=rsO[-Bah\\\"7\"\n", "",
          "P:3: principal 'a': key is not valid Z85"},
         {"principals:\n  a:\n", p1, "    admin: [stats, rload]\n",
          "P:4: principal 'a': admin: unknown action 'rload' (want stats, "
