@@ -1,5 +1,4 @@
 /* keyopts.c - a program's CURVE options into rz_client_opts_t */
-#define _DEFAULT_SOURCE /* explicit_bzero */
 #include "ratusz/keyopts.h"
 
 #include <stdio.h>
@@ -10,6 +9,16 @@
 static int s_set(const char *s)
 {
     return s && *s;
+}
+
+/* "option: why" when why names the file already, else "option FILE: why" */
+static void s_fail(char *err, size_t err_len, const char *option,
+                   const char *file, const char *why)
+{
+    if (strstr(why, file))
+        snprintf(err, err_len, "%s: %s", option, why);
+    else
+        snprintf(err, err_len, "%s %s: %s", option, file, why);
 }
 
 int rz_keyopts_load(rz_keyopts_t *k, const char *key_file,
@@ -34,7 +43,7 @@ int rz_keyopts_load(rz_keyopts_t *k, const char *key_file,
         return RZ_ECONFIG;
     }
     if ((rc = rz_key_load_secret(key_file, &k->self, why, sizeof why)) < 0) {
-        snprintf(err, err_len, "key %s: %s", key_file, why);
+        s_fail(err, err_len, "key", key_file, why);
         goto fail;
     }
     if (!k->self.secret_z85[0] || !k->self.public_z85[0]) {
@@ -45,7 +54,7 @@ int rz_keyopts_load(rz_keyopts_t *k, const char *key_file,
     }
     if ((rc = rz_key_load_public(server_key, &k->server, why, sizeof why)) <
         0) {
-        snprintf(err, err_len, "server_key %s: %s", server_key, why);
+        s_fail(err, err_len, "server_key", server_key, why);
         goto fail;
     }
     if (!k->server.public_z85[0]) {
