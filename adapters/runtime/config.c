@@ -19,6 +19,12 @@ static const rz_conf_option_t s_base[] = {
      "component name in `ratusz stats` (default adapter/<system>)"},
     {"broker", RZ_CONF_STRING, S_OFF(broker), RZ_DEFAULT_FRONT, NULL, 0, 0,
      "ENDPOINT", "the broker's front endpoint"},
+    {"key", RZ_CONF_STRING, S_OFF(key), "", NULL, 0, 0, "FILE",
+     "this adapter's CURVE secret key file (NAME.key from `ratusz keygen`; "
+     "empty: plain connections)"},
+    {"server_key", RZ_CONF_STRING, S_OFF(server_key), "", NULL, 0, 0,
+     "FILE|Z85", "the broker's CURVE public key: its .pub file or 40 Z85 "
+     "characters (with key)"},
     {"source", RZ_CONF_STRING, S_OFF(source), "/{tenant}/{domain}/{system}",
      NULL, 0, 0, "URI",
      "event source for events whose module left it empty; {tenant}, "

@@ -444,6 +444,8 @@ int main(int argc, char **argv)
     rz_conf_option_t *opts = rz_adapter_conf_options(mods);
     rz_adapter_conf_t conf;
     memset(&conf, 0, sizeof conf);
+    rz_keyopts_t keys;
+    memset(&keys, 0, sizeof keys);
     if (!opts || rz_conf_init(opts, &conf)) {
         fprintf(stderr, "ratusz-adapter: out of memory\n");
         return 1;
@@ -485,6 +487,13 @@ int main(int argc, char **argv)
             mod = mods[self];
             break;
         }
+    /* a dry run talks to no broker: it needs no keys */
+    if (!dry && (rc = rz_keyopts_load(&keys, conf.key, conf.server_key, err,
+                                      sizeof err))) {
+        fprintf(stderr, "ratusz-adapter: %s%s%s\n",
+                conf_file ? conf_file : "", conf_file ? ": " : "", err);
+        goto out;
+    }
     rz_rt_t rt;
     if ((rc = rz_rt_open(&rt, &conf, conf_file, mod, &conf.sections[self], dry,
                          err, sizeof err))) {
@@ -492,6 +501,7 @@ int main(int argc, char **argv)
         rz_rt_close(&rt);
         goto out;
     }
+    rt.keys = &keys;
     if (quarantine)
         status = s_quarantine(&rt, args, nargs, all);
     else if (nargs > 0)
@@ -500,6 +510,7 @@ int main(int argc, char **argv)
         status = s_run_daemon(&rt);
     rz_rt_close(&rt);
 out:
+    rz_keyopts_close(&keys);
     rz_conf_close(opts, &conf);
     free(opts);
     return status;

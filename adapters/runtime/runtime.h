@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "adapter.h"
+#include "ratusz/keyopts.h"
 #include "store.h"
 #include "teryt.h"
 
@@ -41,6 +42,8 @@ typedef struct rz_adapter_conf {
     char *system;
     char *name;
     char *broker;
+    char *key;        /* CURVE: this adapter's secret key file */
+    char *server_key; /* CURVE: the broker's public key (file or Z85) */
     char *source;
     char *data_dir;
     char *drop_dir;
@@ -104,6 +107,9 @@ typedef struct rz_rt_stats {
 
 typedef struct rz_rt {
     rz_adapter_conf_t *conf;
+    /* CURVE keys for every client the runtime makes (publisher, sink);
+     * NULL: plain. Borrowed from main, which loads them at start. */
+    const rz_keyopts_t *keys;
     const char *conf_file;
     const rz_adapter_module_t *mod;
     void *mod_conf;  /* conf_size bytes, filled from the section */
