@@ -37,6 +37,11 @@ const rz_adapter_module_t *rz_adapter_module_find(const char *name);
  */
 
 enum rz_sink_kind { RZ_SINK_NONE = 0, RZ_SINK_MODULE, RZ_SINK_WEBHOOK };
+enum rz_http_auth {
+    RZ_HTTP_AUTH_AUTO = 0,
+    RZ_HTTP_AUTH_TOKEN,
+    RZ_HTTP_AUTH_NONE
+};
 
 typedef struct rz_adapter_conf {
     char *system;
@@ -51,6 +56,8 @@ typedef struct rz_adapter_conf {
     uint64_t poll_ms;
     rz_conf_list_t tail;
     char *http;
+    rz_conf_map_t http_tokens; /* client name -> "sha256:<64 hex>" */
+    int http_auth;             /* enum rz_http_auth */
     uint64_t http_max_body;
     rz_conf_list_t teryt;
     uint64_t window;
@@ -83,6 +90,13 @@ int rz_adapter_conf_finish(rz_adapter_conf_t *conf,
                            const char *file, int need_store, char *err,
                            size_t err_len);
 
+/* The check of http, http_tokens and http_auth (http.c): the address
+ * parses, every token entry is "sha256:<64 hex>" under a usable client
+ * name, and a listener beyond loopback is not left open by accident.
+ * file names the config in messages. 0 or RZ_ECONFIG with err. */
+int rz_http_check_conf(const rz_adapter_conf_t *conf, const char *file,
+                       char *err, size_t err_len);
+
 /* ---------------------------------------------------------------------------
  * The runtime
  */
@@ -96,6 +110,7 @@ typedef struct rz_rt_stats {
     _Atomic uint64_t lat_sum_us;
     _Atomic uint64_t http_requests;
     _Atomic uint64_t http_rejected;
+    _Atomic uint64_t http_unauthorized; /* of which: 401, no or bad token */
     _Atomic uint64_t publish_retries;
     _Atomic uint64_t sink_events;
     _Atomic uint64_t sink_errors;
