@@ -66,8 +66,8 @@ typedef struct s_req {
 
 /* "PORT", ":PORT" (both 127.0.0.1) or "HOST:PORT" with an IPv4 HOST or
  * "localhost". 0 or RZ_ECONFIG with err. */
-static int s_parse_listen(const char *listen, struct sockaddr_in *sa,
-                          char *err, size_t err_len)
+static int s_parse_listen(const char *listen, struct sockaddr_in *sa, char *err,
+                          size_t err_len)
 {
     memset(sa, 0, sizeof *sa);
     sa->sin_family = AF_INET;
@@ -168,8 +168,8 @@ int rz_http_check_conf(const rz_adapter_conf_t *conf, const char *file,
         s_where(m, i, f, where, sizeof where);
         if (!s_client_name_ok(m->keys[i])) {
             snprintf(err, err_len,
-                     "%s: a client name is 1-%d of A-Z a-z 0-9 . _ @ -",
-                     where, S_CLIENT_MAX);
+                     "%s: a client name is 1-%d of A-Z a-z 0-9 . _ @ -", where,
+                     S_CLIENT_MAX);
             return RZ_ECONFIG;
         }
         if (s_parse_hash(m->values[i], h)) {
@@ -199,8 +199,7 @@ int rz_http_check_conf(const rz_adapter_conf_t *conf, const char *file,
     }
     if (conf->http_auth == RZ_HTTP_AUTH_TOKEN && !m->n) {
         snprintf(err, err_len,
-                 "%s: http_auth is 'token' but http_tokens lists no client",
-                 f);
+                 "%s: http_auth is 'token' but http_tokens lists no client", f);
         return RZ_ECONFIG;
     }
     if (conf->http_auth == RZ_HTTP_AUTH_AUTO && !m->n && !s_loopback(&sa)) {
@@ -236,8 +235,8 @@ static enum MHD_Result s_reply_with(struct MHD_Connection *conn,
     }
     body[n] = '\n';
     body[n + 1] = '\0';
-    struct MHD_Response *r = MHD_create_response_from_buffer(
-        n + 1, body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(n + 1, body, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(body);
         return MHD_NO;
@@ -305,8 +304,7 @@ static const char *s_authenticate(const rz_http_t *h,
     return who;
 }
 
-static enum MHD_Result s_unauthorized(rz_http_t *h,
-                                      struct MHD_Connection *conn,
+static enum MHD_Result s_unauthorized(rz_http_t *h, struct MHD_Connection *conn,
                                       int presented)
 {
     h->rt->stats.http_unauthorized++;
@@ -339,8 +337,8 @@ static enum MHD_Result s_ingest(rz_http_t *h, struct MHD_Connection *conn,
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
         inet_ntop(AF_INET,
-                  &((const struct sockaddr_in *)ci->client_addr)->sin_addr,
-                  ip, sizeof ip);
+                  &((const struct sockaddr_in *)ci->client_addr)->sin_addr, ip,
+                  sizeof ip);
     snprintf(origin, sizeof origin, "http POST %s from %s%s%s", url, ip,
              q->client ? " by " : "", q->client ? q->client : "");
     const char *name = strrchr(url, '/');
@@ -455,8 +453,8 @@ static void s_done(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
 }
 
-int rz_http_start(rz_http_t **out, rz_rt_t *rt, const char *listen,
-                  char *err, size_t err_len)
+int rz_http_start(rz_http_t **out, rz_rt_t *rt, const char *listen, char *err,
+                  size_t err_len)
 {
     *out = NULL;
     struct sockaddr_in sa;
@@ -480,11 +478,11 @@ int rz_http_start(rz_http_t **out, rz_rt_t *rt, const char *listen,
         h->nclients = m->n;
     }
     h->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO,
-        ntohs(sa.sin_port), NULL, NULL, s_handle, h, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, s_done, h,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, ntohs(sa.sin_port),
+        NULL, NULL, s_handle, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_NOTIFY_COMPLETED, s_done, h, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+        MHD_OPTION_END);
     if (!h->daemon) {
         snprintf(err, err_len, "http: cannot listen on %s", listen);
         free(h->clients);

@@ -43,8 +43,8 @@ static int s_check(rzk_bridge_t *b, const char *extra, char *out, size_t len)
     return rzk_bridge_cmd(b, "check", out, len);
 }
 
-static void test_kafka_key_missing_or_group_readable_refused_naming_file(
-    void **state)
+static void
+test_kafka_key_missing_or_group_readable_refused_naming_file(void **state)
 {
     (void)state;
     rzk_bridge_t b;
@@ -62,10 +62,11 @@ static void test_kafka_key_missing_or_group_readable_refused_naming_file(
     assert_int_equal(s_check(&b, extra, out, sizeof out), 2);
     assert_non_null(strstr(out, key));
 
-    s_write(key,
-            "# ratusz secret key: keep it private\nname: kafka\npublic: " CLIENT_PUB
-            "\nsecret: " CLIENT_SEC "\n",
-            0644);
+    s_write(
+        key,
+        "# ratusz secret key: keep it private\nname: kafka\npublic: " CLIENT_PUB
+        "\nsecret: " CLIENT_SEC "\n",
+        0644);
     snprintf(extra, sizeof extra, "key: %s\nserver_key: '%s'\n", key,
              SERVER_PUB);
     assert_int_equal(s_check(&b, extra, out, sizeof out), 2);

@@ -232,7 +232,8 @@ static void s_gen(char *buf, size_t len, int from, int n, const char *tail)
             buf + o, len - o,
             "{\"specversion\":\"1.0\",\"id\":\"e-%d\",\"type\":"
             "\"pl.gov.gmina.budget.test.v1\",\"tenant\":\"1261011\","
-            "\"subject\":\"unit:%d\",\"time\":\"2024-01-0%dT12:00:00+01:00\"}\n",
+            "\"subject\":\"unit:%d\",\"time\":\"2024-01-0%dT12:00:00+01:00\"}"
+            "\n",
             i, i, 1 + i % 9);
     snprintf(buf + o, len - o, "%s", tail ? tail : "");
 }
@@ -300,8 +301,8 @@ static int s_listeners(int port, char addrs[][9], int max)
 static void s_hash(const char *token, char *out, size_t len)
 {
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "printf %%s '%s' | '%s' --hash-token 2>/dev/null", token,
-             RZ_ADAPTER_BIN);
+    snprintf(cmd, sizeof cmd, "printf %%s '%s' | '%s' --hash-token 2>/dev/null",
+             token, RZ_ADAPTER_BIN);
     assert_int_equal(rzt_run(cmd, out, len), 0);
     out[strcspn(out, "\n")] = '\0';
 }
@@ -380,8 +381,8 @@ static void test_http_tokens_401_without_or_wrong_202_with_right(void **state)
     assert_int_equal(strncmp(h_airly, "sha256:", 7), 0);
     assert_int_equal(strlen(h_airly), 7 + 64);
     int port = rzt_free_port();
-    s_conf(f, "http: 0.0.0.0:%d\nhttp_tokens:\n  airly: %s\n  gios: %s\n",
-           port, h_airly, h_gios);
+    s_conf(f, "http: 0.0.0.0:%d\nhttp_tokens:\n  airly: %s\n  gios: %s\n", port,
+           h_airly, h_gios);
     pid_t pid = s_spawn(f);
     assert_int_equal(s_wait_up(port, TOKEN_AIRLY), 200);
 
@@ -395,8 +396,7 @@ static void test_http_tokens_401_without_or_wrong_202_with_right(void **state)
     assert_string_equal(r.www_auth, "Bearer realm=\"ratusz-adapter\"");
     assert_non_null(strstr(r.body, "Authorization: Bearer"));
 
-    assert_int_equal(s_http("POST", url, "not-a-token-of-ours", body, &r),
-                     401);
+    assert_int_equal(s_http("POST", url, "not-a-token-of-ours", body, &r), 401);
     assert_string_equal(r.www_auth, "Bearer realm=\"ratusz-adapter\", "
                                     "error=\"invalid_token\"");
     /* the hash is not the token */
@@ -456,8 +456,7 @@ static void test_hash_token_matches_sha256_and_refuses_empty(void **state)
  * Keys
  */
 
-static void test_key_missing_or_group_readable_refused_naming_file(
-    void **state)
+static void test_key_missing_or_group_readable_refused_naming_file(void **state)
 {
     fx_t *f = *state;
     char out[4096], key[400], pub[400];
@@ -471,8 +470,8 @@ static void test_key_missing_or_group_readable_refused_naming_file(
     assert_non_null(strstr(out, key));
 
     s_write(key,
-            "# ratusz secret key: keep it private\nname: adapter\npublic: " CLIENT_PUB
-            "\nsecret: " CLIENT_SEC "\n",
+            "# ratusz secret key: keep it private\nname: "
+            "adapter\npublic: " CLIENT_PUB "\nsecret: " CLIENT_SEC "\n",
             0640);
     s_conf(f, "key: %s\nserver_key: '%s'\n", key, SERVER_PUB);
     assert_int_equal(s_adapter(f, "quarantine list", out, sizeof out), 2);
@@ -513,8 +512,7 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
-            test_http_bare_port_listens_on_loopback_only, s_setup,
-            s_teardown),
+            test_http_bare_port_listens_on_loopback_only, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(
             test_http_beyond_loopback_needs_tokens_or_auth_none, s_setup,
             s_teardown),
