@@ -388,12 +388,11 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *conn,
     if (!q && h->clients) {
         int presented;
         if (!(client = s_authenticate(h, conn, &presented))) {
-            if (!strcmp(method, MHD_HTTP_METHOD_POST)) {
-                if (!(q = calloc(1, sizeof *q)))
-                    return MHD_NO;
-                q->denied = 1;
-                *con_cls = q;
-            }
+            /* any method may come with a body: remember the answer */
+            if (!(q = calloc(1, sizeof *q)))
+                return MHD_NO;
+            q->denied = 1;
+            *con_cls = q;
             return s_unauthorized(h, conn, presented);
         }
     }
