@@ -8,6 +8,7 @@
 #include "runtime.h"
 
 static const char *const s_sinks[] = {"none", "module", "webhook", NULL};
+static const char *const s_http_auth[] = {"auto", "token", "none", NULL};
 
 #define S_OFF(f) offsetof(rz_adapter_conf_t, f)
 
@@ -19,6 +20,12 @@ static const rz_conf_option_t s_base[] = {
      "component name in `ratusz stats` (default adapter/<system>)"},
     {"broker", RZ_CONF_STRING, S_OFF(broker), RZ_DEFAULT_FRONT, NULL, 0, 0,
      "ENDPOINT", "the broker's front endpoint"},
+    {"key", RZ_CONF_STRING, S_OFF(key), "", NULL, 0, 0, "FILE",
+     "this adapter's CURVE secret key file (NAME.key from `ratusz keygen`; "
+     "empty: plain connections)"},
+    {"server_key", RZ_CONF_STRING, S_OFF(server_key), "", NULL, 0, 0,
+     "FILE|Z85", "the broker's CURVE public key: its .pub file or 40 Z85 "
+     "characters (with key)"},
     {"source", RZ_CONF_STRING, S_OFF(source), "/{tenant}/{domain}/{system}",
      NULL, 0, 0, "URI",
      "event source for events whose module left it empty; {tenant}, "
@@ -35,8 +42,16 @@ static const rz_conf_option_t s_base[] = {
      "how often the drop folder and tailed files are looked at"},
     {"tail", RZ_CONF_LIST, S_OFF(tail), "", NULL, 0, 0, "FILE",
      "append-only files whose new complete lines are imported"},
-    {"http", RZ_CONF_STRING, S_OFF(http), "", NULL, 0, 0, "HOST:PORT",
-     "accept POSTed inputs here (empty: off)"},
+    {"http", RZ_CONF_STRING, S_OFF(http), "", NULL, 0, 0, "[HOST:]PORT",
+     "accept POSTed inputs here; a bare PORT is 127.0.0.1 (empty: off)"},
+    {"http_tokens", RZ_CONF_MAP, S_OFF(http_tokens), "", NULL, 0, 0,
+     "CLIENT=sha256:HEX",
+     "HTTP clients and the SHA-256 of their bearer tokens "
+     "(`ratusz-adapter --hash-token`); a request must carry one"},
+    {"http_auth", RZ_CONF_ENUM, S_OFF(http_auth), "auto", s_http_auth, 0, 0,
+     "auto|token|none",
+     "auto: check tokens when http_tokens lists any, and without them "
+     "listen on loopback only; token: always check; none: never check"},
     {"http_max_body", RZ_CONF_SIZE, S_OFF(http_max_body), "16M", NULL, 1,
      UINT64_C(1) << 30, "SIZE", "largest POST body"},
     {"teryt", RZ_CONF_LIST, S_OFF(teryt), "", NULL, 0, 0, "FILE",
@@ -172,6 +187,11 @@ int rz_adapter_conf_finish(rz_adapter_conf_t *conf,
         snprintf(err, err_len, "%s: module '%s' has no sink (use sink: "
                  "webhook, or none)", f, m->name);
         return RZ_ECONFIG;
+    }
+    if (*conf->http) {
+        int rc = rz_http_check_conf(conf, f, err, err_len);
+        if (rc)
+            return rc;
     }
     if (conf->batch > conf->window) {
         snprintf(err, err_len, "%s: batch %llu is larger than window %llu", f,

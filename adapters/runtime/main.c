@@ -10,6 +10,9 @@
  *                                                 quarantined records on
  *                                                 stderr; no broker, no store
  *   ratusz-adapter -c budget.yaml quarantine list|show ID|retry ID|retry --all
+ *   printf %s TOKEN | ratusz-adapter --hash-token
+ *                                                 the "sha256:..." line for
+ *                                                 http_tokens
  *
  * Exit status: 0 done; 1 records were quarantined, a file could not be
  * read, or the broker did not take everything in time (wait_ms); 2 bad
@@ -37,7 +40,8 @@ static void s_usage(FILE *out, const rz_conf_option_t *opts)
             "       ratusz-adapter -c FILE --dry-run FILE...\n"
             "       ratusz-adapter -c FILE quarantine list|show ID|retry "
             "ID|retry --all\n"
-            "       ratusz-adapter --list-modules\n\n"
+            "       ratusz-adapter --list-modules\n"
+            "       printf %%s TOKEN | ratusz-adapter --hash-token\n\n"
             "Without FILEs it runs: drop folder, tailed files, HTTP and sink "
             "as configured.\nWith FILEs it imports them, waits until the "
             "broker has every event and exits.\n\noptions (YAML keys of -c "
@@ -407,6 +411,49 @@ static int s_quarantine(rz_rt_t *rt, char **args, int n, int all)
 }
 
 /* ===========================================================================
+ * Tokens
+ */
+
+/* Read a bearer token from stdin (one trailing newline is dropped, so echo
+ * works too) and print the "sha256:<hex>" that http_tokens wants. */
+static int s_hash_token(void)
+{
+    char buf[4097];
+    size_t n = fread(buf, 1, sizeof buf - 1, stdin);
+    if (n == sizeof buf - 1) {
+        fprintf(stderr, "ratusz-adapter: --hash-token: a token is at most "
+                        "4096 bytes\n");
+        return 2;
+    }
+    if (n && buf[n - 1] == '\n')
+        n--;
+    if (n && buf[n - 1] == '\r')
+        n--;
+    if (!n) {
+        fprintf(stderr, "ratusz-adapter: --hash-token: no token on stdin "
+                        "(printf %%s TOKEN | ratusz-adapter --hash-token)\n");
+        return 2;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)buf[i] <= 0x20 || (unsigned char)buf[i] >= 0x7f) {
+            fprintf(stderr, "ratusz-adapter: --hash-token: a bearer token is "
+                            "one word of visible ASCII (byte %zu is not)\n",
+                    i);
+            return 2;
+        }
+    if (n < 16)
+        fprintf(stderr, "ratusz-adapter: --hash-token: warning: %zu "
+                        "characters is short for a token (e.g. `openssl "
+                        "rand -base64 32`)\n",
+                n);
+    char hex[65];
+    rz_sha256_hex(buf, n, hex);
+    explicit_bzero(buf, sizeof buf);
+    printf("sha256:%s\n", hex);
+    return 0;
+}
+
+/* ===========================================================================
  * main
  */
 
@@ -422,6 +469,8 @@ int main(int argc, char **argv)
             all = 1;
         else if (!strcmp(argv[i], "--list-modules"))
             list = 1;
+        else if (!strcmp(argv[i], "--hash-token"))
+            return s_hash_token();
         else if (!strcmp(argv[i], "--version")) {
             printf("ratusz-adapter %s\n", RZ_VERSION);
             return 0;
@@ -444,6 +493,8 @@ int main(int argc, char **argv)
     rz_conf_option_t *opts = rz_adapter_conf_options(mods);
     rz_adapter_conf_t conf;
     memset(&conf, 0, sizeof conf);
+    rz_keyopts_t keys;
+    memset(&keys, 0, sizeof keys);
     if (!opts || rz_conf_init(opts, &conf)) {
         fprintf(stderr, "ratusz-adapter: out of memory\n");
         return 1;
@@ -485,6 +536,13 @@ int main(int argc, char **argv)
             mod = mods[self];
             break;
         }
+    /* a dry run talks to no broker: it needs no keys */
+    if (!dry && (rc = rz_keyopts_load(&keys, conf.key, conf.server_key, err,
+                                      sizeof err))) {
+        fprintf(stderr, "ratusz-adapter: %s%s%s\n",
+                conf_file ? conf_file : "", conf_file ? ": " : "", err);
+        goto out;
+    }
     rz_rt_t rt;
     if ((rc = rz_rt_open(&rt, &conf, conf_file, mod, &conf.sections[self], dry,
                          err, sizeof err))) {
@@ -492,6 +550,7 @@ int main(int argc, char **argv)
         rz_rt_close(&rt);
         goto out;
     }
+    rt.keys = &keys;
     if (quarantine)
         status = s_quarantine(&rt, args, nargs, all);
     else if (nargs > 0)
@@ -500,6 +559,7 @@ int main(int argc, char **argv)
         status = s_run_daemon(&rt);
     rz_rt_close(&rt);
 out:
+    rz_keyopts_close(&keys);
     rz_conf_close(opts, &conf);
     free(opts);
     return status;

@@ -289,6 +289,7 @@ static void *s_main(void *arg)
     rz_client_opts_t opts = {.window = (uint32_t)rt->conf->window,
                              .batch = (uint32_t)rt->conf->batch,
                              .timeout_ms = (int)rt->conf->timeout_ms};
+    rz_keyopts_apply(rt->keys, &opts);
     for (;;) {
         pthread_mutex_lock(&p->mu);
         int stop = p->stop;

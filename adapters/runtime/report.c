@@ -58,6 +58,7 @@ enum {
     M_FILES_FAILED,
     M_HTTP,
     M_HTTP_REJECTED,
+    M_HTTP_UNAUTHORIZED,
     M_RETRIES,
     M_SINK_EVENTS,
     M_SINK_ERRORS,
@@ -74,6 +75,8 @@ static const s_metric_def_t s_defs[M_COUNT] = {
     {"files_failed", 1, "dropped files moved to failed/"},
     {"http_requests", 1, "POST requests handled"},
     {"http_rejected", 1, "POST requests answered with an error"},
+    {"http_unauthorized", 1, "requests refused with 401: no bearer token "
+                             "or a wrong one (also in http_rejected)"},
     {"publish_retries", 1, "times the broker was unreachable and the "
                            "outbox was sent again"},
     {"sink_events", 1, "events delivered by the sink"},
@@ -94,6 +97,7 @@ static void s_values(rz_rt_t *rt, double v[M_COUNT])
     v[M_FILES_FAILED] = (double)c.files_failed;
     v[M_HTTP] = (double)rt->stats.http_requests;
     v[M_HTTP_REJECTED] = (double)rt->stats.http_rejected;
+    v[M_HTTP_UNAUTHORIZED] = (double)rt->stats.http_unauthorized;
     v[M_RETRIES] = (double)rt->stats.publish_retries;
     v[M_SINK_EVENTS] = (double)rt->stats.sink_events;
     v[M_SINK_ERRORS] = (double)rt->stats.sink_errors;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "adapter.h"
+#include "ratusz/keyopts.h"
 #include "store.h"
 #include "teryt.h"
 
@@ -36,11 +37,18 @@ const rz_adapter_module_t *rz_adapter_module_find(const char *name);
  */
 
 enum rz_sink_kind { RZ_SINK_NONE = 0, RZ_SINK_MODULE, RZ_SINK_WEBHOOK };
+enum rz_http_auth {
+    RZ_HTTP_AUTH_AUTO = 0,
+    RZ_HTTP_AUTH_TOKEN,
+    RZ_HTTP_AUTH_NONE
+};
 
 typedef struct rz_adapter_conf {
     char *system;
     char *name;
     char *broker;
+    char *key;        /* CURVE: this adapter's secret key file */
+    char *server_key; /* CURVE: the broker's public key (file or Z85) */
     char *source;
     char *data_dir;
     char *drop_dir;
@@ -48,6 +56,8 @@ typedef struct rz_adapter_conf {
     uint64_t poll_ms;
     rz_conf_list_t tail;
     char *http;
+    rz_conf_map_t http_tokens; /* client name -> "sha256:<64 hex>" */
+    int http_auth;             /* enum rz_http_auth */
     uint64_t http_max_body;
     rz_conf_list_t teryt;
     uint64_t window;
@@ -80,6 +90,13 @@ int rz_adapter_conf_finish(rz_adapter_conf_t *conf,
                            const char *file, int need_store, char *err,
                            size_t err_len);
 
+/* The check of http, http_tokens and http_auth (http.c): the address
+ * parses, every token entry is "sha256:<64 hex>" under a usable client
+ * name, and a listener beyond loopback is not left open by accident.
+ * file names the config in messages. 0 or RZ_ECONFIG with err. */
+int rz_http_check_conf(const rz_adapter_conf_t *conf, const char *file,
+                       char *err, size_t err_len);
+
 /* ---------------------------------------------------------------------------
  * The runtime
  */
@@ -93,6 +110,7 @@ typedef struct rz_rt_stats {
     _Atomic uint64_t lat_sum_us;
     _Atomic uint64_t http_requests;
     _Atomic uint64_t http_rejected;
+    _Atomic uint64_t http_unauthorized; /* of which: 401, no or bad token */
     _Atomic uint64_t publish_retries;
     _Atomic uint64_t sink_events;
     _Atomic uint64_t sink_errors;
@@ -104,6 +122,9 @@ typedef struct rz_rt_stats {
 
 typedef struct rz_rt {
     rz_adapter_conf_t *conf;
+    /* CURVE keys for every client the runtime makes (publisher, sink);
+     * NULL: plain. Borrowed from main, which loads them at start. */
+    const rz_keyopts_t *keys;
     const char *conf_file;
     const rz_adapter_module_t *mod;
     void *mod_conf;  /* conf_size bytes, filled from the section */

@@ -79,6 +79,7 @@ static void *s_main(void *arg)
     rz_rt_t *rt = d->rt;
     const rz_adapter_conf_t *cf = rt->conf;
     rz_client_opts_t opts = {.window = 16, .batch = 1, .timeout_ms = (int)cf->timeout_ms};
+    rz_keyopts_apply(rt->keys, &opts);
     rz_client_t *c = NULL;
     int backoff = 0;
     const char *prefix = *cf->sink_topic_prefix ? cf->sink_topic_prefix : NULL;

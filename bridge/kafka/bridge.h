@@ -25,6 +25,7 @@
 #include "map.h"
 #include "quarantine.h"
 #include "ratusz/conf.h"
+#include "ratusz/keyopts.h"
 #include "ratusz/ratusz.h"
 
 enum rzk_mode { RZK_MODE_OUT = 0, RZK_MODE_IN = 1 };
@@ -33,6 +34,8 @@ typedef struct rzk_conf {
     int mode;                 /* enum rzk_mode */
     char *name;               /* component name; "" = "kafka/<mode>" */
     char *broker;             /* front endpoint of ratuszd */
+    char *key;                /* CURVE: the bridge's secret key file */
+    char *server_key;         /* CURVE: the broker's public key */
     char *data_dir;           /* quarantine store */
     char *group;              /* out: the broker consumer group */
     char *topic_prefix;       /* out: broker topics carried ("" = all) */
@@ -50,6 +53,9 @@ typedef struct rzk_conf {
     rz_conf_map_t kafka; /* librdkafka properties, passed through */
     /* not options: where the configuration came from, for messages */
     const char *file;
+    /* the keys loaded from key and server_key, for every rz_client the
+     * bridge makes (NULL: plain) */
+    const rz_keyopts_t *keys;
 } rzk_conf_t;
 
 extern const rz_conf_option_t rzk_options[];

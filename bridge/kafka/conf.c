@@ -23,6 +23,12 @@ const rz_conf_option_t rzk_options[] = {
      "component name in `ratusz stats`; empty: kafka/<mode>"},
     {"broker", RZ_CONF_STRING, S_OFF(broker), RZ_DEFAULT_FRONT, NULL, 0, 0,
      "ENDPOINT", "front endpoint of the broker (ratuszd listen)"},
+    {"key", RZ_CONF_STRING, S_OFF(key), "", NULL, 0, 0, "FILE",
+     "the bridge's CURVE secret key file (NAME.key from `ratusz keygen`; "
+     "empty: plain connections)"},
+    {"server_key", RZ_CONF_STRING, S_OFF(server_key), "", NULL, 0, 0,
+     "FILE|Z85", "the broker's CURVE public key: its .pub file or 40 Z85 "
+     "characters (with key)"},
     {"data_dir", RZ_CONF_STRING, S_OFF(data_dir), "./var/ratusz-kafka", NULL, 0,
      0, "DIR", "the bridge's own state: the quarantine store"},
     {"group", RZ_CONF_STRING, S_OFF(group), "kafka-bridge", NULL, 0, 0, "GROUP",

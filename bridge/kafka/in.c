@@ -566,6 +566,7 @@ int rzk_run_in(const rzk_conf_t *c, volatile sig_atomic_t *stop)
     rz_client_opts_t co = {.window = (uint32_t)c->window,
                            .batch = (uint32_t)c->batch,
                            .timeout_ms = (int)c->timeout};
+    rz_keyopts_apply(c->keys, &co);
     in.bc = rz_client_new(c->broker, &co);
     rd_kafka_conf_t *kc = NULL;
     in.q = rzk_quarantine_open(c->data_dir, err, sizeof err);

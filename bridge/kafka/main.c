@@ -35,8 +35,8 @@ static void s_usage(FILE *out)
         "\n"
         "commands:\n"
         "  run               run the bridge (the default)\n"
-        "  check             check the configuration and the librdkafka\n"
-        "                    properties, then exit\n"
+        "  check             check the configuration, the librdkafka\n"
+        "                    properties and the key files, then exit\n"
         "  quarantine list   print the records set aside, one JSON line each\n"
         "  quarantine count  print how many there are\n"
         "\n"
@@ -65,9 +65,11 @@ static const char *s_config_path(int argc, char **argv)
 int main(int argc, char **argv)
 {
     rzk_conf_t c;
+    rz_keyopts_t keys;
     char err[1024], name[128];
     int first = argc, what = 0, rc;
     memset(&c, 0, sizeof c);
+    memset(&keys, 0, sizeof keys);
     if (rz_conf_init(rzk_options, &c) < 0) {
         fprintf(stderr, "ratusz-kafka: out of memory\n");
         return 1;
@@ -137,6 +139,13 @@ int main(int argc, char **argv)
         goto out;
     }
     rd_kafka_conf_destroy(kc);
+    if ((rc = rz_keyopts_load(&keys, c.key, c.server_key, err, sizeof err))) {
+        fprintf(stderr, "ratusz-kafka: %s%s%s\n", c.file ? c.file : "",
+                c.file ? ": " : "", err);
+        status = 2;
+        goto out;
+    }
+    c.keys = &keys;
     if (!strcmp(cmd, "check")) {
         printf("ratusz-kafka: %s: configuration ok\n",
                c.file ? c.file : "flags");
@@ -156,6 +165,7 @@ int main(int argc, char **argv)
         status = rc == RZ_ECONFIG ? 2 : 1;
     }
 out:
+    rz_keyopts_close(&keys);
     rz_conf_close(rzk_options, &c);
     return status;
 }

@@ -371,6 +371,7 @@ int rzk_run_out(const rzk_conf_t *c, volatile sig_atomic_t *stop)
     o.ring = calloc(cap, sizeof *o.ring);
     o.mask = cap - 1;
     rz_client_opts_t co = {.window = 16, .batch = 1, .timeout_ms = (int)c->timeout};
+    rz_keyopts_apply(c->keys, &co);
     o.bc = rz_client_new(c->broker, &co);
     o.q = rzk_quarantine_open(c->data_dir, err, sizeof err);
     if (!o.q) {

@@ -42,6 +42,7 @@ int rzk_report_init(rzk_report_t *r, const rzk_conf_t *c)
 {
     memset(r, 0, sizeof *r);
     rz_client_opts_t o = {.window = 16, .batch = 1, .timeout_ms = 1000};
+    rz_keyopts_apply(c->keys, &o);
     r->c = rz_client_new(c->broker, &o);
     if (!r->c)
         return RZ_ENOMEM;
