@@ -1415,6 +1415,10 @@ static void s_stream_in(s_front_t *f, void *sock, int full)
             rz_access_principal(&m, q.principal, sizeof q.principal);
             const char *addr = zmq_msg_gets(&m, "Peer-Address");
             snprintf(q.address, sizeof q.address, "%s", addr ? addr : "");
+            rz_debug("%s %s stream: %zu-byte prefix from %s (%s)",
+                     p[0] ? "subscription to" : "unsubscription from",
+                     full ? "the full" : "the redacted", n - 1, q.principal,
+                     q.address);
             s_sub_ctx_t x = {sock, p[0] ? ZMQ_SUBSCRIBE : ZMQ_UNSUBSCRIBE};
             const char *prefix = (const char *)p + 1;
             int added = 0;
@@ -1522,8 +1526,10 @@ static void *s_socket(s_front_t *f, int type, const char *endpoint,
         zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
         zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
     } else {
-        /* a subscription is a prefix of a topic: nothing longer */
-        int64_t max = RZ_TOPIC_MAX + 1;
+        /* a subscription is a prefix of a topic; the limit also applies
+         * to the handshake's commands (CURVE's INITIATE carries metadata),
+         * so it leaves room for those */
+        int64_t max = 4096;
         hwm = (int)f->b->cfg->stream_hwm;
         zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);

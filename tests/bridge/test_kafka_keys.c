@@ -16,10 +16,11 @@
 
 #include "kharness.h"
 
-/* The CurveZMQ test vectors (RFC 26): well-formed keys, no secret. */
-#define SERVER_PUB "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
-#define CLIENT_PUB "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID"
-#define CLIENT_SEC "D:)Q[IlAW!ahhC2ac:9*A}h:p?([4%wOTJ%JR%cs"
+/* A key pair and a server key made for these tests with zmq_curve_keypair;
+ * they guard nothing. */
+#define SERVER_PUB "+U=&gnT/^Sgm3>x:8rw8TAm4])ioae+]niE1p3::"
+#define CLIENT_PUB "ni]=70-rW@rh>JHh!>ma.-He-Y.ZM^rkIJrhNvc}"
+#define CLIENT_SEC "U8m:44S+rxFh-+^}{oqi9eir.Jxou$w<sLdumn5S"
 
 static void s_write(const char *path, const char *text, mode_t mode)
 {

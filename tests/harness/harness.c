@@ -232,6 +232,10 @@ void rzt_broker_cleanup(rzt_broker_t *b)
 {
     if (b->pid > 0)
         rzt_broker_stop(b);
+    if (b->own_dir && getenv("RZT_KEEP")) { /* to look at afterwards */
+        fprintf(stderr, "kept %s and %s\n", b->dir, b->log);
+        b->own_dir = 0;
+    }
     if (b->own_dir) {
         rzt_rmtree(b->dir);
         unlink(b->log);

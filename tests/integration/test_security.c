@@ -220,7 +220,7 @@ static void s_budget(tev_t *t, const char *id, const char *source)
 typedef struct got {
     char buf[1 << 16];
     size_t len;
-    int n, n_tax, n_budget;
+    int n, n_tax, n_budget, n_backfilled;
     char pesel[8][64]; /* the taxpayer.pesel of each tax event */
 } got_t;
 
@@ -239,6 +239,7 @@ static int s_got(const rz_event_t *e, void *user)
     } else if (e->msg->data_case == RATUSZ__V1__EVENT__DATA_BUDGET) {
         g->n_budget++;
     }
+    g->n_backfilled += e->backfilled;
     g->n++;
     return 0;
 }
@@ -703,6 +704,10 @@ static void test_streams_deliver_by_grant_and_clearance(void **state)
         for (int i = 0; i < 4; i++)
             rz_sub_recv(all[i]->s, s_got, &all[i]->g, 100);
 
+    /* live from the streams, not read back from the store */
+    assert_int_equal(red_op->g.n_backfilled, 0);
+    assert_int_equal(red_bud->g.n_backfilled, 0);
+    assert_int_equal(full_aud->g.n_backfilled, 0);
     /* operator on the redacted stream: both, pseudonymised */
     assert_int_equal(red_op->g.n_tax, 1);
     assert_int_equal(red_op->g.n_budget, 1);
