@@ -21,9 +21,11 @@
 static int s_verify_cli(const rzt_broker_t *b, uint64_t from, char *out,
                         size_t len)
 {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "%s -e %s verify --from %llu 2>&1",
-             RZ_RATUSZ_CLI, b->front, (unsigned long long)from);
+    char cmd[512], opt[40] = "";
+    if (from)
+        snprintf(opt, sizeof opt, " --from %llu", (unsigned long long)from);
+    snprintf(cmd, sizeof cmd, "%s -e %s verify%s 2>&1", RZ_RATUSZ_CLI,
+             b->front, opt);
     return rzt_run(cmd, out, len);
 }
 
