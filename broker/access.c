@@ -26,6 +26,7 @@
 
 #include "ratusz/conf.h"
 #include "ratusz/errors.h"
+#include "ratusz/wire.h"
 #include "ratusz/ratusz.h"
 #include "ratusz/v1/api.pb-c.h"
 
@@ -903,22 +904,6 @@ void rz_access_whoami(const char *principal, struct Ratusz__V1__Whoami *out)
  * Groups (3, 4) are refused, as protobuf-c refuses them.
  */
 
-static int s_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (*p >= end)
-            return -1;
-        uint8_t b = *(*p)++;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *out = v;
-            return 0;
-        }
-    }
-    return -1; /* more than 10 bytes */
-}
-
 int rz_access_event_topic(const uint8_t *ev, size_t len, char *buf,
                           size_t buf_len)
 {
@@ -931,45 +916,25 @@ int rz_access_event_topic(const uint8_t *ev, size_t len, char *buf,
         buf[0] = '\0';
     if (!ev)
         return RZ_EDECODE;
-    const uint8_t *p = ev, *end = ev + len;
-    while (p < end) {
-        uint64_t tag, v;
-        if (s_varint(&p, end, &tag) != 0)
+    rz_wire_t w;
+    rz_wire_field_t f;
+    int rc;
+    rz_wire_init(&w, ev, len);
+    while ((rc = rz_wire_next(&w, &f)) == 1) {
+        if (f.number != 3 && f.number != 5)
+            continue;
+        if (f.type != 2)
             return RZ_EDECODE;
-        uint64_t field = tag >> 3;
-        unsigned wire = (unsigned)(tag & 7);
-        if (field == 0 || ((field == 3 || field == 5) && wire != 2))
-            return RZ_EDECODE;
-        switch (wire) {
-        case 0:
-            if (s_varint(&p, end, &v) != 0)
-                return RZ_EDECODE;
-            break;
-        case 1:
-            if ((size_t)(end - p) < 8)
-                return RZ_EDECODE;
-            p += 8;
-            break;
-        case 5:
-            if ((size_t)(end - p) < 4)
-                return RZ_EDECODE;
-            p += 4;
-            break;
-        case 2:
-            if (s_varint(&p, end, &v) != 0 || v > (uint64_t)(end - p))
-                return RZ_EDECODE;
-            if (field == 3) {
-                type = p;
-                yl = (size_t)v;
-            } else if (field == 5) {
-                tenant = p;
-                tl = (size_t)v;
-            }
-            p += v;
-            break;
-        default: return RZ_EDECODE;
+        if (f.number == 3) {
+            type = f.data;
+            yl = f.len;
+        } else {
+            tenant = f.data;
+            tl = f.len;
         }
     }
+    if (rc < 0)
+        return RZ_EDECODE;
     /* a decoded string ends at its first NUL, as rz_event_topic sees it */
     const uint8_t *nul;
     if (tenant && (nul = memchr(tenant, 0, tl)))

@@ -39,6 +39,7 @@
 #endif
 
 #include "audit.h"
+#include "store.h"
 
 #include <errno.h>
 #include <lmdb.h>
@@ -471,35 +472,6 @@ static void *s_thread(void *arg)
  * Open and close
  */
 
-static int s_mkdirs(const char *dir)
-{
-    struct stat st;
-    int rc = 0;
-    char *p = strdup(dir);
-
-    if (!p)
-        return RZ_ENOMEM;
-    for (char *c = p + 1;; c++) {
-        if (*c != '/' && *c != '\0')
-            continue;
-        char save = *c;
-        *c = '\0';
-        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-            rc = -errno;
-            break;
-        }
-        *c = save;
-        if (!save)
-            break;
-    }
-    if (rc == 0 && stat(dir, &st) != 0)
-        rc = -errno;
-    else if (rc == 0 && !S_ISDIR(st.st_mode))
-        rc = -ENOTDIR;
-    free(p);
-    return rc;
-}
-
 static int s_setup_txn(rz_audit_t *a, MDB_txn *txn, void *arg)
 {
     MDB_cursor *c = NULL;
@@ -558,7 +530,7 @@ int rz_audit_open(rz_audit_t **out, const char *dir, uint64_t retention_us,
     *out = NULL;
     if (!dir || !*dir)
         return s_open_fail(err, err_len, RZ_EINVAL, "audit: no directory");
-    if ((rc = s_mkdirs(dir)))
+    if ((rc = rz__store_mkdirs(dir, 0700)))
         return s_open_fail(err, err_len, rc, "audit: %s: %s", dir,
                            rz_strerror(rc));
     a = calloc(1, sizeof *a);

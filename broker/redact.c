@@ -24,6 +24,7 @@
 #include <openssl/hmac.h>
 
 #include "ratusz/errors.h"
+#include "ratusz/wire.h"
 #include "ratusz/v1/event.pb-c.h"
 #include "ratusz/v1/personal.h"
 
@@ -348,19 +349,6 @@ void rz_redact_pseudonym(const rz_redact_key_t *k, const char *value, size_t n,
  * Is there anything to redact? (wire scan)
  */
 
-/* A varint at *p (before e); advances *p, -1 when malformed. */
-static int s_varint(const uint8_t **p, const uint8_t *e, uint64_t *v)
-{
-    *v = 0;
-    for (int shift = 0; shift < 64 && *p < e; shift += 7) {
-        uint8_t b = *(*p)++;
-        *v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            return 0;
-    }
-    return -1;
-}
-
 /*
  * An Event on the wire is a sequence of fields, each a varint key
  * (number << 3 | wire type) and a value; a stored event is the producer's
@@ -377,38 +365,14 @@ int rz_redact_needed(const uint8_t *ev, size_t len)
     s_schema_get();
     if (s_schema.broken || s_schema.event_self)
         return 1;
-    const uint8_t *p = ev, *e = ev + len;
     uint32_t last[S_ONEOFS_MAX + 1] = {0}; /* per oneof, its last member */
     int other = 0; /* a non-oneof field that may hold personal data */
-    while (p < e) {
-        uint64_t key, n;
-        if (s_varint(&p, e, &key))
-            return 1; /* malformed: let the decoder refuse it */
-        uint64_t id = key >> 3;
-        switch (key & 7) {
-        case 0:
-            if (s_varint(&p, e, &n))
-                return 1;
-            break;
-        case 1:
-            if (e - p < 8)
-                return 1;
-            p += 8;
-            break;
-        case 5:
-            if (e - p < 4)
-                return 1;
-            p += 4;
-            break;
-        case 2:
-            if (s_varint(&p, e, &n) || n > (uint64_t)(e - p))
-                return 1;
-            p += n;
-            break;
-        default: return 1; /* groups: not in this schema */
-        }
-        if (id == 0)
-            return 1;
+    rz_wire_t w;
+    rz_wire_field_t f;
+    int rc;
+    rz_wire_init(&w, ev, len);
+    while ((rc = rz_wire_next(&w, &f)) == 1) {
+        uint32_t id = f.number;
         if (id >= S_EVENT_FIELDS)
             continue;
         if (s_schema.field_oneof[id])
@@ -416,6 +380,8 @@ int rz_redact_needed(const uint8_t *ev, size_t len)
         else if (s_schema.field_need[id])
             other = 1;
     }
+    if (rc < 0)
+        return 1; /* malformed: let the decoder refuse it */
     for (size_t o = 1; o <= S_ONEOFS_MAX; o++)
         if (last[o] && s_schema.field_need[last[o]])
             return 1;

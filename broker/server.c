@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "access.h"
+#include "ratusz/wire.h"
 #include "broker.h"
 #include "log.h"
 
@@ -609,64 +610,6 @@ static void s_collect_init(s_collect_t *c, s_front_t *f, s_req_t *q,
     c->redact = !rz_access_personal(q->principal);
 }
 
-/* The string field number field of encoded message bytes (the last one, as
- * protobuf merges); 0 and *p set, or -1 when absent or malformed. */
-static int s_wire_string(const uint8_t *b, size_t len, uint32_t field,
-                         const char **p, size_t *n)
-{
-    size_t i = 0;
-    int found = -1;
-    while (i < len) {
-        uint64_t key = 0;
-        for (int shift = 0;; shift += 7) {
-            if (i >= len || shift > 63)
-                return -1;
-            key |= (uint64_t)(b[i] & 0x7f) << shift;
-            if (!(b[i++] & 0x80))
-                break;
-        }
-        uint64_t v = 0;
-        switch (key & 7) {
-        case 0:
-            while (i < len && (b[i] & 0x80))
-                i++;
-            if (i++ >= len)
-                return -1;
-            break;
-        case 1:
-            if (len - i < 8)
-                return -1;
-            i += 8;
-            break;
-        case 5:
-            if (len - i < 4)
-                return -1;
-            i += 4;
-            break;
-        case 2:
-            for (int shift = 0;; shift += 7) {
-                if (i >= len || shift > 63)
-                    return -1;
-                v |= (uint64_t)(b[i] & 0x7f) << shift;
-                if (!(b[i++] & 0x80))
-                    break;
-            }
-            if (v > len - i)
-                return -1;
-            if ((key >> 3) == field) {
-                *p = (const char *)b + i;
-                *n = (size_t)v;
-                found = 0;
-            }
-            i += (size_t)v;
-            break;
-        default:
-            return -1;
-        }
-    }
-    return found;
-}
-
 static int s_collect(uint64_t seq, const uint8_t *ev, size_t len, void *user)
 {
     (void)seq;
@@ -695,12 +638,13 @@ static int s_collect(uint64_t seq, const uint8_t *ev, size_t len, void *user)
                 copied = 1;
             }
         } else {
-            const char *subj;
+            const uint8_t *subj;
             size_t sn;
             c->personal++;
             if (c->n_subjects < S_AUDIT_SUBJECTS &&
-                s_wire_string(ev, len, 4, &subj, &sn) == 0) {
-                char *dup = rz_arena_strndup(c->arena, subj, sn);
+                rz_wire_find(ev, len, 4, &subj, &sn) == 1) {
+                char *dup = rz_arena_strndup(c->arena, (const char *)subj,
+                                             sn);
                 if (dup)
                     c->subjects[c->n_subjects++] = dup;
             }

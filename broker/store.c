@@ -417,7 +417,7 @@ static int s_head(rz_store_t *s, MDB_txn *txn, uint64_t *head)
  * Open and close
  */
 
-static int s_mkdirs(const char *dir)
+int rz__store_mkdirs(const char *dir, unsigned mode)
 {
     struct stat st;
     int rc = 0;
@@ -430,7 +430,7 @@ static int s_mkdirs(const char *dir)
             continue;
         char save = *c;
         *c = '\0';
-        if (mkdir(p, S_DIR_MODE) != 0 && errno != EEXIST) {
+        if (mkdir(p, (mode_t)mode) != 0 && errno != EEXIST) {
             rc = -errno;
             goto fail;
         }
@@ -531,7 +531,7 @@ int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts)
         (opts->sync != RZ_SYNC_FULL && opts->sync != RZ_SYNC_OS))
         return RZ_EINVAL;
 
-    rc = s_mkdirs(opts->dir);
+    rc = rz__store_mkdirs(opts->dir, S_DIR_MODE);
     if (rc)
         goto fail;
     s = calloc(1, sizeof *s);

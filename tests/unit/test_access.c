@@ -593,7 +593,8 @@ static void test_access_example_file_loads(void **state)
 
 typedef struct s_hammer {
     volatile int stop;
-    long lookups, found;
+    volatile long lookups;
+    long found;
     int bad;
 } s_hammer_t;
 
@@ -635,6 +636,11 @@ static void test_access_reload_while_zap_looks_up(void **state)
     memset(h, 0, sizeof h);
     for (int i = 0; i < 2; i++)
         assert_int_equal(pthread_create(&t[i], NULL, s_hammer_run, &h[i]), 0);
+    /* on a loaded machine the threads may start late: reload only once
+     * both are looking keys up */
+    for (int i = 0; i < 2; i++)
+        while (h[i].lookups < 100)
+            usleep(1000);
     for (int i = 0; i < 400; i++) {
         const char *y = i % 3 == 0 ? a : i % 3 == 1 ? b : NULL;
         if (y)
