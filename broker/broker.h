@@ -115,6 +115,14 @@ int rz_zap_start(rz_zap_t **out, rz_broker_t *b);
 int rz_zap_watch(rz_zap_t *z, void *socket, const char *name);
 void rz_zap_stop(rz_zap_t **z);
 
+/* Decide one ZAP request given as frames (the handler's core, exposed for
+ * the fuzzer): writes the reply's status code ("200", "400", "500"), text
+ * and user id; a refusal is counted and audited. Returns 0, or -1 for a
+ * request that is not ZAP 1.0. */
+int rz__zap_decide(rz_broker_t *b, const uint8_t *const *f, const size_t *n,
+                   int nframes, char code[4], char *text, size_t text_len,
+                   char *user, size_t user_len);
+
 /* The writer thread's body: arg is the rz_broker_t. It connects a PAIR to
  * RZ_WRITER_ENDPOINT and serves jobs until it receives a NULL job. */
 void *rz_writer_main(void *arg);

@@ -67,13 +67,6 @@ static void s_audit_refusal(rz_broker_t *b, const char *principal,
             why);
 }
 
-/* Decide one ZAP request given as frames. Writes the reply's status code,
- * text and user id. Exposed to the fuzzer through zap_test.h-less linkage:
- * see tests/fuzz/fuzz_zap.c. */
-int rz__zap_decide(rz_broker_t *b, const uint8_t *const *f, const size_t *n,
-                   int nframes, char code[4], char *text, size_t text_len,
-                   char *user, size_t user_len);
-
 int rz__zap_decide(rz_broker_t *b, const uint8_t *const *f, const size_t *n,
                    int nframes, char code[4], char *text, size_t text_len,
                    char *user, size_t user_len)
