@@ -8,6 +8,9 @@
 # Safe to run again: it stops the broker it started last time, starts a new
 # one on the same store and republishes the sample, which the broker
 # recognises event by event (source + id) and does not store twice.
+#
+# Security is on (docs/SECURITY.md): every program has its own CURVE key in
+# var/keys/, and var/principals.yaml grants each one what it may do.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -17,7 +20,9 @@ VAR=$ROOT/var
 PIDFILE=$VAR/ratuszd.pid
 LOG=$VAR/ratuszd.log
 SAMPLE=deploy/sample/events.ndjson
-FRONT_PORT=7600 STREAM_PORT=7601 METRICS_PORT=7602
+FRONT_PORT=7600 STREAM_PORT=7601 METRICS_PORT=7602 REDACTED_PORT=7603
+KEYS=$VAR/keys
+PRINCIPALS=$VAR/principals.yaml
 HEALTH_TIMEOUT=20
 
 if [[ -t 1 ]]; then
@@ -85,7 +90,7 @@ if [[ -f $PIDFILE ]]; then
 fi
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for port in $FRONT_PORT $STREAM_PORT $METRICS_PORT; do
+for port in $FRONT_PORT $STREAM_PORT $METRICS_PORT $REDACTED_PORT; do
     if port_busy "$port"; then
         die "port $port on 127.0.0.1 is already in use by another program" \
             "(see: ss -ltnp 'sport = :$port'). Stop it, or run ratuszd by hand" \
@@ -98,10 +103,72 @@ if [[ -n $(find "$VAR/ratusz" -name '*.mdb' -size +0 2>/dev/null | head -n1) ]];
     had_data=yes
 fi
 
-step "Starting ratuszd (store in var/ratusz, log in var/ratuszd.log)"
+# --- 3a. keys and grants ------------------------------------------------------
+step "Keys: one CURVE key pair per program, grants per key (var/keys, var/principals.yaml)"
+PROGRAMS=(ratuszd operator auditor sample-loader adapter-budget
+    adapter-environment adapter-gis adapter-tax)
+mkdir -p "$KEYS"
+chmod 700 "$KEYS"
+for name in "${PROGRAMS[@]}"; do
+    if [[ ! -f $KEYS/$name.key ]]; then
+        "$BIN/ratusz" keygen "$name" --dir "$KEYS" >/dev/null ||
+            die "could not make the key of $name"
+    fi
+done
+ls "$KEYS"
+cat >"$PRINCIPALS" <<'EOF'
+# Who may do what on the demo bus (docs/SECURITY.md). Public keys only:
+# each program keeps its secret var/keys/NAME.key.
+principals:
+  # the historical sample (deploy/sample/events.ndjson) spans every system
+  sample-loader:
+    key_file: keys/sample-loader.pub
+    publish_sources: ["*"]
+    publish_tenants: ["*"]
+  # each adapter publishes only its own domain; the tax system only for Hel
+  adapter-budget:
+    key_file: keys/adapter-budget.pub
+    publish_sources: ["/*/budget/*"]
+    publish_tenants: ["*"]
+    admin: [report]
+  adapter-environment:
+    key_file: keys/adapter-environment.pub
+    publish_sources: ["/*/env/*"]
+    publish_tenants: ["*"]
+    admin: [report]
+  adapter-gis:
+    key_file: keys/adapter-gis.pub
+    publish_sources: ["/*/gis/*"]
+    publish_tenants: ["*"]
+    admin: [report]
+  adapter-tax:
+    key_file: keys/adapter-tax.pub
+    publish_sources: ["/2211011/tax/*"]
+    publish_tenants: ["2211011"]
+    admin: [report]
+  # the IT operator sees everything, personal data only as pseudonyms
+  operator:
+    key_file: keys/operator.pub
+    read: [""]
+    groups: ["operator-*"]
+    admin: [stats, consumers, reload]
+  # the data protection officer: personal data, the audit log
+  auditor:
+    key_file: keys/auditor.pub
+    read: [""]
+    personal_data: true
+    admin: [audit, verify, stats]
+EOF
+# every ratusz command below runs as the operator unless it says otherwise
+export RATUSZ_KEY=$KEYS/operator.key RATUSZ_SERVER_KEY=$KEYS/ratuszd.pub
+AUDITOR=(-k "$KEYS/auditor.key")
+
+step "Starting ratuszd with CURVE (store in var/ratusz, log in var/ratuszd.log)"
 printf '\n--- %s demo start ---\n' "$(date -Is)" >>"$LOG"
-printf '%s$ %s%s\n' "$G" "./build/ratuszd --data-dir ./var/ratusz &" "$N"
-nohup "$BIN/ratuszd" --data-dir ./var/ratusz </dev/null >>"$LOG" 2>&1 &
+printf '%s$ %s%s\n' "$G" "./build/ratuszd --data-dir ./var/ratusz --server-key var/keys/ratuszd.key --principals var/principals.yaml --stream-redacted tcp://127.0.0.1:$REDACTED_PORT &" "$N"
+nohup "$BIN/ratuszd" --data-dir ./var/ratusz --server-key "$KEYS/ratuszd.key" \
+    --principals "$PRINCIPALS" \
+    --stream-redacted "tcp://127.0.0.1:$REDACTED_PORT" </dev/null >>"$LOG" 2>&1 &
 pid=$!
 echo "$pid" >"$PIDFILE"
 
@@ -129,7 +196,7 @@ n=$(wc -l <"$SAMPLE")
 step "Publishing $n real events (TERYT register, GIS, budget, air quality)"
 echo "Every event is acked only after the LMDB transaction holding it has committed."
 rm -f "$VAR/acks.log"
-run "$BIN/ratusz" pub --ack-log ./var/acks.log <"$SAMPLE"
+run "$BIN/ratusz" -k var/keys/sample-loader.key pub --ack-log ./var/acks.log <"$SAMPLE"
 echo "Each acked event is in var/acks.log as \"ID SEQ\"."
 if [[ $had_data == yes ]]; then
     echo "The store already held these events from an earlier run: the broker"
@@ -149,6 +216,7 @@ adapter() { # system files...
     shift
     run "$BIN/adapters/runtime/ratusz-adapter" -c "deploy/adapters/$sys.yaml" \
         --broker "tcp://127.0.0.1:$FRONT_PORT" \
+        --key "var/keys/adapter-$sys.key" --server-key var/keys/ratuszd.pub \
         --data-dir "$VAR/adapters/$sys/data" "$@" ||
         die "the $sys adapter failed (see its messages above)"
 }
@@ -177,17 +245,47 @@ step "Broker statistics (one row per tenant, domain and source; then the adapter
 printf '%s$ %s%s\n' "$G" "$BIN/ratusz stats | sed -n '1,14p;/^COMPONENT/,\$p'" "$N"
 { "$BIN/ratusz" stats || true; } | sed -n '1,14p;/^COMPONENT/,$p'
 
+# --- 5b. security ---------------------------------------------------------------
+step "Security: who am I? (the operator's key)"
+run "$BIN/ratusz" whoami
+
+step "The operator reads a tax declaration: personal data arrives as pseudonyms"
+run "$BIN/ratusz" query --topic 2211011.tax --limit 1
+
+step "The auditor (personal-data clearance) reads the same: the PESEL, name, address"
+run "$BIN/ratusz" "${AUDITOR[@]}" query --topic 2211011.tax --limit 1
+
+step "Every read of personal data is in the audit log (as the auditor)"
+run "$BIN/ratusz" "${AUDITOR[@]}" audit --principal auditor --limit 3
+
+step "The budget system tries to publish a tax decision: denied, nothing stored"
+printf '%s$ %s%s\n' "$G" "$BIN/ratusz -k var/keys/adapter-budget.key pub --id forged-1 --source /2211011/tax/podatki --type pl.gov.gmina.tax.assessment.v1 --tenant 2211011 --data '{}'" "$N"
+if "$BIN/ratusz" -k "$KEYS/adapter-budget.key" pub --id forged-1 \
+    --source /2211011/tax/podatki --type pl.gov.gmina.tax.assessment.v1 \
+    --tenant 2211011 --data '{}'; then
+    die "a publish outside the budget system's grant was accepted"
+fi
+echo "(refused, as it should be)"
+
+step "The event log's and the audit log's hash chains are intact"
+run "$BIN/ratusz" "${AUDITOR[@]}" verify
+run "$BIN/ratusz" "${AUDITOR[@]}" audit verify
+
 # --- 6. what next -----------------------------------------------------------
 cat <<EOF
 
 ${B}The broker keeps running in the background (pid $pid).${N}
 
+Every command needs a key now. As the operator:
+  export RATUSZ_KEY=var/keys/operator.key RATUSZ_SERVER_KEY=var/keys/ratuszd.pub
+As the auditor, add: -k var/keys/auditor.key
+
 Look around:
   curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep ^ratusz   # Prometheus metrics
   build/ratusz stats --watch                        # live, like top (Ctrl-C to stop)
-  build/ratusz sub 0264011.                         # live events of Wrocław (Ctrl-C to stop)
+  build/ratusz -s tcp://127.0.0.1:$REDACTED_PORT sub 0264011.  # live events of Wrocław (Ctrl-C to stop)
   # ...and in another shell, three new events (fresh ids) for it to show:
-  tail -n 3 $SAMPLE | sed "s/\"id\":\"/\"id\":\"\$(date +%s)-/" | build/ratusz pub
+  tail -n 3 $SAMPLE | sed "s/\"id\":\"/\"id\":\"\$(date +%s)-/" | build/ratusz -k var/keys/sample-loader.key pub
   build/ratusz query --subject parcel:221101_1.0001.161/8     # a land parcel in Hel
   build/ratusz query --subject terc:02 | cut -c1-300  # register + GIS outline of a voivodeship
   build/ratusz query --subject unit:1400000 --all     # 22 years of Mazowieckie's spending
