@@ -148,6 +148,9 @@ static void s_reply_error(s_front_t *f, s_req_t *q, int code,
     s_reply_msg(f, q, "ERR", &e.base);
 }
 
+static void s_whoami(s_front_t *f, s_req_t *q);
+static void s_reload_cmd(s_front_t *f, s_req_t *q);
+
 /* --------------------------------------------------------------------------
  * Audit and denials
  */
@@ -1245,7 +1248,7 @@ static void s_handle(s_front_t *f, s_req_t *q)
         const char *cmd, *action;
     } admin[] = {{"STATS", "stats"},   {"CONSUMERS", "consumers"},
                  {"REPORT", "report"}, {"AUDIT", "audit"},
-                 {"VERIFY", "verify"}};
+                 {"VERIFY", "verify"},  {"RELOAD", "reload"}};
     for (size_t i = 0; i < sizeof admin / sizeof admin[0]; i++) {
         if (!s_cmd_is(cmd, admin[i].cmd))
             continue;
@@ -1287,6 +1290,8 @@ static void s_handle(s_front_t *f, s_req_t *q)
         s_audit_cmd(f, q, &a);
     else if (s_cmd_is(cmd, "VERIFY"))
         s_verify(f, q, &a);
+    else if (s_cmd_is(cmd, "RELOAD"))
+        s_reload_cmd(f, q);
     else {
         char name[80];
         s_printable(cmd, name, sizeof name);
@@ -1504,29 +1509,34 @@ static void *s_socket(s_front_t *f, int type, const char *endpoint,
  * check changes nothing. The streams are bound anew, so that every
  * subscriber shakes hands again under the new grants (a revoked key is cut
  * off; the others reconnect and backfill what they missed). */
-static void s_reload(s_front_t *f)
+static int s_reload(s_front_t *f, s_req_t *by, char *err, size_t err_len)
 {
     rz_broker_t *b = f->b;
-    s_req_t q;
-    memset(&q, 0, sizeof q);
-    snprintf(q.principal, sizeof q.principal, "(operator)");
-    snprintf(q.address, sizeof q.address, "signal");
+    s_req_t sig;
+    const char *cmd = by ? "RELOAD" : "SIGHUP";
+    if (!by) {
+        memset(&sig, 0, sizeof sig);
+        snprintf(sig.principal, sizeof sig.principal, "(signal)");
+        snprintf(sig.address, sizeof sig.address, "SIGHUP");
+        by = &sig;
+    }
     if (!b->curve) {
-        rz_info("SIGHUP: no principals file to reload (security is off)");
-        return;
+        snprintf(err, err_len,
+                 "no principals file to reload: security is off");
+        rz_info("%s: %s", cmd, err);
+        return RZ_ECONFIG;
     }
-    char err[512];
-    int rc = rz_access_load(b->cfg->principals, err, sizeof err);
+    int rc = rz_access_load(b->cfg->principals, err, err_len);
     if (rc < 0) {
-        rz_error("SIGHUP: the principals file was not reloaded, the old "
+        rz_error("%s: the principals file was not reloaded, the old "
                  "grants stay in force: %s",
-                 err);
-        s_audit(f, &q, "reload-failed", "SIGHUP", b->cfg->principals, err, 0,
+                 cmd, err);
+        s_audit(f, by, "reload-failed", cmd, b->cfg->principals, err, 0,
                 NULL, 0);
-        return;
+        return rc;
     }
-    rz_info("SIGHUP: %d principals loaded from %s", rc, b->cfg->principals);
-    s_audit(f, &q, "reload", "SIGHUP", b->cfg->principals, "ok", 0, NULL, 0);
+    rz_info("%s: %d principals loaded from %s", cmd, rc, b->cfg->principals);
+    s_audit(f, by, "reload", cmd, b->cfg->principals, "ok", 0, NULL, 0);
     zmq_close(f->stream);
     f->stream = s_socket(f, ZMQ_XPUB, b->cfg->stream, "stream");
     if (f->stream_red) {
@@ -1536,9 +1546,23 @@ static void s_reload(s_front_t *f)
     }
     f->subscriptions = 0;
     if (!f->stream || (*b->cfg->stream_redacted && !f->stream_red)) {
-        rz_error("SIGHUP: cannot listen on the streams again: stopping");
+        rz_error("%s: cannot listen on the streams again: stopping", cmd);
         atomic_store(&b->stopping, 1);
     }
+    return 0;
+}
+
+/* RELOAD: the same as SIGHUP, asked by a principal with the grant. The
+ * reply tells the caller who it now is; a bad file is ERR RZ_ECONFIG with
+ * FILE:LINE. */
+static void s_reload_cmd(s_front_t *f, s_req_t *q)
+{
+    char err[512];
+    if (s_reload(f, q, err, sizeof err) < 0) {
+        s_reply_error(f, q, RZ_ECONFIG, "%s", err);
+        return;
+    }
+    s_whoami(f, q);
 }
 
 int rz_server_run(rz_broker_t *b)
@@ -1617,8 +1641,9 @@ int rz_server_run(rz_broker_t *b)
                         f.queued_events);
             if (stop)
                 atomic_store(&b->stopping, 1);
+            char err[512];
             if (hup && !stop)
-                s_reload(&f);
+                s_reload(&f, NULL, err, sizeof err);
         }
         if (items[0].revents & ZMQ_POLLIN)
             s_pipe_in(&f);

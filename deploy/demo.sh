@@ -249,11 +249,13 @@ printf '%s$ %s%s\n' "$G" "$BIN/ratusz stats | sed -n '1,14p;/^COMPONENT/,\$p'" "
 step "Security: who am I? (the operator's key)"
 run "$BIN/ratusz" whoami
 
-step "The operator reads a tax declaration: personal data arrives as pseudonyms"
-run "$BIN/ratusz" query --topic 2211011.tax --limit 1
+step "The operator reads a parcel's tax records: a person's data arrives as pseudonyms"
+echo "(the same taxpayer has the same pseudonym in the declaration and the decision)"
+run "$BIN/ratusz" query --subject parcel:221101_1.0001.162
 
-step "The auditor (personal-data clearance) reads the same: the PESEL, name, address"
-run "$BIN/ratusz" "${AUDITOR[@]}" query --topic 2211011.tax --limit 1
+step "The auditor (personal-data clearance) reads the declaration: PESEL, name, address"
+run "$BIN/ratusz" "${AUDITOR[@]}" get --source /2211011/tax/tax \
+    --id IN-1/IN-1/2024/000311/221101_1.0001.162
 
 step "Every read of personal data is in the audit log (as the auditor)"
 run "$BIN/ratusz" "${AUDITOR[@]}" audit --principal auditor --limit 3

@@ -1432,6 +1432,12 @@ int rz_whoami(rz_client_t *c, Ratusz__V1__Whoami **out)
     return rc;
 }
 
+int rz_reload(rz_client_t *c, Ratusz__V1__Whoami **out)
+{
+    *out = NULL;
+    return s_info(c, "RELOAD", &ratusz__v1__whoami__descriptor, (void **)out);
+}
+
 /* Send req as cmd and unpack the reply body as d. */
 static int s_ask(rz_client_t *c, const char *cmd, const ProtobufCMessage *req,
                  const ProtobufCMessageDescriptor *d, void **out)
