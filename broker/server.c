@@ -148,7 +148,7 @@ static void s_reply_error(s_front_t *f, s_req_t *q, int code,
     s_reply_msg(f, q, "ERR", &e.base);
 }
 
-static void s_whoami(s_front_t *f, s_req_t *q);
+static void s_whoami(s_front_t *f, s_req_t *q, const char *cmd);
 static void s_reload_cmd(s_front_t *f, s_req_t *q);
 
 /* --------------------------------------------------------------------------
@@ -1122,13 +1122,14 @@ static void s_health(s_front_t *f, s_req_t *q)
     s_reply_msg(f, q, "HEALTH", &h.base);
 }
 
-static void s_whoami(s_front_t *f, s_req_t *q)
+/* Who the connection is; the reply of WHOAMI and RELOAD (cmd). */
+static void s_whoami(s_front_t *f, s_req_t *q, const char *cmd)
 {
     Ratusz__V1__Whoami w;
     rz_access_whoami(q->principal, &w);
     w.security = f->b->curve;
     w.address = q->address;
-    s_reply_msg(f, q, "WHOAMI", &w.base);
+    s_reply_msg(f, q, cmd, &w.base);
 }
 
 static void s_audit_cmd(s_front_t *f, s_req_t *q, rz_arena_t *a)
@@ -1285,7 +1286,7 @@ static void s_handle(s_front_t *f, s_req_t *q)
     else if (s_cmd_is(cmd, "REPORT"))
         s_report(f, q);
     else if (s_cmd_is(cmd, "WHOAMI"))
-        s_whoami(f, q);
+        s_whoami(f, q, "WHOAMI");
     else if (s_cmd_is(cmd, "AUDIT"))
         s_audit_cmd(f, q, &a);
     else if (s_cmd_is(cmd, "VERIFY"))
@@ -1562,7 +1563,7 @@ static void s_reload_cmd(s_front_t *f, s_req_t *q)
         s_reply_error(f, q, RZ_ECONFIG, "%s", err);
         return;
     }
-    s_whoami(f, q);
+    s_whoami(f, q, "RELOAD");
 }
 
 int rz_server_run(rz_broker_t *b)

@@ -68,7 +68,7 @@ static void s_write_principals(sec_t *s, int drop_revokee)
              "    key: \"%s\"\n"
              "    read: [\"\"]\n"
              "    groups: [\"operator-*\"]\n"
-             "    admin: [stats, consumers]\n"
+             "    admin: [stats, consumers, reload]\n"
              "  auditor:\n"
              "    key: \"%s\"\n"
              "    read: [\"\"]\n"
@@ -779,6 +779,37 @@ static void test_reload_bad_file_keeps_grants_good_file_revokes(void **state)
     free(g);
 }
 
+static void test_reload_command_needs_grant_and_a_good_file(void **state)
+{
+    (void)state;
+    rz_client_t *c = s_client(BUDGET);
+    Ratusz__V1__Whoami *w = NULL;
+    assert_int_equal(rz_reload(c, &w), RZ_EDENIED);
+    rz_client_destroy(&c);
+
+    c = s_client(OPERATOR);
+    assert_int_equal(rz_reload(c, &w), 0);
+    assert_string_equal(w->principal, "operator");
+    ratusz__v1__whoami__free_unpacked(w, NULL);
+    assert_true(s_audit_count((audit_q_t){"reload", "operator", "RELOAD",
+                                          NULL}) >= 1);
+    /* a broken file: ERR RZ_ECONFIG naming FILE:LINE, nothing changes */
+    char saved[320];
+    snprintf(saved, sizeof saved, "%s.good", S->principals);
+    assert_int_equal(rename(S->principals, saved), 0);
+    s_write(S->principals, "principals:\n  x:\n    kye: 1\n");
+    assert_int_equal(rz_reload(c, &w), RZ_ECONFIG);
+    assert_null(w);
+    assert_non_null(strstr(rz_client_last_error(c), "principals.yaml:3"));
+    assert_int_equal(rename(saved, S->principals), 0);
+    assert_int_equal(rz_whoami(c, &w), 0);
+    assert_string_equal(w->principal, "operator");
+    ratusz__v1__whoami__free_unpacked(w, NULL);
+    rz_client_destroy(&c);
+    assert_true(s_audit_count((audit_q_t){"reload-failed", "operator",
+                                          "RELOAD", NULL}) >= 1);
+}
+
 /* ------------------------------------------------------------------------
  * Chains
  */
@@ -819,6 +850,7 @@ int main(void)
         cmocka_unit_test(test_cleared_reader_gets_data_and_is_audited),
         cmocka_unit_test(test_streams_deliver_by_grant_and_clearance),
         cmocka_unit_test(test_audit_chain_verifies),
+        cmocka_unit_test(test_reload_command_needs_grant_and_a_good_file),
         cmocka_unit_test(test_reload_bad_file_keeps_grants_good_file_revokes),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
