@@ -1594,6 +1594,12 @@ static void s_render_stats(FILE *out, const Ratusz__V1__Stats *st,
     fprintf(out, "  commits %s  requests %s  subscribers %" PRIu64 "\n",
             human_count(d, sizeof d, st->commits_total),
             human_count(a, sizeof a, st->requests_total), st->subscribers);
+    if (st->handshakes_refused || st->denied_total || st->redacted_total)
+        fprintf(out,
+                "security  handshakes refused %s  denied %s  redacted %s\n",
+                human_count(a, sizeof a, st->handshakes_refused),
+                human_count(b, sizeof b, st->denied_total),
+                human_count(d, sizeof d, st->redacted_total));
     fprintf(out, "commit latency %s    batch size %s\n\n",
             s_pcts(a, sizeof a, st->commit_latency_us, true),
             s_pcts(b, sizeof b, st->batch_size, false));
