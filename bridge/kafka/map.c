@@ -223,6 +223,9 @@ int rzk_out_map(const rzk_tpl_t *t, int format, const Ratusz__V1__Event *ev,
         snprintf(o->seq, sizeof o->seq, "%" PRIu64, ev->seq);
         s_header(o, "ce_seq", o->seq);
     }
+    /* a consumer that routes on headers must see that personal fields
+     * hold pseudonyms without decoding the value */
+    s_header(o, "ce_redaction", ev->redaction);
     s_header(o, "content-type",
              format == RZK_FORMAT_CE_JSON ? RZK_CT_CE_JSON : RZK_CT_PROTOBUF);
     return 0;

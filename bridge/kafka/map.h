@@ -18,8 +18,10 @@
  *   headers the CloudEvents Kafka binding's attribute headers:
  *             ce_specversion "1.0", ce_id, ce_source, ce_type,
  *             ce_subject, ce_time (RFC 3339, UTC), and the extensions
- *             ce_tenant and ce_seq (the seq in the broker of origin),
- *             plus content-type; in both formats, so that a consumer can
+ *             ce_tenant, ce_seq (the seq in the broker of origin) and,
+ *             when the broker pseudonymised personal fields for the
+ *             bridge, ce_redaction ("hmac-sha256:<key id>"), plus
+ *             content-type; in both formats, so that a consumer can
  *             route and filter without decoding the value
  *
  * A record the bridge reads (inbound) is recognised by its content-type:
@@ -98,7 +100,7 @@ typedef struct rzk_header {
     size_t len;
 } rzk_header_t;
 
-#define RZK_OUT_HEADERS 10
+#define RZK_OUT_HEADERS 12
 
 /* An outbound record. Every pointer is borrowed from the event, the raw
  * bytes it came with, or the record itself; json (when the format is

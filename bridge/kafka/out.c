@@ -370,7 +370,8 @@ int rzk_run_out(const rzk_conf_t *c, volatile sig_atomic_t *stop)
         cap <<= 1;
     o.ring = calloc(cap, sizeof *o.ring);
     o.mask = cap - 1;
-    rz_client_opts_t co = {.window = 16, .batch = 1, .timeout_ms = (int)c->timeout};
+    rz_client_opts_t co = {
+        .window = 16, .batch = 1, .timeout_ms = (int)c->timeout};
     rz_keyopts_apply(c->keys, &co);
     o.bc = rz_client_new(c->broker, &co);
     o.q = rzk_quarantine_open(c->data_dir, err, sizeof err);
@@ -394,21 +395,36 @@ int rzk_run_out(const rzk_conf_t *c, volatile sig_atomic_t *stop)
         rc = RZ_ECONFIG;
         goto done;
     }
-    /* Where the group stands: the start, and the base of the lag. */
+    /* Where the group stands: the start, and the base of the lag. A
+     * grant of fetch and commit is enough to run: without the consumers
+     * action the first FETCH asks for seq 0, which the broker reads as the
+     * group's committed position, and the lag counts from 0 until the
+     * first commit. */
     for (;;) {
         o.committed = s_group_position(o.bc, c->group, &rc);
+        if (rc == RZ_EDENIED) {
+            o.committed = 0;
+            break;
+        }
         if (rc == 0 || *stop)
             break;
         rzk_log(RZK_LOG_WARN, "broker %s: %s; retrying", c->broker,
                 rz_strerror(rc));
         rd_kafka_poll(o.rk, 1000);
     }
+    if (rc == RZ_EDENIED)
+        rzk_log(RZK_LOG_INFO,
+                "%s: broker %s group '%s' from its committed position (no "
+                "'consumers' grant to show it) -> kafka topic %s",
+                c->name, c->broker, c->group, c->topic);
+    else
+        rzk_log(RZK_LOG_INFO,
+                "%s: broker %s group '%s' from seq %" PRIu64
+                " -> kafka topic %s",
+                c->name, c->broker, c->group, o.committed + 1, c->topic);
     rc = 0;
     o.fetched = o.safe = o.committed;
     o.broker_ok = 1;
-    rzk_log(RZK_LOG_INFO,
-            "%s: broker %s group '%s' from seq %" PRIu64 " -> kafka topic %s",
-            c->name, c->broker, c->group, o.committed + 1, c->topic);
 
     while (!*stop) {
         rd_kafka_poll(o.rk, 0);
