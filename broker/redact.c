@@ -509,7 +509,15 @@ int rz_redact_event(const rz_redact_key_t *k, const uint8_t *ev, size_t len,
     uint8_t *buf = rz_arena_alloc(a, n ? n : 1);
     if (!buf)
         return RZ_ENOMEM;
-    *out_len = ratusz__v1__event__pack(e, buf);
+    size_t packed = ratusz__v1__event__pack(e, buf);
+    /* protobuf-c keeps unknown fields it should have refused (an overlong
+     * key 0, for one) and writes them back in a form it then refuses: a
+     * reader must never get bytes that do not decode, so check them */
+    if (!ratusz__v1__event__unpack(&a->pb, packed, buf)) {
+        *out = NULL;
+        return RZ_EDECODE;
+    }
+    *out_len = packed;
     *out = buf;
     return 1;
 }
