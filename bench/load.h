@@ -9,7 +9,7 @@
  *           [--duration S] [--size BYTES] [--publishers N]
  *           [--subscribers N] [--rate EV_PER_S] [--label NAME]
  *           connection options of the system (--endpoint/--stream,
- *           --host/--port, --url)
+ *           --host/--port, --url; ratusz: --key/--server-key)
  *
  * Every event carries a payload of --size bytes whose first 12 bytes are a
  * stamp (send time on CLOCK_MONOTONIC, flags): subscribers in other threads
@@ -53,6 +53,8 @@ typedef struct bench_opts {
     const char *host;     /* redis, mqtt */
     int port;             /* redis, mqtt */
     const char *url;      /* nats */
+    const char *key;      /* ratusz: this client's secret key file (CURVE) */
+    const char *server_key; /* ratusz: the broker's .pub file or Z85 key */
     double timeout;       /* seconds to wait for outstanding acks or
                              deliveries at the end of a phase */
 } bench_opts_t;
@@ -172,6 +174,13 @@ typedef struct bench_ops {
     /* A mode of the program's own (NULL: none). Returns the exit status,
      * or -2 when mode is not one it knows. */
     int (*own_mode)(const bench_opts_t *o);
+
+    /* Called once after the command line is parsed, before the mode runs,
+     * and once after it (NULL: nothing to do). setup returns 0, or the
+     * exit status (2: bad options) with a message on stderr. A system
+     * without setup takes no --key / --server-key. */
+    int (*setup)(const bench_opts_t *o);
+    void (*teardown)(void);
 } bench_ops_t;
 
 /* Parse the command line and run the mode. Returns the exit status: 0, 1

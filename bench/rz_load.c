@@ -5,6 +5,9 @@
  *                 --endpoint tcp://127.0.0.1:7600
  *   rz-bench-load --mode scale --count 1000000 --window 4096 --queries 1000
  *
+ * --key FILE and --server-key FILE|Z85 (ratusz/keyopts.h) turn CURVE on
+ * for every client and subscription the program makes.
+ *
  * Events are what an adapter publishes: id, source, type, tenant, subject
  * ("unit:N", spread over --subjects), time, and --size bytes of raw data.
  * "Window N" is rz_client_opts_t.window = N, with batch = min(N, 64)
@@ -20,12 +23,46 @@
 #include <unistd.h>
 
 #include "load.h"
+#include "ratusz/keyopts.h"
 #include "ratusz/ratusz.h"
 
 #define S_SOURCE "/1261011/bench/load"
 #define S_TYPE "pl.gov.gmina.bench.load.v1"
 #define S_TENANT "1261011"
 #define S_TOPIC_PREFIX "1261011.bench."
+
+/* ------------------------------------------------------------------------ */
+/* Clients                                                                   */
+
+/* --key/--server-key, loaded once by s_setup before any thread starts;
+ * every client borrows its strings. */
+static rz_keyopts_t s_keys;
+
+static int s_setup(const bench_opts_t *o)
+{
+    char err[512] = "";
+    if (rz_keyopts_load(&s_keys, o->key, o->server_key, err, sizeof err) < 0) {
+        fprintf(stderr, "rz_load: %s\n", err);
+        return 2;
+    }
+    return 0;
+}
+
+static void s_teardown(void)
+{
+    rz_keyopts_close(&s_keys);
+}
+
+/* A client of the front with the program's keys. NULL on failure. */
+static rz_client_t *s_client_new(const bench_opts_t *o, uint32_t window,
+                                 uint32_t batch)
+{
+    rz_client_opts_t co = {.window = window,
+                           .batch = batch,
+                           .timeout_ms = (int)(o->timeout * 1000)};
+    rz_keyopts_apply(&s_keys, &co);
+    return rz_client_new(o->endpoint, &co);
+}
 
 /* ------------------------------------------------------------------------ */
 /* Publisher                                                                 */
@@ -60,8 +97,7 @@ static void *s_pub_new(const bench_opts_t *o, uint32_t window, uint32_t id,
     uint32_t batch = o->batch ? o->batch : (window < 64 ? window : 64);
     if (batch > window)
         batch = window;
-    rz_client_opts_t co = {.window = window, .batch = batch, .timeout_ms = (int)(o->timeout * 1000)};
-    p->c = rz_client_new(o->endpoint, &co);
+    p->c = s_client_new(o, window, batch);
     uint64_t cap = 1;
     while (cap < 2 * (uint64_t)window)
         cap <<= 1;
@@ -165,8 +201,7 @@ static void *s_sub_new(const bench_opts_t *o, uint32_t id)
     s_sub_t *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
-    rz_client_opts_t co = {.window = 1024, .batch = 1, .timeout_ms = (int)(o->timeout * 1000)};
-    s->c = rz_client_new(o->endpoint, &co);
+    s->c = s_client_new(o, 1024, 1);
     if (s->c)
         s->s = rz_sub_new(s->c, o->stream, S_TOPIC_PREFIX);
     if (!s->s) {
@@ -201,8 +236,7 @@ static void s_sub_destroy(void *sh)
 static int64_t s_replay(const bench_opts_t *o, uint64_t count,
                         bench_deliver_fn cb, void *user)
 {
-    rz_client_opts_t co = {.window = 1024, .batch = 1, .timeout_ms = (int)(o->timeout * 1000)};
-    rz_client_t *c = rz_client_new(o->endpoint, &co);
+    rz_client_t *c = s_client_new(o, 1024, 1);
     if (!c)
         return -1;
     s_deliver_t d = {cb, user};
@@ -252,8 +286,7 @@ static int s_scale(const bench_opts_t *o)
         rc = 1;
     s_pub_destroy(p);
 
-    rz_client_opts_t co = {.window = 1024, .batch = 1, .timeout_ms = (int)(o->timeout * 1000)};
-    rz_client_t *c = rz_client_new(o->endpoint, &co);
+    rz_client_t *c = s_client_new(o, 1024, 1);
     uint64_t qevents = 0, qfail = 0, head = 0;
     Ratusz__V1__Health *h = NULL;
     if (c && rz_health(c, &h) == 0) {
@@ -326,6 +359,8 @@ static const bench_ops_t s_ops = {
     .sub_destroy = s_sub_destroy,
     .replay = s_replay,
     .own_mode = s_own_mode,
+    .setup = s_setup,
+    .teardown = s_teardown,
 };
 
 int main(int argc, char **argv)
