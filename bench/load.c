@@ -661,7 +661,7 @@ static void s_usage(FILE *f, const char *prog, const bench_ops_t *ops)
             "  --publishers N    multi: concurrent publishers (16)\n"
             "  --subscribers N   fanout: subscribers (1)\n"
             "  --rate R          fanout: events/s, 0 = as fast as it goes\n"
-            "  --queries N       scale: subject queries per step (1000)\n"
+            "  --queries N       scale: queries per step; get: GETs (1000)\n"
             "  --subjects N      distinct subjects (10000)\n"
             "  --timeout S       wait for acks/deliveries at the end (30)\n"
             "  --label NAME      system name in the output (%s)\n"
@@ -672,7 +672,7 @@ static void s_usage(FILE *f, const char *prog, const bench_ops_t *ops)
             "  --key FILE        ratusz: this client's secret key (CURVE)\n"
             "  --server-key K    ratusz: the broker's .pub file or Z85 key\n"
             "Prints one JSON line of results.\n",
-            prog, ops->own_mode ? " | scale" : "", ops->system);
+            prog, ops->own_mode ? " | scale | get" : "", ops->system);
 }
 
 static int s_parse_u(const char *s, uint64_t max, uint64_t *out)

@@ -36,7 +36,7 @@
 
 typedef struct bench_opts {
     const char *mode;     /* ingest, multi, fanout, replay, or the
-                             program's own (rz_load: scale) */
+                             program's own (rz_load: scale, get) */
     const char *label;    /* "system" in the JSON line */
     uint32_t window;      /* events in flight before waiting for acks */
     uint32_t batch;       /* ratusz: events per PUBB (0: min(window, 64)) */
@@ -46,7 +46,7 @@ typedef struct bench_opts {
     uint32_t publishers;  /* multi: concurrent publishers */
     uint32_t subscribers; /* fanout: subscribers */
     double rate;          /* fanout: events/s, 0 = as fast as possible */
-    uint32_t queries;     /* scale: subject queries per step */
+    uint32_t queries;     /* scale: subject queries per step; get: GETs */
     uint32_t subjects;    /* distinct subjects events are spread over */
     const char *endpoint; /* ratusz: front (ROUTER) endpoint */
     const char *stream;   /* ratusz: stream (XPUB) endpoint */
