@@ -97,7 +97,8 @@ void bench_hist_merge(bench_hist_t *into, const bench_hist_t *from);
 double bench_hist_us(const bench_hist_t *h, double q);
 
 /* ---------------------------------------------------------------------------
- * Results: one JSON line
+ * Results: one JSON line (ending with client_cpu_s, the CPU seconds the
+ * whole program used)
  */
 
 typedef struct bench_result {
