@@ -31,7 +31,9 @@
 #
 # Results: a table on stdout and in bench/results/latest.txt, a summary in
 # bench/results/latest.json, a chart in bench/results/latest.svg, and every
-# raw measurement in bench/results/latest.jsonl. Benchmarks print numbers;
+# raw measurement in bench/results/latest.jsonl; a run of some workloads
+# (--only) writes latest-WORKLOADS.* instead (latest-scale.txt, ...),
+# so that it does not replace the full comparison. Benchmarks print numbers;
 # nothing here asserts a time.
 set -euo pipefail
 
@@ -44,7 +46,8 @@ usage() { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; }
 QUICK=no
 ROUNDS=${ROUNDS:-3}
 DURATION=
-ONLY=ingest,multi,fanout,replay,scale
+ALL_WORKLOADS=ingest,multi,fanout,replay,scale
+ONLY=$ALL_WORKLOADS
 BASE_DIR=${RZ_BENCH_DIR:-/var/tmp}
 KEEP=no
 INSTALL=yes
@@ -93,10 +96,17 @@ want() { [[ ",$ONLY," == *",$1,"* ]]; }
 log() { printf '%s\n' "$*" >&2; }
 
 # --- packages -------------------------------------------------------------------
+# scale measures Ratusz alone: run on its own, the peers are neither
+# installed nor built.
+PEERS=no
+for w in ${ONLY//,/ }; do
+    [[ $w == scale ]] || PEERS=yes
+done
 PEER_PKGS=(redis-server redis-tools nats-server libnats-dev mosquitto
            libmosquitto-dev libhiredis-dev)
+[[ $PEERS == yes ]] || PEER_PKGS=()
 missing=()
-for p in "${PEER_PKGS[@]}"; do
+for p in ${PEER_PKGS[@]+"${PEER_PKGS[@]}"}; do
     status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
     [[ $status == installed ]] || missing+=("$p")
 done
@@ -132,8 +142,9 @@ fi
 BUILD=$ROOT/build-bench
 log "compare.sh: building Release into build-bench/"
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DRZ_TESTS=OFF >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" --target ratuszd ratusz-cli rz-bench-load \
-    rz-bench-report redis-bench-load nats-bench-load mqtt-bench-load >/dev/null
+TARGETS=(ratuszd ratusz-cli rz-bench-load rz-bench-report)
+[[ $PEERS == yes ]] && TARGETS+=(redis-bench-load nats-bench-load mqtt-bench-load)
+cmake --build "$BUILD" -j"$(nproc)" --target "${TARGETS[@]}" >/dev/null
 RATUSZD=$BUILD/ratuszd
 RATUSZ_CLI=$BUILD/ratusz
 BIN=$BUILD/bench
@@ -469,7 +480,13 @@ json_str() {
     s=$(tr -d '\000-\037' <<<"$s")
     printf '"%s"' "$s"
 }
-first_line() { "$@" 2>&1 | head -1 || true; }
+first_line() {
+    if command -v "$1" >/dev/null; then
+        "$@" 2>&1 | head -1 || true
+    else
+        echo "$1 not installed"
+    fi
+}
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 RAM_GB=$(awk '/^MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)
 ELAPSED=$(($(date +%s) - T_START))
@@ -499,14 +516,16 @@ ELAPSED=$(($(date +%s) - T_START))
     printf '"mosquitto":%s' "$(json_str "Mosquitto QoS 1, persistence true: acked from memory, saved only every autosave_interval (reference)")"
     printf '}}}\n'
 } >"$WORK/meta.jsonl"
-cat "$WORK/meta.jsonl" "$RESULTS" >"$RESULTS_DIR/latest.jsonl"
+OUT=latest
+[[ $ONLY == "$ALL_WORKLOADS" ]] || OUT=latest-${ONLY//,/-}
+cat "$WORK/meta.jsonl" "$RESULTS" >"$RESULTS_DIR/$OUT.jsonl"
 # What the load generators said on stderr (failures, warnings), if anything.
 if [[ -s $WORK/clients.log ]]; then
-    cp "$WORK/clients.log" "$RESULTS_DIR/latest-clients.log"
+    cp "$WORK/clients.log" "$RESULTS_DIR/$OUT-clients.log"
 else
-    rm -f "$RESULTS_DIR/latest-clients.log"
+    rm -f "$RESULTS_DIR/$OUT-clients.log"
 fi
-"$BIN/rz-bench-report" "$RESULTS_DIR/latest.jsonl" --json "$RESULTS_DIR/latest.json" \
-    --svg "$RESULTS_DIR/latest.svg" | tee "$RESULTS_DIR/latest.txt"
+"$BIN/rz-bench-report" "$RESULTS_DIR/$OUT.jsonl" --json "$RESULTS_DIR/$OUT.json" \
+    --svg "$RESULTS_DIR/$OUT.svg" | tee "$RESULTS_DIR/$OUT.txt"
 log ""
-log "compare.sh: done in $((ELAPSED / 60)) min $((ELAPSED % 60)) s; results in bench/results/latest.{txt,json,svg,jsonl}"
+log "compare.sh: done in $((ELAPSED / 60)) min $((ELAPSED % 60)) s; results in bench/results/$OUT.{txt,json,svg,jsonl}"
