@@ -2,15 +2,15 @@
 # compare.sh - Ratusz against Redis Streams, NATS JetStream and Mosquitto,
 # on this machine, with the same workloads and C clients for every system.
 #
-#   bench/compare.sh              the full run (about 30 min on 2 cores)
-#   bench/compare.sh --quick      a short run for development (about 4 min)
+#   bench/compare.sh              the full run (about 35 min on 2 cores)
+#   bench/compare.sh --quick      a short run for development (about 5 min)
 #
 # Options:
 #   --rounds N      rounds of every measurement, interleaved (A B C A B C
 #                   ...); default 3, or $ROUNDS
 #   --duration S    seconds each measurement publishes for (5; quick 1)
 #   --only LIST     workloads to run, comma-separated: ingest, multi,
-#                   fanout, replay, scale (default all)
+#                   fanout, replay, scale, security (default all)
 #   --dir DIR       where the temporary data folders go (default
 #                   $RZ_BENCH_DIR or /var/tmp: a disk, not tmpfs, where
 #                   fsync means something)
@@ -29,9 +29,18 @@
 # /proc/PID/stat, /proc/PID/status and /proc/PID/io before and after each
 # measurement.
 #
+# The security workload compares Ratusz with itself: plain against
+# ratusz-curve (CURVE with grants and a redacted stream; keys and a
+# principals file made in the temporary folder with `ratusz keygen`) for
+# ingest at window 4096 and fan-out p99, and GETs of events with personal
+# data by a cleared principal (as stored) against an uncleared one
+# (ratusz-curve-redacted: pseudonymised).
+#
 # Results: a table on stdout and in bench/results/latest.txt, a summary in
 # bench/results/latest.json, a chart in bench/results/latest.svg, and every
-# raw measurement in bench/results/latest.jsonl. Benchmarks print numbers;
+# raw measurement in bench/results/latest.jsonl; a run of some workloads
+# (--only) writes latest-WORKLOADS.* instead (latest-security.txt, ...),
+# so that it does not replace the full comparison. Benchmarks print numbers;
 # nothing here asserts a time.
 set -euo pipefail
 
@@ -44,7 +53,8 @@ usage() { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; }
 QUICK=no
 ROUNDS=${ROUNDS:-3}
 DURATION=
-ONLY=ingest,multi,fanout,replay,scale
+ALL_WORKLOADS=ingest,multi,fanout,replay,scale,security
+ONLY=$ALL_WORKLOADS
 BASE_DIR=${RZ_BENCH_DIR:-/var/tmp}
 KEEP=no
 INSTALL=yes
@@ -75,12 +85,16 @@ if [[ $QUICK == yes ]]; then
     SCALE_MAX=2000000      # the store grows to this
     SCALE_BUDGET=${SCALE_BUDGET_ARG:-180} # seconds for all of scale, at most
     SCALE_QUERIES=500
+    GET_N=20000            # events with personal data stored per get round
+    GET_QUERIES=5000       # GETs per get round
 else
     DURATION=${DURATION:-5}
     REPLAY_N=1000000
     SCALE_MAX=20000000
     SCALE_BUDGET=${SCALE_BUDGET_ARG:-1200}
     SCALE_QUERIES=2000
+    GET_N=100000
+    GET_QUERIES=20000
 fi
 SCALE_STEP=1000000
 WINDOWS=(1 16 256 4096)
@@ -93,10 +107,17 @@ want() { [[ ",$ONLY," == *",$1,"* ]]; }
 log() { printf '%s\n' "$*" >&2; }
 
 # --- packages -------------------------------------------------------------------
+# scale and security measure Ratusz alone: with only those, the peers are
+# neither installed nor built.
+PEERS=no
+for w in ${ONLY//,/ }; do
+    [[ $w == scale || $w == security ]] || PEERS=yes
+done
 PEER_PKGS=(redis-server redis-tools nats-server libnats-dev mosquitto
            libmosquitto-dev libhiredis-dev)
+[[ $PEERS == yes ]] || PEER_PKGS=()
 missing=()
-for p in "${PEER_PKGS[@]}"; do
+for p in ${PEER_PKGS[@]+"${PEER_PKGS[@]}"}; do
     status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
     [[ $status == installed ]] || missing+=("$p")
 done
@@ -132,8 +153,9 @@ fi
 BUILD=$ROOT/build-bench
 log "compare.sh: building Release into build-bench/"
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DRZ_TESTS=OFF >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" --target ratuszd ratusz-cli rz-bench-load \
-    rz-bench-report redis-bench-load nats-bench-load mqtt-bench-load >/dev/null
+TARGETS=(ratuszd ratusz-cli rz-bench-load rz-bench-report)
+[[ $PEERS == yes ]] && TARGETS+=(redis-bench-load nats-bench-load mqtt-bench-load)
+cmake --build "$BUILD" -j"$(nproc)" --target "${TARGETS[@]}" >/dev/null
 RATUSZD=$BUILD/ratuszd
 RATUSZ_CLI=$BUILD/ratusz
 BIN=$BUILD/bench
@@ -147,6 +169,7 @@ if [[ $FS_TYPE == tmpfs || $FS_TYPE == ramfs ]]; then
         "so durable numbers mean little. Use --dir on a disk."
 fi
 declare -A PIDS=() # pid -> system, every server this script started
+KEYS=$WORK/keys     # made by security_keys when a ratusz-curve server starts
 
 stop_pid() {
     local pid=$1 i
@@ -210,11 +233,46 @@ cpu_s() {
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 write_bytes() { awk '$1 == "write_bytes:" { print $2 }' "/proc/$1/io" 2>/dev/null || echo 0; }
 
+# --- keys for ratusz-curve -------------------------------------------------------
+# security_keys: once, the key pairs of the broker and of two client
+# principals, and the grants: bench-cleared may do everything and read
+# personal data; bench-uncleared the same but gets personal data
+# pseudonymised.
+security_keys() {
+    [[ -s $KEYS/principals.yaml ]] && return 0
+    local name
+    mkdir -p -m 700 "$KEYS"
+    for name in ratuszd bench-cleared bench-uncleared; do
+        [[ -e $KEYS/$name.key ]] ||
+            "$RATUSZ_CLI" keygen "$name" --dir "$KEYS" >/dev/null || return 1
+    done
+    cat >"$KEYS/principals.yaml" <<'EOF'
+# principals.yaml - the load generator's two principals (bench/compare.sh)
+principals:
+  bench-cleared:
+    key_file: bench-cleared.pub
+    publish_sources: ["*"]
+    publish_tenants: ["*"]
+    read: [""]
+    groups: ["*"]
+    personal_data: true
+    admin: [stats]
+  bench-uncleared:
+    key_file: bench-uncleared.pub
+    publish_sources: ["*"]
+    publish_tenants: ["*"]
+    read: [""]
+    groups: ["*"]
+    admin: [stats]
+EOF
+}
+
 # --- servers --------------------------------------------------------------------
 # start_server SYSTEM DIR: start SYSTEM with its data in DIR; sets SRV_PID and
 # CLIENT (the load generator with its connection options).
 start_server() {
-    local sys=$1 dir=$2 port port2 i
+    local sys=$1 dir=$2 port port2 port3 i who
+    local cli_keys=() # what `ratusz health` needs to reach the server
     mkdir -p "$dir"
     free_port
     port=$PORT
@@ -230,6 +288,28 @@ start_server() {
             SRV_PID=$!
             CLIENT=("$BIN/rz-bench-load" --endpoint "tcp://127.0.0.1:$port"
                     --stream "tcp://127.0.0.1:$port2")
+            ;;
+        ratusz-curve|ratusz-curve-redacted)
+            # One broker configuration; the variants differ in the client's
+            # principal. Subscribers use the full stream (bench-cleared).
+            security_keys || { log "compare.sh: cannot make keys in $KEYS"; return 1; }
+            free_port
+            port2=$PORT
+            free_port
+            port3=$PORT
+            who=bench-cleared
+            [[ $sys == ratusz-curve-redacted ]] && who=bench-uncleared
+            "$RATUSZD" --data-dir "$dir/data" --listen "tcp://127.0.0.1:$port" \
+                --stream "tcp://127.0.0.1:$port2" \
+                --stream-redacted "tcp://127.0.0.1:$port3" --metrics off \
+                --sync full --server-key "$KEYS/ratuszd.key" \
+                --principals "$KEYS/principals.yaml" \
+                --log-level warn >"$dir/server.log" 2>&1 &
+            SRV_PID=$!
+            CLIENT=("$BIN/rz-bench-load" --endpoint "tcp://127.0.0.1:$port"
+                    --stream "tcp://127.0.0.1:$port2"
+                    --key "$KEYS/$who.key" --server-key "$KEYS/ratuszd.pub")
+            cli_keys=(-k "$KEYS/$who.key" -K "$KEYS/ratuszd.pub")
             ;;
         redis-always|redis-everysec)
             redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" \
@@ -267,7 +347,8 @@ EOF
     for ((i = 0; i < 200; i++)); do
         kill -0 "$SRV_PID" 2>/dev/null || break
         case "$sys" in
-            ratusz*) "$RATUSZ_CLI" -e "tcp://127.0.0.1:$port" -t 200 health \
+            ratusz*) "$RATUSZ_CLI" -e "tcp://127.0.0.1:$port" \
+                         ${cli_keys[@]+"${cli_keys[@]}"} -t 200 health \
                          >/dev/null 2>&1 && return 0 ;;
             redis-*) [[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]] && return 0 ;;
             nats) grep -q 'Server is ready' "$dir/server.log" 2>/dev/null && return 0 ;;
@@ -462,6 +543,36 @@ if want scale; then
     fi
 fi
 
+# --- 6. the cost of security (Ratusz) --------------------------------------------
+if want security; then
+    log "== 6. security: plain vs CURVE (ingest window 4096; fan-out at $FAN_RATE events/s" \
+        "to ${FAN_SUBS[*]}); GET of $GET_N stored tax events, unredacted vs redacted"
+    for ((r = 1; r <= ROUNDS; r++)); do
+        for sys in ratusz ratusz-curve; do
+            run_fresh "$sys" security-ingest "$r" '"window":4096' "$LIMIT" -- \
+                --mode ingest --window 4096 --duration "$DURATION"
+        done
+    done
+    for s in "${FAN_SUBS[@]}"; do
+        for ((r = 1; r <= ROUNDS; r++)); do
+            for sys in ratusz ratusz-curve; do
+                run_fresh "$sys" security-fanout "$r" \
+                    "\"window\":4096,\"subscribers\":$s,\"rate\":$FAN_RATE" \
+                    "$LIMIT" -- --mode fanout --rate "$FAN_RATE" --subscribers "$s" \
+                    --window 4096 --duration "$DURATION" --timeout 10
+            done
+        done
+    done
+    for ((r = 1; r <= ROUNDS; r++)); do
+        for sys in ratusz ratusz-curve ratusz-curve-redacted; do
+            run_fresh "$sys" security-get "$r" \
+                "\"window\":4096,\"published\":$GET_N,\"queries\":$GET_QUERIES" \
+                "$LIMIT" -- --mode get --count "$GET_N" --window 4096 \
+                --queries "$GET_QUERIES" --duration 50
+        done
+    done
+fi
+
 # --- meta and report ---------------------------------------------------------------
 json_str() {
     local s=${1//\\/\\\\}
@@ -469,7 +580,13 @@ json_str() {
     s=$(tr -d '\000-\037' <<<"$s")
     printf '"%s"' "$s"
 }
-first_line() { "$@" 2>&1 | head -1 || true; }
+first_line() {
+    if command -v "$1" >/dev/null; then
+        "$@" 2>&1 | head -1 || true
+    else
+        echo "$1 not installed"
+    fi
+}
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 RAM_GB=$(awk '/^MemTotal/ { printf "%.0f", $2 / 1048576 }' /proc/meminfo)
 ELAPSED=$(($(date +%s) - T_START))
@@ -496,17 +613,21 @@ ELAPSED=$(($(date +%s) - T_START))
     printf '"redis-always":%s,' "$(json_str "Redis Streams XADD, appendonly yes, appendfsync always: AOF fsync'd before the replies")"
     printf '"redis-everysec":%s,' "$(json_str "same, appendfsync everysec: fsync once a second, after the ack (reference)")"
     printf '"nats":%s,' "$(json_str "NATS JetStream, file storage, async publish: acked WITHOUT fsync (reference)")"
-    printf '"mosquitto":%s' "$(json_str "Mosquitto QoS 1, persistence true: acked from memory, saved only every autosave_interval (reference)")"
+    printf '"mosquitto":%s,' "$(json_str "Mosquitto QoS 1, persistence true: acked from memory, saved only every autosave_interval (reference)")"
+    printf '"ratusz-curve":%s,' "$(json_str "ratuszd --sync full with CURVE, a principals file and a redacted stream; the client is cleared for personal data (security workload)")"
+    printf '"ratusz-curve-redacted":%s' "$(json_str "the same broker; the client has no personal_data, so its GETs come back pseudonymised (security workload)")"
     printf '}}}\n'
 } >"$WORK/meta.jsonl"
-cat "$WORK/meta.jsonl" "$RESULTS" >"$RESULTS_DIR/latest.jsonl"
+OUT=latest
+[[ $ONLY == "$ALL_WORKLOADS" ]] || OUT=latest-${ONLY//,/-}
+cat "$WORK/meta.jsonl" "$RESULTS" >"$RESULTS_DIR/$OUT.jsonl"
 # What the load generators said on stderr (failures, warnings), if anything.
 if [[ -s $WORK/clients.log ]]; then
-    cp "$WORK/clients.log" "$RESULTS_DIR/latest-clients.log"
+    cp "$WORK/clients.log" "$RESULTS_DIR/$OUT-clients.log"
 else
-    rm -f "$RESULTS_DIR/latest-clients.log"
+    rm -f "$RESULTS_DIR/$OUT-clients.log"
 fi
-"$BIN/rz-bench-report" "$RESULTS_DIR/latest.jsonl" --json "$RESULTS_DIR/latest.json" \
-    --svg "$RESULTS_DIR/latest.svg" | tee "$RESULTS_DIR/latest.txt"
+"$BIN/rz-bench-report" "$RESULTS_DIR/$OUT.jsonl" --json "$RESULTS_DIR/$OUT.json" \
+    --svg "$RESULTS_DIR/$OUT.svg" | tee "$RESULTS_DIR/$OUT.txt"
 log ""
-log "compare.sh: done in $((ELAPSED / 60)) min $((ELAPSED % 60)) s; results in bench/results/latest.{txt,json,svg,jsonl}"
+log "compare.sh: done in $((ELAPSED / 60)) min $((ELAPSED % 60)) s; results in bench/results/$OUT.{txt,json,svg,jsonl}"

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 /* ------------------------------------------------------------------------ */
@@ -175,6 +176,14 @@ void bench_result_print(const bench_opts_t *o, const bench_result_t *r)
         printf(",\"expected\":%lld", (long long)r->expected);
     if (r->extra && *r->extra)
         printf(",%s", r->extra);
+    /* the load generator's own CPU time, all threads, whole run: where
+     * the broker and its clients share few cores, it says which of them
+     * ran out */
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        s_num("client_cpu_s",
+              (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+                  (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
     printf("}\n");
     fflush(stdout);
 }
@@ -661,7 +670,7 @@ static void s_usage(FILE *f, const char *prog, const bench_ops_t *ops)
             "  --publishers N    multi: concurrent publishers (16)\n"
             "  --subscribers N   fanout: subscribers (1)\n"
             "  --rate R          fanout: events/s, 0 = as fast as it goes\n"
-            "  --queries N       scale: subject queries per step (1000)\n"
+            "  --queries N       scale: queries per step; get: GETs (1000)\n"
             "  --subjects N      distinct subjects (10000)\n"
             "  --timeout S       wait for acks/deliveries at the end (30)\n"
             "  --label NAME      system name in the output (%s)\n"
@@ -669,8 +678,10 @@ static void s_usage(FILE *f, const char *prog, const bench_ops_t *ops)
             "  --stream EP       ratusz stream (tcp://127.0.0.1:7601)\n"
             "  --host H --port P redis, mqtt (127.0.0.1)\n"
             "  --url U           nats (nats://127.0.0.1:4222)\n"
+            "  --key FILE        ratusz: this client's secret key (CURVE)\n"
+            "  --server-key K    ratusz: the broker's .pub file or Z85 key\n"
             "Prints one JSON line of results.\n",
-            prog, ops->own_mode ? " | scale" : "", ops->system);
+            prog, ops->own_mode ? " | scale | get" : "", ops->system);
 }
 
 static int s_parse_u(const char *s, uint64_t max, uint64_t *out)
@@ -693,6 +704,20 @@ static int s_parse_d(const char *s, double *out)
         return -1;
     *out = v;
     return 0;
+}
+
+/* The exit status of the mode, or -2 when there is no such mode. */
+static int s_run_mode(const bench_ops_t *ops, const bench_opts_t *o)
+{
+    if (!strcmp(o->mode, "ingest"))
+        return s_ingest(ops, o);
+    if (!strcmp(o->mode, "multi"))
+        return s_multi(ops, o);
+    if (!strcmp(o->mode, "fanout"))
+        return s_fanout(ops, o);
+    if (!strcmp(o->mode, "replay"))
+        return s_replay(ops, o);
+    return ops->own_mode ? ops->own_mode(o) : -2;
 }
 
 int bench_main(const bench_ops_t *ops, int argc, char **argv)
@@ -735,6 +760,8 @@ int bench_main(const bench_ops_t *ops, int argc, char **argv)
         {"host", required_argument, 0, 'H'},
         {"port", required_argument, 0, 'p'},
         {"url", required_argument, 0, 'u'},
+        {"key", required_argument, 0, 'k'},
+        {"server-key", required_argument, 0, 'K'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c, li = 0;
@@ -784,6 +811,8 @@ int bench_main(const bench_ops_t *ops, int argc, char **argv)
             o.port = (int)u;
             break;
         case 'u': o.url = optarg; break;
+        case 'k': o.key = optarg; break;
+        case 'K': o.server_key = optarg; break;
         case 'h': s_usage(stdout, argv[0], ops); return 0;
         default: s_usage(stderr, argv[0], ops); return 2;
         }
@@ -798,20 +827,21 @@ int bench_main(const bench_ops_t *ops, int argc, char **argv)
                 argv[optind]);
         return 2;
     }
-    if (!strcmp(o.mode, "ingest"))
-        return s_ingest(ops, &o);
-    if (!strcmp(o.mode, "multi"))
-        return s_multi(ops, &o);
-    if (!strcmp(o.mode, "fanout"))
-        return s_fanout(ops, &o);
-    if (!strcmp(o.mode, "replay"))
-        return s_replay(ops, &o);
-    if (ops->own_mode) {
-        int rc = ops->own_mode(&o);
-        if (rc != -2)
-            return rc;
+    if (!ops->setup && (o.key || o.server_key)) {
+        fprintf(stderr, "%s: %s takes no --key or --server-key\n", argv[0],
+                ops->system);
+        return 2;
     }
-    fprintf(stderr, "%s: unknown mode '%s'\n", argv[0], o.mode);
-    s_usage(stderr, argv[0], ops);
-    return 2;
+    int rc = ops->setup ? ops->setup(&o) : 0;
+    if (rc)
+        return rc;
+    rc = s_run_mode(ops, &o);
+    if (rc == -2) {
+        fprintf(stderr, "%s: unknown mode '%s'\n", argv[0], o.mode);
+        s_usage(stderr, argv[0], ops);
+        rc = 2;
+    }
+    if (ops->teardown)
+        ops->teardown();
+    return rc;
 }

@@ -9,7 +9,7 @@
  *           [--duration S] [--size BYTES] [--publishers N]
  *           [--subscribers N] [--rate EV_PER_S] [--label NAME]
  *           connection options of the system (--endpoint/--stream,
- *           --host/--port, --url)
+ *           --host/--port, --url; ratusz: --key/--server-key)
  *
  * Every event carries a payload of --size bytes whose first 12 bytes are a
  * stamp (send time on CLOCK_MONOTONIC, flags): subscribers in other threads
@@ -36,7 +36,7 @@
 
 typedef struct bench_opts {
     const char *mode;     /* ingest, multi, fanout, replay, or the
-                             program's own (rz_load: scale) */
+                             program's own (rz_load: scale, get) */
     const char *label;    /* "system" in the JSON line */
     uint32_t window;      /* events in flight before waiting for acks */
     uint32_t batch;       /* ratusz: events per PUBB (0: min(window, 64)) */
@@ -46,13 +46,15 @@ typedef struct bench_opts {
     uint32_t publishers;  /* multi: concurrent publishers */
     uint32_t subscribers; /* fanout: subscribers */
     double rate;          /* fanout: events/s, 0 = as fast as possible */
-    uint32_t queries;     /* scale: subject queries per step */
+    uint32_t queries;     /* scale: subject queries per step; get: GETs */
     uint32_t subjects;    /* distinct subjects events are spread over */
     const char *endpoint; /* ratusz: front (ROUTER) endpoint */
     const char *stream;   /* ratusz: stream (XPUB) endpoint */
     const char *host;     /* redis, mqtt */
     int port;             /* redis, mqtt */
     const char *url;      /* nats */
+    const char *key;      /* ratusz: this client's secret key file (CURVE) */
+    const char *server_key; /* ratusz: the broker's .pub file or Z85 key */
     double timeout;       /* seconds to wait for outstanding acks or
                              deliveries at the end of a phase */
 } bench_opts_t;
@@ -95,7 +97,8 @@ void bench_hist_merge(bench_hist_t *into, const bench_hist_t *from);
 double bench_hist_us(const bench_hist_t *h, double q);
 
 /* ---------------------------------------------------------------------------
- * Results: one JSON line
+ * Results: one JSON line (ending with client_cpu_s, the CPU seconds the
+ * whole program used)
  */
 
 typedef struct bench_result {
@@ -172,6 +175,13 @@ typedef struct bench_ops {
     /* A mode of the program's own (NULL: none). Returns the exit status,
      * or -2 when mode is not one it knows. */
     int (*own_mode)(const bench_opts_t *o);
+
+    /* Called once after the command line is parsed, before the mode runs,
+     * and once after it (NULL: nothing to do). setup returns 0, or the
+     * exit status (2: bad options) with a message on stderr. A system
+     * without setup takes no --key / --server-key. */
+    int (*setup)(const bench_opts_t *o);
+    void (*teardown)(void);
 } bench_ops_t;
 
 /* Parse the command line and run the mode. Returns the exit status: 0, 1

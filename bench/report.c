@@ -13,6 +13,13 @@
  * publishers, subscribers and rate); within a group, each system's rounds
  * are summarized as median (min-max), and the ratio Ratusz/peer is the
  * ratio of the medians.
+ *
+ * The security workloads (security-ingest, security-fanout, security-get)
+ * compare Ratusz with itself: plain, with CURVE (ratusz-curve), and with
+ * CURVE for a reader whose events come back redacted
+ * (ratusz-curve-redacted). Their section pairs the variants, gives each
+ * pair's ratio of medians and says whether the goal of the security work
+ * is met (s_pairs). It prints; it asserts nothing.
  */
 #include <jansson.h>
 #include <math.h>
@@ -65,11 +72,11 @@ static double s_num(const json_t *o, const char *k)
 static void s_group_key(const json_t *r, char *key, size_t len)
 {
     const char *w = s_str(r, "workload", "?");
-    if (!strcmp(w, "ingest"))
+    if (!strcmp(w, "ingest") || !strcmp(w, "security-ingest"))
         snprintf(key, len, "%s w%.0f", w, s_num(r, "window"));
     else if (!strcmp(w, "multi"))
         snprintf(key, len, "%s p%.0f", w, s_num(r, "publishers"));
-    else if (!strncmp(w, "fanout", 6))
+    else if (!strncmp(w, "fanout", 6) || !strcmp(w, "security-fanout"))
         snprintf(key, len, "%s s%.0f r%.0f", w, s_num(r, "subscribers"),
                  s_num(r, "rate"));
     else
@@ -323,7 +330,48 @@ static const s_view_t s_views[] = {
       {"CPU us/ev", "cpu_us_per_event", s_fmt_num, 0, 0, 0},
       {"RSS MB", "rss_mb", s_fmt_num, 0, 0, 0},
       {0}}},
+    {"security-ingest",
+     "6a. Security: durable ingest, one publisher, window %s, without and "
+     "with CURVE",
+     "events/s acked; ack = publish->ack latency",
+     {{"events/s", "events_per_s", s_fmt_rate, 1, 0, 1},
+      {"ack p50", "p50_us", s_fmt_us, 0, 0, 0},
+      {"ack p99", "p99_us", s_fmt_us, 1, 0, 0},
+      {"CPU us/ev", "cpu_us_per_event", s_fmt_num, 0, 0, 0},
+      {"RSS MB", "rss_mb", s_fmt_num, 0, 0, 0},
+      {0}}},
+    {"security-fanout",
+     "6b. Security: fan-out at %s events/s to %s subscriber(s), without "
+     "and with CURVE",
+     "publish->subscriber latency over every delivery; the CURVE "
+     "subscribers are cleared for personal data, on the full stream; CPU s "
+     "of the broker and of the load generator (publisher and every "
+     "subscriber) in the round",
+     {{"p50", "p50_us", s_fmt_us, 0, 0, 0},
+      {"p99", "p99_us", s_fmt_us, 1, 0, 0},
+      {"p999", "p999_us", s_fmt_us, 0, 0, 0},
+      {"delivered/s", "events_per_s", s_fmt_rate, 0, 0, 1},
+      {"published/s", "pub_events_per_s", s_fmt_rate, 0, 0, 1},
+      {"broker CPU s", "broker_cpu_s", s_fmt_num, 0, 0, 0},
+      {"client CPU s", "client_cpu_s", s_fmt_num, 0, 0, 0},
+      {0}}},
+    {"security-get",
+     "6c. Security: GET by seq of a tax assessment with personal data, one "
+     "at a time (%s stored, %s GETs a round)",
+     "get = request->reply latency; bytes = size of the event received; "
+     "CPU per GET",
+     {{"get p50", "p50_us", s_fmt_us, 1, 0, 0},
+      {"get p99", "p99_us", s_fmt_us, 1, 0, 0},
+      {"GETs/s", "events_per_s", s_fmt_rate, 0, 0, 1},
+      {"bytes", "get_bytes", s_fmt_num, 0, 0, 0},
+      {"CPU us/get", "cpu_us_per_event", s_fmt_num, 0, 0, 0},
+      {0}}},
 };
+
+static int s_is_security(const char *workload)
+{
+    return !strncmp(workload, "security-", 9);
+}
 
 static const s_view_t *s_view_of(const char *workload)
 {
@@ -337,19 +385,25 @@ static void s_title(const s_group_t *g, const s_view_t *v, char *b, size_t len)
 {
     char p1[32], p2[32];
     const json_t *r = g->first;
-    if (!strcmp(v->workload, "ingest")) {
+    if (!strcmp(v->workload, "ingest") ||
+        !strcmp(v->workload, "security-ingest")) {
         snprintf(p1, sizeof p1, "%.0f", s_num(r, "window"));
         snprintf(b, len, v->title, p1);
     } else if (!strcmp(v->workload, "multi")) {
         snprintf(p1, sizeof p1, "%.0f", s_num(r, "publishers"));
         snprintf(b, len, v->title, p1);
-    } else if (!strcmp(v->workload, "fanout")) {
+    } else if (!strcmp(v->workload, "fanout") ||
+               !strcmp(v->workload, "security-fanout")) {
         snprintf(p1, sizeof p1, "%.0f", s_num(r, "rate"));
         snprintf(p2, sizeof p2, "%.0f", s_num(r, "subscribers"));
         snprintf(b, len, v->title, p1, p2);
     } else if (!strcmp(v->workload, "fanout-max")) {
         snprintf(p1, sizeof p1, "%.0f", s_num(r, "subscribers"));
         snprintf(b, len, v->title, p1);
+    } else if (!strcmp(v->workload, "security-get")) {
+        s_fmt_rate(p1, sizeof p1, s_num(r, "published"));
+        s_fmt_rate(p2, sizeof p2, s_num(r, "queries"));
+        snprintf(b, len, v->title, p1, p2);
     } else {
         s_fmt_rate(p1, sizeof p1, s_num(r, "expected_events"));
         snprintf(b, len, v->title, p1);
@@ -407,15 +461,16 @@ static void s_text_group(FILE *f, const s_group_t *g)
         if (c->ratio)
             rc = c;
     /* Cells first, to size the columns: column 0 is the system, then the
-     * view's columns, then the ratio. */
+     * view's columns, then the ratio (when the view has one). */
     enum { S_CELL = 64, S_COLS = 10 };
     static char cell[S_MAX_SYSTEMS + 1][S_COLS][S_CELL];
     size_t width[S_COLS] = {0};
-    size_t last = ncols + 1;
+    size_t last = rc ? ncols + 1 : ncols;
     snprintf(cell[0][0], S_CELL, "system");
     for (size_t j = 0; j < ncols; j++)
         snprintf(cell[0][j + 1], S_CELL, "%s", v->cols[j].head);
-    snprintf(cell[0][last], S_CELL, "Ratusz/peer");
+    if (rc)
+        snprintf(cell[0][last], S_CELL, "Ratusz/peer");
     const s_row_t *ref = s_ref_row(g);
     for (size_t i = 0; i < g->nrows; i++) {
         const s_row_t *row = &g->rows[i];
@@ -429,7 +484,8 @@ static void s_text_group(FILE *f, const s_group_t *g)
             else
                 c->fmt(cell[i + 1][j + 1], S_CELL, st.med);
         }
-        snprintf(cell[i + 1][last], S_CELL, "-");
+        if (rc)
+            snprintf(cell[i + 1][last], S_CELL, "-");
         if (ref && row != ref && rc) {
             double a = s_stat(ref, rc->field).med;
             double b = s_stat(row, rc->field).med;
@@ -520,6 +576,257 @@ static json_t *s_json_stat(s_stat_t s)
                      isfinite(s.max) ? s.max : 0, "rounds", (json_int_t)s.n);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Security: what CURVE and redaction cost                                   */
+
+#define S_GOAL_TEXT                                                           \
+    "with CURVE on, ingest at window 4096 keeps >= 0.80 of the plain "       \
+    "events/s and fan-out p99 stays <= 1/0.8 of plain; a GET of a redacted " \
+    "event takes <= 2x an unredacted one (p50 and p99)"
+
+/* One comparison of two variants in a security group: the ratio of the
+ * medians test/base, and the goal it should meet. */
+typedef struct s_pair {
+    const char *workload;
+    const char *what;
+    const char *field;
+    const char *base;
+    const char *test;
+    s_fmt_fn fmt;
+    int op;      /* '>': ratio >= goal; '<': ratio <= goal; 0: no goal */
+    double goal;
+} s_pair_t;
+
+static const s_pair_t s_pairs[] = {
+    {"security-ingest", "ingest events/s, CURVE/plain", "events_per_s",
+     "ratusz", "ratusz-curve", s_fmt_rate, '>', 0.80},
+    {"security-fanout", "fan-out p99, CURVE/plain", "p99_us", "ratusz",
+     "ratusz-curve", s_fmt_us, '<', 1 / 0.80},
+    {"security-get", "get p50, redacted/unredacted", "p50_us", "ratusz-curve",
+     "ratusz-curve-redacted", s_fmt_us, '<', 2.0},
+    {"security-get", "get p99, redacted/unredacted", "p99_us", "ratusz-curve",
+     "ratusz-curve-redacted", s_fmt_us, '<', 2.0},
+    {"security-get", "get p50, CURVE/plain", "p50_us", "ratusz",
+     "ratusz-curve", s_fmt_us, 0, 0},
+    {"security-get", "get p99, CURVE/plain", "p99_us", "ratusz",
+     "ratusz-curve", s_fmt_us, 0, 0},
+};
+
+typedef struct s_pair_result {
+    const s_pair_t *p;
+    const s_group_t *g;
+    char what[96]; /* p->what and the group's parameters */
+    s_stat_t base, test;
+    double ratio; /* NAN when a side has no measurement */
+    int met;      /* 1 yes, 0 no, -1 no goal or no data */
+    size_t troubled;
+} s_pair_result_t;
+
+#define S_MAX_PAIRS 32
+
+static const s_row_t *s_row_of(const s_group_t *g, const char *system)
+{
+    for (size_t i = 0; i < g->nrows; i++)
+        if (!strcmp(g->rows[i].system, system))
+            return &g->rows[i];
+    return NULL;
+}
+
+/* Every pair of every security group, in the order the groups were run.
+ * Returns the number written to out. */
+static size_t s_security_pairs(const s_report_t *rep, s_pair_result_t *out,
+                               size_t max)
+{
+    size_t n = 0;
+    for (size_t gi = 0; gi < rep->ngroups; gi++) {
+        const s_group_t *g = &rep->groups[gi];
+        if (!s_is_security(g->workload))
+            continue;
+        for (size_t pi = 0; pi < sizeof s_pairs / sizeof *s_pairs; pi++) {
+            const s_pair_t *p = &s_pairs[pi];
+            const s_row_t *b = s_row_of(g, p->base);
+            const s_row_t *t = s_row_of(g, p->test);
+            if (strcmp(p->workload, g->workload) || (!b && !t) || n == max)
+                continue;
+            s_pair_result_t *r = &out[n++];
+            r->p = p;
+            r->g = g;
+            if (!strcmp(g->workload, "security-fanout"))
+                snprintf(r->what, sizeof r->what, "%s, %.0f sub", p->what,
+                         s_num(g->first, "subscribers"));
+            else if (!strcmp(g->workload, "security-ingest"))
+                snprintf(r->what, sizeof r->what, "%s, window %.0f", p->what,
+                         s_num(g->first, "window"));
+            else
+                snprintf(r->what, sizeof r->what, "%s", p->what);
+            s_stat_t none = {NAN, NAN, NAN, 0};
+            r->base = b ? s_stat(b, p->field) : none;
+            r->test = t ? s_stat(t, p->field) : none;
+            r->troubled = (b ? s_troubled(b) : 0) + (t ? s_troubled(t) : 0);
+            r->ratio = NAN;
+            if (isfinite(r->base.med) && isfinite(r->test.med) &&
+                r->base.med > 0)
+                r->ratio = r->test.med / r->base.med;
+            r->met = -1;
+            if (p->op && isfinite(r->ratio))
+                r->met = p->op == '>' ? r->ratio >= p->goal
+                                      : r->ratio <= p->goal;
+        }
+    }
+    return n;
+}
+
+/* What the GET rounds of one system saw of redaction. */
+typedef struct s_redaction {
+    size_t rounds, redacted; /* rounds, and rounds whose replies all were */
+    double leaks, missing;   /* PESEL in a redacted reply; absent from an
+                                unredacted one */
+} s_redaction_t;
+
+static s_redaction_t s_redaction_of(const s_row_t *row)
+{
+    s_redaction_t x = {row->n, 0, 0, 0};
+    for (size_t i = 0; i < row->n; i++) {
+        const json_t *r = row->runs[i];
+        x.redacted += json_is_true(json_object_get(r, "redacted"));
+        double l = s_num(r, "pesel_leaks"), m = s_num(r, "pesel_missing");
+        x.leaks += isfinite(l) ? l : 0;
+        x.missing += isfinite(m) ? m : 0;
+    }
+    return x;
+}
+
+static void s_goal_text(const s_pair_t *p, char *b, size_t len)
+{
+    if (p->op)
+        snprintf(b, len, "%s %.2f", p->op == '>' ? ">=" : "<=", p->goal);
+    else
+        snprintf(b, len, "-");
+}
+
+static const char *s_met_text(int met)
+{
+    return met < 0 ? "-" : met ? "yes" : "NO";
+}
+
+static void s_text_security(FILE *f, const s_report_t *rep)
+{
+    int any = 0;
+    for (size_t i = 0; i < rep->ngroups; i++)
+        if (s_is_security(rep->groups[i].workload)) {
+            s_text_group(f, &rep->groups[i]);
+            any = 1;
+        }
+    if (!any)
+        return;
+    static s_pair_result_t pr[S_MAX_PAIRS];
+    size_t n = s_security_pairs(rep, pr, S_MAX_PAIRS);
+    fprintf(f,
+            "\n6. Security: the cost of CURVE and of redaction\n"
+            "  (goal: %s)\n"
+            "  ratusz = no keys; ratusz-curve = CURVE, grants, redacted "
+            "stream on, client cleared for personal data;\n"
+            "  ratusz-curve-redacted = the same broker, client without "
+            "personal_data (its GETs come back pseudonymised)\n",
+            S_GOAL_TEXT);
+    enum { S_CELL = 64, S_NCOL = 6 };
+    static char cell[S_MAX_PAIRS + 1][S_NCOL][S_CELL];
+    static const char *head[S_NCOL] = {"compared", "first",  "second",
+                                       "ratio",    "goal",   "met"};
+    size_t width[S_NCOL] = {0};
+    for (size_t j = 0; j < S_NCOL; j++)
+        snprintf(cell[0][j], S_CELL, "%s", head[j]);
+    for (size_t i = 0; i < n; i++) {
+        const s_pair_result_t *r = &pr[i];
+        char a[24], b[24];
+        r->p->fmt(a, sizeof a, r->base.med);
+        r->p->fmt(b, sizeof b, r->test.med);
+        snprintf(cell[i + 1][0], S_CELL, "%s%s", r->what,
+                 r->troubled ? " !" : "");
+        snprintf(cell[i + 1][1], S_CELL, "%s %s", r->p->base, a);
+        snprintf(cell[i + 1][2], S_CELL, "%s %s", r->p->test, b);
+        if (isfinite(r->ratio))
+            snprintf(cell[i + 1][3], S_CELL, "%.2f", r->ratio);
+        else
+            snprintf(cell[i + 1][3], S_CELL, "-");
+        s_goal_text(r->p, cell[i + 1][4], S_CELL);
+        snprintf(cell[i + 1][5], S_CELL, "%s",
+                 r->p->op && !isfinite(r->ratio) ? "no data"
+                                                 : s_met_text(r->met));
+    }
+    for (size_t i = 0; i <= n; i++)
+        for (size_t j = 0; j < S_NCOL; j++)
+            if (strlen(cell[i][j]) > width[j])
+                width[j] = strlen(cell[i][j]);
+    for (size_t i = 0; i <= n; i++) {
+        fprintf(f, "  %-*s", (int)width[0], cell[i][0]);
+        for (size_t j = 1; j < S_NCOL; j++)
+            fprintf(f, "  %*s", (int)width[j], cell[i][j]);
+        fprintf(f, "\n");
+    }
+    fprintf(f, "  ratio = median of the second / median of the first, over "
+               "the rounds; ! = a round failed or lost events\n");
+    for (size_t gi = 0; gi < rep->ngroups; gi++) {
+        const s_group_t *g = &rep->groups[gi];
+        if (strcmp(g->workload, "security-get"))
+            continue;
+        for (size_t i = 0; i < g->nrows; i++) {
+            s_redaction_t x = s_redaction_of(&g->rows[i]);
+            fprintf(f,
+                    "  %s: replies redacted in %zu of %zu rounds; PESEL in a "
+                    "redacted reply %.0f times, missing from an unredacted "
+                    "one %.0f times\n",
+                    g->rows[i].system, x.redacted, x.rounds, x.leaks,
+                    x.missing);
+        }
+    }
+}
+
+static json_t *s_json_security(const s_report_t *rep)
+{
+    static s_pair_result_t pr[S_MAX_PAIRS];
+    size_t n = s_security_pairs(rep, pr, S_MAX_PAIRS);
+    json_t *pairs = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const s_pair_result_t *r = &pr[i];
+        json_t *j = json_pack(
+            "{s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:i}", "compared", r->what,
+            "workload", r->g->workload, "key", r->g->key, "field",
+            r->p->field, "first", r->p->base, "second", r->p->test, "first_stat",
+            s_json_stat(r->base), "second_stat", s_json_stat(r->test),
+            "troubled", (json_int_t)r->troubled);
+        json_object_set_new(j, "ratio", isfinite(r->ratio)
+                                            ? json_real(r->ratio)
+                                            : json_null());
+        if (r->p->op) {
+            json_object_set_new(j, "goal",
+                                json_pack("{s:s,s:f}", "op",
+                                          r->p->op == '>' ? ">=" : "<=",
+                                          "value", r->p->goal));
+            json_object_set_new(j, "met", r->met < 0 ? json_null()
+                                                     : json_boolean(r->met));
+        }
+        json_array_append_new(pairs, j);
+    }
+    json_t *red = json_array();
+    for (size_t gi = 0; gi < rep->ngroups; gi++) {
+        const s_group_t *g = &rep->groups[gi];
+        if (strcmp(g->workload, "security-get"))
+            continue;
+        for (size_t i = 0; i < g->nrows; i++) {
+            s_redaction_t x = s_redaction_of(&g->rows[i]);
+            json_array_append_new(
+                red, json_pack("{s:s,s:i,s:i,s:f,s:f}", "system",
+                               g->rows[i].system, "rounds",
+                               (json_int_t)x.rounds, "redacted_rounds",
+                               (json_int_t)x.redacted, "pesel_leaks", x.leaks,
+                               "pesel_missing", x.missing));
+        }
+    }
+    return json_pack("{s:s,s:o,s:o}", "goal", S_GOAL_TEXT, "pairs", pairs,
+                     "redaction", red);
+}
+
 static json_t *s_json_summary(const s_report_t *rep)
 {
     json_t *groups = json_array();
@@ -572,9 +879,10 @@ static json_t *s_json_summary(const s_report_t *rep)
     if (rep->scale.nrows)
         for (size_t i = 0; i < rep->scale.rows[0].n; i++)
             json_array_append(scale, rep->scale.rows[0].runs[i]);
-    return json_pack("{s:O,s:o,s:o,s:O}", "meta",
+    return json_pack("{s:O,s:o,s:o,s:o,s:O}", "meta",
                      rep->meta ? rep->meta : json_null(), "summary", groups,
-                     "scale", scale, "runs", rep->runs);
+                     "scale", scale, "security", s_json_security(rep),
+                     "runs", rep->runs);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -586,7 +894,9 @@ static const char *s_color(const char *system, size_t i)
         const char *name, *color;
     } known[] = {{"ratusz", "#b0302a"},       {"ratusz-os", "#e8958f"},
                  {"redis-always", "#1f5fa8"}, {"redis-everysec", "#8db8e8"},
-                 {"nats", "#2e8b3a"},         {"mosquitto", "#8a5cc2"}};
+                 {"nats", "#2e8b3a"},         {"mosquitto", "#8a5cc2"},
+                 {"ratusz-curve", "#6e1a16"},
+                 {"ratusz-curve-redacted", "#d9774a"}};
     static const char *other[] = {"#c78a1c", "#4a4a4a", "#1c9e9e"};
     for (size_t k = 0; k < sizeof known / sizeof *known; k++)
         if (!strcmp(known[k].name, system))
@@ -738,6 +1048,31 @@ static int s_svg_line(FILE *f, int y, const char *title, const s_group_t *g,
     return y + h + 24;
 }
 
+/* One cluster per pair with a goal: every variant of its group, and the
+ * ratio and the goal in the title. Returns the next y. */
+static int s_svg_security(FILE *f, int y, const s_report_t *rep)
+{
+    static s_pair_result_t pr[S_MAX_PAIRS];
+    size_t n = s_security_pairs(rep, pr, S_MAX_PAIRS);
+    for (size_t i = 0; i < n; i++) {
+        const s_pair_result_t *r = &pr[i];
+        if (!r->p->op)
+            continue;
+        char title[200], ratio[16], goal[16];
+        if (isfinite(r->ratio))
+            snprintf(ratio, sizeof ratio, "%.2f", r->ratio);
+        else
+            snprintf(ratio, sizeof ratio, "-");
+        s_goal_text(r->p, goal, sizeof goal);
+        snprintf(title, sizeof title, "6. Security: %s = %s (goal %s: %s)",
+                 r->what, ratio, goal,
+                 r->met < 0 ? "no data" : r->met ? "met" : "NOT met");
+        y = s_svg_cluster(f, y, title, r->g, r->p->field, r->p->fmt,
+                          !strcmp(r->p->field, "events_per_s"), 0);
+    }
+    return y;
+}
+
 static void s_svg(FILE *f, const s_report_t *rep)
 {
     /* Draw into a buffer first: the height is known only at the end. */
@@ -783,6 +1118,7 @@ static void s_svg(FILE *f, const s_report_t *rep)
                    &rep->scale, "events_per_s", s_fmt_rate);
     y = s_svg_line(b, y, "5. Scale: subject query p99 as the store grows",
                    &rep->scale, "query_p99_us", s_fmt_us);
+    y = s_svg_security(b, y, rep);
     fclose(b);
     fprintf(f,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
@@ -861,8 +1197,10 @@ int main(int argc, char **argv)
 
     s_text_meta(stdout, rep.meta);
     for (size_t i = 0; i < rep.ngroups; i++)
-        s_text_group(stdout, &rep.groups[i]);
+        if (!s_is_security(rep.groups[i].workload))
+            s_text_group(stdout, &rep.groups[i]);
     s_text_scale(stdout, &rep.scale);
+    s_text_security(stdout, &rep);
 
     int rc = 0;
     if (json_out) {
