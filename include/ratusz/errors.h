@@ -35,7 +35,9 @@ extern "C" {
     X(RZ_EBADCURSOR, 13, "invalid continuation cursor")                       \
     X(RZ_EGAP, 14, "events were missed and could not be recovered")           \
     X(RZ_EBUSY, 15, "too many requests in flight")                            \
-    X(RZ_EBADREQ, 16, "invalid request")
+    X(RZ_EBADREQ, 16, "invalid request")                                     \
+    X(RZ_ECONFLICT, 17, "same source and id, different content")             \
+    X(RZ_EDISKFULL, 18, "the disk under the store is full or failing")
 
 enum rz_error {
 #define RZ__ERR_ENUM(name, off, msg) name = RZ_ERR_BASE - (off),

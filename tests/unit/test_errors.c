@@ -23,6 +23,8 @@ static void test_errors_wire_numbers_never_change(void **state)
     assert_int_equal(RZ_EBADFRAME, -32001);
     assert_int_equal(RZ_ESTOREFULL, -32007);
     assert_int_equal(RZ_EBADREQ, -32016);
+    assert_int_equal(RZ_ECONFLICT, -32017);
+    assert_int_equal(RZ_EDISKFULL, -32018);
 }
 
 static void test_errors_every_code_has_name_and_text(void **state)
