@@ -81,6 +81,7 @@ typedef struct rz_job {
     uint64_t seq;
 
     int rc; /* writer: 0, or the code of the whole transaction */
+    size_t held; /* bytes counted against the memory budget while queued */
 } rz_job_t;
 
 typedef struct rz_broker {

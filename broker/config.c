@@ -83,6 +83,10 @@ static const rz_conf_option_t s_options[] = {
      "audit log (its own LMDB environment); \"\" = DATA_DIR/audit"},
     {"audit_retention_days", RZ_CONF_UINT, S_OFF(audit_retention_days), "730",
      NULL, 1, 36500, "DAYS", "how long audit records are kept"},
+    {"memory_budget", RZ_CONF_SIZE, S_OFF(memory_budget), "256M", NULL,
+     16 * S_KIB * S_KIB, UINT64_C(1) << 40, "SIZE",
+     "memory held outside the LMDB map (queued requests, socket buffers, "
+     "reports); past half of it the broker stops reading requests"},
     {NULL, RZ_CONF_STRING, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 
@@ -273,6 +277,16 @@ int rz_config_check(const rz_config_t *cfg, char *err, size_t err_len)
                       eps[i]);
                 return RZ_ECONFIG;
             }
+    }
+    /* a request the budget can never hold would wait forever */
+    if (cfg->max_message * 4 > cfg->memory_budget) {
+        s_size_text(cfg->max_message, a, sizeof a);
+        s_size_text(cfg->memory_budget, b, sizeof b);
+        s_err(err, err_len,
+              "max_message (%s) must be at most a quarter of memory_budget "
+              "(%s)",
+              a, b);
+        return RZ_ECONFIG;
     }
     /* a batch the queue can never hold would be refused forever */
     if (cfg->max_inflight < cfg->max_batch) {

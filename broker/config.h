@@ -40,6 +40,10 @@ typedef struct rz_config {
     char *redaction_key;    /* pseudonym secret; "" = DATA_DIR/redaction.key */
     char *audit_dir;        /* "" = DATA_DIR/audit */
     uint64_t audit_retention_days; /* 730 */
+
+    /* memory the broker may hold outside the LMDB map (requests queued for
+     * the writer, reports, socket buffers): docs/PROTOCOL.md section 9 */
+    uint64_t memory_budget; /* 256 MiB */
 } rz_config_t;
 
 enum rz_security {

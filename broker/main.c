@@ -1,5 +1,6 @@
 /* main.c - ratuszd: configuration, start-up and shutdown */
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +160,14 @@ int main(int argc, char **argv)
         goto out;
     }
     rz_log_set_level(cfg.log_level);
+    /* Big requests (up to max_message) are malloc'd and freed as they pass:
+     * glibc would otherwise raise its mmap threshold after the first ones
+     * and keep their memory in the heap, so RSS never came down after a
+     * burst. A fixed threshold gives every block of 1 MiB or more back to
+     * the kernel when it is freed; two arenas serve the front and the
+     * writer thread. */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    mallopt(M_ARENA_MAX, 2);
 
     rz_broker_t b = {0};
     b.cfg = &cfg;

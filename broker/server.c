@@ -50,6 +50,7 @@ typedef struct s_front {
     int fed, fed_red;
     size_t queued_events; /* in the writer's hands */
     size_t queued_jobs;
+    size_t queued_bytes;  /* requests held for the writer (memory budget) */
     int64_t subscriptions;
     uint64_t dropped_replies;
 } s_front_t;
@@ -217,10 +218,19 @@ void rz_job_free(rz_job_t *job)
     free(job);
 }
 
+/* What a job holds in memory while it waits for the writer. */
+static size_t s_job_bytes(const rz_job_t *job)
+{
+    return sizeof *job + zmq_msg_size((zmq_msg_t *)&job->body) +
+           job->arena.used;
+}
+
 static void s_queue(s_front_t *f, rz_job_t *job)
 {
     f->queued_events += job->kind == RZ_JOB_PUBLISH ? job->n : 1;
     f->queued_jobs++;
+    job->held = s_job_bytes(job);
+    f->queued_bytes += job->held;
     zmq_send(f->pipe, &job, sizeof job, 0);
 }
 
@@ -499,6 +509,7 @@ static void s_job_done(s_front_t *f, rz_job_t *job)
 {
     f->queued_events -= job->kind == RZ_JOB_PUBLISH ? job->n : 1;
     f->queued_jobs--;
+    f->queued_bytes -= job->held;
     const void *corr = zmq_msg_data(&job->corr);
     size_t clen = zmq_msg_size(&job->corr);
     zmq_msg_t body;
@@ -1086,9 +1097,18 @@ static void s_stats(s_front_t *f, s_req_t *q)
 }
 
 /* REPORT: a component's whole state, kept until its next report. */
+#define S_REPORT_MAX 65536
+
 static void s_report(s_front_t *f, s_req_t *q)
 {
     zmq_msg_t *body = &q->frames[q->cmd_at + 2];
+    if (zmq_msg_size(body) > S_REPORT_MAX) {
+        s_reply_error(f, q, RZ_ETOOBIG,
+                      "REPORT body of %zu bytes (at most %d): send fewer "
+                      "metrics or shorter texts",
+                      zmq_msg_size(body), S_REPORT_MAX);
+        return;
+    }
     Ratusz__V1__Component *c = ratusz__v1__component__unpack(
         NULL, zmq_msg_size(body), zmq_msg_data(body));
     if (!c) {
@@ -1472,22 +1492,36 @@ static void *s_socket(s_front_t *f, int type, const char *endpoint,
     int linger = 2000, on = 1, hwm;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     if (type == ZMQ_ROUTER) {
-        int64_t max = (int64_t)f->b->cfg->max_message * 2 + 65536;
-        /* whatever the client library may send gets an ETOOBIG answer,
-         * not a dropped connection */
-        if (max < (int64_t)(16 << 20) + 65536)
-            max = (int64_t)(16 << 20) + 65536;
-        hwm = 100000;
+        /* Memory held per connection inside ZeroMQ is at most (RCVHWM + 1)
+         * messages of ZMQ_MAXMSGSIZE: a body up to max_message + 64 KiB is
+         * read and answered (RZ_ETOOBIG past max_message); a longer message
+         * drops the connection. RCVHWM gives each connection at most an
+         * eighth of the budget; the rest waits in TCP. */
+        int64_t max = (int64_t)f->b->cfg->max_message + 65536;
+        uint64_t per = f->b->cfg->memory_budget / 8 / (uint64_t)max;
+        hwm = per < 4 ? 4 : per > 1000 ? 1000 : (int)per;
         zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &on, sizeof on);
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
-        zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
         zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+        /* replies a client does not read are dropped past this (counted) */
+        hwm = 1000;
+        zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
     } else {
         /* a subscription is a prefix of a topic; the limit also applies
          * to the handshake's commands (CURVE's INITIATE carries metadata),
          * so it leaves room for those */
         int64_t max = 4096;
-        hwm = (int)f->b->cfg->stream_hwm;
+        /* A subscriber that does not read holds up to SNDHWM messages of
+         * about 200 bytes each inside ZeroMQ (three frames; the event's
+         * bytes are shared by every subscriber). The streams get a quarter
+         * of the memory budget, spread over up to 256 slow subscribers;
+         * past that a subscriber misses events and reads them back from
+         * the store (the seq/prev frame tells it). */
+        uint64_t cap = f->b->cfg->memory_budget / 4 / 256 / 200;
+        hwm = (int)(f->b->cfg->stream_hwm < cap ? f->b->cfg->stream_hwm
+                                                 : cap);
+        if (hwm < 100)
+            hwm = 100;
         zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
         zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
         zmq_setsockopt(s, ZMQ_XPUB_VERBOSER, &on, sizeof on);
@@ -1511,6 +1545,18 @@ static void *s_socket(s_front_t *f, int type, const char *endpoint,
              zmq_strerror(zmq_errno()));
     zmq_close(s);
     return NULL;
+}
+
+/* Backpressure: while the writer holds this many events, or the requests
+ * waiting for it this many bytes (a quarter of the memory budget: a job
+ * holds its request and the decoded copy of it, and the writer one more
+ * copy while it stores it; socket buffers, the streams and replies have
+ * the rest), requests stay in the socket and in TCP instead of in the
+ * broker's memory. */
+static int s_full(const s_front_t *f)
+{
+    return f->queued_events >= f->b->cfg->max_inflight ||
+           f->queued_bytes >= f->b->cfg->memory_budget / 4;
 }
 
 /* SIGHUP: read the principals file again. A file that does not pass every
@@ -1621,7 +1667,7 @@ int rz_server_run(rz_broker_t *b)
             break;
         /* Backpressure: while the writer is this far behind, leave
          * requests in the socket (and TCP) instead of queueing more. */
-        int take = !stopping && f.queued_events < b->cfg->max_inflight;
+        int take = !stopping && !s_full(&f);
         zmq_pollitem_t items[] = {
             {f.pipe, 0, ZMQ_POLLIN, 0},
             {f.stream, 0, ZMQ_POLLIN, 0},
@@ -1667,7 +1713,7 @@ int rz_server_run(rz_broker_t *b)
                     break;
                 s_handle(&f, &q);
                 s_req_close(&q);
-                if (f.queued_events >= b->cfg->max_inflight)
+                if (s_full(&f))
                     break;
             }
         }

@@ -468,7 +468,7 @@ static void test_config_print_round_trips(void **state)
         }
         line = nl ? nl + 1 : NULL;
     }
-    assert_int_equal(options, 22);
+    assert_int_equal(options, 23);
 
     /* printing what was loaded gives the same text */
     char *again = s_print(&b);
@@ -498,7 +498,7 @@ static void test_config_usage_lists_every_flag_with_default(void **state)
     int lines = 0;
     for (char *p = text; *p; p++)
         lines += *p == '\n';
-    assert_int_equal(lines, 22);
+    assert_int_equal(lines, 23);
     free(text);
 }
 
