@@ -398,17 +398,6 @@ int rz__gis_rec_emit(rz_gis_rec_t *r, rz_out_t *out, const rz_record_ref_t *ref)
     r->ev.id = r->id;
     r->ev.data_case = RATUSZ__V1__EVENT__DATA_GIS;
     r->ev.gis = &r->gf;
-    /* ids and names come from the file (gml:id, properties) and may hold
-     * control characters or be too long: such a feature is quarantined
-     * here with the bus's own reason (the runtime sets the source) */
-    Ratusz__V1__Event check = r->ev;
-    char why[256], reason[300];
-    if (!check.source || !*check.source)
-        check.source = (char *)"/0/gis/check";
-    if (rz_event_check(&check, why, sizeof why)) {
-        snprintf(reason, sizeof reason, "no valid event: %s", why);
-        return rz_out_quarantine(out, ref, reason);
-    }
     return rz_out_event(out, ref, &r->ev);
 }
 

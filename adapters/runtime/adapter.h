@@ -32,6 +32,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ratusz/conf.h"
 #include "ratusz/ratusz.h"
@@ -90,9 +91,27 @@ struct rz_out {
     void *user;
 };
 
+/* Ids, subjects and names come from the records themselves and may hold
+ * control characters or be too long: an event the bus would refuse is not
+ * reported, its record is quarantined here with the bus's own reason (and
+ * RZ_EINVALEVENT returned, as when the runtime quarantines a record). The
+ * runtime fills in the source and the tenant when the module leaves them
+ * empty, and checks those itself. */
 static inline int rz_out_event(rz_out_t *out, const rz_record_ref_t *ref,
                                const Ratusz__V1__Event *ev)
 {
+    Ratusz__V1__Event check = *ev;
+    char why[256], reason[300];
+    /* what the runtime fills in (and checks itself) stands in here */
+    if (!check.source || !*check.source)
+        check.source = (char *)"/0/module/source";
+    if (!check.tenant || !*check.tenant)
+        check.tenant = (char *)"02";
+    if (rz_event_check(&check, why, sizeof why) != 0) {
+        snprintf(reason, sizeof reason, "invalid event: %s", why);
+        int rc = out->quarantine(out, ref, reason);
+        return rc ? rc : RZ_EINVALEVENT;
+    }
     return out->event(out, ref, ev);
 }
 
