@@ -107,9 +107,10 @@ typedef struct rz_broker {
 
 /* The ZAP handler (zap.c, RFC 27): a thread answering ZeroMQ's
  * authentication requests for every socket of b->zctx from the grants in
- * force (access.h), counting and auditing each refusal, and watching the
- * given sockets for handshakes that fail before ZAP is asked (a client
- * without CURVE, a wrong server key). Start it before binding the sockets. */
+ * force (access.h) when CURVE is on, counting and auditing each refusal,
+ * and watching the given sockets for handshakes that fail before ZAP is
+ * asked (a client without CURVE, a wrong server key) and for connections
+ * refused for lack of file descriptors. Start it before binding. */
 typedef struct rz_zap rz_zap_t;
 int rz_zap_start(rz_zap_t **out, rz_broker_t *b);
 /* Watch a bound socket's handshake failures; name goes into the audit. */

@@ -1,6 +1,7 @@
 /* main.c - ratuszd: configuration, start-up and shutdown */
 #include <getopt.h>
 #include <malloc.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,6 +169,19 @@ int main(int argc, char **argv)
      * writer thread. */
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
     mallopt(M_ARENA_MAX, 2);
+    /* One descriptor per client connection: take all the kernel allows
+     * (the hard limit; systemd's LimitNOFILE sets it). */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
+        nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &nofile) < 0)
+            rz_warn("cannot raise the open-file limit to %llu",
+                    (unsigned long long)nofile.rlim_max);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0)
+        rz_info("open-file limit %llu: about as many client connections",
+                (unsigned long long)nofile.rlim_cur);
 
     rz_broker_t b = {0};
     b.cfg = &cfg;

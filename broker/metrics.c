@@ -238,8 +238,11 @@ int rz_metrics_start(rz_metrics_t **out, const char *hostport,
     m->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, s_handle,
         m, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
+        /* idle connections are closed after 5 s; a thousand of them (one
+         * epoll set, a few KiB each) leave room for the probes when
+         * someone holds hundreds open on purpose */
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)5,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024, MHD_OPTION_END);
     if (!m->daemon) {
         /* Whether MHD closed the socket it was given differs between its
          * versions; leaking one fd on a failed start beats closing a

@@ -1531,8 +1531,8 @@ static void *s_socket(s_front_t *f, int type, const char *endpoint,
         zmq_setsockopt(s, ZMQ_CURVE_SERVER, &on, sizeof on);
         zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, f->b->server_secret, 41);
         zmq_setsockopt(s, ZMQ_ZAP_DOMAIN, what, strlen(what));
-        rz_zap_watch(f->zap, s, what);
     }
+    rz_zap_watch(f->zap, s, what);
     /* a stream rebound after a reload may find its port still closing */
     for (int tries = 0;; tries++) {
         if (zmq_bind(s, endpoint) == 0)
@@ -1642,7 +1642,7 @@ int rz_server_run(rz_broker_t *b)
         goto out;
     if (pthread_create(&b->writer, NULL, rz_writer_main, b) != 0)
         goto out;
-    if (b->curve && rz_zap_start(&f.zap, b) < 0)
+    if (rz_zap_start(&f.zap, b) < 0)
         goto stop_writer;
     f.front = s_socket(&f, ZMQ_ROUTER, b->cfg->listen, "front");
     f.stream = s_socket(&f, ZMQ_XPUB, b->cfg->stream, "stream");

@@ -15,6 +15,10 @@
  * monitors on the same thread and counted and audited too; libzmq does not
  * tell the peer's address for those.
  *
+ * The same thread watches every bound socket for connections the kernel
+ * would not let it accept (no file descriptors left: EMFILE, ENFILE) and
+ * logs them, at most once a second with a count, with or without CURVE.
+ *
  * The thread owns its sockets: the front thread talks to it over a PAIR
  * (watch a socket, stop).
  */
@@ -48,6 +52,8 @@ typedef struct s_zap_thread {
     void *mon[S_MAX_WATCH];
     char name[S_MAX_WATCH][32];
     int nmon;
+    uint64_t accept_failed; /* since the last log line */
+    int64_t accept_logged_us;
 } s_zap_thread_t;
 
 static void s_audit_refusal(rz_broker_t *b, const char *principal,
@@ -184,6 +190,18 @@ static void s_monitor_event(s_zap_thread_t *t, int k)
         if (event == ZMQ_EVENT_MONITOR_STOPPED) {
             zmq_close(t->mon[k]);
             t->mon[k] = NULL;
+        } else if (event == ZMQ_EVENT_ACCEPT_FAILED) {
+            t->accept_failed++;
+            int64_t now = rz_now_us();
+            if (now - t->accept_logged_us >= 1000000) {
+                rz_warn("%s: %llu connection(s) refused in the last second: "
+                        "%s (raise the open-file limit: LimitNOFILE, ulimit "
+                        "-n)",
+                        t->name[k], (unsigned long long)t->accept_failed,
+                        strerror((int)value));
+                t->accept_failed = 0;
+                t->accept_logged_us = now;
+            }
         } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
                    event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
             char detail[96], why[96];
@@ -291,7 +309,9 @@ int rz_zap_start(rz_zap_t **out, rz_broker_t *b)
     zmq_setsockopt(t->rep, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(z->ctl, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(t->ctl, ZMQ_LINGER, &linger, sizeof linger);
-    if (zmq_bind(t->rep, S_ZAP_ENDPOINT) < 0 ||
+    /* the authentication handler only with CURVE: without it, libzmq asks
+     * nobody and every connection is anonymous */
+    if ((b->curve && zmq_bind(t->rep, S_ZAP_ENDPOINT) < 0) ||
         zmq_bind(z->ctl, S_CTL_ENDPOINT) < 0 ||
         zmq_connect(t->ctl, S_CTL_ENDPOINT) < 0) {
         rz_error("cannot start the authentication handler: %s",
@@ -328,7 +348,8 @@ int rz_zap_watch(rz_zap_t *z, void *socket, const char *name)
     snprintf(ep, sizeof ep, "inproc://ratusz-monitor-%d", k);
     if (zmq_socket_monitor(socket, ep,
                            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) < 0)
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_ACCEPT_FAILED) < 0)
         return RZ_EINVAL;
     char msg[48];
     int n = snprintf(msg, sizeof msg, "W%d:%.30s", k, name);
