@@ -1493,11 +1493,11 @@ static void *s_socket(s_front_t *f, int type, const char *endpoint,
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     if (type == ZMQ_ROUTER) {
         /* Memory held per connection inside ZeroMQ is at most (RCVHWM + 1)
-         * messages of ZMQ_MAXMSGSIZE: a body up to max_message + 64 KiB is
-         * read and answered (RZ_ETOOBIG past max_message); a longer message
-         * drops the connection. RCVHWM gives each connection at most an
-         * eighth of the budget; the rest waits in TCP. */
-        int64_t max = (int64_t)f->b->cfg->max_message + 65536;
+         * messages of ZMQ_MAXMSGSIZE: a message up to twice max_message
+         * plus 64 KiB is read and answered (RZ_ETOOBIG past max_message);
+         * a longer one drops the connection. RCVHWM gives each connection
+         * at most an eighth of the budget; the rest waits in TCP. */
+        int64_t max = (int64_t)f->b->cfg->max_message * 2 + 65536;
         uint64_t per = f->b->cfg->memory_budget / 8 / (uint64_t)max;
         hwm = per < 4 ? 4 : per > 1000 ? 1000 : (int)per;
         zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &on, sizeof on);

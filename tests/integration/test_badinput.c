@@ -590,13 +590,14 @@ static void s_on_code(const rz_ack_t *a, void *user)
     *(int *)user = a->code;
 }
 
-/* A request far over max_message (more than ZeroMQ's own cap of twice
- * max_message) still gets an answer: the client sees RZ_ETOOBIG, not a
- * dropped connection and a timeout. */
+/* A request over max_message gets RZ_ETOOBIG; one over twice max_message
+ * plus 64 KiB is not read at all (the broker's memory is bounded per
+ * connection): ZeroMQ drops the connection, the client's request times
+ * out, and the broker and the client's next requests go on. */
 static void test_badinput_far_oversize_event_gets_etoobig_ack(void **state)
 {
     fx_t *f = *state;
-    size_t n = 300 * 1024;
+    size_t n = 150 * 1024;
     char *pad = malloc(n + 1);
     memset(pad, 'p', n);
     pad[n] = '\0';
@@ -616,6 +617,26 @@ static void test_badinput_far_oversize_event_gets_etoobig_ack(void **state)
                  n, code == 1 ? "no ack" : rz_err_name(code),
                  rc ? rz_err_name(rc) : "0");
     s_tally(f, RZ_ETOOBIG);
+
+    /* past 2 x 64 KiB + 64 KiB: dropped, timed out, nothing stored */
+    char *huge = malloc(300 * 1024 + 1);
+    memset(huge, 'h', 300 * 1024);
+    huge[300 * 1024] = '\0';
+    be.description = huge;
+    ev.id = "big-2";
+    code = 1;
+    assert_int_equal(rz_publish(c, &ev, NULL), 0);
+    assert_int_equal(rz_flush(c, 5000), 0);
+    assert_int_equal(code, RZ_ETIMEDOUT);
+    free(huge);
+    /* the same client goes on */
+    be.description = "small again";
+    ev.id = "big-3";
+    code = 1;
+    assert_int_equal(rz_publish(c, &ev, NULL), 0);
+    assert_int_equal(rz_flush(c, 5000), 0);
+    assert_int_equal(code, 0);
+    assert_true(rzt_broker_alive(&f->b));
     rz_client_destroy(&c);
     free(pad);
     s_good(f);
