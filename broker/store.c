@@ -7,9 +7,14 @@
  *                   | producer's Event bytes | stamp: Event{20,21,22}    |
  *                   +------------------------+---------------------------+
  *
- *   ids        key  +--------+----+----+     val  seq (8, BE)
- *                   | source | 00 | id |
- *                   +--------+----+----+
+ *   ids        key  +--------+----+----+     val  +-------------+-------------+
+ *                   | source | 00 | id |          | seq (8, BE) | digest (16) |
+ *                   +--------+----+----+          +-------------+-------------+
+ *              digest = the first 16 bytes of SHA-256 over the producer's
+ *              bytes (before the stamp): a republish with other content
+ *              is a conflict, not a duplicate. Values of 8 bytes (seq only)
+ *              were written before the digest: their content is unknown,
+ *              and a republish of their id counts as a duplicate.
  *
  *   subjects   key  subject                 dup (DUPFIXED, 16 bytes)
  *                                           +---------------+-----------+
@@ -66,6 +71,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -73,8 +79,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #define S_MAXDBS 16 /* ours are 8; room for quarantine, ... */
 #define S_VERSION "1"
@@ -93,6 +101,14 @@
 #define S_QUERY_BUDGET 65536
 
 #define S_TIME_BIAS UINT64_C(0x8000000000000000)
+
+/* ids values: seq, then the content digest (see the layout above). */
+#define S_ID_DIGEST 16
+#define S_ID_VAL (8 + S_ID_DIGEST)
+#define S_ID_VAL_OLD 8
+
+/* The lock that keeps a second broker off the data dir. */
+#define S_LOCK_FILE "ratuszd.lock"
 
 /* Hash chain links (see the layout above). */
 #define S_DIGEST 32
@@ -116,12 +132,15 @@ struct rz_store {
     size_t max_key;
     int sync;
     int full_logged; /* "store full" said once until an append works */
+    int lock_fd;     /* DATA_DIR/ratuszd.lock, flock'd while open */
+    int last_error;  /* LMDB or errno code behind the last failed append */
     /* writer scratch: the stored values of the last append */
     void *arena;
     size_t arena_cap;
     /* hash chain: the writer's SHA-256 state and the link being built */
     EVP_MD *sha256;
     EVP_MD_CTX *md, *md_run;
+    EVP_MD_CTX *md_id; /* content digests for the ids database */
     void *link;
     size_t link_cap;
     uint64_t chain_from; /* seqs below were stored before the chain */
@@ -267,16 +286,31 @@ static int s_is_lmdb(int rc)
     return rc > 0 || (rc >= MDB_KEYEXIST && rc <= MDB_LAST_ERRCODE);
 }
 
-/* Translate an LMDB code at the boundary, logging the original once.
- * Our own codes pass through. */
-static int s_fail(const char *what, int rc)
+/* The file system refused to keep the data: full, over quota, or the
+ * device failing. LMDB passes these up from its writes and syncs. */
+static int s_is_disk(int rc)
+{
+    return rc == ENOSPC || rc == EDQUOT || rc == EIO;
+}
+
+/* Translate an LMDB code at the boundary. Our own codes pass through. */
+static int s_code(int rc)
 {
     if (rc == 0 || !s_is_lmdb(rc))
         return rc;
     if (rc == MDB_MAP_FULL)
         return RZ_ESTOREFULL;
-    fprintf(stderr, "ratuszd: store: %s: %s\n", what, mdb_strerror(rc));
+    if (s_is_disk(rc))
+        return RZ_EDISKFULL;
     return RZ_ESTORE;
+}
+
+/* s_code, logging the original once. */
+static int s_fail(const char *what, int rc)
+{
+    if (s_is_lmdb(rc) && rc != MDB_MAP_FULL)
+        fprintf(stderr, "ratuszd: store: %s: %s\n", what, mdb_strerror(rc));
+    return s_code(rc);
 }
 
 static void s_note_map(rz_store_t *s)
@@ -458,6 +492,59 @@ static int s_env_exists(const char *dir)
     return stat(path, &st) == 0 && st.st_size > 0;
 }
 
+/* Take DATA_DIR/ratuszd.lock for this process, with its pid written in
+ * it for whoever finds the lock taken. A flock goes with the process: a
+ * crashed broker leaves no stale lock, only a stale pid, which the next one
+ * overwrites. Returns the fd, or -EBUSY (logged with the holder's pid) or
+ * -errno. */
+static int s_lock_dir(const char *dir)
+{
+    char path[4096], pid[32];
+    int fd = -1, rc;
+
+    if (snprintf(path, sizeof path, "%s/%s", dir, S_LOCK_FILE) >=
+        (int)sizeof path)
+        return -ENAMETOOLONG;
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, S_FILE_MODE);
+    if (fd < 0) {
+        rc = -errno;
+        fprintf(stderr, "ratuszd: store: %s: %s\n", path, strerror(-rc));
+        return rc;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        rc = -errno;
+        if (rc == -EWOULDBLOCK) {
+            ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+            long holder = 0;
+            if (n > 0) {
+                pid[n] = '\0';
+                holder = strtol(pid, NULL, 10);
+            }
+            if (holder > 0)
+                fprintf(stderr,
+                        "ratuszd: store: DATA_DIR %s is in use by ratuszd "
+                        "pid %ld\n",
+                        dir, holder);
+            else
+                fprintf(stderr,
+                        "ratuszd: store: DATA_DIR %s is in use by another "
+                        "ratuszd\n",
+                        dir);
+            rc = -EBUSY;
+        } else {
+            fprintf(stderr, "ratuszd: store: %s: %s\n", path, strerror(-rc));
+        }
+        close(fd);
+        return rc;
+    }
+    /* one write of a fixed width replaces the old pid at once */
+    int n = snprintf(pid, sizeof pid, "%-20ld\n", (long)getpid());
+    if (pwrite(fd, pid, (size_t)n, 0) != n || ftruncate(fd, n) != 0)
+        fprintf(stderr, "ratuszd: store: %s: cannot write the pid: %s\n", path,
+                strerror(errno));
+    return fd;
+}
+
 static int s_setup_txn(rz_store_t *s, MDB_txn *txn, void *arg)
 {
     const unsigned dup = MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED;
@@ -541,10 +628,16 @@ int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts)
     }
     s->map_max = opts->map_max;
     s->sync = opts->sync;
+    s->lock_fd = s_lock_dir(opts->dir);
+    if (s->lock_fd < 0) {
+        rc = s->lock_fd;
+        goto fail;
+    }
     s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
     s->md = EVP_MD_CTX_new();
     s->md_run = EVP_MD_CTX_new();
-    if (!s->sha256 || !s->md || !s->md_run) {
+    s->md_id = EVP_MD_CTX_new();
+    if (!s->sha256 || !s->md || !s->md_run || !s->md_id) {
         fprintf(stderr, "ratuszd: store: SHA-256 is not available\n");
         rc = RZ_ENOMEM;
         goto fail;
@@ -601,7 +694,7 @@ lmdb_fail:
     else if (s_is_lmdb(rc))
         fprintf(stderr, "ratuszd: store: %s: %s\n", opts->dir,
                 mdb_strerror(rc));
-    rc = s_is_lmdb(rc) ? RZ_ESTORE : rc;
+    rc = s_code(rc);
 fail:
     rz_store_close(&s);
     return rc;
@@ -617,12 +710,24 @@ void rz_store_close(rz_store_t **sp)
         mdb_env_close(s->env);
     if (s->lock_ok)
         pthread_rwlock_destroy(&s->lock);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* after LMDB: the lock outlives the env */
     free(s->arena);
     free(s->link);
+    EVP_MD_CTX_free(s->md_id);
     EVP_MD_CTX_free(s->md_run);
     EVP_MD_CTX_free(s->md);
     EVP_MD_free(s->sha256);
     free(s);
+}
+
+const char *rz_store_last_error(const rz_store_t *s)
+{
+    if (!s || !s->last_error)
+        return "";
+    if (s_is_lmdb(s->last_error))
+        return mdb_strerror(s->last_error);
+    return rz_strerror(s->last_error);
 }
 
 int rz_store_durability(const rz_store_t *s)
@@ -727,6 +832,21 @@ static int s_hash_fail(void)
     return RZ_ESTORE;
 }
 
+/* The ids value of a new event: seq, then the digest of its producer's
+ * bytes. */
+static int s_id_value(rz_store_t *s, const rz_store_item_t *it, uint64_t seq,
+                      uint8_t out[S_ID_VAL])
+{
+    uint8_t d[EVP_MAX_MD_SIZE];
+    s_put_be64(out, seq);
+    if (!EVP_DigestInit_ex(s->md_id, s->sha256, NULL) ||
+        !EVP_DigestUpdate(s->md_id, it->bytes, it->len) ||
+        !EVP_DigestFinal_ex(s->md_id, d, NULL))
+        return s_hash_fail();
+    memcpy(out + 8, d, S_ID_DIGEST);
+    return 0;
+}
+
 /* Start this transaction's link after the last one (its digest is prev). */
 static int s_link_begin(rz_store_t *s, MDB_txn *txn)
 {
@@ -787,11 +907,12 @@ static int s_append_txn(rz_store_t *s, MDB_txn *txn, void *arg)
 
     for (size_t i = 0; i < a->n; i++) {
         rz_store_item_t *it = &a->items[i];
-        uint8_t idkey[S_KEY_BUF], seqbe[8], ts[16];
+        uint8_t idkey[S_KEY_BUF], idval[S_ID_VAL], seqbe[8], ts[16];
         MDB_val k, v;
 
-        if (it->code)
+        if (it->code && it->code != RZ_ECONFLICT)
             continue; /* refused before the transaction */
+        it->code = 0; /* a conflict found by a run that was retried */
         it->seq = 0;
         it->prev_topic_seq = 0;
         it->duplicate = 0;
@@ -807,17 +928,24 @@ static int s_append_txn(rz_store_t *s, MDB_txn *txn, void *arg)
         if (it->id_len)
             memcpy(idkey + it->source_len + 1, it->id, it->id_len);
         MDB_val idk = {it->source_len + 1 + it->id_len, idkey};
+        if ((rc = s_id_value(s, it, head + 1, idval)))
+            goto fail;
         s_put_be64(seqbe, head + 1);
-        v.mv_size = sizeof seqbe;
-        v.mv_data = seqbe;
+        v.mv_size = sizeof idval;
+        v.mv_data = idval;
         rc = mdb_put(txn, s->ids, &idk, &v, MDB_NOOVERWRITE);
         if (rc == MDB_KEYEXIST) {
-            if (v.mv_size != 8) {
+            /* v is the stored value now */
+            if (v.mv_size != S_ID_VAL && v.mv_size != S_ID_VAL_OLD) {
                 rc = MDB_CORRUPTED;
                 goto fail;
             }
             it->seq = s_get_be64(v.mv_data);
-            it->duplicate = 1;
+            if (v.mv_size == S_ID_VAL && memcmp((const uint8_t *)v.mv_data + 8,
+                                                idval + 8, S_ID_DIGEST) != 0)
+                it->code = RZ_ECONFLICT;
+            else
+                it->duplicate = 1; /* same content, or content unknown */
             continue;
         }
         if (rc)
@@ -931,15 +1059,21 @@ int rz_store_append(rz_store_t *s, rz_store_item_t *items, size_t n,
     /* one arena holds every stored value of this call: item->stored stays
      * valid until the next append */
     if ((rc = s_reserve(&s->arena, &s->arena_cap, need)) ||
-        (rc = s_reserve(&s->link, &s->link_cap, S_LINK_HDR + S_RUN * valid)))
+        (rc = s_reserve(&s->link, &s->link_cap, S_LINK_HDR + S_RUN * valid))) {
+        s->last_error = rc;
         goto fail;
+    }
 
     rc = s_write(s, s_append_txn, &a);
     if (rc) {
-        rc = s_fail("append", rc);
+        /* no log line here: a full disk fails every commit, and the writer
+         * reports failures at most once a second (rz_store_last_error) */
+        s->last_error = rc;
+        rc = s_code(rc);
         goto fail;
     }
     s->full_logged = 0;
+    s->last_error = 0;
     return 0;
 
 fail:
@@ -1196,7 +1330,7 @@ int rz_store_get_id(rz_store_t *s, const char *source, const char *id,
     if ((rc = s_read_begin(s, &txn)))
         return rc;
     rc = mdb_get(txn, s->ids, &k, &v);
-    if (rc == 0 && v.mv_size != 8)
+    if (rc == 0 && v.mv_size != S_ID_VAL && v.mv_size != S_ID_VAL_OLD)
         rc = MDB_CORRUPTED;
     if (rc == 0) {
         rc = s_visit(s, txn, s_get_be64(v.mv_data), fn, user, NULL);

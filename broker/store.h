@@ -4,6 +4,7 @@
  *
  *   log        seq (uint64, MDB_INTEGERKEY, appended)   -> stored event
  *   ids        source \0 id                              -> seq (u64 BE)
+ *                                                           | digest (16)
  *   subjects   subject (DUPSORT, DUPFIXED)   dup: time (i64 BE, sign bit
  *              flipped so negatives sort first) | seq (u64 BE)
  *   topics     topic   (DUPSORT, DUPFIXED)   dup: seq (u64 BE)
@@ -48,6 +49,18 @@
  * Seq is global and gap-free: it is the log's last key + 1, assigned inside
  * the single write transaction, so an aborted transaction assigns nothing.
  *
+ * Dedup: ids keeps, with each event's seq, a digest of its producer's
+ * bytes (the first 16 bytes of their SHA-256, before the broker stamp). A
+ * republish of a source+id with the same bytes is a duplicate; with other
+ * bytes it is a conflict (RZ_ECONFLICT), since the producer reused an id
+ * for another event and acking it as a duplicate would lose that event in
+ * silence. Ids stored by a version without the digest (8-byte values) have
+ * unknown content: a republish of one is a duplicate, as it was then.
+ *
+ * One process per data_dir: rz_store_open takes an exclusive flock on
+ * data_dir/ratuszd.lock (holding the opener's pid) until rz_store_close. A
+ * second opener, in this process or another, gets -EBUSY.
+ *
  * Threads: one writer thread calls rz_store_append (and the other write
  * functions); any thread may read at the same time (LMDB MVCC, MDB_NOTLS).
  * Read functions pass LMDB's own memory to the visitor: it is valid only
@@ -77,8 +90,10 @@ typedef struct rz_store_opts {
 } rz_store_opts_t;
 
 /* Open (creating if needed) the store in opts->dir. Returns 0 and *out, or
- * a negative code (RZ_ESTORE with the LMDB error logged, -errno for the
- * directory). */
+ * a negative code: -EBUSY when another store holds the directory (logged:
+ * "DATA_DIR <dir> is in use by ratuszd pid N"), RZ_ESTORE with the LMDB
+ * error logged, RZ_EDISKFULL when the file system refused the writes,
+ * -errno for the directory and the lock file. */
 int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts);
 
 /* mkdir -p dir with mode for the directories it makes; 0, or -errno
@@ -105,25 +120,34 @@ typedef struct rz_store_item {
     const char *principal; size_t principal_len;
     int64_t time;           /* event time, unix µs */
     /* out */
-    uint64_t seq;           /* assigned, or the original one if duplicate */
+    uint64_t seq;           /* assigned, or the original one if duplicate
+                               or RZ_ECONFLICT */
     uint64_t prev_topic_seq;/* seq of the previous event of the same topic,
                                0 if none; set for new events only */
     int duplicate;          /* 1: source+id existed, nothing stored */
-    int code;               /* 0 or negative RZ_E* */
+    int code;               /* 0 or negative RZ_E*; RZ_ECONFLICT: source+id
+                               was stored (at seq) with other bytes,
+                               nothing stored */
     const uint8_t *stored;  /* after a successful append of a new event: */
     size_t stored_len;      /* the stored bytes, valid until the next
                                rz_store_append (a buffer owned by the store) */
 } rz_store_item_t;
 
 /* Append items in one transaction, in order, and commit it (fsync in
- * RZ_SYNC_FULL). Duplicates (source+id already stored, in an earlier
- * transaction or earlier in this one) get the original seq and store
- * nothing. ingest_time stamps every new event.
+ * RZ_SYNC_FULL). An item whose source+id is already stored, in an earlier
+ * transaction or earlier in this one, gets the original seq and stores
+ * nothing: with the same producer bytes (or an id stored before digests,
+ * whose content is unknown) it is a duplicate (duplicate = 1, code 0);
+ * with other bytes its code is RZ_ECONFLICT. ingest_time stamps every new
+ * event.
  *
  * If the map is full the store grows it (doubling, up to map_max) and
  * retries; when it cannot grow, every item gets RZ_ESTOREFULL and nothing
- * is stored. On any other LMDB error every item gets RZ_ESTORE and nothing
- * is stored. Returns 0 when the transaction committed (items then hold their
+ * is stored. When the file system refuses the writes (ENOSPC, EDQUOT, EIO)
+ * every item gets RZ_EDISKFULL; on any other LMDB error, RZ_ESTORE; nothing
+ * is stored in either case and the store stays usable: the next append
+ * succeeds once the disk takes writes again. Failures are not logged here
+ * (a full disk fails every commit): see rz_store_last_error. Returns 0 when the transaction committed (items then hold their
  * outcome), or the negative code every item got. An item the store cannot
  * key (empty topic; source+id, subject or topic longer than an LMDB key)
  * gets RZ_EINVALEVENT and takes no seq; the others are stored. */
@@ -138,6 +162,11 @@ int rz_store_append(rz_store_t *s, rz_store_item_t *items, size_t n,
 #define RZ_STORE_STAMP_MAX 36
 size_t rz_store_stamp(uint8_t *out, uint64_t seq, int64_t ingest_time,
                       const char *principal, size_t principal_len);
+
+/* What the last failed rz_store_append ran into, in LMDB's or the OS's
+ * words ("No space left on device"), for the caller's log; "" after a
+ * success. Static or the store's string: valid until the next append. */
+const char *rz_store_last_error(const rz_store_t *s);
 
 /* Durability an acked append reached under this store's sync mode
  * (enum rz_durability). */

@@ -6,7 +6,14 @@
  * queueing, so the next transaction is as large as the load: under load one
  * fsync acks thousands of events, and a lone event is committed at once.
  * Jobs go back to the front in the order they came.
+ *
+ * A failing disk fails every commit, thousands a second under load: the
+ * writer counts the failures and logs them at most once a second, and
+ * b->store_full tells the front why publishes fail (1: the map is at
+ * map_max, 2: the disk is full or failing) until a commit succeeds again.
  */
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,12 +21,28 @@
 #include "broker.h"
 #include "log.h"
 
+/* Values of b->store_full. */
+enum { S_STORE_OK = 0, S_STORE_MAP_FULL = 1, S_STORE_DISK_FULL = 2 };
+
+#define S_FAULT_LOG_US 1000000 /* at most one line a second */
+
+/* Failed commits not yet logged. */
+typedef struct s_faults {
+    uint64_t pending;   /* failures since the last line */
+    uint64_t first_us;  /* when the first of them failed */
+    uint64_t logged_us; /* when the last line was written */
+    int failing;        /* a failure was logged: say when it is over */
+    int code;           /* the last failure's code and detail */
+    char detail[128];
+} s_faults_t;
+
 /* One transaction's worth of work. */
 typedef struct s_group {
     rz_job_t **jobs;
     size_t n_jobs, cap_jobs;
     rz_store_item_t *items; /* the valid events of all publish jobs */
     size_t n_items, cap_items;
+    s_faults_t *faults;
 } s_group_t;
 
 static uint64_t s_mono_us(void)
@@ -27,6 +50,60 @@ static uint64_t s_mono_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* n with thousands separators: "1,234". */
+static const char *s_count(char *buf, size_t len, uint64_t n)
+{
+    char digits[24];
+    int nd = snprintf(digits, sizeof digits, "%" PRIu64, n);
+    size_t o = 0;
+    for (int i = 0; i < nd && o + 2 < len; i++) {
+        if (i && (nd - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+static void s_faults_log(s_faults_t *f, uint64_t now)
+{
+    char num[32], span[32] = "second";
+    if (!f->pending)
+        return;
+    uint64_t took = now - f->first_us;
+    if (took > S_FAULT_LOG_US + S_FAULT_LOG_US / 2)
+        snprintf(span, sizeof span, "%.1f s", (double)took / 1e6);
+    rz_error("store: %s commit%s failed in the last %s: %s%s%s%s",
+             s_count(num, sizeof num, f->pending), f->pending == 1 ? "" : "s",
+             span, f->code == RZ_EDISKFULL ? "disk full" : rz_strerror(f->code),
+             *f->detail ? " (" : "", f->detail, *f->detail ? ")" : "");
+    f->pending = 0;
+    f->logged_us = now;
+    f->failing = 1;
+}
+
+/* A commit failed with code (not RZ_ESTOREFULL, said once elsewhere). */
+static void s_faults_add(s_faults_t *f, int code, const char *detail,
+                         uint64_t now)
+{
+    if (!f->pending++)
+        f->first_us = now;
+    f->code = code;
+    snprintf(f->detail, sizeof f->detail, "%s", detail ? detail : "");
+    if (!f->logged_us || now - f->logged_us >= S_FAULT_LOG_US)
+        s_faults_log(f, now);
+}
+
+/* A commit succeeded: the rest of the count, and that it is over. */
+static void s_faults_clear(s_faults_t *f, uint64_t now)
+{
+    if (!f->pending && !f->failing)
+        return;
+    s_faults_log(f, now);
+    rz_warn("store: commits succeed again; publishes are accepted");
+    f->failing = 0;
 }
 
 static rz_job_t *s_recv_job(void *pipe, int flags, int *got)
@@ -88,6 +165,20 @@ static void s_run_add(rz_broker_t *b, s_run_t *r, const rz_job_meta_t *m,
     r->n++;
 }
 
+/* The ack of a conflict names the event it conflicts with. The front
+ * counts a rejection only when it wrote the reason, so this one is counted
+ * here. The job is the writer's until it is sent back: its arena too. */
+static void s_conflict(rz_broker_t *b, rz_job_t *job, size_t i)
+{
+    char why[96];
+    int n = snprintf(why, sizeof why,
+                     "same source and id as seq %" PRIu64 ", different content",
+                     job->items[i].seq);
+    job->meta[i].reason = rz_arena_strndup(&job->arena, why, (size_t)n);
+    if (job->meta[i].reason)
+        rz_stats_reject(b->stats, RZ_ECONFLICT);
+}
+
 /* Append every valid event of the publish jobs in g in one transaction and
  * hand the outcomes back to the jobs. */
 static void s_commit_publishes(rz_broker_t *b, s_group_t *g)
@@ -117,11 +208,20 @@ static void s_commit_publishes(rz_broker_t *b, s_group_t *g)
     int durability = rz_store_durability(b->store);
     if (g->n_items && rc == 0) {
         rz_stats_commit(b->stats, t1 - t0, g->n_items);
-        atomic_store(&b->store_full, 0);
+        atomic_store(&b->store_full, S_STORE_OK);
+        s_faults_clear(g->faults, t1);
     } else if (rc == RZ_ESTOREFULL) {
-        if (!atomic_exchange(&b->store_full, 1))
+        if (atomic_exchange(&b->store_full, S_STORE_MAP_FULL) !=
+            S_STORE_MAP_FULL)
             rz_error("store full: the map cannot grow past map_max; "
                      "publishes are rejected, reads keep working");
+    } else if (rc < 0) {
+        if (rc == RZ_EDISKFULL &&
+            atomic_exchange(&b->store_full, S_STORE_DISK_FULL) !=
+                S_STORE_DISK_FULL)
+            rz_error("store: the disk is full or failing; publishes are "
+                     "rejected until a commit succeeds, reads keep working");
+        s_faults_add(g->faults, rc, rz_store_last_error(b->store), t1);
     }
 
     size_t k = 0;
@@ -137,6 +237,8 @@ static void s_commit_publishes(rz_broker_t *b, s_group_t *g)
                 continue;
             *it = g->items[k++];
             it->stored = NULL; /* the store's scratch; the front rebuilds */
+            if (it->code == RZ_ECONFLICT)
+                s_conflict(b, job, i);
             if (!it->code && !it->duplicate)
                 s_run_add(b, &run, &job->meta[i], it, ingest_time);
         }
@@ -188,7 +290,8 @@ void *rz_writer_main(void *arg)
         zmq_close(pipe);
         return NULL;
     }
-    s_group_t g = {0};
+    s_faults_t faults = {0};
+    s_group_t g = {.faults = &faults};
     int running = 1;
     while (running) {
         int got;

@@ -53,10 +53,30 @@ extern "C" {
 
 /* Check that ev carries what the bus needs: non-empty id, source and type;
  * a tenant of 2, 4 or 7 digits (TERYT TERC); id, source, subject and type
- * within their size limits; a type whose domain matches its data. Returns 0
+ * within their size limits; id, source, type, subject, tenant, principal
+ * and redaction valid UTF-8 without control characters (C0 and DEL); a
+ * type whose domain matches its data. Returns 0
  * or RZ_EINVALEVENT with a reason written to why (always NUL-terminated when
  * why_len > 0). */
 int rz_event_check(const Ratusz__V1__Event *ev, char *why, size_t why_len);
+
+/* Check the encoded bytes of an Event before they are decoded: protobuf-c
+ * cuts a string at its first NUL without a word, so only the wire shows
+ * it. Every envelope attribute (id, source, type, subject, tenant,
+ * principal, redaction) must be valid UTF-8 (no overlong forms, surrogates
+ * or code points above U+10FFFF) without NUL, C0 control characters or
+ * DEL, and a tenant present on the wire 2, 4 or 7 digits; every string
+ * field of the data (the oneof and the messages it nests, map entries
+ * included) must be valid UTF-8 without NUL. Unknown fields and bytes are
+ * not looked at. Completes rz_event_check, which still checks the decoded
+ * event (required attributes, lengths, type and data).
+ *
+ * Returns 0, RZ_EINVALEVENT with a reason naming the attribute or field
+ * and the offset in it ("attribute 'id' holds a NUL byte at offset 6";
+ * values are never echoed), or RZ_EDECODE when the bytes are not protobuf.
+ * why is always NUL-terminated when why_len > 0. */
+int rz_event_check_wire(const uint8_t *ev, size_t len, char *why,
+                        size_t why_len);
 
 /* Write the topic of ev, "<tenant>.<domain>.<type-suffix>", into buf.
  * The type-suffix is the type without RZ_TYPE_PREFIX when it starts with it,

@@ -117,14 +117,23 @@ def main():
         batch = api_pb2.RawEventBatch()
         dup = event_pb2.Event(id="py-0", source="/1261011/python/test",
                               type="pl.gov.gmina.budget.execution.v1",
-                              tenant="1261011")
+                              tenant="1261011", subject="unit:py",
+                              time=1700000000000000)
+        dup.budget.dzial = "600"
+        dup.budget.amount_grosze = 1250000
         bad = event_pb2.Event(id="py-bad", source="/1261011/python/test",
                               type="pl.gov.gmina.budget.execution.v1",
                               tenant="Warszawa")
-        batch.events.extend([dup.SerializeToString(), bad.SerializeToString()])
+        other = event_pb2.Event(id="py-0", source="/1261011/python/test",
+                                type="pl.gov.gmina.budget.execution.v1",
+                                tenant="1261011")
+        batch.events.extend([dup.SerializeToString(), bad.SerializeToString(),
+                             other.SerializeToString()])
         cmd, body = request(b"PUBB", batch.SerializeToString())
         acks = api_pb2.AckList.FromString(body).acks
         check(acks[0].duplicate and acks[0].seq == 1, "republish returns the original seq")
+        check(acks[2].code == -32017 and not acks[2].duplicate,
+              "same id with other content acked with RZ_ECONFLICT: %r" % acks[2].reason)
         check(acks[1].code == -32005 and "tenant" in acks[1].reason,
               "invalid event acked with RZ_EINVALEVENT and a reason")
 

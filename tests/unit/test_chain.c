@@ -299,7 +299,7 @@ static void test_chain_intact_store_verifies_with_counts(void **state)
     f->next_id -= 1;
     rz_store_item_t it;
     uint8_t buf[512];
-    s_item(&it, buf, sizeof buf, "ev-1", 10);
+    s_item(&it, buf, sizeof buf, "ev-1", 64);
     assert_int_equal(rz_store_append(f->s, &it, 1, 1), 0);
     assert_int_equal(it.duplicate, 1);
     f->next_id += 1;

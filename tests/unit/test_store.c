@@ -5,12 +5,15 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
+#include <lmdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -321,10 +324,11 @@ static void test_store_put_duplicate_id_returns_original_seq(void **state)
     assert_int_equal(it[0].seq, 2);
 
     /* in one batch: new c, a from an earlier transaction, c again from
-     * this one, the same id under another source, new d */
+     * this one, the same id under another source, new d; the repeats
+     * carry the same bytes */
     s_item(&it[0], bufs[0], sizeof bufs[0], SRC, "c", "s:1", T_BUDGET, 3, 8);
-    s_item(&it[1], bufs[1], sizeof bufs[1], SRC, "a", "s:1", T_BUDGET, 99, 9);
-    s_item(&it[2], bufs[2], sizeof bufs[2], SRC, "c", "s:1", T_AIR, 98, 10);
+    s_item(&it[1], bufs[1], sizeof bufs[1], SRC, "a", "s:1", T_BUDGET, 1, 8);
+    s_item(&it[2], bufs[2], sizeof bufs[2], SRC, "c", "s:1", T_BUDGET, 3, 8);
     s_item(&it[3], bufs[3], sizeof bufs[3], "/other", "a", "s:1", T_BUDGET, 4,
            8);
     s_item(&it[4], bufs[4], sizeof bufs[4], SRC, "d", "s:1", T_BUDGET, 5, 8);
@@ -1149,7 +1153,7 @@ static void test_store_reopen_keeps_head_and_topic_heads(void **state)
     assert_int_equal(h.seq[2], 5);
 
     /* seq, prev_topic_seq and dedup carry on */
-    s_item(&it, buf, sizeof buf, SRC, "ev-1", "a", T_BUDGET, 1, 4);
+    s_item(&it, buf, sizeof buf, SRC, "ev-1", "a", T_BUDGET, 1, 16);
     assert_int_equal(rz_store_append(f->s, &it, 1, 1), 0);
     assert_int_equal(it.duplicate, 1);
     assert_int_equal(it.seq, 1);
@@ -1368,7 +1372,7 @@ static void test_store_full_rejects_and_reads_still_work(void **state)
     assert_int_equal(it.seq, 0);
 
     /* a retry of a stored event still gets its seq: it writes nothing */
-    s_item(&it, buf, sizeof buf, SRC, "fill-1", "x", T_BUDGET, 1, 1000);
+    s_item(&it, buf, sizeof buf, SRC, "fill-1", "parcel:1", T_BUDGET, 1, 1000);
     assert_int_equal(rz_store_append(s, &it, 1, 1), 0);
     assert_int_equal(it.duplicate, 1);
     assert_int_equal(it.seq, 1);
@@ -1480,34 +1484,270 @@ static void test_store_adopts_a_map_grown_by_another_process(void **state)
     rz_store_item_t it;
     int status = -1, err;
 
+    /* the store may not grow past 64 KiB itself: only by adopting the map
+     * another process grew (and filled past 64 KiB) can it take 300 events
+     * of 1000 bytes. That process is not a store (the data dir lock keeps
+     * a second one out) but LMDB itself, as a repair tool would be. */
     snprintf(dir, sizeof dir, "%s/shared", f->dir);
     rz_store_t *s = s_open(dir, 64 << 10, 64 << 10, RZ_SYNC_OS);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        rz_store_opts_t o = {dir, 64 << 10, 8 << 20, RZ_SYNC_OS};
-        rz_store_t *c = NULL;
-        if (rz_store_open(&c, &o) != 0)
+        MDB_env *env = NULL;
+        MDB_txn *txn = NULL;
+        MDB_dbi dbi;
+        static char big[2000];
+        char key[16];
+        MDB_val k = {0, key}, v = {sizeof big, big};
+        if (mdb_env_create(&env) || mdb_env_set_maxdbs(env, 16) ||
+            mdb_env_set_mapsize(env, 8 << 20) ||
+            mdb_env_open(env, dir, MDB_NOTLS, 0640) ||
+            mdb_txn_begin(env, NULL, 0, &txn) ||
+            mdb_dbi_open(txn, "test", MDB_CREATE, &dbi))
             _exit(2);
-        int n = s_fill(c, 1, 300, 1000, 4, &err);
-        rz_store_close(&c);
-        _exit(n == 300 && err == 0 ? 0 : 3);
+        for (int i = 0; i < 100; i++) {
+            k.mv_size = (size_t)snprintf(key, sizeof key, "k%d", i);
+            if (mdb_put(txn, dbi, &k, &v, 0))
+                _exit(3);
+        }
+        if (mdb_txn_commit(txn))
+            _exit(4);
+        mdb_env_close(env);
+        _exit(0);
     }
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
 
+    assert_int_equal(s_fill(s, 1, 300, 1000, 4, &err), 300);
+    assert_int_equal(err, 0);
     assert_int_equal(rz_store_head(s), 300);
     assert_int_equal(rz_store_info(s, &info), 0);
     assert_true(info.map_bytes > (64 << 10));
     got_t *g = s_got();
     assert_int_equal(rz_store_get(s, 300, s_collect, g), 1);
-    /* and this process writes on in the bigger map */
     s_fill_item(&it, buf, sizeof buf, (char[32]){0}, 32, 301, 1000);
     assert_int_equal(rz_store_append(s, &it, 1, 1), 0);
     assert_int_equal(it.seq, 301);
     rz_store_close(&s);
     free(g);
+}
+
+/* ------------------------------------------------------------------------
+ * Dedup by content, the data dir lock, the append rate
+ */
+
+static void test_store_republish_with_other_content_is_a_conflict(void **state)
+{
+    fx_t *f = *state;
+    uint8_t bufs[2][512];
+    rz_store_item_t it[2];
+
+    s_item(&it[0], bufs[0], sizeof bufs[0], SRC, "a", "s:1", T_BUDGET, 1, 8);
+    assert_int_equal(rz_store_append(f->s, it, 1, 1), 0);
+    assert_int_equal(it[0].seq, 1);
+    s_add(f, "s:2", T_AIR, 2); /* 2 */
+
+    /* the same bytes again: a duplicate */
+    s_item(&it[0], bufs[0], sizeof bufs[0], SRC, "a", "s:1", T_BUDGET, 1, 8);
+    assert_int_equal(rz_store_append(f->s, it, 1, 1), 0);
+    assert_int_equal(it[0].code, 0);
+    assert_int_equal(it[0].duplicate, 1);
+    assert_int_equal(it[0].seq, 1);
+
+    /* other bytes under the same source and id: a conflict that names the
+     * original seq and stores nothing */
+    s_item(&it[0], bufs[0], sizeof bufs[0], SRC, "a", "s:1", T_BUDGET, 1, 9);
+    s_item(&it[1], bufs[1], sizeof bufs[1], SRC, "a", "s:1", T_BUDGET, 7, 8);
+    assert_int_equal(rz_store_append(f->s, it, 2, 1), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(it[i].code, RZ_ECONFLICT);
+        assert_int_equal(it[i].duplicate, 0);
+        assert_int_equal(it[i].seq, 1);
+        assert_null(it[i].stored);
+    }
+    assert_int_equal(rz_store_head(f->s), 2);
+    got_t *g = s_got();
+    assert_int_equal(rz_store_get_id(f->s, SRC, "a", s_collect, g), 1);
+    assert_int_equal(g->seq[0], 1);
+    assert_int_equal(g->time[0], 1); /* the first content stays */
+    free(g);
+}
+
+static void test_store_conflict_within_one_batch(void **state)
+{
+    fx_t *f = *state;
+    uint8_t bufs[4][512];
+    rz_store_item_t it[4];
+
+    /* new x, x with other bytes, x with the first bytes, new y */
+    s_item(&it[0], bufs[0], sizeof bufs[0], SRC, "x", "s:1", T_BUDGET, 1, 8);
+    s_item(&it[1], bufs[1], sizeof bufs[1], SRC, "x", "s:1", T_BUDGET, 2, 8);
+    s_item(&it[2], bufs[2], sizeof bufs[2], SRC, "x", "s:1", T_BUDGET, 1, 8);
+    s_item(&it[3], bufs[3], sizeof bufs[3], SRC, "y", "s:1", T_BUDGET, 3, 8);
+    assert_int_equal(rz_store_append(f->s, it, 4, 1), 0);
+    const int code[4] = {0, RZ_ECONFLICT, 0, 0};
+    const int dup[4] = {0, 0, 1, 0};
+    const uint64_t seq[4] = {1, 1, 1, 2};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(it[i].code, code[i]);
+        assert_int_equal(it[i].duplicate, dup[i]);
+        assert_int_equal(it[i].seq, seq[i]);
+    }
+    assert_int_equal(rz_store_head(f->s), 2);
+}
+
+/* Overwrite the ids value of source+id with an 8-byte seq, as a version
+ * without content digests wrote it. The store must be closed. */
+static void s_write_old_id(const char *dir, const char *source, const char *id,
+                           uint64_t seq)
+{
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi dbi;
+    uint8_t key[256], val[8];
+    size_t sl = strlen(source), il = strlen(id);
+
+    assert_true(sl + 1 + il <= sizeof key);
+    memcpy(key, source, sl);
+    key[sl] = 0;
+    memcpy(key + sl + 1, id, il);
+    for (int i = 0; i < 8; i++)
+        val[i] = (uint8_t)(seq >> (56 - 8 * i));
+    MDB_val k = {sl + 1 + il, key}, v = {sizeof val, val};
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_open(env, dir, MDB_NOTLS, 0640), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "ids", 0, &dbi), 0);
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+static void test_store_old_id_without_digest_is_a_duplicate(void **state)
+{
+    fx_t *f = *state;
+    uint8_t buf[512];
+    rz_store_item_t it;
+
+    s_item(&it, buf, sizeof buf, SRC, "old", "s:1", T_BUDGET, 1, 8);
+    assert_int_equal(rz_store_append(f->s, &it, 1, 1), 0);
+    assert_int_equal(it.seq, 1);
+    rz_store_close(&f->s);
+    s_write_old_id(f->dir, SRC, "old", 1);
+    f->s = s_open(f->dir, 1 << 20, 64 << 20, RZ_SYNC_OS);
+
+    /* content unknown: a republish is a duplicate, whatever its bytes */
+    s_item(&it, buf, sizeof buf, SRC, "old", "s:1", T_BUDGET, 5, 30);
+    assert_int_equal(rz_store_append(f->s, &it, 1, 1), 0);
+    assert_int_equal(it.code, 0);
+    assert_int_equal(it.duplicate, 1);
+    assert_int_equal(it.seq, 1);
+    got_t *g = s_got();
+    assert_int_equal(rz_store_get_id(f->s, SRC, "old", s_collect, g), 1);
+    assert_int_equal(g->seq[0], 1);
+    free(g);
+    /* new ids get digests as before */
+    s_add(f, "s:1", T_BUDGET, 2);
+}
+
+static void test_store_open_refuses_a_dir_in_use(void **state)
+{
+    fx_t *f = *state;
+    rz_store_opts_t o = {f->dir, 1 << 20, 64 << 20, RZ_SYNC_OS};
+    rz_store_t *second = NULL;
+    char path[400], text[64] = {0};
+
+    /* f->s holds the dir: a second store, even in this process, is out */
+    assert_int_equal(rz_store_open(&second, &o), -EBUSY);
+    assert_null(second);
+    /* the lock file names the holder */
+    snprintf(path, sizeof path, "%s/ratuszd.lock", f->dir);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    assert_true(fread(text, 1, sizeof text - 1, fp) > 0);
+    fclose(fp);
+    assert_int_equal(strtol(text, NULL, 10), (long)getpid());
+
+    /* and a child process is refused too */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        rz_store_t *c = NULL;
+        _exit(rz_store_open(&c, &o) == -EBUSY ? 0 : 3);
+    }
+    int status = -1;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+
+    /* once closed, the dir is free again */
+    rz_store_close(&f->s);
+    f->s = s_open(f->dir, 1 << 20, 64 << 20, RZ_SYNC_OS);
+}
+
+#define BENCH_EVENTS 200000
+#define BENCH_BATCH 4096
+
+static double s_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Seconds to append it[0..BENCH_EVENTS) at BENCH_BATCH a commit. */
+static double s_bench_append(rz_store_t *s, rz_store_item_t *it)
+{
+    double t0 = s_now();
+    for (size_t i = 0; i < BENCH_EVENTS; i += BENCH_BATCH) {
+        size_t n =
+            BENCH_EVENTS - i < BENCH_BATCH ? BENCH_EVENTS - i : BENCH_BATCH;
+        assert_int_equal(rz_store_append(s, it + i, n, 1000), 0);
+    }
+    return s_now() - t0;
+}
+
+/* Prints, asserts nothing about speed: new events, then every one of them
+ * republished (a duplicate each, its digest compared). */
+static void test_store_append_rate(void **state)
+{
+    fx_t *f = *state;
+    char dir[400];
+    rz_store_item_t *it = calloc(BENCH_EVENTS, sizeof *it);
+    uint8_t(*bufs)[512] = malloc(BENCH_EVENTS * sizeof *bufs);
+    char(*ids)[16] = malloc(BENCH_EVENTS * sizeof *ids);
+    double best[2] = {1e9, 1e9};
+
+    assert_true(it && bufs && ids);
+    snprintf(dir, sizeof dir, "%s/bench", f->dir);
+    for (size_t i = 0; i < BENCH_EVENTS; i++) {
+        snprintf(ids[i], sizeof ids[i], "b-%07zu", i);
+        s_item(&it[i], bufs[i], sizeof bufs[i], SRC, ids[i], "parcel:1",
+               T_BUDGET, 1000, 180);
+    }
+    for (int round = 0; round < 3; round++) {
+        rzt_rmtree(dir);
+        rz_store_t *s = s_open(dir, 64 << 20, 1 << 30, RZ_SYNC_OS);
+        double t[2];
+        t[0] = s_bench_append(s, it);
+        t[1] = s_bench_append(s, it);
+        for (int k = 0; k < 2; k++)
+            if (t[k] < best[k])
+                best[k] = t[k];
+        assert_int_equal(rz_store_head(s), BENCH_EVENTS);
+        rz_store_close(&s);
+    }
+    printf("  append %d events of %zu bytes, %d a commit (best of 3):\n"
+           "    new          %.0f events/s\n"
+           "    republished  %.0f events/s\n",
+           BENCH_EVENTS, it[0].len, BENCH_BATCH, BENCH_EVENTS / best[0],
+           BENCH_EVENTS / best[1]);
+    rzt_rmtree(dir);
+    free(ids);
+    free(bufs);
+    free(it);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, s_setup, s_teardown)
@@ -1544,6 +1784,11 @@ int main(void)
         T(test_store_full_rejects_and_reads_still_work),
         T(test_store_readers_run_while_the_map_grows),
         T(test_store_adopts_a_map_grown_by_another_process),
+        T(test_store_republish_with_other_content_is_a_conflict),
+        T(test_store_conflict_within_one_batch),
+        T(test_store_old_id_without_digest_is_a_duplicate),
+        T(test_store_open_refuses_a_dir_in_use),
+        T(test_store_append_rate),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
