@@ -90,7 +90,10 @@ typedef struct rz_broker {
     rz_stats_t *stats;
     void *zctx;
     pthread_t writer;
-    atomic_int store_full;  /* the last append failed with RZ_ESTOREFULL */
+    atomic_int store_full;  /* the last append failed: 1 the map is at
+                               map_max (RZ_ESTOREFULL), 2 the disk is full
+                               or failing (RZ_EDISKFULL); 0 again after the
+                               next commit that succeeds */
     atomic_int stopping;
     int64_t started_us;
 
@@ -145,7 +148,8 @@ void rz_job_free(rz_job_t *job);
 int rz_broker_stats(rz_broker_t *b, Ratusz__V1__Stats *out);
 void rz_broker_stats_free(Ratusz__V1__Stats *out);
 
-/* The status word of /healthz and HEALTH: "ok", "store-full", "stopping". */
+/* The status word of /healthz and HEALTH: "ok", "store-full", "disk-full",
+ * "stopping". */
 const char *rz_broker_status(rz_broker_t *b);
 
 #endif

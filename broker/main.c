@@ -1,4 +1,5 @@
 /* main.c - ratuszd: configuration, start-up and shutdown */
+#include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <sys/resource.h>
@@ -190,8 +191,10 @@ int main(int argc, char **argv)
     rz_store_opts_t so = {cfg.data_dir, cfg.map_size, cfg.map_max, cfg.sync};
     int src = rz_store_open(&b.store, &so);
     if (src < 0) {
-        rz_error("cannot open the store in %s: %s", cfg.data_dir,
-                 rz_strerror(src));
+        /* -EBUSY: the store said which broker holds the directory */
+        if (src != -EBUSY)
+            rz_error("cannot open the store in %s: %s", cfg.data_dir,
+                     rz_strerror(src));
         goto out;
     }
     if (s_security_start(&b, err, sizeof err) < 0) {

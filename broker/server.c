@@ -243,6 +243,15 @@ static void s_prepare_event(s_req_t *q, rz_job_t *job, size_t i,
     rz_job_meta_t *m = &job->meta[i];
     it->bytes = bytes;
     it->len = len;
+    /* strings are checked on the wire: protobuf-c cuts a string at its
+     * first NUL and accepts any bytes as UTF-8 */
+    char why[256];
+    int rc = rz_event_check_wire(bytes, len, why, sizeof why);
+    if (rc < 0) {
+        it->code = rc;
+        m->reason = rz_arena_strndup(&job->arena, why, strlen(why));
+        return;
+    }
     Ratusz__V1__Event *ev =
         ratusz__v1__event__unpack(&job->arena.pb, len, bytes);
     if (!ev) {
@@ -250,8 +259,7 @@ static void s_prepare_event(s_req_t *q, rz_job_t *job, size_t i,
         m->reason = "not a valid Event: truncated or corrupt protobuf";
         return;
     }
-    char why[256];
-    int rc = rz_event_check(ev, why, sizeof why);
+    rc = rz_event_check(ev, why, sizeof why);
     if (rc < 0) {
         it->code = rc;
         m->reason = rz_arena_strndup(&job->arena, why, strlen(why));
@@ -566,6 +574,8 @@ static void s_job_done(s_front_t *f, rz_job_t *job)
                                      : rz_strerror(code));
             if (!job->meta[i].reason) /* not counted by the front */
                 rz_stats_reject(f->b->stats, code);
+            if (code == RZ_ECONFLICT)
+                a->seq = it->seq; /* the original event's */
         } else {
             a->seq = it->seq;
             a->duplicate = it->duplicate;
@@ -1029,7 +1039,10 @@ const char *rz_broker_status(rz_broker_t *b)
 {
     if (atomic_load(&b->stopping))
         return "stopping";
-    if (atomic_load(&b->store_full))
+    int full = atomic_load(&b->store_full);
+    if (full == 2)
+        return "disk-full";
+    if (full)
         return "store-full";
     return "ok";
 }
