@@ -40,13 +40,12 @@ static int s_sibling(const char *rel, char *out, size_t len)
 {
     const char *d = RZ_RATUSZD;
     const char *slash = strrchr(d, '/');
-    snprintf(out, len, "%.*s/%s", slash ? (int)(slash - d) : 1,
-             slash ? d : ".", rel);
+    snprintf(out, len, "%.*s/%s", slash ? (int)(slash - d) : 1, slash ? d : ".",
+             rel);
     return access(out, X_OK) == 0;
 }
 
-static void s_write(const char *name, const char *text, char *path,
-                    size_t len)
+static void s_write(const char *name, const char *text, char *path, size_t len)
 {
     snprintf(path, len, "%s/%s", s_dir, name);
     FILE *f = fopen(path, "w");
@@ -62,8 +61,9 @@ static void s_expect_2(const char *bin, const char *args, const char *want)
     snprintf(cmd, sizeof cmd, "'%s' %s 2>&1 </dev/null", bin, args);
     int rc = rzt_run(cmd, out, sizeof out);
     if (rc != 2 || !strstr(out, want))
-        fprintf(stderr, "%s\n-> exit %d, output:\n%s\n(wanted exit 2 and "
-                        "'%s')\n",
+        fprintf(stderr,
+                "%s\n-> exit %d, output:\n%s\n(wanted exit 2 and "
+                "'%s')\n",
                 cmd, rc, out, want);
     assert_int_equal(rc, 2);
     assert_non_null(strstr(out, want));
@@ -98,11 +98,9 @@ static void test_adapter_exits_2_for_every_config_error(void **state)
              "system: ndjson\ndata_dir: %s/data\nno_such_key: 1\n", s_dir);
     s_write("a-unknown.yaml", text, unknown, sizeof unknown);
     snprintf(text, sizeof text,
-             "system: ndjson\ndata_dir: %s/data\noutbox_size: 99999T\n",
-             s_dir);
+             "system: ndjson\ndata_dir: %s/data\noutbox_size: 99999T\n", s_dir);
     s_write("a-big.yaml", text, big, sizeof big);
-    snprintf(text, sizeof text, "system: ndjson\ndata_dir: %s/data\n",
-             s_dir);
+    snprintf(text, sizeof text, "system: ndjson\ndata_dir: %s/data\n", s_dir);
     s_write("a-good.yaml", text, good, sizeof good);
     snprintf(args, sizeof args, "-c '%s' --print-config", unknown);
     s_expect_2(bin, args, "no_such_key");
@@ -111,8 +109,7 @@ static void test_adapter_exits_2_for_every_config_error(void **state)
     s_expect_2(bin, args, "no-such-flag");
     snprintf(args, sizeof args, "-c '%s' --print-config", big);
     s_expect_2(bin, args, "outbox_size");
-    snprintf(args, sizeof args, "-c '%s' --max-event 3G --print-config",
-             good);
+    snprintf(args, sizeof args, "-c '%s' --max-event 3G --print-config", good);
     s_expect_2(bin, args, "key 'max-event': 3G is above the maximum");
 }
 
