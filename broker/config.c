@@ -29,7 +29,8 @@ static const char *const s_log_levels[] = {"error", "warn", "info", "debug",
 
 #define S_OFF(field) offsetof(rz_config_t, field)
 #define S_KIB UINT64_C(1024)
-#define S_U32 UINT64_C(4294967295)
+#define S_MIB (1024 * S_KIB)
+#define S_MAP_MAX (UINT64_C(64) << 40) /* 64T */
 
 static const rz_conf_option_t s_options[] = {
     {"data_dir", RZ_CONF_STRING, S_OFF(data_dir), "./var/ratusz", NULL, 0, 0, "DIR",
@@ -42,26 +43,39 @@ static const rz_conf_option_t s_options[] = {
      "HOST:PORT", "HTTP address of /metrics and /healthz; \"off\" for none"},
     {"sync", RZ_CONF_ENUM, S_OFF(sync), "full", s_sync_names, 0, 0, "full|os",
      "full: fsync every commit, acks survive power loss; os: the OS flushes"},
-    {"map_size", RZ_CONF_SIZE, S_OFF(map_size), "256M", NULL, 64 * S_KIB, UINT64_MAX,
+    /* The map is address space, not memory: a 64-bit process has 128T of
+     * user address space (47 bits) and LMDB reserves the whole map_max at
+     * once, so 64T leaves room for everything else and is far beyond any
+     * disk a town hall will buy. */
+    {"map_size", RZ_CONF_SIZE, S_OFF(map_size), "256M", NULL, 64 * S_KIB, S_MAP_MAX,
      "SIZE", "initial size of the LMDB map"},
-    {"map_max", RZ_CONF_SIZE, S_OFF(map_max), "64G", NULL, 64 * S_KIB, UINT64_MAX,
+    {"map_max", RZ_CONF_SIZE, S_OFF(map_max), "64G", NULL, 64 * S_KIB, S_MAP_MAX,
      "SIZE",
      "largest the LMDB map may grow to; then publishes get "
      "RZ_ESTOREFULL"},
-    {"max_message", RZ_CONF_SIZE, S_OFF(max_message), "4M", NULL, S_KIB, UINT32_MAX,
+    /* ZeroMQ holds every message whole in memory, and a request is copied
+     * once more when it is decoded: 256M is already more than any event
+     * needs (the client refuses events over 16M). */
+    {"max_message", RZ_CONF_SIZE, S_OFF(max_message), "4M", NULL, S_KIB, 256 * S_MIB,
      "SIZE", "largest request body accepted"},
-    {"max_batch", RZ_CONF_UINT, S_OFF(max_batch), "10000", NULL, 1, S_U32, "N",
+    /* one batch is decoded and held whole, then written in one transaction */
+    {"max_batch", RZ_CONF_UINT, S_OFF(max_batch), "10000", NULL, 1, 100000, "N",
      "most events in one batch publish (PUBB)"},
-    {"max_inflight", RZ_CONF_UINT, S_OFF(max_inflight), "200000", NULL, 1, S_U32, "N",
+    /* each queued event holds its encoded bytes: 10M of them is already
+     * gigabytes */
+    {"max_inflight", RZ_CONF_UINT, S_OFF(max_inflight), "200000", NULL, 1, 10000000, "N",
      "events queued for the writer before requests wait in the socket"},
-    {"commit_max", RZ_CONF_UINT, S_OFF(commit_max), "8192", NULL, 1, S_U32, "N",
+    /* one write transaction holds its dirty pages in memory until commit */
+    {"commit_max", RZ_CONF_UINT, S_OFF(commit_max), "8192", NULL, 1, 1000000, "N",
      "most events written in one LMDB transaction"},
-    {"query_limit", RZ_CONF_UINT, S_OFF(query_limit), "1000", NULL, 1, S_U32, "N",
+    /* a page is built whole in memory and sent as one message */
+    {"query_limit", RZ_CONF_UINT, S_OFF(query_limit), "1000", NULL, 1, 100000, "N",
      "events per QUERY page when the request sets no limit"},
-    {"replay_chunk", RZ_CONF_UINT, S_OFF(replay_chunk), "1000", NULL, 1, S_U32, "N",
+    {"replay_chunk", RZ_CONF_UINT, S_OFF(replay_chunk), "1000", NULL, 1, 100000, "N",
      "events per REPLAY reply"},
-    /* ZMQ_SNDHWM is an int */
-    {"stream_hwm", RZ_CONF_UINT, S_OFF(stream_hwm), "100000", NULL, 1, INT_MAX, "N",
+    /* ZMQ_SNDHWM is an int; past 10M queued messages per subscriber the
+     * broker's memory goes before the subscriber catches up */
+    {"stream_hwm", RZ_CONF_UINT, S_OFF(stream_hwm), "100000", NULL, 1, 10000000, "N",
      "messages queued per live subscriber before ZeroMQ drops them"},
     {"log_level", RZ_CONF_STRING, S_OFF(log_level), "info", s_log_levels, 0, 0,
      "LEVEL", "error, warn, info or debug"},

@@ -104,6 +104,7 @@ int main(int argc, char **argv)
             path = argv[i] + 9;
         if (path && rz_config_load_file(&cfg, path, err, sizeof err) < 0) {
             fprintf(stderr, "ratuszd: %s\n", err);
+            rc = 2; /* a configuration error, like a bad flag */
             goto out;
         }
     }
@@ -154,6 +155,7 @@ int main(int argc, char **argv)
     }
     if (rz_config_check(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "ratuszd: %s\n", err);
+        rc = 2;
         goto out;
     }
     if (print_config) {

@@ -222,6 +222,7 @@ enum {
     S_OPT_WINDOW,
     S_OPT_BATCH,
     S_OPT_ACK_LOG,
+    S_OPT_MAX_FAILURES,
     S_OPT_COUNT,
     S_OPT_TOPIC,
     S_OPT_SINCE,
@@ -432,10 +433,14 @@ static const char s_pub_help[] =
     "CloudEvents JSON object on standard input (one per line). Events are\n"
     "pipelined: up to --window are in flight at once. A line that cannot be\n"
     "read or is rejected is reported as stdin:LINE and the rest go on; the\n"
-    "exit status is then 1. At the end a summary goes to stderr:\n"
-    "\"published N, duplicates D, failed F, X events/s\", where N counts\n"
-    "every event the broker acked and D those of them it already had (same\n"
-    "source and id: not stored again).\n"
+    "exit status is then 1. After --max-failures failures in a row (a\n"
+    "broker that does not answer fails every event) it stops reading. At\n"
+    "the end a summary goes to stderr: \"published N, duplicates D,\n"
+    "conflicts C, failed F, X events/s\", where N counts every event the\n"
+    "broker acked and D those of them it already had (same source, id and\n"
+    "content: not stored again); F counts every event that was not stored\n"
+    "and C those of them the broker refused as conflicts (its source and id\n"
+    "are taken by an event with different content).\n"
     "\n"
     "One event:\n"
     "  --id ID             unique per source: the idempotency key\n"
@@ -453,7 +458,11 @@ static const char s_pub_help[] =
     "Both:\n"
     "  --window N          events in flight before waiting (default 1024)\n"
     "  --batch N           events per request (default 64)\n"
-    "  --ack-log FILE      append \"ID SEQ\" for every acked event\n";
+    "  --ack-log FILE      append \"ID SEQ\" for every acked event\n"
+    "  --max-failures N    stop after N failures in a row (default 10;\n"
+    "                      0: never stop)\n";
+
+#define S_PUB_MAX_FAILURES 10
 
 /* One event in flight; the ack callback gets it back as its arg and frees
  * it. Kept on a list so that events never acked are freed too. */
@@ -467,8 +476,12 @@ typedef struct s_pub {
     const char *where; /* "stdin" or NULL for one event from options */
     FILE *ack_log;
     s_flight_t *flights;
-    uint64_t published, duplicates, failed;
+    uint64_t published, duplicates, conflicts, failed;
     uint64_t single_seq;
+    uint32_t max_failures; /* 0: never stop */
+    uint32_t run;          /* failures in a row */
+    bool stopping;         /* max_failures reached: read no more */
+    uint64_t unshown;      /* failures after that, not reported per line */
 } s_pub_t;
 
 static s_flight_t *s_flight_new(s_pub_t *p, const char *id, size_t line)
@@ -507,17 +520,63 @@ static void s_pub_where(const s_pub_t *p, size_t line)
         fputs("ratusz: pub: ", stderr);
 }
 
+/* Count one event that was not stored and report it as "WHERE: text"
+ * (fmt), unless publishing is already stopping; code is its RZ_E* code or
+ * 0 when it never left. The max_failures-th failure in a row stops it. */
+static void s_pub_fail(s_pub_t *p, size_t line, int code, const char *fmt,
+                       ...) __attribute__((format(printf, 4, 5)));
+
+static void s_pub_fail(s_pub_t *p, size_t line, int code, const char *fmt,
+                       ...)
+{
+    p->failed++;
+    p->run++;
+    if (p->stopping) {
+        p->unshown++;
+        return;
+    }
+    char text[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    s_pub_where(p, line);
+    fprintf(stderr, "%s\n", text);
+    if (p->max_failures && p->run >= p->max_failures) {
+        p->stopping = true;
+        /* a broker that does not answer fails every event the same way:
+         * say so in words, not just as the last event's error */
+        if (code == RZ_ETIMEDOUT)
+            fprintf(stderr,
+                    "ratusz: pub: stopping after %" PRIu32 " consecutive "
+                    "failures: the broker did not answer (RZ_ETIMEDOUT)\n",
+                    p->run);
+        else
+            fprintf(stderr,
+                    "ratusz: pub: stopping after %" PRIu32 " consecutive "
+                    "failures: the last: %s\n",
+                    p->run, text);
+    }
+}
+
 static void s_on_ack(const rz_ack_t *a, void *user)
 {
     s_pub_t *p = user;
     s_flight_t *f = a->arg;
-    if (a->code) {
-        p->failed++;
-        s_pub_where(p, f->line);
-        fprintf(stderr, "id '%s': %s (%s)\n", f->id,
-                a->reason && *a->reason ? a->reason : rz_strerror(a->code),
-                rz_err_name(a->code));
+    if (a->code == RZ_ECONFLICT) {
+        p->conflicts++;
+        s_pub_fail(p, f->line, a->code,
+                   "id '%s': conflict: the broker has this source and id "
+                   "with different content: %s (%s)",
+                   f->id,
+                   a->reason && *a->reason ? a->reason : rz_strerror(a->code),
+                   rz_err_name(a->code));
+    } else if (a->code) {
+        s_pub_fail(p, f->line, a->code, "id '%s': %s (%s)", f->id,
+                   a->reason && *a->reason ? a->reason : rz_strerror(a->code),
+                   rz_err_name(a->code));
     } else {
+        p->run = 0;
         p->published++;
         p->duplicates += a->duplicate ? 1 : 0;
         p->single_seq = a->seq;
@@ -535,9 +594,7 @@ static int s_pub_one(rz_client_t *c, s_pub_t *p, Ratusz__V1__Event *ev,
 {
     char why[256];
     if (rz_event_check(ev, why, sizeof why)) {
-        s_pub_where(p, line);
-        fprintf(stderr, "%s\n", why);
-        p->failed++;
+        s_pub_fail(p, line, RZ_EINVALEVENT, "%s", why);
         return 1;
     }
     s_flight_t *f = s_flight_new(p, ev->id, line);
@@ -549,10 +606,8 @@ static int s_pub_one(rz_client_t *c, s_pub_t *p, Ratusz__V1__Event *ev,
     /* a failed rz_publish never calls the callback: the arg is ours */
     s_flight_free(p, f);
     bool fatal = rc != RZ_EINVALEVENT && rc != RZ_ETOOBIG;
-    s_pub_where(p, line);
-    fprintf(stderr, "%s%s (%s)\n", fatal ? "not sent, stopping: " : "",
-            rz_strerror(rc), rz_err_name(rc));
-    p->failed++;
+    s_pub_fail(p, line, rc, "%s%s (%s)", fatal ? "not sent, stopping: " : "",
+               rz_strerror(rc), rz_err_name(rc));
     return fatal ? rc : 1;
 }
 
@@ -638,7 +693,7 @@ static int s_pub_stdin(rz_client_t *c, s_pub_t *p)
     s_lines_t r = {.fd = STDIN_FILENO};
     size_t lineno = 0;
     int rc = 0;
-    while (!s_stop) {
+    while (!s_stop && !p->stopping) {
         char *line = NULL;
         size_t len = 0;
         /* with events pending, wake up now and then to send a half-full
@@ -664,9 +719,8 @@ static int s_pub_stdin(rz_client_t *c, s_pub_t *p)
             continue;
         }
         if (rc == RZ_ETOOBIG) {
-            fprintf(stderr, "stdin:%zu: line longer than %u MiB\n", ++lineno,
-                    S_LINE_MAX >> 20);
-            p->failed++;
+            s_pub_fail(p, ++lineno, rc, "line longer than %u MiB",
+                       S_LINE_MAX >> 20);
             rc = 0;
             continue;
         }
@@ -683,8 +737,7 @@ static int s_pub_stdin(rz_client_t *c, s_pub_t *p)
         char err[256];
         Ratusz__V1__Event *ev = NULL;
         if (rz_event_from_json(line, len, &ev, err, sizeof err)) {
-            fprintf(stderr, "stdin:%zu: %s\n", lineno, err);
-            p->failed++;
+            s_pub_fail(p, lineno, RZ_EINVALEVENT, "%s", err);
             continue;
         }
         rc = s_pub_one(c, p, ev, lineno);
@@ -788,16 +841,22 @@ static int s_cmd_pub(int argc, char **argv)
         {"window", required_argument, NULL, S_OPT_WINDOW},
         {"batch", required_argument, NULL, S_OPT_BATCH},
         {"ack-log", required_argument, NULL, S_OPT_ACK_LOG},
+        {"max-failures", required_argument, NULL, S_OPT_MAX_FAILURES},
         S_GLOBAL_LONGOPTS,
         {NULL, 0, NULL, 0}};
     const char *attr[S_A_N] = {NULL};
     const char *data = NULL, *content_type = NULL, *ack_log = NULL;
     rz_client_opts_t opts = {0};
+    uint32_t max_failures = S_PUB_MAX_FAILURES;
     int c, g;
     while ((c = getopt_long(argc, argv, S_GLOBAL_SHORTOPTS, longopts,
                             NULL)) != -1) {
         switch (c) {
         case S_OPT_HELP: s_help(s_pub_help); return S_EXIT_OK;
+        case S_OPT_MAX_FAILURES:
+            if (s_parse_u32(optarg, &max_failures))
+                return s_bad_number("pub", "--max-failures", optarg);
+            break;
         case S_OPT_ID: attr[S_A_ID] = optarg; break;
         case S_OPT_SOURCE: attr[S_A_SOURCE] = optarg; break;
         case S_OPT_TYPE: attr[S_A_TYPE] = optarg; break;
@@ -842,7 +901,8 @@ static int s_cmd_pub(int argc, char **argv)
         return c;
 
     int status = S_EXIT_FAIL;
-    s_pub_t p = {.where = single ? NULL : "stdin"};
+    s_pub_t p = {.where = single ? NULL : "stdin",
+                 .max_failures = max_failures};
     rz_client_t *cl = NULL;
     if (ack_log && !(p.ack_log = fopen(ack_log, "a"))) {
         fprintf(stderr, "ratusz: pub: %s: %s\n", ack_log, strerror(errno));
@@ -867,15 +927,20 @@ static int s_cmd_pub(int argc, char **argv)
                 rz_strerror(frc), rz_err_name(frc));
         p.failed += lost;
     }
+    if (p.unshown)
+        fprintf(stderr, "ratusz: pub: %" PRIu64 " more failures after "
+                "stopping, not shown one by one\n", p.unshown);
     double secs = (double)(rz_now_us() - t0) / 1e6;
     double rate = secs > 0 ? (double)p.published / secs : 0;
     if (single && p.published)
         printf("%" PRIu64 "\n", p.single_seq);
     fprintf(stderr,
-            "published %" PRIu64 ", duplicates %" PRIu64 ", failed %" PRIu64
-            ", %.*f events/s\n",
-            p.published, p.duplicates, p.failed, rate < 100 ? 1 : 0, rate);
-    status = p.failed || rc < 0 || frc < 0 ? S_EXIT_FAIL : S_EXIT_OK;
+            "published %" PRIu64 ", duplicates %" PRIu64 ", conflicts %" PRIu64
+            ", failed %" PRIu64 ", %.*f events/s\n",
+            p.published, p.duplicates, p.conflicts, p.failed,
+            rate < 100 ? 1 : 0, rate);
+    status = p.failed || p.stopping || rc < 0 || frc < 0 ? S_EXIT_FAIL
+                                                         : S_EXIT_OK;
 done:
     s_disconnect(&cl);
     /* events the broker never answered: the client dropped them */

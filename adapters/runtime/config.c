@@ -52,26 +52,35 @@ static const rz_conf_option_t s_base[] = {
      "auto|token|none",
      "auto: check tokens when http_tokens lists any, and without them "
      "listen on loopback only; token: always check; none: never check"},
+    /* a body is held whole in memory while its records are parsed */
     {"http_max_body", RZ_CONF_SIZE, S_OFF(http_max_body), "16M", NULL, 1,
      UINT64_C(1) << 30, "SIZE", "largest POST body"},
     {"teryt", RZ_CONF_LIST, S_OFF(teryt), "", NULL, 0, 0, "FILE",
      "TERC register files (CSV or XML); events of other tenants are "
      "quarantined (empty: tenants are not checked)"},
+    /* the publisher keeps 4 x window slots, and the broker's max_inflight
+     * (default 200000) is shared by every client */
     {"window", RZ_CONF_UINT, S_OFF(window), "1024", NULL, 1, 65536, "N",
      "events in flight to the broker"},
+    /* one request of batch events must stay under the broker's
+     * max_message */
     {"batch", RZ_CONF_UINT, S_OFF(batch), "64", NULL, 1, 4096, "N",
      "events per publish request"},
     {"timeout_ms", RZ_CONF_UINT, S_OFF(timeout_ms), "5000", NULL, 100,
      600000, "MS", "a broker that does not answer in this time is down"},
     {"report_ms", RZ_CONF_UINT, S_OFF(report_ms), "1000", NULL, 0, 3600000,
      "MS", "how often the adapter reports its state to the broker (0: never)"},
+    /* an LMDB map like the broker's, but on the adapter's host: 1T is
+     * more than days of any municipal system's output */
     {"outbox_size", RZ_CONF_SIZE, S_OFF(outbox_size), "1G", NULL,
      UINT64_C(1) << 20, UINT64_C(1) << 40, "SIZE",
      "largest outbox + quarantine file"},
+    /* the client library refuses events over 16M */
     {"max_event", RZ_CONF_SIZE, S_OFF(max_event), "4M", NULL, 1024,
      UINT64_C(16) << 20, "SIZE",
      "largest encoded event (the broker's max_message); bigger ones are "
      "quarantined"},
+    /* one transaction's dirty pages stay in memory until it commits */
     {"commit_every", RZ_CONF_UINT, S_OFF(commit_every), "10000", NULL, 1,
      10000000, "N", "records of a file per outbox transaction"},
     {"wait_ms", RZ_CONF_UINT, S_OFF(wait_ms), "30000", NULL, 0, 86400000,
@@ -88,6 +97,7 @@ static const rz_conf_option_t s_base[] = {
      "the sink's durable consumer group (default sink-<system>)"},
     {"sink_topic_prefix", RZ_CONF_STRING, S_OFF(sink_topic_prefix), "", NULL,
      0, 0, "PREFIX", "topics the sink reads (\"1261011.gis.\"; empty: all)"},
+    /* a fetch is one reply held whole, like the broker's replay_chunk */
     {"sink_batch", RZ_CONF_UINT, S_OFF(sink_batch), "256", NULL, 1, 100000,
      "N", "events per fetch, flushed and committed together"},
     {"sink_retries", RZ_CONF_UINT, S_OFF(sink_retries), "5", NULL, 1, 100,

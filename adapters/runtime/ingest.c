@@ -2,10 +2,12 @@
  * outbox, its rejected records to the quarantine, each record counted
  * once; and the runtime object that holds module, TERYT and store */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -31,15 +33,38 @@ void rz_sha256_hex(const void *data, size_t len, char hex[65])
 
 int rz_read_file(const char *path, uint8_t **data, size_t *len)
 {
+    return rz_read_file_flags(path, 0, data, len);
+}
+
+int rz_read_file_flags(const char *path, unsigned flags, uint8_t **data,
+                       size_t *len)
+{
     *data = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* O_NONBLOCK: a FIFO swapped in after the caller looked must not hang
+     * the open waiting for a writer; the fstat below refuses it */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
+                            (flags & RZ_READ_NOFOLLOW ? O_NOFOLLOW : 0));
+    if (fd < 0)
         return -errno;
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        int e = S_ISREG(st.st_mode) ? -errno : -EISDIR;
-        fclose(f);
+    if (fstat(fd, &st) != 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return S_ISDIR(st.st_mode) ? -EISDIR : RZ_EINVAL;
+    }
+    /* back to blocking reads: a regular file never blocks anyway */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0)
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        int e = -errno;
+        close(fd);
         return e;
     }
     size_t cap = (size_t)st.st_size + 1, n = 0;

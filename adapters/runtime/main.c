@@ -14,9 +14,10 @@
  *                                                 the "sha256:..." line for
  *                                                 http_tokens
  *
- * Exit status: 0 done; 1 records were quarantined, a file could not be
- * read, or the broker did not take everything in time (wait_ms); 2 bad
- * command line or configuration.
+ * Exit status: 0 done; 1 records were quarantined (by the module, or
+ * refused by the broker: a conflict too), a file could not be read, or
+ * the broker did not take everything in time (wait_ms); 2 bad command
+ * line or configuration.
  */
 #include <errno.h>
 #include <limits.h>
@@ -145,7 +146,55 @@ typedef struct s_file {
     char path[PATH_MAX];
     rz_file_state_t st;
     int ok;
+    uint64_t n[4]; /* its events by enum rz_pub_outcome */
 } s_file_t;
+
+/* Outcomes as the publisher commits them, attributed to the files once
+ * the imports are done (an outcome can come before its file's import
+ * returns and says which seqs are its). */
+typedef struct s_outcomes {
+    pthread_mutex_t mu;
+    struct s_outcome {
+        uint64_t seq;
+        int what;
+    } *v;
+    size_t n, cap;
+    int lost; /* out of memory: the counts are incomplete */
+} s_outcomes_t;
+
+static void s_on_outcome(uint64_t seq, int what, void *user)
+{
+    s_outcomes_t *o = user;
+    pthread_mutex_lock(&o->mu);
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 1024;
+        struct s_outcome *nv = realloc(o->v, cap * sizeof *nv);
+        if (!nv) {
+            o->lost = 1;
+            pthread_mutex_unlock(&o->mu);
+            return;
+        }
+        o->v = nv;
+        o->cap = cap;
+    }
+    o->v[o->n++] = (struct s_outcome){seq, what};
+    pthread_mutex_unlock(&o->mu);
+}
+
+/* Count each outcome for the file whose events it belongs to. */
+static void s_attribute(s_outcomes_t *o, s_file_t *files, int n)
+{
+    pthread_mutex_lock(&o->mu);
+    for (size_t k = 0; k < o->n; k++)
+        for (int i = 0; i < n; i++)
+            if (files[i].ok && files[i].st.first_seq &&
+                o->v[k].seq >= files[i].st.first_seq &&
+                o->v[k].seq <= files[i].st.last_seq) {
+                files[i].n[o->v[k].what]++;
+                break;
+            }
+    pthread_mutex_unlock(&o->mu);
+}
 
 /* Wait until pending() is 0, or the broker made no progress for wait_ms.
  * Returns 0 or RZ_ETIMEDOUT. */
@@ -184,14 +233,20 @@ static int s_run_files(rz_rt_t *rt, char **args, int n)
     if (!files)
         return 1;
     int failures = 0;
-    uint64_t quarantined = 0;
+    uint64_t quarantined = 0, conflicts = 0;
     rz_pub_t *pub = NULL;
+    s_outcomes_t oc = {.n = 0};
+    pthread_mutex_init(&oc.mu, NULL);
     /* an import runs no sink: its reports must not say one is starting */
     pthread_mutex_lock(&rt->status_lock);
     rt->sink_status[0] = '\0';
     pthread_mutex_unlock(&rt->status_lock);
     if (!rt->dry_run) {
+        rt->on_outcome = s_on_outcome;
+        rt->on_outcome_user = &oc;
         if (!(pub = rz_pub_start(rt))) {
+            rt->on_outcome = NULL;
+            pthread_mutex_destroy(&oc.mu);
             free(files);
             return 1;
         }
@@ -209,7 +264,7 @@ static int s_run_files(rz_rt_t *rt, char **args, int n)
             failures++;
             continue;
         }
-        int rc = rz_file_import(rt, files[i].path, &files[i].st, &bad, err,
+        int rc = rz_file_import(rt, files[i].path, 0, &files[i].st, &bad, err,
                                 sizeof err);
         if (rc < 0) {
             fprintf(stderr, "ratusz-adapter: %s: %s\n", args[i], err);
@@ -224,6 +279,8 @@ static int s_run_files(rz_rt_t *rt, char **args, int n)
         timed_out = s_wait_acked(rt, pub, files, n) != 0;
         rz_pub_stop(&pub, S_STOP_MS);
         rt->on_spooled = NULL;
+        rt->on_outcome = NULL;
+        s_attribute(&oc, files, n);
     }
     for (int i = 0; i < n; i++) {
         if (!files[i].ok)
@@ -232,15 +289,38 @@ static int s_run_files(rz_rt_t *rt, char **args, int n)
         int acked = rt->dry_run || !st->first_seq ||
                     rz_outbox_range_empty(rt->store, st->first_seq,
                                           st->last_seq) == 1;
+        if (rt->dry_run) {
+            fprintf(stderr,
+                    "ratusz-adapter: %s: %llu records: %llu events mapped, "
+                    "%llu quarantined\n",
+                    args[i], (unsigned long long)st->records,
+                    (unsigned long long)st->events,
+                    (unsigned long long)st->quarantined);
+            continue;
+        }
+        /* each event once: published (new on the bus), a duplicate (the
+         * broker had it), a conflict (it had other content under its id),
+         * quarantined (by the module, or refused by the broker) */
+        const uint64_t *k = files[i].n;
+        uint64_t seen = k[RZ_PUB_PUBLISHED] + k[RZ_PUB_DUPLICATE] +
+                        k[RZ_PUB_CONFLICT] + k[RZ_PUB_REFUSED];
+        uint64_t rest = st->events > seen ? st->events - seen : 0;
+        uint64_t q = st->quarantined + k[RZ_PUB_REFUSED];
+        char tail[96] = "";
+        if (rest)
+            snprintf(tail, sizeof tail, ", %llu %s", (unsigned long long)rest,
+                     acked ? "acked by an earlier run"
+                           : "waiting in the outbox");
         fprintf(stderr,
-                "ratusz-adapter: %s: %llu records: %llu events %s, %llu "
-                "quarantined\n",
+                "ratusz-adapter: %s: %llu records: %llu published, %llu "
+                "duplicates, %llu conflicts, %llu quarantined%s\n",
                 args[i], (unsigned long long)st->records,
-                (unsigned long long)st->events,
-                rt->dry_run ? "mapped"
-                : acked     ? "published"
-                            : "waiting in the outbox",
-                (unsigned long long)st->quarantined);
+                (unsigned long long)k[RZ_PUB_PUBLISHED],
+                (unsigned long long)k[RZ_PUB_DUPLICATE],
+                (unsigned long long)k[RZ_PUB_CONFLICT], (unsigned long long)q,
+                tail);
+        quarantined += k[RZ_PUB_REFUSED];
+        conflicts += k[RZ_PUB_CONFLICT];
         /* done with it: importing it again reads it again (and the broker
          * recognises every event by its id) */
         if (acked && !rt->dry_run)
@@ -253,14 +333,25 @@ static int s_run_files(rz_rt_t *rt, char **args, int n)
                 "next run\n",
                 rt->conf->broker, (unsigned long long)rt->conf->wait_ms,
                 rt->conf->data_dir);
-    if (quarantined && !rt->dry_run)
+    if (conflicts)
+        fprintf(stderr,
+                "ratusz-adapter: %llu event(s) in conflict: the broker has "
+                "their source and id with different content; they are "
+                "quarantined, not published\n",
+                (unsigned long long)conflicts);
+    if ((quarantined || conflicts) && !rt->dry_run)
         fprintf(stderr,
                 "ratusz-adapter: %llu record(s) quarantined: see "
                 "`ratusz-adapter -c %s quarantine list`\n",
-                (unsigned long long)quarantined,
+                (unsigned long long)(quarantined + conflicts),
                 rt->conf_file ? rt->conf_file : "FILE");
+    if (oc.lost)
+        fprintf(stderr, "ratusz-adapter: out of memory: the counts above "
+                        "are incomplete (the store's are right)\n");
+    free(oc.v);
+    pthread_mutex_destroy(&oc.mu);
     free(files);
-    return failures || timed_out || quarantined ? 1 : 0;
+    return failures || timed_out || quarantined || conflicts ? 1 : 0;
 }
 
 /* ===========================================================================

@@ -2,9 +2,11 @@
  *
  * The thread owns the client. It sends outbox records in seq order up to
  * the window, and applies the acks in one transaction per round: an acked
- * event (a duplicate too: the broker has it) is deleted and counted as
- * published; an event the broker refuses for good (invalid, too big,
- * denied) moves to the quarantine with the broker's reason; anything else
+ * event is deleted and counted as published, or as a duplicate when the
+ * broker already had it; an event the broker refuses for good (invalid,
+ * too big, denied, or a conflict: its source and id are taken by an event
+ * with other content) moves to the quarantine with the broker's reason,
+ * conflicts counted on their own; anything else
  * (timeout, broker stopping, store full) means the broker is not taking
  * events now: the client is dropped, and after a backoff everything still
  * in the outbox is sent again from the first record, in order. The broker
@@ -27,9 +29,16 @@
 #define S_APPLY_MS 50
 #define S_APPLY_MAX 8192
 
+typedef struct s_ok {
+    uint64_t seq;
+    int duplicate;
+    int applied; /* deleted by this round's transaction */
+} s_ok_t;
+
 typedef struct s_fail {
     uint64_t seq;
     int code;
+    int applied;
     char reason[200];
 } s_fail_t;
 
@@ -46,7 +55,7 @@ struct rz_pub {
     int stop, kicked, stop_ms;
     rz_client_t *c;
     uint64_t next_send;
-    uint64_t *oks;
+    s_ok_t *oks;
     size_t nok, capok;
     s_fail_t *fails;
     size_t nfail, capfail;
@@ -65,7 +74,8 @@ struct rz_pub {
 static int s_permanent(int code)
 {
     return code == RZ_EINVALEVENT || code == RZ_ETOOBIG ||
-           code == RZ_EDECODE || code == RZ_EDENIED || code == RZ_EBADREQ;
+           code == RZ_EDECODE || code == RZ_EDENIED || code == RZ_EBADREQ ||
+           code == RZ_ECONFLICT;
 }
 
 static void s_on_ack(const rz_ack_t *a, void *user)
@@ -79,7 +89,7 @@ static void s_on_ack(const rz_ack_t *a, void *user)
             rz_rt_latency(p->rt, rz_now_us() - sl->sent);
         if (p->nok == p->capok) {
             size_t cap = p->capok ? p->capok * 2 : 1024;
-            uint64_t *n = realloc(p->oks, cap * sizeof *n);
+            s_ok_t *n = realloc(p->oks, cap * sizeof *n);
             if (!n) {
                 /* not deleted now: it is sent again and deduplicated */
                 p->transient = 1;
@@ -88,7 +98,7 @@ static void s_on_ack(const rz_ack_t *a, void *user)
             p->oks = n;
             p->capok = cap;
         }
-        p->oks[p->nok++] = seq;
+        p->oks[p->nok++] = (s_ok_t){seq, a->duplicate, 0};
     } else if (s_permanent(a->code)) {
         if (p->nfail == p->capfail) {
             size_t cap = p->capfail ? p->capfail * 2 : 16;
@@ -103,6 +113,7 @@ static void s_on_ack(const rz_ack_t *a, void *user)
         s_fail_t *f = &p->fails[p->nfail++];
         f->seq = seq;
         f->code = a->code;
+        f->applied = 0;
         snprintf(f->reason, sizeof f->reason, "%s", a->reason ? a->reason : "");
     } else {
         if (!p->transient)
@@ -116,7 +127,7 @@ static void s_on_ack(const rz_ack_t *a, void *user)
 
 /* Move a refused event to the quarantine, as CloudEvents JSON with the
  * broker's reason, so an operator sees it and can retry it. */
-static int s_quarantine_refused(rz_pub_t *p, rz_atxn_t *t, const s_fail_t *f)
+static int s_quarantine_refused(rz_pub_t *p, rz_atxn_t *t, s_fail_t *f)
 {
     rz_orec_t o;
     int rc = rz_outbox_get(t, f->seq, &o);
@@ -130,8 +141,16 @@ static int s_quarantine_refused(rz_pub_t *p, rz_atxn_t *t, const s_fail_t *f)
     char origin[1024], key[512], reason[400];
     snprintf(origin, sizeof origin, "%.*s", (int)o.olen, o.origin);
     snprintf(key, sizeof key, "%.*s", (int)o.klen, o.key);
-    snprintf(reason, sizeof reason, "refused by the broker: %s: %s",
-             rz_err_name(f->code), f->reason);
+    if (f->code == RZ_ECONFLICT)
+        /* not retried, not published: someone must say which is right */
+        snprintf(reason, sizeof reason,
+                 "conflict: the broker has this source and id with "
+                 "different content (%s): %s",
+                 rz_err_name(f->code),
+                 *f->reason ? f->reason : rz_strerror(f->code));
+    else
+        snprintf(reason, sizeof reason, "refused by the broker: %s: %s",
+                 rz_err_name(f->code), f->reason);
     rz_qrec_t q = {
         .time = rz_now_us(),
         .line = o.line,
@@ -153,7 +172,14 @@ static int s_quarantine_refused(rz_pub_t *p, rz_atxn_t *t, const s_fail_t *f)
     rc = rz_quarantine_put(t, &q, 0, NULL);
     free(json);
     if (!rc)
-        rc = rz_outbox_del(t, f->seq, 0);
+        rc = rz_outbox_del(t, f->seq, RZ_OUTBOX_GONE);
+    if (!rc) {
+        f->applied = 1;
+        if (f->code == RZ_ECONFLICT)
+            t->d_conflicts++;
+        fprintf(stderr, "ratusz-adapter: %s:%llu [%s]: quarantined: %s\n",
+                origin, (unsigned long long)o.line, key, reason);
+    }
     return rc == RZ_ENOTFOUND ? 0 : rc;
 }
 
@@ -171,7 +197,10 @@ static void s_apply(rz_pub_t *p, int force)
     rz_atxn_t t;
     int rc = rz_atxn_begin(p->rt->store, &t);
     for (size_t i = 0; !rc && i < p->nok; i++) {
-        rc = rz_outbox_del(&t, p->oks[i], 1);
+        rc = rz_outbox_del(&t, p->oks[i].seq,
+                           p->oks[i].duplicate ? RZ_OUTBOX_DUPLICATE
+                                               : RZ_OUTBOX_PUBLISHED);
+        p->oks[i].applied = rc == 0;
         if (rc == RZ_ENOTFOUND)
             rc = 0;
     }
@@ -187,6 +216,21 @@ static void s_apply(rz_pub_t *p, int force)
                          rz_strerror(rc));
         fprintf(stderr, "ratusz-adapter: outbox: cannot record acks: %s\n",
                 rz_strerror(rc));
+    }
+    if (!rc && p->rt->on_outcome) {
+        for (size_t i = 0; i < p->nok; i++)
+            if (p->oks[i].applied)
+                p->rt->on_outcome(p->oks[i].seq,
+                                  p->oks[i].duplicate ? RZ_PUB_DUPLICATE
+                                                      : RZ_PUB_PUBLISHED,
+                                  p->rt->on_outcome_user);
+        for (size_t i = 0; i < p->nfail; i++)
+            if (p->fails[i].applied)
+                p->rt->on_outcome(p->fails[i].seq,
+                                  p->fails[i].code == RZ_ECONFLICT
+                                      ? RZ_PUB_CONFLICT
+                                      : RZ_PUB_REFUSED,
+                                  p->rt->on_outcome_user);
     }
     if (p->nok) {
         p->connected = 1;

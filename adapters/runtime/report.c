@@ -52,6 +52,8 @@ typedef struct s_metric_def {
 enum {
     M_READ,
     M_PUBLISHED,
+    M_DUPLICATES,
+    M_CONFLICTS,
     M_QUARANTINED,
     M_DEPTH,
     M_FILES_DONE,
@@ -68,7 +70,11 @@ enum {
 
 static const s_metric_def_t s_defs[M_COUNT] = {
     {"records_read", 1, "records the module reported (events + quarantined)"},
-    {"events_published", 1, "events acked by the broker"},
+    {"events_published", 1, "events the broker acked and stored"},
+    {"duplicates", 1, "events the broker acked as already stored (same "
+                      "source, id and content): not stored again"},
+    {"conflicts", 1, "events the broker refused because their source and "
+                     "id are taken by different content (quarantined)"},
     {"records_quarantined", 0, "records in the quarantine"},
     {"outbox_depth", 0, "events waiting for the broker"},
     {"files_done", 1, "dropped files imported and moved to done/"},
@@ -91,6 +97,8 @@ static void s_values(rz_rt_t *rt, double v[M_COUNT])
         rz_astore_counts(rt->store, &c);
     v[M_READ] = (double)c.read;
     v[M_PUBLISHED] = (double)c.published;
+    v[M_DUPLICATES] = (double)c.duplicates;
+    v[M_CONFLICTS] = (double)c.conflicts;
     v[M_QUARANTINED] = (double)c.quarantined;
     v[M_DEPTH] = (double)c.depth;
     v[M_FILES_DONE] = (double)c.files_done;
@@ -193,9 +201,11 @@ Ratusz__V1__Component *rz_rt_component(rz_rt_t *rt)
     char tenants[300];
     s_tenants(rt, tenants, sizeof tenants);
     snprintf(b->detail, sizeof b->detail,
-             "%s: %.0f read, %.0f published, %.0f quarantined, outbox %.0f%s%s",
-             rt->mod->name, v[M_READ], v[M_PUBLISHED], v[M_QUARANTINED],
-             v[M_DEPTH], tenants[0] ? "; tenants " : "", tenants);
+             "%s: %.0f read, %.0f published, %.0f duplicates, %.0f "
+             "conflicts, %.0f quarantined, outbox %.0f%s%s",
+             rt->mod->name, v[M_READ], v[M_PUBLISHED], v[M_DUPLICATES],
+             v[M_CONFLICTS], v[M_QUARANTINED], v[M_DEPTH],
+             tenants[0] ? "; tenants " : "", tenants);
     b->comp.detail = b->detail;
     return &b->comp;
 }

@@ -153,7 +153,21 @@ typedef struct rz_rt {
     /* ingest -> publisher: new events in the outbox */
     void (*on_spooled)(void *user);
     void *on_spooled_user;
+    /* called (from the publisher's thread) for each event whose outcome
+     * was just committed to the store, once: outcome is enum
+     * rz_pub_outcome. A one-shot import counts its files' events with it. */
+    void (*on_outcome)(uint64_t seq, int outcome, void *user);
+    void *on_outcome_user;
 } rz_rt_t;
+
+/* What became of an event sent to the broker. */
+enum rz_pub_outcome {
+    RZ_PUB_PUBLISHED = 0, /* stored by the broker */
+    RZ_PUB_DUPLICATE,     /* the broker already had it (same content) */
+    RZ_PUB_CONFLICT,      /* it had this source and id with other content:
+                             quarantined */
+    RZ_PUB_REFUSED        /* refused for good otherwise: quarantined */
+};
 
 /* Open the runtime for conf: the module (open with the options of its
  * YAML section), TERYT, and the store unless dry_run. 0 or a negative code with
@@ -218,6 +232,14 @@ void rz_sha256_hex(const void *data, size_t len, char hex[65]);
 
 /* Read a whole file into a malloc'd buffer. 0 or -errno. */
 int rz_read_file(const char *path, uint8_t **data, size_t *len);
+
+/* rz_read_file with flags: RZ_READ_NOFOLLOW refuses a symbolic link
+ * (-ELOOP) instead of reading its target. Anything but a regular file is
+ * refused without reading a byte: -EISDIR for a directory, RZ_EINVAL for
+ * a FIFO, device or socket. */
+#define RZ_READ_NOFOLLOW 1u
+int rz_read_file_flags(const char *path, unsigned flags, uint8_t **data,
+                       size_t *len);
 
 /* Retry quarantined records: id, or every one when id is 0. Prints one
  * line per record to out. Returns the number that went through, or a

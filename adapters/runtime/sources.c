@@ -59,16 +59,25 @@ static const char *s_base(const char *path)
     return b ? b + 1 : path;
 }
 
-int rz_file_import(rz_rt_t *rt, const char *path, rz_file_state_t *st,
-                   int *bad_input, char *err, size_t err_len)
+int rz_file_import(rz_rt_t *rt, const char *path, unsigned flags,
+                   rz_file_state_t *st, int *bad_input, char *err,
+                   size_t err_len)
 {
     *bad_input = 0;
     memset(st, 0, sizeof *st);
     uint8_t *data;
     size_t len;
-    int rc = rz_read_file(path, &data, &len);
+    int rc = rz_read_file_flags(path, flags, &data, &len);
     if (rc) {
-        snprintf(err, err_len, "cannot read %s: %s", path, strerror(-rc));
+        if (rc == -ELOOP && (flags & RZ_READ_NOFOLLOW))
+            snprintf(err, err_len, "%s is a symbolic link: not followed, "
+                     "not read", path);
+        else if (rc == RZ_EINVAL)
+            snprintf(err, err_len, "%s is not a regular file: not read",
+                     path);
+        else
+            snprintf(err, err_len, "cannot read %s: %s", path,
+                     rz_strerror(rc));
         *bad_input = rc != RZ_ENOMEM;
         return rc;
     }
@@ -179,21 +188,86 @@ static int s_is_pending(rz_sources_t *s, const char *path)
     return 0;
 }
 
+/* Rename from to to, never replacing what is there: whoever can write
+ * to the drop folder can also plant names in done/ and failed/. -EEXIST
+ * when to is taken. */
+static int s_rename_noreplace(const char *from, const char *to)
+{
+#ifdef RENAME_NOREPLACE
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -errno;
+    /* a file system without RENAME_NOREPLACE: look, then rename */
+#endif
+    struct stat st;
+    if (lstat(to, &st) == 0)
+        return -EEXIST;
+    return rename(from, to) == 0 ? 0 : -errno;
+}
+
 /* Move path into dir, as name or, if taken, name.1, name.2 ... Writes the
- * final path to out. */
+ * final path to out. A symbolic link moves as the link: its target is
+ * never touched. */
 static int s_move(const char *path, const char *dir, const char *name,
                   char *out, size_t out_len)
 {
-    snprintf(out, out_len, "%s/%s", dir, name);
-    for (int i = 1; i < 10000 && access(out, F_OK) == 0; i++)
-        snprintf(out, out_len, "%s/%s.%d", dir, name, i);
-    return rename(path, out) == 0 ? 0 : -errno;
+    int rc = -EEXIST;
+    for (int i = 0; i < 10000 && rc == -EEXIST; i++) {
+        if (i == 0)
+            snprintf(out, out_len, "%s/%s", dir, name);
+        else
+            snprintf(out, out_len, "%s/%s.%d", dir, name, i);
+        rc = s_rename_noreplace(path, out);
+    }
+    return rc;
+}
+
+/* Write text to path as a new file: into a temporary file of our own in
+ * the same directory (O_CREAT | O_EXCL | O_NOFOLLOW: a name planted there
+ * is never opened), then renamed over path, so a symbolic link planted at
+ * path is replaced, never followed, and a reader never sees half a file.
+ * 0 or -errno. */
+static int s_write_new(const char *dir, const char *path, const char *text)
+{
+    static _Atomic unsigned counter;
+    char tmp[1600];
+    int fd = -1;
+    for (int i = 0; i < 100 && fd < 0; i++) {
+        snprintf(tmp, sizeof tmp, "%s/.reason.%ld.%u.tmp", dir, (long)getpid(),
+                 counter++);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  0640);
+        if (fd < 0 && errno != EEXIST)
+            return -errno;
+    }
+    if (fd < 0)
+        return -EEXIST;
+    size_t len = strlen(text), off = 0;
+    int rc = 0;
+    while (off < len) {
+        ssize_t w = write(fd, text + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            rc = w < 0 ? -errno : -EIO;
+            break;
+        }
+        off += (size_t)w;
+    }
+    if (close(fd) != 0 && !rc)
+        rc = -errno;
+    if (!rc && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc)
+        unlink(tmp);
+    return rc;
 }
 
 static void s_fail_file(rz_sources_t *s, const char *path, const char *name,
                         const char *reason)
 {
-    char to[1400], rpath[1500];
+    char to[1400], rpath[1500], text[1100];
     int rc = s_move(path, s->failed, name, to, sizeof to);
     if (rc) {
         char msg[512];
@@ -203,13 +277,24 @@ static void s_fail_file(rz_sources_t *s, const char *path, const char *name,
         return;
     }
     snprintf(rpath, sizeof rpath, "%s.reason", to);
-    FILE *f = fopen(rpath, "w");
-    if (f) {
-        fprintf(f, "%s\n", reason);
-        fclose(f);
-    }
+    snprintf(text, sizeof text, "%s\n", reason);
+    if ((rc = s_write_new(s->failed, rpath, text)))
+        fprintf(stderr, "ratusz-adapter: %s: %s\n", rpath, strerror(-rc));
     fprintf(stderr, "ratusz-adapter: %s -> %s: %s\n", path, to, reason);
     rz_file_forget(s->rt, path, 0, 1);
+}
+
+/* What a drop-folder entry that is not a regular file is, for its
+ * .reason. */
+static const char *s_kind(mode_t m)
+{
+    return S_ISLNK(m)    ? "a symbolic link"
+           : S_ISFIFO(m) ? "a FIFO"
+           : S_ISDIR(m)  ? "a directory"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+           : S_ISSOCK(m) ? "a socket"
+                         : "not a regular file";
 }
 
 static void s_check_done(rz_sources_t *s)
@@ -295,9 +380,23 @@ static void s_scan_drop(rz_sources_t *s)
         char path[1400];
         snprintf(path, sizeof path, "%s/%s", s->drop, names[i]);
         struct stat st;
-        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
-            s_is_pending(s, path))
+        if (lstat(path, &st) != 0 || s_is_pending(s, path))
             continue;
+        /* our own done/ and failed/ live in the drop folder */
+        if (S_ISDIR(st.st_mode) &&
+            (!strcmp(path, s->done) || !strcmp(path, s->failed)))
+            continue;
+        if (!S_ISREG(st.st_mode)) {
+            /* never read: a link would import whatever it points at (a
+             * file the adapter may read and the dropper may not), a FIFO
+             * or device would hang or never end */
+            char reason[300];
+            snprintf(reason, sizeof reason,
+                     "%s is %s, not a regular file: not read",
+                     names[i], s_kind(st.st_mode));
+            s_fail_file(s, path, names[i], reason);
+            continue;
+        }
         int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000 +
                         st.st_mtim.tv_nsec / 1000;
         /* still being written: wait until it has settled (a file renamed
@@ -307,7 +406,8 @@ static void s_scan_drop(rz_sources_t *s)
         rz_file_state_t fs;
         int bad;
         char err[512];
-        int rc = rz_file_import(s->rt, path, &fs, &bad, err, sizeof err);
+        int rc = rz_file_import(s->rt, path, RZ_READ_NOFOLLOW, &fs, &bad, err,
+                                sizeof err);
         if (rc < 0) {
             if (bad)
                 s_fail_file(s, path, names[i], err);
@@ -472,11 +572,25 @@ void rz_sources_acked(void *sources)
     uv_async_send(&s->async);
 }
 
+/* Create done/ or failed/; one that is there must be a directory of its
+ * own, not a symbolic link someone planted to have files moved elsewhere. */
 static int s_mkdir(const char *path, char *err, size_t err_len)
 {
     if (mkdir(path, 0750) != 0 && errno != EEXIST) {
-        snprintf(err, err_len, "%s: %s", path, strerror(errno));
-        return -errno;
+        int e = errno;
+        snprintf(err, err_len, "%s: %s", path, strerror(e));
+        return -e;
+    }
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        int e = errno;
+        snprintf(err, err_len, "%s: %s", path, strerror(e));
+        return -e;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        snprintf(err, err_len, "%s is %s, not a directory: remove it", path,
+                 s_kind(st.st_mode));
+        return RZ_ECONFIG;
     }
     return 0;
 }

@@ -18,12 +18,15 @@ typedef struct rz_file_state {
     uint64_t events, quarantined;
 } rz_file_state_t;
 
-/* Import one file (resuming an import a crash interrupted). On success
+/* Import one file (resuming an import a crash interrupted); flags as
+ * rz_read_file_flags (RZ_READ_NOFOLLOW for the drop folder, where anyone
+ * who may drop a file could drop a link instead). On success
  * *st says which outbox seqs hold its events. *bad_input is 1 when the
  * failure is the file's (unreadable, not the module's format: it belongs
  * in failed/), 0 when it is ours (the store: try again later). */
-int rz_file_import(rz_rt_t *rt, const char *path, rz_file_state_t *st,
-                   int *bad_input, char *err, size_t err_len);
+int rz_file_import(rz_rt_t *rt, const char *path, unsigned flags,
+                   rz_file_state_t *st, int *bad_input, char *err,
+                   size_t err_len);
 
 /* Forget a file's progress (after done/ or failed/, or a one-shot). */
 int rz_file_forget(rz_rt_t *rt, const char *path, int done, int failed);

@@ -162,8 +162,9 @@ void rz_astore_destroy(rz_astore_t **sp)
  * Transactions and counters
  */
 
-static const char *const s_counter_names[] = {"c:read", "c:published",
-                                              "c:files_done", "c:files_failed"};
+static const char *const s_counter_names[] = {
+    "c:read",       "c:published",  "c:files_done", "c:files_failed",
+    "c:duplicates", "c:conflicts"};
 
 static uint64_t s_counter_get(MDB_txn *txn, MDB_dbi dbi, const char *name)
 {
@@ -196,10 +197,14 @@ int rz_atxn_commit(rz_atxn_t *t)
 {
     if (!t->txn)
         return RZ_EINVAL;
-    int64_t deltas[] = {t->d_read, t->d_published, t->d_files_done,
-                        t->d_files_failed};
+    int64_t deltas[] = {t->d_read,         t->d_published,
+                        t->d_files_done,   t->d_files_failed,
+                        t->d_duplicates,   t->d_conflicts};
+    _Static_assert(sizeof deltas / sizeof deltas[0] ==
+                       sizeof s_counter_names / sizeof s_counter_names[0],
+                   "one name per counter");
     int rc = 0;
-    for (size_t i = 0; i < 4 && !rc; i++)
+    for (size_t i = 0; i < sizeof deltas / sizeof deltas[0] && !rc; i++)
         rc = s_counter_add(t, s_counter_names[i], deltas[i]);
     if (!rc && t->next_seq) {
         uint8_t b[8];
@@ -316,15 +321,17 @@ static int s_orec_decode(uint64_t seq, const MDB_val *v, rz_orec_t *r)
     return 0;
 }
 
-int rz_outbox_del(rz_atxn_t *t, uint64_t seq, int published)
+int rz_outbox_del(rz_atxn_t *t, uint64_t seq, int outcome)
 {
     uint8_t kb[8];
     rz__be64(kb, seq);
     MDB_val k = {8, kb};
     int rc = rz__astore_err(mdb_del(t->txn, t->s->outbox, &k, NULL),
                             "outbox del");
-    if (rc == 0 && published)
+    if (rc == 0 && outcome == RZ_OUTBOX_PUBLISHED)
         t->d_published++;
+    else if (rc == 0 && outcome == RZ_OUTBOX_DUPLICATE)
+        t->d_duplicates++;
     return rc;
 }
 
@@ -496,6 +503,8 @@ int rz_astore_counts(rz_astore_t *s, rz_acounts_t *c)
     c->published = s_counter_get(txn, s->state, "c:published");
     c->files_done = s_counter_get(txn, s->state, "c:files_done");
     c->files_failed = s_counter_get(txn, s->state, "c:files_failed");
+    c->duplicates = s_counter_get(txn, s->state, "c:duplicates");
+    c->conflicts = s_counter_get(txn, s->state, "c:conflicts");
     mdb_txn_abort(txn);
     return 0;
 }

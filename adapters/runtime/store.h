@@ -22,10 +22,15 @@
  * Every count the invariant needs moves in the same transaction as the
  * data it counts, so
  *
- *   records read = events published + records quarantined + outbox depth
+ *   records read = events published + duplicates + records quarantined
+ *                  + outbox depth
  *
- * holds after any crash: "published" is bumped when an acked event is
- * deleted from the outbox, "quarantined" and "depth" are entry counts.
+ * holds after any crash: "published" is bumped when an event the broker
+ * stored is deleted from the outbox, "duplicates" when it was one the
+ * broker already had (same source and id, same content), "quarantined"
+ * and "depth" are entry counts. "conflicts" (same source and id,
+ * different content: refused and quarantined) is a running count of its
+ * own, already in "quarantined" while those records are kept.
  *
  * Several processes may open the same store (the daemon and a `quarantine
  * retry`); LMDB serialises their writers.
@@ -52,6 +57,7 @@ typedef struct rz_atxn {
     rz_astore_t *s;
     MDB_txn *txn;
     int64_t d_read, d_published, d_files_done, d_files_failed;
+    int64_t d_duplicates, d_conflicts;
     uint64_t next_seq; /* 0 until the first outbox put */
     uint64_t next_qid;
 } rz_atxn_t;
@@ -81,10 +87,17 @@ typedef struct rz_orec {
  * the caller: t->d_read.) */
 int rz_outbox_put(rz_atxn_t *t, const rz_orec_t *r, uint64_t *seq);
 
-/* Delete an acked event (published = 1: count it as published). Returns
- * 0, or RZ_ENOTFOUND when it is already gone (another process or an
- * earlier ack took it: not counted again). */
-int rz_outbox_del(rz_atxn_t *t, uint64_t seq, int published);
+/* How an event left the outbox, for the counters. */
+enum rz_outbox_outcome {
+    RZ_OUTBOX_GONE = 0,      /* not counted (moved to the quarantine) */
+    RZ_OUTBOX_PUBLISHED = 1, /* the broker stored it */
+    RZ_OUTBOX_DUPLICATE = 2  /* the broker already had it */
+};
+
+/* Delete an acked event, counting it as outcome says. Returns 0, or
+ * RZ_ENOTFOUND when it is already gone (another process or an earlier
+ * ack took it: not counted again). */
+int rz_outbox_del(rz_atxn_t *t, uint64_t seq, int outcome);
 
 /* Get one record inside t; views valid until the transaction ends. */
 int rz_outbox_get(rz_atxn_t *t, uint64_t seq, rz_orec_t *r);
@@ -159,6 +172,8 @@ int rz_state_scan(rz_astore_t *s, const char *prefix, rz_state_cb cb,
 
 typedef struct rz_acounts {
     uint64_t read, published, quarantined, depth, files_done, files_failed;
+    uint64_t duplicates; /* acked as already stored: not published again */
+    uint64_t conflicts;  /* refused as conflicts, ever (also quarantined) */
 } rz_acounts_t;
 
 int rz_astore_counts(rz_astore_t *s, rz_acounts_t *c);

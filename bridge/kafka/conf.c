@@ -42,12 +42,18 @@ const rz_conf_option_t rzk_options[] = {
      "protobuf|cloudevents-json", "out: the Kafka record's value"},
     {"topics", RZ_CONF_LIST, S_OFF(topics), "", NULL, 0, 0, "TOPIC",
      "in: Kafka topics to consume; a leading ^ makes a regex"},
+    /* one FETCH reply is held whole; the broker caps it too */
     {"fetch_max", RZ_CONF_UINT, S_OFF(fetch_max), "2000", NULL, 1, 10000, "N",
      "out: events per FETCH from the broker"},
+    /* each record in flight is held by librdkafka and by the bridge until
+     * Kafka acks it: 10M is already gigabytes */
     {"inflight_max", RZ_CONF_UINT, S_OFF(inflight_max), "100000", NULL, 1,
      10000000, "N", "out: events produced and not yet acknowledged by Kafka"},
+    /* events held until the broker acks them; the broker's max_inflight
+     * is at most 10M for everyone */
     {"window", RZ_CONF_UINT, S_OFF(window), "4096", NULL, 1, 1000000, "N",
      "in: events published and not yet acked by the broker"},
+    /* at most the broker's max_batch default (10000) */
     {"batch", RZ_CONF_UINT, S_OFF(batch), "256", NULL, 1, 10000, "N",
      "in: events per batch publish (PUBB)"},
     {"commit_interval", RZ_CONF_UINT, S_OFF(commit_interval), "200", NULL, 1,

@@ -89,6 +89,39 @@ static void test_cli_pub_ndjson_with_ack_log_and_bad_lines(void **state)
     assert_true(seq >= 1 && seq <= 500);
 }
 
+/* A broker that does not answer fails every event the same way: pub stops
+ * after --max-failures (10) in a row instead of going through its input,
+ * says why, and exits 1. */
+static void test_cli_pub_stops_after_10_failures_against_dead_broker(
+    void **state)
+{
+    (void)state;
+    char in[300], cmd[1024], out[65536];
+    snprintf(in, sizeof in, "%s/dead.ndjson", s_dir);
+    FILE *f = fopen(in, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 200; i++)
+        fprintf(f,
+                "{\"specversion\":\"1.0\",\"id\":\"dead-%d\",\"source\":"
+                "\"/1261011/budget/cli\",\"type\":\"pl.gov.gmina.budget."
+                "execution.v1\",\"tenant\":\"1261011\"}\n",
+                i);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "%s -e tcp://127.0.0.1:%d -t 200 pub < %s 2>&1", RZ_RATUSZ_CLI,
+             rzt_free_port(), in);
+    int64_t t0 = rz_now_us();
+    assert_int_equal(rzt_run(cmd, out, sizeof out), 1);
+    assert_true(rz_now_us() - t0 < 5 * 1000000);
+    assert_non_null(strstr(out, "stopping after 10 consecutive failures: "
+                                "the broker did not answer (RZ_ETIMEDOUT)"));
+    /* ten reported one by one, not two hundred */
+    assert_non_null(strstr(out, "stdin:10: "));
+    assert_null(strstr(out, "stdin:11: "));
+    assert_non_null(strstr(out, "published 0, duplicates 0, conflicts 0, "
+                                "failed "));
+}
+
 static void test_cli_get_and_query_print_cloudevents_json(void **state)
 {
     (void)state;
@@ -190,6 +223,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cli_pub_ndjson_with_ack_log_and_bad_lines),
+        cmocka_unit_test(
+            test_cli_pub_stops_after_10_failures_against_dead_broker),
         cmocka_unit_test(test_cli_get_and_query_print_cloudevents_json),
         cmocka_unit_test(test_cli_errors_exit_nonzero_with_a_reason),
         cmocka_unit_test(test_cli_stats_json_counts_the_source),

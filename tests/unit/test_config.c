@@ -121,7 +121,7 @@ static void test_config_bad_values_name_the_key(void **state)
          "test.yaml:1: key 'max_message': 100 is below the minimum 1K"},
         {"stream_hwm: 3000000000\n",
          "test.yaml:1: key 'stream_hwm': 3000000000 is above the maximum "
-         "2147483647"},
+         "10000000"},
         {"sync: sometimes\n", "test.yaml:1: key 'sync': invalid value "
                               "'sometimes' (want full or os)"},
         {"log_level: verbose\n",
@@ -137,6 +137,59 @@ static void test_config_bad_values_name_the_key(void **state)
         assert_string_equal(err, cases[i].err);
         rz_config_close(&cfg);
     }
+}
+
+/* Every size and count has a ceiling a machine can hold, and the error
+ * names the key and the bound. */
+static void test_config_sizes_and_counts_have_upper_bounds(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *yaml, *err;
+    } cases[] = {
+        {"map_max: 99999T\n",
+         "test.yaml:1: key 'map_max': 99999T is above the maximum 64T"},
+        {"map_size: 65T\n",
+         "test.yaml:1: key 'map_size': 65T is above the maximum 64T"},
+        {"max_message: 3G\n",
+         "test.yaml:1: key 'max_message': 3G is above the maximum 256M"},
+        {"query_limit: 1000000000\n",
+         "test.yaml:1: key 'query_limit': 1000000000 is above the maximum "
+         "100000"},
+        {"replay_chunk: 100001\n",
+         "test.yaml:1: key 'replay_chunk': 100001 is above the maximum "
+         "100000"},
+        {"max_batch: 100001\n",
+         "test.yaml:1: key 'max_batch': 100001 is above the maximum 100000"},
+        {"max_inflight: 10000001\n",
+         "test.yaml:1: key 'max_inflight': 10000001 is above the maximum "
+         "10000000"},
+        {"commit_max: 1000001\n",
+         "test.yaml:1: key 'commit_max': 1000001 is above the maximum "
+         "1000000"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rz_config_t cfg;
+        char err[256];
+        assert_int_equal(s_load(&cfg, cases[i].yaml, err, sizeof err),
+                         RZ_ECONFIG);
+        assert_string_equal(err, cases[i].err);
+        rz_config_close(&cfg);
+    }
+    /* the bounds themselves are accepted */
+    rz_config_t cfg;
+    char err[256];
+    assert_int_equal(s_load(&cfg,
+                            "map_max: 64T\nmax_message: 256M\n"
+                            "query_limit: 100000\nreplay_chunk: 100000\n"
+                            "max_batch: 100000\nmax_inflight: 10000000\n"
+                            "stream_hwm: 10000000\n",
+                            err, sizeof err),
+                     0);
+    assert_true(cfg.map_max == UINT64_C(64) << 40);
+    assert_true(cfg.max_message == 256 * S_MIB);
+    assert_int_equal(rz_config_check(&cfg, err, sizeof err), 0);
+    rz_config_close(&cfg);
 }
 
 static void test_config_duplicate_key_is_error_in_either_spelling(void **state)
@@ -593,6 +646,7 @@ int main(void)
         cmocka_unit_test(test_config_unknown_key_names_key_and_line),
         cmocka_unit_test(test_config_bad_size_names_key_value_and_line),
         cmocka_unit_test(test_config_bad_values_name_the_key),
+        cmocka_unit_test(test_config_sizes_and_counts_have_upper_bounds),
         cmocka_unit_test(test_config_duplicate_key_is_error_in_either_spelling),
         cmocka_unit_test(test_config_syntax_error_reports_line),
         cmocka_unit_test(test_config_top_level_must_be_a_mapping_of_scalars),

@@ -134,7 +134,7 @@ static void test_import_resumes_after_the_last_committed_record(void **state)
     int bad;
     char err[256];
     rz_file_state_t got;
-    assert_int_equal(rz_file_import(&f->rt, f->file, &got, &bad, err,
+    assert_int_equal(rz_file_import(&f->rt, f->file, 0, &got, &bad, err,
                                     sizeof err),
                      0);
     assert_int_equal(got.complete, 1);
@@ -152,7 +152,7 @@ static void test_import_resumes_after_the_last_committed_record(void **state)
     assert_int_equal(c.depth, 58);
 
     /* complete: importing it again reads nothing */
-    assert_int_equal(rz_file_import(&f->rt, f->file, &got, &bad, err,
+    assert_int_equal(rz_file_import(&f->rt, f->file, 0, &got, &bad, err,
                                     sizeof err),
                      0);
     rz_astore_counts(f->rt.store, &c);
@@ -200,7 +200,7 @@ static void test_runtime_quarantines_what_it_cannot_take(void **state)
     int bad;
     char err[256];
     rz_file_state_t got;
-    assert_int_equal(rz_file_import(&f->rt, f->file, &got, &bad, err,
+    assert_int_equal(rz_file_import(&f->rt, f->file, 0, &got, &bad, err,
                                     sizeof err),
                      0);
     assert_int_equal(got.records, 7);

@@ -3,7 +3,9 @@
  * killed with SIGKILL mid-file, the drop folder, HTTP POSTs, the
  * quarantine CLI and the webhook sink. Every test ends by checking the
  * invariant on the adapter's own store: records read = events published +
- * records quarantined + outbox depth. */
+ * duplicates + records quarantined + outbox depth. Also: what the drop
+ * folder does with links, FIFOs and directories, and conflicts (an id the
+ * broker already has with other content). */
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -185,7 +187,8 @@ static rz_acounts_t s_counts(fx_t *f)
     rz_acounts_t c;
     assert_int_equal(rz_astore_counts(s, &c), 0);
     rz_astore_destroy(&s);
-    assert_int_equal(c.read, c.published + c.quarantined + c.depth);
+    assert_int_equal(c.read,
+                     c.published + c.duplicates + c.quarantined + c.depth);
     return c;
 }
 
@@ -253,8 +256,8 @@ static void test_oneshot_publishes_quarantines_and_reimport_adds_nothing(
     snprintf(arg, sizeof arg, "'%s'", file);
     /* quarantined records make the exit status 1 */
     assert_int_equal(s_adapter(f, arg, out, sizeof out), 1);
-    assert_non_null(strstr(out, "303 records: 300 events published, 3 "
-                                "quarantined"));
+    assert_non_null(strstr(out, "303 records: 300 published, 0 duplicates, "
+                                "0 conflicts, 3 quarantined"));
     assert_int_equal(rzt_head(&f->b), 300);
     rz_acounts_t c = s_counts(f);
     assert_int_equal(c.read, 303);
@@ -269,12 +272,16 @@ static void test_oneshot_publishes_quarantines_and_reimport_adds_nothing(
     assert_non_null(strstr(out, "in.ndjson:303 [line 303] tenant '1465028' is "
                                 "Bemowo (dzielnica)"));
 
-    /* the same export again: read again, nothing new on the bus */
+    /* the same export again: read again, nothing new on the bus, and not
+     * said to be published */
     assert_int_equal(s_adapter(f, arg, out, sizeof out), 1);
+    assert_non_null(strstr(out, "303 records: 0 published, 300 duplicates, "
+                                "0 conflicts, 3 quarantined"));
     assert_int_equal(rzt_head(&f->b), 300);
     c = s_counts(f);
     assert_int_equal(c.read, 606);
-    assert_int_equal(c.published, 600);
+    assert_int_equal(c.published, 300);
+    assert_int_equal(c.duplicates, 300);
 }
 
 static void test_dry_run_prints_cloudevents_and_quarantine(void **state)
@@ -356,8 +363,10 @@ static void test_broker_stopped_mid_import_every_record_once(void **state)
     assert_int_equal(total, N_BIG);
     rz_acounts_t c = s_counts(f);
     assert_int_equal(c.read, N_BIG);
-    assert_int_equal(c.published, N_BIG);
-    assert_true(c.read == c.published);
+    /* an event whose ack was lost is sent again: the broker answers it as
+     * a duplicate */
+    assert_int_equal(c.published + c.duplicates, N_BIG);
+    assert_int_equal(c.depth, 0);
 }
 
 static void test_adapter_killed_mid_file_resumes_every_record_once(
@@ -388,7 +397,7 @@ static void test_adapter_killed_mid_file_resumes_every_record_once(
     rz_acounts_t c = s_counts(f);
     /* each record read once: the second run did not read the file again */
     assert_int_equal(c.read, N_BIG);
-    assert_int_equal(c.published, N_BIG);
+    assert_int_equal(c.published + c.duplicates, N_BIG);
     assert_int_equal(c.depth, 0);
 }
 
@@ -469,9 +478,171 @@ static void test_drop_folder_done_after_acks_and_failed_with_reason(
     assert_int_equal(st, 0);
     rz_acounts_t c = s_counts(f);
     assert_int_equal(c.read, 25);
-    assert_int_equal(c.published, 25);
+    assert_int_equal(c.published, 15);
+    assert_int_equal(c.duplicates, 10);
     assert_int_equal(c.files_done, 3);
     assert_int_equal(c.files_failed, 1);
+}
+
+/* Whoever may drop a file may drop a link, a FIFO or a directory instead:
+ * each goes to failed/ with a reason saying what it is, and none is read
+ * (the link's target, a file the dropper could not read, must not show up
+ * in the quarantine). A link planted at failed/NAME.reason is replaced,
+ * not followed. */
+static void test_drop_folder_never_reads_links_fifos_or_directories(
+    void **state)
+{
+    fx_t *f = *state;
+    char drop[400], log[400], path[600], secret[400], victim[400];
+    char extra[900], out[8192], cmd[1400];
+    snprintf(drop, sizeof drop, "%s/drop", f->dir);
+    snprintf(log, sizeof log, "%s/adapter.log", f->dir);
+    assert_int_equal(mkdir(drop, 0755), 0);
+    snprintf(path, sizeof path, "%s/failed", drop);
+    assert_int_equal(mkdir(path, 0755), 0);
+
+    snprintf(secret, sizeof secret, "%s/secret.txt", f->dir);
+    s_write(secret, "SECRET-CONTENT-42\n", 18);
+    snprintf(victim, sizeof victim, "%s/victim.txt", f->dir);
+    s_write(victim, "VICTIM\n", 7);
+
+    snprintf(path, sizeof path, "%s/link.ndjson", drop);
+    assert_int_equal(symlink(secret, path), 0);
+    snprintf(path, sizeof path, "%s/pipe.ndjson", drop);
+    assert_int_equal(mkfifo(path, 0644), 0);
+    snprintf(path, sizeof path, "%s/sub.d", drop);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/sub.d/inner.ndjson", drop);
+    s_gen(path, 0, 1, NULL);
+    /* planted before the file it is named after fails */
+    snprintf(path, sizeof path, "%s/failed/scan.bin.reason", drop);
+    assert_int_equal(symlink(victim, path), 0);
+    snprintf(path, sizeof path, "%s/scan.bin", drop);
+    s_write(path, "PK\0\x03\x04", 5);
+
+    snprintf(extra, sizeof extra,
+             "drop_dir: %s\npoll_ms: 50\ndrop_settle_ms: 100\n", drop);
+    s_conf(f, extra);
+    pid_t pid = s_spawn(f, "--name=adapter/drop-special", log);
+
+    static const struct {
+        const char *name, *reason;
+    } want[] = {
+        {"link.ndjson", "link.ndjson is a symbolic link, not a regular "
+                        "file: not read\n"},
+        {"pipe.ndjson", "pipe.ndjson is a FIFO, not a regular file: not "
+                        "read\n"},
+        {"sub.d", "sub.d is a directory, not a regular file: not read\n"},
+        {"scan.bin", "binary data (a NUL byte at offset 2): not NDJSON\n"},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        snprintf(path, sizeof path, "%s/failed/%s.reason", drop,
+                 want[i].name);
+        if (s_wait_file(path, 10000) != 0)
+            s_print_log(log);
+        assert_int_equal(s_wait_file(path, 10000), 0);
+        s_sleep_ms(50);
+        struct stat st;
+        assert_int_equal(lstat(path, &st), 0);
+        assert_true(S_ISREG(st.st_mode));
+        snprintf(cmd, sizeof cmd, "cat '%s'", path);
+        rzt_run(cmd, out, sizeof out);
+        assert_string_equal(out, want[i].reason);
+    }
+    /* the link moved as a link, its target untouched and unread */
+    struct stat st;
+    snprintf(path, sizeof path, "%s/failed/link.ndjson", drop);
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    snprintf(path, sizeof path, "%s/failed/pipe.ndjson", drop);
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    snprintf(path, sizeof path, "%s/failed/sub.d/inner.ndjson", drop);
+    assert_true(s_exists(path));
+    snprintf(cmd, sizeof cmd, "cat '%s' '%s'", secret, victim);
+    rzt_run(cmd, out, sizeof out);
+    assert_string_equal(out, "SECRET-CONTENT-42\nVICTIM\n");
+
+    kill(pid, SIGTERM);
+    int rc = s_wait_exit(pid, 20000);
+    if (rc != 0)
+        s_print_log(log);
+    assert_int_equal(rc, 0);
+    assert_int_equal(rzt_head(&f->b), 0);
+    assert_int_equal(s_adapter(f, "quarantine list", out, sizeof out), 0);
+    assert_string_equal(out, "no quarantined records\n");
+    snprintf(cmd, sizeof cmd, "cat '%s'", log);
+    rzt_run(cmd, out, sizeof out);
+    assert_null(strstr(out, "SECRET-CONTENT-42"));
+    rz_acounts_t c = s_counts(f);
+    assert_int_equal(c.read, 0);
+    assert_int_equal(c.files_failed, 4);
+}
+
+/* A one-shot file argument is the operator's choice: a link is followed. */
+static void test_oneshot_file_argument_may_be_a_link(void **state)
+{
+    fx_t *f = *state;
+    char file[400], link[400], arg[900], out[8192];
+    snprintf(file, sizeof file, "%s/real.ndjson", f->dir);
+    snprintf(link, sizeof link, "%s/link.ndjson", f->dir);
+    s_gen(file, 0, 3, NULL);
+    assert_int_equal(symlink(file, link), 0);
+    s_conf(f, NULL);
+    snprintf(arg, sizeof arg, "'%s'", link);
+    assert_int_equal(s_adapter(f, arg, out, sizeof out), 0);
+    assert_non_null(strstr(out, "3 records: 3 published, 0 duplicates, "
+                                "0 conflicts, 0 quarantined"));
+    assert_int_equal(rzt_head(&f->b), 3);
+}
+
+/* The broker already has e-0 from this source with other content: the
+ * adapter's e-0 is a conflict. It is quarantined with the broker's reason,
+ * not published and not retried, counted as a conflict (metric
+ * `conflicts`), said so in the summary, and the exit status is 1.
+ * (Needs the broker to answer RZ_ECONFLICT: a broker that does not yet
+ * answers it as a duplicate, and this test fails.) */
+static void test_conflict_is_quarantined_with_the_brokers_reason(void **state)
+{
+    fx_t *f = *state;
+    char file[400], cmd[1400], out[16384];
+    snprintf(cmd, sizeof cmd,
+             "'%s' -e %s pub --id e-0 --source /1261011/budget/ndjson "
+             "--type pl.gov.gmina.budget.test.v1 --tenant 1261011 "
+             "--subject unit:other --time 2024-02-02T12:00:00Z 2>&1",
+             RZ_RATUSZ_CLI, f->b.front);
+    assert_int_equal(rzt_run(cmd, out, sizeof out), 0);
+    assert_int_equal(rzt_head(&f->b), 1);
+
+    snprintf(file, sizeof file, "%s/in.ndjson", f->dir);
+    s_gen(file, 0, 3, NULL);
+    s_conf(f, NULL);
+    char arg[500];
+    snprintf(arg, sizeof arg, "'%s'", file);
+    int rc = s_adapter(f, arg, out, sizeof out);
+    if (rc != 1 || !strstr(out, "1 conflicts"))
+        fprintf(stderr, "--- adapter\n%s---\n", out);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "3 records: 2 published, 0 duplicates, "
+                                "1 conflicts, 0 quarantined"));
+    assert_null(strstr(out, "3 published"));
+    assert_int_equal(rzt_head(&f->b), 3);
+
+    assert_int_equal(s_adapter(f, "quarantine list", out, sizeof out), 0);
+    assert_non_null(strstr(out, "[line 1]"));
+    assert_non_null(strstr(out, "different content"));
+
+    /* its last report says so */
+    snprintf(cmd, sizeof cmd, "'%s' -e %s stats", RZ_RATUSZ_CLI, f->b.front);
+    assert_int_equal(rzt_run(cmd, out, sizeof out), 0);
+    assert_non_null(strstr(out, "conflicts 1"));
+
+    rz_acounts_t c = s_counts(f);
+    assert_int_equal(c.read, 3);
+    assert_int_equal(c.published, 2);
+    assert_int_equal(c.conflicts, 1);
+    assert_int_equal(c.quarantined, 1);
+    assert_int_equal(c.depth, 0);
 }
 
 typedef struct resp {
@@ -791,6 +962,14 @@ int main(void)
             s_teardown),
         cmocka_unit_test_setup_teardown(
             test_drop_folder_done_after_acks_and_failed_with_reason, s_setup,
+            s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_drop_folder_never_reads_links_fifos_or_directories, s_setup,
+            s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_oneshot_file_argument_may_be_a_link, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_conflict_is_quarantined_with_the_brokers_reason, s_setup,
             s_teardown),
         cmocka_unit_test_setup_teardown(
             test_http_post_202_after_spooling_and_errors_named, s_setup,
