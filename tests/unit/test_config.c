@@ -183,7 +183,8 @@ static void test_config_sizes_and_counts_have_upper_bounds(void **state)
                             "map_max: 64T\nmax_message: 256M\n"
                             "query_limit: 100000\nreplay_chunk: 100000\n"
                             "max_batch: 100000\nmax_inflight: 10000000\n"
-                            "stream_hwm: 10000000\n",
+                            "stream_hwm: 10000000\n"
+                            "memory_budget: 1G\n",
                             err, sizeof err),
                      0);
     assert_true(cfg.map_max == UINT64_C(64) << 40);
