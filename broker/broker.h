@@ -79,6 +79,7 @@ typedef struct rz_job {
     const char *group;
     const char *prefix;
     uint64_t seq;
+    int op; /* 0 a commit; RZ_CONSUMER_RESET or RZ_CONSUMER_DELETE */
 
     int rc; /* writer: 0, or the code of the whole transaction */
     size_t held; /* bytes counted against the memory budget while queued */

@@ -97,6 +97,10 @@ static const rz_conf_option_t s_options[] = {
      "audit log (its own LMDB environment); \"\" = DATA_DIR/audit"},
     {"audit_retention_days", RZ_CONF_UINT, S_OFF(audit_retention_days), "730",
      NULL, 1, 36500, "DAYS", "how long audit records are kept"},
+    {"max_groups", RZ_CONF_UINT, S_OFF(max_groups), "10000", NULL, 1, 1000000,
+     "N",
+     "most consumer groups; a FETCH or COMMIT that would make one more is "
+     "refused"},
     {"memory_budget", RZ_CONF_SIZE, S_OFF(memory_budget), "256M", NULL,
      16 * S_KIB * S_KIB, UINT64_C(1) << 40, "SIZE",
      "memory held outside the LMDB map (queued requests, socket buffers, "

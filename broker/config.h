@@ -44,6 +44,7 @@ typedef struct rz_config {
     /* memory the broker may hold outside the LMDB map (requests queued for
      * the writer, reports, socket buffers): docs/PROTOCOL.md section 9 */
     uint64_t memory_budget; /* 256 MiB */
+    uint64_t max_groups;    /* consumer groups, at most (10000) */
 } rz_config_t;
 
 enum rz_security {

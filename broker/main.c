@@ -199,8 +199,13 @@ int main(int argc, char **argv)
                      rz_strerror(src));
         goto out;
     }
-    if (s_security_start(&b, err, sizeof err) < 0) {
+    int sec = s_security_start(&b, err, sizeof err);
+    if (sec < 0) {
         rz_error("%s", err);
+        /* a key or principals file that cannot be used is a configuration
+         * error, like any other (exit 2); a failing audit log is not */
+        if (sec == RZ_ECONFIG)
+            rc = 2;
         goto close;
     }
     b.stats = rz_stats_new();

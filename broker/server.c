@@ -150,6 +150,7 @@ static void s_reply_error(s_front_t *f, s_req_t *q, int code,
 }
 
 static void s_whoami(s_front_t *f, s_req_t *q, const char *cmd);
+static int s_groups_full(s_front_t *f, s_req_t *q, const char *group);
 static void s_reload_cmd(s_front_t *f, s_req_t *q);
 
 /* --------------------------------------------------------------------------
@@ -527,11 +528,16 @@ static void s_job_done(s_front_t *f, rz_job_t *job)
             s_binding_drop(f, job->group);
             goto out;
         }
+        if (job->op == RZ_CONSUMER_DELETE && job->rc == 0)
+            s_binding_drop(f, job->group);
         if (job->rc < 0) {
             Ratusz__V1__Error e = RATUSZ__V1__ERROR__INIT;
+            char msg[300];
+            snprintf(msg, sizeof msg, "%s: consumer group '%.200s'",
+                     rz_strerror(job->rc), job->group);
             e.code = job->rc;
             e.name = (char *)rz_err_name(job->rc);
-            e.message = (char *)rz_strerror(job->rc);
+            e.message = msg;
             if (s_pack(&e.base, &body) == 0)
                 s_send_reply(f, &job->rid, job->has_delim, "ERR", corr, clen,
                              &body);
@@ -544,8 +550,8 @@ static void s_job_done(s_front_t *f, rz_job_t *job)
             cl.groups = &g;
         }
         if (s_pack(&cl.base, &body) == 0)
-            s_send_reply(f, &job->rid, job->has_delim, "COMMIT", corr, clen,
-                         &body);
+            s_send_reply(f, &job->rid, job->has_delim,
+                         job->op ? "GROUP" : "COMMIT", corr, clen, &body);
         if (g)
             ratusz__v1__consumer_group__free_unpacked(g, NULL);
         goto out;
@@ -934,6 +940,8 @@ static void s_fetch(s_front_t *f, s_req_t *q, rz_arena_t *a)
     int scope = s_read_scope(f, q, "FETCH", prefix);
     if (scope < 0)
         return;
+    if (!known && !bound && s_groups_full(f, q, m->group))
+        return;
     if (remember && !atomic_load(&f->b->stopping)) {
         /* Register the group (and its prefix) so CONSUMERS shows it and
          * later fetches without a prefix keep it. Nobody waits for it. */
@@ -1008,6 +1016,11 @@ static void s_commit(s_front_t *f, s_req_t *q, rz_arena_t *a)
         s_reply_error(f, q, RZ_ESTOPPING, "the broker is shutting down");
         return;
     }
+    Ratusz__V1__ConsumerGroup *known = NULL;
+    if (rz_store_consumer_get(f->b->store, m->group, &known) == 0)
+        ratusz__v1__consumer_group__free_unpacked(known, NULL);
+    else if (!s_binding_find(f, m->group) && s_groups_full(f, q, m->group))
+        return;
     rz_job_t *job = s_job_new(q, RZ_JOB_COMMIT);
     if (!job) {
         s_reply_error(f, q, RZ_ENOMEM, "out of memory");
@@ -1016,6 +1029,70 @@ static void s_commit(s_front_t *f, s_req_t *q, rz_arena_t *a)
     job->group = rz_arena_strndup(&job->arena, m->group, strlen(m->group));
     job->seq = m->seq;
     job->prefix = NULL;
+    if (!job->group) {
+        rz_job_free(job);
+        return;
+    }
+    s_queue(f, job);
+}
+
+/* A request that would make one more consumer group than max_groups is
+ * refused; the reply says how to make room. */
+static int s_groups_full(s_front_t *f, s_req_t *q, const char *group)
+{
+    int64_t n = rz_store_consumer_count(f->b->store);
+    if (n < 0 || (uint64_t)n < f->b->cfg->max_groups)
+        return 0;
+    s_reply_error(f, q, RZ_EBUSY,
+                  "consumer group '%.200s' would be one more than max_groups "
+                  "(%llu): delete groups nobody uses (ratusz consumers "
+                  "delete GROUP)",
+                  group, (unsigned long long)f->b->cfg->max_groups);
+    return 1;
+}
+
+/* GROUP: delete a consumer group, or reset its position (backwards too). */
+static void s_group(s_front_t *f, s_req_t *q, rz_arena_t *a)
+{
+    Ratusz__V1__GroupRequest *m = S_UNPACK(ratusz__v1__group_request, q, a);
+    if (!m) {
+        s_reply_error(f, q, RZ_EDECODE, "GROUP body is not a GroupRequest");
+        return;
+    }
+    if (!s_group_ok(m->group)) {
+        s_reply_error(f, q, RZ_EBADREQ,
+                      "GROUP needs a group name of 1-%d printable bytes",
+                      S_GROUP_MAX);
+        return;
+    }
+    int op = !strcmp(m->action, "delete") ? RZ_CONSUMER_DELETE
+             : !strcmp(m->action, "reset") ? RZ_CONSUMER_RESET
+                                            : 0;
+    if (!op) {
+        s_reply_error(f, q, RZ_EBADREQ,
+                      "GROUP action must be \"delete\" or \"reset\", not "
+                      "'%.40s'",
+                      m->action);
+        return;
+    }
+    if (op == RZ_CONSUMER_RESET && m->seq > rz_store_head(f->b->store)) {
+        s_reply_error(f, q, RZ_EBADREQ,
+                      "cannot reset to seq %llu: past the head of the log",
+                      (unsigned long long)m->seq);
+        return;
+    }
+    if (atomic_load(&f->b->stopping)) {
+        s_reply_error(f, q, RZ_ESTOPPING, "the broker is shutting down");
+        return;
+    }
+    rz_job_t *job = s_job_new(q, RZ_JOB_COMMIT);
+    if (!job) {
+        s_reply_error(f, q, RZ_ENOMEM, "out of memory");
+        return;
+    }
+    job->group = rz_arena_strndup(&job->arena, m->group, strlen(m->group));
+    job->seq = m->seq;
+    job->op = op;
     if (!job->group) {
         rz_job_free(job);
         return;
@@ -1282,7 +1359,8 @@ static void s_handle(s_front_t *f, s_req_t *q)
         const char *cmd, *action;
     } admin[] = {{"STATS", "stats"},   {"CONSUMERS", "consumers"},
                  {"REPORT", "report"}, {"AUDIT", "audit"},
-                 {"VERIFY", "verify"},  {"RELOAD", "reload"}};
+                 {"VERIFY", "verify"},  {"RELOAD", "reload"},
+                 {"GROUP", "consumers"}};
     for (size_t i = 0; i < sizeof admin / sizeof admin[0]; i++) {
         if (!s_cmd_is(cmd, admin[i].cmd))
             continue;
@@ -1333,6 +1411,8 @@ static void s_handle(s_front_t *f, s_req_t *q)
         s_verify(f, q, &a);
     else if (s_cmd_is(cmd, "RELOAD"))
         s_reload_cmd(f, q);
+    else if (s_cmd_is(cmd, "GROUP"))
+        s_group(f, q, &a);
     else {
         char name[80];
         s_printable(cmd, name, sizeof name);
@@ -1679,8 +1759,10 @@ int rz_server_run(rz_broker_t *b)
         if (stopping && f.queued_jobs == 0)
             break;
         /* Backpressure: while the writer is this far behind, leave
-         * requests in the socket (and TCP) instead of queueing more. */
-        int take = !stopping && !s_full(&f);
+         * requests in the socket (and TCP) instead of queueing more. While
+         * stopping, requests are still answered: publishes and commits with
+         * RZ_ESTOPPING, reads as usual, HEALTH with "stopping". */
+        int take = !s_full(&f);
         zmq_pollitem_t items[] = {
             {f.pipe, 0, ZMQ_POLLIN, 0},
             {f.stream, 0, ZMQ_POLLIN, 0},

@@ -1166,6 +1166,61 @@ int rz_store_consumer_commit(rz_store_t *s, const char *group, uint64_t seq,
     return s_fail("consumer commit", s_write(s, s_commit_txn, &c));
 }
 
+struct s_admin {
+    const char *group;
+    int op;
+    uint64_t seq;
+    int64_t now;
+};
+
+static int s_admin_txn(rz_store_t *s, MDB_txn *txn, void *arg)
+{
+    struct s_admin *a = arg;
+    MDB_val k = {strlen(a->group), (void *)a->group}, v;
+    int rc = mdb_get(txn, s->consumers, &k, &v);
+    if (rc)
+        return rc;
+    if (a->op == RZ_CONSUMER_DELETE)
+        return mdb_del(txn, s->consumers, &k, NULL);
+    Ratusz__V1__ConsumerGroup *g =
+        ratusz__v1__consumer_group__unpack(NULL, v.mv_size, v.mv_data);
+    if (!g)
+        return MDB_CORRUPTED;
+    g->committed_seq = a->seq;
+    g->updated = a->now;
+    g->lag = 0;
+    v.mv_size = ratusz__v1__consumer_group__get_packed_size(g);
+    v.mv_data = NULL;
+    rc = mdb_put(txn, s->consumers, &k, &v, MDB_RESERVE);
+    if (rc == 0)
+        ratusz__v1__consumer_group__pack(g, v.mv_data);
+    ratusz__v1__consumer_group__free_unpacked(g, NULL);
+    return rc;
+}
+
+int rz_store_consumer_admin(rz_store_t *s, const char *group, int op,
+                            uint64_t seq, int64_t now_us)
+{
+    struct s_admin a = {group, op, seq, now_us};
+    if (!s || !group || !*group || strlen(group) > s->max_key ||
+        (op != RZ_CONSUMER_RESET && op != RZ_CONSUMER_DELETE))
+        return RZ_EINVAL;
+    int rc = s_write(s, s_admin_txn, &a);
+    return rc == MDB_NOTFOUND ? RZ_ENOTFOUND : s_fail("consumer admin", rc);
+}
+
+int64_t rz_store_consumer_count(rz_store_t *s)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    int rc = s_read_begin(s, &txn);
+    if (rc)
+        return s_fail("consumer count", rc);
+    rc = mdb_stat(txn, s->consumers, &st);
+    s_read_end(s, txn);
+    return rc ? s_fail("consumer count", rc) : (int64_t)st.ms_entries;
+}
+
 static int s_unpack_group(const MDB_val *v, uint64_t head,
                           Ratusz__V1__ConsumerGroup **out)
 {

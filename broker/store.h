@@ -172,6 +172,16 @@ const char *rz_store_last_error(const rz_store_t *s);
  * (enum rz_durability). */
 int rz_store_durability(const rz_store_t *s);
 
+/* An operator's change to a group (writer thread): RESET sets the committed
+ * position to seq, backwards too; DELETE removes the group. Both return
+ * RZ_ENOTFOUND for a group that does not exist. */
+enum rz_consumer_op { RZ_CONSUMER_RESET = 1, RZ_CONSUMER_DELETE = 2 };
+int rz_store_consumer_admin(rz_store_t *s, const char *group, int op,
+                            uint64_t seq, int64_t now_us);
+
+/* How many consumer groups the store holds (any thread). */
+int64_t rz_store_consumer_count(rz_store_t *s);
+
 /* Set a consumer group's committed position (only forward: a lower seq is
  * ignored) and, when the group is new or prefix is non-NULL and the group
  * has none, its topic prefix. Returns 0. */

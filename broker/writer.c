@@ -248,8 +248,12 @@ static void s_commit_publishes(rz_broker_t *b, s_group_t *g)
 
 static void s_commit_consumer(rz_broker_t *b, rz_job_t *job)
 {
-    job->rc = rz_store_consumer_commit(b->store, job->group, job->seq,
-                                       job->prefix, rz_now_us());
+    if (job->op)
+        job->rc = rz_store_consumer_admin(b->store, job->group, job->op,
+                                          job->seq, rz_now_us());
+    else
+        job->rc = rz_store_consumer_commit(b->store, job->group, job->seq,
+                                           job->prefix, rz_now_us());
 }
 
 /* Run g: publishes up to each commit job in one transaction, then the

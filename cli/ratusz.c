@@ -1319,11 +1319,72 @@ static int s_cmd_replay(int argc, char **argv)
 
 static const char s_consumers_help[] =
     "Usage: ratusz consumers [--json]\n"
+    "       ratusz consumers delete GROUP\n"
+    "       ratusz consumers reset GROUP --to SEQ\n"
     "\n"
     "List the durable consumer groups: committed seq, lag behind the head,\n"
-    "topic prefix and when they last committed.\n"
+    "topic prefix and when they last committed (a group that has not\n"
+    "committed for long is idle: its LAST COMMIT says since when).\n"
     "\n"
-    "  --json              the ConsumerList as one JSON line\n";
+    "delete removes a group (its consumers start from the beginning if they\n"
+    "fetch again); reset sets its committed position to SEQ, backwards too,\n"
+    "so its consumers read the events after SEQ again. Both need the admin\n"
+    "grant 'consumers'. The broker keeps at most max_groups groups.\n"
+    "\n"
+    "  --json              the ConsumerList as one JSON line\n"
+    "  --to SEQ            reset: the new committed position (0 = before\n"
+    "                      the first event)\n";
+
+/* consumers delete GROUP | consumers reset GROUP --to SEQ */
+static int s_consumers_admin(int argc, char **argv)
+{
+    const char *action = argv[0];
+    static const struct option longopts[] = {
+        {"to", required_argument, NULL, 't' + 256}, S_GLOBAL_LONGOPTS,
+        {NULL, 0, NULL, 0}};
+    uint64_t to = 0;
+    int have_to = 0, c, g;
+    while ((c = getopt_long(argc, argv, S_GLOBAL_SHORTOPTS, longopts,
+                            NULL)) != -1) {
+        switch (c) {
+        case S_OPT_HELP: s_help(s_consumers_help); return S_EXIT_OK;
+        case 't' + 256:
+            if (s_parse_u64(optarg, &to))
+                return s_usage_error("consumers", "--to: not a seq: '%s'",
+                                     optarg);
+            have_to = 1;
+            break;
+        default:
+            if ((g = s_global_opt("consumers", c, optarg, argv)) != 1)
+                return g ? g : s_bad_option("consumers", '?', argv);
+        }
+    }
+    if (optind + 1 != argc)
+        return s_usage_error("consumers", "%s needs one GROUP", action);
+    int reset = !strcmp(action, "reset");
+    if (reset != have_to)
+        return s_usage_error("consumers", "%s", reset
+                                                     ? "reset needs --to SEQ"
+                                                     : "--to is for reset");
+    const char *group = argv[optind];
+    rz_client_t *cl;
+    int conn = s_connect("consumers", NULL, &cl);
+    if (conn)
+        return conn;
+    int rc = reset ? rz_consumer_reset(cl, group, to)
+                   : rz_consumer_delete(cl, group);
+    if (rc < 0) {
+        int st = s_fail("consumers", rc);
+        s_disconnect(&cl);
+        return st;
+    }
+    s_disconnect(&cl);
+    if (reset)
+        printf("consumer group '%s' reset to seq %" PRIu64 "\n", group, to);
+    else
+        printf("consumer group '%s' deleted\n", group);
+    return S_EXIT_OK;
+}
 
 /* "12s ago", or "never" for 0. */
 static const char *s_ago(char *buf, size_t len, int64_t when, int64_t now)
@@ -1394,6 +1455,8 @@ static int s_json_only_opts(const char *cmd, const char *help, int argc,
 
 static int s_cmd_consumers(int argc, char **argv)
 {
+    if (argc >= 2 && (!strcmp(argv[1], "delete") || !strcmp(argv[1], "reset")))
+        return s_consumers_admin(argc - 1, argv + 1);
     bool json;
     int opt = s_json_only_opts("consumers", s_consumers_help, argc, argv, &json);
     if (opt >= 0)

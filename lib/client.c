@@ -1049,6 +1049,31 @@ int rz_commit(rz_client_t *c, const char *group, uint64_t seq)
     return 0;
 }
 
+static int s_group_admin(rz_client_t *c, const char *group,
+                         const char *action, uint64_t seq)
+{
+    Ratusz__V1__GroupRequest m = RATUSZ__V1__GROUP_REQUEST__INIT;
+    m.group = (char *)group;
+    m.action = (char *)action;
+    m.seq = seq;
+    s_reply_t r;
+    int rc = s_request(c, "GROUP", &m.base, &r);
+    if (rc < 0)
+        return rc;
+    s_reply_close(&r);
+    return 0;
+}
+
+int rz_consumer_delete(rz_client_t *c, const char *group)
+{
+    return s_group_admin(c, group, "delete", 0);
+}
+
+int rz_consumer_reset(rz_client_t *c, const char *group, uint64_t seq)
+{
+    return s_group_admin(c, group, "reset", seq);
+}
+
 /* Unpack the body of a reply to an empty-bodied info request. */
 static int s_info(rz_client_t *c, const char *cmd,
                   const ProtobufCMessageDescriptor *d, void **out)

@@ -307,6 +307,12 @@ int rz_fetch(rz_client_t *c, const char *group, const char *topic_prefix,
  * Positions only move forward. Returns 0. */
 int rz_commit(rz_client_t *c, const char *group, uint64_t seq);
 
+/* An operator's change (GROUP, admin grant "consumers"): delete a group,
+ * or set its committed position to seq, backwards too (to read events
+ * again). RZ_ENOTFOUND for a group that does not exist. */
+int rz_consumer_delete(rz_client_t *c, const char *group);
+int rz_consumer_reset(rz_client_t *c, const char *group, uint64_t seq);
+
 /* ---------------------------------------------------------------------------
  * Broker information. The returned message is the caller's: free it with
  * the matching ratusz__v1__*__free_unpacked(p, NULL).
