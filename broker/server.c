@@ -1276,6 +1276,8 @@ static void s_verify(s_front_t *f, s_req_t *q, rz_arena_t *a)
             s_reply_msg(f, q, "VERIFY", &r.base);
             if (r.reason != protobuf_c_empty_string)
                 free(r.reason);
+            if (r.invalid_reason != protobuf_c_empty_string)
+                free(r.invalid_reason);
         }
     } else if (!strcmp(m->log, "audit")) {
         rz_audit_flush(f->b->audit);

@@ -1915,6 +1915,8 @@ typedef struct s_verify {
     uint64_t checked, links;
     uint64_t bad; /* first_bad, 0 while all is well */
     char why[256];
+    uint64_t invalid, first_invalid; /* events with refused strings */
+    char invalid_why[256];
     int done;
 } s_verify_t;
 
@@ -1987,6 +1989,15 @@ static int s_verify_link(s_verify_t *v, MDB_cursor *logc,
         if (!s_hash_event(v->md, seq, ev.mv_data, ev.mv_size) ||
             !s_hash_run(v->run, v->md, run))
             return s_hash_fail();
+        /* what an older version let in: intact, but refused today */
+        char why[256];
+        if (rz_event_check_wire(ev.mv_data, ev.mv_size, why, sizeof why) <
+            0) {
+            if (!v->invalid++) {
+                v->first_invalid = seq;
+                snprintf(v->invalid_why, sizeof v->invalid_why, "%s", why);
+            }
+        }
         if (!differs && memcmp(run, l->runs + (size_t)S_RUN * i, S_RUN) != 0)
             differs = seq;
         rc = mdb_cursor_get(logc, &k, &ev, MDB_NEXT);
@@ -2175,8 +2186,13 @@ int rz_store_verify(rz_store_t *s, uint64_t from, Ratusz__V1__VerifyResult *out)
                  "seqs up to %llu were stored before this store kept a hash "
                  "chain: they are not chained and were not checked",
                  (unsigned long long)old_last);
+    out->invalid = v->invalid;
+    out->first_invalid = v->first_invalid;
     out->reason = strdup(v->why);
-    if (!out->reason) {
+    out->invalid_reason = strdup(v->invalid_why);
+    if (!out->reason || !out->invalid_reason) {
+        free(out->reason);
+        free(out->invalid_reason);
         ratusz__v1__verify_result__init(out);
         rc = RZ_ENOMEM;
     }

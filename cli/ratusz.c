@@ -2237,7 +2237,13 @@ static int s_verify(const char *cmd, const char *help, const char *log,
                " to %" PRIu64 "\n",
                what, s_thousands(a, sizeof a, v->checked),
                s_thousands(b, sizeof b, v->links), v->first, v->last);
-    } else {
+    }
+    if (!json && events && v->invalid)
+        printf("%s stored event(s) hold strings the broker refuses today "
+               "(stored by an older version), the first at seq %" PRIu64
+               ": %s\n",
+               s_thousands(a, sizeof a, v->invalid), v->first_invalid,
+               v->invalid_reason); else {
         printf("%s intact: %s records from id %" PRIu64 " to %" PRIu64 "\n",
                what, s_thousands(a, sizeof a, v->checked), v->first, v->last);
     }

@@ -610,6 +610,36 @@ static void test_chain_append_rate(void **state)
     free(it);
 }
 
+/* Events an older version let in (a NUL inside one id, a byte that is not
+ * UTF-8 in another) are intact, so the chain verifies, but verify counts them
+ * and names the first. */
+static void test_chain_counts_events_with_refused_strings(void **state)
+{
+    fx_t *f = *state;
+    rz_store_item_t it[3];
+    uint8_t buf[3][512];
+    s_item(&it[0], buf[0], sizeof buf[0], "fine-1", 16);
+    s_item(&it[1], buf[1], sizeof buf[1], "nulXid", 16);
+    s_item(&it[2], buf[2], sizeof buf[2], "badYidentity", 16);
+    /* change the bytes after packing: a NUL in the id, 0xff in it too */
+    uint8_t *p = memmem(buf[1], it[1].len, "nulXid", 6);
+    assert_non_null(p);
+    p[3] = 0;
+    p = memmem(buf[2], it[2].len, "badYidentity", 11);
+    assert_non_null(p);
+    p[3] = 0xff;
+    assert_int_equal(rz_store_append(f->s, it, 3, 1), 0);
+    Ratusz__V1__VerifyResult r;
+    assert_int_equal(rz_store_verify(f->s, 0, &r), 0);
+    assert_true(r.ok);
+    assert_int_equal(r.checked, 3);
+    assert_int_equal(r.invalid, 2);
+    assert_int_equal(r.first_invalid, 2);
+    assert_non_null(strstr(r.invalid_reason, "'id'"));
+    free(r.reason);
+    free(r.invalid_reason);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, s_setup, s_teardown)
 
 int main(void)
@@ -627,6 +657,7 @@ int main(void)
         T(test_chain_many_commits_of_different_sizes),
         T(test_chain_survives_a_killed_writer),
         T(test_chain_events_from_before_the_chain_are_not_chained),
+        T(test_chain_counts_events_with_refused_strings),
         T(test_chain_append_rate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
