@@ -107,6 +107,7 @@ typedef struct rz_broker {
     atomic_uint_fast64_t handshakes_refused;
     atomic_uint_fast64_t denied;
     atomic_uint_fast64_t redacted;
+    atomic_uint_fast64_t queued_bytes; /* the front's, for stats */
 } rz_broker_t;
 
 /* The ZAP handler (zap.c, RFC 27): a thread answering ZeroMQ's

@@ -232,6 +232,7 @@ static void s_queue(s_front_t *f, rz_job_t *job)
     f->queued_jobs++;
     job->held = s_job_bytes(job);
     f->queued_bytes += job->held;
+    atomic_store(&f->b->queued_bytes, f->queued_bytes);
     zmq_send(f->pipe, &job, sizeof job, 0);
 }
 
@@ -519,6 +520,7 @@ static void s_job_done(s_front_t *f, rz_job_t *job)
     f->queued_events -= job->kind == RZ_JOB_PUBLISH ? job->n : 1;
     f->queued_jobs--;
     f->queued_bytes -= job->held;
+    atomic_store(&f->b->queued_bytes, f->queued_bytes);
     const void *corr = zmq_msg_data(&job->corr);
     size_t clen = zmq_msg_size(&job->corr);
     zmq_msg_t body;
@@ -1133,6 +1135,20 @@ static void s_health_fill(rz_broker_t *b, Ratusz__V1__Health *h)
     h->uptime_us = rz_now_us() - b->started_us;
 }
 
+/* This process's anonymous resident memory, bytes (0 if unknown). */
+static uint64_t s_rss_anon(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[128];
+    uint64_t kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "RssAnon:", 8))
+            kb = strtoull(line + 8, NULL, 10);
+    if (f)
+        fclose(f);
+    return kb * 1024;
+}
+
 int rz_broker_stats(rz_broker_t *b, Ratusz__V1__Stats *s)
 {
     ratusz__v1__stats__init(s);
@@ -1144,6 +1160,9 @@ int rz_broker_stats(rz_broker_t *b, Ratusz__V1__Stats *s)
         ratusz__v1__health__init(s->health);
         s_health_fill(b, s->health);
     }
+    s->memory_budget = b->cfg->memory_budget;
+    s->memory_queued = atomic_load(&b->queued_bytes);
+    s->memory_resident = s_rss_anon();
     s->handshakes_refused = atomic_load(&b->handshakes_refused);
     s->denied_total = atomic_load(&b->denied);
     s->redacted_total = atomic_load(&b->redacted);

@@ -1107,6 +1107,18 @@ char *rz_stats_prometheus(const Ratusz__V1__Stats *s)
 
     s_scalar(&b, "ratusz_subscribers", "gauge",
              "Live subscriptions on the stream socket.", s->subscribers);
+    s_scalar(&b, "ratusz_memory_budget_bytes", "gauge",
+             "Memory the broker may hold outside the LMDB map "
+             "(memory_budget).",
+             s->memory_budget);
+    s_scalar(&b, "ratusz_memory_queued_bytes", "gauge",
+             "Memory held by requests waiting for the writer; past a quarter "
+             "of the budget the broker stops reading requests.",
+             s->memory_queued);
+    s_scalar(&b, "ratusz_memory_resident_bytes", "gauge",
+             "Anonymous resident memory of the broker (outside the LMDB "
+             "map).",
+             s->memory_resident);
     s_scalar(&b, "ratusz_handshakes_refused_total", "counter",
              "Connections refused at the CURVE handshake (unknown key, no "
              "CURVE, wrong server key).",

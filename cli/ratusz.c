@@ -1722,6 +1722,12 @@ static void s_render_stats(FILE *out, const Ratusz__V1__Stats *st,
     fprintf(out, "  commits %s  requests %s  subscribers %" PRIu64 "\n",
             human_count(d, sizeof d, st->commits_total),
             human_count(a, sizeof a, st->requests_total), st->subscribers);
+    if (st->memory_budget)
+        fprintf(out, "memory  budget %s  queued for the writer %s  resident "
+                     "%s\n",
+                human_size(a, sizeof a, st->memory_budget),
+                human_size(b, sizeof b, st->memory_queued),
+                human_size(d, sizeof d, st->memory_resident));
     if (st->handshakes_refused || st->denied_total || st->redacted_total)
         fprintf(out,
                 "security  handshakes refused %s  denied %s  redacted %s\n",
