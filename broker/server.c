@@ -898,6 +898,18 @@ static int s_group_ok(const char *g)
     return 1;
 }
 
+/* 1 when group is a valid name; else answered with RZ_EBADREQ. */
+static int s_group_checked(s_front_t *f, s_req_t *q, const char *cmd,
+                           const char *group)
+{
+    if (s_group_ok(group))
+        return 1;
+    s_reply_error(f, q, RZ_EBADREQ,
+                  "%s needs a group name of 1-%d printable bytes", cmd,
+                  S_GROUP_MAX);
+    return 0;
+}
+
 static void s_fetch(s_front_t *f, s_req_t *q, rz_arena_t *a)
 {
     Ratusz__V1__FetchRequest *m = S_UNPACK(ratusz__v1__fetch_request, q, a);
@@ -905,12 +917,8 @@ static void s_fetch(s_front_t *f, s_req_t *q, rz_arena_t *a)
         s_reply_error(f, q, RZ_EDECODE, "FETCH body is not a FetchRequest");
         return;
     }
-    if (!s_group_ok(m->group)) {
-        s_reply_error(f, q, RZ_EBADREQ,
-                      "FETCH needs a group name of 1-%d printable bytes",
-                      S_GROUP_MAX);
+    if (!s_group_checked(f, q, "FETCH", m->group))
         return;
-    }
     char why[256], detail[220];
     snprintf(detail, sizeof detail, "group=%.200s", m->group);
     if (rz_access_group(q->principal, m->group, why, sizeof why) < 0) {
@@ -995,12 +1003,8 @@ static void s_commit(s_front_t *f, s_req_t *q, rz_arena_t *a)
         s_reply_error(f, q, RZ_EDECODE, "COMMIT body is not a CommitRequest");
         return;
     }
-    if (!s_group_ok(m->group)) {
-        s_reply_error(f, q, RZ_EBADREQ,
-                      "COMMIT needs a group name of 1-%d printable bytes",
-                      S_GROUP_MAX);
+    if (!s_group_checked(f, q, "COMMIT", m->group))
         return;
-    }
     char why[256];
     if (rz_access_group(q->principal, m->group, why, sizeof why) < 0) {
         char detail[220];
@@ -1061,12 +1065,8 @@ static void s_group(s_front_t *f, s_req_t *q, rz_arena_t *a)
         s_reply_error(f, q, RZ_EDECODE, "GROUP body is not a GroupRequest");
         return;
     }
-    if (!s_group_ok(m->group)) {
-        s_reply_error(f, q, RZ_EBADREQ,
-                      "GROUP needs a group name of 1-%d printable bytes",
-                      S_GROUP_MAX);
+    if (!s_group_checked(f, q, "GROUP", m->group))
         return;
-    }
     int op = !strcmp(m->action, "delete") ? RZ_CONSUMER_DELETE
              : !strcmp(m->action, "reset") ? RZ_CONSUMER_RESET
                                             : 0;

@@ -20,6 +20,7 @@
 
 #include "broker.h"
 #include "log.h"
+#include "ratusz/text.h"
 
 /* Values of b->store_full. */
 enum { S_STORE_OK = 0, S_STORE_MAP_FULL = 1, S_STORE_DISK_FULL = 2 };
@@ -52,21 +53,6 @@ static uint64_t s_mono_us(void)
     return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-/* n with thousands separators: "1,234". */
-static const char *s_count(char *buf, size_t len, uint64_t n)
-{
-    char digits[24];
-    int nd = snprintf(digits, sizeof digits, "%" PRIu64, n);
-    size_t o = 0;
-    for (int i = 0; i < nd && o + 2 < len; i++) {
-        if (i && (nd - i) % 3 == 0)
-            buf[o++] = ',';
-        buf[o++] = digits[i];
-    }
-    buf[o] = '\0';
-    return buf;
-}
-
 static void s_faults_log(s_faults_t *f, uint64_t now)
 {
     char num[32], span[32] = "second";
@@ -76,7 +62,8 @@ static void s_faults_log(s_faults_t *f, uint64_t now)
     if (took > S_FAULT_LOG_US + S_FAULT_LOG_US / 2)
         snprintf(span, sizeof span, "%.1f s", (double)took / 1e6);
     rz_error("store: %s commit%s failed in the last %s: %s%s%s%s",
-             s_count(num, sizeof num, f->pending), f->pending == 1 ? "" : "s",
+             rz_thousands(num, sizeof num, f->pending),
+             f->pending == 1 ? "" : "s",
              span, f->code == RZ_EDISKFULL ? "disk full" : rz_strerror(f->code),
              *f->detail ? " (" : "", f->detail, *f->detail ? ")" : "");
     f->pending = 0;

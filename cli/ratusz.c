@@ -33,6 +33,7 @@
 
 #include "ratusz/keys.h"
 #include "ratusz/ratusz.h"
+#include "ratusz/text.h"
 #include "table.h"
 
 #define S_EXIT_OK 0
@@ -2135,21 +2136,6 @@ static int s_cmd_reload(int argc, char **argv)
     return S_EXIT_OK;
 }
 
-/* "12,345": counts an operator reads at a glance. */
-static const char *s_thousands(char *buf, size_t len, uint64_t n)
-{
-    char digits[24];
-    int nd = snprintf(digits, sizeof digits, "%" PRIu64, n);
-    size_t o = 0;
-    for (int i = 0; i < nd && o + 2 < len; i++) {
-        if (i && (nd - i) % 3 == 0)
-            buf[o++] = ',';
-        buf[o++] = digits[i];
-    }
-    buf[o] = '\0';
-    return buf;
-}
-
 static const char s_verify_help[] =
     "Usage: ratusz verify [--from SEQ] [--json]\n"
     "\n"
@@ -2241,17 +2227,17 @@ static int s_verify(const char *cmd, const char *help, const char *log,
     } else if (events) {
         printf("%s intact: %s events in %s commits from seq %" PRIu64
                " to %" PRIu64 "\n",
-               what, s_thousands(a, sizeof a, v->checked),
-               s_thousands(b, sizeof b, v->links), v->first, v->last);
+               what, rz_thousands(a, sizeof a, v->checked),
+               rz_thousands(b, sizeof b, v->links), v->first, v->last);
     }
     if (!json && events && v->invalid)
         printf("%s stored event(s) hold strings the broker refuses today "
                "(stored by an older version), the first at seq %" PRIu64
                ": %s\n",
-               s_thousands(a, sizeof a, v->invalid), v->first_invalid,
+               rz_thousands(a, sizeof a, v->invalid), v->first_invalid,
                v->invalid_reason); else {
         printf("%s intact: %s records from id %" PRIu64 " to %" PRIu64 "\n",
-               what, s_thousands(a, sizeof a, v->checked), v->first, v->last);
+               what, rz_thousands(a, sizeof a, v->checked), v->first, v->last);
     }
     ratusz__v1__verify_result__free_unpacked(v, NULL);
     return status;
