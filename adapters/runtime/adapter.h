@@ -71,6 +71,11 @@ typedef struct rz_input {
      * the last call, and line numbers continue from first_line. */
     int partial;
     uint64_t first_line;      /* line number of data's first line (1-based) */
+    /* The input's own time, unix µs: a file's modification time; 0 when it
+     * has none (HTTP bodies, tailed lines). Events whose record gives no
+     * time get it, so importing the same file again gives the same events
+     * (duplicates, not conflicts). */
+    int64_t time;
 } rz_input_t;
 
 /* Where a module reports. */

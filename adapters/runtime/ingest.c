@@ -462,8 +462,8 @@ static int s_event(rz_out_t *out, const rz_record_ref_t *ref,
         s_source(rt, ev, src, sizeof src);
         copy.source = src;
     }
-    if (!copy.time)
-        copy.time = rz_now_us();
+    if (!copy.time) /* the file's time keeps a re-import identical */
+        copy.time = g->in->time ? g->in->time : rz_now_us();
     copy.seq = 0;
     copy.ingest_time = 0;
     copy.principal = (char *)"";

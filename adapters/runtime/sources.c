@@ -104,12 +104,18 @@ int rz_file_import(rz_rt_t *rt, const char *path, unsigned flags,
         f.base_events = saved.events;
         f.base_quarantined = saved.quarantined;
     }
+    struct stat fst;
+    int64_t mtime = 0;
+    if (stat(path, &fst) == 0)
+        mtime = (int64_t)fst.st_mtim.tv_sec * 1000000 +
+                fst.st_mtim.tv_nsec / 1000;
     rz_input_t in = {.origin = path,
                      .name = s_base(path),
                      .data = data,
                      .len = len,
                      .content_id = f.st.content_id,
-                     .first_line = 1};
+                     .first_line = 1,
+                     .time = mtime};
     rz_ingest_result_t r;
     rc = rz_ingest(rt, &in, &o, &r, err, err_len);
     free(data);

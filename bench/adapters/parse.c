@@ -98,7 +98,7 @@ int main(int argc, char **argv)
     rz_sha256_hex(data, len, cid);
     const char *base = strrchr(file, '/');
     base = base ? base + 1 : file;
-    rz_input_t in = {file, base, data, len, NULL, cid, 0, 1};
+    rz_input_t in = {file, base, data, len, NULL, cid, 0, 1, 0};
     count_t c = {{s_event, s_quarantine, NULL}, 0, 0};
     c.out.user = &c;
     uint64_t iters = 0;

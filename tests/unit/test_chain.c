@@ -154,6 +154,7 @@ static void s_expect_ok(rz_store_t *s, uint64_t from, uint64_t first,
     assert_int_equal(r.checked, last >= first ? last - first + 1 : 0);
     assert_int_equal(r.links, links);
     free(r.reason);
+    free(r.invalid_reason);
 }
 
 /* Verify fails at seq bad with a reason containing `says`. */
@@ -169,6 +170,7 @@ static void s_expect_bad(rz_store_t *s, uint64_t from, uint64_t bad,
     assert_int_equal(r.first_bad, bad);
     assert_non_null(strstr(r.reason, says));
     free(r.reason);
+    free(r.invalid_reason);
 }
 
 /* ------------------------------------------------------------------------
@@ -492,6 +494,7 @@ static void test_chain_survives_a_killed_writer(void **state)
     assert_int_equal(r.checked, head);
     assert_int_equal(r.last, head);
     free(r.reason);
+    free(r.invalid_reason);
     rz_store_close(&s);
 }
 
@@ -528,6 +531,7 @@ test_chain_events_from_before_the_chain_are_not_chained(void **state)
     assert_int_equal(r.checked, 5);
     assert_non_null(strstr(r.reason, "up to 10 were stored before"));
     free(r.reason);
+    free(r.invalid_reason);
     s_expect_ok(f->s, 11, 11, 15, 1);
 }
 

@@ -89,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                      "0123456789abcdef0123456789abcdef0123456789abcdef"
                      "0123456789abcdef",
                      0,
-                     1};
+                     1, 0};
     err[0] = '\0';
     int rc = rz_module_budget.parse(st, &in, &out, err, sizeof err);
     if (rc && !err[0]) {

@@ -252,7 +252,7 @@ static int s_run(col_t *c, buf_t in, const char *name, char *err,
     for (size_t i = 0; i < in.len; i++)
         h = (h ^ in.p[i]) * 1099511628211ull;
     snprintf(cid, sizeof cid, "%016llx%048d", (unsigned long long)h, 0);
-    rz_input_t input = {"/drop/budget/x", name, in.p, in.len, NULL, cid, 0, 1};
+    rz_input_t input = {"/drop/budget/x", name, in.p, in.len, NULL, cid, 0, 1, 0};
     err[0] = '\0';
     int rc = rz_module_budget.parse(st, &input, &c->out, err, err_len);
     rz_module_budget.close(st);

@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     c.out.user = &c;
     rz_input_t in = {"fuzz", "fuzz", data, len, NULL,
                      "0000000000000000000000000000000000000000000000000000000000000000",
-                     len & 1, 1};
+                     len & 1, 1, 0};
     int rc = rz_module_ndjson.parse(state, &in, &c.out, err, sizeof err);
     /* refusing the whole input reports no record */
     if (rc < 0 && c.events + c.quarantined)

@@ -233,7 +233,7 @@ static void test_unreadable_chunk_is_kept_as_one_record(void **state)
     fx_t *f = *state;
     const char chunk[] = "{\"a\":1}\n\0\0\n";
     rz_input_t in = {"/var/log/x.log", "x.log", (const uint8_t *)chunk,
-                     sizeof chunk - 1, NULL, "abcd", 1, 31};
+                     sizeof chunk - 1, NULL, "abcd", 1, 31, 0};
     rz_ingest_opts_t o = {.progress = s_tail_progress};
     rz_ingest_result_t r;
     char err[256];

@@ -77,7 +77,7 @@ static int s_parse(const char *text, size_t len, int partial,
     rz_input_t in = {"/srv/drop/x.ndjson", "x.ndjson", (const uint8_t *)text,
                      len, NULL,
                      "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-                     partial, first_line};
+                     partial, first_line, 0};
     int rc = m->parse(state, &in, &g->out, err, err_len);
     if (m->close)
         m->close(state);
