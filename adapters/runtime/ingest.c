@@ -548,8 +548,20 @@ static int s_run(rz_rt_t *rt, s_parse_fn parse, void *state,
         }
         if (err_len && !err[0])
             snprintf(err, err_len, "%s", rz_strerror(rc));
-        if (g.open)
+        /* a file cut short: the module reported its complete records
+         * before failing the input; they are kept (progress not final, so
+         * a rerun fails the same way), the rest of a tailed chunk is
+         * quarantined whole by its caller, so nothing of it is kept */
+        if (g.open && !g.rc && !in->partial && !rt->dry_run) {
+            int crc = s_commit(&g, 0);
+            if (crc) {
+                snprintf(err, err_len, "outbox: %s", rz_strerror(crc));
+                r->store_failed = 1;
+                rc = crc;
+            }
+        } else if (g.open) {
             rz_atxn_abort(&g.txn);
+        }
     } else if (g.rc) {
         rc = g.rc;
         r->store_failed = 1;

@@ -214,9 +214,10 @@ typedef struct rz_ingest_opts {
 
 /* Run the module's parse over in and store what it reports. Returns 0
  * (records may have been quarantined: see r), the module's negative code
- * with err when the input as a whole could not be read (nothing of it is
- * kept unless transactions were already committed: r->records says), or
- * a store error. Takes rt->ingest_lock. */
+ * with err when the input as a whole could not be read (what the module
+ * reported before failing is kept, e.g. the complete records of a file
+ * cut short, except for a partial input: r->records says), or a store
+ * error. Takes rt->ingest_lock. */
 int rz_ingest(rz_rt_t *rt, const rz_input_t *in, const rz_ingest_opts_t *o,
               rz_ingest_result_t *r, char *err, size_t err_len);
 
