@@ -269,6 +269,8 @@ typedef struct s_ctx {
     int n_seen;
     int fatal;        /* an RZ_E* the runtime returned that stops us */
     int docs;         /* documents read so far */
+    const char *cut;  /* what the input ends inside ("the root array"):
+                         the file is cut short; NULL when it is whole */
     char layout[240]; /* why the input is not a GIOŚ response */
     size_t n_bad;     /* preload: records not understood */
     char first_bad[320];
@@ -1293,8 +1295,13 @@ static const char *s_array(s_ctx_t *c, const char *p, const char *prefix,
     p++;
     for (;;) {
         p = s_ws(p, end);
-        if (p >= end || c->fatal)
+        if (c->fatal)
             return end;
+        if (p >= end) {
+            if (!c->cut)
+                c->cut = "the root array";
+            return end;
+        }
         if (*p == ']')
             return p + 1;
         s_rec_t r = {.p = p};
@@ -1305,6 +1312,8 @@ static const char *s_array(s_ctx_t *c, const char *p, const char *prefix,
             s_quarantine(c, &r,
                          "truncated: the input ends inside this "
                          "record");
+            if (!c->cut)
+                c->cut = "the root array";
             return end;
         }
         r.len = (size_t)(e - p);
@@ -1436,6 +1445,8 @@ static const char *s_object(s_ctx_t *c, const char *start)
         json_decref(o);
     }
     json_decref(key);
+    if (!doc_end)
+        c->cut = "the root object";
     return doc_end ? doc_end : end;
 }
 
@@ -1492,6 +1503,8 @@ static int s_parse_doc(s_ctx_t *c, char *err, size_t err_len)
             return RZ_EINVAL;
         }
         c->docs++;
+        if (c->cut)
+            break;
     }
     if (c->docs == 0) {
         snprintf(err, err_len, "empty input: no JSON document");
@@ -1501,6 +1514,15 @@ static int s_parse_doc(s_ctx_t *c, char *err, size_t err_len)
         snprintf(err, err_len, "the runtime refused a record: %s",
                  rz_strerror(c->fatal));
         return c->fatal;
+    }
+    /* the records before the cut went out; the file as a whole is not
+     * done, or half a series would pass for all of it. A tailed chunk is
+     * whole lines: a document spanning them is not a cut file. */
+    if (c->cut && !c->in->partial) {
+        snprintf(err, err_len,
+                 "input ends at byte %zu inside %s: the file is cut short",
+                 c->in->len, c->cut);
+        return RZ_EINVAL;
     }
     return 0;
 }

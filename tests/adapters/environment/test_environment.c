@@ -1185,6 +1185,20 @@ static void s_parse_mem(mod_t *m, coll_t *c, const char *name, const char *b,
         fail_msg("%s: %s", name, err);
 }
 
+/* Parse a file cut short at byte len: the complete records go out and
+ * the input as a whole fails, naming where it ends. */
+static void s_parse_cut(mod_t *m, coll_t *c, const char *name, const char *b,
+                        size_t len, const char *inside)
+{
+    char err[512], want[200];
+    int rc = s_parse_buf(m, c, name, b, len, err, sizeof err);
+    assert_int_equal(rc, RZ_EINVAL);
+    snprintf(want, sizeof want,
+             "input ends at byte %zu inside %s: the file is cut short", len,
+             inside);
+    assert_string_equal(err, want);
+}
+
 static void test_variant_bom_and_crlf_change_nothing(void **st)
 {
     mod_t m;
@@ -1318,7 +1332,9 @@ static void test_variant_truncated_mid_record(void **st)
     /* cut inside values[10] (07:00): 10 go out, the rest is one record */
     size_t at = s_find(b, "{\"date\":\"2021-01-23 07:00:00\"") + 20;
     s_coll_init(&c);
-    s_parse_mem(&m, &c, "gios_data_getData_14395_PM10.json", b, at);
+    s_parse_cut(&m, &c, "gios_data_getData_14395_PM10.json", b, at,
+                "the root object");
+    assert_int_equal(c.n, 11);
     assert_int_equal(c.events, 10);
     assert_int_equal(c.quarantined, 1);
     assert_string_equal(s_q(&c, 0)->key, "values[10]");
@@ -1332,7 +1348,8 @@ static void test_variant_truncated_mid_record(void **st)
     b = s_read(FIX "gios_station_findAll.json", &len);
     at = s_find(b, "\"Wrocław - Korzeniowskiego\"");
     s_coll_init(&c);
-    s_parse_mem(&m, &c, "findAll.json", b, at);
+    s_parse_cut(&m, &c, "findAll.json", b, at, "the root array");
+    assert_int_equal(c.n, 2);
     assert_int_equal(c.events, 1);
     assert_int_equal(c.quarantined, 1);
     assert_string_equal(s_q(&c, 0)->key, "[1]");
@@ -1342,13 +1359,52 @@ static void test_variant_truncated_mid_record(void **st)
     free(b);
     b = s_read(FIX "gios_aqindex_getIndex_117.json", &len);
     s_coll_init(&c);
-    s_parse_mem(&m, &c, "getIndex_117.json", b, len / 2);
+    s_parse_cut(&m, &c, "getIndex_117.json", b, len / 2, "the root object");
     assert_int_equal(c.events, 0);
     assert_int_equal(c.quarantined, 1);
     assert_string_equal(s_q(&c, 0)->reason,
                         "truncated: the input ends inside the object");
     free(b);
     s_coll_free(&c);
+    s_close(&m);
+    (void)st;
+}
+
+/* Cut where a record ends: every record read goes out, none is
+ * quarantined, and only the whole-input failure tells the file is short
+ * (it used to pass as complete). */
+static void test_variant_truncated_at_record_boundary(void **st)
+{
+    mod_t m;
+    coll_t c;
+    size_t len;
+    s_open(&m, PRELOAD_117);
+    char *b = s_read(FIX "gios_data_getData_14395_PM10.json", &len);
+    /* cut after values[9], before the ',' that starts values[10] */
+    size_t at = s_find(b, "{\"date\":\"2021-01-23 07:00:00\"");
+    while (b[at - 1] != '}')
+        at--;
+    s_coll_init(&c);
+    s_parse_cut(&m, &c, "gios_data_getData_14395_PM10.json", b, at,
+                "the root object");
+    assert_int_equal(c.n, 10);
+    assert_int_equal(c.events, 10);
+    assert_int_equal(c.quarantined, 0);
+    s_coll_free(&c);
+    free(b);
+
+    /* the station list cut after station [1], before and after its ',' */
+    b = s_read(FIX "gios_station_findAll.json", &len);
+    at = s_find(b, "{\"id\":129,"); /* station [2] */
+    for (size_t cut = at - 1; cut <= at; cut++) {
+        s_coll_init(&c);
+        s_parse_cut(&m, &c, "findAll.json", b, cut, "the root array");
+        assert_int_equal(c.n, 2);
+        assert_int_equal(c.events, 2);
+        assert_int_equal(c.quarantined, 0);
+        s_coll_free(&c);
+    }
+    free(b);
     s_close(&m);
     (void)st;
 }
@@ -1525,6 +1581,7 @@ int main(void)
         cmocka_unit_test(test_variant_bom_and_crlf_change_nothing),
         cmocka_unit_test(test_variant_windows_1250),
         cmocka_unit_test(test_variant_truncated_mid_record),
+        cmocka_unit_test(test_variant_truncated_at_record_boundary),
         cmocka_unit_test(test_variant_corrupted_record_in_the_middle),
         cmocka_unit_test(test_several_documents_in_one_input),
         cmocka_unit_test(test_what_is_not_a_gios_response),
