@@ -898,6 +898,20 @@ static int s_whole_error(s_ctx_t *c, char *err, size_t err_len,
     return RZ_EINVAL;
 }
 
+/* The root object is not closed: its complete features went out, the
+ * input as a whole fails so that a cut file is never taken as done. A
+ * tailed chunk is whole lines, not a file: its cut record is enough. */
+static int s_cut(s_ctx_t *c, char *err, size_t err_len)
+{
+    if (c->in->partial)
+        return 0;
+    snprintf(err, err_len,
+             "%s: input ends at byte %zu inside the root object: the file "
+             "is cut short",
+             c->in->name ? c->in->name : "input", c->in->len);
+    return RZ_EINVAL;
+}
+
 int rz__gis_geojson_parse(rz_gis_t *g, const rz_input_t *in, rz_out_t *out,
                           char *err, size_t err_len)
 {
@@ -1007,6 +1021,8 @@ int rz__gis_geojson_parse(rz_gis_t *g, const rz_input_t *in, rz_out_t *out,
                                   : "not valid JSON");
         else
             rc = s_map(&c, start, re, key, 0);
+        if (rc == 0 && top == RZ_GIS_SPAN_EOF)
+            rc = s_cut(&c, err, err_len);
         goto done;
     }
 
@@ -1050,6 +1066,8 @@ int rz__gis_geojson_parse(rz_gis_t *g, const rz_input_t *in, rz_out_t *out,
         else
             rc = s_map(&c, el->p, el->e, key, i);
     }
+    if (rc == 0 && top == RZ_GIS_SPAN_EOF)
+        rc = s_cut(&c, err, err_len);
 done:
     free(t);
     free(c.elems);

@@ -60,6 +60,7 @@ typedef struct s_scan {
     const char *root_p, *root_e; /* the root's start tag */
     char root_q[96];
     int root_empty;
+    int root_closed; /* its end tag was seen: the file is not cut short */
     s_member_t *m;
     size_t n, cap;
 } s_scan_t;
@@ -190,6 +191,7 @@ static int s_scan(s_scan_t *s)
                      name);
             if (kind == 'x') {
                 s->root_empty = 1;
+                s->root_closed = 1;
                 return 0;
             }
             depth = 1;
@@ -221,8 +223,10 @@ static int s_scan(s_scan_t *s)
                 cur->e = next;
                 cur = NULL;
             }
-            if (depth == 0)
+            if (depth == 0) {
+                s->root_closed = 1;
                 break;
+            }
         }
         p = next;
     }
@@ -1261,6 +1265,16 @@ int rz__gis_gml_parse(rz_gis_t *g, const rz_input_t *in, rz_out_t *out,
             free(target);
             xmlXPathFreeContext(x);
         }
+    }
+    /* the complete members went out; a collection that never closes is a
+     * file cut short, and the input as a whole fails so that it is not
+     * taken as done (a tailed chunk is whole lines, not a file) */
+    if (rc == 0 && !s.root_closed && !in->partial) {
+        snprintf(err, err_len,
+                 "%s: input ends at byte %zu inside the root element "
+                 "'%.80s': the file is cut short",
+                 name, in->len, s.root_q);
+        rc = RZ_EINVAL;
     }
 done_labels:
     if (ctxt)

@@ -205,6 +205,28 @@ static coll_t *s_parse(void *state, const char *name, const char *data,
     return c;
 }
 
+/* Parse an input cut short at byte len: the complete records go out and
+ * the input as a whole fails, naming the byte where it ends. */
+static coll_t *s_parse_cut(void *state, const char *name, const char *data,
+                           size_t len, const char *inside)
+{
+    coll_t *c = s_coll();
+    char err[512], want[300];
+    int rc = s_parse_as(state, name, data, len, c, err, sizeof(err));
+    assert_int_equal(rc, RZ_EINVAL);
+    snprintf(want, sizeof(want),
+             "%s: input ends at byte %zu inside %s: the file is cut short",
+             name, len, inside);
+    assert_string_equal(err, want);
+    for (size_t i = 0; i < c->n; i++)
+        if (c->r[i].ev)
+            assert_int_equal(c->r[i].check, 0);
+    return c;
+}
+
+#define S_ROOT_OBJECT "the root object"
+#define S_ROOT_GML "the root element 'gml:FeatureCollection'"
+
 static char *s_read(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -374,7 +396,9 @@ static void test_geojson_truncated(void **st)
     /* cut 500 bytes into features[9] (małopolskie, line 10710) */
     const char *at = s_nth(data, "\"type\": \"Feature\"", 9);
     assert_non_null(at);
-    coll_t *c = s_parse(g, "w.json", data, (size_t)(at - data) + 500);
+    coll_t *c = s_parse_cut(g, "w.json", data, (size_t)(at - data) + 500,
+                            S_ROOT_OBJECT);
+    assert_int_equal(c->n, 10);
     assert_int_equal(c->events, 9);
     assert_int_equal(c->quarantined, 1);
     const rec_t *r = s_by_key(c, "features[9]");
@@ -388,7 +412,7 @@ static void test_geojson_truncated(void **st)
     /* the bare geometry cut off: the one record is quarantined */
     char *z = s_read(ZOL, &len);
     void *gz = s_open("tenant", "1465011", NULL);
-    c = s_parse(gz, "żoliborz.geojson", z, 2000);
+    c = s_parse_cut(gz, "żoliborz.geojson", z, 2000, S_ROOT_OBJECT);
     assert_int_equal(c->events, 0);
     assert_int_equal(c->quarantined, 1);
     assert_string_equal(c->r[0].key, "geometry");
@@ -397,6 +421,25 @@ static void test_geojson_truncated(void **st)
     s_coll_free(c);
     rz_module_gis.close(gz);
     free(z);
+
+    /* cut where features[8] ends, before and after its ',': nine
+     * features, all published, and the failure the only sign of the cut
+     * (it used to pass as complete) */
+    at = s_nth(data, "\"type\": \"Feature\"", 9);
+    while (*at != '{')
+        at--; /* features[9] starts here */
+    const char *comma = at;
+    while (*comma != ',')
+        comma--;
+    const size_t cuts[] = {(size_t)(comma - data), (size_t)(comma - data) + 1};
+    for (size_t i = 0; i < 2; i++) {
+        c = s_parse_cut(g, "w.json", data, cuts[i], S_ROOT_OBJECT);
+        assert_int_equal(c->n, 9);
+        assert_int_equal(c->events, 9);
+        assert_int_equal(c->quarantined, 0);
+        assert_non_null(s_by_subject(c, "terc:10"));
+        s_coll_free(c);
+    }
     rz_module_gis.close(g);
     free(data);
 }
@@ -774,7 +817,8 @@ static void test_gml_parcel(void **st)
 
     /* cut off in the middle of the parcel's posList */
     const char *at = strstr(data, "6053298.36");
-    c = s_parse(g, "p.gml", data, (size_t)(at - data));
+    c = s_parse_cut(g, "p.gml", data, (size_t)(at - data), S_ROOT_GML);
+    assert_int_equal(c->n, 1);
     assert_int_equal(c->events, 0);
     assert_int_equal(c->quarantined, 1);
     assert_string_equal(c->r[0].key, "featureMember[0]");
@@ -782,6 +826,19 @@ static void test_gml_parcel(void **st)
     assert_non_null(strstr(c->r[0].why, "featureMember[0]: the input ends "
                                         "inside this member (truncated)"));
     s_coll_free(c);
+
+    /* cut after the parcel's member ends (its label is lost with the
+     * rest): the parcel goes out, the file fails as cut short */
+    at = strstr(data, "</gml:featureMember>") + strlen("</gml:featureMember>");
+    for (size_t i = 0; i < 2; i++) {
+        size_t n = (size_t)(at - data) + i; /* before and after the '\n' */
+        c = s_parse_cut(g, "p.gml", data, n, S_ROOT_GML);
+        assert_int_equal(c->n, 1);
+        assert_int_equal(c->events, 1);
+        assert_int_equal(c->quarantined, 0);
+        assert_non_null(s_by_subject(c, "parcel:221101_1.0001.161/8"));
+        s_coll_free(c);
+    }
     free(bom);
     free(crlf);
     rz_module_gis.close(g);
@@ -904,7 +961,8 @@ static void test_gml_corrupted_members(void **st)
     static const char *const three[] = {"8||", "20||", "21||"};
     gml = s_gml_collection(data, three, 3, NULL);
     char *cut = (char *)s_nth(gml, "<gml:posList>", 2);
-    c = s_parse(g, "p.gml", gml, (size_t)(cut - gml) + 40);
+    c = s_parse_cut(g, "p.gml", gml, (size_t)(cut - gml) + 40, S_ROOT_GML);
+    assert_int_equal(c->n, 3);
     assert_int_equal(c->events, 2);
     assert_int_equal(c->quarantined, 1);
     assert_non_null(s_by_subject(c, "parcel:221101_1.0001.161/20"));
