@@ -25,6 +25,7 @@
 #define ZOL FIX "warszawa_dzielnica_zoliborz.geojson"
 #define EGIB FIX "egib_dzialka_221101_1.0001.161_8.gml"
 #define OGRINFO "/usr/bin/ogrinfo"
+#define TERYT RZ_SOURCE_DIR "/tests/fixtures/teryt/TERC_2020-01-01.csv"
 
 static const char *const s_content_id =
     "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
@@ -1280,6 +1281,69 @@ static void test_sink_geojson(void **st)
     rzt_rmtree(dir);
 }
 
+/* ---------------------------------------------------------------------------
+ * The real one-shot run: ratusz-adapter FILE against the real ratuszd
+ */
+
+static void s_write_file(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+
+/* A collection cut at a feature boundary: its nine complete features
+ * reach the bus, the run exits 1 naming the byte, and a second run (the
+ * file's progress is not complete) fails the same way, adding nothing. */
+static void test_oneshot_cut_file_publishes_what_is_whole_and_exits_1(void **st)
+{
+    (void)st;
+    rzt_broker_t b;
+    if (rzt_broker_start(&b, NULL) != 0)
+        fail_msg("ratuszd did not start");
+    char dir[256], conf[300], file[300], text[1024], cmd[1200], out[4096];
+    assert_int_equal(rzt_tmpdir(dir, sizeof(dir)), 0);
+    snprintf(conf, sizeof(conf), "%s/gis.yaml", dir);
+    snprintf(file, sizeof(file), "%s/w.json", dir);
+    int n = snprintf(text, sizeof(text),
+                     "system: gis\nbroker: %s\ndata_dir: %s/data\n"
+                     "teryt: %s\ntimeout_ms: 1000\nreport_ms: 200\n"
+                     "gis:\n  tenant: \"1465011\"\n",
+                     b.front, dir, TERYT);
+    s_write_file(conf, text, (size_t)n);
+
+    size_t len;
+    char *data = s_read(WOJ, &len);
+    const char *at = s_nth(data, "\"type\": \"Feature\"", 9);
+    while (*at != ',')
+        at--; /* before the ',' that would start features[9] */
+    size_t cut = (size_t)(at - data);
+    s_write_file(file, data, cut);
+    char want[200];
+    snprintf(want, sizeof(want),
+             "w.json: input ends at byte %zu inside the root object: the "
+             "file is cut short",
+             cut);
+
+    snprintf(cmd, sizeof(cmd), "'%s' -c '%s' '%s' 2>&1", RZ_ADAPTER_BIN, conf,
+             file);
+    int rc = rzt_run(cmd, out, sizeof(out));
+    if (rc != 1)
+        print_message("%s\n", out);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, want));
+    assert_int_equal(rzt_head(&b), 9);
+
+    assert_int_equal(rzt_run(cmd, out, sizeof(out)), 1);
+    assert_non_null(strstr(out, want));
+    assert_int_equal(rzt_head(&b), 9);
+
+    free(data);
+    rzt_broker_cleanup(&b);
+    rzt_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1296,6 +1360,8 @@ int main(void)
         cmocka_unit_test(test_times_and_names),
         cmocka_unit_test(test_wkt_to_geojson),
         cmocka_unit_test(test_sink_geojson),
+        cmocka_unit_test(
+            test_oneshot_cut_file_publishes_what_is_whole_and_exits_1),
     };
     return cmocka_run_group_tests_name("gis", tests, NULL, NULL);
 }
