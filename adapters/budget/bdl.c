@@ -159,7 +159,9 @@ static int s_record(s_bdl_t *b, const rzb_row_t *row)
     const char *kod = row->f[b->col[S_KOD]];
     const char *rok = row->f[b->col[S_ROK]];
     const char *val = row->f[b->col[S_WARTOSC]];
-    const char *jm = b->col[S_JM] >= 0 ? row->f[b->col[S_JM]] : "";
+    const char *jm = b->col[S_JM] >= 0 && !rzb_is_missing(row->f[b->col[S_JM]])
+                         ? row->f[b->col[S_JM]]
+                         : "";
     const char *kod_name = b->names[b->col[S_KOD]];
     const char *rok_name = b->names[b->col[S_ROK]];
     const char *val_name = b->names[b->col[S_WARTOSC]];
@@ -184,11 +186,16 @@ static int s_record(s_bdl_t *b, const rzb_row_t *row)
                               "column '%s': '%s' is not an "
                               "amount of money (zł, tys. zł, mln zł)",
                               b->names[b->col[S_JM]], jm);
-    if (!*val)
+    if (rzb_is_missing(val) && !*val)
         return rzb_quarantine(job->out, &ref,
                               "column '%s' is empty: no "
                               "value for unit %s in %lld",
                               val_name, kod, (long long)year);
+    if (rzb_is_missing(val))
+        return rzb_quarantine(job->out, &ref,
+                              "column '%s' is '%s': no "
+                              "value for unit %s in %lld",
+                              val_name, val, kod, (long long)year);
     const char *why;
     int64_t grosze;
     if (rzb_grosze(val, scale, &grosze, &why))
@@ -199,7 +206,7 @@ static int s_record(s_bdl_t *b, const rzb_row_t *row)
     char dims[512] = "", dslug[128] = "";
     for (size_t i = 0; i < b->ndim; i++) {
         const char *v = row->f[b->dim[i]];
-        if (!*v)
+        if (rzb_is_missing(v))
             continue;
         size_t l = strlen(dims);
         snprintf(dims + l, sizeof dims - l, "%s%s", l ? ", " : "", v);

@@ -146,6 +146,13 @@ int64_t rzb_period_end_us(const char *period);
  * Returns 0 or -1. */
 int rzb_tenant_from_code(const char *code, char out[8]);
 
+/* 1 if a cell means "no value" in one of the usual spellings: empty,
+ * "-", "None" (Python's, in real Pabulib files), "NULL", "null", "NaN"
+ * (any case, surrounding spaces ignored). Where a value may be missing the
+ * readers take such a cell as absent; where one is required the record is
+ * quarantined saying the value is missing. */
+int rzb_is_missing(const char *s);
+
 /* 1 if s is a TERC code (2, 4 or 7 digits). */
 int rzb_is_terc(const char *s);
 

@@ -142,9 +142,13 @@ static int s_header(s_fk_t *k, const rzb_row_t *row)
     return 0;
 }
 
+/* A canonical column's cell, "" when the column is not there or the cell
+ * means no value (rzb_is_missing): every fk column is optional, those a
+ * record cannot do without are checked as empty. */
 static const char *s_cell(const s_fk_t *k, const rzb_row_t *row, int c)
 {
-    return k->col[c] >= 0 ? row->f[k->col[c]] : "";
+    const char *v = k->col[c] >= 0 ? row->f[k->col[c]] : "";
+    return rzb_is_missing(v) ? "" : v;
 }
 
 static int s_side(const char *v, int dflt, Ratusz__V1__BudgetSide *out)
@@ -347,7 +351,8 @@ static int s_record(s_fk_t *k, const rzb_row_t *row)
         b->description = (char *)s_cell(k, row, RZB_COL_OPIS);
         b->task = (char *)task;
         for (size_t i = 0; i < k->ncols; i++)
-            if ((rc = rzb_ev_attr(e, k->names[i], row->f[i])))
+            if (!rzb_is_missing(row->f[i]) &&
+                (rc = rzb_ev_attr(e, k->names[i], row->f[i])))
                 return rc;
         rzb_emit(out, &ref, &e->ev);
     }

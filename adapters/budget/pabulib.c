@@ -47,12 +47,25 @@ typedef struct s_pb {
     rzb_ev_t e;
 } s_pb_t;
 
+/* A META value, NULL when the key is not there or its value is missing
+ * ("None" and friends, rzb_is_missing). */
 static const char *s_meta(const s_pb_t *p, const char *key)
 {
     for (size_t i = 0; i < p->nmeta; i++)
         if (strcmp(p->mkey[i], key) == 0)
-            return p->mval[i];
+            return rzb_is_missing(p->mval[i]) ? NULL : p->mval[i];
     return NULL;
+}
+
+/* Quarantine a record whose required column col has no value v. */
+static int s_no_value(s_pb_t *p, const rz_record_ref_t *ref, const char *col,
+                      const char *v)
+{
+    if (!*v)
+        return rzb_quarantine(p->job->out, ref,
+                              "column '%s' is empty: no value", col);
+    return rzb_quarantine(p->job->out, ref, "column '%s' is '%s': no value",
+                          col, v);
 }
 
 static int s_meta_add(s_pb_t *p, const char *k, const char *v)
@@ -228,8 +241,8 @@ static int s_project(s_pb_t *p, const rzb_row_t *row)
                               "PROJECTS header has %zu",
                               row->n, p->ncols);
     const char *id = row->f[p->c_id], *cost = row->f[p->c_cost];
-    if (!*id)
-        return rzb_quarantine(job->out, &ref, "column 'project_id' is empty");
+    if (rzb_is_missing(id))
+        return s_no_value(p, &ref, "project_id", id);
     /* known before its cost is checked: the votes for a project whose
      * row is quarantined are still votes for a project of this file */
     int rc = rzb_set_add(&p->projects, id);
@@ -238,6 +251,8 @@ static int s_project(s_pb_t *p, const rzb_row_t *row)
     if (rc == 1)
         return rzb_quarantine(job->out, &ref, "project '%s' is listed twice",
                               id);
+    if (rzb_is_missing(cost))
+        return s_no_value(p, &ref, "cost", cost);
     int64_t grosze;
     const char *why;
     if (rzb_grosze(cost, 1, &grosze, &why))
@@ -265,10 +280,13 @@ static int s_project(s_pb_t *p, const rzb_row_t *row)
     b->period = (char *)(s_meta(p, "instance") ? s_meta(p, "instance") : "");
     b->report = "pabulib";
     b->unit = p->unit_label;
-    b->description = p->c_name >= 0 ? row->f[p->c_name] : "";
+    b->description = p->c_name >= 0 && !rzb_is_missing(row->f[p->c_name])
+                         ? row->f[p->c_name]
+                         : "";
     b->task = (char *)id;
     for (size_t i = 0; i < p->ncols; i++)
-        if ((rc = rzb_ev_attr(e, p->names[i], row->f[i])))
+        if (!rzb_is_missing(row->f[i]) &&
+            (rc = rzb_ev_attr(e, p->names[i], row->f[i])))
             return rc;
     static const char *const extra[] = {"district", "vote_type", "edition"};
     for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
@@ -335,11 +353,11 @@ static int s_vote(s_pb_t *p, const rzb_row_t *row)
                               "header has %zu",
                               row->n, p->ncols);
     const char *voter = row->f[p->c_id];
-    if (!*voter)
-        return rzb_quarantine(job->out, &ref, "column 'voter_id' is empty");
+    if (rzb_is_missing(voter))
+        return s_no_value(p, &ref, "voter_id", voter);
     const char *vote = row->f[p->c_vote];
-    if (!*vote)
-        return rzb_quarantine(job->out, &ref, "column 'vote' is empty");
+    if (rzb_is_missing(vote))
+        return s_no_value(p, &ref, "vote", vote);
 
     json_t *obj = json_object();
     if (!obj)
@@ -351,6 +369,8 @@ static int s_vote(s_pb_t *p, const rzb_row_t *row)
     for (size_t i = 0; i < p->ncols && rc == 0; i++) {
         const char *v = row->f[i];
         json_t *j = NULL;
+        if ((int)i != p->c_vote && rzb_is_missing(v))
+            continue; /* absent, not null: as if the column were not there */
         if ((int)i == p->c_vote) {
             if (!(j = s_list(v, 0, &bad, item, sizeof item))) {
                 rc = bad ? 1 : RZ_ENOMEM;
@@ -386,9 +406,7 @@ static int s_vote(s_pb_t *p, const rzb_row_t *row)
             }
         } else if ((int)i == p->c_age) {
             int64_t age;
-            if (!*v) {
-                j = json_null();
-            } else if (rzb_uint(v, 200, &age) == 0) {
+            if (rzb_uint(v, 200, &age) == 0) {
                 j = json_integer(age);
             } else {
                 rc = 1;
@@ -404,8 +422,9 @@ static int s_vote(s_pb_t *p, const rzb_row_t *row)
         if (!j || json_object_set_new(obj, p->names[i], j))
             rc = RZ_ENOMEM;
     }
-    if (rc == 0 && p->c_points >= 0) {
-        size_t np = json_array_size(json_object_get(obj, "points"));
+    json_t *points = json_object_get(obj, "points");
+    if (rc == 0 && points) {
+        size_t np = json_array_size(points);
         if (np != nvotes) {
             rc = 1;
             rzb_quarantine(job->out, &ref,

@@ -393,6 +393,29 @@ int64_t rzb_period_end_us(const char *period)
  * TERYT, names, ids
  */
 
+int rzb_is_missing(const char *s)
+{
+    static const char *const words[] = {"-", "none", "null", "nan"};
+    if (!s)
+        return 1;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    if (!n)
+        return 1;
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        size_t k = 0;
+        while (k < n && words[i][k] &&
+               (s[k] >= 'A' && s[k] <= 'Z' ? s[k] + 32 : s[k]) == words[i][k])
+            k++;
+        if (k == n && !words[i][k])
+            return 1;
+    }
+    return 0;
+}
+
 int rzb_is_terc(const char *s)
 {
     size_t n = 0;

@@ -674,6 +674,86 @@ static void test_pabulib_truncated_and_corrupted(void **state)
         free(all[i]->p);
 }
 
+static void test_missing_value_spellings(void **state)
+{
+    (void)state;
+    static const char *const no[] = {"",    "-",   "None",   "NULL", "null",
+                                     "NaN", "nan", " None ", "\t-"};
+    static const char *const yes[] = {"0", "-5", "Nonee", "n", "NA", "x-"};
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        assert_true(rzb_is_missing(no[i]));
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        assert_false(rzb_is_missing(yes[i]));
+}
+
+static void test_pabulib_missing_values(void **state)
+{
+    (void)state;
+    buf_t in = s_str("META\n"
+                     "key;value\n"
+                     "unit;Gdańsk\n"
+                     "instance;2020\n"
+                     "district;None\n"
+                     "PROJECTS\n"
+                     "project_id;cost;votes;name\n"
+                     "P1;1000;5;None\n"
+                     "P2;2000;NaN;\n"
+                     "P3;None;1;Trzeci\n"
+                     "None;10;1;Bez id\n"
+                     "VOTES\n"
+                     "voter_id;vote;points;sex;age\n"
+                     "1;P1;None;NULL;None\n"
+                     "2;P1,P2;-;null;NaN\n"
+                     "3;P2;;;\n"
+                     "4;None;1;F;30\n"
+                     "NULL;P1;1;M;40\n"
+                     "5;P1; None ;-;\n");
+    col_t c;
+    char err[256];
+    assert_int_equal(s_run(&c, in, "x.pb", err, sizeof err, s_gdansk, NULL), 0);
+    /* 4 projects + 6 ballots read */
+    assert_int_equal(c.nev, 2 + 4);
+    assert_int_equal(c.nq, 2 + 2);
+    assert_int_equal(c.nev + c.nq, 4 + 6);
+    assert_true(s_has_reason(&c, "column 'cost' is 'None': no value"));
+    assert_true(s_has_reason(&c, "column 'project_id' is 'None': no value"));
+    assert_true(s_has_reason(&c, "column 'vote' is 'None': no value"));
+    assert_true(s_has_reason(&c, "column 'voter_id' is 'NULL': no value"));
+
+    /* district "None" is no district: not in the id, the unit or the
+     * attributes */
+    const Ratusz__V1__Event *p1 = s_find(&c, "pabulib-gdansk-2020-project-P1");
+    assert_string_equal(p1->budget->unit, "Gdańsk");
+    assert_string_equal(p1->budget->description, "");
+    assert_null(s_attr(p1, "name"));
+    assert_null(s_attr(p1, "district"));
+    assert_string_equal(s_attr(p1, "votes"), "5");
+    const Ratusz__V1__Event *p2 = s_find(&c, "pabulib-gdansk-2020-project-P2");
+    assert_int_equal(p2->budget->amount_grosze, 200000);
+    assert_null(s_attr(p2, "votes"));
+    assert_null(s_attr(p2, "name"));
+
+    static const char *const ballots[] = {"1", "2", "3", "5"};
+    for (size_t i = 0; i < 4; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "pabulib-gdansk-2020-vote-%s", ballots[i]);
+        const Ratusz__V1__Event *v = s_find(&c, id);
+        json_t *j = json_loadb((const char *)v->raw->bytes.data,
+                               v->raw->bytes.len, 0, NULL);
+        assert_non_null(j);
+        assert_string_equal(json_string_value(json_object_get(j, "voter_id")),
+                            ballots[i]);
+        assert_non_null(json_object_get(j, "vote"));
+        assert_null(json_object_get(j, "points"));
+        assert_null(json_object_get(j, "sex"));
+        assert_null(json_object_get(j, "age"));
+        assert_null(json_object_get(j, "district"));
+        json_decref(j);
+    }
+    s_col_free(&c);
+    free(in.p);
+}
+
 /* ---------------------------------------------------------------------------
  * Rb-27S / Rb-28S XML
  */
@@ -1131,6 +1211,8 @@ int main(void)
         cmocka_unit_test(test_pabulib_real_file),
         cmocka_unit_test(test_pabulib_variants),
         cmocka_unit_test(test_pabulib_truncated_and_corrupted),
+        cmocka_unit_test(test_missing_value_spellings),
+        cmocka_unit_test(test_pabulib_missing_values),
         cmocka_unit_test(test_rb_sample),
         cmocka_unit_test(test_rb_elements_cp1250),
         cmocka_unit_test(test_rb_truncated_and_corrupted),
