@@ -302,6 +302,9 @@ typedef struct s_ctx {
     int epsg;   /* CRS of the collection (0: crs_err) */
     char crs_err[160];
     int64_t time; /* 0: the runtime's now */
+    /* the namespace of features with no identifier of their own: the
+     * collection's "name" member, else the input's base name, as a slug */
+    char layer[128];
     s_elem_t *elems;
     size_t n_elems, cap_elems;
 } s_ctx_t;
@@ -646,6 +649,26 @@ static char *s_prop_text(rz_gis_span_t v)
     return b.s;
 }
 
+/* The layer's slug (s_ctx_t.layer) from the collection's "name" member
+ * (as GDAL writes it) when that is a string, else from the input's name.
+ * The member's dots and slashes are part of the name, not an extension or
+ * a directory. */
+static void s_layer(s_ctx_t *c, rz_gis_span_t name)
+{
+    char *n = name.p && *name.p == '"' ? s_decode(name.p, name.e) : NULL;
+    for (char *q = n; q && *q; q++)
+        if (*q == '.' || *q == '/')
+            *q = '-';
+    c->layer[0] = '\0';
+    if (n)
+        rz__gis_slug(n, c->layer, sizeof(c->layer));
+    if (!c->layer[0])
+        rz__gis_slug(c->in->name, c->layer, sizeof(c->layer));
+    if (!c->layer[0])
+        snprintf(c->layer, sizeof(c->layer), "feature");
+    free(n);
+}
+
 /* "dir/żoliborz.geojson" -> "żoliborz" */
 static const char *s_base_name(rz_gis_pool_t *pool, const char *path)
 {
@@ -781,8 +804,9 @@ static int s_map(s_ctx_t *c, const char *p, const char *e, const char *key,
     }
 
     /* identity: the TERYT code, the feature's id, the subject option, or
-     * the file name */
-    char slug[128], idx[32] = "";
+     * the layer (collection name or file name) and the feature's place:
+     * two layers without ids of their own must not share subjects */
+    char idx[32] = "";
     if (!c->single)
         snprintf(idx, sizeof(idx), "/%zu", index);
     const char *fid, *subject;
@@ -799,8 +823,7 @@ static int s_map(s_ctx_t *c, const char *p, const char *e, const char *key,
                              idx);
         subject = rz__gis_printf(&r.pool, "%s%s", g->subject, idx);
     } else {
-        rz__gis_slug(c->in->name, slug, sizeof(slug));
-        fid = rz__gis_printf(&r.pool, "%s%s", *slug ? slug : "feature", idx);
+        fid = rz__gis_printf(&r.pool, "%s%s", c->layer, idx);
         subject = rz__gis_printf(&r.pool, "%s:%s", g->kind, fid);
     }
     free(idtext);
@@ -930,7 +953,7 @@ int rz__gis_geojson_parse(rz_gis_t *g, const rz_input_t *in, rz_out_t *out,
 
     /* the top level, member by member; the features array is scanned
      * element by element so that a broken feature stays one record */
-    rz_gis_span_t type = {0}, crs = {0}, meta = {0};
+    rz_gis_span_t type = {0}, crs = {0}, meta = {0}, name = {0};
     int have_features = 0, rc = 0, top = RZ_GIS_SPAN_OK;
     const char *p = start, *end = NULL;
     if (p >= c.e || *p != '{') {
@@ -982,6 +1005,8 @@ int rz__gis_geojson_parse(rz_gis_t *g, const rz_input_t *in, rz_out_t *out,
                 crs = v;
             else if (s_key_is(k.p, k.e, "meta"))
                 meta = v;
+            else if (s_key_is(k.p, k.e, "name"))
+                name = v;
         }
         p = rz__gis_json_ws(v.e, c.e);
         if (p < c.e && *p == ',') {
@@ -1002,6 +1027,10 @@ int rz__gis_geojson_parse(rz_gis_t *g, const rz_input_t *in, rz_out_t *out,
                                  "no \"type\" member: not GeoJSON");
         goto done;
     }
+    /* a lone Feature's "name" is one of its foreign members, not a layer */
+    if (strcmp(t, "FeatureCollection") != 0)
+        name.p = NULL;
+    s_layer(&c, name);
     if (strcmp(t, "FeatureCollection") != 0) {
         if (strcmp(t, "Feature") != 0 && !s_is_geometry_type(t)) {
             snprintf(err, err_len,

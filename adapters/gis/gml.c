@@ -976,9 +976,23 @@ static int s_map(s_ctx_t *c, s_member_t *m, const char *key)
     char *lokalny = s_find_text(x, f,
                                 "*[local-name()='idIIP']/"
                                 "bt:BT_Identyfikator/bt:lokalnyId");
-    if (!idv)
-        idv = lokalny ? strdup(lokalny)
-                      : strdup(gml_id ? (const char *)gml_id : key);
+    if (!idv && (lokalny || gml_id)) {
+        idv = strdup(lokalny ? lokalny : (const char *)gml_id);
+    } else if (!idv) {
+        /* no identifier at all: its place, in the namespace of its file,
+         * so that two files do not share subjects */
+        char layer[128];
+        if (!rz__gis_slug(c->in->name, layer, sizeof(layer)))
+            snprintf(layer, sizeof(layer), "feature");
+        size_t n = strlen(layer) + strlen(key) + 2;
+        if ((idv = malloc(n)))
+            snprintf(idv, n, "%s/%s", layer, key);
+    }
+    if (!idv) {
+        free(lokalny);
+        rc = RZ_ENOMEM;
+        goto done;
+    }
 
     /* geometry */
     xmlNodePtr geom = s_find_geometry(f);

@@ -687,6 +687,82 @@ static void test_geojson_single_features(void **st)
     rz_module_gis.close(g);
 }
 
+/* Two point features, the second with an id of its own; name_member is
+ * the collection's "name" member or NULL. */
+static char *s_layer_json(const char *name_member)
+{
+    char buf[512];
+    snprintf(buf, sizeof(buf),
+             "{\"type\":\"FeatureCollection\",%s%s%s\"features\":["
+             "{\"type\":\"Feature\",\"geometry\":{\"type\":\"Point\","
+             "\"coordinates\":[21.0,52.2]},\"properties\":{}},"
+             "{\"type\":\"Feature\",\"id\":\"wlasny-7\",\"geometry\":{"
+             "\"type\":\"Point\",\"coordinates\":[21.1,52.3]},"
+             "\"properties\":{}}]}",
+             name_member ? "\"name\":\"" : "", name_member ? name_member : "",
+             name_member ? "\"," : "");
+    return strdup(buf);
+}
+
+static void test_geojson_layers_without_ids_do_not_collide(void **st)
+{
+    (void)st;
+    void *g = s_open("tenant", "1465011", NULL);
+    char *plain = s_layer_json(NULL);
+    char *woj = s_layer_json("wojewodztwa");
+    char *pow = s_layer_json("powiaty");
+
+    /* two files, no name member: the file's base name */
+    coll_t *a = s_parse(g, "/srv/drop/gis/parki.geojson", plain, strlen(plain));
+    coll_t *b =
+        s_parse(g, "/srv/drop/gis/skwery.geojson", plain, strlen(plain));
+    assert_int_equal(a->events, 2);
+    assert_int_equal(b->events, 2);
+    const Ratusz__V1__Event *ea = s_by_key(a, "features[0]")->ev;
+    const Ratusz__V1__Event *eb = s_by_key(b, "features[0]")->ev;
+    assert_string_equal(ea->gis->feature_id, "parki/0");
+    assert_string_equal(ea->subject, "boundary:parki/0");
+    assert_string_equal(eb->gis->feature_id, "skwery/0");
+    assert_string_equal(eb->subject, "boundary:skwery/0");
+    /* a feature with its own id keeps it, whatever the layer */
+    assert_string_equal(s_by_key(a, "features[1]")->ev->gis->feature_id,
+                        "wlasny-7");
+    assert_string_equal(s_by_key(a, "features[1]")->ev->subject,
+                        "boundary:wlasny-7");
+    assert_string_equal(s_by_key(b, "features[1]")->ev->subject,
+                        "boundary:wlasny-7");
+    s_coll_free(a);
+    s_coll_free(b);
+
+    /* two layers POSTed to the same endpoint (one input name): the
+     * collections' name members tell them apart */
+    a = s_parse(g, "gis", woj, strlen(woj));
+    b = s_parse(g, "gis", pow, strlen(pow));
+    ea = s_by_key(a, "features[0]")->ev;
+    eb = s_by_key(b, "features[0]")->ev;
+    assert_string_equal(ea->gis->feature_id, "wojewodztwa/0");
+    assert_string_equal(ea->subject, "boundary:wojewodztwa/0");
+    assert_string_equal(eb->gis->feature_id, "powiaty/0");
+    assert_string_equal(eb->subject, "boundary:powiaty/0");
+    assert_string_equal(s_by_key(b, "features[1]")->ev->gis->feature_id,
+                        "wlasny-7");
+    s_coll_free(a);
+    s_coll_free(b);
+
+    /* a name member wins over the file name; dots are part of it */
+    char *dotted = s_layer_json("PRG.Województwa");
+    a = s_parse(g, "export.geojson", dotted, strlen(dotted));
+    assert_string_equal(s_by_key(a, "features[0]")->ev->gis->feature_id,
+                        "prg-wojewodztwa/0");
+    s_coll_free(a);
+
+    free(dotted);
+    free(plain);
+    free(woj);
+    free(pow);
+    rz_module_gis.close(g);
+}
+
 static void test_whole_input_errors(void **st)
 {
     (void)st;
@@ -1354,6 +1430,7 @@ int main(void)
         cmocka_unit_test(test_geojson_windows1250),
         cmocka_unit_test(test_geojson_bare_geometry),
         cmocka_unit_test(test_geojson_single_features),
+        cmocka_unit_test(test_geojson_layers_without_ids_do_not_collide),
         cmocka_unit_test(test_whole_input_errors),
         cmocka_unit_test(test_gml_parcel),
         cmocka_unit_test(test_gml_corrupted_members),
