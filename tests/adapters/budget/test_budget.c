@@ -481,7 +481,22 @@ static void test_bdl_truncated_and_corrupted(void **state)
                                  "amount of money"));
     assert_true(s_has_reason(&c, "column 'Wartosc' is empty"));
     s_col_free(&c);
-    buf_t *all[] = {&t1, &t2, &a, &b, &d, &m, &m2, &in};
+
+    /* "None" where the value is required is a missing value; "-" as the
+     * unit or a dimension is no unit (zł) and no dimension */
+    buf_t n1 =
+        s_replace(in, "0200000;\"DOLNOŚLĄSKIE\";\"ogółem\";\"2005\";197;",
+                  "0200000;\"DOLNOŚLĄSKIE\";\"ogółem\";\"2005\";None;");
+    buf_t n2 =
+        s_replace(n1, "\"KUJAWSKO-POMORSKIE\";\"ogółem\";\"2005\";179;\"zł\"",
+                  "\"KUJAWSKO-POMORSKIE\";\"-\";\"2005\";179;\"NULL\"");
+    assert_int_equal(s_run(&c, n2, BDL, err, sizeof err, NULL), 0);
+    assert_int_equal(c.nev + c.nq, 352);
+    assert_int_equal(c.nq, 1);
+    assert_string_equal(c.reason[0], "column 'Wartosc' is 'None': no value "
+                                     "for unit 0200000 in 2005");
+    s_col_free(&c);
+    buf_t *all[] = {&t1, &t2, &a, &b, &d, &m, &m2, &n1, &n2, &in};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         free(all[i]->p);
 }
