@@ -679,9 +679,22 @@ void rz_access_principal(zmq_msg_t *msg, char *out, size_t len)
  * Decisions
  */
 
-#define S_UNKNOWN(why, why_len, principal)                                     \
-    s_deny(why, why_len, "principal '%s' is not in the principals file",       \
-           principal ? principal : "")
+/* The first step of every decision: 1 when security is off (allowed), 0
+ * with *p set, or RZ_EDENIED for a principal not in the file. */
+static int s_who(const char *principal, const s_principal_t **p, char *why,
+                 size_t why_len)
+{
+    if (!s_grants) {
+        s_allow(why, why_len);
+        return 1;
+    }
+    *p = s_find(principal);
+    if (!*p)
+        return s_deny(why, why_len,
+                      "principal '%s' is not in the principals file",
+                      principal ? principal : "");
+    return 0;
+}
 
 int rz_access_publish(const char *principal, const char *source,
                       const char *tenant, const char *domain, char *why,
@@ -689,13 +702,10 @@ int rz_access_publish(const char *principal, const char *source,
 {
     char grants[256];
     (void)domain; /* the source patterns say which domains */
-    if (!s_grants) {
-        s_allow(why, why_len);
-        return 0;
-    }
-    const s_principal_t *p = s_find(principal);
-    if (!p)
-        return S_UNKNOWN(why, why_len, principal);
+    const s_principal_t *p = NULL;
+    int who = s_who(principal, &p, why, why_len);
+    if (who)
+        return who < 0 ? who : 0;
     source = source ? source : "";
     tenant = tenant ? tenant : "";
     if (!s_glob_any(&p->c.publish_sources, source)) {
@@ -720,13 +730,10 @@ int rz_access_admin(const char *principal, const char *action, char *why,
                     size_t why_len)
 {
     char grants[256];
-    if (!s_grants) {
-        s_allow(why, why_len);
-        return 0;
-    }
-    const s_principal_t *p = s_find(principal);
-    if (!p)
-        return S_UNKNOWN(why, why_len, principal);
+    const s_principal_t *p = NULL;
+    int who = s_who(principal, &p, why, why_len);
+    if (who)
+        return who < 0 ? who : 0;
     action = action ? action : "";
     for (int k = 0; s_actions[k]; k++) {
         if (strcmp(s_actions[k], action) == 0 && (p->admin & (1u << k))) {
@@ -745,13 +752,10 @@ int rz_access_group(const char *principal, const char *group, char *why,
                     size_t why_len)
 {
     char grants[256];
-    if (!s_grants) {
-        s_allow(why, why_len);
-        return 0;
-    }
-    const s_principal_t *p = s_find(principal);
-    if (!p)
-        return S_UNKNOWN(why, why_len, principal);
+    const s_principal_t *p = NULL;
+    int who = s_who(principal, &p, why, why_len);
+    if (who)
+        return who < 0 ? who : 0;
     group = group ? group : "";
     if (s_glob_any(&p->c.groups, group)) {
         s_allow(why, why_len);
@@ -776,13 +780,10 @@ int rz_access_read_prefix(const char *principal, const char *prefix, char *why,
                           size_t why_len)
 {
     char grants[256];
-    if (!s_grants) {
-        s_allow(why, why_len);
-        return RZ_READ_ALL;
-    }
-    const s_principal_t *p = s_find(principal);
-    if (!p)
-        return S_UNKNOWN(why, why_len, principal);
+    const s_principal_t *p = NULL;
+    int who = s_who(principal, &p, why, why_len);
+    if (who)
+        return who < 0 ? who : RZ_READ_ALL;
     prefix = prefix ? prefix : "";
     size_t n = strlen(prefix);
     bool some = false;

@@ -898,6 +898,26 @@ static int s_group_ok(const char *g)
     return 1;
 }
 
+/* Hand a change of a consumer group to the writer (COMMIT: op 0; GROUP:
+ * RZ_CONSUMER_RESET or _DELETE); the reply goes out when it is done. */
+static void s_queue_group(s_front_t *f, s_req_t *q, const char *group,
+                          uint64_t seq, int op)
+{
+    rz_job_t *job = s_job_new(q, RZ_JOB_COMMIT);
+    if (!job) {
+        s_reply_error(f, q, RZ_ENOMEM, "out of memory");
+        return;
+    }
+    job->group = rz_arena_strndup(&job->arena, group, strlen(group));
+    job->seq = seq;
+    job->op = op;
+    if (!job->group) {
+        rz_job_free(job);
+        return;
+    }
+    s_queue(f, job);
+}
+
 /* 1 when group is a valid name; else answered with RZ_EBADREQ. */
 static int s_group_checked(s_front_t *f, s_req_t *q, const char *cmd,
                            const char *group)
@@ -1027,19 +1047,7 @@ static void s_commit(s_front_t *f, s_req_t *q, rz_arena_t *a)
         ratusz__v1__consumer_group__free_unpacked(known, NULL);
     else if (!s_binding_find(f, m->group) && s_groups_full(f, q, m->group))
         return;
-    rz_job_t *job = s_job_new(q, RZ_JOB_COMMIT);
-    if (!job) {
-        s_reply_error(f, q, RZ_ENOMEM, "out of memory");
-        return;
-    }
-    job->group = rz_arena_strndup(&job->arena, m->group, strlen(m->group));
-    job->seq = m->seq;
-    job->prefix = NULL;
-    if (!job->group) {
-        rz_job_free(job);
-        return;
-    }
-    s_queue(f, job);
+    s_queue_group(f, q, m->group, m->seq, 0);
 }
 
 /* A request that would make one more consumer group than max_groups is
@@ -1087,19 +1095,7 @@ static void s_group(s_front_t *f, s_req_t *q, rz_arena_t *a)
         s_reply_error(f, q, RZ_ESTOPPING, "the broker is shutting down");
         return;
     }
-    rz_job_t *job = s_job_new(q, RZ_JOB_COMMIT);
-    if (!job) {
-        s_reply_error(f, q, RZ_ENOMEM, "out of memory");
-        return;
-    }
-    job->group = rz_arena_strndup(&job->arena, m->group, strlen(m->group));
-    job->seq = m->seq;
-    job->op = op;
-    if (!job->group) {
-        rz_job_free(job);
-        return;
-    }
-    s_queue(f, job);
+    s_queue_group(f, q, m->group, m->seq, op);
 }
 
 static void s_consumers(s_front_t *f, s_req_t *q)

@@ -81,6 +81,16 @@ void rzt_keypair(char *public_z85, char *secret_z85);
 int rzt_write_key(const char *path, const char *name, const char *public_z85,
                   const char *secret_z85);
 
+/* The port of a "tcp://HOST:PORT" endpoint, or -1. */
+int rzt_endpoint_port(const char *endpoint);
+
+/* A plain TCP connection to 127.0.0.1:port (for peers that speak no
+ * ZeroMQ), or -1. */
+int rzt_tcp_connect(int port);
+
+/* A field of /proc/PID/status in KiB ("VmRSS", "RssAnon"), or -1. */
+long rzt_status_kb(pid_t pid, const char *key);
+
 /* cmocka group fixtures: a broker with default options (or extra
  * arguments) started into *state, and its clean-up. */
 int rzt_setup_with(void **state, const char *const *extra);

@@ -24,36 +24,15 @@
 
 #include "harness.h"
 
-static int s_port(const char *endpoint)
-{
-    const char *colon = strrchr(endpoint, ':');
-    return colon ? atoi(colon + 1) : -1;
-}
-
-static int s_tcp(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 static void test_slowloris_does_not_starve_healthz(void **state)
 {
     rzt_broker_t *b = *state;
-    int port = s_port(b->metrics);
+    int port = rzt_endpoint_port(b->metrics);
     enum { SLOW = 500 };
     int *fds = calloc(SLOW, sizeof *fds);
     int open_n = 0;
     for (int i = 0; i < SLOW; i++) {
-        fds[i] = s_tcp(port);
+        fds[i] = rzt_tcp_connect(port);
         if (fds[i] < 0)
             continue;
         open_n++;
@@ -133,7 +112,7 @@ static void test_fd_exhaustion_is_logged_and_recovered(void **state)
     enum { CROWD = 120 };
     int fds[CROWD], n = 0;
     for (int i = 0; i < CROWD; i++)
-        if ((fds[n] = s_tcp(s_port(front))) >= 0)
+        if ((fds[n] = rzt_tcp_connect(rzt_endpoint_port(front))) >= 0)
             n++;
     usleep(1500000);
     char text[1 << 16];

@@ -30,21 +30,6 @@
 /* the bound, except under AddressSanitizer (harness.h) */
 #define S_UNDER_BUDGET(kb) (RZT_ASAN || (kb) < BUDGET_KB)
 
-static long s_status_kb(pid_t pid, const char *key)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long kb = -1;
-    size_t n = strlen(key);
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, key, n) && line[n] == ':')
-            kb = atol(line + n + 1);
-    if (f)
-        fclose(f);
-    return kb;
-}
-
 /* Samples the broker's RssAnon until told to stop. */
 typedef struct sampler {
     pid_t pid;
@@ -57,7 +42,7 @@ static void *s_sample(void *arg)
 {
     sampler_t *s = arg;
     while (!atomic_load(&s->stop)) {
-        long kb = s_status_kb(s->pid, "RssAnon");
+        long kb = rzt_status_kb(s->pid, "RssAnon");
         if (kb > s->peak_kb)
             s->peak_kb = kb;
         usleep(20000);
@@ -103,7 +88,7 @@ static int s_good_publisher(const rzt_broker_t *b, int ms, int base)
 static void test_pipelined_big_publishes(void **state)
 {
     rzt_broker_t *b = *state;
-    long before = s_status_kb(b->pid, "RssAnon");
+    long before = rzt_status_kb(b->pid, "RssAnon");
     /* one valid event of almost 4 MiB */
     size_t n = (4u << 20) - 4096;
     uint8_t *data = malloc(n);
@@ -158,7 +143,7 @@ static void test_pipelined_big_publishes(void **state)
 static void test_big_reports_refused(void **state)
 {
     rzt_broker_t *b = *state;
-    long before = s_status_kb(b->pid, "RssAnon");
+    long before = rzt_status_kb(b->pid, "RssAnon");
     Ratusz__V1__Component comp = RATUSZ__V1__COMPONENT__INIT;
     size_t n = 4u << 20;
     char *detail = malloc(n + 1);
@@ -214,7 +199,7 @@ static void test_slow_subscribers(void **state)
         assert_int_equal(zmq_connect(subs[i], b->stream), 0);
     }
     usleep(1000000);
-    long before = s_status_kb(b->pid, "RssAnon");
+    long before = rzt_status_kb(b->pid, "RssAnon");
     sampler_t s;
     s_sampler_start(&s, b->pid);
     /* nobody reads: 50,000 events go out to 200 stalled subscribers */

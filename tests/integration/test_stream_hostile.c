@@ -27,31 +27,10 @@
 #define N_EVENTS 200
 #define PREFIX "1261011."
 
-static int s_port(const char *endpoint)
-{
-    const char *colon = strrchr(endpoint, ':');
-    return colon ? atoi(colon + 1) : -1;
-}
-
-static int s_tcp(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* A ZMTP/1.0 peer: an empty identity frame, then unsubscribe frames. */
 static int s_zmtp10_unsubscriber(int port)
 {
-    int fd = s_tcp(port);
+    int fd = rzt_tcp_connect(port);
     if (fd < 0)
         return -1;
     uint8_t buf[64];
@@ -77,7 +56,7 @@ static int s_zmtp10_unsubscriber(int port)
 
 static int s_random_bytes(int port, unsigned seed)
 {
-    int fd = s_tcp(port);
+    int fd = rzt_tcp_connect(port);
     if (fd < 0)
         return -1;
     uint8_t buf[512];
@@ -88,24 +67,10 @@ static int s_random_bytes(int port, unsigned seed)
     return fd;
 }
 
-static long s_rss_kb(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "RssAnon:", 8))
-            kb = atol(line + 8);
-    if (f)
-        fclose(f);
-    return kb;
-}
-
 static void test_hostile_peers_do_not_switch_the_stream_off(void **state)
 {
     rzt_broker_t *b = *state;
-    int port = s_port(b->stream);
+    int port = rzt_endpoint_port(b->stream);
     void *ctx = zmq_ctx_new();
     int ios = 2;
     zmq_ctx_set(ctx, ZMQ_IO_THREADS, ios);
@@ -130,7 +95,7 @@ static void test_hostile_peers_do_not_switch_the_stream_off(void **state)
             nfd++;
     /* an oversized subscription (1 MiB, ZMTP/1.0 long frame): the
      * connection is dropped, nothing is kept */
-    int big = s_tcp(port);
+    int big = rzt_tcp_connect(port);
     assert_true(big >= 0);
     {
         size_t n = (size_t)1 << 20;
@@ -210,7 +175,7 @@ static void test_hostile_peers_do_not_switch_the_stream_off(void **state)
     }
     assert_int_equal(short_subs, 0);
     assert_true(rzt_broker_alive(b));
-    long rss = s_rss_kb(b->pid);
+    long rss = rzt_status_kb(b->pid, "RssAnon");
     fprintf(stderr, "broker RssAnon after the attack: %ld KiB\n", rss);
     assert_true(rss > 0 && (RZT_ASAN || rss < 256 * 1024));
     for (int i = 0; i < N_SUBS; i++)
