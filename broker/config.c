@@ -105,6 +105,13 @@ static const rz_conf_option_t s_options[] = {
      16 * S_KIB * S_KIB, UINT64_C(1) << 40, "SIZE",
      "memory held outside the LMDB map (queued requests, socket buffers, "
      "reports); past half of it the broker stops reading requests"},
+    /* a watch holds at most its window (plus one push) in the broker */
+    {"watch_window", RZ_CONF_SIZE, S_OFF(watch_window), "1M", NULL,
+     64 * S_KIB, S_KIB * S_KIB * S_KIB, "SIZE",
+     "bytes a WATCH subscriber may have sent and not yet acknowledged; "
+     "past it the watch is cut off"},
+    {"max_watchers", RZ_CONF_UINT, S_OFF(max_watchers), "1024", NULL, 1,
+     100000, "N", "most WATCH subscriptions open at once"},
     {NULL, RZ_CONF_STRING, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 

@@ -45,6 +45,8 @@ typedef struct rz_config {
      * the writer, reports, socket buffers): docs/PROTOCOL.md section 9 */
     uint64_t memory_budget; /* 256 MiB */
     uint64_t max_groups;    /* consumer groups, at most (10000) */
+    uint64_t watch_window;  /* WATCH: unacknowledged bytes per watch (1 MiB) */
+    uint64_t max_watchers;  /* WATCH: open at once (1024) */
 } rz_config_t;
 
 enum rz_security {

@@ -24,6 +24,7 @@
 #include "ratusz/wire.h"
 #include "broker.h"
 #include "log.h"
+#include "watch.h"
 
 #define S_MAX_FRAMES 8
 #define S_CORR_MAX 255
@@ -53,6 +54,8 @@ typedef struct s_front {
     size_t queued_bytes;  /* requests held for the writer (memory budget) */
     int64_t subscriptions;
     uint64_t dropped_replies;
+    rz_watches_t watches; /* WATCH: flow-controlled subscriptions */
+    uint64_t fanned;      /* every event up to this seq was fanned out */
 } s_front_t;
 
 /* A request being handled: its frames, borrowed from the receive. */
@@ -483,28 +486,33 @@ static void s_fan_out(s_front_t *f, rz_job_t *job)
             continue;
         memcpy(zmq_msg_data(&ev), it->bytes, it->len);
         memcpy((uint8_t *)zmq_msg_data(&ev) + it->len, stamp, sn);
-        if (f->fed_red) {
-            /* the redacted stream: the same message unless the event holds
-             * personal data; one that cannot be redacted is not sent */
-            const uint8_t *rb = zmq_msg_data(&ev);
-            size_t rn = zmq_msg_size(&ev);
-            int rc = 0;
-            zmq_msg_init(&red);
-            if (rz_redact_needed(rb, rn))
-                rc = rz_redact_event(&f->b->redact_key, rb, rn, &job->arena,
-                                     &rb, &rn);
-            if (rc == 1 && zmq_msg_init_size(&red, rn) == 0) {
-                memcpy(zmq_msg_data(&red), rb, rn);
+        /* the redacted form: the same bytes unless the event holds
+         * personal data; one that cannot be redacted is not sent to
+         * readers without clearance */
+        const uint8_t *rb = zmq_msg_data(&ev);
+        size_t rn = zmq_msg_size(&ev);
+        int rc = 0;
+        if ((f->fed_red || f->watches.redacted) && rz_redact_needed(rb, rn)) {
+            rc = rz_redact_event(&f->b->redact_key, rb, rn, &job->arena, &rb,
+                                 &rn);
+            if (rc == 1)
                 atomic_fetch_add(&f->b->redacted, 1);
-                s_stream_send(f->stream_red, it, pos, &red);
-            } else if (rc == 0) {
+            else if (rc < 0)
+                rz_warn("event seq %llu cannot be redacted (%s): not sent "
+                        "to readers without personal-data clearance",
+                        (unsigned long long)it->seq, rz_strerror(rc));
+        }
+        rz_watches_event(&f->watches, it->topic, it->topic_len, it->seq,
+                         zmq_msg_data(&ev), zmq_msg_size(&ev),
+                         rc < 0 ? NULL : rb, rn);
+        if (f->fed_red && rc >= 0) {
+            zmq_msg_init(&red);
+            if (rc == 0) {
                 zmq_msg_copy(&red, &ev);
                 s_stream_send(f->stream_red, it, pos, &red);
-            } else {
-                zmq_msg_close(&red);
-                rz_warn("event seq %llu cannot be redacted (%s): not sent "
-                        "on the redacted stream",
-                        (unsigned long long)it->seq, rz_strerror(rc));
+            } else if (zmq_msg_init_size(&red, rn) == 0) {
+                memcpy(zmq_msg_data(&red), rb, rn);
+                s_stream_send(f->stream_red, it, pos, &red);
             }
         }
         if (f->fed)
@@ -512,6 +520,7 @@ static void s_fan_out(s_front_t *f, rz_job_t *job)
         else
             zmq_msg_close(&ev);
     }
+    rz_watches_flush(&f->watches);
 }
 
 /* A job came back from the writer: answer it and fan its events out. */
@@ -560,8 +569,14 @@ static void s_job_done(s_front_t *f, rz_job_t *job)
     }
 
     /* Fan-out first: subscribers see an event as soon as it is durable. */
-    if (job->rc == 0 && (f->fed || f->fed_red))
+    if (job->rc == 0 && (f->fed || f->fed_red || f->watches.n))
         s_fan_out(f, job);
+    /* a WATCH from now on is sent what comes after these */
+    for (size_t i = 0; job->rc == 0 && job->kind == RZ_JOB_PUBLISH &&
+                       i < job->n; i++)
+        if (!job->items[i].code && !job->items[i].duplicate &&
+            job->items[i].seq > f->fanned)
+            f->fanned = job->items[i].seq;
 
     Ratusz__V1__AckList al = RATUSZ__V1__ACK_LIST__INIT;
     Ratusz__V1__Ack *acks =
@@ -1190,9 +1205,17 @@ void rz_broker_stats_free(Ratusz__V1__Stats *s)
     rz_stats_snapshot_free(s);
 }
 
+/* The watches' numbers, for STATS and /metrics. */
+static void s_watch_stats(s_front_t *f)
+{
+    rz_stats_set_watches(f->b->stats, f->watches.n, f->watches.held,
+                         f->watches.cutoffs);
+}
+
 static void s_stats(s_front_t *f, s_req_t *q)
 {
     Ratusz__V1__Stats s;
+    s_watch_stats(f);
     if (rz_broker_stats(f->b, &s) < 0) {
         s_reply_error(f, q, RZ_ENOMEM, "out of memory");
         return;
@@ -1308,6 +1331,111 @@ static void s_verify(s_front_t *f, s_req_t *q, rz_arena_t *a)
     }
     if (rc < 0)
         s_reply_error(f, q, rc, "verify failed: %s", rz_strerror(rc));
+}
+
+/* --------------------------------------------------------------------------
+ * WATCH, CREDIT, UNWATCH: flow-controlled subscriptions (watch.h)
+ */
+
+#define S_WATCH_PREFIXES 64
+
+typedef struct s_prefixes {
+    char *p[S_WATCH_PREFIXES];
+    size_t n;
+} s_prefixes_t;
+
+static void s_prefix_add(const char *p, size_t n, void *user)
+{
+    s_prefixes_t *l = user;
+    if (l->n < S_WATCH_PREFIXES)
+        l->p[l->n] = strndup(p, n), l->n += l->p[l->n] != NULL;
+}
+
+static void s_watch(s_front_t *f, s_req_t *q, rz_arena_t *a)
+{
+    if (q->has_delim) {
+        s_reply_error(f, q, RZ_EBADREQ,
+                      "WATCH needs a DEALER socket: a REQ socket cannot "
+                      "take the pushes that follow the reply");
+        return;
+    }
+    Ratusz__V1__WatchRequest *m = S_UNPACK(ratusz__v1__watch_request, q, a);
+    if (!m) {
+        s_reply_error(f, q, RZ_EDECODE, "WATCH body is not a WatchRequest");
+        return;
+    }
+    /* a byte prefix of a topic: it may end inside a letter, but holds no
+     * control characters (they reach the log and the audit) */
+    size_t plen = strlen(m->topic_prefix);
+    int controls = 0;
+    for (size_t i = 0; i < plen; i++)
+        controls |= (uint8_t)m->topic_prefix[i] < 0x20 ||
+                    m->topic_prefix[i] == 0x7f;
+    if (plen > RZ_TOPIC_MAX || controls) {
+        s_reply_error(f, q, RZ_EINVAL,
+                      "WATCH topic_prefix is not a topic prefix (at most %d "
+                      "bytes, no control characters)",
+                      RZ_TOPIC_MAX);
+        return;
+    }
+    s_prefixes_t l = {{NULL}, 0};
+    int added = rz_access_subscribe(q->principal, m->topic_prefix, plen,
+                                    s_prefix_add, &l);
+    if (added <= 0) {
+        char why[RZ_PRINCIPAL_MAX + 64];
+        snprintf(why, sizeof why, "principal '%s' may not read this prefix",
+                 q->principal);
+        s_deny(f, q, "WATCH", m->topic_prefix, why);
+        return;
+    }
+    zmq_msg_t *rid = &q->frames[0];
+    size_t clen;
+    const void *corr = s_corr(q, &clen);
+    rz_watch_spec_t spec = {
+        zmq_msg_data(rid), zmq_msg_size(rid), corr, clen,
+        q->principal, q->address, !rz_access_personal(q->principal),
+        l.p, l.n, m->window};
+    int64_t win = rz_watches_open(&f->watches, &spec);
+    if (win == RZ_EBUSY) {
+        s_reply_error(f, q, RZ_EBUSY, "%zu watches are open (max_watchers)",
+                      f->watches.max);
+    } else if (win < 0) {
+        s_reply_error(f, q, (int)win, "cannot open a watch: %s",
+                      rz_strerror((int)win));
+    } else {
+        Ratusz__V1__WatchReply r = RATUSZ__V1__WATCH_REPLY__INIT;
+        r.head_seq = f->fanned;
+        r.window = (uint64_t)win;
+        r.prefixes = l.p;
+        r.n_prefixes = l.n;
+        r.redacted = spec.redacted;
+        s_reply_msg(f, q, "WATCH", &r.base);
+        rz_debug("watch of %s at %s: prefix '%s', %zu granted, window %lld, "
+                 "from seq %llu",
+                 q->principal, q->address, m->topic_prefix, l.n,
+                 (long long)win, (unsigned long long)f->fanned);
+    }
+    for (size_t i = 0; i < l.n; i++)
+        free(l.p[i]);
+}
+
+/* CREDIT has no reply: it only moves the window. */
+static void s_credit(s_front_t *f, s_req_t *q, rz_arena_t *a)
+{
+    Ratusz__V1__Credit *m = S_UNPACK(ratusz__v1__credit, q, a);
+    zmq_msg_t *rid = &q->frames[0];
+    if (m)
+        rz_watches_credit(&f->watches, zmq_msg_data(rid), zmq_msg_size(rid),
+                          m->consumed);
+}
+
+static void s_unwatch(s_front_t *f, s_req_t *q)
+{
+    zmq_msg_t *rid = &q->frames[0];
+    rz_watches_remove(&f->watches, zmq_msg_data(rid), zmq_msg_size(rid));
+    Ratusz__V1__WatchReply r = RATUSZ__V1__WATCH_REPLY__INIT;
+    r.head_seq = f->fanned;
+    s_reply_msg(f, q, "UNWATCH", &r.base);
 }
 
 /* --------------------------------------------------------------------------
@@ -1430,6 +1558,12 @@ static void s_handle(s_front_t *f, s_req_t *q)
         s_reload_cmd(f, q);
     else if (s_cmd_is(cmd, "GROUP"))
         s_group(f, q, &a);
+    else if (s_cmd_is(cmd, "CREDIT"))
+        s_credit(f, q, &a);
+    else if (s_cmd_is(cmd, "WATCH"))
+        s_watch(f, q, &a);
+    else if (s_cmd_is(cmd, "UNWATCH"))
+        s_unwatch(f, q);
     else {
         char name[80];
         s_printable(cmd, name, sizeof name);
@@ -1709,6 +1843,10 @@ static int s_reload(s_front_t *f, s_req_t *by, char *err, size_t err_len)
             s_socket(f, ZMQ_XPUB, b->cfg->stream_redacted, "stream-redacted");
     }
     f->subscriptions = 0;
+    /* watches were granted under the old grants: each watches again */
+    rz_watches_close(&f->watches, "reload");
+    rz_watches_init(&f->watches, f->front, b->cfg->max_watchers,
+                    b->cfg->watch_window, b->cfg->memory_budget / 4);
     if (!f->stream || (*b->cfg->stream_redacted && !f->stream_red)) {
         rz_error("%s: cannot listen on the streams again: stopping", cmd);
         atomic_store(&b->stopping, 1);
@@ -1762,6 +1900,10 @@ int rz_server_run(rz_broker_t *b)
     if (!f.front || !f.stream ||
         (*b->cfg->stream_redacted && !f.stream_red))
         goto stop_writer;
+    /* the watches share a quarter of the budget with the streams' queues */
+    rz_watches_init(&f.watches, f.front, b->cfg->max_watchers,
+                    b->cfg->watch_window, b->cfg->memory_budget / 4);
+    f.fanned = rz_store_head(b->store);
     rz_info("ratuszd %s ready: front %s, stream %s%s%s, data %s (sync %s, "
             "%s)",
             RZ_VERSION, b->cfg->listen, b->cfg->stream,
@@ -1830,6 +1972,7 @@ int rz_server_run(rz_broker_t *b)
             }
         }
         int64_t now = rz_now_us();
+        s_watch_stats(&f);
         if (now >= next_tick) {
             rz_stats_tick(b->stats, now);
             next_tick = now + RZ_STATS_TICK_US;
@@ -1844,6 +1987,7 @@ stop_writer: {
     s_pipe_in(&f);
 }
 out:
+    rz_watches_close(&f.watches, "stopping");
     if (f.front)
         zmq_close(f.front);
     if (f.stream)

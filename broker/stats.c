@@ -141,6 +141,7 @@ struct rz_stats {
     size_t nrejects, rejects_cap;
 
     uint64_t events_in, events_out, reads, commits, requests, subscribers;
+    uint64_t watchers, watch_held, watch_cutoffs;
     int64_t last_tick;
 
     /* the latest REPORT of each component, as received */
@@ -393,6 +394,16 @@ void rz_stats_set_subscribers(rz_stats_t *st, uint64_t n)
     pthread_mutex_unlock(&st->lock);
 }
 
+void rz_stats_set_watches(rz_stats_t *st, uint64_t n, uint64_t held,
+                          uint64_t cutoffs)
+{
+    pthread_mutex_lock(&st->lock);
+    st->watchers = n;
+    st->watch_held = held;
+    st->watch_cutoffs = cutoffs;
+    pthread_mutex_unlock(&st->lock);
+}
+
 /* The load-average recurrence with the real elapsed time dt, not the
  * nominal 5 s: rate = delta/dt over the interval, weighted by 1 - e^(-dt/W).
  * A late tick then counts its longer interval fully, an early one little. */
@@ -536,6 +547,9 @@ int rz_stats_snapshot(rz_stats_t *st, Ratusz__V1__Stats *out)
     out->commits_total = st->commits;
     out->requests_total = st->requests;
     out->subscribers = st->subscribers;
+    out->watchers = st->watchers;
+    out->watch_held = st->watch_held;
+    out->watch_cutoffs = st->watch_cutoffs;
     /* every event that left the broker: live, to groups, and in replies */
     out->events_out_total = st->events_out + st->reads;
     Ratusz__V1__Component **comps = NULL;
@@ -1107,6 +1121,16 @@ char *rz_stats_prometheus(const Ratusz__V1__Stats *s)
 
     s_scalar(&b, "ratusz_subscribers", "gauge",
              "Live subscriptions on the stream socket.", s->subscribers);
+    s_scalar(&b, "ratusz_watchers", "gauge",
+             "Open WATCH subscriptions (flow-controlled, on the front "
+             "socket).",
+             s->watchers);
+    s_scalar(&b, "ratusz_watch_held_bytes", "gauge",
+             "Bytes sent to WATCH subscribers and not yet acknowledged.",
+             s->watch_held);
+    s_scalar(&b, "ratusz_watch_cutoffs_total", "counter",
+             "WATCH subscriptions cut off for falling a window behind.",
+             s->watch_cutoffs);
     s_scalar(&b, "ratusz_memory_budget_bytes", "gauge",
              "Memory the broker may hold outside the LMDB map "
              "(memory_budget).",

@@ -50,6 +50,11 @@ void rz_stats_read(rz_stats_t *st, uint64_t events);
 
 void rz_stats_set_subscribers(rz_stats_t *st, uint64_t n);
 
+/* WATCH subscriptions: open, bytes sent to them and not yet acknowledged,
+ * and how many were cut off since the start. */
+void rz_stats_set_watches(rz_stats_t *st, uint64_t n, uint64_t held,
+                          uint64_t cutoffs);
+
 /* Advance the moving averages; call every RZ_STATS_TICK_US. */
 #define RZ_STATS_TICK_US 5000000
 void rz_stats_tick(rz_stats_t *st, int64_t now_us);

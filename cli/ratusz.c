@@ -31,6 +31,7 @@
 
 #include <jansson.h>
 
+#include "ratusz/conf.h"
 #include "ratusz/keys.h"
 #include "ratusz/ratusz.h"
 #include "ratusz/text.h"
@@ -63,7 +64,8 @@ static struct {
      * and where each came from ("--key" or "$RATUSZ_KEY"), for errors */
     const char *key, *key_from;
     const char *server_key, *server_key_from;
-} s_opt = {NULL, NULL, -1, NULL, NULL, NULL, NULL};
+    bool stream_given; /* --stream or $RATUSZ_STREAM: sub uses the stream */
+} s_opt = {NULL, NULL, -1, NULL, NULL, NULL, NULL, false};
 
 /* The client of the running command, and the words behind its last
  * failure once it is gone (see s_fail). */
@@ -271,7 +273,10 @@ static int s_global_opt(const char *cmd, int c, const char *arg, char **argv)
     uint32_t ms;
     switch (c) {
     case S_OPT_ENDPOINT: s_opt.endpoint = arg; return 1;
-    case S_OPT_STREAM: s_opt.stream = arg; return 1;
+    case S_OPT_STREAM:
+        s_opt.stream = arg;
+        s_opt.stream_given = true;
+        return 1;
     case S_OPT_KEY:
         s_opt.key = arg;
         s_opt.key_from = "--key";
@@ -297,8 +302,9 @@ static const char s_global_help[] =
     "Global options (before or after the command):\n"
     "  -e, --endpoint EP   broker front endpoint (default $RATUSZ_ENDPOINT or\n"
     "                      " RZ_DEFAULT_FRONT ")\n"
-    "  -s, --stream EP     broker stream endpoint, for sub (default\n"
-    "                      $RATUSZ_STREAM or " RZ_DEFAULT_STREAM ")\n"
+    "  -s, --stream EP     sub: read the broker's stream socket (XPUB) at EP\n"
+    "                      instead of watching over the front (default\n"
+    "                      $RATUSZ_STREAM)\n"
     "  -t, --timeout MS    request timeout in milliseconds (default 10000)\n"
     "  -k, --key FILE      this client's secret key file, from 'ratusz keygen'\n"
     "                      (CURVE; default $RATUSZ_KEY)\n"
@@ -960,23 +966,32 @@ done:
  */
 
 static const char s_sub_help[] =
-    "Usage: ratusz sub [PREFIX] [--count N]\n"
+    "Usage: ratusz sub [PREFIX] [--count N] [--window SIZE]\n"
     "\n"
     "Print live events whose topic starts with PREFIX (default: all) as\n"
     "CloudEvents JSON lines, until Ctrl-C. Topics are\n"
     "<tenant>.<domain>.<type-suffix>: 1061011 is one gmina, 1061011.env its\n"
-    "environment events. Events missed by a slow subscriber are read back\n"
-    "from the broker's store and printed in order.\n"
+    "environment events. The events come over the front endpoint with flow\n"
+    "control (WATCH); personal data is pseudonymised unless this client's\n"
+    "principal is cleared. A subscriber that falls behind is cut off by the\n"
+    "broker; what it missed is read back from the store and printed in\n"
+    "order, and the count of cut-offs goes to stderr at the end. With\n"
+    "--stream EP the events come from the broker's stream socket instead.\n"
     "\n"
     "  --count N           exit after N events\n"
+    "  --window SIZE       bytes the broker may send ahead of what was\n"
+    "                      printed (e.g. 256K; default: the broker's\n"
+    "                      watch_window)\n"
     "  -t, --timeout MS    also: exit when no event came for MS milliseconds\n";
 
 static int s_cmd_sub(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"count", required_argument, NULL, S_OPT_COUNT}, S_GLOBAL_LONGOPTS,
+        {"count", required_argument, NULL, S_OPT_COUNT},
+        {"window", required_argument, NULL, S_OPT_WINDOW}, S_GLOBAL_LONGOPTS,
         {NULL, 0, NULL, 0}};
     s_printer_t pr = {0};
+    uint64_t window = 0;
     int c, g;
     while ((c = getopt_long(argc, argv, S_GLOBAL_SHORTOPTS, longopts,
                             NULL)) != -1) {
@@ -985,6 +1000,12 @@ static int s_cmd_sub(int argc, char **argv)
         case S_OPT_COUNT:
             if (s_parse_u64(optarg, &pr.max) || pr.max == 0)
                 return s_bad_number("sub", "--count", optarg);
+            break;
+        case S_OPT_WINDOW:
+            if (rz_conf_parse_size(optarg, &window) < 0 || window == 0 ||
+                window > SIZE_MAX)
+                return s_usage_error("sub", "--window: not a size: '%s'",
+                                     optarg);
             break;
         default:
             if ((g = s_global_opt("sub", c, optarg, argv)) != 1)
@@ -1003,7 +1024,8 @@ static int s_cmd_sub(int argc, char **argv)
     int conn = s_connect("sub", NULL, &cl);
     if (conn)
         return conn;
-    sub = rz_sub_new(cl, s_opt.stream, prefix);
+    sub = s_opt.stream_given ? rz_sub_new(cl, s_opt.stream, prefix)
+                             : rz_watch_new(cl, prefix, (size_t)window);
     if (!sub) {
         /* its first request failed: errno is then one of our codes */
         int e = errno;
@@ -1011,7 +1033,8 @@ static int s_cmd_sub(int argc, char **argv)
             s_fail("sub", -e);
         else
             fprintf(stderr, "ratusz: sub: cannot subscribe at %s: %s\n",
-                    s_opt.stream, strerror(e));
+                    s_opt.stream_given ? s_opt.stream : s_opt.endpoint,
+                    strerror(e));
         goto done;
     }
     s_install_signals();
@@ -1050,6 +1073,13 @@ static int s_cmd_sub(int argc, char **argv)
     }
     if (gap && status == S_EXIT_OK)
         status = S_EXIT_FAIL;
+    rz_sub_stats_t ss;
+    rz_sub_stats(sub, &ss);
+    if (ss.cutoffs)
+        fprintf(stderr,
+                "ratusz: sub: fell behind %" PRIu64 " time%s: %" PRIu64
+                " events read back from the store, none missed\n",
+                ss.cutoffs, ss.cutoffs == 1 ? "" : "s", ss.backfilled);
 done:
     rz_sub_destroy(&sub);
     s_disconnect(&cl);
@@ -1720,9 +1750,16 @@ static void s_render_stats(FILE *out, const Ratusz__V1__Stats *st,
     fprintf(out, "  events %s in, %s out",
             human_count(a, sizeof a, st->events_total),
             human_count(b, sizeof b, st->events_out_total));
-    fprintf(out, "  commits %s  requests %s  subscribers %" PRIu64 "\n",
+    fprintf(out, "  commits %s  requests %s  subscribers %" PRIu64,
             human_count(d, sizeof d, st->commits_total),
             human_count(a, sizeof a, st->requests_total), st->subscribers);
+    if (st->watchers || st->watch_cutoffs)
+        fprintf(out, "  watchers %" PRIu64 " (%s held, %s%s cut off%s)",
+                st->watchers, human_size(b, sizeof b, st->watch_held),
+                st->watch_cutoffs ? red : "",
+                human_count(d, sizeof d, st->watch_cutoffs),
+                st->watch_cutoffs ? off : "");
+    fputc('\n', out);
     if (st->memory_budget)
         fprintf(out, "memory  budget %s  queued for the writer %s  resident "
                      "%s\n",
@@ -2439,6 +2476,8 @@ int main(int argc, char **argv)
     }
     if (!s_opt.stream || !*s_opt.stream)
         s_opt.stream = RZ_DEFAULT_STREAM;
+    else
+        s_opt.stream_given = true;
 
     /* '+': stop at the command name; its options are its own */
     int c, g;

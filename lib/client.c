@@ -64,6 +64,7 @@ struct rz_client {
     unsigned monitors; /* made so far: numbers their inproc endpoints */
     char principal[256];
     char error[256]; /* rz_client_last_error */
+    char *endpoint;  /* the front, for watches (their own connections) */
 
     rz_ack_cb ack_cb;
     void *ack_user;
@@ -198,35 +199,52 @@ static int s_monitor_read(s_monitor_t *m)
     return seen && m->refused;
 }
 
-/* Send [cmd][corr][body] without blocking past the timeout. */
-static int s_send(rz_client_t *c, const char *cmd, uint64_t corr,
-                  const void *body, size_t len)
+/* Send [cmd][corr][body] on sock. */
+static int s_send_on(void *sock, const char *cmd, uint64_t corr,
+                     const void *body, size_t len)
 {
     uint8_t cb[8];
     s_put_u64(cb, corr);
-    if (zmq_send(c->sock, cmd, strlen(cmd), ZMQ_SNDMORE) < 0 ||
-        zmq_send(c->sock, cb, 8, ZMQ_SNDMORE) < 0 ||
-        zmq_send(c->sock, body, len, 0) < 0)
+    if (zmq_send(sock, cmd, strlen(cmd), ZMQ_SNDMORE) < 0 ||
+        zmq_send(sock, cb, 8, ZMQ_SNDMORE) < 0 ||
+        zmq_send(sock, body, len, 0) < 0)
         return s_zerr();
-    c->stats.requests++;
     return 0;
 }
 
-/* Pack a protobuf-c message and send it. */
-static int s_send_msg(rz_client_t *c, const char *cmd, uint64_t corr,
-                      const ProtobufCMessage *m)
+/* Pack a protobuf-c message (NULL: an empty body) and send it on sock. */
+static int s_send_msg_on(void *sock, const char *cmd, uint64_t corr,
+                         const ProtobufCMessage *m)
 {
     if (!m)
-        return s_send(c, cmd, corr, "", 0);
+        return s_send_on(sock, cmd, corr, "", 0);
     size_t len = protobuf_c_message_get_packed_size(m);
     uint8_t stackbuf[512];
     uint8_t *buf = len <= sizeof stackbuf ? stackbuf : malloc(len);
     if (!buf)
         return RZ_ENOMEM;
     protobuf_c_message_pack(m, buf);
-    int rc = s_send(c, cmd, corr, buf, len);
+    int rc = s_send_on(sock, cmd, corr, buf, len);
     if (buf != stackbuf)
         free(buf);
+    return rc;
+}
+
+static int s_send(rz_client_t *c, const char *cmd, uint64_t corr,
+                  const void *body, size_t len)
+{
+    int rc = s_send_on(c->sock, cmd, corr, body, len);
+    if (rc == 0)
+        c->stats.requests++;
+    return rc;
+}
+
+static int s_send_msg(rz_client_t *c, const char *cmd, uint64_t corr,
+                      const ProtobufCMessage *m)
+{
+    int rc = s_send_msg_on(c->sock, cmd, corr, m);
+    if (rc == 0)
+        c->stats.requests++;
     return rc;
 }
 
@@ -251,26 +269,28 @@ static int s_reply_is(const s_reply_t *r, const char *cmd)
            memcmp(zmq_msg_data((zmq_msg_t *)&r->cmd), cmd, n) == 0;
 }
 
-/* Wait up to timeout_ms for one reply. 0, RZ_ETIMEDOUT, RZ_EPROTO, or
- * RZ_EDENIED when the broker refuses the key meanwhile. */
-static int s_recv(rz_client_t *c, s_reply_t *r, int timeout_ms)
+/* Wait up to timeout_ms for one reply on sock (its handshake monitor:
+ * mon). 0, RZ_ETIMEDOUT, RZ_EPROTO, or RZ_EDENIED when the broker refuses
+ * the key meanwhile (error then says so). */
+static int s_recv_on(void *sock, s_monitor_t *mon, char *error,
+                     size_t error_len, s_reply_t *r, int timeout_ms)
 {
     int64_t deadline = rz_now_us() + (int64_t)timeout_ms * 1000;
     for (;;) {
-        zmq_pollitem_t it[2] = {{c->sock, 0, ZMQ_POLLIN, 0},
-                                {c->mon.pair, 0, ZMQ_POLLIN, 0}};
+        zmq_pollitem_t it[2] = {{sock, 0, ZMQ_POLLIN, 0},
+                                {mon->pair, 0, ZMQ_POLLIN, 0}};
         int wait = timeout_ms;
         if (timeout_ms > 0) {
             int64_t left = deadline - rz_now_us();
             wait = left > 0 ? (int)((left + 999) / 1000) : 0;
         }
-        int n = zmq_poll(it, c->mon.pair ? 2 : 1, wait);
+        int n = zmq_poll(it, mon->pair ? 2 : 1, wait);
         if (n < 0)
             return s_zerr();
         if (it[0].revents & ZMQ_POLLIN)
             break;
-        if (n > 0 && s_monitor_read(&c->mon)) {
-            snprintf(c->error, sizeof c->error, S_REFUSED);
+        if (n > 0 && s_monitor_read(mon)) {
+            snprintf(error, error_len, S_REFUSED);
             return RZ_EDENIED;
         }
         if (n == 0 || wait == 0)
@@ -283,7 +303,7 @@ static int s_recv(rz_client_t *c, s_reply_t *r, int timeout_ms)
         zmq_msg_t tmp;
         zmq_msg_t *m = r->parts < 3 ? frames[r->parts] : &tmp;
         zmq_msg_init(m);
-        if (zmq_msg_recv(m, c->sock, 0) < 0) {
+        if (zmq_msg_recv(m, sock, 0) < 0) {
             zmq_msg_close(m);
             s_reply_close(r);
             return s_zerr();
@@ -299,6 +319,12 @@ static int s_recv(rz_client_t *c, s_reply_t *r, int timeout_ms)
         return RZ_EPROTO;
     }
     return 0;
+}
+
+static int s_recv(rz_client_t *c, s_reply_t *r, int timeout_ms)
+{
+    return s_recv_on(c->sock, &c->mon, c->error, sizeof c->error, r,
+                     timeout_ms);
 }
 
 static uint64_t s_reply_corr(s_reply_t *r)
@@ -389,7 +415,8 @@ rz_client_t *rz_client_new(const char *endpoint, const rz_client_opts_t *opts)
         (s_curve_apply(c, c->sock) < 0 ||
          s_monitor_start(c, c->sock, &c->mon) < 0))
         goto fail;
-    if (zmq_connect(c->sock, endpoint ? endpoint : RZ_DEFAULT_FRONT) < 0)
+    c->endpoint = strdup(endpoint ? endpoint : RZ_DEFAULT_FRONT);
+    if (!c->endpoint || zmq_connect(c->sock, c->endpoint) < 0)
         goto fail;
     return c;
 fail: {
@@ -418,6 +445,7 @@ void rz_client_destroy(rz_client_t **cp)
     free(c->pend);
     free(c->batch);
     free(c->batch_args);
+    free(c->endpoint);
     explicit_bzero(c->curve_secret, sizeof c->curve_secret);
     free(c);
     *cp = NULL;
@@ -1138,6 +1166,16 @@ struct rz_sub {
     s_topic_seen_t *seen;
     size_t seen_cap, seen_len;
     rz_sub_stats_t stats;
+
+    /* a watch (rz_watch_new): a DEALER of its own on the front */
+    int watch;
+    uint64_t next_corr;
+    uint64_t watch_corr;  /* the open WATCH's; older pushes are stale */
+    uint64_t window_asked, window;
+    uint64_t consumed, credited; /* bytes of EVENTS bodies */
+    uint64_t backfill_to; /* read from the store up to here first */
+    Ratusz__V1__RawEventList *push; /* being delivered */
+    size_t push_at;
 };
 
 static uint64_t s_hash(const char *s, size_t n)
@@ -1232,6 +1270,14 @@ void rz_sub_destroy(rz_sub_t **sp)
     rz_sub_t *s = sp ? *sp : NULL;
     if (!s)
         return;
+    if (s->sock && s->watch_corr) {
+        /* tell the broker, briefly: otherwise it finds out by itself */
+        int linger = 100;
+        zmq_setsockopt(s->sock, ZMQ_LINGER, &linger, sizeof linger);
+        s_send_msg_on(s->sock, "UNWATCH", s->next_corr++, NULL);
+    }
+    if (s->push)
+        ratusz__v1__raw_event_list__free_unpacked(s->push, NULL);
     if (s->sock)
         zmq_close(s->sock);
     s_monitor_stop(&s->mon);
@@ -1401,8 +1447,13 @@ static int s_catch_up(rz_sub_t *s, rz_event_cb cb, void *user, int *stop)
     return k.delivered;
 }
 
+static int s_watch_recv(rz_sub_t *s, rz_event_cb cb, void *user,
+                        int timeout_ms);
+
 int rz_sub_recv(rz_sub_t *s, rz_event_cb cb, void *user, int timeout_ms)
 {
+    if (s->watch)
+        return s_watch_recv(s, cb, user, timeout_ms);
     int delivered = 0, stop = 0;
     int64_t deadline = rz_now_us() + (int64_t)timeout_ms * 1000;
     while (!stop) {
@@ -1441,6 +1492,272 @@ int rz_sub_recv(rz_sub_t *s, rz_event_cb cb, void *user, int timeout_ms)
         delivered += rc;
     }
     return delivered;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Watches: flow-controlled subscriptions (PROTOCOL.md section 8)            */
+
+/* Send WATCH on the watch's socket and wait for its reply. Pushes of an
+ * earlier watch still in the socket are stale: the store has them. */
+static int s_watch_open(rz_sub_t *s, uint64_t *head)
+{
+    rz_client_t *c = s->client;
+    Ratusz__V1__WatchRequest w = RATUSZ__V1__WATCH_REQUEST__INIT;
+    w.topic_prefix = s->prefix;
+    w.window = s->window_asked;
+    uint64_t corr = s->next_corr++;
+    int rc = s_send_msg_on(s->sock, "WATCH", corr, &w.base);
+    if (rc < 0)
+        return rc;
+    s->watch_corr = 0;
+    if (s->push) {
+        ratusz__v1__raw_event_list__free_unpacked(s->push, NULL);
+        s->push = NULL;
+    }
+    int64_t deadline = rz_now_us() + (int64_t)c->opts.timeout_ms * 1000;
+    for (;;) {
+        int wait = -1;
+        if (c->opts.timeout_ms >= 0) {
+            int64_t left = deadline - rz_now_us();
+            if (left <= 0)
+                return RZ_ETIMEDOUT;
+            wait = (int)((left + 999) / 1000);
+        }
+        s_reply_t r;
+        rc = s_recv_on(s->sock, &s->mon, c->error, sizeof c->error, &r, wait);
+        if (rc < 0)
+            return rc;
+        if (s_reply_corr(&r) != corr) {
+            s_reply_close(&r);
+            continue;
+        }
+        if (s_reply_is(&r, "ERR")) {
+            rc = s_reply_error(&r, c->error, sizeof c->error);
+            s_reply_close(&r);
+            return rc;
+        }
+        Ratusz__V1__WatchReply *m = s_reply_is(&r, "WATCH")
+            ? ratusz__v1__watch_reply__unpack(NULL, zmq_msg_size(&r.body),
+                                              zmq_msg_data(&r.body))
+            : NULL;
+        s_reply_close(&r);
+        if (!m)
+            return RZ_EPROTO;
+        *head = m->head_seq;
+        s->window = m->window;
+        ratusz__v1__watch_reply__free_unpacked(m, NULL);
+        s->watch_corr = corr;
+        s->consumed = s->credited = 0;
+        return 0;
+    }
+}
+
+typedef struct s_wfill {
+    rz_sub_t *s;
+    rz_event_cb cb;
+    void *user;
+    int delivered, stop;
+} s_wfill_t;
+
+static int s_wfill_one(const rz_event_t *e, void *user)
+{
+    s_wfill_t *k = user;
+    if (e->msg->seq <= k->s->caught_up)
+        return 0;
+    k->s->caught_up = e->msg->seq;
+    rz_event_t copy = *e;
+    copy.backfilled = 1;
+    k->delivered++;
+    k->s->stats.backfilled++;
+    if (k->cb && k->cb(&copy, k->user))
+        k->stop = 1;
+    return k->stop;
+}
+
+/* Read back from the store what the watch did not send: everything up to
+ * backfill_to (the head when the current watch began). */
+static int s_watch_backfill(rz_sub_t *s, rz_event_cb cb, void *user,
+                            int *stop)
+{
+    s_wfill_t k = {s, cb, user, 0, 0};
+    rz_replay_t rp = {s->caught_up + 1, s->backfill_to + 1, s->prefix, 0, 0};
+    int64_t got = rz_replay(s->client, &rp, s_wfill_one, &k);
+    if (k.stop)
+        *stop = 1;
+    else if (got >= 0)
+        s->caught_up = s->backfill_to;
+    else if (!k.delivered)
+        return (int)got;
+    return k.delivered;
+}
+
+/* Watch again (after a CUTOFF, or a broker that forgot the watch); what
+ * was stored meanwhile is read back before the next push. */
+static int s_watch_again(rz_sub_t *s)
+{
+    uint64_t head = 0;
+    int rc = s_watch_open(s, &head);
+    if (rc < 0)
+        return rc;
+    if (head > s->caught_up)
+        s->backfill_to = head;
+    return 0;
+}
+
+/* Deliver the rest of the push being delivered; credit it once done. */
+static int s_watch_push(rz_sub_t *s, rz_event_cb cb, void *user, int *stop)
+{
+    int n = 0;
+    while (s->push_at < s->push->n_events && !*stop) {
+        const ProtobufCBinaryData *b = &s->push->events[s->push_at++];
+        Ratusz__V1__Event *ev = ratusz__v1__event__unpack(NULL, b->len,
+                                                          b->data);
+        if (!ev)
+            return n ? n : RZ_EPROTO;
+        if (ev->seq > s->caught_up) {
+            s->caught_up = ev->seq;
+            s->stats.received++;
+            rz_event_t e = {ev, b->data, b->len, 0};
+            n++;
+            if (cb && cb(&e, user))
+                *stop = 1;
+        }
+        ratusz__v1__event__free_unpacked(ev, NULL);
+    }
+    if (s->push_at == s->push->n_events) {
+        ratusz__v1__raw_event_list__free_unpacked(s->push, NULL);
+        s->push = NULL;
+        /* a quarter of the window: the broker never waits on a credit */
+        if (s->consumed - s->credited >= s->window / 4) {
+            Ratusz__V1__Credit cr = RATUSZ__V1__CREDIT__INIT;
+            cr.consumed = s->consumed;
+            if (s_send_msg_on(s->sock, "CREDIT", s->next_corr++, &cr.base) ==
+                0)
+                s->credited = s->consumed;
+        }
+    }
+    return n;
+}
+
+/* The watch is quiet: a broker that restarted has forgotten it. When the
+ * store holds more than was delivered, watch again (which reads it back);
+ * at most once per quiet period. */
+static int s_watch_check(rz_sub_t *s)
+{
+    int64_t now = rz_now_us();
+    if (now < s->quiet_from_us)
+        return 0;
+    s->quiet_from_us = now + S_QUIET_US;
+    Ratusz__V1__Health *h = NULL;
+    if (rz_health(s->client, &h) < 0)
+        return 0;
+    uint64_t head = h->head_seq;
+    ratusz__v1__health__free_unpacked(h, NULL);
+    return head > s->caught_up ? s_watch_again(s) : 0;
+}
+
+static int s_watch_recv(rz_sub_t *s, rz_event_cb cb, void *user,
+                        int timeout_ms)
+{
+    int delivered = 0, stop = 0;
+    int64_t deadline = rz_now_us() + (int64_t)timeout_ms * 1000;
+    while (!stop) {
+        int rc = 0;
+        if (s->backfill_to > s->caught_up)
+            rc = s_watch_backfill(s, cb, user, &stop);
+        else if (s->push)
+            rc = s_watch_push(s, cb, user, &stop);
+        if (rc < 0)
+            return delivered ? delivered : rc;
+        delivered += rc;
+        if (stop || s->backfill_to > s->caught_up || s->push)
+            continue;
+
+        int wait = timeout_ms;
+        if (timeout_ms > 0) {
+            int64_t left = deadline - rz_now_us();
+            wait = left > 0 ? (int)((left + 999) / 1000) : 0;
+        }
+        if (delivered)
+            wait = 0;
+        /* slices of a second at most: a quiet watch is checked on */
+        s_reply_t r;
+        rc = s_recv_on(s->sock, &s->mon, s->client->error,
+                       sizeof s->client->error, &r,
+                       wait < 0 || wait > 1000 ? 1000 : wait);
+        if (rc == RZ_ETIMEDOUT) {
+            if (delivered)
+                break;
+            if ((rc = s_watch_check(s)) < 0)
+                return rc;
+            if (s->backfill_to > s->caught_up)
+                continue;
+            if (timeout_ms >= 0 && rz_now_us() >= deadline)
+                break;
+            continue;
+        }
+        if (rc < 0)
+            return delivered ? delivered : rc;
+        s->quiet_from_us = rz_now_us() + S_QUIET_US;
+        if (s_reply_corr(&r) != s->watch_corr || !s->watch_corr) {
+            s_reply_close(&r); /* an earlier watch's */
+        } else if (s_reply_is(&r, "EVENTS")) {
+            s->push = ratusz__v1__raw_event_list__unpack(
+                NULL, zmq_msg_size(&r.body), zmq_msg_data(&r.body));
+            s->push_at = 0;
+            s->consumed += zmq_msg_size(&r.body);
+            s_reply_close(&r);
+            if (!s->push)
+                return delivered ? delivered : RZ_EPROTO;
+        } else if (s_reply_is(&r, "CUTOFF")) {
+            s_reply_close(&r);
+            s->stats.cutoffs++;
+            if ((rc = s_watch_again(s)) < 0)
+                return delivered ? delivered : rc;
+        } else {
+            s_reply_close(&r);
+        }
+    }
+    return delivered;
+}
+
+rz_sub_t *rz_watch_new(rz_client_t *c, const char *prefix, size_t window)
+{
+    rz_sub_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->client = c;
+    s->watch = 1;
+    s->next_corr = 1;
+    s->window_asked = window;
+    s->quiet_from_us = rz_now_us() + S_QUIET_US;
+    s->prefix = strdup(prefix ? prefix : "");
+    s->sock = zmq_socket(c->ctx, ZMQ_DEALER);
+    int zero = 0, rc;
+    if (!s->prefix || !s->sock)
+        goto fail;
+    /* the window bounds what the broker sends; nothing may drop it here */
+    zmq_setsockopt(s->sock, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s->sock, ZMQ_RCVHWM, &zero, sizeof zero);
+    if (c->curve_server[0] &&
+        (s_curve_apply(c, s->sock) < 0 ||
+         s_monitor_start(c, s->sock, &s->mon) < 0))
+        goto fail;
+    if (zmq_connect(s->sock, c->endpoint) < 0)
+        goto fail;
+    if ((rc = s_watch_open(s, &s->caught_up)) < 0) {
+        rz_sub_destroy(&s);
+        errno = -rc;
+        return NULL;
+    }
+    s->start_seq = s->caught_up;
+    return s;
+fail: {
+    int e = zmq_errno() ? zmq_errno() : ENOMEM;
+    rz_sub_destroy(&s);
+    errno = e;
+    return NULL;
+}
 }
 
 /* ------------------------------------------------------------------------ */

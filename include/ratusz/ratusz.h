@@ -380,10 +380,22 @@ rz_sub_t *rz_sub_new(rz_client_t *c, const char *stream_endpoint,
  * read back (the gap is then reported once and skipped). */
 int rz_sub_recv(rz_sub_t *s, rz_event_cb cb, void *user, int timeout_ms);
 
+/* Watch events whose topic starts with prefix ("" = all) over the front
+ * socket, with flow control (WATCH, docs/PROTOCOL.md section 8), on a
+ * connection of its own with c's keys. The broker pushes every matching
+ * event in seq order and never drops one; a subscriber that falls window
+ * bytes behind (0: the broker's watch_window) is cut off, and rz_sub_recv
+ * then reads what it missed from the store (backfilled = 1) and watches
+ * again. Personal data is pseudonymised unless c's principal is cleared.
+ * Returns NULL and sets errno (a negative RZ_E* code negated when the
+ * broker refused the WATCH) on failure. */
+rz_sub_t *rz_watch_new(rz_client_t *c, const char *prefix, size_t window);
+
 typedef struct rz_sub_stats {
-    uint64_t received;   /* live stream messages */
+    uint64_t received;   /* live stream messages (events, for a watch) */
     uint64_t gaps;       /* gaps detected */
     uint64_t backfilled; /* events recovered from the store */
+    uint64_t cutoffs;    /* a watch: times the broker cut it off */
 } rz_sub_stats_t;
 
 void rz_sub_stats(const rz_sub_t *s, rz_sub_stats_t *out);

@@ -522,7 +522,7 @@ static void test_config_print_round_trips(void **state)
         }
         line = nl ? nl + 1 : NULL;
     }
-    assert_int_equal(options, 24);
+    assert_int_equal(options, 26);
 
     /* printing what was loaded gives the same text */
     char *again = s_print(&b);
@@ -552,7 +552,7 @@ static void test_config_usage_lists_every_flag_with_default(void **state)
     int lines = 0;
     for (char *p = text; *p; p++)
         lines += *p == '\n';
-    assert_int_equal(lines, 24);
+    assert_int_equal(lines, 26);
     free(text);
 }
 
