@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "budget.h"
+#include "harness.h"
 
 extern const rz_adapter_module_t rz_module_budget;
 
@@ -559,6 +560,87 @@ static void s_same_as_sample(const col_t *c)
     }
     assert_int_equal(matched, c->nev);
     free(nd.p);
+}
+
+/* No event carries a Polish letter read in the wrong encoding. */
+static void s_assert_no_mojibake(const col_t *c)
+{
+    for (size_t i = 0; i < c->nev; i++)
+        if (rzt_event_mojibake(c->ev[i]))
+            fail_msg("event %s has mojibake", c->ev[i]->id);
+}
+
+static void test_bdl_one_cp1250_field_in_utf8(void **state)
+{
+    (void)state;
+    buf_t in = s_fixture(BDL);
+    col_t c0, c;
+    char err[256];
+    assert_int_equal(s_run(&c0, in, BDL, err, sizeof err, NULL), 0);
+    s_assert_no_mojibake(&c0);
+    /* the 2006 row's indicator saved by a Windows program */
+    buf_t mixed = s_replace(in, "\"og\xc3\xb3\xc5\x82" "em\";\"2006\"",
+                            "\"og\xf3\xb3" "em\";\"2006\"");
+    assert_int_equal(s_run(&c, mixed, BDL, err, sizeof err, NULL), 0);
+    s_assert_no_mojibake(&c);
+    /* 352 rows: every one published or quarantined, as in the original */
+    assert_int_equal(c.nev + c.nq, 352);
+    assert_int_equal(c.nev, c0.nev);
+    assert_int_equal(c.nq, c0.nq);
+    for (size_t i = 0; i < c.nev; i++)
+        for (size_t k = 0; k < c.ev[i]->budget->n_attributes; k++)
+            assert_false(strchr(c.ev[i]->budget->attributes[k]->value,
+                                '\xef'));
+    s_col_free(&c0);
+    s_col_free(&c);
+    free(mixed.p);
+    free(in.p);
+}
+
+static void test_bdl_cut_inside_a_letter_loses_one_row(void **state)
+{
+    (void)state;
+    buf_t in = s_fixture(BDL);
+    /* cut after the first byte of the last row's "ó" */
+    const char *last = "\"og\xc3\xb3\xc5\x82" "em\";\"2023\"";
+    uint8_t *at = NULL;
+    for (uint8_t *p = in.p; (p = memmem(p, in.len - (size_t)(p - in.p), last,
+                                        strlen(last)));
+         p++)
+        at = p;
+    assert_non_null(at);
+    buf_t cut = s_dup(in.p, (size_t)(at - in.p) + 4);
+    col_t c0, c;
+    char err[256];
+    assert_int_equal(s_run(&c0, in, BDL, err, sizeof err, NULL), 0);
+    assert_int_equal(s_run(&c, cut, BDL, err, sizeof err, NULL), 0);
+    s_assert_no_mojibake(&c);
+    assert_int_equal(c.nev + c.nq, 352);
+    assert_int_equal(c.nev, c0.nev - 1);
+    assert_int_equal(c.nq, c0.nq + 1);
+    assert_int_equal(c.qline[c.nq - 1], 353);
+    s_col_free(&c0);
+    s_col_free(&c);
+    free(cut.p);
+    free(in.p);
+}
+
+static void test_bdl_stray_byte_quarantines_its_row_with_offset(void **state)
+{
+    (void)state;
+    buf_t in = s_fixture(BDL);
+    /* 0x98 is defined in neither encoding */
+    buf_t bad = s_replace(in, "\"og\xc3\xb3\xc5\x82" "em\";\"2006\"",
+                          "\"og\xc3\xb3\x98" "em\";\"2006\"");
+    col_t c;
+    char err[256];
+    assert_int_equal(s_run(&c, bad, BDL, err, sizeof err, NULL), 0);
+    s_assert_no_mojibake(&c);
+    assert_int_equal(c.nev + c.nq, 352);
+    assert_true(s_has_reason(&c, "byte 0x98 at offset"));
+    s_col_free(&c);
+    free(bad.p);
+    free(in.p);
 }
 
 static void test_bdl_matches_sample_events(void **state)
@@ -1217,6 +1299,9 @@ int main(void)
         cmocka_unit_test(test_amounts_are_exact_grosze),
         cmocka_unit_test(test_warsaw_time_has_summer_time),
         cmocka_unit_test(test_bdl_real_file),
+        cmocka_unit_test(test_bdl_one_cp1250_field_in_utf8),
+        cmocka_unit_test(test_bdl_cut_inside_a_letter_loses_one_row),
+        cmocka_unit_test(test_bdl_stray_byte_quarantines_its_row_with_offset),
         cmocka_unit_test(test_bdl_variants),
         cmocka_unit_test(test_bdl_truncated_and_corrupted),
         cmocka_unit_test(test_bdl_matches_sample_events),
