@@ -198,7 +198,7 @@ static int s_record(s_bdl_t *b, const rzb_row_t *row)
                               val_name, val, kod, (long long)year);
     const char *why;
     int64_t grosze;
-    if (rzb_grosze(val, scale, &grosze, &why))
+    if (rzc_grosze(val, scale, &grosze, &why))
         return rzb_quarantine(job->out, &ref, "column '%s': '%s' %s", val_name,
                               val, why);
 
@@ -237,7 +237,7 @@ static int s_record(s_bdl_t *b, const rzb_row_t *row)
 
     e->ev.source = (char *)rzb_ev_source(e, job->st, "gus-bdl");
     e->ev.subject = rzb_ev_own(e, rzb_printf("unit:%s", kod));
-    e->ev.time = rzb_warsaw_us((int)year + 1, 1, 1, 0, 0, 0);
+    e->ev.time = rzc_warsaw_midnight_us((int)year + 1, 1, 1);
     Ratusz__V1__BudgetEntry *be = &e->b;
     be->side = b->known ? b->known->side
                         : RATUSZ__V1__BUDGET_SIDE__BUDGET_SIDE_UNSPECIFIED;
@@ -271,7 +271,7 @@ static int s_row(void *ctx, const rzb_row_t *row)
 int rzb_parse_bdl(rzb_job_t *job)
 {
     rzb_text_t t;
-    int rc = rzb_text_decode(&t, job->in->data, job->in->len, job->st->encoding,
+    int rc = rzc_text_decode(&t, job->in->data, job->in->len, job->st->encoding,
                              job->err, job->err_len);
     if (rc)
         return rc;
@@ -292,6 +292,6 @@ int rzb_parse_bdl(rzb_job_t *job)
     free(b.dim);
     rzb_ev_free(&b.e);
     rzb_set_free(&b.seen);
-    rzb_text_free(&t);
+    rzc_text_free(&t);
     return rc;
 }

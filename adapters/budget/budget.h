@@ -9,8 +9,8 @@
  *              shape the sink writes
  *   sink.c     events -> the finance system's import CSV
  *
- * text.c holds what they share: encoding detection and conversion, exact
- * decimal amounts, dates in Poland, TERYT codes, ids; csvread.c splits a
+ * text.c holds what they share: periods, TERYT codes, ids (encodings,
+ * amounts and dates in Poland are ratusz/core); csvread.c splits a
  * decoded text into rows with libcsv and keeps each row's line and
  * original bytes for the quarantine.
  */
@@ -21,6 +21,8 @@
 #include <stdint.h>
 
 #include "adapter.h"
+#include "ratusz/core/text.h"
+#include "ratusz/core/time.h"
 
 /* ---------------------------------------------------------------------------
  * Options (the "budget:" section of the adapter's YAML)
@@ -33,7 +35,11 @@ enum {
     RZB_FORMAT_RB,
     RZB_FORMAT_FK
 };
-enum { RZB_ENC_AUTO, RZB_ENC_UTF8, RZB_ENC_CP1250 };
+enum {
+    RZB_ENC_AUTO = RZC_ENC_AUTO,
+    RZB_ENC_UTF8 = RZC_ENC_UTF8,
+    RZB_ENC_CP1250 = RZC_ENC_CP1250
+};
 enum { RZB_SIDE_AUTO, RZB_SIDE_INCOME, RZB_SIDE_EXPENDITURE };
 
 typedef struct rzb_conf {
@@ -91,50 +97,11 @@ typedef struct rzb_state {
  * Text (text.c)
  */
 
-/* An input decoded to UTF-8. text points into the input when it already
- * was UTF-8 (after the BOM), else to a buffer of its own. Lines match the
- * input's one to one (Windows-1250 and UTF-8 share '\n'), which is how a
- * row's original bytes are found again. */
-typedef struct rzb_text {
-    const uint8_t *orig;
-    size_t orig_len;
-    size_t bom;       /* bytes of a UTF-8 BOM at the start of orig */
-    const char *text; /* UTF-8, no BOM */
-    size_t len;
-    char *owned;
-    const char *encoding; /* "UTF-8", "UTF-8 (BOM)", "windows-1250" */
-} rzb_text_t;
-
-/* Decode data (enc: RZB_ENC_*; AUTO = UTF-8 with or without a BOM when it
- * is valid UTF-8, else Windows-1250). Returns 0, or RZ_EINVAL with err
- * naming the offending byte, or RZ_ENOMEM. */
-int rzb_text_decode(rzb_text_t *t, const uint8_t *data, size_t len, int enc,
-                    char *err, size_t err_len);
-void rzb_text_free(rzb_text_t *t);
-
-/* Offset of the first invalid UTF-8 sequence in s, or len when valid. */
-size_t rzb_utf8_invalid_at(const uint8_t *s, size_t len);
-
-/* UTF-8 -> Windows-1250 for the sink. Characters Windows-1250 has no code
- * for become '?' and are counted in *unmappable. Returns a malloc'd
- * buffer (length in *out_len) or NULL on ENOMEM. */
-char *rzb_to_cp1250(const char *s, size_t len, size_t *out_len,
-                    uint64_t *unmappable);
-
-/* An amount in złoty (decimal comma or dot, optional grouping spaces or
- * dots, optional sign) times scale, as exact integer grosze. No floating
- * point anywhere. Returns 0, or -1 with *why ("is not a number", "has
- * fractions of a grosz", "is out of range"). */
-int rzb_grosze(const char *s, int64_t scale, int64_t *out, const char **why);
+/* An input decoded to UTF-8, field by field (ratusz/core/text.h). */
+typedef rzc_text_t rzb_text_t;
 
 /* A non-negative decimal integer, all digits; -1 if not. */
 int rzb_uint(const char *s, int64_t max, int64_t *out);
-
-/* Unix µs of a wall-clock time in Poland (Europe/Warsaw). */
-int64_t rzb_warsaw_us(int y, int m, int d, int hh, int mi, int ss);
-
-/* Midnight in Poland at the start of the day plus_days after y-m-d. */
-int64_t rzb_warsaw_day_us(int y, int m, int d, int plus_days);
 
 /* The end of a period ("2023", "2023-Q4", "2023-09") as unix µs: midnight
  * in Warsaw at the start of the next one. 0 when period is not one of

@@ -16,6 +16,8 @@
 #include "budget.h"
 
 #include <csv.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +41,7 @@ typedef struct s_reader {
     /* the line being fed */
     size_t line_end, oline_end; /* just past its '\n' (or the end) */
     uint64_t rows;
+    char why[96]; /* a row's undecodable byte */
 } s_reader_t;
 
 static void s_field(void *s, size_t len, void *data)
@@ -79,6 +82,14 @@ static int s_emit(s_reader_t *r, size_t opos, size_t oend, uint64_t line,
                   const char *error)
 {
     rzb_row_t row = {0};
+    size_t bad = rzc_text_bad_in(r->t, opos, oend);
+    if (!error && bad != SIZE_MAX) {
+        snprintf(r->why, sizeof r->why,
+                 "byte 0x%02x at offset %zu is neither UTF-8 nor "
+                 "Windows-1250",
+                 r->t->orig[bad], bad);
+        error = r->why;
+    }
     if (!error) {
         if (r->n > r->fcap) {
             char **f = realloc(r->f, r->n * sizeof *f);

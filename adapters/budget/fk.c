@@ -285,7 +285,7 @@ static int s_record(s_fk_t *k, const rzb_row_t *row)
         period = yearbuf;
     int64_t time = rzb_period_end_us(period);
     if (!time)
-        time = rzb_warsaw_us((int)year + 1, 1, 1, 0, 0, 0);
+        time = rzc_warsaw_midnight_us((int)year + 1, 1, 1);
     const char *task = s_cell(k, row, RZB_COL_ZADANIE);
 
     int records = 0, rc = 0;
@@ -301,7 +301,7 @@ static int s_record(s_fk_t *k, const rzb_row_t *row)
         ref.key = fkey;
         int64_t grosze;
         const char *why;
-        if (rzb_grosze(v, 1, &grosze, &why)) {
+        if (rzc_grosze(v, 1, &grosze, &why)) {
             rzb_quarantine(out, &ref, "column '%s': '%s' %s", S_NAME(c), v,
                            why);
             continue;
@@ -375,7 +375,7 @@ static int s_row(void *ctx, const rzb_row_t *row)
 int rzb_parse_fk(rzb_job_t *job)
 {
     rzb_text_t t;
-    int rc = rzb_text_decode(&t, job->in->data, job->in->len, job->st->encoding,
+    int rc = rzc_text_decode(&t, job->in->data, job->in->len, job->st->encoding,
                              job->err, job->err_len);
     if (rc)
         return rc;
@@ -394,6 +394,6 @@ int rzb_parse_fk(rzb_job_t *job)
         free(k.names[i]);
     free(k.names);
     rzb_ev_free(&k.e);
-    rzb_text_free(&t);
+    rzc_text_free(&t);
     return rc;
 }

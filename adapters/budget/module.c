@@ -197,11 +197,11 @@ static int s_detect(const rzb_state_t *st, const rz_input_t *in)
         return RZB_FORMAT_RB;
     rzb_text_t t;
     char err[16];
-    if (rzb_text_decode(&t, in->data, in->len, st->encoding, err, sizeof err))
+    if (rzc_text_decode(&t, in->data, in->len, st->encoding, err, sizeof err))
         return RZB_FORMAT_FK; /* which reports the encoding problem */
     char first[512];
     s_first_line(&t, first, sizeof first);
-    rzb_text_free(&t);
+    rzc_text_free(&t);
     if (strcmp(first, "meta") == 0)
         return RZB_FORMAT_PABULIB;
     /* a GUS BDL export's header names its unit code and value columns */

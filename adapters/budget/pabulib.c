@@ -101,7 +101,7 @@ static int64_t s_date(const char *s, int plus_days)
         return 0;
     if (y < 1900 || m < 1 || m > 12 || d < 1 || d > 31)
         return 0;
-    return rzb_warsaw_day_us(y, m, d, plus_days);
+    return rzc_warsaw_midnight_us(y, m, d + plus_days);
 }
 
 /* Everything that comes from META, worked out when the first data section
@@ -255,7 +255,7 @@ static int s_project(s_pb_t *p, const rzb_row_t *row)
         return s_no_value(p, &ref, "cost", cost);
     int64_t grosze;
     const char *why;
-    if (rzb_grosze(cost, 1, &grosze, &why))
+    if (rzc_grosze(cost, 1, &grosze, &why))
         return rzb_quarantine(job->out, &ref, "column 'cost': '%s' %s", cost,
                               why);
     rzb_ev_t *e = &p->e;
@@ -527,7 +527,7 @@ static int s_row(void *ctx, const rzb_row_t *row)
 int rzb_parse_pabulib(rzb_job_t *job)
 {
     rzb_text_t t;
-    int rc = rzb_text_decode(&t, job->in->data, job->in->len, job->st->encoding,
+    int rc = rzc_text_decode(&t, job->in->data, job->in->len, job->st->encoding,
                              job->err, job->err_len);
     if (rc)
         return rc;
@@ -555,6 +555,6 @@ int rzb_parse_pabulib(rzb_job_t *job)
     rzb_set_free(&p.projects);
     rzb_set_free(&p.voters);
     rzb_ev_free(&p.e);
-    rzb_text_free(&t);
+    rzc_text_free(&t);
     return rc;
 }

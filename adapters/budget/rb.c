@@ -229,7 +229,7 @@ static int s_pozycja(s_rb_t *r, const s_ctx_t *c, xmlNodePtr poz, size_t i)
         s_ref(r, poz, &ref, fkey);
         int64_t grosze;
         const char *why;
-        if (rzb_grosze(v, 1, &grosze, &why)) {
+        if (rzc_grosze(v, 1, &grosze, &why)) {
             rzb_quarantine(out, &ref, "%s: '%s' %s", f->name, v, why);
             xmlFree(v);
             continue;
@@ -443,7 +443,7 @@ int rzb_parse_rb(rzb_job_t *job)
      * as the CSV inputs are */
     const char *enc = NULL;
     if (!s_declares_encoding(in->data, in->len) &&
-        rzb_utf8_invalid_at(in->data, in->len) != in->len)
+        rzc_utf8_invalid_at(in->data, in->len) != in->len)
         enc = "WINDOWS-1250";
     xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
     if (!ctxt)

@@ -276,7 +276,7 @@ int rzb_sink_flush(void *sink, char *err, size_t err_len)
     size_t n = s->len;
     char *conv = NULL;
     if (s->cp1250 && n) {
-        if (!(conv = rzb_to_cp1250(s->buf, s->len, &n, &s->unmappable))) {
+        if (!(conv = rzc_cp1250_encode(s->buf, s->len, &n, &s->unmappable))) {
             snprintf(err, err_len, "budget sink: out of memory");
             return RZ_ENOMEM;
         }

@@ -1,178 +1,12 @@
-/* text.c - what the budget formats share: encodings, exact amounts, dates
- * in Poland, TERYT codes, ids and event building. */
+/* text.c - what the budget formats share: numbers, periods, TERYT codes,
+ * ids and event building (encodings, amounts and the Warsaw clock are
+ * ratusz/core). */
 #include "budget.h"
 
-#include <errno.h>
-#include <iconv.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---------------------------------------------------------------------------
- * Encodings
- */
-
-/* Written by hand because iconv can only validate by converting into a
- * second buffer, and every input goes through this check. */
-size_t rzb_utf8_invalid_at(const uint8_t *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        uint32_t min, cp;
-        if ((c & 0xe0) == 0xc0) {
-            n = 2, min = 0x80, cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            n = 3, min = 0x800, cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            n = 4, min = 0x10000, cp = c & 0x07;
-        } else {
-            return i;
-        }
-        if (len - i < n)
-            return i;
-        for (size_t k = 1; k < n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return i;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return i;
-        i += n;
-    }
-    return len;
-}
-
-static int s_iconv_all(const char *to, const char *from, const char *in,
-                       size_t len, char **out, size_t *out_len, size_t *bad_at)
-{
-    iconv_t cd = iconv_open(to, from);
-    if (cd == (iconv_t)-1)
-        return RZ_EINVAL;
-    /* one Windows-1250 byte is at most 3 bytes of UTF-8 */
-    size_t cap = len * 3 + 1;
-    char *buf = malloc(cap);
-    if (!buf) {
-        iconv_close(cd);
-        return RZ_ENOMEM;
-    }
-    char *ip = (char *)in, *op = buf;
-    size_t il = len, ol = cap - 1;
-    int rc = 0;
-    if (iconv(cd, &ip, &il, &op, &ol) == (size_t)-1) {
-        *bad_at = (size_t)(ip - in);
-        rc = errno == E2BIG ? RZ_ENOMEM : RZ_EINVAL;
-        free(buf);
-        buf = NULL;
-    } else {
-        *op = '\0';
-        *out_len = (size_t)(op - buf);
-    }
-    iconv_close(cd);
-    *out = buf;
-    return rc;
-}
-
-int rzb_text_decode(rzb_text_t *t, const uint8_t *data, size_t len, int enc,
-                    char *err, size_t err_len)
-{
-    memset(t, 0, sizeof *t);
-    t->orig = data;
-    t->orig_len = len;
-    if (len >= 2 && ((data[0] == 0xff && data[1] == 0xfe) ||
-                     (data[0] == 0xfe && data[1] == 0xff))) {
-        snprintf(err, err_len,
-                 "UTF-16 input (byte order mark %02x %02x) is "
-                 "not supported: export as UTF-8 or Windows-1250",
-                 data[0], data[1]);
-        return RZ_EINVAL;
-    }
-    if (len >= 3 && data[0] == 0xef && data[1] == 0xbb && data[2] == 0xbf)
-        t->bom = 3;
-    const uint8_t *body = data + t->bom;
-    size_t blen = len - t->bom;
-    size_t bad = blen;
-    if (enc != RZB_ENC_CP1250)
-        bad = rzb_utf8_invalid_at(body, blen);
-    if (enc == RZB_ENC_UTF8 || (enc == RZB_ENC_AUTO && bad == blen) ||
-        (enc == RZB_ENC_AUTO && t->bom)) {
-        if (bad != blen) {
-            snprintf(err, err_len,
-                     "byte 0x%02x at offset %zu is not valid "
-                     "UTF-8%s",
-                     body[bad], bad + t->bom,
-                     t->bom ? " (the input starts with a UTF-8 BOM)" : "");
-            return RZ_EINVAL;
-        }
-        t->text = (const char *)body;
-        t->len = blen;
-        t->encoding = t->bom ? "UTF-8 (BOM)" : "UTF-8";
-        return 0;
-    }
-    size_t bad_at = 0;
-    int rc = s_iconv_all("UTF-8", "WINDOWS-1250", (const char *)body, blen,
-                         &t->owned, &t->len, &bad_at);
-    if (rc == RZ_EINVAL) {
-        snprintf(err, err_len,
-                 "byte 0x%02x at offset %zu is neither UTF-8 "
-                 "nor Windows-1250",
-                 bad_at < blen ? body[bad_at] : 0, bad_at + t->bom);
-        return rc;
-    }
-    if (rc) {
-        snprintf(err, err_len, "out of memory decoding Windows-1250");
-        return rc;
-    }
-    t->text = t->owned;
-    t->encoding = "windows-1250";
-    return 0;
-}
-
-void rzb_text_free(rzb_text_t *t)
-{
-    free(t->owned);
-    t->owned = NULL;
-}
-
-char *rzb_to_cp1250(const char *s, size_t len, size_t *out_len,
-                    uint64_t *unmappable)
-{
-    iconv_t cd = iconv_open("WINDOWS-1250", "UTF-8");
-    if (cd == (iconv_t)-1)
-        return NULL;
-    char *buf = malloc(len + 1);
-    if (!buf) {
-        iconv_close(cd);
-        return NULL;
-    }
-    char *ip = (char *)s, *op = buf;
-    size_t il = len, ol = len;
-    while (il > 0) {
-        if (iconv(cd, &ip, &il, &op, &ol) != (size_t)-1)
-            break;
-        if (errno != EILSEQ && errno != EINVAL)
-            break; /* E2BIG cannot happen: output never outgrows input */
-        /* a character Windows-1250 lacks: '?' for the whole sequence */
-        size_t skip = 1;
-        while (skip < il && ((uint8_t)ip[skip] & 0xc0) == 0x80)
-            skip++;
-        ip += skip;
-        il -= skip;
-        *op++ = '?';
-        ol--;
-        (*unmappable)++;
-    }
-    iconv_close(cd);
-    *op = '\0';
-    *out_len = (size_t)(op - buf);
-    return buf;
-}
 
 /* ---------------------------------------------------------------------------
  * Numbers
@@ -194,173 +28,9 @@ int rzb_uint(const char *s, int64_t max, int64_t *out)
     return 0;
 }
 
-/* Grouping characters between digits: ASCII space, NO-BREAK SPACE and
- * NARROW NO-BREAK SPACE (spreadsheets write "1 234,56" with either).
- * Returns the length of the one at s, or 0. */
-static size_t s_group_space(const char *s)
-{
-    const uint8_t *u = (const uint8_t *)s;
-    if (u[0] == ' ')
-        return 1;
-    if (u[0] == 0xc2 && u[1] == 0xa0)
-        return 2;
-    if (u[0] == 0xe2 && u[1] == 0x80 && u[2] == 0xaf)
-        return 3;
-    return 0;
-}
-
-/* Hand-written: strtod would go through binary floating point, and no
- * library parses Polish decimal text into exact integers. */
-int rzb_grosze(const char *s, int64_t scale, int64_t *out, const char **why)
-{
-    const char *p = s;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    int neg = 0;
-    if (*p == '-' || *p == '+') {
-        neg = *p == '-';
-        p++;
-    }
-    /* digits into m; remember the separators' positions */
-    uint64_t m = 0;
-    int digits = 0, frac = -1, dots = 0, commas = 0;
-    char last_sep = 0;
-    int since_sep = 0;
-    for (;;) {
-        size_t g;
-        if (*p >= '0' && *p <= '9') {
-            if (m > (UINT64_MAX - 9) / 10)
-                goto range;
-            m = m * 10 + (uint64_t)(*p - '0');
-            digits++;
-            since_sep++;
-            p++;
-        } else if (*p == ',' || *p == '.') {
-            if (!digits)
-                goto nan;
-            if (*p == ',')
-                commas++;
-            else
-                dots++;
-            last_sep = *p;
-            since_sep = 0;
-            frac = digits;
-            p++;
-        } else if (digits && (g = s_group_space(p)) && p[g] >= '0' &&
-                   p[g] <= '9') {
-            p += g;
-        } else {
-            break;
-        }
-    }
-    while (*p == ' ' || *p == '\t')
-        p++;
-    if (*p || !digits || since_sep == 0)
-        goto nan;
-    int fd = 0;
-    if (frac >= 0) {
-        /* "1.234.567" or "1.234,56": only the last separator may be the
-         * decimal one, and only if it occurs once; the others group by 3 */
-        int last_count = last_sep == ',' ? commas : dots;
-        int other_count = last_sep == ',' ? dots : commas;
-        if (last_count == 1) {
-            fd = since_sep;
-        } else if (other_count == 0 && since_sep == 3) {
-            fd = 0; /* only grouping separators */
-        } else {
-            goto nan;
-        }
-    }
-    /* grosze = m * scale * 100 / 10^fd, which must be a whole number */
-    uint64_t num = m, den = 1;
-    for (int i = 0; i < fd; i++) {
-        if (den > UINT64_MAX / 10)
-            goto range;
-        den *= 10;
-    }
-    uint64_t mul = (uint64_t)scale * 100;
-    /* cancel common factors of 10 first so that large scales do not
-     * overflow before the division */
-    while (den > 1 && mul % 10 == 0) {
-        mul /= 10;
-        den /= 10;
-    }
-    while (den > 1 && num % 10 == 0) {
-        num /= 10;
-        den /= 10;
-    }
-    if (num % den != 0) {
-        *why = "has fractions of a grosz";
-        return -1;
-    }
-    num /= den;
-    uint64_t v;
-    if (__builtin_mul_overflow(num, mul, &v) || v > (uint64_t)INT64_MAX)
-        goto range;
-    *out = neg ? -(int64_t)v : (int64_t)v;
-    return 0;
-nan:
-    *why = "is not a number";
-    return -1;
-range:
-    *why = "is out of range";
-    return -1;
-}
-
 /* ---------------------------------------------------------------------------
  * Dates in Poland
  */
-
-/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
-static int64_t s_days(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-/* Unix seconds of 01:00 UTC on the last Sunday of month m. */
-static int64_t s_last_sunday_1utc(int y, int m)
-{
-    int64_t last = s_days(y, m, 31); /* March and October have 31 days */
-    int64_t wday = (last + 4) % 7;   /* 1970-01-01 was a Thursday; 0=Sunday */
-    if (wday < 0)
-        wday += 7;
-    return (last - wday) * 86400 + 3600;
-}
-
-/* Poland keeps the EU rule (since 1996): CEST, UTC+2, from 01:00 UTC on
- * the last Sunday of March to 01:00 UTC on the last Sunday of October;
- * CET, UTC+1, otherwise. Computed here rather than with localtime and TZ
- * because TZ is process-wide state a library must not change. A local time
- * that occurs twice (the October hour) is taken in summer time. */
-int64_t rzb_warsaw_us(int y, int m, int d, int hh, int mi, int ss)
-{
-    int64_t local = s_days(y, m, d) * 86400 + hh * 3600 + mi * 60 + ss;
-    int64_t summer = local - 7200;
-    if (summer >= s_last_sunday_1utc(y, 3) &&
-        summer < s_last_sunday_1utc(y, 10))
-        return summer * 1000000;
-    return (local - 3600) * 1000000;
-}
-
-int64_t rzb_warsaw_day_us(int y, int m, int d, int plus_days)
-{
-    /* civil date of days-since-epoch (H. Hinnant's algorithm) */
-    int64_t days = s_days(y, m, d) + plus_days + 719468;
-    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-    int64_t doe = days - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int dd = (int)(doy - (153 * mp + 2) / 5 + 1);
-    int mm = (int)(mp < 10 ? mp + 3 : mp - 9);
-    int yy = (int)(yoe + era * 400 + (mm <= 2));
-    return rzb_warsaw_us(yy, mm, dd, 0, 0, 0);
-}
 
 int64_t rzb_period_end_us(const char *period)
 {
@@ -374,17 +44,17 @@ int64_t rzb_period_end_us(const char *period)
         return 0;
     const char *rest = period + 4;
     if (!*rest)
-        return rzb_warsaw_us((int)y + 1, 1, 1, 0, 0, 0);
+        return rzc_warsaw_midnight_us((int)y + 1, 1, 1);
     if (rest[0] == '-' && (rest[1] == 'Q' || rest[1] == 'q') &&
         rzb_uint(rest + 2, 4, &n) == 0 && n >= 1) {
         int m = (int)n * 3 + 1;
-        return m > 12 ? rzb_warsaw_us((int)y + 1, 1, 1, 0, 0, 0)
-                      : rzb_warsaw_us((int)y, m, 1, 0, 0, 0);
+        return m > 12 ? rzc_warsaw_midnight_us((int)y + 1, 1, 1)
+                      : rzc_warsaw_midnight_us((int)y, m, 1);
     }
     if (rest[0] == '-' && strlen(rest) == 3 &&
         rzb_uint(rest + 1, 12, &n) == 0 && n >= 1) {
-        return n == 12 ? rzb_warsaw_us((int)y + 1, 1, 1, 0, 0, 0)
-                       : rzb_warsaw_us((int)y, (int)n + 1, 1, 0, 0, 0);
+        return n == 12 ? rzc_warsaw_midnight_us((int)y + 1, 1, 1)
+                       : rzc_warsaw_midnight_us((int)y, (int)n + 1, 1);
     }
     return 0;
 }

@@ -61,8 +61,8 @@
  * The tenant is the station's gmina, else the option tenant.
  *
  * Times. The feed writes local times ("2021-01-23 17:00:00") in
- * Europe/Warsaw; they are converted with the system tz database (tz.c, no
- * TZ global) and kept as written in source_time with time_zone. At the
+ * Europe/Warsaw; they are converted with the system tz database (core/time.h,
+ * no TZ global) and kept as written in source_time with time_zone. At the
  * autumn change the hour 02:00-03:00 happens twice: of two equal times in
  * one input the chronologically first is CEST, the second CET, told apart
  * by the order the input runs in (the pjp feed runs newest first); a lone
@@ -83,7 +83,6 @@
  * quarantined record still keeps its bytes as received.
  */
 #include <ctype.h>
-#include <iconv.h>
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
@@ -98,6 +97,8 @@
 
 #include "adapter.h"
 #include "env.h"
+#include "ratusz/core/text.h"
+#include "ratusz/core/time.h"
 
 #define S_TYPE_STATION "pl.gov.gmina.env.air.station.v1"
 #define S_TYPE_SENSOR "pl.gov.gmina.env.air.sensor.v1"
@@ -167,9 +168,8 @@ typedef struct s_sensor {
 typedef struct s_state {
     char *tenant, *system;
     int64_t sensor_id, station_id;
-    rz_env_tz_t *tz;
+    rzc_tz_t *tz;
     rz_env_terc_t *terc;
-    uint8_t cp1250[128][4]; /* UTF-8 of bytes 0x80-0xFF: len, bytes */
     pthread_mutex_t lock;   /* one parse at a time: the tables change */
     s_station_t *stations;
     size_t n_stations, cap_stations;
@@ -782,13 +782,13 @@ static int s_when(s_ctx_t *c, json_t *v, s_when_t *w, int order_aware,
         snprintf(w->text, sizeof w->text, "%" PRId64, (int64_t)ms);
         /* the wall-clock time it was in Warsaw, for the id */
         int64_t sec = ms / 1000 - (ms % 1000 < 0), t2[2];
-        w->offset = rz_env_tz_offset(c->st->tz, sec);
-        w->ambiguous = rz_env_tz_to_utc(c->st->tz, sec + w->offset, t2) == 2;
+        w->offset = rzc_tz_offset(c->st->tz, sec);
+        w->ambiguous = rzc_tz_instants(c->st->tz, sec + w->offset, t2) == 2;
         return 0;
     }
     const char *s = s_str(v);
     int64_t local, t[2];
-    if (!s || rz_env_parse_local(s, &local)) {
+    if (!s || rzc_parse_local(s, &local)) {
         snprintf(why, why_len,
                  "%s is not a date 'YYYY-MM-DD HH:MM:SS' nor "
                  "epoch milliseconds",
@@ -796,7 +796,7 @@ static int s_when(s_ctx_t *c, json_t *v, s_when_t *w, int order_aware,
         return -1;
     }
     snprintf(w->text, sizeof w->text, "%s", s);
-    int n = rz_env_tz_to_utc(c->st->tz, local, t);
+    int n = rzc_tz_instants(c->st->tz, local, t);
     if (n == 0) {
         snprintf(why, why_len,
                  "'%s' does not exist in %s (the clock "
@@ -1532,45 +1532,6 @@ static int s_parse_doc(s_ctx_t *c, char *err, size_t err_len)
  * Windows desk may be Windows-1250
  */
 
-/* Whether s is well-formed UTF-8 (no overlongs, surrogates or code points
- * above U+10FFFF). By hand: iconv would copy the whole input to say so. */
-static int s_utf8_valid(const uint8_t *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        uint8_t b = s[i];
-        size_t n;
-        uint32_t cp;
-        if (b < 0x80) {
-            i++;
-            continue;
-        } else if (b >= 0xc2 && b <= 0xdf) {
-            n = 1;
-            cp = b & 0x1f;
-        } else if (b >= 0xe0 && b <= 0xef) {
-            n = 2;
-            cp = b & 0x0f;
-        } else if (b >= 0xf0 && b <= 0xf4) {
-            n = 3;
-            cp = b & 0x07;
-        } else {
-            return 0;
-        }
-        if (i + n >= len)
-            return 0;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return 0;
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += n + 1;
-    }
-    return 1;
-}
-
 /* The charset parameter of a content type, lowercased, or "". */
 static void s_charset(const char *ct, char *out, size_t len)
 {
@@ -1585,74 +1546,6 @@ static void s_charset(const char *ct, char *out, size_t len)
     while (*p && *p != ';' && *p != '"' && *p != ' ' && n + 1 < len)
         out[n++] = (char)tolower((unsigned char)*p++);
     out[n] = '\0';
-}
-
-/* Windows-1250 -> UTF-8 with, for each output byte, the offset of the
- * input byte it came from (map has out_len + 1 entries). Returns 0,
- * RZ_ENOMEM, or RZ_EINVAL with *bad at a byte Windows-1250 does not
- * define (the input is then in neither encoding). */
-static int s_from_cp1250(const s_state_t *st, const uint8_t *in, size_t len,
-                         char **out, uint32_t **map, size_t *out_len,
-                         size_t *bad)
-{
-    char *o = malloc(len * 3 + 1);
-    uint32_t *m = malloc((len * 3 + 1) * sizeof *m);
-    size_t n = 0;
-    int rc = RZ_ENOMEM;
-    if (!o || !m || len > UINT32_MAX / 4)
-        goto fail;
-    rc = RZ_EINVAL;
-    for (size_t i = 0; i < len; i++) {
-        if (in[i] < 0x80) {
-            m[n] = (uint32_t)i;
-            o[n++] = (char)in[i];
-            continue;
-        }
-        const uint8_t *u = st->cp1250[in[i] - 0x80];
-        if (u[0] == 0) {
-            *bad = i;
-            goto fail;
-        }
-        for (int k = 0; k < u[0]; k++) {
-            m[n] = (uint32_t)i;
-            o[n++] = (char)u[1 + k];
-        }
-    }
-    m[n] = (uint32_t)len;
-    *out = o;
-    *map = m;
-    *out_len = n;
-    return 0;
-fail:
-    free(o);
-    free(m);
-    return rc;
-}
-
-/* The table of s_from_cp1250, from iconv. */
-static int s_cp1250_table(s_state_t *st, char *err, size_t err_len)
-{
-    iconv_t cd = iconv_open("UTF-8", "WINDOWS-1250");
-    if (cd == (iconv_t)-1) {
-        snprintf(err, err_len, "iconv has no WINDOWS-1250");
-        return RZ_ECONFIG;
-    }
-    for (int b = 0x80; b <= 0xff; b++) {
-        char in = (char)b, outb[8];
-        char *ip = &in, *op = outb;
-        size_t il = 1, ol = sizeof outb;
-        iconv(cd, NULL, NULL, NULL, NULL);
-        /* undefined bytes (0x81, 0x83, ...) stay 0: not Windows-1250 */
-        if (iconv(cd, &ip, &il, &op, &ol) == (size_t)-1 || ol == sizeof outb)
-            continue;
-        size_t n = sizeof outb - ol;
-        if (n > 3)
-            continue;
-        st->cp1250[b - 0x80][0] = (uint8_t)n;
-        memcpy(&st->cp1250[b - 0x80][1], outb, n);
-    }
-    iconv_close(cd);
-    return 0;
 }
 
 /* "application/json", "application/ld+json; charset=utf-8" (the v1 API),
@@ -1684,9 +1577,9 @@ static int s_parse(void *state, const rz_input_t *in, rz_out_t *out, char *err,
     s_charset(in->content_type, charset, sizeof charset);
     int cp1250 = !strcmp(charset, "windows-1250") || !strcmp(charset, "cp1250");
     if (cp1250 || (strcmp(charset, "utf-8") && strcmp(charset, "utf8") &&
-                   !s_utf8_valid(in->data, in->len))) {
+                   !rzc_utf8_valid(in->data, in->len))) {
         size_t n, bad = 0;
-        int rc = s_from_cp1250(st, in->data, in->len, &conv, &map, &n, &bad);
+        int rc = rzc_cp1250_decode(in->data, in->len, &conv, &n, &map, &bad);
         if (rc == RZ_EINVAL) {
             snprintf(err, err_len,
                      "neither UTF-8 nor Windows-1250: byte "
@@ -1727,7 +1620,7 @@ static void s_close(void *state)
         free(st->sensors[i].name);
     free(st->sensors);
     free(st->stations);
-    rz_env_tz_destroy(&st->tz);
+    rzc_tz_destroy(&st->tz);
     rz_env_terc_destroy(&st->terc);
     pthread_mutex_destroy(&st->lock);
     free(st->tenant);
@@ -1823,10 +1716,8 @@ static int s_open(void **state, const void *conf, char *err, size_t err_len)
                  st->system);
         goto fail;
     }
-    if ((rc = s_cp1250_table(st, err, err_len)) != 0)
-        goto fail;
     rc = RZ_ECONFIG;
-    st->tz = rz_env_tz_new(
+    st->tz = rzc_tz_new(
         cf->zoneinfo && *cf->zoneinfo ? cf->zoneinfo : "builtin", err, err_len);
     if (!st->tz)
         goto fail;

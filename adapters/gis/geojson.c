@@ -900,7 +900,7 @@ static void s_meta_time(s_ctx_t *c, rz_gis_span_t meta)
         return;
     char *s = s_decode(v.p, v.e);
     int64_t t;
-    if (s && rz__gis_time(s, &t) == 0)
+    if (s && rzc_time_parse(s, &t) == 0)
         c->time = t;
     free(s);
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "adapter.h"
+#include "ratusz/core/time.h"
 
 /* The module (gis.c). */
 extern const rz_adapter_module_t rz_module_gis;
@@ -142,11 +143,6 @@ const char *rz__gis_check_pos(int epsg, int yx, double a, double b, char *buf,
 
 /* A TERYT TERC code: 2, 4 or 7 ASCII digits. */
 int rz__gis_is_terc(const char *s);
-
-/* A time as written by the source ("2017-03-13T13:09:47", "2025-08",
- * "2025-08-01", with or without a zone) as unix µs; times without a zone
- * are wall-clock time in Poland (Europe/Warsaw). Returns 0 or -1. */
-int rz__gis_time(const char *s, int64_t *us);
 
 /* strtod of the whole of [s, s+n): 0, or -1 when it is not one finite
  * number. */

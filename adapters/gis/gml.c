@@ -1091,7 +1091,7 @@ static int s_map(s_ctx_t *c, s_member_t *m, const char *key)
     for (int i = 0; times[i] && !r.ev.time; i++) {
         char *t = s_find_text(x, f, times[i]);
         int64_t us;
-        if (t && rz__gis_time(t, &us) == 0)
+        if (t && rzc_time_parse(t, &us) == 0)
             r.ev.time = us;
         free(t);
     }

@@ -454,7 +454,7 @@ static int s_load_feature(rz_gis_span_t el, size_t i, void *user)
         subject = "", source = key, id = "";
     }
     if (tstr)
-        rz__gis_time(tstr, &us);
+        rzc_time_parse(tstr, &us);
     rz_gis_buf_t b = {0};
     rz__gis_json_compact(&b, el.p, el.e);
     char *key =
@@ -614,19 +614,6 @@ int rz__gis_sink_open(void **sink, void *state, const char *target, char *err,
     return 0;
 }
 
-static void s_rfc3339(int64_t us, char *buf, size_t len)
-{
-    time_t s = (time_t)(us / 1000000 - (us % 1000000 < 0));
-    int64_t frac = us - (int64_t)s * 1000000;
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (frac)
-        snprintf(buf + n, len - n, ".%06" PRId64 "Z", frac);
-    else
-        snprintf(buf + n, len - n, "Z");
-}
-
 int rz__gis_sink_event(void *sink, const Ratusz__V1__Event *ev, char *err,
                        size_t err_len)
 {
@@ -674,7 +661,7 @@ int rz__gis_sink_event(void *sink, const Ratusz__V1__Event *ev, char *err,
         json_object_set_new(p, gf->properties[i]->key,
                             json_string(gf->properties[i]->value));
     char t[48];
-    s_rfc3339(ev->time, t, sizeof(t));
+    rzc_rfc3339_format(ev->time, t, sizeof(t));
     json_object_set_new(p, "ratusz_id", json_string(ev->id));
     json_object_set_new(p, "ratusz_source", json_string(ev->source));
     json_object_set_new(p, "ratusz_type", json_string(ev->type));

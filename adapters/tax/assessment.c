@@ -125,7 +125,7 @@ static int s_decode(s_reader_t *r, const uint8_t *b, size_t len)
 {
     s_line_t *l = &r->line;
     if (r->cd == (iconv_t)-1) {
-        if (!rz__tax_utf8_valid(b, len)) {
+        if (!rzc_utf8_valid(b, len)) {
             size_t i = 0;
             while (i < len && b[i] < 0x80)
                 i++;
@@ -401,7 +401,7 @@ int rz__tax_assessment_parse(rz_tax_t *t, const rz_input_t *in, rz_out_t *out,
     while (len > start && data[len - 1] == 0x1a)
         len--;
     if (bom || (!strcasecmp(t->encoding, "auto") &&
-                rz__tax_utf8_valid(data + start, len - start)))
+                rzc_utf8_valid(data + start, len - start)))
         r.encoding = "UTF-8";
     else if (!strcasecmp(t->encoding, "auto"))
         r.encoding = "WINDOWS-1250";

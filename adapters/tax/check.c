@@ -44,17 +44,6 @@ static int s_ndigits(const char *s, size_t n)
  * Identifiers
  */
 
-static int s_leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int s_mdays(int64_t y, int m)
-{
-    static const int md[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && s_leap(y) ? 29 : md[m - 1];
-}
-
 /* PESEL: YYMMDDZZZXC, the month carrying the century (+80 for the 1800s,
  * +20 for the 2000s, +40, +60), C = (10 - sum(w_i * d_i) mod 10) mod 10
  * with weights 1 3 7 9 1 3 7 9 1 3. */
@@ -79,7 +68,7 @@ int rz__tax_pesel_check(const char *s, char *why, size_t why_len)
         return s_why(why, why_len, "'%s': month %02d is not a date of birth", s,
                      mm);
     int year = base[century] + yy;
-    if (dd < 1 || dd > s_mdays(year, month))
+    if (dd < 1 || dd > rzc_mdays(year, month))
         return s_why(why, why_len, "'%s': %04d-%02d-%02d is not a date", s,
                      year, month, dd);
     return 0;
@@ -181,45 +170,25 @@ bad:
 int rz__tax_decimal(const char *s, int scale, int64_t *out, char *why,
                     size_t why_len)
 {
-    const char *p = s;
-    int64_t v = 0;
-    int digits = 0, frac = -1; /* fraction digits seen; -1: no separator */
-    if (!*p)
+    int64_t mult = 1;
+    for (int i = 0; i < scale; i++)
+        mult *= 10;
+    if (!*s)
         return s_why(why, why_len, "%s", "is empty");
-    for (; *p; p++) {
-        if (s_isdigit((unsigned char)*p)) {
-            int d = *p - '0';
-            if (frac >= 0 && frac >= scale) {
-                if (d)
-                    return s_why(why, why_len,
-                                 "'%.32s' has more than %d decimal places", s,
-                                 scale);
-                frac++;
-                continue;
-            }
-            if (digits >= 17)
-                return s_why(why, why_len, "'%.32s' is too large", s);
-            if (v || d)
-                digits++;
-            v = v * 10 + d;
-            if (frac >= 0)
-                frac++;
-        } else if ((*p == ',' || *p == '.') && frac < 0 && p != s &&
-                   s_isdigit((unsigned char)p[1])) {
-            frac = 0;
-        } else {
-            return s_why(why, why_len, "'%.32s' is not a number", s);
-        }
+    switch (rzc_decimal(s, mult, 0, out)) {
+    case 0:
+        /* 17 digits: what the fixed-width layouts and the schema carry */
+        if (*out < 100000000000000000LL)
+            return 0;
+        /* fall through */
+    case RZC_DEC_RANGE:
+        return s_why(why, why_len, "'%.32s' is too large", s);
+    case RZC_DEC_FRACTION:
+        return s_why(why, why_len, "'%.32s' has more than %d decimal places",
+                     s, scale);
+    default:
+        return s_why(why, why_len, "'%.32s' is not a number", s);
     }
-    for (int f = frac < 0 ? 0 : (frac < scale ? frac : scale); f < scale; f++) {
-        if (digits >= 17)
-            return s_why(why, why_len, "'%.32s' is too large", s);
-        if (v)
-            digits++;
-        v *= 10;
-    }
-    *out = v;
-    return 0;
 }
 
 int rz__tax_digits(const char *s, int64_t *out, char *why, size_t why_len)
@@ -248,46 +217,6 @@ int64_t rz__tax_round_zloty(int64_t grosze)
  * Dates
  */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (days_from_civil,
- * H. Hinnant). */
-static int64_t s_days(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static int64_t s_last_sunday(int64_t y, int m)
-{
-    int64_t last = s_days(y, m, s_mdays(y, m));
-    int64_t wday = ((last + 4) % 7 + 7) % 7; /* 1970-01-01 was a Thursday */
-    return last - wday;
-}
-
-/* Only dates, never times of day, reach this: a declaration's filing day,
- * a decision's issue day, a due day. Each becomes the instant its day
- * begins in Europe/Warsaw. Poland has followed the European summer-time
- * rule since 1988 (tz database: Zone Europe/Warsaw, Rule EU): CEST from
- * 01:00 UTC on the last Sunday of March to 01:00 UTC on the last Sunday of
- * September (1988-1995) or October (1996 on). Both switches happen after
- * local midnight, so midnight is CEST exactly on the days after the March
- * Sunday up to and including the autumn Sunday. The test compares this
- * with the system's tz database for every day from 1988 to 2037. */
-int rz__tax_warsaw_midnight(int y, int m, int d, int64_t *us)
-{
-    if (y < 1988 || y > 9999 || m < 1 || m > 12 || d < 1 || d > s_mdays(y, m))
-        return -1;
-    int64_t day = s_days(y, m, d);
-    int64_t start = s_last_sunday(y, 3);
-    int64_t end = s_last_sunday(y, y <= 1995 ? 9 : 10);
-    int64_t off = day > start && day <= end ? 7200 : 3600;
-    *us = (day * 86400 - off) * 1000000;
-    return 0;
-}
-
 static int s_num(const char *s, int n)
 {
     int v = 0;
@@ -310,14 +239,16 @@ int rz__tax_date(const char *s, int64_t *us, char *why, size_t why_len)
     } else {
         return s_why(why, why_len, "'%.32s' is not a date (YYYY-MM-DD)", s);
     }
-    if (y < 0 || m < 1 || m > 12 || d < 1 || d > s_mdays(y, m))
+    if (y < 0 || m < 1 || m > 12 || d < 1 || d > rzc_mdays(y, m))
         return s_why(why, why_len, "'%.32s' is not a date", s);
     if (y < 1988)
         return s_why(why, why_len,
                      "'%s' is before 1988, where the Europe/Warsaw rule of "
                      "this module starts",
                      s);
-    rz__tax_warsaw_midnight(y, m, d, us);
+    /* Europe/Warsaw from the system's tz database: Poland followed the EU
+     * rule from 1988, ending summer time in September up to 1995 */
+    *us = rzc_warsaw_midnight_us(y, m, d);
     return 0;
 }
 
@@ -354,47 +285,6 @@ const char *rz__tax_use(char kind, const char *code)
 /* ===========================================================================
  * Text
  */
-
-/* Offset of the first byte that does not start a valid UTF-8 sequence
- * (no overlongs, no surrogates, nothing above U+10FFFF), or len. */
-static size_t s_utf8_bad(const uint8_t *b, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        uint8_t c = b[i];
-        size_t n;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xc2 && c <= 0xdf) {
-            n = 1, cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            n = 2, cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3, cp = c & 0x07;
-        } else {
-            return i;
-        }
-        if (n > len - i - 1)
-            return i;
-        for (size_t k = 1; k <= n; k++) {
-            if ((b[i + k] & 0xc0) != 0x80)
-                return i;
-            cp = cp << 6 | (b[i + k] & 0x3f);
-        }
-        if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-            (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-            return i;
-        i += n + 1;
-    }
-    return len;
-}
-
-int rz__tax_utf8_valid(const uint8_t *b, size_t len)
-{
-    return s_utf8_bad(b, len) == len;
-}
 
 int rz__tax_copy_trim(char *dst, size_t cap, const char *s, size_t len)
 {

@@ -769,7 +769,7 @@ int rz__tax_declaration_parse(rz_tax_t *t, const rz_input_t *in, rz_out_t *out,
      * has no prolog: UTF-8 by the XML rules if it is valid UTF-8, else
      * the configured encoding */
     const char *enc = NULL;
-    if (!s_has_prolog(d, len) && !rz__tax_utf8_valid(d, len))
+    if (!s_has_prolog(d, len) && !rzc_utf8_valid(d, len))
         enc = strcasecmp(t->encoding, "auto") ? t->encoding : "WINDOWS-1250";
 
     int alone = s.has_root && s.root_a == s.slices[0].a;

@@ -16,6 +16,8 @@
 #include <stdint.h>
 
 #include "adapter.h"
+#include "ratusz/core/text.h"
+#include "ratusz/core/time.h"
 
 /* The module (tax.c). */
 extern const rz_adapter_module_t rz_module_tax;
@@ -158,7 +160,6 @@ int rz__tax_digits(const char *s, int64_t *out, char *why, size_t why_len);
  * Europe/Warsaw, as unix microseconds UTC. Supported from 1988 on, the
  * year Poland's summer time began following the European rule. */
 int rz__tax_date(const char *s, int64_t *us, char *why, size_t why_len);
-int rz__tax_warsaw_midnight(int y, int m, int d, int64_t *us);
 
 /* Whole złoty by art. 63 § 1 of the Ordynacja podatkowa: below 50 grosze
  * down, from 50 grosze up. */
@@ -167,9 +168,6 @@ int64_t rz__tax_round_zloty(int64_t grosze);
 /* The name of a category code ("MI" -> "mieszkalne"), or NULL. kind is
  * 'G' (grunt), 'B' (budynek) or 'L' (budowla). */
 const char *rz__tax_use(char kind, const char *code);
-
-/* 1 when b[0..len) is valid UTF-8 (no overlongs, no surrogates). */
-int rz__tax_utf8_valid(const uint8_t *b, size_t len);
 
 /* Copy s into dst (cap bytes) without the surrounding white space; -1 if
  * it does not fit. */

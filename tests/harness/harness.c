@@ -477,3 +477,33 @@ long rzt_status_kb(pid_t pid, const char *key)
         fclose(f);
     return kb;
 }
+
+/* ===========================================================================
+ * Mojibake
+ */
+
+int rzt_mojibake(const void *s, size_t len)
+{
+    /* ą ć ę ł ń ó ś ź ż and Ą Ć Ę Ł Ń Ó Ś Ź Ż in UTF-8, each byte read as
+     * Windows-1250 and written again as UTF-8 */
+    static const char *const seq[] = {
+        "Ä…", "Ä‡", "Ä™", "Ĺ‚", "Ĺ„", "Ăł", "Ĺ›", "Ĺş", "ĹĽ",
+        "Ä„", "Ä†", "Ä˜", "ĹÂ", "ĹÂ", "Ă“", "Ĺš", "Ĺą", "Ĺ»",
+    };
+    for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++)
+        if (memmem(s, len, seq[i], strlen(seq[i])))
+            return 1;
+    return 0;
+}
+
+int rzt_event_mojibake(const Ratusz__V1__Event *ev)
+{
+    size_t n = ratusz__v1__event__get_packed_size(ev);
+    uint8_t *p = malloc(n ? n : 1);
+    if (!p)
+        return 0;
+    ratusz__v1__event__pack(ev, p);
+    int bad = rzt_mojibake(p, n);
+    free(p);
+    return bad;
+}

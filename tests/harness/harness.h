@@ -134,4 +134,11 @@ int rzt_broker_alive(const rzt_broker_t *b);
 int rzt_http_get(const char *hostport, const char *path, char *body,
                  size_t len);
 
+/* 1 when s[0..len) holds mojibake: a Polish letter written as UTF-8 and
+ * read back as Windows-1250 ("GdaĹ„sk" for "Gdańsk"). */
+int rzt_mojibake(const void *s, size_t len);
+
+/* 1 when any string of ev (its packed bytes) holds mojibake. */
+int rzt_event_mojibake(const Ratusz__V1__Event *ev);
+
 #endif

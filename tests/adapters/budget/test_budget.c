@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "budget.h"
+#include "harness.h"
 
 extern const rz_adapter_module_t rz_module_budget;
 
@@ -105,7 +106,7 @@ static buf_t s_cp1250(buf_t in)
 {
     size_t n;
     uint64_t bad = 0;
-    char *c = rzb_to_cp1250((const char *)in.p, in.len, &n, &bad);
+    char *c = rzc_cp1250_encode((const char *)in.p, in.len, &n, &bad);
     assert_non_null(c);
     assert_int_equal(bad, 0);
     buf_t b = {(uint8_t *)c, n};
@@ -117,9 +118,9 @@ static buf_t s_utf8(buf_t in)
     rzb_text_t t;
     char err[256];
     assert_int_equal(
-        rzb_text_decode(&t, in.p, in.len, RZB_ENC_CP1250, err, sizeof err), 0);
+        rzc_text_decode(&t, in.p, in.len, RZB_ENC_CP1250, err, sizeof err), 0);
     buf_t b = s_dup(t.text, t.len);
-    rzb_text_free(&t);
+    rzc_text_free(&t);
     return b;
 }
 
@@ -317,7 +318,7 @@ static void test_amounts_are_exact_grosze(void **state)
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         int64_t g = 0;
         const char *why = NULL;
-        if (rzb_grosze(ok[i].in, ok[i].scale, &g, &why))
+        if (rzc_grosze(ok[i].in, ok[i].scale, &g, &why))
             fail_msg("'%s': %s", ok[i].in, why);
         assert_int_equal(g, ok[i].want);
     }
@@ -328,13 +329,13 @@ static void test_amounts_are_exact_grosze(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t g;
         const char *why = NULL;
-        if (rzb_grosze(bad[i], 1, &g, &why) == 0)
+        if (rzc_grosze(bad[i], 1, &g, &why) == 0)
             fail_msg("'%s' taken as %lld", bad[i], (long long)g);
         assert_non_null(why);
     }
     int64_t g;
     const char *why;
-    assert_int_equal(rzb_grosze("0,001", 1, &g, &why), -1);
+    assert_int_equal(rzc_grosze("0,001", 1, &g, &why), -1);
     assert_string_equal(why, "has fractions of a grosz");
 }
 
@@ -342,11 +343,8 @@ static void test_warsaw_time_has_summer_time(void **state)
 {
     (void)state;
     /* winter: UTC+1; summer: UTC+2; the switch days themselves */
-    assert_int_equal(rzb_warsaw_us(2003, 1, 1, 0, 0, 0), US(1041375600));
-    assert_int_equal(rzb_warsaw_us(2019, 9, 9, 0, 0, 0), US(1567980000));
-    assert_int_equal(rzb_warsaw_us(2023, 3, 26, 1, 59, 0), US(1679792340));
-    assert_int_equal(rzb_warsaw_us(2023, 3, 26, 3, 0, 0), US(1679792400));
-    assert_int_equal(rzb_warsaw_us(2023, 10, 29, 4, 0, 0), US(1698548400));
+    assert_int_equal(rzc_warsaw_midnight_us(2003, 1, 1), US(1041375600));
+    assert_int_equal(rzc_warsaw_midnight_us(2019, 9, 9), US(1567980000));
     assert_int_equal(rzb_period_end_us("2023-Q2"), US(1688162400));
     assert_int_equal(rzb_period_end_us("2023-Q4"), US(1704063600));
     assert_int_equal(rzb_period_end_us("2023-09"), US(1696111200));
@@ -562,6 +560,87 @@ static void s_same_as_sample(const col_t *c)
     }
     assert_int_equal(matched, c->nev);
     free(nd.p);
+}
+
+/* No event carries a Polish letter read in the wrong encoding. */
+static void s_assert_no_mojibake(const col_t *c)
+{
+    for (size_t i = 0; i < c->nev; i++)
+        if (rzt_event_mojibake(c->ev[i]))
+            fail_msg("event %s has mojibake", c->ev[i]->id);
+}
+
+static void test_bdl_one_cp1250_field_in_utf8(void **state)
+{
+    (void)state;
+    buf_t in = s_fixture(BDL);
+    col_t c0, c;
+    char err[256];
+    assert_int_equal(s_run(&c0, in, BDL, err, sizeof err, NULL), 0);
+    s_assert_no_mojibake(&c0);
+    /* the 2006 row's indicator saved by a Windows program */
+    buf_t mixed = s_replace(in, "\"og\xc3\xb3\xc5\x82" "em\";\"2006\"",
+                            "\"og\xf3\xb3" "em\";\"2006\"");
+    assert_int_equal(s_run(&c, mixed, BDL, err, sizeof err, NULL), 0);
+    s_assert_no_mojibake(&c);
+    /* 352 rows: every one published or quarantined, as in the original */
+    assert_int_equal(c.nev + c.nq, 352);
+    assert_int_equal(c.nev, c0.nev);
+    assert_int_equal(c.nq, c0.nq);
+    for (size_t i = 0; i < c.nev; i++)
+        for (size_t k = 0; k < c.ev[i]->budget->n_attributes; k++)
+            assert_false(strchr(c.ev[i]->budget->attributes[k]->value,
+                                '\xef'));
+    s_col_free(&c0);
+    s_col_free(&c);
+    free(mixed.p);
+    free(in.p);
+}
+
+static void test_bdl_cut_inside_a_letter_loses_one_row(void **state)
+{
+    (void)state;
+    buf_t in = s_fixture(BDL);
+    /* cut after the first byte of the last row's "ó" */
+    const char *last = "\"og\xc3\xb3\xc5\x82" "em\";\"2023\"";
+    uint8_t *at = NULL;
+    for (uint8_t *p = in.p; (p = memmem(p, in.len - (size_t)(p - in.p), last,
+                                        strlen(last)));
+         p++)
+        at = p;
+    assert_non_null(at);
+    buf_t cut = s_dup(in.p, (size_t)(at - in.p) + 4);
+    col_t c0, c;
+    char err[256];
+    assert_int_equal(s_run(&c0, in, BDL, err, sizeof err, NULL), 0);
+    assert_int_equal(s_run(&c, cut, BDL, err, sizeof err, NULL), 0);
+    s_assert_no_mojibake(&c);
+    assert_int_equal(c.nev + c.nq, 352);
+    assert_int_equal(c.nev, c0.nev - 1);
+    assert_int_equal(c.nq, c0.nq + 1);
+    assert_int_equal(c.qline[c.nq - 1], 353);
+    s_col_free(&c0);
+    s_col_free(&c);
+    free(cut.p);
+    free(in.p);
+}
+
+static void test_bdl_stray_byte_quarantines_its_row_with_offset(void **state)
+{
+    (void)state;
+    buf_t in = s_fixture(BDL);
+    /* 0x98 is defined in neither encoding */
+    buf_t bad = s_replace(in, "\"og\xc3\xb3\xc5\x82" "em\";\"2006\"",
+                          "\"og\xc3\xb3\x98" "em\";\"2006\"");
+    col_t c;
+    char err[256];
+    assert_int_equal(s_run(&c, bad, BDL, err, sizeof err, NULL), 0);
+    s_assert_no_mojibake(&c);
+    assert_int_equal(c.nev + c.nq, 352);
+    assert_true(s_has_reason(&c, "byte 0x98 at offset"));
+    s_col_free(&c);
+    free(bad.p);
+    free(in.p);
 }
 
 static void test_bdl_matches_sample_events(void **state)
@@ -1133,7 +1212,7 @@ static void s_round_trip(const char *enc)
     assert_memory_equal(out.p, hdr, strlen(hdr));
     assert_non_null(memmem(out.p, out.len, ";1152871,23;", 12));
     int cp = !strcmp(enc, "windows-1250");
-    assert_int_equal(rzb_utf8_invalid_at(out.p, out.len) == out.len, !cp);
+    assert_int_equal(rzc_utf8_invalid_at(out.p, out.len) == out.len, !cp);
     /* back in: votes are not budget entries, every other event is one row */
     assert_int_equal(s_run(&c, out, "import.csv", err, sizeof err, NULL), 0);
     assert_int_equal(c.nq, 0);
@@ -1220,6 +1299,9 @@ int main(void)
         cmocka_unit_test(test_amounts_are_exact_grosze),
         cmocka_unit_test(test_warsaw_time_has_summer_time),
         cmocka_unit_test(test_bdl_real_file),
+        cmocka_unit_test(test_bdl_one_cp1250_field_in_utf8),
+        cmocka_unit_test(test_bdl_cut_inside_a_letter_loses_one_row),
+        cmocka_unit_test(test_bdl_stray_byte_quarantines_its_row_with_offset),
         cmocka_unit_test(test_bdl_variants),
         cmocka_unit_test(test_bdl_truncated_and_corrupted),
         cmocka_unit_test(test_bdl_matches_sample_events),

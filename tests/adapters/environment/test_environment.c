@@ -16,6 +16,7 @@
 
 #include "adapter.h"
 #include "env.h"
+#include "ratusz/core/time.h"
 
 extern const rz_adapter_module_t rz_module_environment;
 static const rz_adapter_module_t *const M = &rz_module_environment;
@@ -265,11 +266,11 @@ static int s_raw_has(const Ratusz__V1__Event *ev, const char *text)
  * The clock and the register
  */
 
-static int64_t s_utc(const rz_env_tz_t *tz, const char *local, int *n)
+static int64_t s_utc(const rzc_tz_t *tz, const char *local, int *n)
 {
     int64_t l, t[2] = {0, 0};
-    assert_int_equal(rz_env_parse_local(local, &l), 0);
-    *n = rz_env_tz_to_utc(tz, l, t);
+    assert_int_equal(rzc_parse_local(local, &l), 0);
+    *n = rzc_tz_instants(tz, l, t);
     return t[0];
 }
 
@@ -278,8 +279,8 @@ static void test_tz_warsaw_from_system_database(void **st)
     char err[256];
     int n;
     int64_t t[2];
-    rz_env_tz_t *tz =
-        rz_env_tz_new("/usr/share/zoneinfo/Europe/Warsaw", err, sizeof err);
+    rzc_tz_t *tz =
+        rzc_tz_new("/usr/share/zoneinfo/Europe/Warsaw", err, sizeof err);
     if (!tz) {
         print_message("skipping: %s\n", err);
         skip();
@@ -294,8 +295,8 @@ static void test_tz_warsaw_from_system_database(void **st)
     assert_int_equal(n, 0);
     /* autumn: 02:30 on 2021-10-31 happened at 00:30Z and 01:30Z */
     int64_t l;
-    assert_int_equal(rz_env_parse_local("2021-10-31 02:30:00", &l), 0);
-    assert_int_equal(rz_env_tz_to_utc(tz, l, t), 2);
+    assert_int_equal(rzc_parse_local("2021-10-31 02:30:00", &l), 0);
+    assert_int_equal(rzc_tz_instants(tz, l, t), 2);
     assert_int_equal(t[0], 1635640200);
     assert_int_equal(t[1], 1635643800);
     /* 1990: Poland's summer time ended in September, which only the tz
@@ -303,19 +304,19 @@ static void test_tz_warsaw_from_system_database(void **st)
     assert_int_equal(s_utc(tz, "1990-10-15 12:00:00", &n), 655988400);
     /* beyond the file's transitions the footer rule goes on */
     assert_int_equal(s_utc(tz, "2100-07-01 12:00:00", &n), 4118119200);
-    assert_int_equal(rz_env_tz_offset(tz, 4118119200), 7200);
-    rz_env_tz_destroy(&tz);
-    rz_env_tz_destroy(&tz); /* safe twice */
+    assert_int_equal(rzc_tz_offset(tz, 4118119200), 7200);
+    rzc_tz_destroy(&tz);
+    rzc_tz_destroy(&tz); /* safe twice */
 
-    tz = rz_env_tz_new("builtin", err, sizeof err);
+    tz = rzc_tz_new("builtin", err, sizeof err);
     assert_non_null(tz);
     assert_int_equal(s_utc(tz, "2021-01-23 17:00:00", &n), 1611417600);
     assert_int_equal(s_utc(tz, "1990-10-15 12:00:00", &n), 655988400 - 3600);
-    rz_env_tz_destroy(&tz);
+    rzc_tz_destroy(&tz);
 
-    assert_null(rz_env_tz_new("/nonexistent/Warsaw", err, sizeof err));
+    assert_null(rzc_tz_new("/nonexistent/Warsaw", err, sizeof err));
     assert_non_null(strstr(err, "/nonexistent/Warsaw"));
-    assert_null(rz_env_tz_new(TERC, err, sizeof err));
+    assert_null(rzc_tz_new(TERC, err, sizeof err));
     assert_non_null(strstr(err, "not a TZif file"));
     (void)st;
 }
@@ -323,10 +324,10 @@ static void test_tz_warsaw_from_system_database(void **st)
 static void test_parse_local_rejects_what_is_not_a_date(void **st)
 {
     int64_t l;
-    assert_int_equal(rz_env_parse_local("2021-02-29 00:00:00", &l), -1);
-    assert_int_equal(rz_env_parse_local("2021-01-23 24:00:00", &l), -1);
-    assert_int_equal(rz_env_parse_local("2021-01-23", &l), -1);
-    assert_int_equal(rz_env_parse_local("2024-02-29T01:02:03", &l), 0);
+    assert_int_equal(rzc_parse_local("2021-02-29 00:00:00", &l), -1);
+    assert_int_equal(rzc_parse_local("2021-01-23 24:00:00", &l), -1);
+    assert_int_equal(rzc_parse_local("2021-01-23", &l), -1);
+    assert_int_equal(rzc_parse_local("2024-02-29T01:02:03", &l), 0);
     assert_int_equal(l, 1709168523);
     (void)st;
 }
@@ -1030,9 +1031,9 @@ static char *s_v1_data(const char *name, const char *code)
 }
 
 /* Epoch milliseconds as the Warsaw wall-clock string the v1 API writes. */
-static json_t *s_local(const rz_env_tz_t *tz, json_int_t ms)
+static json_t *s_local(const rzc_tz_t *tz, json_int_t ms)
 {
-    time_t l = (time_t)(ms / 1000) + rz_env_tz_offset(tz, ms / 1000);
+    time_t l = (time_t)(ms / 1000) + rzc_tz_offset(tz, ms / 1000);
     struct tm tm;
     char buf[32];
     gmtime_r(&l, &tm);
@@ -1048,7 +1049,7 @@ static char *s_v1_index(const char *name)
     json_t *d = s_load_fix(name), *o = json_object();
     char k[160];
     /* the v1 API writes every date as a local string */
-    rz_env_tz_t *tz = rz_env_tz_new("builtin", k, sizeof k);
+    rzc_tz_t *tz = rzc_tz_new("builtin", k, sizeof k);
 #define DATE(j)                                                                \
     (json_is_integer(j) ? s_local(tz, json_integer_value(j)) : json_incref(j))
     json_object_set(o, "Identyfikator stacji pomiarowej",
@@ -1091,7 +1092,7 @@ static char *s_v1_index(const char *name)
         json_object_set_new(o, k, DATE(json_object_get(d, pk)));
     }
 #undef DATE
-    rz_env_tz_destroy(&tz);
+    rzc_tz_destroy(&tz);
     json_decref(d);
     return s_dump(json_pack("{s:o, s:i}", "AqIndex", o, "totalPages", 1));
 }

@@ -1058,21 +1058,21 @@ static void test_times_and_names(void **st)
 {
     (void)st;
     int64_t us;
-    assert_int_equal(rz__gis_time("2017-03-13T13:09:47", &us), 0);
+    assert_int_equal(rzc_time_parse("2017-03-13T13:09:47", &us), 0);
     assert_true(us == INT64_C(1489406987000000));
-    assert_int_equal(rz__gis_time("2025-08", &us), 0);
+    assert_int_equal(rzc_time_parse("2025-08", &us), 0);
     assert_true(us == INT64_C(1753999200000000));
     /* the last hour of CEST and the first of CET, 2024-10-27 */
-    assert_int_equal(rz__gis_time("2024-10-27 01:59:59", &us), 0);
+    assert_int_equal(rzc_time_parse("2024-10-27 01:59:59", &us), 0);
     assert_true(us == INT64_C(1729987199000000));
-    assert_int_equal(rz__gis_time("2024-10-27T03:00:00", &us), 0);
+    assert_int_equal(rzc_time_parse("2024-10-27T03:00:00", &us), 0);
     assert_true(us == INT64_C(1729994400000000));
-    assert_int_equal(rz__gis_time("2024-07-01T12:00:00.5+02:00", &us), 0);
+    assert_int_equal(rzc_time_parse("2024-07-01T12:00:00.5+02:00", &us), 0);
     assert_true(us == INT64_C(1719828000500000));
-    assert_int_equal(rz__gis_time("2024-07-01T12:00:00Z", &us), 0);
+    assert_int_equal(rzc_time_parse("2024-07-01T12:00:00Z", &us), 0);
     assert_true(us == INT64_C(1719835200000000));
-    assert_int_equal(rz__gis_time("13.03.2017", &us), -1);
-    assert_int_equal(rz__gis_time("2017-13-01", &us), -1);
+    assert_int_equal(rzc_time_parse("13.03.2017", &us), RZ_EINVAL);
+    assert_int_equal(rzc_time_parse("2017-13-01", &us), RZ_EINVAL);
 
     char s[64];
     rz__gis_slug("żoliborz.geojson", s, sizeof(s));

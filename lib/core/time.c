@@ -1,4 +1,5 @@
-/* tz.c - one time zone from the system tz database, without the TZ global
+/* time.c - Europe/Warsaw and RFC 3339 for every program: one time zone from
+ * the system tz database, without the TZ global
  *
  * No library reads a TZif file into a value the caller owns (libc keeps one
  * zone per process), so this does, by the layout of RFC 8536:
@@ -14,8 +15,11 @@
  * The footer rule covers instants after the last transition; only its
  * Mm.w.d form is read (the one every European zone uses).
  */
-#include "env.h"
+#include "ratusz/core/time.h"
 
+#include "ratusz/errors.h"
+
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +29,7 @@ typedef struct s_rule_day {
     int32_t time;          /* local seconds after midnight */
 } s_rule_day_t;
 
-struct rz_env_tz {
+struct rzc_tz {
     size_t n;           /* transitions */
     int64_t *at;        /* unix times, ascending */
     int32_t *off_after; /* offset in force from at[i] on */
@@ -41,7 +45,7 @@ struct rz_env_tz {
  * Calendar
  */
 
-int64_t rz_env_days(int64_t y, int m, int d)
+int64_t rzc_days(int64_t y, int m, int d)
 {
     /* days_from_civil (H. Hinnant): exact for any proleptic Gregorian date */
     y -= m <= 2;
@@ -52,7 +56,21 @@ int64_t rz_env_days(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-static int s_mdays(int64_t y, int m)
+void rzc_civil(int64_t days, int64_t *y, int *m, int *d)
+{
+    /* civil_from_days (H. Hinnant) */
+    int64_t z = days + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+int rzc_mdays(int64_t y, int m)
 {
     static const int md[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
@@ -72,7 +90,7 @@ static int s_digits(const char *s, int n, int *out)
     return 0;
 }
 
-int rz_env_parse_local(const char *s, int64_t *local)
+int rzc_parse_local(const char *s, int64_t *local)
 {
     int y, mo, d, h, mi, se;
     if (strlen(s) != 19 || s[4] != '-' || s[7] != '-' ||
@@ -82,10 +100,10 @@ int rz_env_parse_local(const char *s, int64_t *local)
         s_digits(s + 8, 2, &d) || s_digits(s + 11, 2, &h) ||
         s_digits(s + 14, 2, &mi) || s_digits(s + 17, 2, &se))
         return -1;
-    if (mo < 1 || mo > 12 || d < 1 || d > s_mdays(y, mo) || h > 23 || mi > 59 ||
+    if (mo < 1 || mo > 12 || d < 1 || d > rzc_mdays(y, mo) || h > 23 || mi > 59 ||
         se > 59)
         return -1;
-    *local = rz_env_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+    *local = rzc_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
     return 0;
 }
 
@@ -168,7 +186,7 @@ static int s_parse_rule_day(const char **pp, s_rule_day_t *r)
 }
 
 /* "CET-1CEST,M3.5.0,M10.5.0/3" (POSIX offsets are west-positive). */
-static int s_parse_footer(rz_env_tz_t *tz, const char *s)
+static int s_parse_footer(rzc_tz_t *tz, const char *s)
 {
     const char *p = s;
     int32_t off;
@@ -204,28 +222,24 @@ static int s_parse_footer(rz_env_tz_t *tz, const char *s)
  * the offset in force before the change. */
 static int64_t s_rule_at(const s_rule_day_t *r, int64_t y, int32_t before)
 {
-    int64_t first = rz_env_days(y, r->month, 1);
+    int64_t first = rzc_days(y, r->month, 1);
     int wd1 = (int)(((first % 7) + 7 + 4) % 7); /* 1970-01-01 was Thursday */
     int day = 1 + (r->wday - wd1 + 7) % 7 + (r->week - 1) * 7;
-    while (day > s_mdays(y, r->month))
+    while (day > rzc_mdays(y, r->month))
         day -= 7;
     return (first + day - 1) * 86400 + r->time - before;
 }
 
-static int32_t s_rule_offset(const rz_env_tz_t *tz, int64_t t)
+static int32_t s_rule_offset(const rzc_tz_t *tz, int64_t t)
 {
     if (tz->start.month == 0)
         return tz->std_off;
     /* the year of t in standard time is close enough: the changes are
      * months away from New Year */
     int64_t days = (t + tz->std_off) / 86400 - ((t + tz->std_off) % 86400 < 0);
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t y = yoe + era * 400 + (mp >= 10);
+    int64_t y;
+    int m, d;
+    rzc_civil(days, &y, &m, &d);
     int64_t a = s_rule_at(&tz->start, y, tz->std_off);
     int64_t b = s_rule_at(&tz->end, y, tz->dst_off);
     if (a < b)
@@ -248,7 +262,7 @@ static int64_t s_be64(const uint8_t *p)
     return (int64_t)((uint64_t)s_be32(p) << 32 | s_be32(p + 4));
 }
 
-static void s_add_off(rz_env_tz_t *tz, int32_t off)
+static void s_add_off(rzc_tz_t *tz, int32_t off)
 {
     for (int i = 0; i < tz->n_offs; i++)
         if (tz->offs[i] == off)
@@ -257,7 +271,7 @@ static void s_add_off(rz_env_tz_t *tz, int32_t off)
         tz->offs[tz->n_offs++] = off;
 }
 
-static int s_load_tzif(rz_env_tz_t *tz, const uint8_t *b, size_t len, char *err,
+static int s_load_tzif(rzc_tz_t *tz, const uint8_t *b, size_t len, char *err,
                        size_t err_len)
 {
     const char *why = "not a TZif file";
@@ -333,9 +347,9 @@ fail:
     return -1;
 }
 
-rz_env_tz_t *rz_env_tz_new(const char *path, char *err, size_t err_len)
+rzc_tz_t *rzc_tz_new(const char *path, char *err, size_t err_len)
 {
-    rz_env_tz_t *tz = calloc(1, sizeof *tz);
+    rzc_tz_t *tz = calloc(1, sizeof *tz);
     uint8_t *buf = NULL;
     FILE *f = NULL;
     char why[160];
@@ -380,11 +394,11 @@ fail:
     free(buf);
     if (f)
         fclose(f);
-    rz_env_tz_destroy(&tz);
+    rzc_tz_destroy(&tz);
     return NULL;
 }
 
-void rz_env_tz_destroy(rz_env_tz_t **ptz)
+void rzc_tz_destroy(rzc_tz_t **ptz)
 {
     if (!ptz || !*ptz)
         return;
@@ -394,7 +408,7 @@ void rz_env_tz_destroy(rz_env_tz_t **ptz)
     *ptz = NULL;
 }
 
-int32_t rz_env_tz_offset(const rz_env_tz_t *tz, int64_t t)
+int32_t rzc_tz_offset(const rzc_tz_t *tz, int64_t t)
 {
     if (tz->n == 0)
         return tz->has_rule ? s_rule_offset(tz, t) : tz->first_off;
@@ -413,14 +427,14 @@ int32_t rz_env_tz_offset(const rz_env_tz_t *tz, int64_t t)
     return tz->off_after[lo];
 }
 
-int rz_env_tz_to_utc(const rz_env_tz_t *tz, int64_t local, int64_t out[2])
+int rzc_tz_instants(const rzc_tz_t *tz, int64_t local, int64_t out[2])
 {
     /* A wall-clock time L shows at t = L - o for every offset o that is in
      * force at t: none in a gap, two where the clock went back. */
     int n = 0;
     for (int i = 0; i < tz->n_offs; i++) {
         int64_t t = local - tz->offs[i];
-        if (rz_env_tz_offset(tz, t) != tz->offs[i])
+        if (rzc_tz_offset(tz, t) != tz->offs[i])
             continue;
         if (n == 1 && out[0] == t)
             continue;
@@ -433,4 +447,153 @@ int rz_env_tz_to_utc(const rz_env_tz_t *tz, int64_t local, int64_t out[2])
         out[1] = x;
     }
     return n;
+}
+
+int rzc_tz_to_utc(const rzc_tz_t *tz, int64_t local, int64_t *utc)
+{
+    int64_t t[2];
+    if (rzc_tz_instants(tz, local, t) == 0)
+        return RZ_EINVAL; /* the missing hour */
+    *utc = t[0];          /* the only one, or the first of the repeated hour */
+    return 0;
+}
+
+/* ==========================================================================
+ * Europe/Warsaw
+ */
+
+static rzc_tz_t *s_warsaw;
+static pthread_once_t s_warsaw_once = PTHREAD_ONCE_INIT;
+
+static void s_warsaw_load(void)
+{
+    char err[160];
+    s_warsaw = rzc_tz_new(RZC_WARSAW_TZIF, err, sizeof err);
+    if (!s_warsaw)
+        s_warsaw = rzc_tz_new("builtin", err, sizeof err);
+}
+
+const rzc_tz_t *rzc_warsaw(void)
+{
+    pthread_once(&s_warsaw_once, s_warsaw_load);
+    return s_warsaw;
+}
+
+int rzc_warsaw_us(int64_t y, int m, int d, int hh, int mi, int ss,
+                  int64_t *us)
+{
+    if (m < 1 || m > 12 || d < 1 || d > rzc_mdays(y, m) || hh < 0 ||
+        hh > 23 || mi < 0 || mi > 59 || ss < 0 || ss > 60)
+        return RZ_EINVAL;
+    int64_t utc;
+    int64_t local = rzc_days(y, m, d) * 86400 + hh * 3600 + mi * 60 + ss;
+    if (rzc_tz_to_utc(rzc_warsaw(), local, &utc))
+        return RZ_EINVAL;
+    *us = utc * 1000000;
+    return 0;
+}
+
+int64_t rzc_warsaw_midnight_us(int64_t y, int m, int d)
+{
+    int64_t utc, local = rzc_days(y, m, d) * 86400;
+    if (rzc_tz_to_utc(rzc_warsaw(), local, &utc))
+        utc = local - rzc_tz_offset(rzc_warsaw(), local - 86400);
+    return utc * 1000000;
+}
+
+/* ==========================================================================
+ * RFC 3339
+ */
+
+/* What a timestamp may leave out: rzc_rfc3339_parse needs every part. */
+enum { S_STRICT = 1 };
+
+static int s_parse_time(const char *s, int strict, int64_t *us)
+{
+    int y, mo, d = 1, h = 0, mi = 0, sec = 0;
+    if (s_digits(s, 4, &y) || s[4] != '-' || s_digits(s + 5, 2, &mo))
+        return RZ_EINVAL;
+    const char *p = s + 7;
+    int has_time = 0;
+    if (*p == '-') {
+        if (s_digits(p + 1, 2, &d))
+            return RZ_EINVAL;
+        p += 3;
+        if (*p == 'T' || *p == 't' || *p == ' ') {
+            if (s_digits(p + 1, 2, &h) || p[3] != ':' ||
+                s_digits(p + 4, 2, &mi))
+                return RZ_EINVAL;
+            p += 6;
+            has_time = 1;
+            if (*p == ':') {
+                if (s_digits(p + 1, 2, &sec))
+                    return RZ_EINVAL;
+                p += 3;
+                has_time = 2;
+            }
+        }
+    }
+    if (strict && has_time != 2)
+        return RZ_EINVAL;
+    int64_t frac = 0;
+    if (*p == '.' && has_time == 2) {
+        int digits = 0;
+        if (p[1] < '0' || p[1] > '9')
+            return RZ_EINVAL;
+        for (p++; *p >= '0' && *p <= '9'; p++)
+            if (digits < 6) {
+                frac = frac * 10 + (*p - '0');
+                digits++;
+            }
+        while (digits++ < 6)
+            frac *= 10;
+    }
+    /* 60: a leap second, read as the first second of the next minute */
+    if (mo < 1 || mo > 12 || d < 1 || d > rzc_mdays(y, mo) || h > 23 ||
+        mi > 59 || sec > 60)
+        return RZ_EINVAL;
+    int64_t t = rzc_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+    if ((*p == 'Z' || *p == 'z') && p[1] == '\0') {
+        /* UTC */
+    } else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+        int oh, om;
+        if (s_digits(p + 1, 2, &oh) || s_digits(p + 4, 2, &om) || oh > 23 ||
+            om > 59)
+            return RZ_EINVAL;
+        t -= (*p == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+    } else if (*p == '\0' && !strict) {
+        if (rzc_tz_to_utc(rzc_warsaw(), t, &t))
+            return RZ_EINVAL;
+    } else {
+        return RZ_EINVAL;
+    }
+    *us = t * 1000000 + frac;
+    return 0;
+}
+
+int rzc_rfc3339_parse(const char *s, int64_t *us)
+{
+    return s_parse_time(s, S_STRICT, us);
+}
+
+int rzc_time_parse(const char *s, int64_t *us)
+{
+    return s_parse_time(s, 0, us);
+}
+
+int rzc_rfc3339_format(int64_t us, char *buf, size_t len)
+{
+    int64_t s = us / 1000000 - (us % 1000000 < 0);
+    int64_t frac = us - s * 1000000;
+    int64_t days = s / 86400 - (s % 86400 < 0);
+    int64_t sod = s - days * 86400;
+    int64_t y;
+    int m, d;
+    rzc_civil(days, &y, &m, &d);
+    char f[16] = "";
+    if (frac)
+        snprintf(f, sizeof f, ".%06d", (int)frac);
+    return snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d%sZ", (int)y, m, d,
+                    (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60),
+                    f);
 }
