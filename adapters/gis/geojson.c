@@ -769,8 +769,10 @@ static int s_map(s_ctx_t *c, const char *p, const char *e, const char *key,
         }
     }
 
-    /* tenant: a TERYT code property, else the option */
+    /* tenant: the unit a TERYT code property names, else the option */
     const char *code = NULL, *code_prop = NULL;
+    char terc[8] = "";
+    int form = 0;
     for (size_t i = 0; props.p && i < g->n_teryt_props && !code_prop; i++) {
         rz_gis_span_t v;
         if (rz__gis_json_member(props, g->teryt_props[i], &v) != 0 ||
@@ -785,15 +787,17 @@ static int s_map(s_ctx_t *c, const char *p, const char *e, const char *key,
                               code_prop, code ? code : "?");
             goto done;
         }
-        if (!code || !rz__gis_is_terc(code)) {
+        form = code ? rz__gis_unit_terc(code, terc) : -1;
+        if (form < 0) {
             rc = s_quarantine(c, p, e, key,
-                              "property %s: '%.40s' is not a TERYT TERC code "
-                              "(2, 4 or 7 digits)",
+                              "property %s: '%.40s' is not a TERYT unit code "
+                              "(a TERC code of 2, 4 or 7 digits, WWPPGG_R or "
+                              "WWPPGG_R.OOOO)",
                               code_prop, code ? code : "");
             goto done;
         }
     }
-    const char *tenant = code ? code : g->tenant;
+    const char *tenant = code ? terc : g->tenant;
     if (!*tenant) {
         rc = s_quarantine(c, p, e, key,
                           "no tenant: no TERYT code property (%s%s) and no "
@@ -813,7 +817,8 @@ static int s_map(s_ctx_t *c, const char *p, const char *e, const char *key,
     char *idtext = idspan.p && *idspan.p != 'n' ? s_prop_text(idspan) : NULL;
     if (code) {
         fid = code;
-        subject = rz__gis_printf(&r.pool, "terc:%s", code);
+        subject =
+            rz__gis_printf(&r.pool, "%s:%s", rz__gis_unit_kind(form), code);
     } else if (idtext && *idtext) {
         fid = rz__gis_strndup(&r.pool, idtext, strlen(idtext));
         subject = rz__gis_printf(&r.pool, "%s:%s", g->kind, idtext);

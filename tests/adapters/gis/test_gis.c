@@ -24,6 +24,7 @@
 #define WOJ FIX "wojewodztwa_JPT_KOD_JE.geojson.json"
 #define ZOL FIX "warszawa_dzielnica_zoliborz.geojson"
 #define EGIB FIX "egib_dzialka_221101_1.0001.161_8.gml"
+#define PRG_JSON FIX "prg_jednostki_2264_epsg2180.geojson"
 #define OGRINFO "/usr/bin/ogrinfo"
 #define TERYT RZ_SOURCE_DIR "/tests/fixtures/teryt/TERC_2020-01-01.csv"
 
@@ -487,7 +488,8 @@ static void test_geojson_corrupted_features(void **st)
     assert_null(r->ev);
     assert_string_equal(r->why,
                         "features[12]: property JPT_KOD_JE: '2X' is not a "
-                        "TERYT TERC code (2, 4 or 7 digits)");
+                        "TERYT unit code (a TERC code of 2, 4 or 7 digits, "
+                        "WWPPGG_R or WWPPGG_R.OOOO)");
     /* the features after the broken one are whole */
     assert_non_null(s_by_subject(c, "terc:22"));
     assert_string_equal(s_by_key(c, "features[4]")->ev->subject, "terc:22");
@@ -1050,6 +1052,111 @@ static void test_gml_corrupted_members(void **st)
     free(data);
 }
 
+
+/* ---------------------------------------------------------------------------
+ * What real producers write: named CRSs, unit codes in every PRG form
+ */
+
+/* Every event of c: its subject and tenant, in order ("subject tenant"). */
+static void s_check_events(const coll_t *c, const char *const *want, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        if (!c->r[i].ev)
+            continue;
+        assert_true(k < n);
+        char got[200];
+        snprintf(got, sizeof(got), "%s %s", c->r[i].ev->subject,
+                 c->r[i].ev->tenant);
+        assert_string_equal(got, want[k]);
+        k++;
+    }
+    assert_int_equal(k, n);
+}
+
+static void test_geojson_named_crs_and_prg_unit_codes(void **st)
+{
+    (void)st;
+    size_t len;
+    char *data = s_read(PRG_JSON, &len);
+    /* the configuration's tenant is Warszawa: only the feature that names
+     * no unit is Warszawa's */
+    void *g = s_open("tenant", "1465011", NULL);
+    static const char *const want[] = {
+        "terc:2264011 2264011", "terc:2264 2264",
+        "precinct:226401_1.0024 2264011", "cadastral-unit:226401_1 2264011",
+        "boundary:jednostki/4 1465011"};
+    coll_t *c = s_parse(g, "j.geojson", data, len);
+    assert_int_equal(c->n, 5);
+    assert_int_equal(c->events, 5);
+    assert_int_equal(c->quarantined, 0);
+    s_check_events(c, want, 5);
+    const Ratusz__V1__Event *e = s_by_subject(c, "precinct:226401_1.0024");
+    assert_string_equal(e->gis->feature_id, "226401_1.0024");
+    assert_string_equal(e->gis->name, "Sopot 0024");
+    assert_string_equal(e->gis->geometry->crs, "EPSG:2180");
+    assert_string_equal(e->gis->geometry->axis_order, "xy");
+    assert_string_equal(s_prop(e->gis, "JPT_KOD_JE"), "226401_1.0024");
+    s_coll_free(c);
+
+    /* the same layer as GDAL writes the short name */
+    char *shrt = s_replace(data, "urn:ogc:def:crs:EPSG::2180", "EPSG:2180", 1);
+    c = s_parse(g, "j.geojson", shrt, strlen(shrt));
+    assert_int_equal(c->events, 5);
+    assert_int_equal(c->quarantined, 0);
+    s_check_events(c, want, 5);
+    assert_string_equal(s_by_subject(c, "terc:2264")->gis->geometry->crs,
+                        "EPSG:2180");
+    s_coll_free(c);
+    free(shrt);
+
+    /* an obręb code that is not one: that feature alone is quarantined,
+     * never given the configured tenant */
+    char *bad = s_replace(data, "\"226401_1.0024\"", "\"226401_1.024\"", 1);
+    c = s_parse(g, "j.geojson", bad, strlen(bad));
+    assert_int_equal(c->n, 5);
+    assert_int_equal(c->events, 4);
+    assert_int_equal(c->quarantined, 1);
+    static const char *const want_bad[] = {
+        "terc:2264011 2264011", "terc:2264 2264",
+        "cadastral-unit:226401_1 2264011", "boundary:jednostki/4 1465011"};
+    s_check_events(c, want_bad, 4);
+    assert_string_equal(s_by_key(c, "features[2]")->why,
+                        "features[2]: property JPT_KOD_JE: '226401_1.024' is "
+                        "not a TERYT unit code (a TERC code of 2, 4 or 7 "
+                        "digits, WWPPGG_R or WWPPGG_R.OOOO)");
+    s_coll_free(c);
+    free(bad);
+    rz_module_gis.close(g);
+
+    /* without a configured tenant the feature that names no unit has none */
+    g = s_open(NULL);
+    c = s_parse(g, "j.geojson", data, len);
+    assert_int_equal(c->events, 4);
+    assert_int_equal(c->quarantined, 1);
+    assert_non_null(strstr(s_by_key(c, "features[4]")->why, "no tenant"));
+    s_coll_free(c);
+    free(data);
+
+    /* the voivodeships with an old-style CRS84 crs member: EPSG:4326 */
+    data = s_read(WOJ, &len);
+    char *crs84 = s_replace(data, "\"type\": \"FeatureCollection\",",
+                            "\"type\": \"FeatureCollection\", \"crs\": "
+                            "{\"type\": \"name\", \"properties\": {\"name\": "
+                            "\"urn:ogc:def:crs:OGC:1.3:CRS84\"}},",
+                            1);
+    assert_true(strlen(crs84) > len);
+    c = s_parse(g, "w.json", crs84, strlen(crs84));
+    s_check_woj(c, 0);
+    assert_string_equal(s_by_subject(c, "terc:02")->gis->geometry->crs,
+                        "EPSG:4326");
+    assert_string_equal(s_by_subject(c, "terc:02")->tenant, "02");
+    s_coll_free(c);
+    free(crs84);
+    free(data);
+    rz_module_gis.close(g);
+}
+
 /* ---------------------------------------------------------------------------
  * Helpers
  */
@@ -1434,6 +1541,7 @@ int main(void)
         cmocka_unit_test(test_whole_input_errors),
         cmocka_unit_test(test_gml_parcel),
         cmocka_unit_test(test_gml_corrupted_members),
+        cmocka_unit_test(test_geojson_named_crs_and_prg_unit_codes),
         cmocka_unit_test(test_times_and_names),
         cmocka_unit_test(test_wkt_to_geojson),
         cmocka_unit_test(test_sink_geojson),
