@@ -51,7 +51,8 @@ typedef struct s_member {
     xmlDocPtr doc;      /* parsed (NULL: err) */
     xmlNodePtr feature; /* the feature element inside */
     char err[300];
-    int label; /* a KR_ObiektKarto */
+    uint64_t unclosed; /* line of a tag that never closes, or 0 */
+    int label;         /* a KR_ObiektKarto */
     int used;  /* a label attached to its object */
 } s_member_t;
 
@@ -150,6 +151,34 @@ static int s_push(s_scan_t *s, const char *p, const char *name, size_t nl,
     return 0;
 }
 
+/* Where the markup of a member stops making sense (a lost quote makes
+ * the rest of the input one endless attribute): the next member with the
+ * same name, else the root's end tag. Returns that '<', or NULL when
+ * neither follows (the input is cut off). *root_end is set when it is the
+ * root's end tag. */
+static const char *s_resync(const s_scan_t *s, const char *from,
+                            const char *member, int *root_end)
+{
+    char open[100], close[100];
+    snprintf(open, sizeof(open), "<%s", member);
+    snprintf(close, sizeof(close), "</%s", s->root_q);
+    const char *const tags[] = {open, close};
+    for (int t = 0; t < 2; t++) {
+        size_t n = strlen(tags[t]);
+        for (const char *q = from; q < s->e;) {
+            q = memmem(q, (size_t)(s->e - q), tags[t], n);
+            if (!q)
+                break;
+            if (q + n < s->e && strchr(" \t\r\n>/", q[n])) {
+                *root_end = t == 1;
+                return q;
+            }
+            q += n;
+        }
+    }
+    return NULL;
+}
+
 /* Find the root's start tag and the span of each child of the root. A
  * child ends at its end tag; one that is cut off ends with the input, and
  * one whose end tag was lost ends where the next child with its name
@@ -173,7 +202,25 @@ static int s_scan(s_scan_t *s)
         if (!next) {
             if (!s->root_p)
                 return -1;
-            break; /* cut off: the open member keeps the rest */
+            int root_end = 0;
+            const char *at = cur ? s_resync(s, lt + 1, cur->qname, &root_end)
+                                 : NULL;
+            if (!at)
+                break; /* cut off: the open member keeps the rest */
+            /* not well-formed: the member ends where the next one starts,
+             * and libxml2 says what is wrong with it */
+            for (; counted < lt; counted++)
+                line += *counted == '\n';
+            cur->unclosed = line;
+            cur->e = at;
+            cur = NULL;
+            depth = 1;
+            p = at;
+            if (root_end) {
+                s->root_closed = 1;
+                break;
+            }
+            continue;
         }
         if (kind == 'o') {
             p = next;
@@ -313,9 +360,16 @@ static void s_parse_member(s_scan_t *s, s_member_t *m, const char *name,
         if (xe && xe->message)
             s_remap_lines(msg, sizeof(msg), xe->message, pl, m->line);
         int cut = m->e == s->e;
-        snprintf(m->err, sizeof(m->err), "%sXML error at line %" PRIu64 ": %s",
+        char unclosed[96] = "";
+        if (m->unclosed)
+            snprintf(unclosed, sizeof(unclosed),
+                     "the tag at line %" PRIu64 " never closes (a lost "
+                     "quote?): ",
+                     m->unclosed);
+        snprintf(m->err, sizeof(m->err),
+                 "%s%sXML error at line %" PRIu64 ": %s",
                  cut ? "the input ends inside this member (truncated): " : "",
-                 line, msg);
+                 unclosed, line, msg);
     } else {
         xmlNodePtr member = s_first_elem(xmlDocGetRootElement(m->doc));
         m->feature = s_first_elem(member);

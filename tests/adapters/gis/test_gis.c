@@ -1306,12 +1306,15 @@ static void test_gml_ogr_bad_features_do_not_stop_the_reader(void **st)
         {"</ogr:JPT_NAZWA_>", "</ogr:JPT_NAZWA>"},
         /* not well-formed: a bare ampersand */
         {">Sopot 0024<", ">Sopot & Kamienny Potok<"},
+        /* not well-formed: a lost quote, the rest of the file would be
+         * one attribute value */
+        {"gml:id=\"obreby.0\">", "gml:id=\"obreby.0>"},
     };
     size_t cap = 16 * len, o = 0;
     char *gml = malloc(cap);
     const char *first = strstr(data, "  <ogr:featureMember>");
     o += (size_t)snprintf(gml, cap, "%.*s%s", (int)(first - data), data, m0);
-    for (size_t i = 0; i < 5; i++) {
+    for (size_t i = 0; i < 6; i++) {
         char *v = s_replace(m0, bad[i][0], bad[i][1], 1);
         assert_string_not_equal(v, m0);
         o += (size_t)snprintf(gml + o, cap - o, "%s%s", v,
@@ -1321,10 +1324,10 @@ static void test_gml_ogr_bad_features_do_not_stop_the_reader(void **st)
     o += (size_t)snprintf(gml + o, cap - o, "%s</ogr:FeatureCollection>\n", m2);
 
     coll_t *c = s_parse(g, "prg_obreby.gml", gml, o);
-    /* read 8 = published 3 + quarantined 5 */
-    assert_int_equal(c->n, 8);
+    /* read 9 = published 3 + quarantined 6 */
+    assert_int_equal(c->n, 9);
     assert_int_equal(c->events, 3);
-    assert_int_equal(c->quarantined, 5);
+    assert_int_equal(c->quarantined, 6);
     static const char *const want[] = {"precinct:226401_1.0024 2264011",
                                        "precinct:226401_1.0025 2264011",
                                        "cadastral-unit:226401_1 2264011"};
@@ -1346,6 +1349,11 @@ static void test_gml_ogr_bad_features_do_not_stop_the_reader(void **st)
                            "Opening and ending tag mismatch: JPT_NAZWA_"));
     assert_non_null(strstr(s_by_key(c, "featureMember[6]")->why,
                            "XML error at line"));
+    assert_non_null(strstr(s_by_key(c, "featureMember[7]")->why,
+                           "featureMember[7]: the tag at line 165 never "
+                           "closes (a lost quote?): XML error at line"));
+    assert_null(strstr(s_by_key(c, "featureMember[7]")->why, "truncated"));
+    assert_non_null(s_by_key(c, "featureMember[8]")->ev);
     /* each quarantined record is its own member, byte for byte */
     for (size_t i = 0; i < c->n; i++) {
         assert_memory_equal(c->r[i].bytes, "<ogr:featureMember>", 19);
