@@ -11,6 +11,7 @@
  *   - geometry text is kept as the source wrote it (compacted), so that
  *   "16.6985" stays "16.6985" and does not become "16.698499999999999".
  */
+#include <iconv.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -279,6 +280,81 @@ void rz__gis_json_compact(rz_gis_buf_t *b, const char *p, const char *e)
         }
     }
     rz__gis_buf_put(b, run, (size_t)(p - run));
+}
+
+/* ---------------------------------------------------------------------------
+ * Windows-1250
+ *
+ * GeoJSON is UTF-8 (RFC 7946), but QGIS and ogr2ogr write a layer in the
+ * encoding of its source, and PRG shapefiles opened without a .cpg are
+ * Windows-1250. Such a file is decoded whole. A UTF-8 file with one stray
+ * Windows-1250 field is not: it is UTF-8 with one feature that jansson
+ * refuses, and decoding it whole would turn every other letter into
+ * mojibake.
+ */
+
+/* Is [p, e) Windows-1250 text: not valid UTF-8, and without a single
+ * UTF-8 sequence of a Latin letter (U+00A0..U+017F: Polish letters are
+ * U+00D3..U+017C) or of typographic punctuation (U+2000..U+20FF), which
+ * Windows-1250 text produces only by rare accident. */
+static int s_is_windows1250(const unsigned char *p, const unsigned char *e)
+{
+    int invalid = 0;
+    while (p < e) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        size_t n = *p >= 0xC2 && *p <= 0xDF   ? 2
+                   : *p >= 0xE0 && *p <= 0xEF ? 3
+                   : *p >= 0xF0 && *p <= 0xF4 ? 4
+                                              : 0;
+        size_t i = 1;
+        while (n && i < n && p + i < e && (p[i] & 0xC0) == 0x80)
+            i++;
+        if (!n || i < n) {
+            invalid = 1;
+            p++;
+            continue;
+        }
+        unsigned cp = n == 2 ? ((p[0] & 0x1Fu) << 6) | (p[1] & 0x3Fu)
+                    : n == 3 ? ((p[0] & 0x0Fu) << 12) |
+                                   ((p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu)
+                             : 0;
+        if ((cp >= 0xA0 && cp <= 0x17F) || (cp >= 0x2000 && cp <= 0x20FF))
+            return 0;
+        p += n;
+    }
+    return invalid;
+}
+
+/* [p, p+n) from Windows-1250 to UTF-8 into *out (malloc'd, NUL-terminated).
+ * Returns 0, -1 when the bytes are not Windows-1250 (one of its five
+ * unassigned bytes), or RZ_ENOMEM. */
+static int s_from_windows1250(const char *p, size_t n, char **out,
+                              size_t *out_len)
+{
+    *out = NULL;
+    iconv_t cd = iconv_open("UTF-8", "WINDOWS-1250");
+    if (cd == (iconv_t)-1)
+        return -1;
+    /* a byte is at most 3 bytes of UTF-8 (the euro sign, the dashes) */
+    size_t cap = 3 * n + 1, il = n, ol = cap - 1;
+    char *buf = malloc(cap), *in = (char *)p, *o = buf;
+    int rc = 0;
+    if (!buf)
+        rc = RZ_ENOMEM;
+    else if (iconv(cd, &in, &il, &o, &ol) == (size_t)-1)
+        rc = -1;
+    iconv_close(cd);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    *o = '\0';
+    *out = buf;
+    *out_len = (size_t)(o - buf);
+    return 0;
 }
 
 /* ---------------------------------------------------------------------------
@@ -769,8 +845,10 @@ static int s_map(s_ctx_t *c, const char *p, const char *e, const char *key,
         }
     }
 
-    /* tenant: a TERYT code property, else the option */
+    /* tenant: the unit a TERYT code property names, else the option */
     const char *code = NULL, *code_prop = NULL;
+    char terc[8] = "";
+    int form = 0;
     for (size_t i = 0; props.p && i < g->n_teryt_props && !code_prop; i++) {
         rz_gis_span_t v;
         if (rz__gis_json_member(props, g->teryt_props[i], &v) != 0 ||
@@ -785,15 +863,17 @@ static int s_map(s_ctx_t *c, const char *p, const char *e, const char *key,
                               code_prop, code ? code : "?");
             goto done;
         }
-        if (!code || !rz__gis_is_terc(code)) {
+        form = code ? rz__gis_unit_terc(code, terc) : -1;
+        if (form < 0) {
             rc = s_quarantine(c, p, e, key,
-                              "property %s: '%.40s' is not a TERYT TERC code "
-                              "(2, 4 or 7 digits)",
+                              "property %s: '%.40s' is not a TERYT unit code "
+                              "(a TERC code of 2, 4 or 7 digits, WWPPGG_R or "
+                              "WWPPGG_R.OOOO)",
                               code_prop, code ? code : "");
             goto done;
         }
     }
-    const char *tenant = code ? code : g->tenant;
+    const char *tenant = code ? terc : g->tenant;
     if (!*tenant) {
         rc = s_quarantine(c, p, e, key,
                           "no tenant: no TERYT code property (%s%s) and no "
@@ -813,7 +893,8 @@ static int s_map(s_ctx_t *c, const char *p, const char *e, const char *key,
     char *idtext = idspan.p && *idspan.p != 'n' ? s_prop_text(idspan) : NULL;
     if (code) {
         fid = code;
-        subject = rz__gis_printf(&r.pool, "terc:%s", code);
+        subject =
+            rz__gis_printf(&r.pool, "%s:%s", rz__gis_unit_kind(form), code);
     } else if (idtext && *idtext) {
         fid = rz__gis_strndup(&r.pool, idtext, strlen(idtext));
         subject = rz__gis_printf(&r.pool, "%s:%s", g->kind, idtext);
@@ -935,12 +1016,12 @@ static int s_cut(s_ctx_t *c, char *err, size_t err_len)
     return RZ_EINVAL;
 }
 
-int rz__gis_geojson_parse(rz_gis_t *g, const rz_input_t *in, rz_out_t *out,
-                          char *err, size_t err_len)
+static int s_parse_text(rz_gis_t *g, const rz_input_t *in, const char *text,
+                        size_t len, rz_out_t *out, char *err, size_t err_len)
 {
     s_ctx_t c = {.g = g, .in = in, .out = out};
-    c.b = (const char *)in->data;
-    c.e = c.b + in->len;
+    c.b = text;
+    c.e = c.b + len;
     c.line_at = c.b;
     c.line = in->first_line ? in->first_line : 1;
     int lonlat;
@@ -1100,5 +1181,23 @@ int rz__gis_geojson_parse(rz_gis_t *g, const rz_input_t *in, rz_out_t *out,
 done:
     free(t);
     free(c.elems);
+    return rc;
+}
+
+int rz__gis_geojson_parse(rz_gis_t *g, const rz_input_t *in, rz_out_t *out,
+                          char *err, size_t err_len)
+{
+    const char *text = (const char *)in->data;
+    if (!s_is_windows1250(in->data, in->data + in->len))
+        return s_parse_text(g, in, text, in->len, out, err, err_len);
+    char *utf8;
+    size_t len;
+    int rc = s_from_windows1250(text, in->len, &utf8, &len);
+    if (rc == RZ_ENOMEM)
+        return rc;
+    if (rc)
+        return s_parse_text(g, in, text, in->len, out, err, err_len);
+    rc = s_parse_text(g, in, utf8, len, out, err, err_len);
+    free(utf8);
     return rc;
 }

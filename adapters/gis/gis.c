@@ -502,6 +502,38 @@ int rz__gis_is_terc(const char *s)
     return (n == 2 || n == 4 || n == 7) && strspn(s, "0123456789") == n;
 }
 
+int rz__gis_unit_terc(const char *code, char terc[8])
+{
+    size_t n = strlen(code);
+    if (rz__gis_is_terc(code)) {
+        memcpy(terc, code, n + 1);
+        return RZ_GIS_UNIT_TERC;
+    }
+    /* WWPPGG_R, then .OOOO for the obręb; RODZ is 1 to 9 */
+    if (n < 8 || strspn(code, "0123456789") != 6 || code[6] != '_' ||
+        code[7] < '1' || code[7] > '9')
+        return -1;
+    int form;
+    if (n == 8)
+        form = RZ_GIS_UNIT_JEWID;
+    else if (n == 13 && code[8] == '.' &&
+             strspn(code + 9, "0123456789") == 4)
+        form = RZ_GIS_UNIT_OBREB;
+    else
+        return -1;
+    memcpy(terc, code, 6);
+    terc[6] = code[7];
+    terc[7] = '\0';
+    return form;
+}
+
+const char *rz__gis_unit_kind(int form)
+{
+    return form == RZ_GIS_UNIT_OBREB   ? "precinct"
+           : form == RZ_GIS_UNIT_JEWID ? "cadastral-unit"
+                                       : "terc";
+}
+
 /* ---------------------------------------------------------------------------
  * Numbers and names
  */

@@ -144,6 +144,23 @@ const char *rz__gis_check_pos(int epsg, int yx, double a, double b, char *buf,
 /* A TERYT TERC code: 2, 4 or 7 ASCII digits. */
 int rz__gis_is_terc(const char *s);
 
+/* What a unit code in the data (PRG's JPT_KOD_JE, a TERYT property) names. */
+enum {
+    RZ_GIS_UNIT_TERC = 1,  /* "02", "2264", "2264011": the unit itself */
+    RZ_GIS_UNIT_JEWID = 2, /* "226401_1": a jednostka ewidencyjna */
+    RZ_GIS_UNIT_OBREB = 3  /* "226401_1.0024": an obręb ewidencyjny */
+};
+
+/* The TERC code of the unit that code belongs to, by the TERYT rule: a
+ * TERC code is its own; the cadastral forms WWPPGG_R and WWPPGG_R.OOOO
+ * are in gmina WWPPGGR ("226401_1.0024" -> "2264011"). Returns one of
+ * RZ_GIS_UNIT_* with terc set, or -1 when code is none of these forms. */
+int rz__gis_unit_terc(const char *code, char terc[8]);
+
+/* The subject prefix of a unit of that form: "terc", "cadastral-unit" or
+ * "precinct" (the kinds the EGiB reader gives the same units). */
+const char *rz__gis_unit_kind(int form);
+
 /* strtod of the whole of [s, s+n): 0, or -1 when it is not one finite
  * number. */
 int rz__gis_number(const char *s, size_t n, double *v);

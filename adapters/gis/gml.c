@@ -51,7 +51,8 @@ typedef struct s_member {
     xmlDocPtr doc;      /* parsed (NULL: err) */
     xmlNodePtr feature; /* the feature element inside */
     char err[300];
-    int label; /* a KR_ObiektKarto */
+    uint64_t unclosed; /* line of a tag that never closes, or 0 */
+    int label;         /* a KR_ObiektKarto */
     int used;  /* a label attached to its object */
 } s_member_t;
 
@@ -150,6 +151,34 @@ static int s_push(s_scan_t *s, const char *p, const char *name, size_t nl,
     return 0;
 }
 
+/* Where the markup of a member stops making sense (a lost quote makes
+ * the rest of the input one endless attribute): the next member with the
+ * same name, else the root's end tag. Returns that '<', or NULL when
+ * neither follows (the input is cut off). *root_end is set when it is the
+ * root's end tag. */
+static const char *s_resync(const s_scan_t *s, const char *from,
+                            const char *member, int *root_end)
+{
+    char open[100], close[100];
+    snprintf(open, sizeof(open), "<%s", member);
+    snprintf(close, sizeof(close), "</%s", s->root_q);
+    const char *const tags[] = {open, close};
+    for (int t = 0; t < 2; t++) {
+        size_t n = strlen(tags[t]);
+        for (const char *q = from; q < s->e;) {
+            q = memmem(q, (size_t)(s->e - q), tags[t], n);
+            if (!q)
+                break;
+            if (q + n < s->e && strchr(" \t\r\n>/", q[n])) {
+                *root_end = t == 1;
+                return q;
+            }
+            q += n;
+        }
+    }
+    return NULL;
+}
+
 /* Find the root's start tag and the span of each child of the root. A
  * child ends at its end tag; one that is cut off ends with the input, and
  * one whose end tag was lost ends where the next child with its name
@@ -173,7 +202,25 @@ static int s_scan(s_scan_t *s)
         if (!next) {
             if (!s->root_p)
                 return -1;
-            break; /* cut off: the open member keeps the rest */
+            int root_end = 0;
+            const char *at = cur ? s_resync(s, lt + 1, cur->qname, &root_end)
+                                 : NULL;
+            if (!at)
+                break; /* cut off: the open member keeps the rest */
+            /* not well-formed: the member ends where the next one starts,
+             * and libxml2 says what is wrong with it */
+            for (; counted < lt; counted++)
+                line += *counted == '\n';
+            cur->unclosed = line;
+            cur->e = at;
+            cur = NULL;
+            depth = 1;
+            p = at;
+            if (root_end) {
+                s->root_closed = 1;
+                break;
+            }
+            continue;
         }
         if (kind == 'o') {
             p = next;
@@ -313,9 +360,16 @@ static void s_parse_member(s_scan_t *s, s_member_t *m, const char *name,
         if (xe && xe->message)
             s_remap_lines(msg, sizeof(msg), xe->message, pl, m->line);
         int cut = m->e == s->e;
-        snprintf(m->err, sizeof(m->err), "%sXML error at line %" PRIu64 ": %s",
+        char unclosed[96] = "";
+        if (m->unclosed)
+            snprintf(unclosed, sizeof(unclosed),
+                     "the tag at line %" PRIu64 " never closes (a lost "
+                     "quote?): ",
+                     m->unclosed);
+        snprintf(m->err, sizeof(m->err),
+                 "%s%sXML error at line %" PRIu64 ": %s",
                  cut ? "the input ends inside this member (truncated): " : "",
-                 line, msg);
+                 unclosed, line, msg);
     } else {
         xmlNodePtr member = s_first_elem(xmlDocGetRootElement(m->doc));
         m->feature = s_first_elem(member);
@@ -793,6 +847,37 @@ static int s_tenant_of(const char *id, char tenant[8])
     return 0;
 }
 
+/* The text of f's child element with that local name (an attribute of an
+ * OGR export: ogr:JPT_KOD_JE); NULL when absent, nil or empty. */
+static char *s_child_text(xmlNodePtr f, const char *local)
+{
+    for (xmlNodePtr c = f->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE ||
+            strcmp((const char *)c->name, local) != 0)
+            continue;
+        char *t = s_text(c);
+        if (t && *t)
+            return t;
+        free(t);
+    }
+    return NULL;
+}
+
+/* The unit code a feature outside the EGiB model names in one of the
+ * teryt_properties (PRG layers: JPT_KOD_JE), and which property; NULL
+ * when it names none. */
+static char *s_unit_code(const rz_gis_t *g, xmlNodePtr f, const char **prop)
+{
+    for (size_t i = 0; i < g->n_teryt_props; i++) {
+        char *t = s_child_text(f, g->teryt_props[i]);
+        if (t) {
+            *prop = g->teryt_props[i];
+            return t;
+        }
+    }
+    return NULL;
+}
+
 typedef struct s_label {
     char *target; /* lokalnyId of the object it labels */
     size_t member;
@@ -922,12 +1007,18 @@ static int s_map(s_ctx_t *c, s_member_t *m, const char *key)
     snprintf(what, sizeof(what), "%s%s%.80s%s", fname, gml_id ? " '" : "",
              gml_id ? (const char *)gml_id : "", gml_id ? "'" : "");
 
+    /* a feature outside the EGiB model (an OGR export of a PRG layer) is
+     * of the kind the configuration gives GeoJSON features */
+    const char *kind = cls->cls ? cls->kind : g->kind;
     int rc = 0;
     rz_gis_rec_t r;
     rz__gis_rec_init(&r);
     s_geom_t sg;
     memset(&sg, 0, sizeof(sg));
     char *idv = NULL, *ident = NULL, *area = NULL, *srs_owned = NULL;
+    char *unit = NULL;
+    const char *unit_prop = NULL;
+    int unit_form = 0;
     xmlChar *uom = NULL;
     xmlXPathContextPtr x = s_xpath(m->doc);
     if (!x) {
@@ -964,6 +1055,18 @@ static int s_map(s_ctx_t *c, s_member_t *m, const char *key)
                           what, idv);
         goto done;
     }
+    /* the unit the data names wins over the configured tenant */
+    if (!cls->cls && (unit = s_unit_code(g, f, &unit_prop)) != NULL) {
+        unit_form = rz__gis_unit_terc(unit, tenant);
+        if (unit_form < 0) {
+            rc = s_quarantine(c, m, key,
+                              "%s: %s '%.40s' is not a TERYT unit code (a "
+                              "TERC code of 2, 4 or 7 digits, WWPPGG_R or "
+                              "WWPPGG_R.OOOO)",
+                              what, unit_prop, unit);
+            goto done;
+        }
+    }
     if (!*tenant && *g->tenant)
         snprintf(tenant, sizeof(tenant), "%s", g->tenant);
     if (!*tenant) {
@@ -976,7 +1079,16 @@ static int s_map(s_ctx_t *c, s_member_t *m, const char *key)
     char *lokalny = s_find_text(x, f,
                                 "*[local-name()='idIIP']/"
                                 "bt:BT_Identyfikator/bt:lokalnyId");
-    if (!idv && (lokalny || gml_id)) {
+    char *jpt_id = cls->cls || idv || unit ? NULL : s_child_text(f, "JPT_ID");
+    if (!idv && unit) {
+        /* the unit is the feature: the same subject as from GeoJSON */
+        idv = strdup(unit);
+    } else if (!idv && jpt_id) {
+        /* PRG's object id, unique within its layer (the element's name) */
+        size_t n = strlen(fname) + strlen(jpt_id) + 2;
+        if ((idv = malloc(n)))
+            snprintf(idv, n, "%s/%s", fname, jpt_id);
+    } else if (!idv && (lokalny || gml_id)) {
         idv = strdup(lokalny ? lokalny : (const char *)gml_id);
     } else if (!idv) {
         /* no identifier at all: its place, in the namespace of its file,
@@ -988,6 +1100,7 @@ static int s_map(s_ctx_t *c, s_member_t *m, const char *key)
         if ((idv = malloc(n)))
             snprintf(idv, n, "%s/%s", layer, key);
     }
+    free(jpt_id);
     if (!idv) {
         free(lokalny);
         rc = RZ_ENOMEM;
@@ -1058,6 +1171,8 @@ static int s_map(s_ctx_t *c, s_member_t *m, const char *key)
     rz__gis_rec_prop(&r, "srsName", srs);
     const char *name = s_labels(c, &r, lokalny);
     free(lokalny);
+    for (size_t i = 0; !cls->cls && !name && i < g->n_name_props; i++)
+        name = rz__gis_rec_prop_get(&r, g->name_props[i]);
 
     ident = s_find_text(x, f, "gml:identifier");
     int own_id = ident && *ident && strlen(ident) <= RZ_ID_MAX;
@@ -1070,7 +1185,9 @@ static int s_map(s_ctx_t *c, s_member_t *m, const char *key)
         rc = s_quarantine(c, m, key, "%s: no stable id fits", what);
         goto done;
     }
-    const char *subject = rz__gis_printf(&r.pool, "%s:%s", cls->kind, idv);
+    const char *subject = rz__gis_printf(
+        &r.pool, "%s:%s", unit_form > 0 ? rz__gis_unit_kind(unit_form) : kind,
+        idv);
     if (!subject || strlen(subject) > RZ_SUBJECT_MAX) {
         rc = s_quarantine(c, m, key, "%s: subject longer than %d bytes", what,
                           RZ_SUBJECT_MAX);
@@ -1096,11 +1213,11 @@ static int s_map(s_ctx_t *c, s_member_t *m, const char *key)
         free(t);
     }
 
-    r.ev.type = rz__gis_printf(&r.pool, "pl.gov.gmina.gis.%s.v1", cls->kind);
+    r.ev.type = rz__gis_printf(&r.pool, "pl.gov.gmina.gis.%s.v1", kind);
     r.ev.subject = (char *)subject;
     r.ev.tenant = rz__gis_strndup(&r.pool, tenant, strlen(tenant));
     r.gf.feature_id = rz__gis_strndup(&r.pool, idv, strlen(idv));
-    r.gf.kind = (char *)cls->kind;
+    r.gf.kind = (char *)kind;
     r.gf.name = name ? (char *)name : r.gf.feature_id;
     r.gf.area = area ? area_v : 0;
     r.gf.area_unit = uom ? (char *)uom : (char *)"";
@@ -1125,6 +1242,7 @@ done:
     free(ident);
     free(area);
     free(srs_owned);
+    free(unit);
     rz__gis_buf_free(&sg.wkt);
     rz__gis_rec_free(&r);
     return rc;

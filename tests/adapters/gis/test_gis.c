@@ -24,6 +24,8 @@
 #define WOJ FIX "wojewodztwa_JPT_KOD_JE.geojson.json"
 #define ZOL FIX "warszawa_dzielnica_zoliborz.geojson"
 #define EGIB FIX "egib_dzialka_221101_1.0001.161_8.gml"
+#define PRG_JSON FIX "prg_jednostki_2264_epsg2180.geojson"
+#define PRG_GML FIX "prg_obreby_226401_1_ogr.gml"
 #define OGRINFO "/usr/bin/ogrinfo"
 #define TERYT RZ_SOURCE_DIR "/tests/fixtures/teryt/TERC_2020-01-01.csv"
 
@@ -487,7 +489,8 @@ static void test_geojson_corrupted_features(void **st)
     assert_null(r->ev);
     assert_string_equal(r->why,
                         "features[12]: property JPT_KOD_JE: '2X' is not a "
-                        "TERYT TERC code (2, 4 or 7 digits)");
+                        "TERYT unit code (a TERC code of 2, 4 or 7 digits, "
+                        "WWPPGG_R or WWPPGG_R.OOOO)");
     /* the features after the broken one are whole */
     assert_non_null(s_by_subject(c, "terc:22"));
     assert_string_equal(s_by_key(c, "features[4]")->ev->subject, "terc:22");
@@ -500,37 +503,74 @@ static void test_geojson_corrupted_features(void **st)
     free(data);
 }
 
-static void test_geojson_windows1250(void **st)
+/* Does any text of an event hold what UTF-8 Polish letters become when
+ * read as Windows-1250 ("GdaĹ„sk", "dolnoĹ›lÄ…skie", "ĹĂłdĹş")? */
+static int s_mojibake(const char *s)
 {
-    (void)st;
-    size_t len;
-    char *data = s_read(WOJ, &len);
+    return s && (strstr(s, "Ĺ") || strstr(s, "Ä") || strstr(s, "Ă"));
+}
+
+static void s_no_mojibake(const coll_t *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        const Ratusz__V1__Event *e = c->r[i].ev;
+        if (!e)
+            continue;
+        assert_false(s_mojibake(e->gis->name));
+        for (size_t k = 0; k < e->gis->n_properties; k++)
+            assert_false(s_mojibake(e->gis->properties[k]->value));
+    }
+}
+
+static char *s_to_windows1250(const char *s, size_t len, size_t *out_len)
+{
     iconv_t cd = iconv_open("WINDOWS-1250", "UTF-8");
     assert_true(cd != (iconv_t)-1);
-    char *out = malloc(len + 1), *in = data, *o = out;
+    char *out = malloc(len + 1), *in = (char *)s, *o = out;
     size_t il = len, ol = len;
     assert_true(iconv(cd, &in, &il, &o, &ol) != (size_t)-1);
     iconv_close(cd);
+    *out_len = (size_t)(o - out);
+    return out;
+}
+
+static void test_geojson_windows1250(void **st)
+{
+    (void)st;
+    size_t len, n;
+    char *data = s_read(WOJ, &len);
+    char *out = s_to_windows1250(data, len, &n);
     void *g = s_open(NULL);
-    coll_t *c = s_parse(g, "w.json", out, (size_t)(o - out));
-    /* GeoJSON is UTF-8 (RFC 7946): each feature whose name has a Polish
-     * letter is quarantined with its bytes as they came; none is mangled */
-    assert_int_equal(c->events, 10);
-    assert_int_equal(c->quarantined, 6);
-    static const char *const bad[] = {"features[2]",  "features[7]",
-                                      "features[8]",  "features[9]",
-                                      "features[10]", "features[12]"};
-    for (size_t i = 0; i < 6; i++) {
-        const rec_t *r = s_by_key(c, bad[i]);
-        assert_null(r->ev);
-        assert_non_null(strstr(r->why, "unable to decode byte"));
-    }
-    /* "dolno\xb6l\xb9skie" kept byte for byte */
+    /* a layer written by QGIS from a shapefile without its .cpg: the
+     * bytes say Windows-1250, every letter comes out right */
+    coll_t *c = s_parse(g, "w.json", out, n);
+    assert_int_equal(c->n, 16);
+    s_check_woj(c, 0);
+    assert_string_equal(s_by_subject(c, "terc:12")->gis->name, "małopolskie");
+    assert_string_equal(s_prop(s_by_subject(c, "terc:28")->gis, "JPT_NAZWA_"),
+                        "warmińsko-mazurskie");
+    s_no_mojibake(c);
+    /* the quarantine and a retry get the record as UTF-8 */
     assert_non_null(
-        strstr(s_by_key(c, "features[2]")->bytes, "dolno\x9cl\xb9skie"));
-    assert_string_equal(s_by_subject(c, "terc:14")->gis->name, "mazowieckie");
+        strstr(s_by_key(c, "features[2]")->bytes, "dolnośląskie"));
+    s_coll_free(c);
+
+    /* a UTF-8 file with one feature in Windows-1250 stays UTF-8: that
+     * feature alone is quarantined, the others keep their letters */
+    char *one = s_replace(data, "\"dolnośląskie\"", "\"dolno\x9cl\xb9skie\"", 1);
+    c = s_parse(g, "w.json", one, strlen(one));
+    assert_int_equal(c->n, 16);
+    assert_int_equal(c->events, 15);
+    assert_int_equal(c->quarantined, 1);
+    const rec_t *r = s_by_key(c, "features[2]");
+    assert_null(r->ev);
+    assert_non_null(strstr(r->why, "unable to decode byte 0x9c"));
+    assert_non_null(strstr(r->bytes, "dolno\x9cl\xb9skie"));
+    assert_string_equal(s_by_subject(c, "terc:12")->gis->name, "małopolskie");
+    s_no_mojibake(c);
     s_coll_free(c);
     rz_module_gis.close(g);
+    free(one);
     free(out);
     free(data);
 }
@@ -1050,6 +1090,285 @@ static void test_gml_corrupted_members(void **st)
     free(data);
 }
 
+
+/* ---------------------------------------------------------------------------
+ * What real producers write: PRG layers from QGIS/OGR, named CRSs, unit
+ * codes in every PRG form
+ */
+
+/* Every event of c: its subject and tenant, in order ("subject tenant"). */
+static void s_check_events(const coll_t *c, const char *const *want, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        if (!c->r[i].ev)
+            continue;
+        assert_true(k < n);
+        char got[200];
+        snprintf(got, sizeof(got), "%s %s", c->r[i].ev->subject,
+                 c->r[i].ev->tenant);
+        assert_string_equal(got, want[k]);
+        k++;
+    }
+    assert_int_equal(k, n);
+}
+
+static void test_geojson_named_crs_and_prg_unit_codes(void **st)
+{
+    (void)st;
+    size_t len;
+    char *data = s_read(PRG_JSON, &len);
+    /* the configuration's tenant is Warszawa: only the feature that names
+     * no unit is Warszawa's */
+    void *g = s_open("tenant", "1465011", NULL);
+    static const char *const want[] = {
+        "terc:2264011 2264011", "terc:2264 2264",
+        "precinct:226401_1.0024 2264011", "cadastral-unit:226401_1 2264011",
+        "boundary:jednostki/4 1465011"};
+    coll_t *c = s_parse(g, "j.geojson", data, len);
+    assert_int_equal(c->n, 5);
+    assert_int_equal(c->events, 5);
+    assert_int_equal(c->quarantined, 0);
+    s_check_events(c, want, 5);
+    const Ratusz__V1__Event *e = s_by_subject(c, "precinct:226401_1.0024");
+    assert_string_equal(e->gis->feature_id, "226401_1.0024");
+    assert_string_equal(e->gis->name, "Sopot 0024");
+    assert_string_equal(e->gis->geometry->crs, "EPSG:2180");
+    assert_string_equal(e->gis->geometry->axis_order, "xy");
+    assert_string_equal(s_prop(e->gis, "JPT_KOD_JE"), "226401_1.0024");
+    s_coll_free(c);
+
+    /* the same layer as GDAL writes the short name */
+    char *shrt = s_replace(data, "urn:ogc:def:crs:EPSG::2180", "EPSG:2180", 1);
+    c = s_parse(g, "j.geojson", shrt, strlen(shrt));
+    assert_int_equal(c->events, 5);
+    assert_int_equal(c->quarantined, 0);
+    s_check_events(c, want, 5);
+    assert_string_equal(s_by_subject(c, "terc:2264")->gis->geometry->crs,
+                        "EPSG:2180");
+    s_coll_free(c);
+    free(shrt);
+
+    /* an obręb code that is not one: that feature alone is quarantined,
+     * never given the configured tenant */
+    char *bad = s_replace(data, "\"226401_1.0024\"", "\"226401_1.024\"", 1);
+    c = s_parse(g, "j.geojson", bad, strlen(bad));
+    assert_int_equal(c->n, 5);
+    assert_int_equal(c->events, 4);
+    assert_int_equal(c->quarantined, 1);
+    static const char *const want_bad[] = {
+        "terc:2264011 2264011", "terc:2264 2264",
+        "cadastral-unit:226401_1 2264011", "boundary:jednostki/4 1465011"};
+    s_check_events(c, want_bad, 4);
+    assert_string_equal(s_by_key(c, "features[2]")->why,
+                        "features[2]: property JPT_KOD_JE: '226401_1.024' is "
+                        "not a TERYT unit code (a TERC code of 2, 4 or 7 "
+                        "digits, WWPPGG_R or WWPPGG_R.OOOO)");
+    s_coll_free(c);
+    free(bad);
+    rz_module_gis.close(g);
+
+    /* without a configured tenant the feature that names no unit has none */
+    g = s_open(NULL);
+    c = s_parse(g, "j.geojson", data, len);
+    assert_int_equal(c->events, 4);
+    assert_int_equal(c->quarantined, 1);
+    assert_non_null(strstr(s_by_key(c, "features[4]")->why, "no tenant"));
+    s_coll_free(c);
+    free(data);
+
+    /* the voivodeships with an old-style CRS84 crs member: EPSG:4326 */
+    data = s_read(WOJ, &len);
+    char *crs84 = s_replace(data, "\"type\": \"FeatureCollection\",",
+                            "\"type\": \"FeatureCollection\", \"crs\": "
+                            "{\"type\": \"name\", \"properties\": {\"name\": "
+                            "\"urn:ogc:def:crs:OGC:1.3:CRS84\"}},",
+                            1);
+    assert_true(strlen(crs84) > len);
+    c = s_parse(g, "w.json", crs84, strlen(crs84));
+    s_check_woj(c, 0);
+    assert_string_equal(s_by_subject(c, "terc:02")->gis->geometry->crs,
+                        "EPSG:4326");
+    assert_string_equal(s_by_subject(c, "terc:02")->tenant, "02");
+    s_coll_free(c);
+    free(crs84);
+    free(data);
+    rz_module_gis.close(g);
+}
+
+static void test_gml_ogr_prg_export(void **st)
+{
+    (void)st;
+    size_t len;
+    char *data = s_read(PRG_GML, &len);
+    void *g = s_open("tenant", "1465011", NULL);
+    static const char *const want[] = {"precinct:226401_1.0024 2264011",
+                                       "precinct:226401_1.0025 2264011",
+                                       "cadastral-unit:226401_1 2264011"};
+    /* as OGR writes it, and with the member names of other writers */
+    static const char *const members[] = {"ogr:featureMember",
+                                          "gml:featureMember", "gml:member"};
+    for (size_t i = 0; i < 3; i++) {
+        char *v = s_replace(data, "ogr:featureMember", members[i], 0);
+        coll_t *c = s_parse(g, "prg_obreby.gml", v, strlen(v));
+        assert_int_equal(c->n, 3);
+        assert_int_equal(c->events, 3);
+        assert_int_equal(c->quarantined, 0);
+        s_check_events(c, want, 3);
+        const Ratusz__V1__Event *e = s_by_subject(c, "precinct:226401_1.0024");
+        assert_string_equal(e->type, "pl.gov.gmina.gis.boundary.v1");
+        assert_string_equal(e->gis->kind, "boundary");
+        assert_string_equal(e->gis->feature_id, "226401_1.0024");
+        assert_string_equal(e->gis->name, "Sopot 0024");
+        assert_string_equal(e->gis->geometry->crs, "EPSG:2180");
+        assert_string_equal(e->gis->geometry->axis_order, "yx");
+        assert_string_equal(e->gis->geometry->type, "MultiPolygon");
+        assert_string_equal(e->gis->geometry->wkt,
+                            "MULTIPOLYGON(((732410.88 471204.33, 732398.1 "
+                            "472955.61, 731120.5 472901.07, 731133.27 "
+                            "471260.9, 732410.88 471204.33)))");
+        assert_string_equal(s_prop(e->gis, "JPT_KOD_JE"), "226401_1.0024");
+        assert_string_equal(s_prop(e->gis, "JPT_ID"), "1370248");
+        assert_string_equal(s_prop(e->gis, "gml_id"), "obreby.0");
+        s_coll_free(c);
+        free(v);
+    }
+
+    /* a layer with no unit codes: PRG's JPT_ID in the namespace of its
+     * layer, the configured tenant */
+    char *nocode = s_replace(data, "<ogr:JPT_KOD_JE>", "<ogr:KOD_DAWNY>", 0);
+    char *a = s_replace(nocode, "</ogr:JPT_KOD_JE>", "</ogr:KOD_DAWNY>", 0);
+    char *b = s_replace(a, "ogr:obreby", "ogr:granice_obrebow", 0);
+    coll_t *c = s_parse(g, "prg_obreby.gml", a, strlen(a));
+    coll_t *d = s_parse(g, "prg_granice.gml", b, strlen(b));
+    static const char *const want_a[] = {"boundary:obreby/1370248 1465011",
+                                         "boundary:obreby/1370249 1465011",
+                                         "boundary:obreby/1369977 1465011"};
+    static const char *const want_b[] = {
+        "boundary:granice_obrebow/1370248 1465011",
+        "boundary:granice_obrebow/1370249 1465011",
+        "boundary:granice_obrebow/1369977 1465011"};
+    assert_int_equal(c->events, 3);
+    assert_int_equal(d->events, 3);
+    s_check_events(c, want_a, 3);
+    s_check_events(d, want_b, 3);
+    s_coll_free(c);
+    s_coll_free(d);
+    free(nocode);
+    free(a);
+    free(b);
+
+    /* a malformed code: that feature is quarantined, not Warszawa's */
+    char *bad = s_replace(data, ">226401_1.0025<", ">226401_1.25<", 1);
+    c = s_parse(g, "prg_obreby.gml", bad, strlen(bad));
+    assert_int_equal(c->n, 3);
+    assert_int_equal(c->events, 2);
+    assert_int_equal(c->quarantined, 1);
+    static const char *const want_bad[] = {"precinct:226401_1.0024 2264011",
+                                           "cadastral-unit:226401_1 2264011"};
+    s_check_events(c, want_bad, 2);
+    assert_string_equal(s_by_key(c, "featureMember[1]")->why,
+                        "featureMember[1]: obreby 'obreby.1': JPT_KOD_JE "
+                        "'226401_1.25' is not a TERYT unit code (a TERC code "
+                        "of 2, 4 or 7 digits, WWPPGG_R or WWPPGG_R.OOOO)");
+    s_coll_free(c);
+    free(bad);
+    rz_module_gis.close(g);
+    free(data);
+}
+
+/* The i-th ogr:featureMember of an OGR export, with its line break. */
+static char *s_ogr_member(const char *data, int i)
+{
+    const char *p = s_nth(data, "  <ogr:featureMember>", i);
+    const char *e = strstr(p, "</ogr:featureMember>\n");
+    assert_non_null(e);
+    return strndup(p, (size_t)(e - p) + strlen("</ogr:featureMember>\n"));
+}
+
+static void test_gml_ogr_bad_features_do_not_stop_the_reader(void **st)
+{
+    (void)st;
+    size_t len;
+    char *data = s_read(PRG_GML, &len);
+    void *g = s_open("tenant", "1465011", NULL);
+    char *m0 = s_ogr_member(data, 0), *m1 = s_ogr_member(data, 1),
+         *m2 = s_ogr_member(data, 2);
+    /* what goes wrong in real exports, each in a copy of obręb 0024 */
+    static const char *const bad[][2] = {
+        /* a ring that does not close */
+        {"471260.9 732410.88 471204.33<", "471260.9 732410.88 471204.5<"},
+        /* a letter O for a zero */
+        {"731133.27 471260.9", "731133.27 47126O.9"},
+        /* an attribute that is not a unit code */
+        {">226401_1.0024<", ">226401_1.00x4<"},
+        /* not well-formed: an end tag with another name */
+        {"</ogr:JPT_NAZWA_>", "</ogr:JPT_NAZWA>"},
+        /* not well-formed: a bare ampersand */
+        {">Sopot 0024<", ">Sopot & Kamienny Potok<"},
+        /* not well-formed: a lost quote, the rest of the file would be
+         * one attribute value */
+        {"gml:id=\"obreby.0\">", "gml:id=\"obreby.0>"},
+    };
+    size_t cap = 16 * len, o = 0;
+    char *gml = malloc(cap);
+    const char *first = strstr(data, "  <ogr:featureMember>");
+    o += (size_t)snprintf(gml, cap, "%.*s%s", (int)(first - data), data, m0);
+    for (size_t i = 0; i < 6; i++) {
+        char *v = s_replace(m0, bad[i][0], bad[i][1], 1);
+        assert_string_not_equal(v, m0);
+        o += (size_t)snprintf(gml + o, cap - o, "%s%s", v,
+                              i == 2 ? m1 : "");
+        free(v);
+    }
+    o += (size_t)snprintf(gml + o, cap - o, "%s</ogr:FeatureCollection>\n", m2);
+
+    coll_t *c = s_parse(g, "prg_obreby.gml", gml, o);
+    /* read 9 = published 3 + quarantined 6 */
+    assert_int_equal(c->n, 9);
+    assert_int_equal(c->events, 3);
+    assert_int_equal(c->quarantined, 6);
+    static const char *const want[] = {"precinct:226401_1.0024 2264011",
+                                       "precinct:226401_1.0025 2264011",
+                                       "cadastral-unit:226401_1 2264011"};
+    s_check_events(c, want, 3);
+    assert_non_null(s_by_key(c, "featureMember[0]")->ev);
+    assert_non_null(strstr(s_by_key(c, "featureMember[1]")->why,
+                           "obreby 'obreby.0': invalid geometry: exterior "
+                           "ring: ring is not closed"));
+    assert_non_null(strstr(s_by_key(c, "featureMember[2]")->why,
+                           "invalid geometry: exterior ring: '47126O.9' is "
+                           "not a number"));
+    assert_non_null(strstr(s_by_key(c, "featureMember[3]")->why,
+                           "JPT_KOD_JE '226401_1.00x4' is not a TERYT unit "
+                           "code"));
+    assert_non_null(s_by_key(c, "featureMember[4]")->ev);
+    assert_non_null(strstr(s_by_key(c, "featureMember[5]")->why,
+                           "XML error at line"));
+    assert_non_null(strstr(s_by_key(c, "featureMember[5]")->why,
+                           "Opening and ending tag mismatch: JPT_NAZWA_"));
+    assert_non_null(strstr(s_by_key(c, "featureMember[6]")->why,
+                           "XML error at line"));
+    assert_non_null(strstr(s_by_key(c, "featureMember[7]")->why,
+                           "featureMember[7]: the tag at line 165 never "
+                           "closes (a lost quote?): XML error at line"));
+    assert_null(strstr(s_by_key(c, "featureMember[7]")->why, "truncated"));
+    assert_non_null(s_by_key(c, "featureMember[8]")->ev);
+    /* each quarantined record is its own member, byte for byte */
+    for (size_t i = 0; i < c->n; i++) {
+        assert_memory_equal(c->r[i].bytes, "<ogr:featureMember>", 19);
+        assert_non_null(strstr(c->r[i].bytes, "</ogr:featureMember>"));
+        assert_null(strstr(c->r[i].bytes + 19, "<ogr:featureMember>"));
+    }
+    s_coll_free(c);
+    free(gml);
+    free(m0);
+    free(m1);
+    free(m2);
+    rz_module_gis.close(g);
+    free(data);
+}
+
 /* ---------------------------------------------------------------------------
  * Helpers
  */
@@ -1434,6 +1753,9 @@ int main(void)
         cmocka_unit_test(test_whole_input_errors),
         cmocka_unit_test(test_gml_parcel),
         cmocka_unit_test(test_gml_corrupted_members),
+        cmocka_unit_test(test_geojson_named_crs_and_prg_unit_codes),
+        cmocka_unit_test(test_gml_ogr_prg_export),
+        cmocka_unit_test(test_gml_ogr_bad_features_do_not_stop_the_reader),
         cmocka_unit_test(test_times_and_names),
         cmocka_unit_test(test_wkt_to_geojson),
         cmocka_unit_test(test_sink_geojson),
