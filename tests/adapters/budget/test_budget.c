@@ -284,6 +284,15 @@ static int s_has_reason(const col_t *c, const char *text)
     return 0;
 }
 
+/* events published under tenant */
+static size_t s_count_tenant(const col_t *c, const char *tenant)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->nev; i++)
+        n += strcmp(c->ev[i]->tenant, tenant) == 0;
+    return n;
+}
+
 /* 2002-12-31T23:00:00Z and friends */
 #define US(s) ((int64_t)(s)*1000000)
 
@@ -576,6 +585,76 @@ static void test_bdl_matches_sample_events(void **state)
     free(in.p);
 }
 
+#define BDL2 "GUS_BDL_FINA_2417_CREL_variant_POLSKA_12digit.csv"
+
+/* Another variable: 12-digit unit codes, POLSKA and NUTS rows, Atrybut
+ * signs. Every row is published or quarantined with the reason. */
+static void test_bdl_other_variable_polska_and_attributes(void **state)
+{
+    (void)state;
+    buf_t in = s_fixture(BDL2);
+    col_t c;
+    char err[256];
+    assert_int_equal(
+        s_run(&c, in, BDL2, err, sizeof err, "tenant=1261011", NULL), 0);
+    assert_int_equal(c.nev + c.nq, 17);
+    assert_int_equal(c.nev, 10);
+    assert_int_equal(c.nq, 7);
+    assert_int_equal(s_count_tenant(&c, "12"), 3);
+    assert_int_equal(s_count_tenant(&c, "1261011"), 1);
+    assert_int_equal(s_count_tenant(&c, "02"), 2);
+    assert_int_equal(s_count_tenant(&c, "14"), 3);
+    assert_int_equal(s_count_tenant(&c, "1465011"), 1);
+    static const char *const polska =
+        "column 'Kod': '000000000000' is POLSKA, the whole country: no "
+        "municipality's tenant";
+    for (int i = 0; i < 3; i++)
+        assert_string_equal(c.reason[i], polska);
+    assert_string_equal(c.qkey[0], "row 1");
+    assert_int_equal(c.qline[0], 2);
+    assert_string_equal(c.reason[3],
+                        "column 'Kod': '010000000000' is a statistical region "
+                        "(NUTS makroregion, region or podregion), not a unit "
+                        "with a TERC code");
+    assert_string_equal(
+        c.reason[4], "column 'Atrybut': '.' (no information or no reliable "
+                     "information): no figure for unit 050200000000 in 2023");
+    assert_non_null(strstr(c.reason[5], "'071410000000' is a statistical"));
+    assert_string_equal(c.reason[6],
+                        "column 'Atrybut': '#' (withheld for statistical "
+                        "confidentiality): no figure for unit 071412865011 "
+                        "in 2023");
+    /* the generic type for a variable the module has no meaning for */
+    const Ratusz__V1__Event *w = s_find(&c, "bdl-fina-2417-071412865011-2022");
+    assert_string_equal(w->tenant, "1465011");
+    assert_string_equal(w->type, "pl.gov.gmina.budget.bdl.v1");
+    assert_string_equal(w->source, "/1465011/budget/gus-bdl");
+    assert_int_equal(w->budget->amount_grosze, 134420);
+    assert_string_equal(w->budget->report, "BDL:FINA_2417");
+    assert_string_equal(s_attr(w, "Wartość"), "1344,20");
+    /* "-" (did not occur) leaves the value standing */
+    const Ratusz__V1__Event *m = s_find(&c, "bdl-fina-2417-071400000000-2023");
+    assert_string_equal(m->tenant, "14");
+    assert_int_equal(m->budget->amount_grosze, 112843);
+    s_col_free(&c);
+
+    /* the 7-digit form of the real file with a POLSKA row */
+    buf_t r = s_fixture(BDL);
+    buf_t p = s_replace(r, "0200000;\"DOLNO",
+                        "0000000;\"POLSKA\";\"ogółem\";\"2002\";151;\"zł\";"
+                        "\"\";\n0200000;\"DOLNO");
+    assert_int_equal(s_run(&c, p, BDL, err, sizeof err, NULL), 0);
+    assert_int_equal(c.nev, 352);
+    assert_int_equal(c.nq, 1);
+    assert_string_equal(c.reason[0],
+                        "column 'Kod': '0000000' is POLSKA, the whole country: "
+                        "no municipality's tenant");
+    s_col_free(&c);
+    free(p.p);
+    free(r.p);
+    free(in.p);
+}
+
 /* ---------------------------------------------------------------------------
  * Pabulib
  */
@@ -645,14 +724,6 @@ static void test_pabulib_real_file(void **state)
  * the TERC register for names. */
 static const char *const s_krakow = "tenant=1261011";
 static const char *const s_terc = "teryt=" TERC;
-
-static size_t s_count_tenant(const col_t *c, const char *tenant)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < c->nev; i++)
-        n += strcmp(c->ev[i]->tenant, tenant) == 0;
-    return n;
-}
 
 /* The shipped configuration published these as Kraków's (1261011). */
 static void test_pabulib_named_unit_wins_over_fallback(void **state)
@@ -1367,6 +1438,7 @@ int main(void)
         cmocka_unit_test(test_bdl_variants),
         cmocka_unit_test(test_bdl_truncated_and_corrupted),
         cmocka_unit_test(test_bdl_matches_sample_events),
+        cmocka_unit_test(test_bdl_other_variable_polska_and_attributes),
         cmocka_unit_test(test_pabulib_real_file),
         cmocka_unit_test(test_pabulib_named_unit_wins_over_fallback),
         cmocka_unit_test(test_pabulib_unresolved_unit_is_quarantined),
