@@ -1035,6 +1035,17 @@ static void test_rb_sample(void **state)
     s_check_rb(&c);
     s_col_free(&c);
 
+    /* a figure written as a missing value is absent, not an error */
+    assert_int_equal(s_run(&c, in, RB, err, sizeof err, NULL), 0);
+    size_t figures = c.nev;
+    s_col_free(&c);
+    buf_t none = s_replace(in, "WW=\"1152871.23\"", "WW=\"None\"");
+    assert_int_equal(s_run(&c, none, RB, err, sizeof err, NULL), 0);
+    assert_int_equal(c.nq, 0);
+    assert_int_equal(c.nev, figures - 1);
+    s_col_free(&c);
+    free(none.p);
+
     /* BOM, CRLF, Windows-1250 declared, Windows-1250 undeclared */
     buf_t crlf = s_crlf(in);
     buf_t bom = s_bom(in);
