@@ -4,11 +4,14 @@
  *   0200000;"DOLNOŚLĄSKIE";"ogółem";"2002";110;"zł";"";
  *
  * One BudgetEntry per row: the value of one variable for one unit and year.
- * The unit code is TERYT-shaped (WWPPGGR) and gives the tenant; columns
- * other than the known ones are the variable's dimensions ("Wskaźniki",
- * "Płeć", ...) and name the figure. The export does not name its variable;
- * its file name does ("FINA_2416_CREL_20250113230845.csv"), and the id is
- * unit + year + variable so that a later export of the same values
+ * The unit code (WWPPGGR, or the 12-digit BDL form, unit.c) gives the
+ * tenant. Rows for POLSKA and the NUTS regions belong to no tenant and
+ * are quarantined with that reason: the contract has no "skipped", and
+ * the quarantine keeps their bytes, so nothing of the export is lost.
+ * Columns other than the known ones are the variable's dimensions
+ * ("Wskaźniki", "Płeć", ...) and name the figure. The export does not name its
+ * variable; its file name does ("FINA_2416_CREL_20250113230845.csv"), and the
+ * id is unit + year + variable so that a later export of the same values
  * publishes nothing new.
  */
 #include "budget.h"
@@ -142,6 +145,24 @@ static int64_t s_scale(const char *unit)
     return 0;
 }
 
+/* What a BDL attribute ("Atrybut", GUS's conventional signs) says when
+ * the cell next to it holds no figure, or NULL when it holds one. A
+ * withheld or unknown value is often written as 0 or left empty; taking
+ * it as an amount would publish a figure GUS did not publish. "-"
+ * ("did not occur") and an empty attribute leave the value as it is. */
+static const char *s_no_figure(const char *atr)
+{
+    char f[16];
+    rzb_fold(atr, f, sizeof f);
+    if (!strcmp(f, "#"))
+        return "withheld for statistical confidentiality";
+    if (!strcmp(f, "."))
+        return "no information or no reliable information";
+    if (!strcmp(f, "x"))
+        return "not applicable";
+    return NULL;
+}
+
 static int s_record(s_bdl_t *b, const rzb_row_t *row)
 {
     rzb_job_t *job = b->job;
@@ -168,12 +189,10 @@ static int s_record(s_bdl_t *b, const rzb_row_t *row)
 
     rzb_ev_t *e = &b->e;
     rzb_ev_budget(e, b->known ? b->known->type : "pl.gov.gmina.budget.bdl.v1");
-    if (rzb_tenant_from_code(kod, e->tenant))
-        return rzb_quarantine(job->out, &ref,
-                              "column '%s': '%s' is not a "
-                              "TERYT unit code of a voivodeship, powiat or "
-                              "gmina (7 digits)",
-                              kod_name, kod);
+    const char *not_unit;
+    if (rzb_tenant_from_bdl(kod, e->tenant, &not_unit))
+        return rzb_quarantine(job->out, &ref, "column '%s': '%s' %s", kod_name,
+                              kod, not_unit);
     int64_t year;
     if (rzb_uint(rok, 9999, &year) || year < 1900)
         return rzb_quarantine(job->out, &ref,
@@ -186,6 +205,14 @@ static int s_record(s_bdl_t *b, const rzb_row_t *row)
                               "column '%s': '%s' is not an "
                               "amount of money (zł, tys. zł, mln zł)",
                               b->names[b->col[S_JM]], jm);
+    const char *atr = b->col[S_ATRYBUT] >= 0 ? row->f[b->col[S_ATRYBUT]] : "";
+    const char *no_figure = s_no_figure(atr);
+    if (no_figure)
+        return rzb_quarantine(job->out, &ref,
+                              "column '%s': '%s' (%s): no figure for unit %s "
+                              "in %lld",
+                              b->names[b->col[S_ATRYBUT]], atr, no_figure, kod,
+                              (long long)year);
     if (rzb_is_missing(val) && !*val)
         return rzb_quarantine(job->out, &ref,
                               "column '%s' is empty: no "

@@ -21,10 +21,16 @@ const rz_conf_option_t rzb_options[] = {
      "encoding of CSV inputs; auto: UTF-8 (with or without BOM) if valid, "
      "else Windows-1250"},
     {"tenant", RZ_CONF_STRING, offsetof(rzb_conf_t, tenant), "", NULL, 0, 0,
-     "TERC", "TERYT TERC code for inputs that carry none (fk, Pabulib)"},
+     "TERC",
+     "TERYT TERC code for inputs that name no unit (fk without a 'teryt' "
+     "column, Pabulib without META unit); never overrides a named unit"},
     {"tenant_names", RZ_CONF_MAP, offsetof(rzb_conf_t, tenant_names), "", NULL,
      0, 0, "NAME=TERC",
-     "TERC code per unit name, for Pabulib files (META unit)"},
+     "TERC code per unit name, for Pabulib files (META unit); before the "
+     "TERC register, and for names several gminy share"},
+    {"teryt", RZ_CONF_LIST, offsetof(rzb_conf_t, teryt), "", NULL, 0, 0, "FILE",
+     "TERC registers (GUS CSV or XML) whose gminy resolve unit names; a "
+     "named unit found in neither this nor tenant_names is quarantined"},
     {"year", RZ_CONF_UINT, offsetof(rzb_conf_t, year), "0", NULL, 0, 9999,
      "YEAR", "fiscal year of fk files without a 'rok' column (0: none)"},
     {"side", RZ_CONF_ENUM, offsetof(rzb_conf_t, side), "auto", s_sides, 0, 0,
@@ -69,6 +75,7 @@ static void s_close(void *state)
     free(st->name_codes);
     for (int i = 0; i < RZB_COL_COUNT; i++)
         free(st->col_header[i]);
+    rzb_units_close(st);
     free(st);
 }
 
@@ -144,6 +151,11 @@ static int s_open(void **state, const void *conf_, char *err, size_t err_len)
         st->col_header[c] = strdup(conf->columns.values[i]);
         if (!st->col_header[c])
             goto nomem;
+    }
+    int rc = rzb_units_open(st, &conf->teryt, err, err_len);
+    if (rc) {
+        s_close(st);
+        return rc == RZ_ENOMEM ? rc : RZ_ECONFIG;
     }
     *state = st;
     return 0;

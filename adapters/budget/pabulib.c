@@ -40,6 +40,7 @@ typedef struct s_pb {
     char tenant[8];
     char base[160];
     char *unit_label;
+    char *unresolved; /* why the named unit has no TERC, or NULL */
     int64_t opened, closed;
     int32_t year;
     rzb_set_t projects, voters;
@@ -104,37 +105,56 @@ static int64_t s_date(const char *s, int plus_days)
     return rzc_warsaw_midnight_us(y, m, d + plus_days);
 }
 
+/* The file's tenant: the unit its META names, else the configured one.
+ * A named unit that resolves to no TERC leaves p->unresolved saying why:
+ * every record is then quarantined with it, never published under the
+ * fallback's code. Returns 0, RZ_ENOMEM, or RZ_EINVAL with err when the
+ * file names no unit and no fallback is configured. */
+static int s_tenant(s_pb_t *p, const char *unit, uint64_t line)
+{
+    rzb_job_t *job = p->job;
+    const char *country = s_meta(p, "country");
+    char why[400];
+    if (unit && country) {
+        char f[64];
+        rzb_fold(country, f, sizeof f);
+        if (strcmp(f, "poland") != 0 && strcmp(f, "polska") != 0) {
+            p->unresolved =
+                rzb_printf("Pabulib unit '%s' is in '%s', not in Poland: it "
+                           "has no TERC code",
+                           unit, country);
+            return p->unresolved ? 0 : RZ_ENOMEM;
+        }
+    }
+    if (unit) {
+        if (rzb_unit_by_name(job->st, unit, p->tenant, why, sizeof why) == 0)
+            return 0;
+        p->unresolved = rzb_printf("Pabulib %s", why);
+        return p->unresolved ? 0 : RZ_ENOMEM;
+    }
+    if (!*job->st->tenant) {
+        snprintf(job->err, job->err_len,
+                 "line %llu: the Pabulib META names no unit and "
+                 "budget.tenant is not set",
+                 (unsigned long long)line);
+        return RZ_EINVAL;
+    }
+    snprintf(p->tenant, sizeof p->tenant, "%s", job->st->tenant);
+    return 0;
+}
+
 /* Everything that comes from META, worked out when the first data section
  * starts. Returns 0 or RZ_EINVAL with err (the file cannot be mapped). */
 static int s_ready(s_pb_t *p, uint64_t line)
 {
-    rzb_job_t *job = p->job;
-    const rzb_state_t *st = job->st;
     const char *unit = s_meta(p, "unit");
     const char *instance = s_meta(p, "instance");
     const char *district = s_meta(p, "district");
     if (!district)
         district = s_meta(p, "subunit");
-    const char *code = NULL;
-    if (unit) {
-        char f[256];
-        rzb_fold(unit, f, sizeof f);
-        for (size_t i = 0; i < st->n_names; i++)
-            if (strcmp(st->name_keys[i], f) == 0)
-                code = st->name_codes[i];
-    }
-    if (!code && *st->tenant)
-        code = st->tenant;
-    if (!code) {
-        snprintf(job->err, job->err_len,
-                 "line %llu: no tenant for Pabulib "
-                 "unit '%s': set budget.tenant_names (%s: TERC) or "
-                 "budget.tenant",
-                 (unsigned long long)line, unit ? unit : "(none in META)",
-                 unit ? unit : "name");
-        return RZ_EINVAL;
-    }
-    snprintf(p->tenant, sizeof p->tenant, "%s", code);
+    int rc = s_tenant(p, unit, line);
+    if (rc)
+        return rc;
     char us[64] = "", is[32] = "", ds[64] = "";
     rzb_slug(unit ? unit : "", us, sizeof us);
     rzb_slug(instance ? instance : "", is, sizeof is);
@@ -233,6 +253,8 @@ static int s_project(s_pb_t *p, const rzb_row_t *row)
     snprintf(key, sizeof key, "PROJECTS row %llu",
              (unsigned long long)++p->nproj);
     rz_record_ref_t ref = {row->line, key, row->bytes, row->len};
+    if (p->unresolved)
+        return rzb_quarantine(job->out, &ref, "%s", p->unresolved);
     if (row->error)
         return rzb_quarantine(job->out, &ref, "%s", row->error);
     if (!s_fields_ok(p, row))
@@ -345,6 +367,8 @@ static int s_vote(s_pb_t *p, const rzb_row_t *row)
     char key[48];
     snprintf(key, sizeof key, "VOTES row %llu", (unsigned long long)++p->nvote);
     rz_record_ref_t ref = {row->line, key, row->bytes, row->len};
+    if (p->unresolved)
+        return rzb_quarantine(job->out, &ref, "%s", p->unresolved);
     if (row->error)
         return rzb_quarantine(job->out, &ref, "%s", row->error);
     if (!s_fields_ok(p, row))
@@ -552,6 +576,7 @@ int rzb_parse_pabulib(rzb_job_t *job)
         free(p.names[i]);
     free(p.names);
     free(p.unit_label);
+    free(p.unresolved);
     rzb_set_free(&p.projects);
     rzb_set_free(&p.voters);
     rzb_ev_free(&p.e);

@@ -172,9 +172,10 @@ static int s_pozycja(s_rb_t *r, const s_ctx_t *c, xmlNodePtr poz, size_t i)
         bad = "Dzial";
     else if (!s_digits(ro, 5) || strncmp(ro, dz, 3) != 0)
         bad = "Rozdzial";
-    else if (s_digits(pa, 3) && (!p4 || !*p4 || s_digits(p4, 1)))
-        snprintf(par, sizeof par, "%s%s", pa, p4 ? p4 : "");
-    else if (s_digits(pa, 4) && (!p4 || !*p4))
+    else if (s_digits(pa, 3) && (!p4 || rzb_is_missing(p4) || s_digits(p4, 1)))
+        snprintf(par, sizeof par, "%s%s", pa,
+                 p4 && !rzb_is_missing(p4) ? p4 : "");
+    else if (s_digits(pa, 4) && (!p4 || rzb_is_missing(p4)))
         snprintf(par, sizeof par, "%s", pa);
     else
         bad = "Paragraf";
@@ -219,7 +220,7 @@ static int s_pozycja(s_rb_t *r, const s_ctx_t *c, xmlNodePtr poz, size_t i)
     int figures = 0;
     for (const s_fig_t *f = c->figs; f->name && rc == 0; f++) {
         char *v = s_val(poz, f->name);
-        if (!v || !*v) {
+        if (!v || rzb_is_missing(v)) {
             xmlFree(v);
             continue;
         }

@@ -170,6 +170,11 @@ const rz_teryt_unit_t *rz_teryt_find(const rz_teryt_t *t, const char *code)
     return NULL;
 }
 
+const rz_teryt_unit_t *rz_teryt_at(const rz_teryt_t *t, size_t i)
+{
+    return t && i < t->sorted ? &t->units[i] : NULL;
+}
+
 /* ===========================================================================
  * CSV
  */

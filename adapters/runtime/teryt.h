@@ -40,4 +40,8 @@ const rz_teryt_unit_t *rz_teryt_find(const rz_teryt_t *t, const char *code);
 
 size_t rz_teryt_count(const rz_teryt_t *t);
 
+/* The unit at index i in code order (i < rz_teryt_count), or NULL: for
+ * looking units up by something other than their code, e.g. a name. */
+const rz_teryt_unit_t *rz_teryt_at(const rz_teryt_t *t, size_t i);
+
 #endif

@@ -74,6 +74,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     sizeof err);
         rz_conf_set(rzb_options, &conf, "tenant", "2205083", err, sizeof err);
         rz_conf_set(rzb_options, &conf, "year", "2023", err, sizeof err);
+        /* unit names resolve through the register, as in deployment */
+        rz_conf_set(rzb_options, &conf, "teryt",
+                    RZ_SOURCE_DIR "/tests/fixtures/teryt/TERC_2020-01-01.csv",
+                    err, sizeof err);
         if (rz_module_budget.open(&st, &conf, err, sizeof err))
             abort();
         rz_conf_close(rzb_options, &conf);

@@ -285,6 +285,15 @@ static int s_has_reason(const col_t *c, const char *text)
     return 0;
 }
 
+/* events published under tenant */
+static size_t s_count_tenant(const col_t *c, const char *tenant)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->nev; i++)
+        n += strcmp(c->ev[i]->tenant, tenant) == 0;
+    return n;
+}
+
 /* 2002-12-31T23:00:00Z and friends */
 #define US(s) ((int64_t)(s)*1000000)
 
@@ -655,6 +664,76 @@ static void test_bdl_matches_sample_events(void **state)
     free(in.p);
 }
 
+#define BDL2 "GUS_BDL_FINA_2417_CREL_variant_POLSKA_12digit.csv"
+
+/* Another variable: 12-digit unit codes, POLSKA and NUTS rows, Atrybut
+ * signs. Every row is published or quarantined with the reason. */
+static void test_bdl_other_variable_polska_and_attributes(void **state)
+{
+    (void)state;
+    buf_t in = s_fixture(BDL2);
+    col_t c;
+    char err[256];
+    assert_int_equal(
+        s_run(&c, in, BDL2, err, sizeof err, "tenant=1261011", NULL), 0);
+    assert_int_equal(c.nev + c.nq, 17);
+    assert_int_equal(c.nev, 10);
+    assert_int_equal(c.nq, 7);
+    assert_int_equal(s_count_tenant(&c, "12"), 3);
+    assert_int_equal(s_count_tenant(&c, "1261011"), 1);
+    assert_int_equal(s_count_tenant(&c, "02"), 2);
+    assert_int_equal(s_count_tenant(&c, "14"), 3);
+    assert_int_equal(s_count_tenant(&c, "1465011"), 1);
+    static const char *const polska =
+        "column 'Kod': '000000000000' is POLSKA, the whole country: no "
+        "municipality's tenant";
+    for (int i = 0; i < 3; i++)
+        assert_string_equal(c.reason[i], polska);
+    assert_string_equal(c.qkey[0], "row 1");
+    assert_int_equal(c.qline[0], 2);
+    assert_string_equal(c.reason[3],
+                        "column 'Kod': '010000000000' is a statistical region "
+                        "(NUTS makroregion, region or podregion), not a unit "
+                        "with a TERC code");
+    assert_string_equal(
+        c.reason[4], "column 'Atrybut': '.' (no information or no reliable "
+                     "information): no figure for unit 050200000000 in 2023");
+    assert_non_null(strstr(c.reason[5], "'071410000000' is a statistical"));
+    assert_string_equal(c.reason[6],
+                        "column 'Atrybut': '#' (withheld for statistical "
+                        "confidentiality): no figure for unit 071412865011 "
+                        "in 2023");
+    /* the generic type for a variable the module has no meaning for */
+    const Ratusz__V1__Event *w = s_find(&c, "bdl-fina-2417-071412865011-2022");
+    assert_string_equal(w->tenant, "1465011");
+    assert_string_equal(w->type, "pl.gov.gmina.budget.bdl.v1");
+    assert_string_equal(w->source, "/1465011/budget/gus-bdl");
+    assert_int_equal(w->budget->amount_grosze, 134420);
+    assert_string_equal(w->budget->report, "BDL:FINA_2417");
+    assert_string_equal(s_attr(w, "Wartość"), "1344,20");
+    /* "-" (did not occur) leaves the value standing */
+    const Ratusz__V1__Event *m = s_find(&c, "bdl-fina-2417-071400000000-2023");
+    assert_string_equal(m->tenant, "14");
+    assert_int_equal(m->budget->amount_grosze, 112843);
+    s_col_free(&c);
+
+    /* the 7-digit form of the real file with a POLSKA row */
+    buf_t r = s_fixture(BDL);
+    buf_t p = s_replace(r, "0200000;\"DOLNO",
+                        "0000000;\"POLSKA\";\"ogółem\";\"2002\";151;\"zł\";"
+                        "\"\";\n0200000;\"DOLNO");
+    assert_int_equal(s_run(&c, p, BDL, err, sizeof err, NULL), 0);
+    assert_int_equal(c.nev, 352);
+    assert_int_equal(c.nq, 1);
+    assert_string_equal(c.reason[0],
+                        "column 'Kod': '0000000' is POLSKA, the whole country: "
+                        "no municipality's tenant");
+    s_col_free(&c);
+    free(p.p);
+    free(r.p);
+    free(in.p);
+}
+
 /* ---------------------------------------------------------------------------
  * Pabulib
  */
@@ -705,11 +784,147 @@ static void test_pabulib_real_file(void **state)
     s_check_pb(&c, 4 + 449);
     s_same_as_sample(&c);
     s_col_free(&c);
-    /* without a tenant the file cannot be mapped at all */
-    assert_int_equal(s_run(&c, in, PB, err, sizeof err, NULL), RZ_EINVAL);
-    assert_non_null(strstr(err, "no tenant for Pabulib unit 'Gdańsk'"));
+    /* a unit nothing resolves: every record quarantined, none published */
+    assert_int_equal(s_run(&c, in, PB, err, sizeof err, NULL), 0);
+    assert_int_equal(c.nev, 0);
+    assert_int_equal(c.nq, 4 + 449);
+    assert_string_equal(c.reason[0],
+                        "Pabulib unit 'Gdańsk' is not in budget.tenant_names "
+                        "and no TERC register is loaded (budget.teryt)");
+    s_col_free(&c);
+    free(in.p);
+}
+
+#define TERC RZ_SOURCE_DIR "/tests/fixtures/teryt/TERC_2020-01-01.csv"
+#define PB_WAW "pabulib_warszawa_2019_bielany_shaped.pb"
+#define PB_WRO "pabulib_wroclaw_2018_shaped.pb"
+
+/* What deploy/adapters/budget.yaml configures: Kraków as the fallback,
+ * the TERC register for names. */
+static const char *const s_krakow = "tenant=1261011";
+static const char *const s_terc = "teryt=" TERC;
+
+/* The shipped configuration published these as Kraków's (1261011). */
+static void test_pabulib_named_unit_wins_over_fallback(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file, *tenant, *id;
+        size_t events;
+    } cases[] = {
+        {PB_WAW, "1465011", "pabulib-warszawa-2019-bielany-project-230", 3 + 4},
+        {PB_WRO, "0264011", "pabulib-wroclaw-2018-vote-w-3", 3 + 3},
+        {PB, "2261011", "pabulib-gdansk-2020-olszynka-vote-691", 4 + 449},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        buf_t in = s_fixture(cases[i].file);
+        col_t c;
+        char err[256];
+        assert_int_equal(s_run(&c, in, cases[i].file, err, sizeof err, s_krakow,
+                               s_terc, NULL),
+                         0);
+        assert_int_equal(c.nq, 0);
+        assert_int_equal(c.nev, cases[i].events);
+        assert_int_equal(s_count_tenant(&c, cases[i].tenant), cases[i].events);
+        const Ratusz__V1__Event *e = s_find(&c, cases[i].id);
+        char source[64];
+        snprintf(source, sizeof source, "/%s/budget/pabulib", cases[i].tenant);
+        assert_string_equal(e->source, source);
+        s_col_free(&c);
+        /* tenant_names alone, without the register, says the same */
+        char names[64];
+        snprintf(names, sizeof names, "tenant_names=%s=%s",
+                 i == 0   ? "Warszawa"
+                 : i == 1 ? "Wrocław"
+                          : "Gdańsk",
+                 cases[i].tenant);
+        assert_int_equal(s_run(&c, in, cases[i].file, err, sizeof err, s_krakow,
+                               names, NULL),
+                         0);
+        assert_int_equal(c.nq, 0);
+        assert_int_equal(s_count_tenant(&c, cases[i].tenant), cases[i].events);
+        s_col_free(&c);
+        free(in.p);
+    }
+    /* missing values in the Warszawa file: absent, not errors */
+    buf_t in = s_fixture(PB_WAW);
+    col_t c;
+    char err[256];
+    assert_int_equal(
+        s_run(&c, in, PB_WAW, err, sizeof err, s_krakow, s_terc, NULL), 0);
+    const Ratusz__V1__Event *p =
+        s_find(&c, "pabulib-warszawa-2019-bielany-project-230");
+    assert_null(s_attr(p, "target"));
+    assert_string_equal(s_attr(p, "district"), "Bielany");
+    assert_string_equal(p->budget->unit, "Warszawa / Bielany");
+    const Ratusz__V1__Event *v =
+        s_find(&c, "pabulib-warszawa-2019-bielany-vote-2");
+    assert_null(memmem(v->raw->bytes.data, v->raw->bytes.len, "age", 3));
+    s_col_free(&c);
+    free(in.p);
+}
+
+/* The fallback is for files that name no unit; a named unit that
+ * resolves to no gmina is quarantined whole, with the reason. */
+static void test_pabulib_unresolved_unit_is_quarantined(void **state)
+{
+    (void)state;
+    buf_t in = s_fixture(PB);
+    static const struct {
+        const char *from, *to, *reason;
+    } cases[] = {
+        {"unit;Gdańsk\n", "unit;Gdańsk-Oliwa\n",
+         "Pabulib unit 'Gdańsk-Oliwa' is no gmina in the TERC register nor "
+         "in budget.tenant_names"},
+        {"unit;Gdańsk\n", "unit;Bolesławiec\n",
+         "Pabulib unit 'Bolesławiec' names 3 gminy in the TERC register "
+         "(0201011, 0201022, 1018012): say which in budget.tenant_names"},
+        {"country;Poland\nunit;Gdańsk\n",
+         "country;Netherlands\nunit;Amsterdam\n",
+         "Pabulib unit 'Amsterdam' is in 'Netherlands', not in Poland: it "
+         "has no TERC code"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        buf_t v = s_replace(in, cases[i].from, cases[i].to);
+        col_t c;
+        char err[256];
+        assert_int_equal(
+            s_run(&c, v, PB, err, sizeof err, s_krakow, s_terc, NULL), 0);
+        assert_int_equal(c.nev, 0);
+        assert_int_equal(c.nq, 4 + 449);
+        for (size_t k = 0; k < c.nq; k++)
+            assert_string_equal(c.reason[k], cases[i].reason);
+        assert_string_equal(c.qkey[0], "PROJECTS row 1");
+        assert_string_equal(c.qkey[c.nq - 1], "VOTES row 449");
+        s_col_free(&c);
+        free(v.p);
+    }
+    /* the operator decides a shared name */
+    buf_t b = s_replace(in, "unit;Gdańsk\n", "unit;Bolesławiec\n");
+    col_t c;
+    char err[256];
+    assert_int_equal(s_run(&c, b, PB, err, sizeof err, s_krakow, s_terc,
+                           "tenant_names=Bolesławiec=0201011", NULL),
+                     0);
+    assert_int_equal(c.nq, 0);
+    assert_int_equal(s_count_tenant(&c, "0201011"), 453);
+    s_col_free(&c);
+    free(b.p);
+    /* a file that names no unit takes the configured tenant */
+    buf_t u = s_replace(in, "unit;Gdańsk\n", "");
+    assert_int_equal(s_run(&c, u, PB, err, sizeof err, s_krakow, s_terc, NULL),
+                     0);
+    assert_int_equal(c.nq, 0);
+    assert_int_equal(s_count_tenant(&c, "1261011"), 453);
+    s_col_free(&c);
+    /* and is refused whole when there is none */
+    assert_int_equal(s_run(&c, u, PB, err, sizeof err, s_terc, NULL),
+                     RZ_EINVAL);
+    assert_string_equal(err, "line 20: the Pabulib META names no unit and "
+                             "budget.tenant is not set");
     assert_int_equal(c.nev + c.nq, 0);
     s_col_free(&c);
+    free(u.p);
     free(in.p);
 }
 
@@ -898,6 +1113,17 @@ static void test_rb_sample(void **state)
     assert_int_equal(c.nq, 0);
     s_check_rb(&c);
     s_col_free(&c);
+
+    /* a figure written as a missing value is absent, not an error */
+    assert_int_equal(s_run(&c, in, RB, err, sizeof err, NULL), 0);
+    size_t figures = c.nev;
+    s_col_free(&c);
+    buf_t none = s_replace(in, "WW=\"1152871.23\"", "WW=\"None\"");
+    assert_int_equal(s_run(&c, none, RB, err, sizeof err, NULL), 0);
+    assert_int_equal(c.nq, 0);
+    assert_int_equal(c.nev, figures - 1);
+    s_col_free(&c);
+    free(none.p);
 
     /* BOM, CRLF, Windows-1250 declared, Windows-1250 undeclared */
     buf_t crlf = s_crlf(in);
@@ -1305,7 +1531,10 @@ int main(void)
         cmocka_unit_test(test_bdl_variants),
         cmocka_unit_test(test_bdl_truncated_and_corrupted),
         cmocka_unit_test(test_bdl_matches_sample_events),
+        cmocka_unit_test(test_bdl_other_variable_polska_and_attributes),
         cmocka_unit_test(test_pabulib_real_file),
+        cmocka_unit_test(test_pabulib_named_unit_wins_over_fallback),
+        cmocka_unit_test(test_pabulib_unresolved_unit_is_quarantined),
         cmocka_unit_test(test_pabulib_variants),
         cmocka_unit_test(test_pabulib_truncated_and_corrupted),
         cmocka_unit_test(test_missing_value_spellings),
