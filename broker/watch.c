@@ -213,9 +213,12 @@ int64_t rz_watches_open(rz_watches_t *ws, const rz_watch_spec_t *spec)
     snprintf(w->principal, sizeof w->principal, "%s", spec->principal);
     snprintf(w->address, sizeof w->address, "%s", spec->address);
     w->redacted = spec->redacted;
+    /* at least one push, at most the configured window */
     w->window = spec->window && spec->window < ws->window_max
                     ? spec->window
                     : ws->window_max;
+    if (w->window < RZ_WATCH_CHUNK)
+        w->window = RZ_WATCH_CHUNK;
     ws->w[ws->n++] = w;
     if (w->redacted)
         ws->redacted++;

@@ -285,7 +285,7 @@ As the auditor, add: -k var/keys/auditor.key
 Look around:
   curl -s http://127.0.0.1:$METRICS_PORT/metrics | grep ^ratusz   # Prometheus metrics
   build/ratusz stats --watch                        # live, like top (Ctrl-C to stop)
-  build/ratusz -s tcp://127.0.0.1:$REDACTED_PORT sub 0264011.  # live events of Wrocław (Ctrl-C to stop)
+  build/ratusz sub 0264011.      # live events of Wrocław, pseudonymised for the operator (Ctrl-C to stop)
   # ...and in another shell, three new events (fresh ids) for it to show:
   tail -n 3 $SAMPLE | sed "s/\"id\":\"/\"id\":\"\$(date +%s)-/" | build/ratusz -k var/keys/sample-loader.key pub
   build/ratusz query --subject parcel:221101_1.0001.161/8     # a land parcel in Hel

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <jansson.h>
@@ -219,6 +220,58 @@ static void test_cli_fetch_commit_and_consumers(void **state)
     json_decref(j);
 }
 
+/* sub watches over the front (no --stream): it prints the live events of
+ * its prefix, and none of before it started or of other prefixes. */
+static void test_cli_sub_prints_live_events_of_its_prefix(void **state)
+{
+    (void)state;
+    char cmd[1024], out[65536], in[300];
+    snprintf(cmd, sizeof cmd,
+             "%s -e %s sub 1261011.budget. --count 3 -t 10000 > %s/sub.out "
+             "2>&1 &",
+             RZ_RATUSZ_CLI, s_b.front, s_dir);
+    assert_int_equal(system(cmd), 0);
+    /* the watch is open once STATS counts it */
+    rz_client_t *c = rzt_client(&s_b, 0, 0);
+    uint64_t open = 0;
+    for (int i = 0; i < 100 && !open; i++) {
+        Ratusz__V1__Stats *st = NULL;
+        assert_int_equal(rz_stats(c, &st), 0);
+        open = st->watchers;
+        ratusz__v1__stats__free_unpacked(st, NULL);
+        if (!open)
+            usleep(50000);
+    }
+    assert_int_equal(open, 1);
+    rz_client_destroy(&c);
+    snprintf(in, sizeof in, "%s/live.ndjson", s_dir);
+    FILE *f = fopen(in, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 4; i++)
+        fprintf(f,
+                "{\"specversion\":\"1.0\",\"id\":\"sub-%d\",\"source\":"
+                "\"/1261011/budget/cli\",\"type\":\"pl.gov.gmina.%s."
+                "execution.v1\",\"tenant\":\"1261011\"}\n",
+                i, i == 1 ? "env" : "budget");
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "pub < %s", in);
+    assert_int_equal(s_cli(cmd, out, sizeof out), 0);
+    /* sub exits after its three events */
+    int lines = 0;
+    for (int i = 0; i < 100 && lines < 3; i++) {
+        usleep(50000);
+        snprintf(cmd, sizeof cmd, "cat %s/sub.out", s_dir);
+        rzt_run(cmd, out, sizeof out);
+        lines = s_count_lines(out);
+    }
+    assert_int_equal(lines, 3);
+    assert_non_null(strstr(out, "\"sub-0\""));
+    assert_null(strstr(out, "\"sub-1\"")); /* another prefix */
+    assert_non_null(strstr(out, "\"sub-2\""));
+    assert_non_null(strstr(out, "\"sub-3\""));
+    assert_null(strstr(out, "\"cli-")); /* published before it started */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -229,6 +282,7 @@ int main(void)
         cmocka_unit_test(test_cli_errors_exit_nonzero_with_a_reason),
         cmocka_unit_test(test_cli_stats_json_counts_the_source),
         cmocka_unit_test(test_cli_fetch_commit_and_consumers),
+        cmocka_unit_test(test_cli_sub_prints_live_events_of_its_prefix),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -9,6 +9,7 @@
  *             clearance
  *   revokee   reads everything; removed by a reload
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -755,6 +756,64 @@ static void test_streams_deliver_by_grant_and_clearance(void **state)
                                           NULL}) >= 1);
 }
 
+/* WATCH over the front: each watcher gets what its grant allows, in the
+ * form its clearance allows, from one socket; a prefix wholly outside the
+ * grant is refused and audited. */
+static void test_watch_delivers_by_grant_and_clearance(void **state)
+{
+    (void)state;
+    s_seed();
+    live_t *op = calloc(1, sizeof *op);
+    live_t *bud = calloc(1, sizeof *bud);
+    live_t *aud = calloc(1, sizeof *aud);
+    live_t *all[] = {op, bud, aud};
+    enum who who[] = {OPERATOR, BUDGET, AUDITOR};
+    for (int i = 0; i < 3; i++) {
+        all[i]->c = s_client(who[i]);
+        all[i]->s = rz_watch_new(all[i]->c, "", 0);
+        assert_non_null(all[i]->s);
+    }
+    /* the budget system may not watch the tax domain at all */
+    rz_client_t *b = s_client(BUDGET);
+    assert_null(rz_watch_new(b, "2261011.tax.", 0));
+    assert_int_equal(errno, -RZ_EDENIED);
+    rz_client_destroy(&b);
+
+    rz_client_t *tax = s_client(TAX);
+    rz_client_t *budget = s_client(BUDGET);
+    tev_t t;
+    s_tax(&t, "watch-tax-1", PESEL, PNAME, PADDR);
+    assert_int_equal(rzt_publish_sync(tax, &t.ev, NULL), 0);
+    s_budget(&t, "watch-b-1", "/" TENANT "/budget/besti");
+    assert_int_equal(rzt_publish_sync(budget, &t.ev, NULL), 0);
+    rz_client_destroy(&tax);
+    rz_client_destroy(&budget);
+    for (int round = 0; round < 20; round++)
+        for (int i = 0; i < 3; i++)
+            rz_sub_recv(all[i]->s, s_got, &all[i]->g, 50);
+
+    /* pushed live, none read back */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(all[i]->g.n_backfilled, 0);
+    /* operator: both, the tax event pseudonymised */
+    assert_int_equal(op->g.n_tax, 1);
+    assert_int_equal(op->g.n_budget, 1);
+    s_assert_no_personal(&op->g);
+    assert_int_equal(op->g.pesel[0][0], '~');
+    /* budget watched everything: only its own domain */
+    assert_int_equal(bud->g.n_tax, 0);
+    assert_int_equal(bud->g.n_budget, 1);
+    /* auditor, cleared: the data */
+    assert_int_equal(aud->g.n_tax, 1);
+    assert_string_equal(aud->g.pesel[0], PESEL);
+    for (int i = 0; i < 3; i++) {
+        s_live_close(all[i]);
+        free(all[i]);
+    }
+    assert_true(s_audit_count((audit_q_t){"denied", "adapter-budget",
+                                          "WATCH", NULL}) >= 1);
+}
+
 /* ------------------------------------------------------------------------
  * Reload
  */
@@ -875,6 +934,7 @@ int main(void)
         cmocka_unit_test(test_uncleared_reader_gets_pseudonyms_everywhere),
         cmocka_unit_test(test_cleared_reader_gets_data_and_is_audited),
         cmocka_unit_test(test_streams_deliver_by_grant_and_clearance),
+        cmocka_unit_test(test_watch_delivers_by_grant_and_clearance),
         cmocka_unit_test(test_audit_chain_verifies),
         cmocka_unit_test(test_reload_command_needs_grant_and_a_good_file),
         cmocka_unit_test(test_reload_bad_file_keeps_grants_good_file_revokes),

@@ -2,6 +2,7 @@
  * matching event arrives once and in order; a subscriber that does not keep
  * up is cut off (counted, told) and reads the rest back from the store; what
  * the broker holds for watchers stays within their windows. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
