@@ -277,7 +277,7 @@ start_server() {
     free_port
     port=$PORT
     case "$sys" in
-        ratusz|ratusz-os)
+        ratusz|ratusz-os|ratusz-stream)
             free_port
             port2=$PORT
             local sync=full
@@ -288,6 +288,9 @@ start_server() {
             SRV_PID=$!
             CLIENT=("$BIN/rz-bench-load" --endpoint "tcp://127.0.0.1:$port"
                     --stream "tcp://127.0.0.1:$port2")
+            # ratusz subscribers WATCH over the front; ratusz-stream's read
+            # the stream socket (plain SUB, drops at the high-water mark)
+            [[ $sys == ratusz-stream ]] && CLIENT+=(--sub stream)
             ;;
         ratusz-curve|ratusz-curve-redacted)
             # One broker configuration; the variants differ in the client's
@@ -456,7 +459,7 @@ if want fanout; then
     log "== 3. fanout: $FAN_RATE events/s to ${FAN_SUBS[*]} subscribers; most to 1"
     for s in "${FAN_SUBS[@]}"; do
         for ((r = 1; r <= ROUNDS; r++)); do
-            for sys in ratusz redis-always nats mosquitto; do
+            for sys in ratusz ratusz-stream redis-always nats mosquitto; do
                 run_fresh "$sys" fanout "$r" \
                     "\"window\":4096,\"subscribers\":$s,\"rate\":$FAN_RATE" \
                     "$LIMIT" -- --mode fanout --rate "$FAN_RATE" --subscribers "$s" \
@@ -465,7 +468,7 @@ if want fanout; then
         done
     done
     for ((r = 1; r <= ROUNDS; r++)); do
-        for sys in ratusz redis-always nats mosquitto; do
+        for sys in ratusz ratusz-stream redis-always nats mosquitto; do
             run_fresh "$sys" fanout-max "$r" \
                 "\"window\":4096,\"subscribers\":1,\"rate\":0" \
                 "$LIMIT" -- --mode fanout --rate 0 --subscribers 1 \
@@ -610,6 +613,7 @@ ELAPSED=$(($(date +%s) - T_START))
     printf '},"systems":{'
     printf '"ratusz":%s,' "$(json_str "ratuszd --sync full (default): acked after the LMDB commit is fsync'd")"
     printf '"ratusz-os":%s,' "$(json_str "ratuszd --sync os: acked once committed to the page cache (reference)")"
+    printf '"ratusz-stream":%s,' "$(json_str "ratuszd --sync full, subscribers on the stream socket (plain SUB) instead of WATCH (fan-out workload)")"
     printf '"redis-always":%s,' "$(json_str "Redis Streams XADD, appendonly yes, appendfsync always: AOF fsync'd before the replies")"
     printf '"redis-everysec":%s,' "$(json_str "same, appendfsync everysec: fsync once a second, after the ack (reference)")"
     printf '"nats":%s,' "$(json_str "NATS JetStream, file storage, async publish: acked WITHOUT fsync (reference)")"

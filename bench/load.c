@@ -680,6 +680,8 @@ static void s_usage(FILE *f, const char *prog, const bench_ops_t *ops)
             "  --url U           nats (nats://127.0.0.1:4222)\n"
             "  --key FILE        ratusz: this client's secret key (CURVE)\n"
             "  --server-key K    ratusz: the broker's .pub file or Z85 key\n"
+            "  --sub watch|stream  ratusz: subscribers use WATCH on the front\n"
+            "                    (default) or SUB on the stream socket\n"
             "Prints one JSON line of results.\n",
             prog, ops->own_mode ? " | scale | get" : "", ops->system);
 }
@@ -757,6 +759,7 @@ int bench_main(const bench_ops_t *ops, int argc, char **argv)
         {"label", required_argument, 0, 'l'},
         {"endpoint", required_argument, 0, 'e'},
         {"stream", required_argument, 0, 'E'},
+        {"sub", required_argument, 0, 'B'},
         {"host", required_argument, 0, 'H'},
         {"port", required_argument, 0, 'p'},
         {"url", required_argument, 0, 'u'},
@@ -805,6 +808,10 @@ int bench_main(const bench_ops_t *ops, int argc, char **argv)
         case 'l': o.label = optarg; break;
         case 'e': o.endpoint = optarg; break;
         case 'E': o.stream = optarg; break;
+        case 'B':
+            bad = strcmp(optarg, "watch") && strcmp(optarg, "stream");
+            o.sub = optarg;
+            break;
         case 'H': o.host = optarg; break;
         case 'p':
             bad = s_parse_u(optarg, 65535, &u);

@@ -50,6 +50,9 @@ typedef struct bench_opts {
     uint32_t subjects;    /* distinct subjects events are spread over */
     const char *endpoint; /* ratusz: front (ROUTER) endpoint */
     const char *stream;   /* ratusz: stream (XPUB) endpoint */
+    const char *sub;      /* ratusz: how subscribers follow the bus:
+                             "watch" (WATCH on the front, the default) or
+                             "stream" (SUB on the stream socket) */
     const char *host;     /* redis, mqtt */
     int port;             /* redis, mqtt */
     const char *url;      /* nats */

@@ -896,7 +896,8 @@ static const char *s_color(const char *system, size_t i)
                  {"redis-always", "#1f5fa8"}, {"redis-everysec", "#8db8e8"},
                  {"nats", "#2e8b3a"},         {"mosquitto", "#8a5cc2"},
                  {"ratusz-curve", "#6e1a16"},
-                 {"ratusz-curve-redacted", "#d9774a"}};
+                 {"ratusz-curve-redacted", "#d9774a"},
+                 {"ratusz-stream", "#7a2520"}};
     static const char *other[] = {"#c78a1c", "#4a4a4a", "#1c9e9e"};
     for (size_t k = 0; k < sizeof known / sizeof *known; k++)
         if (!strcmp(known[k].name, system))

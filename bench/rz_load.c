@@ -212,10 +212,13 @@ static void *s_sub_new(const bench_opts_t *o, uint32_t id)
     if (!s)
         return NULL;
     s->c = s_client_new(o, 1024, 1);
+    int stream = o->sub && !strcmp(o->sub, "stream");
     if (s->c)
-        s->s = rz_sub_new(s->c, o->stream, S_TOPIC_PREFIX);
+        s->s = stream ? rz_sub_new(s->c, o->stream, S_TOPIC_PREFIX)
+                      : rz_watch_new(s->c, S_TOPIC_PREFIX, 0);
     if (!s->s) {
-        fprintf(stderr, "rz_load: cannot subscribe at %s\n", o->stream);
+        fprintf(stderr, "rz_load: cannot subscribe at %s\n",
+                stream ? o->stream : o->endpoint);
         rz_client_destroy(&s->c);
         free(s);
         return NULL;
