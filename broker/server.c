@@ -1394,7 +1394,7 @@ static void s_watch(s_front_t *f, s_req_t *q, rz_arena_t *a)
     rz_watch_spec_t spec = {
         zmq_msg_data(rid), zmq_msg_size(rid), corr, clen,
         q->principal, q->address, !rz_access_personal(q->principal),
-        l.p, l.n, m->window};
+        l.p, l.n, m->window, f->fanned};
     int64_t win = rz_watches_open(&f->watches, &spec);
     if (win == RZ_EBUSY) {
         s_reply_error(f, q, RZ_EBUSY, "%zu watches are open (max_watchers)",

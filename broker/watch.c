@@ -30,7 +30,7 @@ struct rz_watch {
     size_t nprefixes;
     uint64_t window;
     uint64_t sent, acked;  /* bytes of EVENTS bodies, since the WATCH */
-    uint64_t last_seq;     /* the last event sent */
+    uint64_t last_seq;     /* the last event sent (at first: the head) */
     uint8_t *buf;          /* the push being collected */
     size_t len, cap;
     uint64_t buf_last;     /* the last event in buf */
@@ -153,6 +153,8 @@ void rz_watches_close(rz_watches_t *ws, const char *reason)
  * quiet watch's connection is still there. */
 static void s_probe(rz_watches_t *ws, rz_watch_t *w)
 {
+    if (w->gone)
+        return;
     uint8_t b[11];
     b[0] = 4 << 3;
     size_t n = 1 + s_varint(b + 1, w->last_seq + 1);
@@ -213,6 +215,7 @@ int64_t rz_watches_open(rz_watches_t *ws, const rz_watch_spec_t *spec)
     snprintf(w->principal, sizeof w->principal, "%s", spec->principal);
     snprintf(w->address, sizeof w->address, "%s", spec->address);
     w->redacted = spec->redacted;
+    w->last_seq = spec->head;
     /* at least one push, at most the configured window */
     w->window = spec->window && spec->window < ws->window_max
                     ? spec->window

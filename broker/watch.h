@@ -50,6 +50,7 @@ typedef struct rz_watch_spec {
     char **prefixes;     /* granted prefixes (copied) */
     size_t nprefixes;
     uint64_t window;     /* 0 = window_max */
+    uint64_t head;       /* the last event stored before the watch */
 } rz_watch_spec_t;
 
 void rz_watches_init(rz_watches_t *ws, void *sock, size_t max,
