@@ -53,8 +53,9 @@ void rzc_vlog(int level, const char *fmt, va_list ap)
         clock_gettime(CLOCK_REALTIME, &ts);
         gmtime_r(&ts.tv_sec, &tm);
         n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
-        n += (size_t)snprintf(line + n, sizeof line - n, ".%03ldZ %s %s: ",
-                              ts.tv_nsec / 1000000, program, s_names[level]);
+        n += (size_t)snprintf(line + n, sizeof line - n,
+                              ".%03ldZ %s %s: ", ts.tv_nsec / 1000000, program,
+                              s_names[level]);
     } else {
         n = (size_t)snprintf(line, sizeof line, "%s: ", program);
     }
