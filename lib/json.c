@@ -225,18 +225,6 @@ static int s_b64_decode(const char *s, size_t n, uint8_t **out,
 }
 
 /* ==========================================================================
- * Time: RFC 3339 <-> unix microseconds (ratusz/core/time.h)
- */
-
-/* Can RFC 3339 write us? Only years 0000-9999. */
-static bool s_time_writable(int64_t us)
-{
-    const int64_t day_us = 86400LL * 1000000;
-    return us >= rzc_days(0, 1, 1) * day_us &&
-           us < rzc_days(10000, 1, 1) * day_us;
-}
-
-/* ==========================================================================
  * JSON text helpers
  */
 
@@ -1108,7 +1096,7 @@ static int s_set_time(json_t *obj, const char *key, int64_t us)
     if (us == 0)
         return 0;
     /* outside what RFC 3339 can write: unix µs, which the reader accepts */
-    if (!s_time_writable(us))
+    if (!rzc_rfc3339_writable(us))
         return s_jset(obj, key, json_integer(us));
     rzc_rfc3339_format(us, buf, sizeof buf);
     return s_jset(obj, key, json_string(buf));

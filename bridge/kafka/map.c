@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <jansson.h>
 
 #include "ratusz/core/text.h"
+#include "ratusz/core/time.h"
 
 static int s_fail(char *why, size_t len, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -160,22 +160,9 @@ int rzk_tpl_expand(const rzk_tpl_t *t, const Ratusz__V1__Event *ev, char *buf)
 
 int rzk_time_format(int64_t us, char *buf, size_t len)
 {
-    int64_t secs = us / 1000000, frac = us % 1000000;
-    if (frac < 0) {
-        frac += 1000000;
-        secs--;
-    }
-    time_t tt = (time_t)secs;
-    struct tm tm;
-    if (!gmtime_r(&tt, &tm) || tm.tm_year + 1900 < 0 ||
-        tm.tm_year + 1900 > 9999)
+    if (!rzc_rfc3339_writable(us))
         return -1;
-    char base[32];
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (frac)
-        snprintf(buf, len, "%s.%06dZ", base, (int)frac);
-    else
-        snprintf(buf, len, "%sZ", base);
+    rzc_rfc3339_format(us, buf, len);
     return 0;
 }
 
