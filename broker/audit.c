@@ -53,6 +53,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "ratusz/core/lmdb.h"
 #include "ratusz/errors.h"
 #include "ratusz/ratusz.h"
 
@@ -142,18 +143,13 @@ static int64_t s_mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static int s_is_lmdb(int rc)
-{
-    return rc > 0 || (rc >= MDB_KEYEXIST && rc <= MDB_LAST_ERRCODE);
-}
-
 /* Translate an LMDB code once, logging the original. */
 static int s_fail(const char *what, int rc)
 {
-    if (rc == 0 || !s_is_lmdb(rc))
+    if (rc == 0 || !rzc_lmdb_is_lmdb(rc))
         return rc;
     fprintf(stderr, "ratuszd: audit: %s: %s\n", what, mdb_strerror(rc));
-    return RZ_ESTORE;
+    return rzc_lmdb_code(rc);
 }
 
 static int s_sha256(const rz_audit_t *a, const void *p, size_t n,
@@ -193,22 +189,10 @@ static int s_wire_time(const uint8_t *p, size_t len, int64_t *out)
  * Transactions
  */
 
-static void s_note_map(rz_audit_t *a)
-{
-    MDB_envinfo info;
-    if (mdb_env_info(a->env, &info) == 0)
-        a->map_size = info.me_mapsize;
-}
-
 static int s_grow_map(rz_audit_t *a)
 {
-    int rc = MDB_MAP_FULL;
     pthread_rwlock_wrlock(&a->lock);
-    if (a->map_size < S_MAP_MAX) {
-        rc = mdb_env_set_mapsize(a->env, a->map_size * 2);
-        if (rc == 0)
-            s_note_map(a);
-    }
+    int rc = rzc_lmdb_grow(a->env, S_MAP_MAX, &a->map_size);
     pthread_rwlock_unlock(&a->lock);
     return rc;
 }
@@ -521,7 +505,7 @@ int rz_audit_open(rz_audit_t **out, const char *dir, uint64_t retention_us,
     pthread_rwlockattr_t rwattr;
     pthread_condattr_t cattr;
     rz_audit_t *a = NULL;
-    int rc, dead = 0;
+    int rc;
 
     if (err && err_len)
         err[0] = '\0';
@@ -530,9 +514,6 @@ int rz_audit_open(rz_audit_t **out, const char *dir, uint64_t retention_us,
     *out = NULL;
     if (!dir || !*dir)
         return s_open_fail(err, err_len, RZ_EINVAL, "audit: no directory");
-    if ((rc = rz__store_mkdirs(dir, 0700)))
-        return s_open_fail(err, err_len, rc, "audit: %s: %s", dir,
-                           rz_strerror(rc));
     a = calloc(1, sizeof *a);
     if (!a)
         return s_open_fail(err, err_len, RZ_ENOMEM, "audit: out of memory");
@@ -568,16 +549,18 @@ int rz_audit_open(rz_audit_t **out, const char *dir, uint64_t retention_us,
         goto fail;
     }
 
-    if ((rc = mdb_env_create(&a->env))) {
-        a->env = NULL;
-        goto lmdb_fail;
+    rzc_lmdb_opts_t env = {.dir = dir,
+                           .dir_mode = 0700,
+                           .file_mode = 0600,
+                           .flags = MDB_NOTLS,
+                           .max_dbs = 4,
+                           .map_size = S_MAP_START};
+    char why[4200];
+    if ((rc = rzc_lmdb_open(&a->env, &env, why, sizeof why))) {
+        rc = s_open_fail(err, err_len, rc, "audit: %s", why);
+        goto fail;
     }
-    if ((rc = mdb_env_set_maxdbs(a->env, 4)) ||
-        (rc = mdb_env_set_mapsize(a->env, S_MAP_START)) ||
-        (rc = mdb_env_open(a->env, dir, MDB_NOTLS, 0600)))
-        goto lmdb_fail;
-    s_note_map(a);
-    mdb_reader_check(a->env, &dead);
+    a->map_size = rzc_lmdb_map_size(a->env);
     if ((rc = s_write(a, s_setup_txn, NULL)))
         goto lmdb_fail;
 
@@ -591,9 +574,8 @@ int rz_audit_open(rz_audit_t **out, const char *dir, uint64_t retention_us,
     return 0;
 
 lmdb_fail:
-    rc = s_open_fail(err, err_len, s_is_lmdb(rc) ? RZ_ESTORE : rc,
-                     "audit: %s: %s", dir,
-                     s_is_lmdb(rc) ? mdb_strerror(rc) : rz_strerror(rc));
+    rc = s_open_fail(err, err_len, rzc_lmdb_code(rc), "audit: %s: %s", dir,
+                     rzc_lmdb_is_lmdb(rc) ? mdb_strerror(rc) : rz_strerror(rc));
 fail:
     rz_audit_close(&a);
     return rc;

@@ -1,18 +1,19 @@
-/* log.h - one line per event worth telling an operator, to stderr */
+/* log.h - the broker's names for the core log (ratusz/core/log.h):
+ * stamped lines, "2026-12-05T00:26:05.123Z ratuszd warn: ..." */
 #ifndef RATUSZ_BROKER_LOG_H
 #define RATUSZ_BROKER_LOG_H
 
-enum rz_log_level { RZ_LOG_ERROR, RZ_LOG_WARN, RZ_LOG_INFO, RZ_LOG_DEBUG };
+#include "ratusz/core/log.h"
 
 /* Set the level from its name; unknown names leave it unchanged. */
-void rz_log_set_level(const char *name);
+static inline void rz_log_set_level(const char *name)
+{
+    rzc_log_set_level(rzc_log_level_parse(name));
+}
 
-void rz_log(int level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-#define rz_error(...) rz_log(RZ_LOG_ERROR, __VA_ARGS__)
-#define rz_warn(...) rz_log(RZ_LOG_WARN, __VA_ARGS__)
-#define rz_info(...) rz_log(RZ_LOG_INFO, __VA_ARGS__)
-#define rz_debug(...) rz_log(RZ_LOG_DEBUG, __VA_ARGS__)
+#define rz_error(...) rzc_log(RZC_LOG_ERROR, __VA_ARGS__)
+#define rz_warn(...) rzc_log(RZC_LOG_WARN, __VA_ARGS__)
+#define rz_info(...) rzc_log(RZC_LOG_INFO, __VA_ARGS__)
+#define rz_debug(...) rzc_log(RZC_LOG_DEBUG, __VA_ARGS__)
 
 #endif

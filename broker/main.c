@@ -87,6 +87,7 @@ static int s_security_start(rz_broker_t *b, char *err, size_t err_len)
 
 int main(int argc, char **argv)
 {
+    rzc_log_init("ratuszd", RZC_LOG_STAMPED);
     rz_config_t cfg;
     char err[512];
     int print_config = 0, rc = 1;

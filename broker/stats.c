@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ratusz/core/text.h"
 #include "ratusz/errors.h"
 
 /* ===========================================================================
@@ -811,35 +812,6 @@ static void s_printf(struct s_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if none. */
-static size_t s_utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len;
-    unsigned min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, min = 0x10000;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    unsigned cp = c & (0x7f >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 /* A label value: \\, \" and \n escaped as the format wants; bytes that are
  * not UTF-8 become U+FFFD, because Prometheus rejects the whole scrape
  * over one bad label and sources are not ours to trust. */
@@ -847,29 +819,27 @@ static void s_label_value(struct s_buf *b, const char *v)
 {
     if (!v)
         v = "";
-    const unsigned char *p = (const unsigned char *)v;
+    const uint8_t *p = (const uint8_t *)v;
     size_t n = strlen(v);
     while (n) {
-        if (*p == '\\') {
-            s_puts(b, "\\\\");
-        } else if (*p == '"') {
-            s_puts(b, "\\\"");
-        } else if (*p == '\n') {
-            s_puts(b, "\\n");
-        } else {
-            size_t l = s_utf8_len(p, n);
-            if (l == 0) {
-                s_puts(b, "\xef\xbf\xbd");
-                l = 1;
-            } else {
-                s_put(b, (const char *)p, l);
-            }
-            p += l;
-            n -= l;
-            continue;
+        size_t good = rzc_utf8_invalid_at(p, n);
+        for (size_t i = 0; i < good; i++) {
+            if (p[i] == '\\')
+                s_puts(b, "\\\\");
+            else if (p[i] == '"')
+                s_puts(b, "\\\"");
+            else if (p[i] == '\n')
+                s_puts(b, "\\n");
+            else
+                s_put(b, (const char *)p + i, 1);
         }
-        p++;
-        n--;
+        p += good;
+        n -= good;
+        if (n) {
+            s_puts(b, "\xef\xbf\xbd");
+            p++;
+            n--;
+        }
     }
 }
 

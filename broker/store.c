@@ -84,6 +84,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "ratusz/core/lmdb.h"
+
 #define S_MAXDBS 16 /* ours are 8; room for quarantine, ... */
 #define S_VERSION "1"
 #define S_FILE_MODE 0640 /* tax events carry personal data */
@@ -279,38 +281,12 @@ static int s_event_time(const uint8_t *p, size_t len, int64_t *out)
  * Errors, locking and transactions
  */
 
-/* LMDB returns its own codes (MDB_KEYEXIST .. MDB_LAST_ERRCODE) and
- * positive errno values; ours are negative and outside that band. */
-static int s_is_lmdb(int rc)
-{
-    return rc > 0 || (rc >= MDB_KEYEXIST && rc <= MDB_LAST_ERRCODE);
-}
-
-/* The file system refused to keep the data: full, over quota, or the
- * device failing. LMDB passes these up from its writes and syncs. */
-static int s_is_disk(int rc)
-{
-    return rc == ENOSPC || rc == EDQUOT || rc == EIO;
-}
-
-/* Translate an LMDB code at the boundary. Our own codes pass through. */
-static int s_code(int rc)
-{
-    if (rc == 0 || !s_is_lmdb(rc))
-        return rc;
-    if (rc == MDB_MAP_FULL)
-        return RZ_ESTOREFULL;
-    if (s_is_disk(rc))
-        return RZ_EDISKFULL;
-    return RZ_ESTORE;
-}
-
-/* s_code, logging the original once. */
+/* rzc_lmdb_code, logging the original once. */
 static int s_fail(const char *what, int rc)
 {
-    if (s_is_lmdb(rc) && rc != MDB_MAP_FULL)
+    if (rzc_lmdb_is_lmdb(rc) && rc != MDB_MAP_FULL)
         fprintf(stderr, "ratuszd: store: %s: %s\n", what, mdb_strerror(rc));
-    return s_code(rc);
+    return rzc_lmdb_code(rc);
 }
 
 static void s_note_map(rz_store_t *s)
@@ -335,16 +311,8 @@ static int s_adopt_map(rz_store_t *s)
  * already at map_max, or an LMDB error. */
 static int s_grow_map(rz_store_t *s)
 {
-    int rc = MDB_MAP_FULL;
-
     pthread_rwlock_wrlock(&s->lock);
-    if (s->map_size < s->map_max) {
-        size_t next =
-            s->map_size <= s->map_max / 2 ? s->map_size * 2 : s->map_max;
-        rc = mdb_env_set_mapsize(s->env, next);
-        if (rc == 0)
-            s_note_map(s);
-    }
+    int rc = rzc_lmdb_grow(s->env, s->map_max, &s->map_size);
     pthread_rwlock_unlock(&s->lock);
     return rc;
 }
@@ -450,47 +418,6 @@ static int s_head(rz_store_t *s, MDB_txn *txn, uint64_t *head)
 /* ------------------------------------------------------------------------
  * Open and close
  */
-
-int rz__store_mkdirs(const char *dir, unsigned mode)
-{
-    struct stat st;
-    int rc = 0;
-    char *p = strdup(dir);
-
-    if (!p)
-        return RZ_ENOMEM;
-    for (char *c = p + 1;; c++) {
-        if (*c != '/' && *c != '\0')
-            continue;
-        char save = *c;
-        *c = '\0';
-        if (mkdir(p, (mode_t)mode) != 0 && errno != EEXIST) {
-            rc = -errno;
-            goto fail;
-        }
-        *c = save;
-        if (!save)
-            break;
-    }
-    if (stat(dir, &st) != 0)
-        rc = -errno;
-    else if (!S_ISDIR(st.st_mode))
-        rc = -ENOTDIR;
-fail:
-    free(p);
-    return rc;
-}
-
-/* Does dir hold an environment already? Then its own map size is kept. */
-static int s_env_exists(const char *dir)
-{
-    struct stat st;
-    char path[4096];
-
-    if (snprintf(path, sizeof path, "%s/data.mdb", dir) >= (int)sizeof path)
-        return 0;
-    return stat(path, &st) == 0 && st.st_size > 0;
-}
 
 /* Take DATA_DIR/ratuszd.lock for this process, with its pid written in
  * it for whoever finds the lock taken. A flock goes with the process: a
@@ -606,9 +533,9 @@ int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts)
 {
     rz_store_t *s = NULL;
     pthread_rwlockattr_t attr;
-    MDB_envinfo info;
     unsigned flags = MDB_NOTLS;
-    int rc, dead = 0;
+    char why[4200];
+    int rc;
 
     if (!out)
         return RZ_EINVAL;
@@ -618,7 +545,7 @@ int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts)
         (opts->sync != RZ_SYNC_FULL && opts->sync != RZ_SYNC_OS))
         return RZ_EINVAL;
 
-    rc = rz__store_mkdirs(opts->dir, S_DIR_MODE);
+    rc = rzc_mkdirs(opts->dir, S_DIR_MODE);
     if (rc)
         goto fail;
     s = calloc(1, sizeof *s);
@@ -654,32 +581,23 @@ int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts)
     }
     s->lock_ok = 1;
 
-    if ((rc = mdb_env_create(&s->env))) {
-        s->env = NULL;
-        goto lmdb_fail;
-    }
-    if ((rc = mdb_env_set_maxdbs(s->env, S_MAXDBS)))
-        goto lmdb_fail;
-    /* An existing environment keeps the map it grew to in earlier runs:
-     * LMDB uses the size persisted in the file unless we set one. */
-    if (!s_env_exists(opts->dir) &&
-        (rc = mdb_env_set_mapsize(s->env, opts->map_size)))
-        goto lmdb_fail;
+    /* An existing environment keeps the map it grew to in earlier runs */
     if (opts->sync == RZ_SYNC_OS)
         flags |= MDB_NOSYNC;
-    if ((rc = mdb_env_open(s->env, opts->dir, flags, S_FILE_MODE)))
-        goto lmdb_fail;
-    if ((rc = mdb_env_info(s->env, &info)))
-        goto lmdb_fail;
-    if (info.me_mapsize < opts->map_size &&
-        (rc = mdb_env_set_mapsize(s->env, opts->map_size)))
-        goto lmdb_fail;
+    rzc_lmdb_opts_t env = {.dir = opts->dir,
+                           .dir_mode = S_DIR_MODE,
+                           .file_mode = S_FILE_MODE,
+                           .flags = flags,
+                           .max_dbs = S_MAXDBS,
+                           .map_size = opts->map_size};
+    if ((rc = rzc_lmdb_open(&s->env, &env, why, sizeof why))) {
+        fprintf(stderr, "ratuszd: store: %s\n", why);
+        goto fail;
+    }
     s_note_map(s);
     s->max_key = (size_t)mdb_env_get_maxkeysize(s->env);
     if (s->max_key > S_KEY_BUF - 1)
         s->max_key = S_KEY_BUF - 1;
-    /* reader slots of crashed processes would pin old pages forever */
-    mdb_reader_check(s->env, &dead);
 
     rc = s_write(s, s_setup_txn, NULL);
     if (rc)
@@ -691,10 +609,10 @@ lmdb_fail:
     if (rc == MDB_MAP_FULL)
         fprintf(stderr, "ratuszd: store: %s: map_max %zu bytes is too small\n",
                 opts->dir, opts->map_max);
-    else if (s_is_lmdb(rc))
+    else if (rzc_lmdb_is_lmdb(rc))
         fprintf(stderr, "ratuszd: store: %s: %s\n", opts->dir,
                 mdb_strerror(rc));
-    rc = s_code(rc);
+    rc = rzc_lmdb_code(rc);
 fail:
     rz_store_close(&s);
     return rc;
@@ -725,7 +643,7 @@ const char *rz_store_last_error(const rz_store_t *s)
 {
     if (!s || !s->last_error)
         return "";
-    if (s_is_lmdb(s->last_error))
+    if (rzc_lmdb_is_lmdb(s->last_error))
         return mdb_strerror(s->last_error);
     return rz_strerror(s->last_error);
 }
@@ -1069,7 +987,7 @@ int rz_store_append(rz_store_t *s, rz_store_item_t *items, size_t n,
         /* no log line here: a full disk fails every commit, and the writer
          * reports failures at most once a second (rz_store_last_error) */
         s->last_error = rc;
-        rc = s_code(rc);
+        rc = rzc_lmdb_code(rc);
         goto fail;
     }
     s->full_logged = 0;

@@ -96,11 +96,6 @@ typedef struct rz_store_opts {
  * -errno for the directory and the lock file. */
 int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts);
 
-/* mkdir -p dir with mode for the directories it makes; 0, or -errno
- * (-ENOTDIR when dir exists and is not a directory). Shared with the
- * audit log, which keeps its own environment. */
-int rz__store_mkdirs(const char *dir, unsigned mode);
-
 /* Close the environment. Safe with NULL and twice. */
 void rz_store_close(rz_store_t **s);
 

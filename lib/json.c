@@ -50,6 +50,8 @@
 
 #include <jansson.h>
 
+#include "ratusz/core/text.h"
+#include "ratusz/core/time.h"
 #include "ratusz/ratusz.h"
 
 /* ==========================================================================
@@ -223,211 +225,8 @@ static int s_b64_decode(const char *s, size_t n, uint8_t **out,
 }
 
 /* ==========================================================================
- * Time: RFC 3339 <-> unix microseconds, no libc time zone involved
- */
-
-#define S_US 1000000LL
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t s_days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void s_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
-static int s_days_in_month(int64_t y, int m)
-{
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
-        return 29;
-    return days[m - 1];
-}
-
-/* Format us as "2021-01-23T16:00:00Z", with ".ffffff" only when the
- * microseconds are not zero, so whole seconds stay short and everything
- * else keeps full precision. Returns 0, or -1 when the year is outside
- * 0000-9999 (RFC 3339 cannot write it). */
-static int s_time_format(int64_t us, char *buf, size_t len)
-{
-    int64_t secs = us / S_US;
-    int64_t frac = us % S_US;
-    if (frac < 0) {
-        frac += S_US;
-        secs--;
-    }
-    int64_t days = secs / 86400;
-    int64_t sod = secs % 86400;
-    if (sod < 0) {
-        sod += 86400;
-        days--;
-    }
-    int64_t y;
-    int m, d;
-    s_civil_from_days(days, &y, &m, &d);
-    if (y < 0 || y > 9999)
-        return -1;
-    int h = (int)(sod / 3600), mi = (int)(sod / 60 % 60), s = (int)(sod % 60);
-    if (frac)
-        snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", (int)y, m,
-                 d, h, mi, s, (int)frac);
-    else
-        snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", (int)y, m, d, h,
-                 mi, s);
-    return 0;
-}
-
-/* Read exactly n digits. */
-static int s_digits(const char **p, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        char c = (*p)[i];
-        if (c < '0' || c > '9')
-            return -1;
-        v = v * 10 + (c - '0');
-    }
-    *p += n;
-    *out = v;
-    return 0;
-}
-
-/* Parse RFC 3339 "date-time": YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM),
- * 't' or ' ' for 'T' and 'z' for 'Z' as the RFC allows. Digits beyond
- * microseconds are truncated. Returns 0 or -1. */
-static int s_time_parse(const char *s, int64_t *out)
-{
-    const char *p = s;
-    int y, mo, d, h, mi, se, frac = 0;
-    if (s_digits(&p, 4, &y) || *p++ != '-' || s_digits(&p, 2, &mo) ||
-        *p++ != '-' || s_digits(&p, 2, &d))
-        return -1;
-    if (*p != 'T' && *p != 't' && *p != ' ')
-        return -1;
-    p++;
-    if (s_digits(&p, 2, &h) || *p++ != ':' || s_digits(&p, 2, &mi) ||
-        *p++ != ':' || s_digits(&p, 2, &se))
-        return -1;
-    if (*p == '.') {
-        p++;
-        if (*p < '0' || *p > '9')
-            return -1;
-        int n = 0;
-        for (; *p >= '0' && *p <= '9'; p++, n++)
-            if (n < 6)
-                frac = frac * 10 + (*p - '0');
-        for (; n < 6; n++)
-            frac *= 10;
-    }
-    int off = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int sign = *p++ == '-' ? -1 : 1, oh, om;
-        if (s_digits(&p, 2, &oh) || *p++ != ':' || s_digits(&p, 2, &om) ||
-            oh > 23 || om > 59)
-            return -1;
-        off = sign * (oh * 3600 + om * 60);
-    } else {
-        return -1;
-    }
-    if (*p != '\0')
-        return -1;
-    /* second 60 is a leap second; unix time has none, so it reads as the
-     * first second of the next minute */
-    if (mo < 1 || mo > 12 || d < 1 || d > s_days_in_month(y, mo) || h > 23 ||
-        mi > 59 || se > 60)
-        return -1;
-    int64_t secs = s_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
-                   se - off;
-    *out = secs * S_US + frac;
-    return 0;
-}
-
-/* ==========================================================================
  * JSON text helpers
  */
-
-/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. Rejects
- * overlong forms, surrogates and code points above U+10FFFF, like jansson. */
-static size_t s_utf8_seq(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-        return 0;
-    return len;
-}
-
-static bool s_utf8_valid(const char *s, size_t n)
-{
-    for (size_t i = 0, l; i < n; i += l)
-        if ((l = s_utf8_seq((const unsigned char *)s + i, n - i)) == 0)
-            return false;
-    return true;
-}
-
-/* A malloc'd copy of s with every byte that is not part of valid UTF-8
- * replaced by U+FFFD. */
-static char *s_utf8_fix(const char *s, size_t n, size_t *out_len)
-{
-    if (n > (SIZE_MAX - 1) / 3)
-        return NULL;
-    char *buf = malloc(n * 3 + 1);
-    if (!buf)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n;) {
-        size_t l = s_utf8_seq((const unsigned char *)s + i, n - i);
-        if (l == 0) {
-            memcpy(buf + o, "\xef\xbf\xbd", 3);
-            o += 3;
-            i++;
-        } else {
-            memcpy(buf + o, s + i, l);
-            o += l;
-            i += l;
-        }
-    }
-    buf[o] = '\0';
-    *out_len = o;
-    return buf;
-}
 
 /* A JSON string for text that should be UTF-8 but may not be (protobuf-c
  * does not check): bad bytes become U+FFFD rather than failing the whole
@@ -437,9 +236,9 @@ static json_t *s_jstr(const char *s)
     if (!s)
         s = "";
     size_t n = strlen(s), fixed_len;
-    if (s_utf8_valid(s, n))
+    if (rzc_utf8_valid((const uint8_t *)s, n))
         return json_stringn(s, n);
-    char *fixed = s_utf8_fix(s, n, &fixed_len);
+    char *fixed = rzc_utf8_repair((const uint8_t *)s, n, &fixed_len);
     json_t *j = fixed ? json_stringn(fixed, fixed_len) : NULL;
     free(fixed);
     return j;
@@ -452,9 +251,9 @@ static int s_jset(json_t *obj, const char *key, json_t *v)
     size_t n = strlen(key), fixed_len;
     if (!v)
         return -1;
-    if (s_utf8_valid(key, n))
+    if (rzc_utf8_valid((const uint8_t *)key, n))
         return json_object_set_new(obj, key, v);
-    char *fixed = s_utf8_fix(key, n, &fixed_len);
+    char *fixed = rzc_utf8_repair((const uint8_t *)key, n, &fixed_len);
     if (!fixed) {
         json_decref(v);
         return -1;
@@ -1297,8 +1096,9 @@ static int s_set_time(json_t *obj, const char *key, int64_t us)
     if (us == 0)
         return 0;
     /* outside what RFC 3339 can write: unix µs, which the reader accepts */
-    if (s_time_format(us, buf, sizeof buf))
+    if (!rzc_rfc3339_writable(us))
         return s_jset(obj, key, json_integer(us));
+    rzc_rfc3339_format(us, buf, sizeof buf);
     return s_jset(obj, key, json_string(buf));
 }
 
@@ -1425,7 +1225,7 @@ static int s_attr_time(json_t *root, const char *name, int64_t *out,
     if (!json_is_string(v))
         return s_fail(cx, RZ_EINVALEVENT, "%s: expected a string, got %s",
                       name, s_json_kind(v));
-    if (s_time_parse(json_string_value(v), out))
+    if (rzc_rfc3339_parse(json_string_value(v), out))
         return s_fail(cx, RZ_EINVALEVENT, "%s: not RFC 3339: '%.60s'", name,
                       json_string_value(v));
     return 0;

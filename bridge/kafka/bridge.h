@@ -25,6 +25,7 @@
 #include "map.h"
 #include "quarantine.h"
 #include "ratusz/conf.h"
+#include "ratusz/core/log.h"
 #include "ratusz/keyopts.h"
 #include "ratusz/ratusz.h"
 
@@ -67,14 +68,6 @@ int rzk_conf_check(rzk_conf_t *c, char *err, size_t err_len);
  * its guarantees. A property librdkafka rejects is reported as
  * "FILE:LINE: kafka.KEY: librdkafka's message". NULL with err on failure. */
 rd_kafka_conf_t *rzk_kafka_conf(const rzk_conf_t *c, char *err, size_t err_len);
-
-/* ---------------------------------------------------------------------------
- * Log (stderr, one line each, with the level)
- */
-enum { RZK_LOG_ERROR, RZK_LOG_WARN, RZK_LOG_INFO, RZK_LOG_DEBUG };
-extern int rzk_log_level;
-void rzk_log(int level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
 /* ---------------------------------------------------------------------------
  * Component report

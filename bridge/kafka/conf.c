@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "bridge.h"
 
@@ -196,28 +195,4 @@ rd_kafka_conf_t *rzk_kafka_conf(const rzk_conf_t *c, char *err, size_t err_len)
 fail:
     rd_kafka_conf_destroy(kc);
     return NULL;
-}
-
-/* ===========================================================================
- * Log
- */
-
-int rzk_log_level = RZK_LOG_INFO;
-
-void rzk_log(int level, const char *fmt, ...)
-{
-    static const char *const names[] = {"error", "warn", "info", "debug"};
-    if (level > rzk_log_level)
-        return;
-    char when[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S%z", &tm);
-    char line[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "%s ratusz-kafka %s: %s\n", when, names[level], line);
 }

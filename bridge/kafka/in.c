@@ -139,14 +139,14 @@ static int s_quarantine(s_in_t *in, const rd_kafka_message_t *m,
     const char *topic = rd_kafka_topic_name(m->rkt);
     int rc = rzk_quarantine_put(in->q, topic, m->partition, m->offset, &v, why);
     if (rc < 0) {
-        rzk_log(RZK_LOG_ERROR,
+        rzc_log(RZC_LOG_ERROR,
                 "%s [%d] @%" PRId64 ": %s; quarantine failed: %s", topic,
                 (int)m->partition, m->offset, why, rz_strerror(rc));
         return rc;
     }
     if (rc == 1) {
         in->n_quarantined++;
-        rzk_log(RZK_LOG_WARN, "%s [%d] @%" PRId64 " quarantined: %s", topic,
+        rzc_log(RZC_LOG_WARN, "%s [%d] @%" PRId64 " quarantined: %s", topic,
                 (int)m->partition, m->offset, why);
     }
     return 0;
@@ -189,7 +189,7 @@ static void s_on_ack(const rz_ack_t *a, void *user)
                  rz_err_name(a->code), a->reason ? a->reason : "");
         in->broker_err_us = rz_now_us();
         if (!in->rewinding)
-            rzk_log(RZK_LOG_WARN,
+            rzc_log(RZC_LOG_WARN,
                     "%s; reading again from the oldest record "
                     "not acked",
                     in->broker_err);
@@ -320,7 +320,7 @@ static void s_rewind(s_in_t *in)
     if (l->cnt > 0) {
         rd_kafka_error_t *e = rd_kafka_seek_partitions(in->rk, l, 5000);
         if (e) {
-            rzk_log(RZK_LOG_ERROR, "seek: %s", rd_kafka_error_string(e));
+            rzc_log(RZC_LOG_ERROR, "seek: %s", rd_kafka_error_string(e));
             rd_kafka_error_destroy(e);
         }
     }
@@ -355,7 +355,7 @@ static void s_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                         c->elems[i].offset;
             }
         rd_kafka_topic_partition_list_destroy(c);
-        rzk_log(RZK_LOG_INFO, "assigned %d partition(s)", parts->cnt);
+        rzc_log(RZC_LOG_INFO, "assigned %d partition(s)", parts->cnt);
         rd_kafka_assign(rk, parts);
     } else {
         /* finish what was read from them before letting them go */
@@ -367,7 +367,7 @@ static void s_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             if (k >= 0)
                 in->parts[k].assigned = 0;
         }
-        rzk_log(RZK_LOG_INFO, "revoked %d partition(s)", parts->cnt);
+        rzc_log(RZC_LOG_INFO, "revoked %d partition(s)", parts->cnt);
         rd_kafka_assign(rk, NULL);
     }
 }
@@ -380,7 +380,7 @@ static void s_on_error(rd_kafka_t *rk, int err, const char *reason,
     s_in_t *in = opaque;
     snprintf(in->kafka_err, sizeof in->kafka_err, "%s", reason);
     in->kafka_err_us = rz_now_us();
-    rzk_log(RZK_LOG_WARN, "kafka: %s", reason);
+    rzc_log(RZC_LOG_WARN, "kafka: %s", reason);
 }
 
 /* ===========================================================================
@@ -392,7 +392,7 @@ static void s_consume(s_in_t *in, rd_kafka_message_t *m)
     const char *topic = rd_kafka_topic_name(m->rkt);
     int part = s_part_find(in, topic, m->partition);
     if (part < 0) {
-        rzk_log(RZK_LOG_ERROR, "out of memory");
+        rzc_log(RZC_LOG_ERROR, "out of memory");
         rd_kafka_message_destroy(m);
         in->rewinding = 1;
         return;
@@ -429,7 +429,7 @@ static void s_consume(s_in_t *in, rd_kafka_message_t *m)
             snprintf(in->broker_err, sizeof in->broker_err, "publish: %s",
                      rz_strerror(rc));
             in->broker_err_us = rz_now_us();
-            rzk_log(RZK_LOG_WARN, "broker %s: %s; waiting", in->c->broker,
+            rzc_log(RZC_LOG_WARN, "broker %s: %s; waiting", in->c->broker,
                     rz_strerror(rc));
             if (in->rewinding)
                 break; /* the ack of an earlier one failed: rewind first */
@@ -526,7 +526,7 @@ static void s_close(s_in_t *in)
     rd_kafka_queue_t *q = rd_kafka_queue_new(in->rk);
     rd_kafka_error_t *e = rd_kafka_consumer_close_queue(in->rk, q);
     if (e) {
-        rzk_log(RZK_LOG_WARN, "leaving the group: %s",
+        rzc_log(RZC_LOG_WARN, "leaving the group: %s",
                 rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
     } else {
@@ -542,7 +542,7 @@ static void s_close(s_in_t *in)
             rd_kafka_event_destroy(ev);
         }
         if (!rd_kafka_consumer_closed(in->rk))
-            rzk_log(RZK_LOG_WARN, "the group coordinator did not answer in "
+            rzc_log(RZC_LOG_WARN, "the group coordinator did not answer in "
                                   "time; leaving without it");
     }
     rd_kafka_queue_destroy(q);
@@ -571,7 +571,7 @@ int rzk_run_in(const rzk_conf_t *c, volatile sig_atomic_t *stop)
     rd_kafka_conf_t *kc = NULL;
     in.q = rzk_quarantine_open(c->data_dir, err, sizeof err);
     if (!in.q) {
-        rzk_log(RZK_LOG_ERROR, "quarantine: %s", err);
+        rzc_log(RZC_LOG_ERROR, "quarantine: %s", err);
         rc = RZ_ESTORE;
         goto done;
     }
@@ -582,7 +582,7 @@ int rzk_run_in(const rzk_conf_t *c, volatile sig_atomic_t *stop)
     rz_client_set_ack_cb(in.bc, s_on_ack, &in);
     kc = rzk_kafka_conf(c, err, sizeof err);
     if (!kc) {
-        rzk_log(RZK_LOG_ERROR, "%s", err);
+        rzc_log(RZC_LOG_ERROR, "%s", err);
         rc = RZ_ECONFIG;
         goto done;
     }
@@ -592,7 +592,7 @@ int rzk_run_in(const rzk_conf_t *c, volatile sig_atomic_t *stop)
     rd_kafka_conf_set_error_cb(kc, s_on_error);
     in.rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, err, sizeof err);
     if (!in.rk) {
-        rzk_log(RZK_LOG_ERROR, "kafka consumer: %s", err);
+        rzc_log(RZC_LOG_ERROR, "kafka consumer: %s", err);
         rc = RZ_ECONFIG;
         goto done;
     }
@@ -606,11 +606,11 @@ int rzk_run_in(const rzk_conf_t *c, volatile sig_atomic_t *stop)
     rd_kafka_resp_err_t kerr = rd_kafka_subscribe(in.rk, subs);
     rd_kafka_topic_partition_list_destroy(subs);
     if (kerr) {
-        rzk_log(RZK_LOG_ERROR, "subscribe: %s", rd_kafka_err2str(kerr));
+        rzc_log(RZC_LOG_ERROR, "subscribe: %s", rd_kafka_err2str(kerr));
         rc = RZ_ECONFIG;
         goto done;
     }
-    rzk_log(RZK_LOG_INFO, "%s: kafka topics %s%s -> broker %s", c->name,
+    rzc_log(RZC_LOG_INFO, "%s: kafka topics %s%s -> broker %s", c->name,
             c->topics.items[0], c->topics.n > 1 ? ", ..." : "", c->broker);
 
     unsigned turns = 0;
@@ -635,7 +635,7 @@ int rzk_run_in(const rzk_conf_t *c, volatile sig_atomic_t *stop)
                 snprintf(in.kafka_err, sizeof in.kafka_err, "%s",
                          rd_kafka_message_errstr(m));
                 in.kafka_err_us = rz_now_us();
-                rzk_log(RZK_LOG_WARN, "kafka: %s", in.kafka_err);
+                rzc_log(RZC_LOG_WARN, "kafka: %s", in.kafka_err);
             }
             rd_kafka_message_destroy(m);
         } else if (m) {
@@ -653,11 +653,11 @@ int rzk_run_in(const rzk_conf_t *c, volatile sig_atomic_t *stop)
         s_report(&in, &rep, 0);
     }
 
-    rzk_log(RZK_LOG_INFO, "stopping: %zu events in flight", rz_inflight(in.bc));
+    rzc_log(RZC_LOG_INFO, "stopping: %zu events in flight", rz_inflight(in.bc));
     s_settle(&in);
     s_report(&in, &rep, 1);
     s_close(&in);
-    rzk_log(RZK_LOG_INFO,
+    rzc_log(RZC_LOG_INFO,
             "stopped; %" PRIu64 " records read, %" PRIu64 " published (%" PRIu64
             " duplicates), %" PRIu64 " quarantined",
             in.n_consumed, in.n_published, in.n_duplicates, in.n_quarantined);

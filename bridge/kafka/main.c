@@ -64,6 +64,7 @@ static const char *s_config_path(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    rzc_log_init("ratusz-kafka", RZC_LOG_STAMPED);
     rzk_conf_t c;
     rz_keyopts_t keys;
     char err[1024], name[128];
@@ -97,7 +98,7 @@ int main(int argc, char **argv)
         rz_conf_close(rzk_options, &c);
         return 0;
     }
-    rzk_log_level = c.log_level;
+    rzc_log_set_level(c.log_level);
     const char *cmd = first < argc ? argv[first] : "run";
     int status = 0;
 
@@ -161,7 +162,7 @@ int main(int argc, char **argv)
     rc = c.mode == RZK_MODE_OUT ? rzk_run_out(&c, &s_stop)
                                 : rzk_run_in(&c, &s_stop);
     if (rc < 0) {
-        rzk_log(RZK_LOG_ERROR, "cannot run: %s", rz_strerror(rc));
+        rzc_log(RZC_LOG_ERROR, "cannot run: %s", rz_strerror(rc));
         status = rc == RZ_ECONFIG ? 2 : 1;
     }
 out:

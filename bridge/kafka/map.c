@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <jansson.h>
+
+#include "ratusz/core/text.h"
+#include "ratusz/core/time.h"
 
 static int s_fail(char *why, size_t len, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -158,22 +160,9 @@ int rzk_tpl_expand(const rzk_tpl_t *t, const Ratusz__V1__Event *ev, char *buf)
 
 int rzk_time_format(int64_t us, char *buf, size_t len)
 {
-    int64_t secs = us / 1000000, frac = us % 1000000;
-    if (frac < 0) {
-        frac += 1000000;
-        secs--;
-    }
-    time_t tt = (time_t)secs;
-    struct tm tm;
-    if (!gmtime_r(&tt, &tm) || tm.tm_year + 1900 < 0 ||
-        tm.tm_year + 1900 > 9999)
+    if (!rzc_rfc3339_writable(us))
         return -1;
-    char base[32];
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (frac)
-        snprintf(buf, len, "%s.%06dZ", base, (int)frac);
-    else
-        snprintf(buf, len, "%sZ", base);
+    rzc_rfc3339_format(us, buf, len);
     return 0;
 }
 
@@ -376,42 +365,6 @@ done:
     return rc;
 }
 
-/* Is s[0..n) well-formed UTF-8 (no overlong forms, no surrogates, nothing
- * above U+10FFFF)? protobuf-c does not check the strings it decodes, and
- * jansson only checks by building a JSON string; this runs on every
- * string of every protobuf record, so it is done in place. */
-static int s_utf8(const uint8_t *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        uint8_t c = s[i];
-        size_t len;
-        uint32_t cp, min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            len = 2, cp = c & 0x1F, min = 0x80;
-        } else if ((c & 0xF0) == 0xE0) {
-            len = 3, cp = c & 0x0F, min = 0x800;
-        } else if ((c & 0xF8) == 0xF0) {
-            len = 4, cp = c & 0x07, min = 0x10000;
-        } else {
-            return 0;
-        }
-        if (i + len > n)
-            return 0;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-        i += len;
-    }
-    return 1;
-}
-
 /* Every string field of m and of the messages in it is UTF-8, as proto3
  * requires; *bad names the first one that is not. */
 static int s_strings_ok(const ProtobufCMessage *m, const char **bad)
@@ -437,8 +390,9 @@ static int s_strings_ok(const ProtobufCMessage *m, const char **bad)
             const void *v = items[k];
             if (!v)
                 continue;
-            if (f->type == PROTOBUF_C_TYPE_STRING ? !s_utf8(v, strlen(v))
-                                                  : !s_strings_ok(v, bad)) {
+            if (f->type == PROTOBUF_C_TYPE_STRING
+                    ? !rzc_utf8_valid(v, strlen(v))
+                    : !s_strings_ok(v, bad)) {
                 if (f->type == PROTOBUF_C_TYPE_STRING)
                     *bad = f->name;
                 return 0;
@@ -531,7 +485,7 @@ int rzk_in_map(const rzk_in_t *in, Ratusz__V1__Event **out, char *why,
      * text it stands in for a missing one */
     if (!*ev->subject && in->key && in->key_len &&
         !memchr(in->key, '\0', in->key_len) && in->key_len <= RZ_SUBJECT_MAX &&
-        s_utf8(in->key, in->key_len) &&
+        rzc_utf8_valid(in->key, in->key_len) &&
         s_set_string(&ev->subject, in->key, in->key_len) < 0) {
         rz_event_free(ev);
         return s_fail(why, why_len, RZ_ENOMEM, "out of memory");

@@ -92,7 +92,7 @@ static void s_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
                  rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
         o->kafka_err_us = rz_now_us();
         if (!o->rewinding)
-            rzk_log(RZK_LOG_WARN, "%s; re-sending from seq %" PRIu64,
+            rzc_log(RZC_LOG_WARN, "%s; re-sending from seq %" PRIu64,
                     o->kafka_err, o->safe + 1);
         o->rewinding = 1;
         return;
@@ -112,11 +112,11 @@ static void s_on_error(rd_kafka_t *rk, int err, const char *reason,
         snprintf(o->kafka_err, sizeof o->kafka_err, "fatal: %.240s", why);
         o->fatal = 1;
         o->rewinding = 1;
-        rzk_log(RZK_LOG_ERROR, "kafka: %s; the producer is re-created",
+        rzc_log(RZC_LOG_ERROR, "kafka: %s; the producer is re-created",
                 o->kafka_err);
     } else {
         snprintf(o->kafka_err, sizeof o->kafka_err, "%s", reason);
-        rzk_log(RZK_LOG_WARN, "kafka: %s", reason);
+        rzc_log(RZC_LOG_WARN, "kafka: %s", reason);
     }
     o->kafka_err_us = rz_now_us();
 }
@@ -131,7 +131,7 @@ static rd_kafka_t *s_producer(s_out_t *o)
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof err);
     if (!rk) {
         rd_kafka_conf_destroy(kc);
-        rzk_log(RZK_LOG_ERROR, "kafka producer: %s", err);
+        rzc_log(RZC_LOG_ERROR, "kafka producer: %s", err);
     }
     return rk;
 }
@@ -173,7 +173,7 @@ static void s_rewind(s_out_t *o)
     o->fetched = o->safe;
     o->rewinding = 0;
     o->n_rewinds++;
-    rzk_log(RZK_LOG_INFO, "re-sending from seq %" PRIu64, o->safe + 1);
+    rzc_log(RZC_LOG_INFO, "re-sending from seq %" PRIu64, o->safe + 1);
 }
 
 static void s_commit(s_out_t *o, int force)
@@ -210,13 +210,13 @@ static void s_give_up(s_out_t *o, s_slot_t *s, const char *topic,
         rzk_quarantine_put(o->q, topic, -1, (int64_t)e->msg->seq, &rec, why);
     if (rc < 0) {
         /* not kept anywhere: do not move past it */
-        rzk_log(RZK_LOG_ERROR, "seq %" PRIu64 ": %s; quarantine failed: %s",
+        rzc_log(RZC_LOG_ERROR, "seq %" PRIu64 ": %s; quarantine failed: %s",
                 e->msg->seq, why, rz_strerror(rc));
         s->state = S_FAILED;
         o->rewinding = 1;
         return;
     }
-    rzk_log(RZK_LOG_WARN, "seq %" PRIu64 " quarantined: %s", e->msg->seq, why);
+    rzc_log(RZC_LOG_WARN, "seq %" PRIu64 " quarantined: %s", e->msg->seq, why);
     o->n_quarantined++;
     s->state = S_ACKED;
 }
@@ -376,7 +376,7 @@ int rzk_run_out(const rzk_conf_t *c, volatile sig_atomic_t *stop)
     o.bc = rz_client_new(c->broker, &co);
     o.q = rzk_quarantine_open(c->data_dir, err, sizeof err);
     if (!o.q) {
-        rzk_log(RZK_LOG_ERROR, "quarantine: %s", err);
+        rzc_log(RZC_LOG_ERROR, "quarantine: %s", err);
         rc = RZ_ESTORE;
         goto done;
     }
@@ -386,7 +386,7 @@ int rzk_run_out(const rzk_conf_t *c, volatile sig_atomic_t *stop)
     }
     o.kconf = rzk_kafka_conf(c, err, sizeof err);
     if (!o.kconf) {
-        rzk_log(RZK_LOG_ERROR, "%s", err);
+        rzc_log(RZC_LOG_ERROR, "%s", err);
         rc = RZ_ECONFIG;
         goto done;
     }
@@ -408,17 +408,17 @@ int rzk_run_out(const rzk_conf_t *c, volatile sig_atomic_t *stop)
         }
         if (rc == 0 || *stop)
             break;
-        rzk_log(RZK_LOG_WARN, "broker %s: %s; retrying", c->broker,
+        rzc_log(RZC_LOG_WARN, "broker %s: %s; retrying", c->broker,
                 rz_strerror(rc));
         rd_kafka_poll(o.rk, 1000);
     }
     if (rc == RZ_EDENIED)
-        rzk_log(RZK_LOG_INFO,
+        rzc_log(RZC_LOG_INFO,
                 "%s: broker %s group '%s' from its committed position (no "
                 "'consumers' grant to show it) -> kafka topic %s",
                 c->name, c->broker, c->group, c->topic);
     else
-        rzk_log(RZK_LOG_INFO,
+        rzc_log(RZC_LOG_INFO,
                 "%s: broker %s group '%s' from seq %" PRIu64
                 " -> kafka topic %s",
                 c->name, c->broker, c->group, o.committed + 1, c->topic);
@@ -438,7 +438,7 @@ int rzk_run_out(const rzk_conf_t *c, volatile sig_atomic_t *stop)
                              (uint32_t)c->fetch_max, s_on_event, &o, &last);
             if (n < 0) {
                 if (o.broker_ok)
-                    rzk_log(RZK_LOG_WARN, "fetch from %s: %s", c->broker,
+                    rzc_log(RZC_LOG_WARN, "fetch from %s: %s", c->broker,
                             rz_strerror(n));
                 snprintf(o.broker_err, sizeof o.broker_err, "fetch: %s",
                          rz_strerror(n));
@@ -447,7 +447,7 @@ int rzk_run_out(const rzk_conf_t *c, volatile sig_atomic_t *stop)
                 continue;
             }
             if (!o.broker_ok)
-                rzk_log(RZK_LOG_INFO, "broker %s is back", c->broker);
+                rzc_log(RZC_LOG_INFO, "broker %s is back", c->broker);
             o.broker_ok = 1;
             if (!o.rewinding)
                 o.fetched = last;
@@ -463,13 +463,13 @@ int rzk_run_out(const rzk_conf_t *c, volatile sig_atomic_t *stop)
 
     /* Stopping: give Kafka a few seconds for what is in flight, then
      * commit what it acknowledged. */
-    rzk_log(RZK_LOG_INFO, "stopping: %d records in flight",
+    rzc_log(RZC_LOG_INFO, "stopping: %d records in flight",
             rd_kafka_outq_len(o.rk));
     rd_kafka_flush(o.rk, 5000);
     s_advance(&o);
     s_commit(&o, 1);
     s_report(&o, &rep, 1);
-    rzk_log(RZK_LOG_INFO,
+    rzc_log(RZC_LOG_INFO,
             "stopped at seq %" PRIu64 "; %" PRIu64 " records produced, %" PRIu64
             " re-sends",
             o.committed, o.n_produced, o.n_rewinds);

@@ -4,11 +4,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <jansson.h>
 #include <lmdb.h>
 
+#include "ratusz/core/lmdb.h"
 #include "ratusz/errors.h"
 
 struct rzk_quarantine {
@@ -16,36 +16,31 @@ struct rzk_quarantine {
     MDB_dbi dbi;
 };
 
-static void s_err(char *err, size_t len, const char *what, int rc)
-{
-    if (err && len)
-        snprintf(err, len, "%s: %s", what, mdb_strerror(rc));
-}
+/* Records are small and rare: a 1 GiB map is years of them. */
+#define S_MAP_SIZE ((size_t)1 << 30)
 
 rzk_quarantine_t *rzk_quarantine_open(const char *dir, char *err,
                                       size_t err_len)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/quarantine", dir);
-    if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
-        s_err(err, err_len, dir, errno);
-        return NULL;
-    }
-    if (mkdir(path, 0750) < 0 && errno != EEXIST) {
-        s_err(err, err_len, path, errno);
+    if (snprintf(path, sizeof path, "%s/quarantine", dir) >= (int)sizeof path) {
+        if (err && err_len)
+            snprintf(err, err_len, "%s: %s", dir, strerror(ENAMETOOLONG));
         return NULL;
     }
     rzk_quarantine_t *q = calloc(1, sizeof *q);
     if (!q)
         return NULL;
+    rzc_lmdb_opts_t env = {.dir = path,
+                           .dir_mode = 0750,
+                           .file_mode = 0640,
+                           .map_size = S_MAP_SIZE};
+    if (rzc_lmdb_open(&q->env, &env, err, err_len) != 0) {
+        free(q);
+        return NULL;
+    }
     MDB_txn *txn = NULL;
-    int rc = mdb_env_create(&q->env);
-    if (rc == 0)
-        rc = mdb_env_set_mapsize(q->env, (size_t)1 << 30);
-    if (rc == 0)
-        rc = mdb_env_open(q->env, path, 0, 0640);
-    if (rc == 0)
-        rc = mdb_txn_begin(q->env, NULL, 0, &txn);
+    int rc = mdb_txn_begin(q->env, NULL, 0, &txn);
     if (rc == 0)
         rc = mdb_dbi_open(txn, NULL, 0, &q->dbi);
     if (rc == 0) {
@@ -53,11 +48,11 @@ rzk_quarantine_t *rzk_quarantine_open(const char *dir, char *err,
         txn = NULL;
     }
     if (rc != 0) {
-        s_err(err, err_len, path, rc);
+        if (err && err_len)
+            snprintf(err, err_len, "%s: %s", path, mdb_strerror(rc));
         if (txn)
             mdb_txn_abort(txn);
-        if (q->env)
-            mdb_env_close(q->env);
+        mdb_env_close(q->env);
         free(q);
         return NULL;
     }
@@ -171,9 +166,7 @@ int rzk_quarantine_put(rzk_quarantine_t *q, const char *topic,
     free(text);
     if (rc == MDB_KEYEXIST)
         return 0;
-    if (rc == MDB_MAP_FULL)
-        return RZ_ENOSPC;
-    return rc == 0 ? 1 : RZ_ESTORE;
+    return rc == 0 ? 1 : rzc_lmdb_fail("quarantine", rc);
 }
 
 int64_t rzk_quarantine_list(rzk_quarantine_t *q, FILE *out)

@@ -117,5 +117,5 @@ void rzk_report_send(rzk_report_t *r, const rzk_conf_t *c, const char *status,
     }
     int rc = rz_report(r->c, &comp);
     if (rc < 0)
-        rzk_log(RZK_LOG_DEBUG, "report to %s: %s", c->broker, rz_strerror(rc));
+        rzc_log(RZC_LOG_DEBUG, "report to %s: %s", c->broker, rz_strerror(rc));
 }

@@ -24,6 +24,12 @@ int rzc_utf8_valid(const uint8_t *s, size_t len);
  * included) or of DEL, or len when there is none. */
 size_t rzc_control_at(const uint8_t *s, size_t len);
 
+/* A malloc'd, NUL-terminated copy of s[0..len) in which every byte that
+ * does not belong to a well-formed sequence is replaced by U+FFFD, for
+ * text that should be UTF-8 but was never checked (*out_len bytes; the
+ * caller frees it). NULL on ENOMEM. */
+char *rzc_utf8_repair(const uint8_t *s, size_t len, size_t *out_len);
+
 /* ==========================================================================
  * Windows-1250 and other encodings (iconv)
  */

@@ -111,4 +111,8 @@ int rzc_time_parse(const char *s, int64_t *us);
  * snprintf does) */
 int rzc_rfc3339_format(int64_t us, char *buf, size_t len);
 
+/* 1 when RFC 3339 can write us: its years are 0000 to 9999. Outside them
+ * rzc_rfc3339_format writes nothing a reader would accept. */
+int rzc_rfc3339_writable(int64_t us);
+
 #endif
