@@ -571,3 +571,44 @@ int rzc_grosze(const char *s, int64_t scale, int64_t *out, const char **why)
     }
     return -1;
 }
+
+/* ==========================================================================
+ * Where decoded text came from
+ */
+
+/* The decoding is replayed over orig and text side by side: an ASCII byte
+ * is itself, a bad byte is U+FFFD, a UTF-8 letter that text repeats is
+ * itself (a field repaired as Windows-1250 has none of its own), and
+ * anything else is one Windows-1250 byte. */
+int rzc_text_map(const rzc_text_t *t, size_t **map)
+{
+    size_t *m = malloc((t->len + 1) * sizeof *m);
+    *map = m;
+    if (!m)
+        return RZ_ENOMEM;
+    const uint8_t *o = t->orig, *x = (const uint8_t *)t->text;
+    int cp1250 = t->encoding && !strcmp(t->encoding, "windows-1250");
+    size_t i = t->bom, j = 0, k = 0;
+    while (j < t->len && i < t->orig_len) {
+        size_t in = 1, out = 1, n;
+        if (o[i] >= 0x80) {
+            if (k < t->n_bad && t->bad[k] == i) {
+                out = 3;
+                k++;
+            } else if (!cp1250 &&
+                       (n = s_utf8_seq(o + i, t->orig_len - i)) > 0 &&
+                       j + n <= t->len && !memcmp(x + j, o + i, n)) {
+                in = out = n;
+            } else {
+                out = s_cp1250_char(o[i])[0];
+                out = out ? out : 1;
+            }
+        }
+        for (size_t q = 0; q < out && j < t->len; q++)
+            m[j++] = i;
+        i += in;
+    }
+    while (j <= t->len)
+        m[j++] = t->orig_len;
+    return 0;
+}

@@ -130,4 +130,14 @@ int rzc_decimal(const char *s, int64_t mult, int flags, int64_t *out);
  * not a number", "has fractions of a grosz", "is out of range"). */
 int rzc_grosze(const char *s, int64_t scale, int64_t *out, const char **why);
 
+/* ==========================================================================
+ * Where decoded text came from
+ */
+
+/* For each byte of t->text, the offset in t->orig of the byte it was
+ * decoded from: (*map)[i] for text[i], and (*map)[t->len] = t->orig_len,
+ * so that a record's bytes text[a..b) came from orig[map[a]..map[b]). The
+ * caller frees *map. Returns 0 or RZ_ENOMEM. */
+int rzc_text_map(const rzc_text_t *t, size_t **map);
+
 #endif
