@@ -282,6 +282,19 @@ static int s_is_sep(uint8_t c)
            c == '|' || c == '"';
 }
 
+/* Is the well-formed n-byte sequence at s a letter a Latin-script UTF-8
+ * text holds (U+00A0..U+024F) or typographic punctuation (U+2000..U+20FF)?
+ * Windows-1250 text forms other well-formed pairs by accident: "ÓŁ" in
+ * capitals is D3 A3, which UTF-8 reads as a Cyrillic letter. */
+static int s_latin(const uint8_t *s, size_t n)
+{
+    uint32_t cp = n == 2   ? ((s[0] & 0x1fu) << 6) | (s[1] & 0x3fu)
+                  : n == 3 ? ((s[0] & 0x0fu) << 12) | ((s[1] & 0x3fu) << 6) |
+                                 (s[2] & 0x3fu)
+                           : 0;
+    return (cp >= 0xa0 && cp <= 0x24f) || (cp >= 0x2000 && cp <= 0x20ff);
+}
+
 /* A field of a UTF-8 file with bytes that are not UTF-8: Windows-1250 if it
  * can only be that, else U+FFFD for each bad byte. */
 static int s_field(s_out_t *o, const uint8_t *b, size_t len, size_t base,
@@ -290,7 +303,7 @@ static int s_field(s_out_t *o, const uint8_t *b, size_t len, size_t base,
     int letters = 0, cp1250 = 1, cut = 0;
     for (size_t i = 0, n; i < len; i += n) {
         n = b[i] < 0x80 ? 1 : s_utf8_seq(b + i, len - i);
-        if (n > 1)
+        if (n > 1 && s_latin(b + i, n))
             letters++;
         if (n == 0) {
             n = 1;

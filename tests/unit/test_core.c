@@ -164,6 +164,16 @@ static void test_cp1250_field_decoded_alone(void **state)
     assert_int_equal(t.bad[0], strlen(cut) - 1);
     assert_int_equal(rzc_text_bad_in(&t, 0, 16), SIZE_MAX);
     rzc_text_free(&t);
+    /* capitals whose Windows-1250 bytes pair up as UTF-8 (D3 A3) */
+    const char caps[] = "Gda\xc5\x84sk;\xaf\xd3\xa3\xc6-TESTOWA;"
+                        "Krak\xc3\xb3w\n";
+    assert_int_equal(rzc_text_decode(&t, (const uint8_t *)caps, strlen(caps),
+                                     RZC_ENC_AUTO, err, sizeof err),
+                     0);
+    assert_int_equal(t.n_bad, 0);
+    assert_string_equal(t.text, "Gda\xc5\x84sk;\xc5\xbb\xc3\x93\xc5\x81"
+                                "\xc4\x86-TESTOWA;Krak\xc3\xb3w\n");
+    rzc_text_free(&t);
     /* a Windows-1250 file stays one */
     const char cp[] = "\xa3\xf3" "d\x9f;Gda\xf1sk\n";
     assert_int_equal(rzc_text_decode(&t, (const uint8_t *)cp, strlen(cp),

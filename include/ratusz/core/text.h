@@ -62,8 +62,9 @@ char *rzc_cp1250_encode(const char *s, size_t len, size_t *out_len,
  * "\n \r , ; \t | \"" (every ASCII byte means the same in both
  * encodings, so fields are found before decoding). Such a field is decoded
  * on its own as Windows-1250 when it is valid Windows-1250, has no
- * well-formed UTF-8 letter of its own and is not a UTF-8 letter cut by the
- * end of the input. Otherwise its bad bytes become U+FFFD and their
+ * well-formed UTF-8 Latin letter or typographic punctuation of its own
+ * (Windows-1250 capitals form other well-formed pairs by accident: "ÓŁ"
+ * is D3 A3) and is not a UTF-8 letter cut by the end of the input. Otherwise its bad bytes become U+FFFD and their
  * offsets are listed in bad[]: the reader quarantines the record that
  * holds them, naming the offset. In a Windows-1250 file the undefined
  * bytes are listed the same way.
