@@ -480,7 +480,7 @@ static const char *s_elem_end(s_ctx_t *c, const char *p, char *why,
             for (q++; q < end && *q != '"'; q++) {
                 if (*q == '\\')
                     q++;
-                else if ((unsigned char)*q < 0x20)
+                else if (*q == '\n' || *q == '\r')
                     break;
             }
             if (q >= end)
