@@ -74,13 +74,23 @@
  * Station and sensor records carry no time: the runtime stamps them.
  * Every event's source is "/<tenant>/env/<system>" (option system).
  *
- * Robustness. jansson parses each record; a small scanner (s_value_end)
+ * Robustness. jansson parses each record; a small scanner (s_elem_end)
  * only finds where each record starts and ends, so that a corrupted or
  * truncated record is quarantined with its own bytes and line while the
  * records around it still go out. jansson cannot do this by itself: it
- * parses a whole document or nothing. An input that is not UTF-8, and not
- * declared UTF-8 by its content type, is read as Windows-1250 (iconv); a
- * quarantined record still keeps its bytes as received.
+ * parses a whole document or nothing. In a pretty-printed array (each
+ * record starts a line, its members indented deeper) the scanner also
+ * resynchronises after damage: a string not closed on its own line, or a
+ * record still open when a line starts the next record in its column, is
+ * quarantined as the bytes up to that line, and reading goes on there.
+ * Minified input has no such anchor: a lost quote there may take the
+ * records after it.
+ *
+ * Encodings. The input's encoding is decided from its bytes (core
+ * rzc_text_decode) unless its content type names one; in a UTF-8 input a
+ * field in Windows-1250 is decoded on its own, and a record holding a byte
+ * that is neither is quarantined naming its offset. A quarantined record
+ * keeps its bytes as received (rzc_text_map).
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -170,7 +180,7 @@ typedef struct s_state {
     int64_t sensor_id, station_id;
     rzc_tz_t *tz;
     rz_env_terc_t *terc;
-    pthread_mutex_t lock;   /* one parse at a time: the tables change */
+    pthread_mutex_t lock; /* one parse at a time: the tables change */
     s_station_t *stations;
     size_t n_stations, cap_stations;
     s_sensor_t *sensors;
@@ -257,8 +267,9 @@ typedef struct s_ctx {
     rz_out_t *out;
     int quiet; /* preload: learn, report nothing */
     const char *base, *end;
-    const uint32_t *map;  /* re-encoded input: offset in base -> in data */
-    const char *line_pos; /* line cache for s_line */
+    const rzc_text_t *text; /* the input decoded; NULL in a preload */
+    const size_t *map;      /* offset in base -> offset in in->data */
+    const char *line_pos;   /* line cache for s_line */
     uint64_t line_no;
     /* measurement data */
     int64_t sensor_id;  /* 0: unknown */
@@ -305,8 +316,7 @@ static void s_ref(s_ctx_t *c, const s_rec_t *r, rz_record_ref_t *ref)
     ref->len = r->len;
     if (c->map) {
         size_t a = (size_t)(r->p - c->base), b = a + r->len;
-        size_t oa = c->map[a];
-        size_t ob = c->base + b >= c->end ? c->in->len : c->map[b];
+        size_t oa = c->map[a], ob = c->map[b];
         ref->bytes = c->in->data + oa;
         ref->len = ob - oa;
     }
@@ -404,6 +414,110 @@ static const char *s_value_end(const char *p, const char *end)
     while (p < end && !s_delim[(unsigned char)*p])
         p++;
     return p == s ? s + 1 : p;
+}
+
+/* Column of p when only blanks precede it on its line, else -1. */
+static long s_col(const char *base, const char *p)
+{
+    const char *q = p;
+    while (q > base && (q[-1] == ' ' || q[-1] == '\t'))
+        q--;
+    return q > base && q[-1] != '\n' ? -1 : (long)(p - q);
+}
+
+/* Where a damaged record at p, starting in column col, ends: before the
+ * first line after q that starts a record of its own in the same column
+ * ('{' or '[') or leaves the array (a column left of it), without the
+ * blanks and the ',' before that line. NULL when no such line follows. */
+static const char *s_resync(const char *p, const char *q, const char *end,
+                            long col)
+{
+    for (;;) {
+        const char *nl = memchr(q, '\n', (size_t)(end - q));
+        if (!nl)
+            return NULL;
+        const char *n = nl + 1;
+        while (n < end && (*n == ' ' || *n == '\t'))
+            n++;
+        long ncol = (long)(n - (nl + 1));
+        if (n < end && *n != '\n' && *n != '\r' &&
+            (ncol < col || (ncol == col && (*n == '{' || *n == '[')))) {
+            const char *e = nl;
+            while (e > p + 1 && strchr(" \t\r\n", e[-1]))
+                e--;
+            if (e > p + 1 && e[-1] == ',')
+                e--;
+            return e;
+        }
+        q = n;
+    }
+}
+
+/* The end of the array element at p, or NULL when the input ends inside
+ * it. A record of a pretty-printed array (it starts a line, and its
+ * members are indented deeper) that is damaged is cut off at the next
+ * record instead of taking it along: a string that reaches the end of
+ * its line is never closed (JSON strings hold no raw line breaks, and
+ * following it would turn every quote after it inside out), and a line
+ * that starts a record in the record's own column, or a line left of it,
+ * while the record is still open means a '}' or ']' is missing. The
+ * damaged record then ends before that line (s_resync) and why says what
+ * broke; why is "" for a record that is not damaged. Minified arrays
+ * have no lines to resynchronise on: s_value_end alone. */
+static const char *s_elem_end(s_ctx_t *c, const char *p, char *why,
+                              size_t why_len)
+{
+    const char *end = c->end;
+    long col = s_col(c->base, p);
+    why[0] = '\0';
+    if ((*p != '{' && *p != '[') || col < 0)
+        return s_value_end(p, end);
+    size_t depth = 0;
+    int indented = -1; /* members deeper than the record: unknown yet */
+    for (const char *q = p; q < end; q++) {
+        if (*q == '"') {
+            const char *s = q;
+            for (q++; q < end && *q != '"'; q++) {
+                if (*q == '\\')
+                    q++;
+                else if (*q == '\n' || *q == '\r')
+                    break;
+            }
+            if (q >= end)
+                return NULL;
+            if (*q != '"') {
+                snprintf(why, why_len,
+                         "not valid JSON: the string at line %" PRIu64
+                         " is not closed before the end of its line",
+                         s_line(c, s));
+                return s_resync(p, q, end, col);
+            }
+        } else if (*q == '{' || *q == '[') {
+            depth++;
+        } else if (*q == '}' || *q == ']') {
+            if (--depth == 0)
+                return q + 1;
+        } else if (*q == '\n') {
+            const char *n = q + 1;
+            while (n < end && (*n == ' ' || *n == '\t'))
+                n++;
+            if (n >= end || *n == '\n' || *n == '\r')
+                continue;
+            long ncol = (long)(n - (q + 1));
+            if (indented < 0)
+                indented = ncol > col;
+            if (indented &&
+                (ncol < col || (ncol == col && (*n == '{' || *n == '[')))) {
+                snprintf(why, why_len,
+                         "not valid JSON: the record is not closed (a '}' "
+                         "or ']' is missing) before line %" PRIu64
+                         ", where the next one begins",
+                         s_line(c, n));
+                return s_resync(p, q, end, col);
+            }
+        }
+    }
+    return NULL;
 }
 
 static json_t *s_load(const char *p, size_t len, char *why, size_t why_len)
@@ -1220,6 +1334,18 @@ static int s_index(s_ctx_t *c, s_rec_t *whole, json_t *o, int v1)
 static void s_record(s_ctx_t *c, s_rec_t *r, int in_data)
 {
     char why[256];
+    if (c->text && c->text->n_bad) {
+        /* a field that is neither: its record, not the file */
+        size_t a = (size_t)(r->p - c->base);
+        size_t at = rzc_text_bad_in(c->text, c->map[a], c->map[a + r->len]);
+        if (at != SIZE_MAX) {
+            s_quarantine(c, r,
+                         "byte 0x%02x at offset %zu is neither UTF-8 nor "
+                         "Windows-1250",
+                         c->in->data[at], at);
+            return;
+        }
+    }
     json_t *o = s_load(r->p, r->len, why, sizeof why);
     if (!o) {
         s_quarantine(c, r, "%s", why);
@@ -1286,9 +1412,11 @@ static const char *const s_list_keys[] = {
     NULL};
 
 /* The elements of the array at p ('['): each one a record. Returns the end
- * of the array, or end when the input ends inside it. */
+ * of the array, or NULL when the input ends inside it. dry: only find
+ * the end, reporting nothing (the end of a wrapper's list, which is
+ * found the same way as its records are read). */
 static const char *s_array(s_ctx_t *c, const char *p, const char *prefix,
-                           int in_data)
+                           int in_data, int dry)
 {
     const char *end = c->end;
     size_t i = 0;
@@ -1296,31 +1424,40 @@ static const char *s_array(s_ctx_t *c, const char *p, const char *prefix,
     for (;;) {
         p = s_ws(p, end);
         if (c->fatal)
-            return end;
+            return NULL;
         if (p >= end) {
-            if (!c->cut)
+            if (!c->cut && !dry)
                 c->cut = "the root array";
-            return end;
+            return NULL;
         }
         if (*p == ']')
             return p + 1;
         s_rec_t r = {.p = p};
         snprintf(r.key, sizeof r.key, "%s[%zu]", prefix, i++);
-        const char *e = s_value_end(p, end);
-        if (!e) {
+        char damage[256];
+        const char *e = s_elem_end(c, p, damage, sizeof damage);
+        if (dry) {
+            if (!e)
+                return NULL;
+        } else if (!e) {
             r.len = (size_t)(end - p);
             s_quarantine(c, &r,
                          "truncated: the input ends inside this "
                          "record");
             if (!c->cut)
                 c->cut = "the root array";
-            return end;
+            return NULL;
         }
         r.len = (size_t)(e - p);
-        if (*p == ',' || *p == ':' || *p == '}')
+        if (dry) {
+            /* only the end is wanted */
+        } else if (damage[0]) {
+            s_quarantine(c, &r, "%s", damage);
+        } else if (*p == ',' || *p == ':' || *p == '}') {
             s_quarantine(c, &r, "stray '%c' where a record should start", *p);
-        else
+        } else {
             s_record(c, &r, in_data);
+        }
         p = s_ws(e, end);
         if (p < end && *p == ',')
             p++;
@@ -1369,12 +1506,16 @@ static const char *s_object(s_ctx_t *c, const char *start)
             break;
         }
         const char *ks = json_string_value(k);
-        const char *ve = s_value_end(p, end);
+        const char *ve = NULL;
         for (const char *const *lk = s_list_keys; *lk; lk++)
             if (!strcmp(ks, *lk) && *p == '[') {
                 list = p;
                 list_key = *lk;
+                /* a damaged record inside must not hide its end */
+                ve = s_array(c, p, *lk, 0, 1);
             }
+        if (list != p)
+            ve = s_value_end(p, end);
         if (!strcmp(ks, "AqIndex") && *p == '{') {
             aq = p;
             aq_end = ve;
@@ -1398,7 +1539,7 @@ static const char *s_object(s_ctx_t *c, const char *start)
         c->last_date[0] = '\0';
         c->dir = 0;
         c->n_seen = 0;
-        s_array(c, list, list_key, data);
+        s_array(c, list, list_key, data, 0);
         c->key = NULL;
     } else if (aq) {
         s_rec_t r = {.p = aq, .len = (size_t)((aq_end ? aq_end : end) - aq)};
@@ -1473,7 +1614,7 @@ static int64_t s_name_number(const char *name)
 static int s_parse_doc(s_ctx_t *c, char *err, size_t err_len)
 {
     const char *p = c->base, *end = c->end;
-    if (end - p >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
+    if (!c->text && end - p >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
         p += 3;
     /* several documents one after another (NDJSON, a tailed file) are
      * read one by one */
@@ -1482,7 +1623,9 @@ static int s_parse_doc(s_ctx_t *c, char *err, size_t err_len)
         if (p >= end || c->fatal)
             break;
         if (*p == '[') {
-            p = s_array(c, p, "", 0);
+            p = s_array(c, p, "", 0, 0);
+            if (!p)
+                p = end;
         } else if (*p == '{') {
             p = s_object(c, p);
         } else if (c->docs == 0) {
@@ -1568,41 +1711,37 @@ static int s_parse(void *state, const rz_input_t *in, rz_out_t *out, char *err,
                  in->content_type);
         return RZ_EINVAL;
     }
-    c.base = (const char *)in->data;
-    c.end = c.base + in->len;
-    /* not UTF-8 and not declared so: read as Windows-1250, keeping each
-     * record's original bytes for the quarantine */
-    char charset[32], *conv = NULL;
-    uint32_t *map = NULL;
+    /* the file's encoding from its bytes unless its content type names
+     * one; a stray Windows-1250 field is decoded on its own, and a field
+     * that is neither quarantines its record (s_record) */
+    char charset[32];
     s_charset(in->content_type, charset, sizeof charset);
-    int cp1250 = !strcmp(charset, "windows-1250") || !strcmp(charset, "cp1250");
-    if (cp1250 || (strcmp(charset, "utf-8") && strcmp(charset, "utf8") &&
-                   !rzc_utf8_valid(in->data, in->len))) {
-        size_t n, bad = 0;
-        int rc = rzc_cp1250_decode(in->data, in->len, &conv, &n, &map, &bad);
-        if (rc == RZ_EINVAL) {
-            snprintf(err, err_len,
-                     "neither UTF-8 nor Windows-1250: byte "
-                     "0x%02x at offset %zu",
-                     in->data[bad], bad);
-            return rc;
-        }
-        if (rc) {
-            snprintf(err, err_len, "out of memory re-encoding %zu bytes",
-                     in->len);
-            return rc;
-        }
-        c.base = conv;
-        c.end = conv + n;
-        c.map = map;
+    int enc = !strcmp(charset, "windows-1250") || !strcmp(charset, "cp1250")
+                  ? RZC_ENC_CP1250
+              : !strcmp(charset, "utf-8") || !strcmp(charset, "utf8")
+                  ? RZC_ENC_UTF8
+                  : RZC_ENC_AUTO;
+    rzc_text_t text;
+    size_t *map = NULL;
+    int rc = rzc_text_decode(&text, in->data, in->len, enc, err, err_len);
+    if (rc)
+        return rc;
+    if (rzc_text_map(&text, &map)) {
+        rzc_text_free(&text);
+        snprintf(err, err_len, "out of memory mapping %zu bytes", in->len);
+        return RZ_ENOMEM;
     }
+    c.text = &text;
+    c.map = map;
+    c.base = text.text;
+    c.end = text.text + text.len;
     c.sensor_id = st->sensor_id ? st->sensor_id : s_name_number(in->name);
     if (!c.sensor_id && in->origin && strncmp(in->origin, "http", 4) == 0)
         c.sensor_id = s_name_number(strrchr(in->origin, '/'));
     pthread_mutex_lock(&st->lock);
-    int rc = s_parse_doc(&c, err, err_len);
+    rc = s_parse_doc(&c, err, err_len);
     pthread_mutex_unlock(&st->lock);
-    free(conv);
+    rzc_text_free(&text);
     free(map);
     return rc;
 }

@@ -11,7 +11,6 @@
  *   - geometry text is kept as the source wrote it (compacted), so that
  *   "16.6985" stays "16.6985" and does not become "16.698499999999999".
  */
-#include <iconv.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -22,6 +21,7 @@
 #include <jansson.h>
 
 #include "gis.h"
+#include "ratusz/core/text.h"
 
 /* ---------------------------------------------------------------------------
  * Spans
@@ -283,81 +283,6 @@ void rz__gis_json_compact(rz_gis_buf_t *b, const char *p, const char *e)
 }
 
 /* ---------------------------------------------------------------------------
- * Windows-1250
- *
- * GeoJSON is UTF-8 (RFC 7946), but QGIS and ogr2ogr write a layer in the
- * encoding of its source, and PRG shapefiles opened without a .cpg are
- * Windows-1250. Such a file is decoded whole. A UTF-8 file with one stray
- * Windows-1250 field is not: it is UTF-8 with one feature that jansson
- * refuses, and decoding it whole would turn every other letter into
- * mojibake.
- */
-
-/* Is [p, e) Windows-1250 text: not valid UTF-8, and without a single
- * UTF-8 sequence of a Latin letter (U+00A0..U+017F: Polish letters are
- * U+00D3..U+017C) or of typographic punctuation (U+2000..U+20FF), which
- * Windows-1250 text produces only by rare accident. */
-static int s_is_windows1250(const unsigned char *p, const unsigned char *e)
-{
-    int invalid = 0;
-    while (p < e) {
-        if (*p < 0x80) {
-            p++;
-            continue;
-        }
-        size_t n = *p >= 0xC2 && *p <= 0xDF   ? 2
-                   : *p >= 0xE0 && *p <= 0xEF ? 3
-                   : *p >= 0xF0 && *p <= 0xF4 ? 4
-                                              : 0;
-        size_t i = 1;
-        while (n && i < n && p + i < e && (p[i] & 0xC0) == 0x80)
-            i++;
-        if (!n || i < n) {
-            invalid = 1;
-            p++;
-            continue;
-        }
-        unsigned cp = n == 2 ? ((p[0] & 0x1Fu) << 6) | (p[1] & 0x3Fu)
-                    : n == 3 ? ((p[0] & 0x0Fu) << 12) |
-                                   ((p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu)
-                             : 0;
-        if ((cp >= 0xA0 && cp <= 0x17F) || (cp >= 0x2000 && cp <= 0x20FF))
-            return 0;
-        p += n;
-    }
-    return invalid;
-}
-
-/* [p, p+n) from Windows-1250 to UTF-8 into *out (malloc'd, NUL-terminated).
- * Returns 0, -1 when the bytes are not Windows-1250 (one of its five
- * unassigned bytes), or RZ_ENOMEM. */
-static int s_from_windows1250(const char *p, size_t n, char **out,
-                              size_t *out_len)
-{
-    *out = NULL;
-    iconv_t cd = iconv_open("UTF-8", "WINDOWS-1250");
-    if (cd == (iconv_t)-1)
-        return -1;
-    /* a byte is at most 3 bytes of UTF-8 (the euro sign, the dashes) */
-    size_t cap = 3 * n + 1, il = n, ol = cap - 1;
-    char *buf = malloc(cap), *in = (char *)p, *o = buf;
-    int rc = 0;
-    if (!buf)
-        rc = RZ_ENOMEM;
-    else if (iconv(cd, &in, &il, &o, &ol) == (size_t)-1)
-        rc = -1;
-    iconv_close(cd);
-    if (rc) {
-        free(buf);
-        return rc;
-    }
-    *o = '\0';
-    *out = buf;
-    *out_len = (size_t)(o - buf);
-    return 0;
-}
-
-/* ---------------------------------------------------------------------------
  * The reader
  */
 
@@ -371,8 +296,10 @@ typedef struct s_ctx {
     rz_gis_t *g;
     const rz_input_t *in;
     rz_out_t *out;
-    const char *b, *e;
-    const char *line_at; /* line counting, monotonic */
+    const char *b, *e;      /* the input decoded (core rzc_text_decode) */
+    const rzc_text_t *text; /* its bad bytes */
+    const size_t *map;      /* offset in b -> in in->data; NULL: the same */
+    const char *line_at;    /* line counting, monotonic */
     uint64_t line;
     int single; /* the input is one record */
     int epsg;   /* CRS of the collection (0: crs_err) */
@@ -395,6 +322,21 @@ static uint64_t s_line(s_ctx_t *c, const char *pos)
         c->line += *p == '\n';
     c->line_at = pos;
     return c->line;
+}
+
+/* The record at [p, e) of the decoded text as the runtime keeps it: its
+ * bytes as received. */
+static rz_record_ref_t s_ref(s_ctx_t *c, const char *p, const char *e,
+                             const char *key)
+{
+    rz_record_ref_t ref = {s_line(c, p), key, (const uint8_t *)p,
+                           (size_t)(e - p)};
+    if (c->map) {
+        size_t a = c->map[p - c->b], b = c->map[e - c->b];
+        ref.bytes = c->in->data + a;
+        ref.len = b - a;
+    }
+    return ref;
 }
 
 static int s_push(s_ctx_t *c, const char *p, const char *e, int broken,
@@ -701,8 +643,7 @@ static int s_quarantine(s_ctx_t *c, const char *p, const char *e,
     va_start(ap, fmt);
     vsnprintf(why + n, sizeof(why) - (size_t)n, fmt, ap);
     va_end(ap);
-    rz_record_ref_t ref = {s_line(c, p), key, (const uint8_t *)p,
-                           (size_t)(e - p)};
+    rz_record_ref_t ref = s_ref(c, p, e, key);
     int rc = rz_out_quarantine(c->out, &ref, why);
     return rc == RZ_ENOMEM ? rc : 0;
 }
@@ -761,6 +702,17 @@ static int s_map(s_ctx_t *c, const char *p, const char *e, const char *key,
     rz_gis_t *g = c->g;
     json_error_t je;
     rz_gis_span_t rec_span = {p, e};
+    if (c->text->n_bad) {
+        /* a field that is neither encoding: this feature, not the file */
+        size_t a = (size_t)(p - c->b), b = (size_t)(e - c->b);
+        size_t at = rzc_text_bad_in(c->text, c->map ? c->map[a] : a,
+                                    c->map ? c->map[b] : b);
+        if (at != SIZE_MAX)
+            return s_quarantine(c, p, e, key,
+                                "byte 0x%02x at offset %zu is neither UTF-8 "
+                                "nor Windows-1250",
+                                c->in->data[at], at);
+    }
     json_t *root =
         json_loadb(p, (size_t)(e - p),
                    JSON_DECODE_INT_AS_REAL | JSON_REJECT_DUPLICATES, &je);
@@ -960,8 +912,7 @@ static int s_map(s_ctx_t *c, const char *p, const char *e, const char *key,
     memcpy(r.bbox, sg.bb, sizeof(r.bbox));
     if (!r.ev.type || !r.ev.tenant || !r.gf.name || !r.geo.crs || !r.geo.type)
         r.oom = 1;
-    rz_record_ref_t ref = {s_line(c, p), key, (const uint8_t *)p,
-                           (size_t)(e - p)};
+    rz_record_ref_t ref = s_ref(c, p, e, key);
     rc = rz__gis_rec_emit(&r, c->out, &ref);
     if (rc != RZ_ENOMEM)
         rc = 0;
@@ -1016,12 +967,13 @@ static int s_cut(s_ctx_t *c, char *err, size_t err_len)
     return RZ_EINVAL;
 }
 
-static int s_parse_text(rz_gis_t *g, const rz_input_t *in, const char *text,
-                        size_t len, rz_out_t *out, char *err, size_t err_len)
+static int s_parse_text(rz_gis_t *g, const rz_input_t *in,
+                        const rzc_text_t *text, const size_t *map,
+                        rz_out_t *out, char *err, size_t err_len)
 {
-    s_ctx_t c = {.g = g, .in = in, .out = out};
-    c.b = text;
-    c.e = c.b + len;
+    s_ctx_t c = {.g = g, .in = in, .out = out, .text = text, .map = map};
+    c.b = text->text;
+    c.e = c.b + text->len;
     c.line_at = c.b;
     c.line = in->first_line ? in->first_line : 1;
     int lonlat;
@@ -1184,20 +1136,27 @@ done:
     return rc;
 }
 
+/* GeoJSON is UTF-8 (RFC 7946), but QGIS and ogr2ogr write a layer in the
+ * encoding of its source, and PRG shapefiles opened without a .cpg are
+ * Windows-1250. The core decides the file's encoding from its bytes and
+ * decodes a stray Windows-1250 field of a UTF-8 file on its own, so that
+ * one such field neither turns the other letters into mojibake nor costs
+ * its feature; a feature with a byte that is neither is quarantined. */
 int rz__gis_geojson_parse(rz_gis_t *g, const rz_input_t *in, rz_out_t *out,
                           char *err, size_t err_len)
 {
-    const char *text = (const char *)in->data;
-    if (!s_is_windows1250(in->data, in->data + in->len))
-        return s_parse_text(g, in, text, in->len, out, err, err_len);
-    char *utf8;
-    size_t len;
-    int rc = s_from_windows1250(text, in->len, &utf8, &len);
-    if (rc == RZ_ENOMEM)
-        return rc;
+    rzc_text_t text;
+    size_t *map = NULL;
+    int rc = rzc_text_decode(&text, in->data, in->len, RZC_ENC_AUTO, err,
+                             err_len);
     if (rc)
-        return s_parse_text(g, in, text, in->len, out, err, err_len);
-    rc = s_parse_text(g, in, utf8, len, out, err, err_len);
-    free(utf8);
+        return rc;
+    if ((const uint8_t *)text.text != in->data && rzc_text_map(&text, &map)) {
+        rzc_text_free(&text);
+        return RZ_ENOMEM;
+    }
+    rc = s_parse_text(g, in, &text, map, out, err, err_len);
+    free(map);
+    rzc_text_free(&text);
     return rc;
 }

@@ -41,8 +41,6 @@
  * This is read by hand: it is fixed columns, which no parsing library
  * does better than a table of offsets.
  */
-#include <errno.h>
-#include <iconv.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,8 +80,8 @@ typedef struct s_line {
 
 typedef struct s_reader {
     rz_tax_t *t;
-    const char *encoding; /* "UTF-8" or an iconv name */
-    iconv_t cd;           /* (iconv_t)-1 for UTF-8 */
+    const char *iconv_name; /* a code page the core does not decide, or
+                               NULL: the lines are UTF-8 already */
     s_line_t line;
     char why[512];
 } s_reader_t;
@@ -119,40 +117,32 @@ static int s_reserve(s_line_t *l, size_t need)
     return 0;
 }
 
-/* Decode b[0..len) into r->line: the text and the offsets of its first
- * RZ_TAX_RECORD_LEN + 1 characters. */
+/* b[0..len) into r->line: the text and the offsets of its first
+ * RZ_TAX_RECORD_LEN + 1 characters. b is UTF-8 already, unless the
+ * encoding option names a code page other than UTF-8 and Windows-1250. */
 static int s_decode(s_reader_t *r, const uint8_t *b, size_t len)
 {
     s_line_t *l = &r->line;
-    if (r->cd == (iconv_t)-1) {
-        if (!rzc_utf8_valid(b, len)) {
-            size_t i = 0;
-            while (i < len && b[i] < 0x80)
-                i++;
-            return s_why(r,
-                         "the line is not valid UTF-8 (byte 0x%02x near "
-                         "byte %zu)",
-                         i < len ? b[i] : 0, i + 1);
-        }
-        if (s_reserve(l, len + 1))
-            return RZ_ENOMEM;
-        memcpy(l->text, b, len);
-        l->len = len;
-    } else {
-        if (s_reserve(l, len * 3 + 1))
-            return RZ_ENOMEM;
-        iconv(r->cd, NULL, NULL, NULL, NULL);
-        char *ip = (char *)b, *op = l->text;
-        size_t il = len, ol = l->cap - 1;
-        if (iconv(r->cd, &ip, &il, &op, &ol) == (size_t)-1) {
-            size_t at = (size_t)(ip - (const char *)b);
-            if (errno == E2BIG)
-                return s_why(r, "%s", "the line does not fit in memory");
+    char *conv = NULL;
+    if (r->iconv_name) {
+        size_t n, at;
+        int rc = rzc_iconv("UTF-8", r->iconv_name, (const char *)b, len, &conv,
+                           &n, &at);
+        if (rc == RZ_ENOMEM)
+            return rc;
+        if (rc)
             return s_why(r, "byte 0x%02x at column %zu is not valid %s",
-                         at < len ? b[at] : 0, at + 1, r->encoding);
-        }
-        l->len = (size_t)(op - l->text);
+                         at < len ? b[at] : 0, at + 1, r->iconv_name);
+        b = (const uint8_t *)conv;
+        len = n;
     }
+    if (s_reserve(l, len + 1)) {
+        free(conv);
+        return RZ_ENOMEM;
+    }
+    memcpy(l->text, b, len);
+    l->len = len;
+    free(conv);
     l->text[l->len] = '\0';
     l->chars = 0;
     for (size_t i = 0; i < l->len; i++) {
@@ -276,13 +266,8 @@ static int s_record(s_reader_t *r, rz_tax_doc_t *doc)
         return -1;
     if (rz__tax_parcel_check(o->parcel_id, terc, why, sizeof(why)))
         return s_why(r, "identyfikator działki (columns 139-164): %s", why);
-    if (*r->t->tenant && memcmp(r->t->tenant, terc, 6))
-        return s_why(r,
-                     "identyfikator działki (columns 139-164): parcel %s "
-                     "lies in TERYT unit %s, not in gmina %s of this tax "
-                     "system (tax.tenant)",
-                     o->parcel_id, terc, r->t->tenant);
-    memcpy(doc->tenant, *r->t->tenant ? r->t->tenant : terc, 8);
+    /* the parcel names its gmina, whatever tax.tenant says */
+    memcpy(doc->tenant, terc, 8);
 
     if (s_field(r, RZ_TAXF_KIND, buf, sizeof(buf)))
         return -1;
@@ -384,6 +369,63 @@ static long s_control(const s_line_t *l)
     return -1;
 }
 
+/* A UTF-8 line that the core could not read whole, word by word: the
+ * fields are blank-padded, so a run between blanks is a field, and each is
+ * decoded on its own (a name in Windows-1250 next to an address in UTF-8).
+ * b[0..len) is the line as received, at the end of the input when at_end
+ * (so that a letter cut by the end stays bad). *bad is the offset in b of
+ * the first byte that is neither encoding, or SIZE_MAX. */
+static int s_words(const uint8_t *b, size_t len, int at_end, char **out,
+                   size_t *out_len, size_t *bad)
+{
+    char *o = malloc(len * 3 + 1), err[120];
+    uint8_t *w = malloc(len + 1);
+    size_t k = 0;
+    int rc = 0;
+    *bad = SIZE_MAX;
+    if (!o || !w) {
+        rc = RZ_ENOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < len;) {
+        if (b[i] == ' ') {
+            o[k++] = b[i++];
+            continue;
+        }
+        size_t e = i;
+        while (e < len && b[e] != ' ')
+            e++;
+        /* a line end after the word: the word is not the input's end */
+        memcpy(w, b + i, e - i);
+        size_t wl = e - i;
+        if (!(at_end && e == len))
+            w[wl++] = '\n';
+        rzc_text_t t;
+        rc = rzc_text_decode(&t, w, wl, RZC_ENC_UTF8, err, sizeof(err));
+        if (rc == RZ_ENOMEM)
+            goto done;
+        if (rc || t.n_bad) {
+            if (*bad == SIZE_MAX)
+                *bad = i + (rc ? 0 : t.bad[0]);
+            rc = 0;
+        } else {
+            size_t tl = t.len - (wl > e - i);
+            memcpy(o + k, t.text, tl);
+            k += tl;
+        }
+        rzc_text_free(&t);
+        i = e;
+    }
+    o[k] = '\0';
+    *out = o;
+    *out_len = k;
+    o = NULL;
+done:
+    free(o);
+    free(w);
+    return rc;
+}
+
 typedef struct s_span {
     size_t a, b; /* bytes of the line, without its end */
 } s_span_t;
@@ -392,25 +434,34 @@ int rz__tax_assessment_parse(rz_tax_t *t, const rz_input_t *in, rz_out_t *out,
                              char *err, size_t err_len)
 {
     const uint8_t *data = in->data;
-    size_t len = in->len, start = 0;
-    s_reader_t r = {.t = t, .cd = (iconv_t)-1};
-    int bom = len >= 3 && !memcmp(data, "\xef\xbb\xbf", 3);
-    if (bom)
-        start = 3;
+    size_t len = in->len;
+    s_reader_t r = {.t = t};
     /* a DOS end-of-file mark after the last line */
-    while (len > start && data[len - 1] == 0x1a)
+    while (len > 0 && data[len - 1] == 0x1a)
         len--;
-    if (bom || (!strcasecmp(t->encoding, "auto") &&
-                rzc_utf8_valid(data + start, len - start)))
-        r.encoding = "UTF-8";
-    else if (!strcasecmp(t->encoding, "auto"))
-        r.encoding = "WINDOWS-1250";
-    else
-        r.encoding = t->encoding;
-    if (strcasecmp(r.encoding, "UTF-8") &&
-        (r.cd = iconv_open("UTF-8", r.encoding)) == (iconv_t)-1) {
-        snprintf(err, err_len, "cannot decode %s", r.encoding);
-        return RZ_EINVAL;
+    /* UTF-8 and Windows-1250 are decided by the core, field by field (a
+     * field is a run between blanks here: names and addresses are
+     * blank-padded); any other code page is the file's, line by line */
+    rzc_text_t text = {0};
+    size_t *map = NULL;
+    const uint8_t *src = data;
+    size_t start = 0;
+    int enc = rz__tax_encoding(t->encoding);
+    if (enc >= 0) {
+        int rc = rzc_text_decode(&text, data, len, enc, err, err_len);
+        if (rc)
+            return rc;
+        if (rzc_text_map(&text, &map)) {
+            rzc_text_free(&text);
+            snprintf(err, err_len, "%s", "out of memory");
+            return RZ_ENOMEM;
+        }
+        src = (const uint8_t *)text.text;
+        len = text.len;
+    } else {
+        r.iconv_name = t->encoding;
+        if (len >= 3 && !memcmp(data, "\xef\xbb\xbf", 3))
+            start = 3;
     }
 
     /* the lines, and where the blank lines at the end begin */
@@ -418,9 +469,9 @@ int rz__tax_assessment_parse(rz_tax_t *t, const rz_input_t *in, rz_out_t *out,
     s_span_t *lines = NULL;
     int rc = 0;
     for (size_t p = start; p < len;) {
-        const uint8_t *nl = memchr(data + p, '\n', len - p);
-        size_t e = nl ? (size_t)(nl - data) : len;
-        size_t b = e > p && data[e - 1] == '\r' ? e - 1 : e;
+        const uint8_t *nl = memchr(src + p, '\n', len - p);
+        size_t e = nl ? (size_t)(nl - src) : len;
+        size_t b = e > p && src[e - 1] == '\r' ? e - 1 : e;
         if (n == cap) {
             cap = cap ? cap * 2 : 256;
             s_span_t *nw = realloc(lines, cap * sizeof(*lines));
@@ -432,7 +483,7 @@ int rz__tax_assessment_parse(rz_tax_t *t, const rz_input_t *in, rz_out_t *out,
             lines = nw;
         }
         lines[n++] = (s_span_t){p, b};
-        if (!s_blank(data + p, b - p))
+        if (!s_blank(src + p, b - p))
             last = n;
         p = nl ? e + 1 : len;
     }
@@ -445,7 +496,7 @@ int rz__tax_assessment_parse(rz_tax_t *t, const rz_input_t *in, rz_out_t *out,
     if (!in->partial) {
         size_t i = 0;
         for (; i < last; i++) {
-            if (s_decode(&r, data + lines[i].a, lines[i].b - lines[i].a))
+            if (s_decode(&r, src + lines[i].a, lines[i].b - lines[i].a))
                 continue;
             if (r.line.chars == RZ_TAX_RECORD_LEN)
                 break;
@@ -453,7 +504,7 @@ int rz__tax_assessment_parse(rz_tax_t *t, const rz_input_t *in, rz_out_t *out,
         if (i == last) {
             size_t c0 = 0;
             if (last &&
-                !s_decode(&r, data + lines[0].a, lines[0].b - lines[0].a))
+                !s_decode(&r, src + lines[0].a, lines[0].b - lines[0].a))
                 c0 = r.line.chars;
             snprintf(err, err_len,
                      "not a fixed-width assessment export: no line is %d "
@@ -464,6 +515,7 @@ int rz__tax_assessment_parse(rz_tax_t *t, const rz_input_t *in, rz_out_t *out,
         }
     }
 
+    char *words = NULL; /* the current line, decoded word by word */
     rz_tax_doc_t *doc = malloc(sizeof(*doc));
     if (!doc) {
         rc = RZ_ENOMEM;
@@ -474,14 +526,44 @@ int rz__tax_assessment_parse(rz_tax_t *t, const rz_input_t *in, rz_out_t *out,
         char key[40];
         snprintf(key, sizeof(key), "line %llu",
                  (unsigned long long)(first + i));
-        rz_record_ref_t ref = {first + i, key, data + lines[i].a,
-                               lines[i].b - lines[i].a};
+        /* the record as received: the line's bytes in the input */
+        size_t a = lines[i].a, b = lines[i].b;
+        size_t oa = map ? map[a] : a, ob = map ? map[b] : b;
+        rz_record_ref_t ref = {first + i, key, data + oa, ob - oa};
         r.why[0] = '\0';
-        if (s_blank(ref.bytes, ref.len)) {
+        if (s_blank(src + a, b - a)) {
             rz_out_quarantine(out, &ref, "blank line between records");
             continue;
         }
-        int d = s_decode(&r, ref.bytes, ref.len);
+        size_t bad = text.n_bad ? rzc_text_bad_in(&text, oa, ob) : SIZE_MAX;
+        const uint8_t *line_text = src + a;
+        size_t line_len = b - a;
+        free(words);
+        words = NULL;
+        if (bad != SIZE_MAX && strncmp(text.encoding, "UTF-8", 5) == 0) {
+            size_t wbad;
+            if (s_words(data + oa, ob - oa, ob == in->len, &words, &line_len,
+                        &wbad)) {
+                rc = RZ_ENOMEM;
+                snprintf(err, err_len, "%s", "out of memory");
+                break;
+            }
+            line_text = (const uint8_t *)words;
+            bad = wbad == SIZE_MAX ? SIZE_MAX : oa + wbad;
+        }
+        if (bad != SIZE_MAX) {
+            if (enc == RZC_ENC_AUTO)
+                s_why(&r,
+                      "byte 0x%02x at offset %zu is neither UTF-8 nor "
+                      "Windows-1250",
+                      data[bad], bad);
+            else
+                s_why(&r, "byte 0x%02x at offset %zu is not valid %s",
+                      data[bad], bad, text.encoding);
+            rz_out_quarantine(out, &ref, r.why);
+            continue;
+        }
+        int d = s_decode(&r, line_text, line_len);
         if (d == RZ_ENOMEM) {
             rc = d;
             snprintf(err, err_len, "%s", "out of memory");
@@ -521,10 +603,11 @@ int rz__tax_assessment_parse(rz_tax_t *t, const rz_input_t *in, rz_out_t *out,
             rz_out_quarantine(out, &ref, why);
     }
     free(doc);
+    free(words);
 done:
     free(lines);
     free(r.line.text);
-    if (r.cd != (iconv_t)-1)
-        iconv_close(r.cd);
+    free(map);
+    rzc_text_free(&text);
     return rc;
 }

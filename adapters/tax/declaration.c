@@ -324,14 +324,9 @@ static int s_header(s_decl_t *x, const xmlNode *decl, int *correction)
                          "Naglowek/OrganPodatkowy/@kodTERYT: '%.32s' is "
                          "not the TERC code of a gmina (7 digits)",
                          bad ? "(too long)" : c);
-        if (*x->t->tenant && strcmp(x->t->tenant, c))
-            return s_why(x,
-                         "Naglowek/OrganPodatkowy/@kodTERYT: %s is not "
-                         "gmina %s of this tax system (tax.tenant)",
-                         c, x->t->tenant);
+        /* the declaration says whose it is: tax.tenant is only the
+         * fallback for one that does not */
         memcpy(doc->tenant, c, 8);
-    } else if (*x->t->tenant) {
-        memcpy(doc->tenant, x->t->tenant, 8);
     }
     return 0;
 }
@@ -610,6 +605,8 @@ static int s_declaration(s_decl_t *x, const xmlNode *decl)
         s_objects(x, decl))
         return -1;
     if (!*doc->tenant)
+        memcpy(doc->tenant, x->t->tenant, 8);
+    if (!*doc->tenant)
         return s_why(x, "%s",
                      "no tenant: no OrganPodatkowy/@kodTERYT, no "
                      "parcel id and no tax.tenant configured");
@@ -721,12 +718,31 @@ static int s_has_prolog(const uint8_t *d, size_t len)
     return len - i >= 5 && !memcmp(d + i, "<?xml", 5);
 }
 
+/* 1 when the prolog names UTF-8 or no encoding (UTF-8 by the XML rules). */
+static int s_prolog_utf8(const uint8_t *d, size_t len)
+{
+    const uint8_t *end = memchr(d, '>', len);
+    size_t n = end ? (size_t)(end - d) : 0;
+    for (size_t i = 0; i + 9 < n; i++) {
+        if (memcmp(d + i, "encoding", 8))
+            continue;
+        size_t k = i + 8;
+        while (k < n &&
+               (d[k] == ' ' || d[k] == '=' || d[k] == '"' || d[k] == '\''))
+            k++;
+        return n - k >= 5 && (!strncasecmp((const char *)d + k, "UTF-8", 5) ||
+                              !strncasecmp((const char *)d + k, "UTF8", 4));
+    }
+    return 1;
+}
+
 int rz__tax_declaration_parse(rz_tax_t *t, const rz_input_t *in, rz_out_t *out,
                               char *err, size_t err_len)
 {
     const uint8_t *d = in->data;
     size_t len = in->len;
     s_scan_t s = {0};
+    rzc_text_t fixed = {0}; /* the current declaration, repaired */
     int rc = s_scan(d, len, &s);
     xmlParserCtxtPtr ctx = NULL;
     rz_tax_doc_t *doc = NULL;
@@ -766,11 +782,27 @@ int rz__tax_declaration_parse(rz_tax_t *t, const rz_input_t *in, rz_out_t *out,
     }
 
     /* a declaration cut out of its batch (a quarantined record retried)
-     * has no prolog: UTF-8 by the XML rules if it is valid UTF-8, else
-     * the configured encoding */
+     * has no prolog: its encoding is decided from its bytes, or is the
+     * configured one. A UTF-8 document is repaired declaration by
+     * declaration (below), so that one field in Windows-1250 neither
+     * spoils the others nor makes the declaration unreadable. */
     const char *enc = NULL;
-    if (!s_has_prolog(d, len) && !rzc_utf8_valid(d, len))
-        enc = strcasecmp(t->encoding, "auto") ? t->encoding : "WINDOWS-1250";
+    int utf8 = 1;
+    if (s_has_prolog(d, len)) {
+        utf8 = s_prolog_utf8(d, len);
+    } else if (!rzc_utf8_valid(d, len)) {
+        int core = rz__tax_encoding(t->encoding);
+        rzc_text_t probe;
+        if (core == RZC_ENC_AUTO &&
+            rzc_text_decode(&probe, d, len, core, err, err_len) == 0) {
+            utf8 = strncmp(probe.encoding, "UTF-8", 5) == 0;
+            rzc_text_free(&probe);
+        } else {
+            utf8 = core == RZC_ENC_UTF8;
+        }
+        if (!utf8)
+            enc = core == RZC_ENC_AUTO ? "WINDOWS-1250" : t->encoding;
+    }
 
     int alone = s.has_root && s.root_a == s.slices[0].a;
     size_t head = alone ? s.root_a : s.root_end;
@@ -796,8 +828,31 @@ int rz__tax_declaration_parse(rz_tax_t *t, const rz_input_t *in, rz_out_t *out,
                                     "before the end of the input");
             continue;
         }
+        const uint8_t *body = d + sl->a;
+        size_t body_len = sl->b - sl->a;
+        rzc_text_free(&fixed);
+        if (utf8 && !rzc_utf8_valid(body, body_len)) {
+            char why[200];
+            rc = rzc_text_decode(&fixed, body, body_len, RZC_ENC_UTF8, why,
+                                 sizeof(why));
+            if (rc) {
+                snprintf(err, err_len, "%s", why);
+                goto done;
+            }
+            if (fixed.n_bad) {
+                size_t at = sl->a + fixed.bad[0];
+                snprintf(why, sizeof(why),
+                         "byte 0x%02x at offset %zu is neither UTF-8 nor "
+                         "Windows-1250",
+                         d[at], at);
+                rz_out_quarantine(out, &ref, why);
+                continue;
+            }
+            body = (const uint8_t *)fixed.text;
+            body_len = fixed.len;
+        }
         /* head + (root start tag) + the declaration + (root end tag) */
-        size_t need = head + (sl->b - sl->a) + s.qname_len + 4;
+        size_t need = head + body_len + s.qname_len + 4;
         if (need > cap) {
             uint8_t *n = realloc(buf, need);
             if (!n) {
@@ -810,8 +865,8 @@ int rz__tax_declaration_parse(rz_tax_t *t, const rz_input_t *in, rz_out_t *out,
         }
         memcpy(buf, d, head);
         size_t o = head;
-        memcpy(buf + o, d + sl->a, sl->b - sl->a);
-        o += sl->b - sl->a;
+        memcpy(buf + o, body, body_len);
+        o += body_len;
         if (!alone) {
             buf[o++] = '<';
             buf[o++] = '/';
@@ -860,6 +915,7 @@ int rz__tax_declaration_parse(rz_tax_t *t, const rz_input_t *in, rz_out_t *out,
         xmlFreeDoc(x);
     }
 done:
+    rzc_text_free(&fixed);
     free(buf);
     free(doc);
     free(s.slices);

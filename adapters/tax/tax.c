@@ -17,16 +17,18 @@
  * shows a parcel's geometry, declarations and decisions together: an
  * official handling a case about a piece of land sees everything about
  * it in one query. Objects with no parcel (rare: a structure declared
- * without one) get "account:<taxpayer account>".
+ * without one) get "document:<form>/<document number>" (a decision's item
+ * number included): the taxpayer's account is personal data (tax.proto)
+ * and must not become a subject, which is indexed and shown everywhere.
  *
  * A record is the unit of the quarantine: a declaration with one bad
  * field is quarantined whole, never published in part, since it is one
  * legal document.
  */
-#include <iconv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libxml/parser.h>
 
@@ -48,6 +50,20 @@ const rz_conf_option_t rz__tax_options[] = {
      "UTF-8 or starts with a BOM, else WINDOWS-1250; or an iconv name"},
     {NULL, 0, 0, NULL, NULL, 0, 0, NULL, NULL}};
 
+int rz__tax_encoding(const char *name)
+{
+    static const struct {
+        const char *name;
+        int enc;
+    } known[] = {{"auto", RZC_ENC_AUTO},     {"UTF-8", RZC_ENC_UTF8},
+                 {"UTF8", RZC_ENC_UTF8},     {"WINDOWS-1250", RZC_ENC_CP1250},
+                 {"CP1250", RZC_ENC_CP1250}, {"WIN-1250", RZC_ENC_CP1250}};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+        if (!strcasecmp(name, known[i].name))
+            return known[i].enc;
+    return -1;
+}
+
 int rz__tax_open(void **state, const void *conf, char *err, size_t err_len)
 {
     const rz_tax_conf_t *c = conf;
@@ -64,16 +80,22 @@ int rz__tax_open(void **state, const void *conf, char *err, size_t err_len)
                  tenant);
         return RZ_ECONFIG;
     }
-    if (strcmp(enc, "auto")) {
-        iconv_t cd = iconv_open("UTF-8", enc);
-        if (cd == (iconv_t)-1) {
+    if (rz__tax_encoding(enc) < 0) {
+        char *probe = NULL;
+        size_t n, at;
+        int rc = rzc_iconv("UTF-8", enc, "", 0, &probe, &n, &at);
+        free(probe);
+        if (rc == RZ_ENOMEM) {
+            snprintf(err, err_len, "%s", "out of memory");
+            return rc;
+        }
+        if (rc) {
             snprintf(err, err_len,
                      "tax.encoding: '%.64s' is not an encoding "
                      "iconv knows",
                      enc);
             return RZ_ECONFIG;
         }
-        iconv_close(cd);
     }
     rz_tax_t *t = calloc(1, sizeof(*t));
     if (!t || !(t->encoding = strdup(enc))) {
@@ -187,17 +209,10 @@ int rz__tax_emit(const rz_tax_doc_t *d, const rz_record_ref_t *ref,
     }
     for (size_t g = 0; g < ng && !rc; g++) {
         const char *p = groups[g].parcel;
-        if (!p && !*d->account) {
-            snprintf(why, why_len, "%s",
-                     "an object without a parcel id and no taxpayer account: "
-                     "the event would have no subject");
-            rc = RZ_EINVAL;
-            break;
-        }
         int n = snprintf(ids[g], sizeof(ids[g]), "%s/%s", d->id_prefix,
                          p ? p : "account");
         int m = snprintf(subjects[g], sizeof(subjects[g]), "%s:%s",
-                         p ? "parcel" : "account", p ? p : d->account);
+                         p ? "parcel" : "document", p ? p : d->id_prefix);
         if (n < 0 || (size_t)n >= sizeof(ids[g]) || m < 0 ||
             (size_t)m >= sizeof(subjects[g])) {
             snprintf(why, why_len,

@@ -40,6 +40,11 @@ typedef struct rz_tax {
 } rz_tax_t;
 
 int rz__tax_open(void **state, const void *conf, char *err, size_t err_len);
+
+/* The core's RZC_ENC_* for an encoding option the core decodes itself
+ * ("auto", UTF-8, Windows-1250 under their usual names), or -1 for
+ * another code page, which is read through iconv. */
+int rz__tax_encoding(const char *name);
 void rz__tax_close(void *state);
 
 /* ---------------------------------------------------------------------------
@@ -81,10 +86,11 @@ typedef struct rz_tax_doc {
 /* Report d as events to out: one per parcel, holding every object of d on
  * that parcel (in order of first appearance), with subject
  * "parcel:<id>"; objects without a parcel go into one event with subject
- * "account:<account>". Each event's id is d->id_prefix + "/" + parcel id
- * (or "/account"). All events share ref. Returns the number of events
- * reported, or a negative code when an event could not be built (nothing
- * was reported then and why holds the reason for the quarantine). */
+ * "document:<id_prefix>" (never the account: it is personal data). Each
+ * event's id is d->id_prefix + "/" + parcel id (or "/account"). All events
+ * share ref. Returns the number of events reported, or a negative code when an
+ * event could not be built (nothing was reported then and why holds the reason
+ * for the quarantine). */
 int rz__tax_emit(const rz_tax_doc_t *d, const rz_record_ref_t *ref,
                  rz_out_t *out, char *why, size_t why_len);
 

@@ -282,6 +282,19 @@ static int s_is_sep(uint8_t c)
            c == '|' || c == '"';
 }
 
+/* Is the well-formed n-byte sequence at s a letter a Latin-script UTF-8
+ * text holds (U+00A0..U+024F) or typographic punctuation (U+2000..U+20FF)?
+ * Windows-1250 text forms other well-formed pairs by accident: "ÓŁ" in
+ * capitals is D3 A3, which UTF-8 reads as a Cyrillic letter. */
+static int s_latin(const uint8_t *s, size_t n)
+{
+    uint32_t cp = n == 2   ? ((s[0] & 0x1fu) << 6) | (s[1] & 0x3fu)
+                  : n == 3 ? ((s[0] & 0x0fu) << 12) | ((s[1] & 0x3fu) << 6) |
+                                 (s[2] & 0x3fu)
+                           : 0;
+    return (cp >= 0xa0 && cp <= 0x24f) || (cp >= 0x2000 && cp <= 0x20ff);
+}
+
 /* A field of a UTF-8 file with bytes that are not UTF-8: Windows-1250 if it
  * can only be that, else U+FFFD for each bad byte. */
 static int s_field(s_out_t *o, const uint8_t *b, size_t len, size_t base,
@@ -290,7 +303,7 @@ static int s_field(s_out_t *o, const uint8_t *b, size_t len, size_t base,
     int letters = 0, cp1250 = 1, cut = 0;
     for (size_t i = 0, n; i < len; i += n) {
         n = b[i] < 0x80 ? 1 : s_utf8_seq(b + i, len - i);
-        if (n > 1)
+        if (n > 1 && s_latin(b + i, n))
             letters++;
         if (n == 0) {
             n = 1;
@@ -570,4 +583,45 @@ int rzc_grosze(const char *s, int64_t scale, int64_t *out, const char **why)
         *why = "is not a number";
     }
     return -1;
+}
+
+/* ==========================================================================
+ * Where decoded text came from
+ */
+
+/* The decoding is replayed over orig and text side by side: an ASCII byte
+ * is itself, a bad byte is U+FFFD, a UTF-8 letter that text repeats is
+ * itself (a field repaired as Windows-1250 has none of its own), and
+ * anything else is one Windows-1250 byte. */
+int rzc_text_map(const rzc_text_t *t, size_t **map)
+{
+    size_t *m = malloc((t->len + 1) * sizeof *m);
+    *map = m;
+    if (!m)
+        return RZ_ENOMEM;
+    const uint8_t *o = t->orig, *x = (const uint8_t *)t->text;
+    int cp1250 = t->encoding && !strcmp(t->encoding, "windows-1250");
+    size_t i = t->bom, j = 0, k = 0;
+    while (j < t->len && i < t->orig_len) {
+        size_t in = 1, out = 1, n;
+        if (o[i] >= 0x80) {
+            if (k < t->n_bad && t->bad[k] == i) {
+                out = 3;
+                k++;
+            } else if (!cp1250 &&
+                       (n = s_utf8_seq(o + i, t->orig_len - i)) > 0 &&
+                       j + n <= t->len && !memcmp(x + j, o + i, n)) {
+                in = out = n;
+            } else {
+                out = s_cp1250_char(o[i])[0];
+                out = out ? out : 1;
+            }
+        }
+        for (size_t q = 0; q < out && j < t->len; q++)
+            m[j++] = i;
+        i += in;
+    }
+    while (j <= t->len)
+        m[j++] = t->orig_len;
+    return 0;
 }

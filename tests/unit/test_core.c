@@ -164,6 +164,16 @@ static void test_cp1250_field_decoded_alone(void **state)
     assert_int_equal(t.bad[0], strlen(cut) - 1);
     assert_int_equal(rzc_text_bad_in(&t, 0, 16), SIZE_MAX);
     rzc_text_free(&t);
+    /* capitals whose Windows-1250 bytes pair up as UTF-8 (D3 A3) */
+    const char caps[] = "Gda\xc5\x84sk;\xaf\xd3\xa3\xc6-TESTOWA;"
+                        "Krak\xc3\xb3w\n";
+    assert_int_equal(rzc_text_decode(&t, (const uint8_t *)caps, strlen(caps),
+                                     RZC_ENC_AUTO, err, sizeof err),
+                     0);
+    assert_int_equal(t.n_bad, 0);
+    assert_string_equal(t.text, "Gda\xc5\x84sk;\xc5\xbb\xc3\x93\xc5\x81"
+                                "\xc4\x86-TESTOWA;Krak\xc3\xb3w\n");
+    rzc_text_free(&t);
     /* a Windows-1250 file stays one */
     const char cp[] = "\xa3\xf3" "d\x9f;Gda\xf1sk\n";
     assert_int_equal(rzc_text_decode(&t, (const uint8_t *)cp, strlen(cp),
@@ -171,6 +181,53 @@ static void test_cp1250_field_decoded_alone(void **state)
                      0);
     assert_string_equal(t.encoding, "windows-1250");
     assert_string_equal(t.text, "\xc5\x81\xc3\xb3" "d\xc5\xba;Gda\xc5\x84sk\n");
+    rzc_text_free(&t);
+}
+
+/* every byte of the text points at the byte of the input it came from */
+static void test_text_map_points_into_the_input(void **state)
+{
+    (void)state;
+    rzc_text_t t;
+    char err[128];
+    size_t *map;
+    /* BOM, a UTF-8 letter, a Windows-1250 field, a bad byte (0x81 is
+     * undefined in Windows-1250) */
+    const char in[] = "\xef\xbb\xbf" "Gda\xc5\x84sk;\xa3\xf3" "d\x9f;"
+                      "Krak\xc3\xb3w;a\x81z\n";
+    assert_int_equal(rzc_text_decode(&t, (const uint8_t *)in, strlen(in),
+                                     RZC_ENC_AUTO, err, sizeof err),
+                     0);
+    assert_int_equal(t.n_bad, 1);
+    assert_int_equal(rzc_text_map(&t, &map), 0);
+    const char *x = t.text;
+    size_t n = strlen(in);
+    assert_int_equal(map[0], 3);                          /* G after BOM */
+    assert_int_equal(map[strchr(x, ';') - x], 10);        /* first ';' */
+    const char *lodz = strchr(x, ';') + 1;                /* "Łódź" */
+    assert_int_equal(map[lodz - x], 11);
+    assert_int_equal(map[lodz - x + 1], 11);              /* Ł: 2 bytes */
+    assert_int_equal(map[lodz - x + 2], 12);              /* ó */
+    const char *krak = strstr(x, "Krak");
+    assert_int_equal(map[krak - x], 16);
+    assert_int_equal(map[krak - x + 4], 20);              /* ó, UTF-8 */
+    assert_int_equal(map[krak - x + 5], 20);
+    const char *fffd = strstr(x, "\xef\xbf\xbd");
+    assert_int_equal(map[fffd - x], t.bad[0]);
+    assert_int_equal(map[fffd - x + 3], t.bad[0] + 1);    /* z */
+    assert_int_equal(map[t.len], n);
+    free(map);
+    rzc_text_free(&t);
+    /* a whole Windows-1250 file */
+    const char cp[] = "\xa3\xf3" "d\x9f;Gda\xf1sk\n";
+    assert_int_equal(rzc_text_decode(&t, (const uint8_t *)cp, strlen(cp),
+                                     RZC_ENC_AUTO, err, sizeof err),
+                     0);
+    assert_int_equal(rzc_text_map(&t, &map), 0);
+    assert_int_equal(map[strchr(t.text, ';') - t.text], 4);
+    assert_int_equal(map[t.len - 1], strlen(cp) - 1);
+    assert_int_equal(map[t.len], strlen(cp));
+    free(map);
     rzc_text_free(&t);
 }
 
@@ -183,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_money_forms),
         cmocka_unit_test(test_utf8_edge_cases),
         cmocka_unit_test(test_cp1250_field_decoded_alone),
+        cmocka_unit_test(test_text_map_points_into_the_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

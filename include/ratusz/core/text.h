@@ -68,8 +68,9 @@ char *rzc_cp1250_encode(const char *s, size_t len, size_t *out_len,
  * "\n \r , ; \t | \"" (every ASCII byte means the same in both
  * encodings, so fields are found before decoding). Such a field is decoded
  * on its own as Windows-1250 when it is valid Windows-1250, has no
- * well-formed UTF-8 letter of its own and is not a UTF-8 letter cut by the
- * end of the input. Otherwise its bad bytes become U+FFFD and their
+ * well-formed UTF-8 Latin letter or typographic punctuation of its own
+ * (Windows-1250 capitals form other well-formed pairs by accident: "ÓŁ"
+ * is D3 A3) and is not a UTF-8 letter cut by the end of the input. Otherwise its bad bytes become U+FFFD and their
  * offsets are listed in bad[]: the reader quarantines the record that
  * holds them, naming the offset. In a Windows-1250 file the undefined
  * bytes are listed the same way.
@@ -135,5 +136,15 @@ int rzc_decimal(const char *s, int64_t mult, int flags, int64_t *out);
  * form of RZC_DEC_SIGN | RZC_DEC_GROUPS. Returns 0, or -1 with *why ("is
  * not a number", "has fractions of a grosz", "is out of range"). */
 int rzc_grosze(const char *s, int64_t scale, int64_t *out, const char **why);
+
+/* ==========================================================================
+ * Where decoded text came from
+ */
+
+/* For each byte of t->text, the offset in t->orig of the byte it was
+ * decoded from: (*map)[i] for text[i], and (*map)[t->len] = t->orig_len,
+ * so that a record's bytes text[a..b) came from orig[map[a]..map[b]). The
+ * caller frees *map. Returns 0 or RZ_ENOMEM. */
+int rzc_text_map(const rzc_text_t *t, size_t **map);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "adapter.h"
 #include "env.h"
+#include "harness.h"
 #include "ratusz/core/time.h"
 
 extern const rz_adapter_module_t rz_module_environment;
@@ -71,6 +72,9 @@ static int s_on_event(rz_out_t *out, const rz_record_ref_t *ref,
     /* every event the module makes must pass the bus's own check */
     if (rz_event_check(ev, why, sizeof why) != 0)
         fail_msg("invalid event %s: %s", ev->id ? ev->id : "?", why);
+    /* and none may hold a Polish letter read in the wrong encoding */
+    if (rzt_event_mojibake(ev))
+        fail_msg("mojibake in event %s", ev->id ? ev->id : "?");
     got_t *g = s_add(c, ref);
     g->is_event = 1;
     g->packed_len = ratusz__v1__event__get_packed_size(ev);
@@ -1294,7 +1298,7 @@ static void test_variant_windows_1250(void **st)
     s_coll_free(&v);
     free(bad);
 
-    /* declared UTF-8: no guessing, the records are not valid JSON */
+    /* declared UTF-8: each field that is not is Windows-1250 on its own */
     s_coll_init(&v);
     char err[256];
     rz_input_t in = {.origin = "http POST /gios",
@@ -1303,19 +1307,22 @@ static void test_variant_windows_1250(void **st)
                      .len = clen,
                      .content_type = "application/json; charset=UTF-8",
                      .content_id = "0"};
-    /* only the 23 stations whose records are plain ASCII go out */
     assert_int_equal(M->parse(m.state, &in, &v.out, err, sizeof err), 0);
-    assert_int_equal(v.events, 23);
-    assert_int_equal(v.quarantined, 184);
-    assert_non_null(strstr(s_q(&v, 0)->reason, "not valid JSON"));
+    assert_int_equal(v.events, 207);
+    assert_int_equal(v.quarantined, 0);
+    s_assert_same_events(&plain, &v);
     s_coll_free(&v);
+    s_coll_free(&plain);
 
-    /* 0x81 means nothing in Windows-1250 either */
+    /* 0x81 means nothing in Windows-1250 either: its record goes */
+    s_coll_init(&v);
     assert_int_equal(
-        s_parse_buf(&m, &v, "x.json", "[\"\x81\"]", 5, err, sizeof err),
-        RZ_EINVAL);
-    assert_string_equal(err, "neither UTF-8 nor Windows-1250: byte 0x81 at "
-                             "offset 2");
+        s_parse_buf(&m, &v, "x.json", "[\"\x81\"]", 5, err, sizeof err), 0);
+    assert_int_equal(v.quarantined, 1);
+    assert_string_equal(s_q(&v, 0)->reason,
+                        "byte 0x81 at offset 2 is neither UTF-8 nor "
+                        "Windows-1250");
+    s_coll_free(&v);
     free(b);
     free(cp);
     s_coll_free(&plain);
@@ -1466,6 +1473,205 @@ static void test_variant_corrupted_record_in_the_middle(void **st)
     (void)st;
 }
 
+/* The station list as a person or a script saves it: pretty-printed with
+ * an indent of 4, keys in the feed's order. */
+static char *s_pretty_stations(size_t *len)
+{
+    json_t *j = s_load_fix("gios_station_findAll.json");
+    char *t = json_dumps(j, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    assert_non_null(t);
+    *len = strlen(t);
+    return t;
+}
+
+/* Where record i of a pretty-printed root array starts. */
+static size_t s_nth_record(const char *t, size_t i)
+{
+    const char *p = t;
+    for (size_t k = 0; k <= i; k++) {
+        p = strstr(p + 1, "\n    {");
+        assert_non_null(p);
+    }
+    return (size_t)(p + 5 - t);
+}
+
+static void test_pretty_printed_damaged_record_takes_only_itself(void **st)
+{
+    mod_t m;
+    coll_t c;
+    size_t len, vlen;
+    s_open(&m, "terc=" TERC);
+    char *t = s_pretty_stations(&len);
+    size_t r10 = s_nth_record(t, 10), r11 = s_nth_record(t, 11);
+    /* the record as it should be quarantined: to its '}', without ',' */
+    size_t r10_len = (size_t)(strstr(t + r10, "\n    },") - (t + r10)) + 6;
+
+    /* an unterminated string running across lines */
+    size_t at = s_find(t + r10, "\",\n") + r10;
+    char *v = s_splice(t, len, at, 1, "", &vlen);
+    s_coll_init(&c);
+    s_parse_mem(&m, &c, "findAll.json", v, vlen);
+    assert_int_equal(c.events + c.quarantined, 207);
+    assert_int_equal(c.quarantined, 1);
+    assert_string_equal(s_q(&c, 0)->key, "[10]");
+    assert_non_null(strstr(s_q(&c, 0)->reason, "is not closed before the end "
+                                               "of its line"));
+    assert_int_equal(s_q(&c, 0)->len, r10_len - 1);
+    assert_memory_equal(s_q(&c, 0)->bytes, v + r10, r10_len - 1);
+    /* the next record went out */
+    assert_string_equal(c.g[11].key, "[11]");
+    assert_true(c.g[11].is_event);
+    free(v);
+    s_coll_free(&c);
+
+    /* a record whose nested object is never closed */
+    at = s_find(t + r10, "\n        }") + r10;
+    v = s_splice(t, len, at, 10, "", &vlen);
+    s_coll_init(&c);
+    s_parse_mem(&m, &c, "findAll.json", v, vlen);
+    assert_int_equal(c.events, 206);
+    assert_int_equal(c.quarantined, 1);
+    assert_string_equal(s_q(&c, 0)->key, "[10]");
+    assert_non_null(strstr(s_q(&c, 0)->reason, "is not closed (a '}' or ']' "
+                                               "is missing)"));
+    assert_int_equal(s_q(&c, 0)->len, r10_len - 10);
+    assert_memory_equal(s_q(&c, 0)->bytes, v + r10, r10_len - 10);
+    assert_true(c.g[11].is_event);
+    free(v);
+    s_coll_free(&c);
+
+    /* a bad number: jansson's reason, the record's own bytes */
+    at = s_find(t + r11, "\"id\": ") + r11 + 6;
+    v = s_splice(t, len, at, 0, "1x", &vlen);
+    s_coll_init(&c);
+    s_parse_mem(&m, &c, "findAll.json", v, vlen);
+    assert_int_equal(c.events, 206);
+    assert_int_equal(c.quarantined, 1);
+    assert_string_equal(s_q(&c, 0)->key, "[11]");
+    assert_non_null(strstr(s_q(&c, 0)->reason, "not valid JSON"));
+    assert_true(c.g[12].is_event);
+    free(v);
+    s_coll_free(&c);
+
+    /* the last record damaged: the file still ends where it should */
+    size_t last = s_nth_record(t, 206);
+    at = s_find(t + last, "\",\n") + last;
+    v = s_splice(t, len, at, 1, "", &vlen);
+    s_coll_init(&c);
+    s_parse_mem(&m, &c, "findAll.json", v, vlen);
+    assert_int_equal(c.events, 206);
+    assert_int_equal(c.quarantined, 1);
+    assert_string_equal(s_q(&c, 0)->key, "[206]");
+    free(v);
+    s_coll_free(&c);
+
+    /* cut short inside a record: that record, and the file fails whole */
+    s_coll_init(&c);
+    s_parse_cut(&m, &c, "findAll.json", t, r11 + 40, "the root array");
+    assert_int_equal(c.events, 11);
+    assert_int_equal(c.quarantined, 1);
+    assert_non_null(strstr(s_q(&c, 0)->reason, "input ends inside"));
+    s_coll_free(&c);
+    free(t);
+    s_close(&m);
+    (void)st;
+}
+
+static void test_pretty_printed_getdata_damaged_value(void **st)
+{
+    mod_t m;
+    coll_t c;
+    size_t len, vlen;
+    s_open(&m, PRELOAD_117);
+    json_t *j = s_load_fix("gios_data_getData_14395_PM10.json");
+    char *t = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    len = strlen(t);
+    /* values[4]'s date loses its closing quote */
+    size_t at = s_find(t, "2021-01-23 13:00:00") + 19;
+    char *v = s_splice(t, len, at, 1, "", &vlen);
+    s_coll_init(&c);
+    s_parse_mem(&m, &c, "gios_data_getData_14395_PM10.json", v, vlen);
+    assert_int_equal(c.events, 64);
+    assert_int_equal(c.quarantined, 1);
+    assert_string_equal(s_q(&c, 0)->key, "values[4]");
+    assert_non_null(strstr(s_q(&c, 0)->reason, "not closed"));
+    Ratusz__V1__Event *ev = s_ev(&c, 4);
+    assert_string_equal(ev->id, "gios-14395-2021012312");
+    ratusz__v1__event__free_unpacked(ev, NULL);
+    free(v);
+    free(t);
+    s_coll_free(&c);
+    s_close(&m);
+    (void)st;
+}
+
+/* A UTF-8 file with one field in Windows-1250, one with a byte that is
+ * neither, and one cut inside a two-byte letter. */
+static void test_encoding_is_decided_per_field(void **st)
+{
+    mod_t m;
+    coll_t plain, c;
+    size_t len, vlen, clen;
+    char err[256];
+    s_open(&m, "terc=" TERC);
+    char *b = s_read(FIX "gios_station_findAll.json", &len);
+    s_coll_init(&plain);
+    s_parse_mem(&m, &plain, "findAll.json", b, len);
+
+    /* one station name in Windows-1250: its letters kept, no others
+     * touched */
+    const char *name = "\"Wrocław - Bartnicza\"";
+    size_t at = s_find(b, name);
+    char *cp = s_to_cp1250(name, strlen(name), &clen);
+    char *v = s_splice(b, len, at, strlen(name), cp, &vlen);
+    s_coll_init(&c);
+    s_parse_mem(&m, &c, "findAll.json", v, vlen);
+    assert_int_equal(c.events, 207);
+    assert_int_equal(c.quarantined, 0);
+    s_assert_same_events(&plain, &c);
+    free(v);
+    free(cp);
+    s_coll_free(&c);
+
+    /* a byte Windows-1250 does not define: that station only */
+    v = s_splice(b, len, at + 1, 0, "\x81", &vlen);
+    s_coll_init(&c);
+    s_parse_mem(&m, &c, "findAll.json", v, vlen);
+    assert_int_equal(c.events, 206);
+    assert_int_equal(c.quarantined, 1);
+    char want[128];
+    snprintf(want, sizeof want,
+             "byte 0x81 at offset %zu is neither UTF-8 nor Windows-1250",
+             at + 1);
+    assert_string_equal(s_q(&c, 0)->reason, want);
+    free(v);
+    s_coll_free(&c);
+
+    /* cut inside the 'ł' of a station near the end: the stations before
+     * it go out in their own letters, the cut one is quarantined */
+    const char *last = strstr(b, "\"id\":9791,");
+    size_t records = 0;
+    for (const char *p = b; (p = strstr(p, "\"stationName\"")) && p < last; p++)
+        records++;
+    const char *l = strstr(last, "\xc5");
+    assert_non_null(l);
+    size_t cut = (size_t)(l - b) + 1;
+    s_coll_init(&c);
+    assert_int_equal(
+        s_parse_buf(&m, &c, "findAll.json", b, cut, err, sizeof err),
+        RZ_EINVAL);
+    assert_non_null(strstr(err, "the file is cut short"));
+    assert_int_equal(c.events, records);
+    assert_int_equal(c.quarantined, 1);
+    free(b);
+    s_coll_free(&c);
+    s_coll_free(&plain);
+    s_close(&m);
+    (void)st;
+}
+
 static void test_several_documents_in_one_input(void **st)
 {
     mod_t m;
@@ -1584,6 +1790,9 @@ int main(void)
         cmocka_unit_test(test_variant_truncated_mid_record),
         cmocka_unit_test(test_variant_truncated_at_record_boundary),
         cmocka_unit_test(test_variant_corrupted_record_in_the_middle),
+        cmocka_unit_test(test_pretty_printed_damaged_record_takes_only_itself),
+        cmocka_unit_test(test_pretty_printed_getdata_damaged_value),
+        cmocka_unit_test(test_encoding_is_decided_per_field),
         cmocka_unit_test(test_several_documents_in_one_input),
         cmocka_unit_test(test_what_is_not_a_gios_response),
         cmocka_unit_test(test_open_checks_its_options),

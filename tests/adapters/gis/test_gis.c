@@ -80,6 +80,9 @@ static int s_on_event(rz_out_t *o, const rz_record_ref_t *ref,
     r->ev = ratusz__v1__event__unpack(NULL, n, buf);
     free(buf);
     assert_non_null(r->ev);
+    /* no Polish letter read in the wrong encoding, in any event */
+    if (rzt_event_mojibake(ev))
+        fail_msg("mojibake in event %s", ev->id);
     /* what the runtime adds: the source; then the bus must accept it */
     Ratusz__V1__Event e = *r->ev;
     e.source = "/test/gis";
@@ -550,23 +553,54 @@ static void test_geojson_windows1250(void **st)
     assert_string_equal(s_prop(s_by_subject(c, "terc:28")->gis, "JPT_NAZWA_"),
                         "warmińsko-mazurskie");
     s_no_mojibake(c);
-    /* the quarantine and a retry get the record as UTF-8 */
+    /* the record is kept as received (a retry decodes it again) */
     assert_non_null(
-        strstr(s_by_key(c, "features[2]")->bytes, "dolnośląskie"));
+        strstr(s_by_key(c, "features[2]")->bytes, "dolno\x9cl\xb9skie"));
     s_coll_free(c);
 
-    /* a UTF-8 file with one feature in Windows-1250 stays UTF-8: that
-     * feature alone is quarantined, the others keep their letters */
+    /* a UTF-8 file with one field in Windows-1250 stays UTF-8: that field
+     * is decoded on its own, every letter of the file is right */
     char *one = s_replace(data, "\"dolnośląskie\"", "\"dolno\x9cl\xb9skie\"", 1);
     c = s_parse(g, "w.json", one, strlen(one));
     assert_int_equal(c->n, 16);
-    assert_int_equal(c->events, 15);
-    assert_int_equal(c->quarantined, 1);
+    assert_int_equal(c->events, 16);
+    assert_int_equal(c->quarantined, 0);
     const rec_t *r = s_by_key(c, "features[2]");
-    assert_null(r->ev);
-    assert_non_null(strstr(r->why, "unable to decode byte 0x9c"));
+    assert_non_null(r->ev);
+    assert_string_equal(r->ev->gis->name, "dolnośląskie");
     assert_non_null(strstr(r->bytes, "dolno\x9cl\xb9skie"));
     assert_string_equal(s_by_subject(c, "terc:12")->gis->name, "małopolskie");
+    s_no_mojibake(c);
+    s_coll_free(c);
+    free(one);
+
+    /* a byte that is neither: that feature alone, naming the offset */
+    one = s_replace(data, "\"dolnośląskie\"", "\"dolno\x81l\xb9skie\"", 1);
+    c = s_parse(g, "w.json", one, strlen(one));
+    assert_int_equal(c->events, 15);
+    assert_int_equal(c->quarantined, 1);
+    r = s_by_key(c, "features[2]");
+    assert_null(r->ev);
+    char want[120];
+    snprintf(want, sizeof(want),
+             "byte 0x81 at offset %zu is neither UTF-8 nor Windows-1250",
+             (size_t)(strstr(one, "\"dolno\x81") - one) + 6);
+    assert_non_null(strstr(r->why, want));
+    s_no_mojibake(c);
+    s_coll_free(c);
+
+    /* cut inside the 'ń' of "warmińsko-mazurskie": the features before
+     * it go out in their own letters, the cut one is quarantined */
+    const char *letter = strstr(data, "warmi\xc5\x84sko") + 5;
+    size_t before = 0;
+    for (const char *p = data; (p = strstr(p, "\"type\": \"Feature\"")) &&
+                               p < letter;
+         p++)
+        before++;
+    c = s_parse_cut(g, "w.json", data, (size_t)(letter - data) + 1,
+                    S_ROOT_OBJECT);
+    assert_int_equal(c->events, before - 1);
+    assert_int_equal(c->quarantined, 1);
     s_no_mojibake(c);
     s_coll_free(c);
     rz_module_gis.close(g);

@@ -98,6 +98,9 @@ static int s_on_event(rz_out_t *o, const rz_record_ref_t *ref,
     r->ev = ratusz__v1__event__unpack(NULL, n, buf);
     free(buf);
     assert_non_null(r->ev);
+    /* no Polish letter read in the wrong encoding, in any event */
+    if (rzt_event_mojibake(ev))
+        fail_msg("mojibake in event %s", ev->id);
     /* what the runtime adds: the source; then the bus must accept it */
     Ratusz__V1__Event e = *r->ev;
     e.source = "/2211011/tax/test";
@@ -746,10 +749,9 @@ static void test_declaration_field_errors_name_the_element(void **state)
                         "Naglowek/NumerDokumentu is missing");
 }
 
-/* A structure declared without a parcel: the taxpayer's account is the
- * subject; without an account there is none, and the declaration waits in
- * the quarantine. */
-static void test_object_without_parcel_goes_to_the_account(void **state)
+/* A structure declared without a parcel: the declaration is the subject,
+ * never the taxpayer's account (personal data), with or without one. */
+static void test_object_without_parcel_goes_to_the_document(void **state)
 {
     size_t len, l2, l3;
     char *d = s_read(DN1, &len);
@@ -760,7 +762,7 @@ static void test_object_without_parcel_goes_to_the_account(void **state)
                   "<IdentyfikatorBudowli>", &l2);
     coll_t *c = s_parse(*state, np, l2, 3, 0);
     assert_string_equal(c->r[0].ev->subject, "parcel:221101_1.0001.161/8");
-    assert_string_equal(c->r[1].ev->subject, "account:NP/2024/0042");
+    assert_string_equal(c->r[1].ev->subject, "document:DN-1/DN-1/2024/000017");
     assert_string_equal(c->r[1].ev->id, "DN-1/DN-1/2024/000017/account");
     const Ratusz__V1__TaxAssessment *a = s_tax(&c->r[1]);
     assert_int_equal(a->n_objects, 1);
@@ -774,14 +776,42 @@ static void test_object_without_parcel_goes_to_the_account(void **state)
                          "<NumerKontaPodatnika>NP/2024/0042"
                          "</NumerKontaPodatnika>",
                          "", &l3);
-    c = s_parse(*state, na, l3, 0, 1);
-    assert_string_equal(c->r[0].why,
-                        "an object without a parcel id and no taxpayer "
-                        "account: the event would have no subject");
+    c = s_parse(*state, na, l3, 3, 0);
+    assert_string_equal(c->r[1].ev->subject, "document:DN-1/DN-1/2024/000017");
     s_coll_free(c);
     free(na);
     free(np);
     free(d);
+}
+
+/* The DN-1 fixture with only its structure, declared without a parcel:
+ * nothing in it names a gmina but the organ's code. */
+static char *s_strip_parcels(const char *d, size_t len, size_t *out_len)
+{
+    const char *g1 = strstr(d, "    <Grunt lp=\"1\">");
+    const char *bu = strstr(d, "    <Budowla lp=\"3\">");
+    const char *g4 = strstr(d, "    <Grunt lp=\"4\">");
+    const char *end = strstr(d, "  </PrzedmiotyOpodatkowania>");
+    assert_true(g1 && bu && g4 && end);
+    char *o = malloc(len + 1);
+    size_t n = (size_t)(g1 - d);
+    memcpy(o, d, n);
+    memcpy(o + n, bu, (size_t)(g4 - bu));
+    n += (size_t)(g4 - bu);
+    memcpy(o + n, end, len - (size_t)(end - d));
+    n += len - (size_t)(end - d);
+    o[n] = '\0';
+    size_t l2, l3;
+    char *a = s_replace(o, n,
+                        "<IdentyfikatorDzialki>221101_1.0001.161/9"
+                        "</IdentyfikatorDzialki>\n      <IdentyfikatorBudowli>",
+                        "<IdentyfikatorBudowli>", &l2);
+    char *b = s_replace(a, l2, "<LacznaKwotaPodatku>8368",
+                        "<LacznaKwotaPodatku>1700", &l3);
+    free(o);
+    free(a);
+    *out_len = l3;
+    return b;
 }
 
 static void test_declaration_tenant_option(void **state)
@@ -789,19 +819,37 @@ static void test_declaration_tenant_option(void **state)
     (void)state;
     size_t len, l2;
     char *d = s_read(DN1, &len);
-    /* the organ's code must be this system's gmina */
+    /* the organ's code wins over the configured tenant */
     void *gd = s_open("2261011", NULL);
-    coll_t *c = s_parse(gd, d, len, 0, 1);
-    assert_string_equal(c->r[0].why,
-                        "Naglowek/OrganPodatkowy/@kodTERYT: 2211011 is not "
-                        "gmina 2261011 of this tax system (tax.tenant)");
+    coll_t *c = s_parse(gd, d, len, 2, 0);
+    assert_string_equal(c->r[0].ev->tenant, "2211011");
+    assert_string_equal(c->r[1].ev->tenant, "2211011");
     s_coll_free(c);
-    rz_module_tax.close(gd);
-    /* without the organ's code: the configured tenant, else the parcel's */
+    /* without the organ's code: the parcel's unit, still not the option */
     char *no = s_replace(d, len, " kodTERYT=\"2211011\"", "", &l2);
+    c = s_parse(gd, no, l2, 2, 0);
+    assert_string_equal(c->r[0].ev->tenant, "2211011");
+    s_coll_free(c);
     c = s_parse(*state, no, l2, 2, 0);
     assert_string_equal(c->r[0].ev->tenant, "2211011");
     s_coll_free(c);
+    /* nothing in the declaration names its gmina: the option is the
+     * fallback, and without it the declaration is quarantined */
+    size_t l4;
+    char *none = s_strip_parcels(no, l2, &l4);
+    c = s_parse(gd, none, l4, 1, 0);
+    assert_string_equal(c->r[0].ev->tenant, "2261011");
+    assert_string_equal(c->r[0].ev->subject, "document:DN-1/DN-1/2024/000017");
+    s_coll_free(c);
+    void *gn = s_open("", NULL);
+    c = s_parse(gn, none, l4, 0, 1);
+    assert_string_equal(c->r[0].why,
+                        "no tenant: no OrganPodatkowy/@kodTERYT, no parcel id "
+                        "and no tax.tenant configured");
+    s_coll_free(c);
+    rz_module_tax.close(gn);
+    rz_module_tax.close(gd);
+    free(none);
     free(no);
     free(d);
 
@@ -944,6 +992,77 @@ static void test_fixed_width_utf8_bom_lf_and_dos_eof_variants(void **state)
     free(d);
 }
 
+/* A UTF-8 export with one field in Windows-1250 keeps every letter; a
+ * byte that is neither quarantines its record only; a file cut inside a
+ * two-byte letter loses only the record it cuts. */
+static void test_encoding_is_decided_per_field(void **state)
+{
+    size_t len, l2, l3, l4;
+    char *d = s_read(FW, &len);
+    char *u = s_recode(d, len, "WINDOWS-1250", "UTF-8", &l2);
+    const char *surname = "ŻÓŁĆ-PRZYKŁADOWA";
+    char *cp = s_recode(surname, strlen(surname), "UTF-8", "WINDOWS-1250", &l3);
+    char *mixed = s_replace(u, l2, surname, cp, &l4);
+    coll_t *c = s_parse(*state, mixed, l4, 9, 0);
+    assert_string_equal(s_tax(&c->r[5])->taxpayer->name,
+                        "ŁUCJA ŻÓŁĆ-PRZYKŁADOWA");
+    assert_string_equal(s_tax(&c->r[2])->taxpayer->name,
+                        "ZOFIA ŹDŹBŁO-TESTOWA");
+    /* the record as received: its Windows-1250 bytes */
+    assert_non_null(memmem(c->r[5].bytes, c->r[5].len, cp, l3));
+    s_coll_free(c);
+    free(mixed);
+    free(cp);
+
+    /* 0x81 is neither */
+    char *bad = s_replace(u, l2, "WZORCOWY", "W\x81ORCOWY", &l4);
+    size_t at = (size_t)(strstr(u, "WZORCOWY") - u) + 1;
+    c = s_parse(*state, bad, l4, 8, 1);
+    assert_string_equal(c->r[6].key, "line 7");
+    char want[120];
+    snprintf(want, sizeof(want),
+             "byte 0x81 at offset %zu is neither UTF-8 nor Windows-1250", at);
+    assert_string_equal(c->r[6].why, want);
+    assert_non_null(c->r[7].ev);
+    s_coll_free(c);
+    free(bad);
+
+    /* cut after the first byte of the last line's Ć */
+    const char *last = strstr(u, "ĆMA-TESTOWA");
+    assert_non_null(last);
+    size_t cut = (size_t)(last - u) + 1;
+    c = s_parse(*state, u, cut, 8, 1);
+    assert_string_equal(c->r[8].key, "line 9");
+    snprintf(want, sizeof(want),
+             "byte 0xc4 at offset %zu is neither UTF-8 nor Windows-1250",
+             cut - 1);
+    assert_string_equal(c->r[8].why, want);
+    s_coll_free(c);
+
+    /* a DN-1 in UTF-8 with the company's name in Windows-1250 */
+    free(d);
+    d = s_read(DN1, &len);
+    const char *name = "Przykładowa Spółka z o.o.";
+    cp = s_recode(name, strlen(name), "UTF-8", "WINDOWS-1250", &l3);
+    mixed = s_replace(d, len, name, cp, &l4);
+    c = s_parse(*state, mixed, l4, 2, 0);
+    assert_string_equal(s_tax(&c->r[0])->taxpayer->name, name);
+    assert_string_equal(s_tax(&c->r[1])->taxpayer->name, name);
+    s_coll_free(c);
+    free(mixed);
+    free(cp);
+    bad = s_replace(d, len, "Spółka", "Sp\x81łka", &l4);
+    at = (size_t)(strstr(d, "Spółka") - d) + 2;
+    c = s_parse(*state, bad, l4, 0, 1);
+    snprintf(want, sizeof(want),
+             "byte 0x81 at offset %zu is neither UTF-8 nor Windows-1250", at);
+    assert_string_equal(c->r[0].why, want);
+    s_coll_free(c);
+    free(bad);
+    free(u);
+    free(d);
+}
+
 static void test_fixed_width_errors_name_field_and_columns(void **state)
 {
     size_t len;
@@ -1007,8 +1126,9 @@ static void test_fixed_width_truncated_and_corrupted_variants(void **state)
     memcpy(b, d, len);
     b[222 + 60] = (char)0x98;
     c = s_parse(*state, b, len, 8, 1);
-    assert_string_equal(c->r[1].why,
-                        "byte 0x98 at column 61 is not valid WINDOWS-1250");
+    assert_string_equal(
+        c->r[1].why,
+        "byte 0x98 at offset 282 is neither UTF-8 nor Windows-1250");
     s_coll_free(c);
     free(gap);
     free(b);
@@ -1064,12 +1184,11 @@ static void test_fixed_width_ids_stable_and_tenant_checked(void **state)
     s_coll_free(a);
     s_coll_free(b);
 
+    /* the parcel names the gmina; the option is only a fallback */
     void *g = s_open("2261011", NULL);
-    a = s_parse(g, d, len, 0, 9);
-    assert_string_equal(a->r[0].why,
-                        "identyfikator działki (columns 139-164): parcel "
-                        "221101_1.0001.170/3 lies in TERYT unit 2211011, not "
-                        "in gmina 2261011 of this tax system (tax.tenant)");
+    a = s_parse(g, d, len, 9, 0);
+    for (size_t i = 0; i < a->n; i++)
+        assert_string_equal(a->r[i].ev->tenant, "2211011");
     s_coll_free(a);
     rz_module_tax.close(g);
 
@@ -1234,12 +1353,13 @@ int main(void)
         cmocka_unit_test(test_batch_record_retried_alone_without_prolog),
         cmocka_unit_test(test_declaration_ids_do_not_depend_on_the_export),
         cmocka_unit_test(test_declaration_field_errors_name_the_element),
-        cmocka_unit_test(test_object_without_parcel_goes_to_the_account),
+        cmocka_unit_test(test_object_without_parcel_goes_to_the_document),
         cmocka_unit_test(test_declaration_tenant_option),
         cmocka_unit_test(test_inputs_that_are_not_declarations_fail_whole),
         cmocka_unit_test(
             test_fixed_width_windows1250_crlf_blank_trailing_lines),
         cmocka_unit_test(test_fixed_width_utf8_bom_lf_and_dos_eof_variants),
+        cmocka_unit_test(test_encoding_is_decided_per_field),
         cmocka_unit_test(test_fixed_width_errors_name_field_and_columns),
         cmocka_unit_test(test_fixed_width_truncated_and_corrupted_variants),
         cmocka_unit_test(test_fixed_width_retry_and_tail_chunks),
