@@ -204,12 +204,39 @@ typedef int (*rz_ingest_progress_cb)(rz_atxn_t *t, uint64_t records,
                                      const rz_ingest_result_t *r, int final,
                                      void *user);
 
+/* A quarantined record being retried, and what became of it. A record
+ * the module reports is matched to it by its key and line (the module
+ * contract: a record's key is its place in the input, whatever the
+ * configuration). The first record matched takes the quarantined record's
+ * place (it was counted as read when first ingested); any further record
+ * under the same key and line (one declaration that now gives two events)
+ * is a new record read. */
+typedef struct rz_retry_rec {
+    uint64_t id;
+    const char *key;
+    uint64_t line;
+    int whole;          /* the record is the whole input: it matches every
+                           record the module reports in it */
+    int taken;          /* its quarantine entry was replaced or deleted */
+    uint64_t events;    /* events spooled for it */
+    uint64_t again;     /* records of it quarantined again */
+    char reason[256];   /* the last reason they were */
+} rz_retry_rec_t;
+
 typedef struct rz_ingest_opts {
     uint64_t skip;         /* records already stored by an earlier run */
     uint64_t commit_every; /* records per transaction; 0 = one */
     rz_ingest_progress_cb progress;
     void *user;
-    uint64_t retry_qid;    /* quarantine retry: the record being retried */
+    /* Quarantine retry: the quarantined records of this input being
+     * retried. With retry_whole (the input is the whole kept input), a
+     * record that matches none of them was handled when the input was
+     * first ingested (published, or quarantined and not retried now):
+     * it is skipped, neither spooled nor counted. Without, the input is
+     * the one record's own bytes and every record in it is retried. */
+    rz_retry_rec_t *retry;
+    size_t retry_n;
+    int retry_whole;
 } rz_ingest_opts_t;
 
 /* Run the module's parse over in and store what it reports. Returns 0
@@ -242,10 +269,24 @@ int rz_read_file(const char *path, uint8_t **data, size_t *len);
 int rz_read_file_flags(const char *path, unsigned flags, uint8_t **data,
                        size_t *len);
 
-/* Retry quarantined records: id, or every one when id is 0. Prints one
- * line per record to out. Returns the number that went through, or a
- * negative code. */
-int rz_quarantine_retry(rz_rt_t *rt, uint64_t id, FILE *out);
+/* What a retry did, in quarantined records. */
+typedef struct rz_retry_sum {
+    uint64_t ok;   /* left the quarantine: their events are in the outbox */
+    uint64_t left; /* still quarantined (a new reason, or skipped: another
+                      module's, not found) */
+} rz_retry_sum_t;
+
+/* Retry quarantined records: id, or every one when id is 0, with the
+ * current configuration. A record whose input was kept is retried by
+ * ingesting that whole input again (the records of one input together),
+ * so formats whose records need their file's header, META section or
+ * envelope parse as they did the first time; the outcome replaces the
+ * input's quarantined records, and the kept input is deleted when none
+ * is left. An event the broker refused, and a record quarantined before
+ * inputs were kept, is retried from its own bytes. Prints one line per
+ * quarantined record to out. Returns 0 with *sum, or a negative code. */
+int rz_quarantine_retry(rz_rt_t *rt, uint64_t id, FILE *out,
+                        rz_retry_sum_t *sum);
 
 /* ---------------------------------------------------------------------------
  * Publisher (publisher.c): outbox -> broker, and the reports
