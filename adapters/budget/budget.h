@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "adapter.h"
+#include "ratusz/adapter.h"
 #include "ratusz/core/text.h"
 #include "ratusz/core/time.h"
 
@@ -54,7 +54,6 @@ typedef struct rzb_conf {
     char *system;               /* fk: the finance system's name in sources */
     char *source;               /* overrides every source when set */
     int sink_encoding;          /* RZB_ENC_UTF8 or RZB_ENC_CP1250 */
-    rz_conf_list_t teryt;       /* TERC registers: unit names -> TERC */
 } rzb_conf_t;
 
 extern const rz_conf_option_t rzb_options[];
@@ -93,11 +92,6 @@ typedef struct rzb_state {
     size_t n_names;
     char **name_keys, **name_codes;  /* tenant_names, normalised keys */
     char *col_header[RZB_COL_COUNT]; /* columns: header name or NULL */
-    /* budget.teryt, and its gminy by folded name (unit.c) */
-    struct rz_teryt *teryt;
-    size_t n_gminy;
-    char **gmina_keys;
-    const struct rz_teryt_unit **gmina_units;
 } rzb_state_t;
 
 /* ---------------------------------------------------------------------------
@@ -158,19 +152,12 @@ char *rzb_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * Units (unit.c)
  */
 
-/* Load the TERC registers files (budget.teryt; none is fine) and index
- * their gminy by name. Returns 0, or a negative code with err naming the
- * file. rzb_units_close frees what it built, also after a failure. */
-int rzb_units_open(rzb_state_t *st, const rz_conf_list_t *files, char *err,
-                   size_t err_len);
-void rzb_units_close(rzb_state_t *st);
-
 /* The TERC of a unit name: budget.tenant_names, else the one gmina of
- * that name in the register. Returns 0, or -1 with why saying why the
- * name resolves to no tenant (unknown, shared by several gminy, no
- * register loaded). */
-int rzb_unit_by_name(const rzb_state_t *st, const char *name, char out[8],
-                     char *why, size_t why_len);
+ * that name in the TERC register the runtime lends through out. Returns
+ * 0, or -1 with why saying why the name resolves to no tenant (unknown,
+ * shared by several gminy, no register configured). */
+int rzb_unit_by_name(const rzb_state_t *st, rz_out_t *out, const char *name,
+                     char code[8], char *why, size_t why_len);
 
 /* The tenant of a GUS BDL unit code, 7 digits (WWPPGGR) or 12 (the BDL
  * form, unit.c draws it). Returns 0, or -1 with *why (a static phrase

@@ -27,10 +27,8 @@ const rz_conf_option_t rzb_options[] = {
     {"tenant_names", RZ_CONF_MAP, offsetof(rzb_conf_t, tenant_names), "", NULL,
      0, 0, "NAME=TERC",
      "TERC code per unit name, for Pabulib files (META unit); before the "
-     "TERC register, and for names several gminy share"},
-    {"teryt", RZ_CONF_LIST, offsetof(rzb_conf_t, teryt), "", NULL, 0, 0, "FILE",
-     "TERC registers (GUS CSV or XML) whose gminy resolve unit names; a "
-     "named unit found in neither this nor tenant_names is quarantined"},
+     "adapter's TERC register (teryt), and for names several gminy share; "
+     "a named unit found in neither is quarantined"},
     {"year", RZ_CONF_UINT, offsetof(rzb_conf_t, year), "0", NULL, 0, 9999,
      "YEAR", "fiscal year of fk files without a 'rok' column (0: none)"},
     {"side", RZ_CONF_ENUM, offsetof(rzb_conf_t, side), "auto", s_sides, 0, 0,
@@ -75,7 +73,6 @@ static void s_close(void *state)
     free(st->name_codes);
     for (int i = 0; i < RZB_COL_COUNT; i++)
         free(st->col_header[i]);
-    rzb_units_close(st);
     free(st);
 }
 
@@ -151,11 +148,6 @@ static int s_open(void **state, const void *conf_, char *err, size_t err_len)
         st->col_header[c] = strdup(conf->columns.values[i]);
         if (!st->col_header[c])
             goto nomem;
-    }
-    int rc = rzb_units_open(st, &conf->teryt, err, err_len);
-    if (rc) {
-        s_close(st);
-        return rc == RZ_ENOMEM ? rc : RZ_ECONFIG;
     }
     *state = st;
     return 0;

@@ -127,7 +127,8 @@ static int s_tenant(s_pb_t *p, const char *unit, uint64_t line)
         }
     }
     if (unit) {
-        if (rzb_unit_by_name(job->st, unit, p->tenant, why, sizeof why) == 0)
+        if (rzb_unit_by_name(job->st, job->out, unit, p->tenant, why,
+                             sizeof why) == 0)
             return 0;
         p->unresolved = rzb_printf("Pabulib %s", why);
         return p->unresolved ? 0 : RZ_ENOMEM;

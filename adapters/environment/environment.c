@@ -95,7 +95,7 @@
 
 #include <jansson.h>
 
-#include "adapter.h"
+#include "ratusz/adapter.h"
 #include "env.h"
 #include "ratusz/core/text.h"
 #include "ratusz/core/time.h"

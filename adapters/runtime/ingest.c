@@ -626,6 +626,7 @@ static int s_run(rz_rt_t *rt, s_parse_fn parse, void *state,
     s_ing_t g = {.rt = rt, .in = in, .o = o ? o : &none, .r = r};
     g.out.event = s_event;
     g.out.quarantine = s_quarantine;
+    rz_teryt_lend(rt->teryt, &g.out);
     g.out.user = &g;
     pthread_mutex_lock(&rt->ingest_lock);
     int rc = parse(state, in, &g.out, err, err_len);

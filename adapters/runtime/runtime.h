@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "adapter.h"
+#include "ratusz/adapter.h"
 #include "ratusz/keyopts.h"
 #include "store.h"
 #include "teryt.h"

@@ -99,7 +99,7 @@ int main(int argc, char **argv)
     const char *base = strrchr(file, '/');
     base = base ? base + 1 : file;
     rz_input_t in = {file, base, data, len, NULL, cid, 0, 1, 0};
-    count_t c = {{s_event, s_quarantine, NULL}, 0, 0};
+    count_t c = {.out = {.event = s_event, .quarantine = s_quarantine}};
     c.out.user = &c;
     uint64_t iters = 0;
     int64_t start = rz_now_us(), now = start;

@@ -19,6 +19,7 @@
 
 #include "budget.h"
 #include "harness.h"
+#include "teryt.h"
 
 extern const rz_adapter_module_t rz_module_budget;
 
@@ -225,13 +226,26 @@ static int s_run(col_t *c, buf_t in, const char *name, char *err,
     va_list ap;
     va_start(ap, err_len);
     const char *kv;
+    /* "teryt=FILE" is the runtime's register, lent through rz_out_t as
+     * the runtime lends the one of the adapter's teryt: option */
+    static rz_teryt_t *teryt;
+    int lend = 0;
     while ((kv = va_arg(ap, const char *))) {
         char k[64];
         const char *eq = strchr(kv, '=');
         snprintf(k, sizeof k, "%.*s", (int)(eq - kv), kv);
         char e2[256];
-        if (rz_conf_set(rzb_options, &conf, k, eq + 1, e2, sizeof e2))
+        if (!strcmp(k, "teryt")) {
+            if (!teryt) {
+                assert_non_null(teryt = rz_teryt_new());
+                if (rz_teryt_load(teryt, eq + 1, e2, sizeof e2) < 0)
+                    fail_msg("teryt: %s", e2);
+            }
+            lend = 1;
+        } else if (rz_conf_set(rzb_options, &conf, k, eq + 1, e2,
+                               sizeof e2)) {
             fail_msg("option %s: %s", kv, e2);
+        }
     }
     va_end(ap);
     void *st = NULL;
@@ -246,6 +260,7 @@ static int s_run(col_t *c, buf_t in, const char *name, char *err,
     c->in = &keep;
     c->out.event = s_on_event;
     c->out.quarantine = s_on_quarantine;
+    rz_teryt_lend(lend ? teryt : NULL, &c->out);
     c->out.user = c;
     /* a stand-in for the runtime's SHA-256: stable per content */
     char cid[65];
@@ -790,7 +805,7 @@ static void test_pabulib_real_file(void **state)
     assert_int_equal(c.nq, 4 + 449);
     assert_string_equal(c.reason[0],
                         "Pabulib unit 'Gdańsk' is not in budget.tenant_names "
-                        "and no TERC register is loaded (budget.teryt)");
+                        "and no TERC register is loaded (teryt)");
     s_col_free(&c);
     free(in.p);
 }

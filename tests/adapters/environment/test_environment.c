@@ -14,7 +14,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "adapter.h"
+#include "ratusz/adapter.h"
 #include "env.h"
 #include "ratusz/core/time.h"
 

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "adapter.h"
+#include "ratusz/adapter.h"
 #include "harness.h"
 #include "ndjson.h"
 
