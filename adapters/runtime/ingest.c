@@ -246,7 +246,7 @@ typedef struct s_ing {
     uint64_t in_txn; /* records in the open transaction */
     int rc;          /* first store error: sticky */
     rz_retry_rec_t *cur; /* retry: the quarantined record this one is */
-    int kept;        /* the input is kept (rz_kept_put) */
+    int kept;            /* the input is kept (rz_kept_put) */
     char input_key[65];
     uint8_t *buf;
     size_t cap;
@@ -756,9 +756,10 @@ static void s_report(FILE *out, const rz_retry_rec_t *e, int rc,
     unsigned long long id = (unsigned long long)e->id;
     if (e->again) {
         if (e->events)
-            fprintf(out, "%llu: still quarantined: %s (%llu event(s) of it "
-                    "spooled)\n", id, e->reason,
-                    (unsigned long long)e->events);
+            fprintf(out,
+                    "%llu: still quarantined: %s (%llu event(s) of it "
+                    "spooled)\n",
+                    id, e->reason, (unsigned long long)e->events);
         else
             fprintf(out, "%llu: still quarantined: %s\n", id, e->reason);
         sum->left++;
@@ -770,9 +771,11 @@ static void s_report(FILE *out, const rz_retry_rec_t *e, int rc,
         fprintf(out, "%llu: still quarantined: %s\n", id, err);
         sum->left++;
     } else {
-        fprintf(out, "%llu: still quarantined: the module found no record "
-                "%s%s%s in it\n", id, e->whole ? "" : "'",
-                e->whole ? "" : e->key, e->whole ? "" : "'");
+        fprintf(out,
+                "%llu: still quarantined: the module found no record "
+                "%s%s%s in it\n",
+                id, e->whole ? "" : "'", e->whole ? "" : e->key,
+                e->whole ? "" : "'");
         sum->left++;
     }
 }
@@ -811,8 +814,7 @@ static int s_retry_input(rz_rt_t *rt, rz_qrec_t **qs, size_t n, FILE *out,
         rc = rz_ingest(rt, &in, &o, &r, err, sizeof err);
         free(k);
     } else {
-        snprintf(err, sizeof err, "its input is not kept: %s",
-                 rz_strerror(rc));
+        snprintf(err, sizeof err, "its input is not kept: %s", rz_strerror(rc));
         rc = rc < 0 ? rc : RZ_ENOTFOUND;
     }
     for (size_t i = 0; i < n; i++)
@@ -841,8 +843,8 @@ static int s_retry_alone(rz_rt_t *rt, const rz_qrec_t *q, FILE *out,
         .partial = 1,
         .first_line = q->line ? q->line : 1,
     };
-    rz_retry_rec_t e = {.id = q->id, .key = q->key, .line = q->line,
-                        .whole = 1};
+    rz_retry_rec_t e = {
+        .id = q->id, .key = q->key, .line = q->line, .whole = 1};
     rz_ingest_opts_t o = {.retry = &e, .retry_n = 1};
     rz_ingest_result_t r;
     char err[512] = "";

@@ -241,8 +241,8 @@ int rz_kept_put(rz_atxn_t *t, const char *key, const rz_kept_t *k)
     for (int i = 0; i < S_KSTR; i++)
         size += 4 + (strs[i] ? strlen(strs[i]) : 0);
     MDB_val kv = {strlen(key), (void *)key}, v = {size, NULL};
-    int mrc = mdb_put(t->txn, t->s->inputs, &kv, &v,
-                      MDB_RESERVE | MDB_NOOVERWRITE);
+    int mrc =
+        mdb_put(t->txn, t->s->inputs, &kv, &v, MDB_RESERVE | MDB_NOOVERWRITE);
     if (mrc == MDB_KEYEXIST)
         return 0;
     int rc = rz__astore_err(mrc, "inputs put");
@@ -270,8 +270,8 @@ int rz_kept_put(rz_atxn_t *t, const char *key, const rz_kept_t *k)
 rz_kept_t *rz_kept_get(rz_astore_t *s, const char *key, int *rc)
 {
     MDB_txn *txn;
-    *rc = rz__astore_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn),
-                         "begin");
+    *rc =
+        rz__astore_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), "begin");
     if (*rc)
         return NULL;
     MDB_val kv = {strlen(key), (void *)key}, v;
@@ -360,8 +360,8 @@ int rz_kept_count(rz_astore_t *s)
 {
     MDB_txn *txn;
     MDB_stat st;
-    int rc = rz__astore_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn),
-                            "begin");
+    int rc =
+        rz__astore_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), "begin");
     if (rc)
         return rc;
     rc = rz__astore_err(mdb_stat(txn, s->inputs, &st), "inputs stat");

@@ -215,12 +215,12 @@ typedef struct rz_retry_rec {
     uint64_t id;
     const char *key;
     uint64_t line;
-    int whole;          /* the record is the whole input: it matches every
-                           record the module reports in it */
-    int taken;          /* its quarantine entry was replaced or deleted */
-    uint64_t events;    /* events spooled for it */
-    uint64_t again;     /* records of it quarantined again */
-    char reason[256];   /* the last reason they were */
+    int whole;        /* the record is the whole input: it matches every
+                         record the module reports in it */
+    int taken;        /* its quarantine entry was replaced or deleted */
+    uint64_t events;  /* events spooled for it */
+    uint64_t again;   /* records of it quarantined again */
+    char reason[256]; /* the last reason they were */
 } rz_retry_rec_t;
 
 typedef struct rz_ingest_opts {

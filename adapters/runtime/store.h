@@ -174,7 +174,7 @@ int rz_quarantine_list(rz_astore_t *s, uint64_t after, size_t max,
  */
 
 typedef struct rz_kept {
-    int64_t time;        /* the rz_input_t fields, as first ingested */
+    int64_t time; /* the rz_input_t fields, as first ingested */
     uint64_t first_line;
     int partial;
     const char *origin;

@@ -89,10 +89,10 @@ typedef struct rz_record_ref {
 
 /* One input as the runtime hands it to a module. */
 typedef struct rz_input {
-    const char *origin;       /* "/srv/drop/budget/x.csv", "http POST /air",
-                                 "-" (stdin) */
-    const char *name;         /* base name: "GUS_BDL_FINA_2416.csv" */
-    const uint8_t *data;      /* the bytes exactly as received */
+    const char *origin;  /* "/srv/drop/budget/x.csv", "http POST /air",
+                            "-" (stdin) */
+    const char *name;    /* base name: "GUS_BDL_FINA_2416.csv" */
+    const uint8_t *data; /* the bytes exactly as received */
     size_t len;
     const char *content_type; /* HTTP Content-Type, or NULL for files */
     /* Stable identity of the input's content: lowercase hex SHA-256 of
@@ -102,7 +102,7 @@ typedef struct rz_input {
     /* True for a tailed file: data is the complete lines appended since
      * the last call, and line numbers continue from first_line. */
     int partial;
-    uint64_t first_line;      /* line number of data's first line (1-based) */
+    uint64_t first_line; /* line number of data's first line (1-based) */
     /* The input's own time, unix µs: a file's modification time; 0 when it
      * has none (HTTP bodies, tailed lines). Events whose record gives no
      * time get it, so importing the same file again gives the same events
@@ -191,8 +191,7 @@ static inline int rz_out_unit(rz_out_t *out, const char *code,
     return out->unit ? out->unit(out->units, code, u) : RZ_ENOTFOUND;
 }
 
-static inline int rz_out_unit_at(rz_out_t *out, size_t i,
-                                 rz_adapter_unit_t *u)
+static inline int rz_out_unit_at(rz_out_t *out, size_t i, rz_adapter_unit_t *u)
 {
     return out->unit_at ? out->unit_at(out->units, i, u) : RZ_ENOTFOUND;
 }

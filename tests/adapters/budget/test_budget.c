@@ -242,8 +242,7 @@ static int s_run(col_t *c, buf_t in, const char *name, char *err,
                     fail_msg("teryt: %s", e2);
             }
             lend = 1;
-        } else if (rz_conf_set(rzb_options, &conf, k, eq + 1, e2,
-                               sizeof e2)) {
+        } else if (rz_conf_set(rzb_options, &conf, k, eq + 1, e2, sizeof e2)) {
             fail_msg("option %s: %s", kv, e2);
         }
     }

@@ -14,8 +14,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "ratusz/adapter.h"
 #include "env.h"
+#include "ratusz/adapter.h"
 #include "ratusz/core/time.h"
 
 extern const rz_adapter_module_t rz_module_environment;

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ratusz/adapter.h"
 #include "ndjson.h"
+#include "ratusz/adapter.h"
 
 typedef struct count {
     rz_out_t out;

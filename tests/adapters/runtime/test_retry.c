@@ -114,12 +114,12 @@ static int s_lines_with(const char *out, const char *what)
 /* What one module's case expects. */
 typedef struct retry_case {
     const char *system;
-    int teryt;           /* runtime TERC check on */
-    const char *files;   /* quoted paths for the one-shot import */
-    const char *broken;  /* extra configuration: records quarantined */
-    const char *fixed;   /* extra configuration: the fix */
-    uint64_t read, published, quarantined;        /* after the import */
-    uint64_t read2, published2, quarantined2;     /* after the retry */
+    int teryt;          /* runtime TERC check on */
+    const char *files;  /* quoted paths for the one-shot import */
+    const char *broken; /* extra configuration: records quarantined */
+    const char *fixed;  /* extra configuration: the fix */
+    uint64_t read, published, quarantined;    /* after the import */
+    uint64_t read2, published2, quarantined2; /* after the retry */
 } retry_case_t;
 
 static void s_retry_case(fx_t *f, const retry_case_t *t)
@@ -185,8 +185,12 @@ static void test_retry_budget_pabulib_after_tenant_names(void **state)
         .system = "budget",
         .files = "'" FIX "/budget/pabulib_wroclaw_2018_shaped.pb'",
         .fixed = "budget:\n  tenant_names:\n    Wrocław: \"0264011\"\n",
-        .read = 6, .published = 0, .quarantined = 6,
-        .read2 = 6, .published2 = 6, .quarantined2 = 0,
+        .read = 6,
+        .published = 0,
+        .quarantined = 6,
+        .read2 = 6,
+        .published2 = 6,
+        .quarantined2 = 0,
     };
     s_retry_case(*state, &t);
 }
@@ -201,8 +205,12 @@ static void test_retry_environment_after_station_configured(void **state)
         .teryt = 1,
         .files = "'" FIX "/environment/gios_data_getData_14395_PM10.json'",
         .fixed = "environment:\n  station_id: 530\n  tenant: \"1465011\"\n",
-        .read = 65, .published = 0, .quarantined = 65,
-        .read2 = 65, .published2 = 65, .quarantined2 = 0,
+        .read = 65,
+        .published = 0,
+        .quarantined = 65,
+        .read2 = 65,
+        .published2 = 65,
+        .quarantined2 = 0,
     };
     s_retry_case(*state, &t);
 }
@@ -219,8 +227,12 @@ static void test_retry_gis_gml_after_max_event_raised(void **state)
                  "/gis/prg_obreby_226401_1_ogr.gml'",
         .broken = "max_event: 2K\n",
         .fixed = "max_event: 64K\n",
-        .read = 4, .published = 3, .quarantined = 1,
-        .read2 = 4, .published2 = 4, .quarantined2 = 0,
+        .read = 4,
+        .published = 3,
+        .quarantined = 1,
+        .read2 = 4,
+        .published2 = 4,
+        .quarantined2 = 0,
     };
     s_retry_case(*state, &t);
 }
@@ -233,8 +245,12 @@ static void test_retry_gis_geojson_after_tenant(void **state)
         .teryt = 1,
         .files = "'" FIX "/gis/warszawa_dzielnica_zoliborz.geojson'",
         .fixed = "gis:\n  tenant: \"1465011\"\n",
-        .read = 1, .published = 0, .quarantined = 1,
-        .read2 = 1, .published2 = 1, .quarantined2 = 0,
+        .read = 1,
+        .published = 0,
+        .quarantined = 1,
+        .read2 = 1,
+        .published2 = 1,
+        .quarantined2 = 0,
     };
     s_retry_case(*state, &t);
 }
@@ -251,8 +267,12 @@ static void test_retry_tax_after_tenant_fix_one_left(void **state)
         .files = "'" FIX "/tax/deklaracje_2024_hel_paczka.xml'",
         .broken = "tax:\n  tenant: \"2299999\"\n",
         .fixed = "tax:\n  tenant: \"2211011\"\n",
-        .read = 4, .published = 0, .quarantined = 4,
-        .read2 = 5, .published2 = 4, .quarantined2 = 1,
+        .read = 4,
+        .published = 0,
+        .quarantined = 4,
+        .read2 = 5,
+        .published2 = 4,
+        .quarantined2 = 1,
     };
     s_retry_case(*state, &t);
 }
@@ -264,21 +284,24 @@ static void test_retry_ndjson_after_default_tenant(void **state)
     fx_t *f = *state;
     char file[400], files[420];
     snprintf(file, sizeof file, "%s/in.ndjson", f->dir);
-    s_write(file,
-            "{\"id\":\"n-1\",\"type\":\"pl.gov.gmina.budget.test.v1\","
-            "\"tenant\":\"1261011\"}\n"
-            "{\"id\":\"n-2\",\"type\":\"pl.gov.gmina.budget.test.v1\","
-            "\"subject\":\"unit:Łódź\"}\n"
-            "{\"id\":\"n-3\",\"type\":\"pl.gov.gmina.budget.test.v1\","
-            "\"tenant\":\"1261011\"}\n");
+    s_write(file, "{\"id\":\"n-1\",\"type\":\"pl.gov.gmina.budget.test.v1\","
+                  "\"tenant\":\"1261011\"}\n"
+                  "{\"id\":\"n-2\",\"type\":\"pl.gov.gmina.budget.test.v1\","
+                  "\"subject\":\"unit:Łódź\"}\n"
+                  "{\"id\":\"n-3\",\"type\":\"pl.gov.gmina.budget.test.v1\","
+                  "\"tenant\":\"1261011\"}\n");
     snprintf(files, sizeof files, "'%s'", file);
     retry_case_t t = {
         .system = "ndjson",
         .teryt = 1,
         .files = files,
         .fixed = "ndjson:\n  default_tenant: \"1061011\"\n",
-        .read = 3, .published = 2, .quarantined = 1,
-        .read2 = 3, .published2 = 3, .quarantined2 = 0,
+        .read = 3,
+        .published = 2,
+        .quarantined = 1,
+        .read2 = 3,
+        .published2 = 3,
+        .quarantined2 = 0,
     };
     s_retry_case(f, &t);
 }
@@ -317,8 +340,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
-            test_retry_budget_pabulib_after_tenant_names, s_setup,
-            s_teardown),
+            test_retry_budget_pabulib_after_tenant_names, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(
             test_retry_environment_after_station_configured, s_setup,
             s_teardown),
@@ -328,8 +350,8 @@ int main(void)
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(
             test_retry_tax_after_tenant_fix_one_left, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(
-            test_retry_ndjson_after_default_tenant, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_retry_ndjson_after_default_tenant,
+                                        s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_retry_one_id_leaves_the_others,
                                         s_setup, s_teardown),
     };
