@@ -38,11 +38,12 @@ static int s_is_gmina(const rz_adapter_unit_t *u)
            (u->code[6] == '1' || u->code[6] == '2' || u->code[6] == '3');
 }
 
-int rzb_unit_by_name(const rzb_state_t *st, rz_out_t *out, const char *name,
-                     char code[8], char *why, size_t why_len)
+int rz__budget_unit_by_name(const rz_budget_state_t *st, rz_out_t *out,
+                            const char *name, char code[8], char *why,
+                            size_t why_len)
 {
     char key[256];
-    rzb_fold(name, key, sizeof key);
+    rz__budget_fold(name, key, sizeof key);
     for (size_t i = 0; i < st->n_names; i++)
         if (strcmp(st->name_keys[i], key) == 0) {
             snprintf(code, 8, "%s", st->name_codes[i]);
@@ -62,7 +63,7 @@ int rzb_unit_by_name(const rzb_state_t *st, rz_out_t *out, const char *name,
         char ukey[256];
         if (!s_is_gmina(&u))
             continue;
-        rzb_fold(u.name, ukey, sizeof ukey);
+        rz__budget_fold(u.name, ukey, sizeof ukey);
         if (strcmp(ukey, key) != 0)
             continue;
         size_t l = strlen(codes);
@@ -96,7 +97,7 @@ static int s_zeros(const char *s, size_t n)
     return 1;
 }
 
-int rzb_tenant_from_bdl(const char *code, char out[8], const char **why)
+int rz__budget_tenant_from_bdl(const char *code, char out[8], const char **why)
 {
     size_t n = strlen(code);
     for (size_t i = 0; i < n; i++)
@@ -110,7 +111,7 @@ int rzb_tenant_from_bdl(const char *code, char out[8], const char **why)
         return -1;
     }
     if (n == 7) {
-        if (rzb_tenant_from_code(code, out) == 0)
+        if (rz__budget_tenant_from_code(code, out) == 0)
             return 0;
         *why = "is not a TERYT code of a voivodeship, powiat or gmina";
         return -1;
@@ -127,7 +128,7 @@ int rzb_tenant_from_bdl(const char *code, char out[8], const char **why)
     memcpy(terc + 2, pow, 2);
     memcpy(terc + 4, gmi, 3);
     terc[7] = '\0';
-    if (rzb_tenant_from_code(terc, out) == 0)
+    if (rz__budget_tenant_from_code(terc, out) == 0)
         return 0;
     *why = "is not a BDL code of a voivodeship, powiat or gmina";
     return -1;

@@ -69,13 +69,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static void *st;
     char err[512];
     if (!st) {
-        rzb_conf_t conf;
+        rz_budget_conf_t conf;
         memset(&conf, 0, sizeof conf);
-        rz_conf_init(rzb_options, &conf);
-        rz_conf_set(rzb_options, &conf, "format", RZ_FUZZ_FORMAT, err,
+        rz_conf_init(rz__budget_options, &conf);
+        rz_conf_set(rz__budget_options, &conf, "format", RZ_FUZZ_FORMAT, err,
                     sizeof err);
-        rz_conf_set(rzb_options, &conf, "tenant", "2205083", err, sizeof err);
-        rz_conf_set(rzb_options, &conf, "year", "2023", err, sizeof err);
+        rz_conf_set(rz__budget_options, &conf, "tenant", "2205083", err,
+                    sizeof err);
+        rz_conf_set(rz__budget_options, &conf, "year", "2023", err, sizeof err);
         if (rz_module_budget.open(&st, &conf, err, sizeof err))
             abort();
         /* unit names resolve through the runtime's register, lent as in
@@ -86,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                           "/tests/fixtures/teryt/TERC_2020-01-01.csv",
                           err, sizeof err) < 0)
             abort();
-        rz_conf_close(rzb_options, &conf);
+        rz_conf_close(rz__budget_options, &conf);
     }
     s_data = data;
     s_size = size;
