@@ -707,6 +707,31 @@ int rz_ingest_reject(rz_rt_t *rt, const rz_input_t *in, const char *reason,
 
 /* ===========================================================================
  * Quarantine retry
+ *
+ * A record cannot in general be parsed out of its input: a Pabulib vote
+ * needs the file's META and PROJECTS sections, a CSV row its header, a
+ * GIOŚ value the response envelope, a GML feature member its root element
+ * and namespaces. So the first time a record of an input is quarantined,
+ * s_keep_input keeps the whole input once in the store (rz_kept_put, keyed
+ * by its content), and every quarantined record names it. A retry groups
+ * the quarantined records by input and ingests each input again, whole,
+ * with the configuration of the moment; s_match pairs what the module
+ * reports with the retried records by key and line:
+ *
+ *   reported record matches      event                  quarantined
+ *   a retried record             spooled; the entry     the entry takes the
+ *                                deleted, not counted   new reason, keeps
+ *                                as read again          its id
+ *   the same one again (one      spooled, counted as    quarantined, counted
+ *   record now gives two)        a new record read      as a new record read
+ *   nothing retried              skipped: it was handled the first time
+ *                                (published, or quarantined and not in
+ *                                this retry), so nothing is sent again
+ *
+ * The kept input is deleted once none of its records is quarantined
+ * (rz_kept_release). Records quarantined before inputs were kept, and
+ * events the broker refused (kept as CloudEvents JSON), are retried from
+ * their own bytes.
  */
 
 /* A record the broker refused is kept as the event's CloudEvents JSON;
