@@ -204,8 +204,9 @@ static int s_wait_acked(rz_rt_t *rt, rz_pub_t *pub, s_file_t *files, int n)
     uint64_t last_acks = 0, last_depth = UINT64_MAX;
     for (;;) {
         int pending = 0;
+        /* a failed file's complete records too: a file cut short */
         for (int i = 0; i < n; i++) {
-            if (!files[i].ok || !files[i].st.first_seq)
+            if (!files[i].st.first_seq)
                 continue;
             int e = rz_outbox_range_empty(rt->store, files[i].st.first_seq,
                                           files[i].st.last_seq);
