@@ -306,6 +306,27 @@ static int s_counts_as_read(s_ing_t *g)
     return 1;
 }
 
+/* The same file imported twice quarantines its records twice: retried
+ * records with the key and line of the one just taken are that record
+ * read again. Their entries go, counted as duplicates (the record was
+ * read once more, not lost), so the quarantine keeps one entry of it. */
+static int s_take_twins(s_ing_t *g)
+{
+    for (size_t i = 0; g->cur && i < g->o->retry_n; i++) {
+        rz_retry_rec_t *e = &g->o->retry[i];
+        if (e == g->cur || e->taken || e->whole != g->cur->whole ||
+            e->line != g->cur->line || strcmp(e->key, g->cur->key))
+            continue;
+        int rc = rz_quarantine_del(&g->txn, e->id);
+        if (rc && rc != RZ_ENOTFOUND)
+            return rc;
+        e->taken = 1;
+        e->twin_of = g->cur->id;
+        g->txn.d_duplicates++;
+    }
+    return 0;
+}
+
 /* Retry: which retried record a reported record is (g->cur). Returns 0
  * when the record is to be skipped: it was handled when the input was
  * first ingested. */
@@ -434,6 +455,8 @@ static int s_quarantine_store(s_ing_t *g, const rz_record_ref_t *ref,
         g->txn.d_read++;
     } else {
         replace = 1;
+        if ((rc = s_take_twins(g)))
+            return g->rc = rc;
     }
     rc = rz_quarantine_put(&g->txn, &q, replace, NULL);
     if (rc)
@@ -599,7 +622,8 @@ static int s_event(rz_out_t *out, const rz_record_ref_t *ref,
     uint64_t qid = g->cur ? g->cur->id : 0;
     if (s_counts_as_read(g)) {
         g->txn.d_read++;
-    } else if ((rc = rz_quarantine_del(&g->txn, qid)) && rc != RZ_ENOTFOUND) {
+    } else if (((rc = rz_quarantine_del(&g->txn, qid)) && rc != RZ_ENOTFOUND) ||
+               (rc = s_take_twins(g))) {
         return g->rc = rc;
     }
     if (g->cur)
@@ -779,7 +803,13 @@ static void s_report(FILE *out, const rz_retry_rec_t *e, int rc,
                      const char *err, rz_retry_sum_t *sum)
 {
     unsigned long long id = (unsigned long long)e->id;
-    if (e->again) {
+    if (e->twin_of) {
+        fprintf(out,
+                "%llu: ok: the same record as %llu, read again: "
+                "counted as a duplicate\n",
+                id, (unsigned long long)e->twin_of);
+        sum->ok++;
+    } else if (e->again) {
         if (e->events)
             fprintf(out,
                     "%llu: still quarantined: %s (%llu event(s) of it "

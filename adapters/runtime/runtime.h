@@ -218,6 +218,8 @@ typedef struct rz_retry_rec {
     int whole;        /* the record is the whole input: it matches every
                          record the module reports in it */
     int taken;        /* its quarantine entry was replaced or deleted */
+    uint64_t twin_of; /* deleted: the same record as this one, read again
+                         (the same file imported twice) */
     uint64_t events;  /* events spooled for it */
     uint64_t again;   /* records of it quarantined again */
     char reason[256]; /* the last reason they were */

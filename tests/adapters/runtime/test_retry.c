@@ -336,6 +336,43 @@ static void test_retry_one_id_leaves_the_others(void **state)
     assert_int_equal(rzt_head(&f->b), 2);
 }
 
+/* A file imported twice has each bad record quarantined twice: the retry
+ * publishes the record once and counts the second entry as a duplicate,
+ * so nothing is left and retry --all exits 0. */
+static void test_retry_file_imported_twice_publishes_once(void **state)
+{
+    fx_t *f = *state;
+    char file[400], arg[420], out[8192];
+    snprintf(file, sizeof file, "%s/in.ndjson", f->dir);
+    s_write(file,
+            "{\"id\":\"d-1\",\"type\":\"pl.gov.gmina.budget.test.v1\","
+            "\"tenant\":\"1261011\"}\n"
+            "{\"id\":\"d-2\",\"type\":\"pl.gov.gmina.budget.test.v1\"}\n");
+    s_conf(f, "ndjson", 1, NULL);
+    snprintf(arg, sizeof arg, "'%s'", file);
+    assert_int_equal(s_adapter(f, arg, out, sizeof out), 1);
+    assert_int_equal(s_adapter(f, arg, out, sizeof out), 1);
+    counts_t k = s_counts(f);
+    assert_int_equal(k.c.read, 4);
+    assert_int_equal(k.c.published, 1);
+    assert_int_equal(k.c.duplicates, 1);
+    assert_int_equal(k.c.quarantined, 2);
+    assert_int_equal(k.kept, 1);
+
+    s_conf(f, "ndjson", 1, "ndjson:\n  default_tenant: \"1061011\"\n");
+    assert_int_equal(s_adapter(f, "quarantine retry --all", out, sizeof out),
+                     0);
+    assert_non_null(strstr(out, "1: ok: 1 event(s) spooled for the broker"));
+    assert_non_null(strstr(out, "2: ok: the same record as 1, read again"));
+    k = s_counts(f);
+    assert_int_equal(k.c.read, 4);
+    assert_int_equal(k.c.published, 2);
+    assert_int_equal(k.c.duplicates, 2);
+    assert_int_equal(k.c.quarantined, 0);
+    assert_int_equal(k.kept, 0);
+    assert_int_equal(rzt_head(&f->b), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -354,6 +391,8 @@ int main(void)
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_retry_one_id_leaves_the_others,
                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_retry_file_imported_twice_publishes_once, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
