@@ -195,6 +195,32 @@ static void test_retry_budget_pabulib_after_tenant_names(void **state)
     s_retry_case(*state, &t);
 }
 
+/* GUS BDL CSV: every row's voivodeship is unknown to the adapter's TERC
+ * register until the whole register is configured; a row parses only
+ * under the file's header. */
+static void test_retry_budget_bdl_after_register_completed(void **state)
+{
+    fx_t *f = *state;
+    char small[400], broken[500];
+    snprintf(small, sizeof small, "%s/TERC_krakow.csv", f->dir);
+    s_write(small, "WOJ;POW;GMI;RODZ;NAZWA;NAZWA_DOD;STAN_NA\n"
+                   "12;61;01;1;Kraków;gmina miejska;2020-01-01\n");
+    snprintf(broken, sizeof broken, "teryt: %s\n", small);
+    retry_case_t t = {
+        .system = "budget",
+        .files = "'" FIX "/budget/GUS_BDL_FINA_2416_wojewodztwa_2002-2023.csv'",
+        .broken = broken,
+        .fixed = "teryt: " TERYT "\n",
+        .read = 352,
+        .published = 0,
+        .quarantined = 352,
+        .read2 = 352,
+        .published2 = 352,
+        .quarantined2 = 0,
+    };
+    s_retry_case(f, &t);
+}
+
 /* GIOŚ getData: values of a sensor no sensor list places, until the
  * configuration names its station and the station's tenant; each value
  * needs the response envelope (the sensor's key). */
@@ -378,6 +404,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_retry_budget_pabulib_after_tenant_names, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_retry_budget_bdl_after_register_completed, s_setup,
+            s_teardown),
         cmocka_unit_test_setup_teardown(
             test_retry_environment_after_station_configured, s_setup,
             s_teardown),
