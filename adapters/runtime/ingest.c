@@ -160,7 +160,7 @@ static int s_apply_section(const rz_adapter_module_t *mod, void *obj,
     return rc;
 }
 
-int rz_rt_open(rz_rt_t *rt, rz_adapter_conf_t *conf, const char *conf_file,
+int rz_rt_open(rz_rt_t *rt, rz_rt_conf_t *conf, const char *conf_file,
                const rz_adapter_module_t *mod, const rz_conf_map_t *section,
                int dry_run, char *err, size_t err_len)
 {

@@ -79,7 +79,7 @@ static void s_kick(void *pub)
 
 static int s_run_daemon(rz_rt_t *rt)
 {
-    const rz_adapter_conf_t *cf = rt->conf;
+    const rz_rt_conf_t *cf = rt->conf;
     char err[1024] = "";
     if (!*cf->drop_dir && !cf->tail.n && !*cf->http && !cf->sink) {
         fprintf(stderr, "ratusz-adapter: nothing to do: set drop_dir, tail, "
@@ -590,14 +590,14 @@ int main(int argc, char **argv)
         }
     }
     argc = n;
-    const rz_adapter_module_t *const *mods = rz_adapter_modules();
+    const rz_adapter_module_t *const *mods = rz_rt_modules();
     if (list) {
         for (size_t i = 0; mods[i]; i++)
             printf("%-12s %s\n", mods[i]->name, mods[i]->description);
         return 0;
     }
-    rz_conf_option_t *opts = rz_adapter_conf_options(mods);
-    rz_adapter_conf_t conf;
+    rz_conf_option_t *opts = rz_rt_conf_options(mods);
+    rz_rt_conf_t conf;
     memset(&conf, 0, sizeof conf);
     rz_keyopts_t keys;
     memset(&keys, 0, sizeof keys);
@@ -625,8 +625,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "ratusz-adapter: --dry-run needs FILEs\n");
         goto out;
     }
-    if ((rc = rz_adapter_conf_finish(&conf, mods, conf_file, !dry, err,
-                                     sizeof err))) {
+    if ((rc = rz_rt_conf_finish(&conf, mods, conf_file, !dry, err,
+                                sizeof err))) {
         fprintf(stderr, "ratusz-adapter: %s\n", err);
         goto out;
     }

@@ -29,8 +29,8 @@
  */
 
 /* NULL-terminated. */
-const rz_adapter_module_t *const *rz_adapter_modules(void);
-const rz_adapter_module_t *rz_adapter_module_find(const char *name);
+const rz_adapter_module_t *const *rz_rt_modules(void);
+const rz_adapter_module_t *rz_rt_module_find(const char *name);
 
 /* ---------------------------------------------------------------------------
  * Configuration (config.c)
@@ -43,7 +43,7 @@ enum rz_http_auth {
     RZ_HTTP_AUTH_NONE
 };
 
-typedef struct rz_adapter_conf {
+typedef struct rz_rt_conf {
     char *system;
     char *name;
     char *broker;
@@ -76,26 +76,25 @@ typedef struct rz_adapter_conf {
     uint64_t sink_retries;
     /* the YAML section of each module, by the module's index */
     rz_conf_map_t sections[RZ_ADAPTER_MAX_MODULES];
-} rz_adapter_conf_t;
+} rz_rt_conf_t;
 
 /* The option table for these modules (base options plus one section per
  * module), malloc'd; free with free(). NULL on ENOMEM. */
-rz_conf_option_t *rz_adapter_conf_options(const rz_adapter_module_t *const *mods);
+rz_conf_option_t *rz_rt_conf_options(const rz_adapter_module_t *const *mods);
 
 /* Whole-config check after loading: the system is a known module, only
  * its own section is given, defaults derived from the system are filled.
  * need_store: data_dir is required. 0 or RZ_ECONFIG with err. */
-int rz_adapter_conf_finish(rz_adapter_conf_t *conf,
-                           const rz_adapter_module_t *const *mods,
-                           const char *file, int need_store, char *err,
-                           size_t err_len);
+int rz_rt_conf_finish(rz_rt_conf_t *conf,
+                      const rz_adapter_module_t *const *mods, const char *file,
+                      int need_store, char *err, size_t err_len);
 
 /* The check of http, http_tokens and http_auth (http.c): the address
  * parses, every token entry is "sha256:<64 hex>" under a usable client
  * name, and a listener beyond loopback is not left open by accident.
  * file names the config in messages. 0 or RZ_ECONFIG with err. */
-int rz_http_check_conf(const rz_adapter_conf_t *conf, const char *file,
-                       char *err, size_t err_len);
+int rz_http_check_conf(const rz_rt_conf_t *conf, const char *file, char *err,
+                       size_t err_len);
 
 /* ---------------------------------------------------------------------------
  * The runtime
@@ -121,7 +120,7 @@ typedef struct rz_rt_stats {
 #define RZ_RT_TENANTS 16
 
 typedef struct rz_rt {
-    rz_adapter_conf_t *conf;
+    rz_rt_conf_t *conf;
     /* CURVE keys for every client the runtime makes (publisher, sink);
      * NULL: plain. Borrowed from main, which loads them at start. */
     const rz_keyopts_t *keys;
@@ -172,7 +171,7 @@ enum rz_pub_outcome {
 /* Open the runtime for conf: the module (open with the options of its
  * YAML section), TERYT, and the store unless dry_run. 0 or a negative code with
  * err. */
-int rz_rt_open(rz_rt_t *rt, rz_adapter_conf_t *conf, const char *conf_file,
+int rz_rt_open(rz_rt_t *rt, rz_rt_conf_t *conf, const char *conf_file,
                const rz_adapter_module_t *mod, const rz_conf_map_t *section,
                int dry_run, char *err, size_t err_len);
 void rz_rt_close(rz_rt_t *rt);

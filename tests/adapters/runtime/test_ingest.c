@@ -25,7 +25,7 @@ typedef struct fx {
     char dir[256];
     char file[300];
     rz_conf_option_t *opts;
-    rz_adapter_conf_t conf;
+    rz_rt_conf_t conf;
     rz_rt_t rt;
 } fx_t;
 
@@ -41,7 +41,7 @@ static int s_setup(void **state)
     fx_t *f = calloc(1, sizeof *f);
     assert_int_equal(rzt_tmpdir(f->dir, sizeof f->dir), 0);
     snprintf(f->file, sizeof f->file, "%s/in.ndjson", f->dir);
-    f->opts = rz_adapter_conf_options(s_mods);
+    f->opts = rz_rt_conf_options(s_mods);
     assert_int_equal(rz_conf_init(f->opts, &f->conf), 0);
     char data[300];
     snprintf(data, sizeof data, "%s/data", f->dir);
@@ -52,9 +52,8 @@ static int s_setup(void **state)
     s_set(f, "max_event", "2K");
     s_set(f, "source", "/{tenant}/{domain}/{system}-x");
     char err[256];
-    assert_int_equal(rz_adapter_conf_finish(&f->conf, s_mods, NULL, 1, err,
-                                            sizeof err),
-                     0);
+    assert_int_equal(
+        rz_rt_conf_finish(&f->conf, s_mods, NULL, 1, err, sizeof err), 0);
     assert_int_equal(rz_rt_open(&f->rt, &f->conf, NULL, &rz_module_ndjson,
                                 &f->conf.sections[0], 0, err, sizeof err),
                      0);
