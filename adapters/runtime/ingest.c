@@ -875,10 +875,7 @@ static int s_retry_input(rz_rt_t *rt, rz_qrec_t **qs, size_t n, FILE *out,
     for (size_t i = 0; i < n; i++)
         s_report(out, &recs[i], rc, err, sum);
     free(recs);
-    if (r.store_failed && rc < 0)
-        return rc;
-    rc = rz_kept_release(rt->store, key);
-    return rc < 0 ? rc : 0;
+    return r.store_failed && rc < 0 ? rc : 0;
 }
 
 /* Retry one record from its own bytes: an event the broker refused, or a
@@ -932,6 +929,14 @@ int rz_quarantine_retry(rz_rt_t *rt, uint64_t id, FILE *out,
         free(ids.ids);
         return RZ_ENOMEM;
     }
+    /* the kept inputs retried, to let go of those no record needs now */
+    const char **inputs = calloc(ids.n ? ids.n : 1, sizeof *inputs);
+    size_t ninputs = 0;
+    if (!inputs) {
+        free(qs);
+        free(ids.ids);
+        return RZ_ENOMEM;
+    }
     rc = 0;
     for (size_t i = 0; i < ids.n && !rc; i++) {
         int grc;
@@ -973,12 +978,22 @@ int rz_quarantine_retry(rz_rt_t *rt, uint64_t id, FILE *out,
             for (size_t j = 1; j < n; j++)
                 free(group[j]);
             free(group);
+            /* the key outlives q for the release below */
+            if (!rc && !(inputs[ninputs] = strdup(q->input)))
+                rc = RZ_ENOMEM;
+            else if (!rc)
+                ninputs++;
         } else {
             rc = s_retry_alone(rt, q, out, sum);
         }
         free(q);
         qs[i] = NULL;
     }
+    if (!rc && (rc = rz_kept_release(rt->store, inputs, ninputs)) > 0)
+        rc = 0;
+    for (size_t i = 0; i < ninputs; i++)
+        free((char *)inputs[i]);
+    free(inputs);
     for (size_t i = 0; i < ids.n; i++)
         free(qs[i]);
     free(qs);

@@ -322,38 +322,55 @@ done:
     return k;
 }
 
-typedef struct s_named {
-    const char *key;
-    int found;
-} s_named_t;
-
-static int s_names(const rz_qrec_t *r, void *user)
+int rz_kept_release(rz_astore_t *s, const char *const *keys, size_t n)
 {
-    s_named_t *n = user;
-    n->found = !strcmp(r->input, n->key);
-    return n->found;
-}
-
-int rz_kept_release(rz_astore_t *s, const char *key)
-{
-    /* the scan and the delete are two transactions: only a retry adds
-     * records naming an input already kept, and retries of one store are
-     * run one at a time */
-    s_named_t n = {key, 0};
-    int rc = rz_quarantine_list(s, 0, 0, s_names, &n);
-    if (rc < 0 || n.found)
-        return rc < 0 ? rc : 0;
+    if (!n)
+        return 0;
+    char *named = calloc(n, 1);
+    if (!named)
+        return RZ_ENOMEM;
+    /* one write transaction: no record naming one of them can be added
+     * between the scan and the delete */
     rz_atxn_t t;
-    if ((rc = rz_atxn_begin(s, &t)))
-        return rc;
-    MDB_val kv = {strlen(key), (void *)key};
-    rc = rz__astore_err(mdb_del(t.txn, s->inputs, &kv, NULL), "inputs del");
+    MDB_cursor *cur = NULL;
+    int rc = rz_atxn_begin(s, &t), deleted = 0;
+    if (!rc)
+        rc = rz__astore_err(mdb_cursor_open(t.txn, s->quarantine, &cur),
+                            "cursor");
+    MDB_val k, v;
+    int mrc = rc ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    for (; !rc && mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        rz_qrec_t *r =
+            k.mv_size == 8 ? s_decode(rz__get_be64(k.mv_data), &v) : NULL;
+        if (!r) {
+            rc = RZ_ESTORE;
+            break;
+        }
+        for (size_t i = 0; i < n && *r->input; i++)
+            if (!named[i] && !strcmp(r->input, keys[i]))
+                named[i] = 1;
+        free(r);
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (named[i])
+            continue;
+        MDB_val kv = {strlen(keys[i]), (void *)keys[i]};
+        rc = rz__astore_err(mdb_del(t.txn, s->inputs, &kv, NULL), "inputs del");
+        if (rc == RZ_ENOTFOUND) /* two of keys were one */
+            rc = 0;
+        else if (!rc)
+            deleted++;
+    }
+    free(named);
     if (rc) {
-        rz_atxn_abort(&t);
-        return rc == RZ_ENOTFOUND ? 0 : rc;
+        if (t.txn)
+            rz_atxn_abort(&t);
+        return rc;
     }
     rc = rz_atxn_commit(&t);
-    return rc ? rc : 1;
+    return rc ? rc : deleted;
 }
 
 int rz_kept_count(rz_astore_t *s)

@@ -192,10 +192,9 @@ int rz_kept_put(rz_atxn_t *t, const char *key, const rz_kept_t *k);
 /* A malloc'd copy (one block; free() it), or NULL with *rc set
  * (RZ_ENOTFOUND). */
 rz_kept_t *rz_kept_get(rz_astore_t *s, const char *key, int *rc);
-/* Delete the input kept under key if no quarantined record names it any
- * more. Returns 1 when deleted, 0 when still needed (or not kept), or a
- * negative code. */
-int rz_kept_release(rz_astore_t *s, const char *key);
+/* Delete the inputs kept under keys[0..n) that no quarantined record
+ * names any more. Returns how many were deleted, or a negative code. */
+int rz_kept_release(rz_astore_t *s, const char *const *keys, size_t n);
 /* How many inputs are kept, or a negative code. */
 int rz_kept_count(rz_astore_t *s);
 
