@@ -37,7 +37,7 @@ static const char *const s_cols[S_NKNOWN] = {
     "kod", "nazwa", "rok", "wartosc", "jednostka miary", "atrybut"};
 
 typedef struct s_bdl {
-    rzb_job_t *job;
+    rz_budget_job_t *job;
     int header_done;
     size_t ncols;
     char **names;
@@ -46,8 +46,8 @@ typedef struct s_bdl {
     size_t ndim;
     char var[64], var_slug[64];
     const struct s_known *known;
-    rzb_ev_t e;
-    rzb_set_t seen;
+    rz_budget_ev_t e;
+    rz_budget_set_t seen;
     uint64_t records;
 } s_bdl_t;
 
@@ -78,9 +78,9 @@ static void s_variable(const char *name, char *out, size_t len)
     }
 }
 
-static int s_header(s_bdl_t *b, const rzb_row_t *row)
+static int s_header(s_bdl_t *b, const rz_budget_row_t *row)
 {
-    rzb_job_t *job = b->job;
+    rz_budget_job_t *job = b->job;
     if (row->error) {
         snprintf(job->err, job->err_len,
                  "line %llu: the header cannot be "
@@ -102,7 +102,7 @@ static int s_header(s_bdl_t *b, const rzb_row_t *row)
         if (!(b->names[i] = strdup(row->f[i])))
             return RZ_ENOMEM;
         char f[128];
-        rzb_fold(row->f[i], f, sizeof f);
+        rz__budget_fold(row->f[i], f, sizeof f);
         int known = 0;
         for (int k = 0; k < S_NKNOWN; k++)
             if (strcmp(f, s_cols[k]) == 0 && b->col[k] < 0) {
@@ -122,7 +122,7 @@ static int s_header(s_bdl_t *b, const rzb_row_t *row)
             return RZ_EINVAL;
         }
     s_variable(job->in->name, b->var, sizeof b->var);
-    rzb_slug(b->var, b->var_slug, sizeof b->var_slug);
+    rz__budget_slug(b->var, b->var_slug, sizeof b->var_slug);
     for (size_t k = 0; k < sizeof s_known / sizeof s_known[0]; k++)
         if (strcmp(s_known[k].var, b->var) == 0)
             b->known = &s_known[k];
@@ -135,7 +135,7 @@ static int s_header(s_bdl_t *b, const rzb_row_t *row)
 static int64_t s_scale(const char *unit)
 {
     char f[64];
-    rzb_fold(unit, f, sizeof f);
+    rz__budget_fold(unit, f, sizeof f);
     if (!*f || !strcmp(f, "zl") || !strcmp(f, "pln"))
         return 1;
     if (!strcmp(f, "tys. zl") || !strcmp(f, "tys.zl") || !strcmp(f, "tys zl"))
@@ -153,7 +153,7 @@ static int64_t s_scale(const char *unit)
 static const char *s_no_figure(const char *atr)
 {
     char f[16];
-    rzb_fold(atr, f, sizeof f);
+    rz__budget_fold(atr, f, sizeof f);
     if (!strcmp(f, "#"))
         return "withheld for statistical confidentiality";
     if (!strcmp(f, "."))
@@ -163,85 +163,87 @@ static const char *s_no_figure(const char *atr)
     return NULL;
 }
 
-static int s_record(s_bdl_t *b, const rzb_row_t *row)
+static int s_record(s_bdl_t *b, const rz_budget_row_t *row)
 {
-    rzb_job_t *job = b->job;
+    rz_budget_job_t *job = b->job;
     char key[48];
     snprintf(key, sizeof key, "row %llu", (unsigned long long)++b->records);
     rz_record_ref_t ref = {row->line, key, row->bytes, row->len};
     if (row->error)
-        return rzb_quarantine(job->out, &ref, "%s", row->error);
+        return rz__budget_quarantine(job->out, &ref, "%s", row->error);
     if (row->n != b->ncols &&
         !(row->n == b->ncols + 1 && row->f[row->n - 1][0] == '\0'))
-        return rzb_quarantine(job->out, &ref,
-                              "row has %zu fields, the "
-                              "header has %zu",
-                              row->n, b->ncols);
+        return rz__budget_quarantine(job->out, &ref,
+                                     "row has %zu fields, the "
+                                     "header has %zu",
+                                     row->n, b->ncols);
     const char *kod = row->f[b->col[S_KOD]];
     const char *rok = row->f[b->col[S_ROK]];
     const char *val = row->f[b->col[S_WARTOSC]];
-    const char *jm = b->col[S_JM] >= 0 && !rzb_is_missing(row->f[b->col[S_JM]])
-                         ? row->f[b->col[S_JM]]
-                         : "";
+    const char *jm =
+        b->col[S_JM] >= 0 && !rz__budget_is_missing(row->f[b->col[S_JM]])
+            ? row->f[b->col[S_JM]]
+            : "";
     const char *kod_name = b->names[b->col[S_KOD]];
     const char *rok_name = b->names[b->col[S_ROK]];
     const char *val_name = b->names[b->col[S_WARTOSC]];
 
-    rzb_ev_t *e = &b->e;
-    rzb_ev_budget(e, b->known ? b->known->type : "pl.gov.gmina.budget.bdl.v1");
+    rz_budget_ev_t *e = &b->e;
+    rz__budget_ev_budget(e, b->known ? b->known->type
+                                     : "pl.gov.gmina.budget.bdl.v1");
     const char *not_unit;
-    if (rzb_tenant_from_bdl(kod, e->tenant, &not_unit))
-        return rzb_quarantine(job->out, &ref, "column '%s': '%s' %s", kod_name,
-                              kod, not_unit);
+    if (rz__budget_tenant_from_bdl(kod, e->tenant, &not_unit))
+        return rz__budget_quarantine(job->out, &ref, "column '%s': '%s' %s",
+                                     kod_name, kod, not_unit);
     int64_t year;
-    if (rzb_uint(rok, 9999, &year) || year < 1900)
-        return rzb_quarantine(job->out, &ref,
-                              "column '%s': '%s' is not a "
-                              "year",
-                              rok_name, rok);
+    if (rz__budget_uint(rok, 9999, &year) || year < 1900)
+        return rz__budget_quarantine(job->out, &ref,
+                                     "column '%s': '%s' is not a "
+                                     "year",
+                                     rok_name, rok);
     int64_t scale = s_scale(jm);
     if (!scale)
-        return rzb_quarantine(job->out, &ref,
-                              "column '%s': '%s' is not an "
-                              "amount of money (zł, tys. zł, mln zł)",
-                              b->names[b->col[S_JM]], jm);
+        return rz__budget_quarantine(job->out, &ref,
+                                     "column '%s': '%s' is not an "
+                                     "amount of money (zł, tys. zł, mln zł)",
+                                     b->names[b->col[S_JM]], jm);
     const char *atr = b->col[S_ATRYBUT] >= 0 ? row->f[b->col[S_ATRYBUT]] : "";
     const char *no_figure = s_no_figure(atr);
     if (no_figure)
-        return rzb_quarantine(job->out, &ref,
-                              "column '%s': '%s' (%s): no figure for unit %s "
-                              "in %lld",
-                              b->names[b->col[S_ATRYBUT]], atr, no_figure, kod,
-                              (long long)year);
-    if (rzb_is_missing(val) && !*val)
-        return rzb_quarantine(job->out, &ref,
-                              "column '%s' is empty: no "
-                              "value for unit %s in %lld",
-                              val_name, kod, (long long)year);
-    if (rzb_is_missing(val))
-        return rzb_quarantine(job->out, &ref,
-                              "column '%s' is '%s': no "
-                              "value for unit %s in %lld",
-                              val_name, val, kod, (long long)year);
+        return rz__budget_quarantine(
+            job->out, &ref,
+            "column '%s': '%s' (%s): no figure for unit %s "
+            "in %lld",
+            b->names[b->col[S_ATRYBUT]], atr, no_figure, kod, (long long)year);
+    if (rz__budget_is_missing(val) && !*val)
+        return rz__budget_quarantine(job->out, &ref,
+                                     "column '%s' is empty: no "
+                                     "value for unit %s in %lld",
+                                     val_name, kod, (long long)year);
+    if (rz__budget_is_missing(val))
+        return rz__budget_quarantine(job->out, &ref,
+                                     "column '%s' is '%s': no "
+                                     "value for unit %s in %lld",
+                                     val_name, val, kod, (long long)year);
     const char *why;
     int64_t grosze;
     if (rzc_grosze(val, scale, &grosze, &why))
-        return rzb_quarantine(job->out, &ref, "column '%s': '%s' %s", val_name,
-                              val, why);
+        return rz__budget_quarantine(job->out, &ref, "column '%s': '%s' %s",
+                                     val_name, val, why);
 
     /* the figure's name: the dimension values, "ogółem" being the total */
     char dims[512] = "", dslug[128] = "";
     for (size_t i = 0; i < b->ndim; i++) {
         const char *v = row->f[b->dim[i]];
-        if (rzb_is_missing(v))
+        if (rz__budget_is_missing(v))
             continue;
         size_t l = strlen(dims);
         snprintf(dims + l, sizeof dims - l, "%s%s", l ? ", " : "", v);
     }
     char folded[32];
-    rzb_fold(dims, folded, sizeof folded);
+    rz__budget_fold(dims, folded, sizeof folded);
     if (*dims && strcmp(folded, "ogolem") != 0)
-        rzb_slug(dims, dslug, sizeof dslug);
+        rz__budget_slug(dims, dslug, sizeof dslug);
 
     int rc;
     if (b->var[0]) {
@@ -252,18 +254,20 @@ static int s_record(s_bdl_t *b, const rzb_row_t *row)
         snprintf(k, sizeof k, "bdl/%s/%lld/%s", kod, (long long)year, dslug);
         if ((rc = rz_adapter_id(e->id, sizeof e->id, "budget",
                                 job->in->content_id, k)) < 0)
-            return rzb_quarantine(job->out, &ref, "no id: %s", rz_strerror(rc));
+            return rz__budget_quarantine(job->out, &ref, "no id: %s",
+                                         rz_strerror(rc));
     }
-    if ((rc = rzb_set_add(&b->seen, e->id)) < 0)
+    if ((rc = rz__budget_set_add(&b->seen, e->id)) < 0)
         return rc;
     if (rc == 1)
-        return rzb_quarantine(job->out, &ref,
-                              "unit %s, year %lld%s%s "
-                              "appears twice in the export",
-                              kod, (long long)year, *dims ? ", " : "", dims);
+        return rz__budget_quarantine(job->out, &ref,
+                                     "unit %s, year %lld%s%s "
+                                     "appears twice in the export",
+                                     kod, (long long)year, *dims ? ", " : "",
+                                     dims);
 
-    e->ev.source = (char *)rzb_ev_source(e, job->st, "gus-bdl");
-    e->ev.subject = rzb_ev_own(e, rzb_printf("unit:%s", kod));
+    e->ev.source = (char *)rz__budget_ev_source(e, job->st, "gus-bdl");
+    e->ev.subject = rz__budget_ev_own(e, rz__budget_printf("unit:%s", kod));
     e->ev.time = rzc_warsaw_midnight_us((int)year + 1, 1, 1);
     Ratusz__V1__BudgetEntry *be = &e->b;
     be->side = b->known ? b->known->side
@@ -272,32 +276,32 @@ static int s_record(s_bdl_t *b, const rzb_row_t *row)
     be->amount_grosze = grosze;
     be->fiscal_year = (int32_t)year;
     be->period = (char *)rok;
-    be->report =
-        rzb_ev_own(e, rzb_printf("BDL%s%s", b->var[0] ? ":" : "", b->var));
+    be->report = rz__budget_ev_own(
+        e, rz__budget_printf("BDL%s%s", b->var[0] ? ":" : "", b->var));
     be->unit = b->col[S_NAZWA] >= 0 ? row->f[b->col[S_NAZWA]] : (char *)kod;
-    be->description =
-        rzb_ev_own(e, rzb_printf("%s (%s)%s%s",
-                                 b->known    ? b->known->desc
-                                 : b->var[0] ? b->var
-                                             : "BDL",
-                                 *jm ? jm : "zł", *dims ? ": " : "", dims));
+    be->description = rz__budget_ev_own(
+        e, rz__budget_printf("%s (%s)%s%s",
+                             b->known    ? b->known->desc
+                             : b->var[0] ? b->var
+                                         : "BDL",
+                             *jm ? jm : "zł", *dims ? ": " : "", dims));
     if (!e->ev.source || !e->ev.subject || !be->report || !be->description)
         return RZ_ENOMEM;
     for (size_t i = 0; i < b->ncols; i++)
-        if ((rc = rzb_ev_attr(e, b->names[i], row->f[i])))
+        if ((rc = rz__budget_ev_attr(e, b->names[i], row->f[i])))
             return rc;
-    return rzb_emit(job->out, &ref, &e->ev);
+    return rz__budget_emit(job->out, &ref, &e->ev);
 }
 
-static int s_row(void *ctx, const rzb_row_t *row)
+static int s_row(void *ctx, const rz_budget_row_t *row)
 {
     s_bdl_t *b = ctx;
     return b->header_done ? s_record(b, row) : s_header(b, row);
 }
 
-int rzb_parse_bdl(rzb_job_t *job)
+int rz__budget_parse_bdl(rz_budget_job_t *job)
 {
-    rzb_text_t t;
+    rz_budget_text_t t;
     int rc = rzc_text_decode(&t, job->in->data, job->in->len, job->st->encoding,
                              job->err, job->err_len);
     if (rc)
@@ -305,8 +309,8 @@ int rzb_parse_bdl(rzb_job_t *job)
     s_bdl_t b;
     memset(&b, 0, sizeof b);
     b.job = job;
-    rzb_ev_init(&b.e);
-    rc = rzb_csv_each(&t, ';', s_row, &b);
+    rz__budget_ev_init(&b.e);
+    rc = rz__budget_csv_each(&t, ';', s_row, &b);
     if (rc == 0 && !b.header_done) {
         snprintf(job->err, job->err_len, "empty input: no header line");
         rc = RZ_EINVAL;
@@ -317,8 +321,8 @@ int rzb_parse_bdl(rzb_job_t *job)
         free(b.names[i]);
     free(b.names);
     free(b.dim);
-    rzb_ev_free(&b.e);
-    rzb_set_free(&b.seen);
+    rz__budget_ev_free(&b.e);
+    rz__budget_set_free(&b.seen);
     rzc_text_free(&t);
     return rc;
 }

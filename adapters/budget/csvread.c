@@ -23,8 +23,8 @@
 
 typedef struct s_reader {
     struct csv_parser p;
-    const rzb_text_t *t;
-    rzb_row_fn fn;
+    const rz_budget_text_t *t;
+    rz__budget_row_fn fn;
     void *ctx;
     int rc;
     /* fields of the row being read: NUL-separated in buf */
@@ -81,7 +81,7 @@ static void s_field(void *s, size_t len, void *data)
 static int s_emit(s_reader_t *r, size_t opos, size_t oend, uint64_t line,
                   const char *error)
 {
-    rzb_row_t row = {0};
+    rz_budget_row_t row = {0};
     size_t bad = rzc_text_bad_in(r->t, opos, oend);
     if (!error && bad != SIZE_MAX) {
         snprintf(r->why, sizeof r->why,
@@ -146,7 +146,8 @@ static void s_parser_init(s_reader_t *r, char delim)
     r->in_row = 0;
 }
 
-int rzb_csv_each(const rzb_text_t *t, char delim, rzb_row_fn fn, void *ctx)
+int rz__budget_csv_each(const rz_budget_text_t *t, char delim,
+                        rz__budget_row_fn fn, void *ctx)
 {
     s_reader_t r;
     memset(&r, 0, sizeof r);

@@ -18,46 +18,48 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Header names each column answers to, folded (rzb_fold). */
-static const char *const s_alias[RZB_COL_COUNT][4] = {
-    [RZB_COL_ROK] = {"rok"},
-    [RZB_COL_OKRES] = {"okres"},
-    [RZB_COL_TERYT] = {"teryt", "terc"},
-    [RZB_COL_JEDNOSTKA] = {"jednostka"},
-    [RZB_COL_DZIAL] = {"dzial"},
-    [RZB_COL_ROZDZIAL] = {"rozdzial"},
-    [RZB_COL_PARAGRAF] = {"paragraf", "\xc2\xa7", "par"},
-    [RZB_COL_STRONA] = {"strona"},
-    [RZB_COL_ETAP] = {"etap"},
-    [RZB_COL_KWOTA] = {"kwota"},
-    [RZB_COL_WALUTA] = {"waluta"},
-    [RZB_COL_ZADANIE] = {"zadanie"},
-    [RZB_COL_OPIS] = {"opis", "nazwa"},
-    [RZB_COL_SPRAWOZDANIE] = {"sprawozdanie"},
-    [RZB_COL_PLAN] = {"plan"},
-    [RZB_COL_PLAN_PO_ZMIANACH] = {"plan po zmianach"},
-    [RZB_COL_WYKONANIE] = {"wykonanie"},
-    [RZB_COL_ZAANGAZOWANIE] = {"zaangazowanie"},
+/* Header names each column answers to, folded (rz__budget_fold). */
+static const char *const s_alias[RZ_BUDGET_COL_COUNT][4] = {
+    [RZ_BUDGET_COL_ROK] = {"rok"},
+    [RZ_BUDGET_COL_OKRES] = {"okres"},
+    [RZ_BUDGET_COL_TERYT] = {"teryt", "terc"},
+    [RZ_BUDGET_COL_JEDNOSTKA] = {"jednostka"},
+    [RZ_BUDGET_COL_DZIAL] = {"dzial"},
+    [RZ_BUDGET_COL_ROZDZIAL] = {"rozdzial"},
+    [RZ_BUDGET_COL_PARAGRAF] = {"paragraf", "\xc2\xa7", "par"},
+    [RZ_BUDGET_COL_STRONA] = {"strona"},
+    [RZ_BUDGET_COL_ETAP] = {"etap"},
+    [RZ_BUDGET_COL_KWOTA] = {"kwota"},
+    [RZ_BUDGET_COL_WALUTA] = {"waluta"},
+    [RZ_BUDGET_COL_ZADANIE] = {"zadanie"},
+    [RZ_BUDGET_COL_OPIS] = {"opis", "nazwa"},
+    [RZ_BUDGET_COL_SPRAWOZDANIE] = {"sprawozdanie"},
+    [RZ_BUDGET_COL_PLAN] = {"plan"},
+    [RZ_BUDGET_COL_PLAN_PO_ZMIANACH] = {"plan po zmianach"},
+    [RZ_BUDGET_COL_WYKONANIE] = {"wykonanie"},
+    [RZ_BUDGET_COL_ZAANGAZOWANIE] = {"zaangazowanie"},
 };
 
-static const int s_amounts[] = {RZB_COL_PLAN, RZB_COL_PLAN_PO_ZMIANACH,
-                                RZB_COL_WYKONANIE, RZB_COL_ZAANGAZOWANIE,
-                                RZB_COL_KWOTA};
+static const int s_amounts[] = {
+    RZ_BUDGET_COL_PLAN, RZ_BUDGET_COL_PLAN_PO_ZMIANACH, RZ_BUDGET_COL_WYKONANIE,
+    RZ_BUDGET_COL_ZAANGAZOWANIE, RZ_BUDGET_COL_KWOTA};
 
-int rzb_fk_map_header(const rzb_state_t *st, const rzb_row_t *hdr,
-                      int col[RZB_COL_COUNT], char *err, size_t err_len)
+int rz__budget_fk_map_header(const rz_budget_state_t *st,
+                             const rz_budget_row_t *hdr,
+                             int col[RZ_BUDGET_COL_COUNT], char *err,
+                             size_t err_len)
 {
     char(*folded)[128] = calloc(hdr->n ? hdr->n : 1, sizeof *folded);
     if (!folded)
         return RZ_ENOMEM;
     for (size_t i = 0; i < hdr->n; i++)
-        rzb_fold(hdr->f[i], folded[i], sizeof folded[i]);
+        rz__budget_fold(hdr->f[i], folded[i], sizeof folded[i]);
     int rc = 0;
-    for (int c = 0; c < RZB_COL_COUNT; c++) {
+    for (int c = 0; c < RZ_BUDGET_COL_COUNT; c++) {
         col[c] = -1;
         if (st->col_header[c]) {
             char want[128];
-            rzb_fold(st->col_header[c], want, sizeof want);
+            rz__budget_fold(st->col_header[c], want, sizeof want);
             for (size_t i = 0; i < hdr->n && col[c] < 0; i++)
                 if (!strcmp(folded[i], want))
                     col[c] = (int)i;
@@ -66,7 +68,7 @@ int rzb_fk_map_header(const rzb_state_t *st, const rzb_row_t *hdr,
                          "line %llu: column '%s' "
                          "(budget.columns.%s) is not in the header",
                          (unsigned long long)hdr->line, st->col_header[c],
-                         rzb_col_names[c]);
+                         rz__budget_col_names[c]);
                 rc = RZ_EINVAL;
                 break;
             }
@@ -82,19 +84,19 @@ int rzb_fk_map_header(const rzb_state_t *st, const rzb_row_t *hdr,
 }
 
 typedef struct s_fk {
-    rzb_job_t *job;
+    rz_budget_job_t *job;
     int header_done;
     size_t ncols;
     char **names;
-    int col[RZB_COL_COUNT];
+    int col[RZ_BUDGET_COL_COUNT];
     uint64_t rows;
-    rzb_ev_t e;
+    rz_budget_ev_t e;
 } s_fk_t;
 
-static int s_header(s_fk_t *k, const rzb_row_t *row)
+static int s_header(s_fk_t *k, const rz_budget_row_t *row)
 {
-    rzb_job_t *job = k->job;
-    const rzb_state_t *st = job->st;
+    rz_budget_job_t *job = k->job;
+    const rz_budget_state_t *st = job->st;
     if (row->error) {
         snprintf(job->err, job->err_len,
                  "line %llu: the header cannot be "
@@ -110,9 +112,9 @@ static int s_header(s_fk_t *k, const rzb_row_t *row)
     for (size_t i = 0; i < k->ncols; i++)
         if (!(k->names[i] = strdup(row->f[i])))
             return RZ_ENOMEM;
-    rzb_row_t hdr = *row;
+    rz_budget_row_t hdr = *row;
     hdr.n = k->ncols;
-    int rc = rzb_fk_map_header(st, &hdr, k->col, job->err, job->err_len);
+    int rc = rz__budget_fk_map_header(st, &hdr, k->col, job->err, job->err_len);
     if (rc)
         return rc;
     int amounts = 0;
@@ -126,13 +128,13 @@ static int s_header(s_fk_t *k, const rzb_row_t *row)
                  (unsigned long long)row->line);
         return RZ_EINVAL;
     }
-    if (k->col[RZB_COL_TERYT] < 0 && !*st->tenant) {
+    if (k->col[RZ_BUDGET_COL_TERYT] < 0 && !*st->tenant) {
         snprintf(job->err, job->err_len,
                  "no tenant: the file has no "
                  "'teryt' column and budget.tenant is not set");
         return RZ_EINVAL;
     }
-    if (k->col[RZB_COL_ROK] < 0 && !st->year) {
+    if (k->col[RZ_BUDGET_COL_ROK] < 0 && !st->year) {
         snprintf(job->err, job->err_len,
                  "no fiscal year: the file has no "
                  "'rok' column and budget.year is not set");
@@ -143,22 +145,22 @@ static int s_header(s_fk_t *k, const rzb_row_t *row)
 }
 
 /* A canonical column's cell, "" when the column is not there or the cell
- * means no value (rzb_is_missing): every fk column is optional, those a
+ * means no value (rz__budget_is_missing): every fk column is optional, those a
  * record cannot do without are checked as empty. */
-static const char *s_cell(const s_fk_t *k, const rzb_row_t *row, int c)
+static const char *s_cell(const s_fk_t *k, const rz_budget_row_t *row, int c)
 {
     const char *v = k->col[c] >= 0 ? row->f[k->col[c]] : "";
-    return rzb_is_missing(v) ? "" : v;
+    return rz__budget_is_missing(v) ? "" : v;
 }
 
 static int s_side(const char *v, int dflt, Ratusz__V1__BudgetSide *out)
 {
     char f[32];
-    rzb_fold(v, f, sizeof f);
+    rz__budget_fold(v, f, sizeof f);
     if (!*f)
-        *out = dflt == RZB_SIDE_INCOME
+        *out = dflt == RZ_BUDGET_SIDE_INCOME
                    ? RATUSZ__V1__BUDGET_SIDE__BUDGET_SIDE_INCOME
-               : dflt == RZB_SIDE_EXPENDITURE
+               : dflt == RZ_BUDGET_SIDE_EXPENDITURE
                    ? RATUSZ__V1__BUDGET_SIDE__BUDGET_SIDE_EXPENDITURE
                    : RATUSZ__V1__BUDGET_SIDE__BUDGET_SIDE_UNSPECIFIED;
     else if (!strcmp(f, "dochody") || !strcmp(f, "d"))
@@ -177,7 +179,7 @@ static int s_side(const char *v, int dflt, Ratusz__V1__BudgetSide *out)
 static int s_stage(const char *v, Ratusz__V1__BudgetStage *out)
 {
     char f[32];
-    rzb_fold(v, f, sizeof f);
+    rz__budget_fold(v, f, sizeof f);
     if (!*f)
         *out = RATUSZ__V1__BUDGET_STAGE__BUDGET_STAGE_UNSPECIFIED;
     else if (!strcmp(f, "plan"))
@@ -204,89 +206,92 @@ static int s_all_digits(const char *s, size_t lo, size_t hi)
     return 1;
 }
 
-static int s_record(s_fk_t *k, const rzb_row_t *row)
+static int s_record(s_fk_t *k, const rz_budget_row_t *row)
 {
-    rzb_job_t *job = k->job;
-    const rzb_state_t *st = job->st;
+    rz_budget_job_t *job = k->job;
+    const rz_budget_state_t *st = job->st;
     rz_out_t *out = job->out;
     char key[64];
     uint64_t rown = ++k->rows;
     snprintf(key, sizeof key, "row %llu", (unsigned long long)rown);
     rz_record_ref_t ref = {row->line, key, row->bytes, row->len};
     if (row->error)
-        return rzb_quarantine(out, &ref, "%s", row->error);
+        return rz__budget_quarantine(out, &ref, "%s", row->error);
     if (row->n != k->ncols &&
         !(row->n == k->ncols + 1 && row->f[row->n - 1][0] == '\0'))
-        return rzb_quarantine(out, &ref,
-                              "row has %zu fields, the header "
-                              "has %zu",
-                              row->n, k->ncols);
+        return rz__budget_quarantine(out, &ref,
+                                     "row has %zu fields, the header "
+                                     "has %zu",
+                                     row->n, k->ncols);
 #define S_NAME(c) k->names[k->col[c]]
-    const char *dz = s_cell(k, row, RZB_COL_DZIAL);
-    const char *ro = s_cell(k, row, RZB_COL_ROZDZIAL);
-    const char *pa = s_cell(k, row, RZB_COL_PARAGRAF);
+    const char *dz = s_cell(k, row, RZ_BUDGET_COL_DZIAL);
+    const char *ro = s_cell(k, row, RZ_BUDGET_COL_ROZDZIAL);
+    const char *pa = s_cell(k, row, RZ_BUDGET_COL_PARAGRAF);
     if (*dz && !s_all_digits(dz, 3, 3))
-        return rzb_quarantine(out, &ref,
-                              "column '%s': '%s' is not a "
-                              "3-digit section",
-                              S_NAME(RZB_COL_DZIAL), dz);
+        return rz__budget_quarantine(out, &ref,
+                                     "column '%s': '%s' is not a "
+                                     "3-digit section",
+                                     S_NAME(RZ_BUDGET_COL_DZIAL), dz);
     if (*ro && (!s_all_digits(ro, 5, 5) || (*dz && strncmp(ro, dz, 3))))
-        return rzb_quarantine(out, &ref,
-                              "column '%s': '%s' is not a "
-                              "5-digit chapter%s",
-                              S_NAME(RZB_COL_ROZDZIAL), ro,
-                              *dz ? " of its section" : "");
+        return rz__budget_quarantine(out, &ref,
+                                     "column '%s': '%s' is not a "
+                                     "5-digit chapter%s",
+                                     S_NAME(RZ_BUDGET_COL_ROZDZIAL), ro,
+                                     *dz ? " of its section" : "");
     if (*pa && !s_all_digits(pa, 3, 4))
-        return rzb_quarantine(out, &ref,
-                              "column '%s': '%s' is not a "
-                              "paragraph (3-4 digits)",
-                              S_NAME(RZB_COL_PARAGRAF), pa);
-    rzb_ev_t *e = &k->e;
-    rzb_ev_budget(e, "");
-    const char *terc = s_cell(k, row, RZB_COL_TERYT);
+        return rz__budget_quarantine(out, &ref,
+                                     "column '%s': '%s' is not a "
+                                     "paragraph (3-4 digits)",
+                                     S_NAME(RZ_BUDGET_COL_PARAGRAF), pa);
+    rz_budget_ev_t *e = &k->e;
+    rz__budget_ev_budget(e, "");
+    const char *terc = s_cell(k, row, RZ_BUDGET_COL_TERYT);
     if (!*terc)
         terc = st->tenant;
-    if (!rzb_is_terc(terc))
-        return rzb_quarantine(
-            out, &ref,
-            "column '%s': '%s' is not a "
-            "TERYT TERC code",
-            k->col[RZB_COL_TERYT] >= 0 ? S_NAME(RZB_COL_TERYT) : "teryt", terc);
+    if (!rz__budget_is_terc(terc))
+        return rz__budget_quarantine(out, &ref,
+                                     "column '%s': '%s' is not a "
+                                     "TERYT TERC code",
+                                     k->col[RZ_BUDGET_COL_TERYT] >= 0
+                                         ? S_NAME(RZ_BUDGET_COL_TERYT)
+                                         : "teryt",
+                                     terc);
     int64_t year = (int64_t)st->year;
-    const char *rok = s_cell(k, row, RZB_COL_ROK);
-    if (*rok && (rzb_uint(rok, 9999, &year) || year < 1900))
-        return rzb_quarantine(out, &ref, "column '%s': '%s' is not a year",
-                              S_NAME(RZB_COL_ROK), rok);
+    const char *rok = s_cell(k, row, RZ_BUDGET_COL_ROK);
+    if (*rok && (rz__budget_uint(rok, 9999, &year) || year < 1900))
+        return rz__budget_quarantine(out, &ref,
+                                     "column '%s': '%s' is not a year",
+                                     S_NAME(RZ_BUDGET_COL_ROK), rok);
     if (!year)
-        return rzb_quarantine(out, &ref,
-                              "column '%s' is empty and "
-                              "budget.year is not set",
-                              S_NAME(RZB_COL_ROK));
+        return rz__budget_quarantine(out, &ref,
+                                     "column '%s' is empty and "
+                                     "budget.year is not set",
+                                     S_NAME(RZ_BUDGET_COL_ROK));
     Ratusz__V1__BudgetSide side;
-    const char *strona = s_cell(k, row, RZB_COL_STRONA);
+    const char *strona = s_cell(k, row, RZ_BUDGET_COL_STRONA);
     if (s_side(strona, st->side, &side))
-        return rzb_quarantine(out, &ref,
-                              "column '%s': '%s' is not a side "
-                              "(dochody, wydatki, przychody, rozchody)",
-                              S_NAME(RZB_COL_STRONA), strona);
+        return rz__budget_quarantine(out, &ref,
+                                     "column '%s': '%s' is not a side "
+                                     "(dochody, wydatki, przychody, rozchody)",
+                                     S_NAME(RZ_BUDGET_COL_STRONA), strona);
     Ratusz__V1__BudgetStage kstage =
         RATUSZ__V1__BUDGET_STAGE__BUDGET_STAGE_EXECUTION;
-    const char *etap = s_cell(k, row, RZB_COL_ETAP);
-    if (k->col[RZB_COL_ETAP] >= 0 && s_stage(etap, &kstage))
-        return rzb_quarantine(out, &ref,
-                              "column '%s': '%s' is not a stage "
-                              "(plan, plan po zmianach, wykonanie, "
-                              "zaangażowanie)",
-                              S_NAME(RZB_COL_ETAP), etap);
+    const char *etap = s_cell(k, row, RZ_BUDGET_COL_ETAP);
+    if (k->col[RZ_BUDGET_COL_ETAP] >= 0 && s_stage(etap, &kstage))
+        return rz__budget_quarantine(out, &ref,
+                                     "column '%s': '%s' is not a stage "
+                                     "(plan, plan po zmianach, wykonanie, "
+                                     "zaangażowanie)",
+                                     S_NAME(RZ_BUDGET_COL_ETAP), etap);
     char yearbuf[8];
     snprintf(yearbuf, sizeof yearbuf, "%lld", (long long)year);
-    const char *period = s_cell(k, row, RZB_COL_OKRES);
+    const char *period = s_cell(k, row, RZ_BUDGET_COL_OKRES);
     if (!*period)
         period = yearbuf;
-    int64_t time = rzb_period_end_us(period);
+    int64_t time = rz__budget_period_end_us(period);
     if (!time)
         time = rzc_warsaw_midnight_us((int)year + 1, 1, 1);
-    const char *task = s_cell(k, row, RZB_COL_ZADANIE);
+    const char *task = s_cell(k, row, RZ_BUDGET_COL_ZADANIE);
 
     int records = 0, rc = 0;
     for (size_t a = 0; a < sizeof s_amounts / sizeof s_amounts[0]; a++) {
@@ -297,41 +302,43 @@ static int s_record(s_fk_t *k, const rzb_row_t *row)
         records++;
         char fkey[96];
         snprintf(fkey, sizeof fkey, "row %llu/%s", (unsigned long long)rown,
-                 rzb_col_names[c]);
+                 rz__budget_col_names[c]);
         ref.key = fkey;
         int64_t grosze;
         const char *why;
         if (rzc_grosze(v, 1, &grosze, &why)) {
-            rzb_quarantine(out, &ref, "column '%s': '%s' %s", S_NAME(c), v,
-                           why);
+            rz__budget_quarantine(out, &ref, "column '%s': '%s' %s", S_NAME(c),
+                                  v, why);
             continue;
         }
         Ratusz__V1__BudgetStage stage =
-            c == RZB_COL_PLAN ? RATUSZ__V1__BUDGET_STAGE__BUDGET_STAGE_PLAN
-            : c == RZB_COL_PLAN_PO_ZMIANACH
+            c == RZ_BUDGET_COL_PLAN
+                ? RATUSZ__V1__BUDGET_STAGE__BUDGET_STAGE_PLAN
+            : c == RZ_BUDGET_COL_PLAN_PO_ZMIANACH
                 ? RATUSZ__V1__BUDGET_STAGE__BUDGET_STAGE_PLAN_AFTER_CHANGES
-            : c == RZB_COL_WYKONANIE
+            : c == RZ_BUDGET_COL_WYKONANIE
                 ? RATUSZ__V1__BUDGET_STAGE__BUDGET_STAGE_EXECUTION
-            : c == RZB_COL_ZAANGAZOWANIE
+            : c == RZ_BUDGET_COL_ZAANGAZOWANIE
                 ? RATUSZ__V1__BUDGET_STAGE__BUDGET_STAGE_COMMITMENTS
                 : kstage;
         int plan =
             stage == RATUSZ__V1__BUDGET_STAGE__BUDGET_STAGE_PLAN ||
             stage == RATUSZ__V1__BUDGET_STAGE__BUDGET_STAGE_PLAN_AFTER_CHANGES;
-        rzb_ev_budget(e, plan ? "pl.gov.gmina.budget.plan.v1"
-                              : "pl.gov.gmina.budget.execution.v1");
+        rz__budget_ev_budget(e, plan ? "pl.gov.gmina.budget.plan.v1"
+                                     : "pl.gov.gmina.budget.execution.v1");
         snprintf(e->tenant, sizeof e->tenant, "%s", terc);
         if ((rc = rz_adapter_id(e->id, sizeof e->id, "budget",
                                 job->in->content_id, fkey)) < 0)
             return rc;
         rc = 0;
-        e->ev.source = (char *)rzb_ev_source(e, st, st->system);
+        e->ev.source = (char *)rz__budget_ev_source(e, st, st->system);
         if (*dz)
-            e->ev.subject = rzb_ev_own(e, rzb_printf("budget:%s%s%s%s%s", dz,
-                                                     *ro ? "." : "", ro,
-                                                     *pa ? "." : "", pa));
+            e->ev.subject = rz__budget_ev_own(
+                e, rz__budget_printf("budget:%s%s%s%s%s", dz, *ro ? "." : "",
+                                     ro, *pa ? "." : "", pa));
         else if (*task)
-            e->ev.subject = rzb_ev_own(e, rzb_printf("project:%s", task));
+            e->ev.subject =
+                rz__budget_ev_own(e, rz__budget_printf("project:%s", task));
         if (!e->ev.source || ((*dz || *task) && !e->ev.subject))
             return RZ_ENOMEM;
         e->ev.time = time;
@@ -342,39 +349,39 @@ static int s_record(s_fk_t *k, const rzb_row_t *row)
         b->side = side;
         b->stage = stage;
         b->amount_grosze = grosze;
-        const char *cur = s_cell(k, row, RZB_COL_WALUTA);
+        const char *cur = s_cell(k, row, RZ_BUDGET_COL_WALUTA);
         b->currency = (char *)(*cur ? cur : "PLN");
         b->fiscal_year = (int32_t)year;
         b->period = (char *)period;
-        b->report = (char *)s_cell(k, row, RZB_COL_SPRAWOZDANIE);
-        b->unit = (char *)s_cell(k, row, RZB_COL_JEDNOSTKA);
-        b->description = (char *)s_cell(k, row, RZB_COL_OPIS);
+        b->report = (char *)s_cell(k, row, RZ_BUDGET_COL_SPRAWOZDANIE);
+        b->unit = (char *)s_cell(k, row, RZ_BUDGET_COL_JEDNOSTKA);
+        b->description = (char *)s_cell(k, row, RZ_BUDGET_COL_OPIS);
         b->task = (char *)task;
         for (size_t i = 0; i < k->ncols; i++)
-            if (!rzb_is_missing(row->f[i]) &&
-                (rc = rzb_ev_attr(e, k->names[i], row->f[i])))
+            if (!rz__budget_is_missing(row->f[i]) &&
+                (rc = rz__budget_ev_attr(e, k->names[i], row->f[i])))
                 return rc;
-        rzb_emit(out, &ref, &e->ev);
+        rz__budget_emit(out, &ref, &e->ev);
     }
 #undef S_NAME
     if (!records) {
         ref.key = key;
-        return rzb_quarantine(out, &ref,
-                              "no amount in the row's amount "
-                              "columns");
+        return rz__budget_quarantine(out, &ref,
+                                     "no amount in the row's amount "
+                                     "columns");
     }
     return 0;
 }
 
-static int s_row(void *ctx, const rzb_row_t *row)
+static int s_row(void *ctx, const rz_budget_row_t *row)
 {
     s_fk_t *k = ctx;
     return k->header_done ? s_record(k, row) : s_header(k, row);
 }
 
-int rzb_parse_fk(rzb_job_t *job)
+int rz__budget_parse_fk(rz_budget_job_t *job)
 {
-    rzb_text_t t;
+    rz_budget_text_t t;
     int rc = rzc_text_decode(&t, job->in->data, job->in->len, job->st->encoding,
                              job->err, job->err_len);
     if (rc)
@@ -382,8 +389,8 @@ int rzb_parse_fk(rzb_job_t *job)
     s_fk_t k;
     memset(&k, 0, sizeof k);
     k.job = job;
-    rzb_ev_init(&k.e);
-    rc = rzb_csv_each(&t, ';', s_row, &k);
+    rz__budget_ev_init(&k.e);
+    rc = rz__budget_csv_each(&t, ';', s_row, &k);
     if (rc == 0 && !k.header_done) {
         snprintf(job->err, job->err_len, "empty input: no header line");
         rc = RZ_EINVAL;
@@ -393,7 +400,7 @@ int rzb_parse_fk(rzb_job_t *job)
     for (size_t i = 0; i < k.ncols; i++)
         free(k.names[i]);
     free(k.names);
-    rzb_ev_free(&k.e);
+    rz__budget_ev_free(&k.e);
     rzc_text_free(&t);
     return rc;
 }

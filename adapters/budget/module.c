@@ -12,46 +12,45 @@ static const char *const s_encodings[] = {"auto", "utf-8", "windows-1250",
 static const char *const s_sink_encodings[] = {"utf-8", "windows-1250", NULL};
 static const char *const s_sides[] = {"auto", "income", "expenditure", NULL};
 
-const rz_conf_option_t rzb_options[] = {
-    {"format", RZ_CONF_ENUM, offsetof(rzb_conf_t, format), "auto", s_formats, 0,
-     0, "auto|bdl|pabulib|rb|fk",
+const rz_conf_option_t rz__budget_options[] = {
+    {"format", RZ_CONF_ENUM, offsetof(rz_budget_conf_t, format), "auto",
+     s_formats, 0, 0, "auto|bdl|pabulib|rb|fk",
      "input format; auto tells them apart by content"},
-    {"encoding", RZ_CONF_ENUM, offsetof(rzb_conf_t, encoding), "auto",
+    {"encoding", RZ_CONF_ENUM, offsetof(rz_budget_conf_t, encoding), "auto",
      s_encodings, 0, 0, "auto|utf-8|windows-1250",
      "encoding of CSV inputs; auto: UTF-8 (with or without BOM) if valid, "
      "else Windows-1250"},
-    {"tenant", RZ_CONF_STRING, offsetof(rzb_conf_t, tenant), "", NULL, 0, 0,
-     "TERC",
+    {"tenant", RZ_CONF_STRING, offsetof(rz_budget_conf_t, tenant), "", NULL, 0,
+     0, "TERC",
      "TERYT TERC code for inputs that name no unit (fk without a 'teryt' "
      "column, Pabulib without META unit); never overrides a named unit"},
-    {"tenant_names", RZ_CONF_MAP, offsetof(rzb_conf_t, tenant_names), "", NULL,
-     0, 0, "NAME=TERC",
+    {"tenant_names", RZ_CONF_MAP, offsetof(rz_budget_conf_t, tenant_names), "",
+     NULL, 0, 0, "NAME=TERC",
      "TERC code per unit name, for Pabulib files (META unit); before the "
-     "TERC register, and for names several gminy share"},
-    {"teryt", RZ_CONF_LIST, offsetof(rzb_conf_t, teryt), "", NULL, 0, 0, "FILE",
-     "TERC registers (GUS CSV or XML) whose gminy resolve unit names; a "
-     "named unit found in neither this nor tenant_names is quarantined"},
-    {"year", RZ_CONF_UINT, offsetof(rzb_conf_t, year), "0", NULL, 0, 9999,
+     "adapter's TERC register (teryt), and for names several gminy share; "
+     "a named unit found in neither is quarantined"},
+    {"year", RZ_CONF_UINT, offsetof(rz_budget_conf_t, year), "0", NULL, 0, 9999,
      "YEAR", "fiscal year of fk files without a 'rok' column (0: none)"},
-    {"side", RZ_CONF_ENUM, offsetof(rzb_conf_t, side), "auto", s_sides, 0, 0,
-     "auto|income|expenditure",
+    {"side", RZ_CONF_ENUM, offsetof(rz_budget_conf_t, side), "auto", s_sides, 0,
+     0, "auto|income|expenditure",
      "budget side of fk files without a 'strona' column"},
-    {"columns", RZ_CONF_MAP, offsetof(rzb_conf_t, columns), "", NULL, 0, 0,
-     "COLUMN=HEADER",
+    {"columns", RZ_CONF_MAP, offsetof(rz_budget_conf_t, columns), "", NULL, 0,
+     0, "COLUMN=HEADER",
      "fk files: header name of a column (dzial, rozdzial, paragraf, plan, "
      "plan_po_zmianach, wykonanie, zaangazowanie, kwota, etap, strona, rok, "
      "okres, teryt, jednostka, zadanie, opis, waluta, sprawozdanie)"},
-    {"system", RZ_CONF_STRING, offsetof(rzb_conf_t, system), "fk", NULL, 0, 0,
-     "NAME", "finance system's name in fk event sources"},
-    {"source", RZ_CONF_STRING, offsetof(rzb_conf_t, source), "", NULL, 0, 0,
-     "URI", "event source for every input (default /<tenant>/budget/<system>)"},
-    {"sink_encoding", RZ_CONF_ENUM, offsetof(rzb_conf_t, sink_encoding),
+    {"system", RZ_CONF_STRING, offsetof(rz_budget_conf_t, system), "fk", NULL,
+     0, 0, "NAME", "finance system's name in fk event sources"},
+    {"source", RZ_CONF_STRING, offsetof(rz_budget_conf_t, source), "", NULL, 0,
+     0, "URI",
+     "event source for every input (default /<tenant>/budget/<system>)"},
+    {"sink_encoding", RZ_CONF_ENUM, offsetof(rz_budget_conf_t, sink_encoding),
      "windows-1250", s_sink_encodings, 0, 0, "utf-8|windows-1250",
      "encoding of the CSV the sink writes"},
     {NULL, RZ_CONF_STRING, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 
-const char *const rzb_col_names[RZB_COL_COUNT] = {
+const char *const rz__budget_col_names[RZ_BUDGET_COL_COUNT] = {
     "rok",       "okres",         "teryt",    "jednostka",
     "dzial",     "rozdzial",      "paragraf", "strona",
     "etap",      "kwota",         "waluta",   "zadanie",
@@ -61,7 +60,7 @@ const char *const rzb_col_names[RZB_COL_COUNT] = {
 
 static void s_close(void *state)
 {
-    rzb_state_t *st = state;
+    rz_budget_state_t *st = state;
     if (!st)
         return;
     free(st->tenant);
@@ -73,16 +72,15 @@ static void s_close(void *state)
     }
     free(st->name_keys);
     free(st->name_codes);
-    for (int i = 0; i < RZB_COL_COUNT; i++)
+    for (int i = 0; i < RZ_BUDGET_COL_COUNT; i++)
         free(st->col_header[i]);
-    rzb_units_close(st);
     free(st);
 }
 
 static int s_open(void **state, const void *conf_, char *err, size_t err_len)
 {
-    const rzb_conf_t *conf = conf_;
-    rzb_state_t *st = calloc(1, sizeof *st);
+    const rz_budget_conf_t *conf = conf_;
+    rz_budget_state_t *st = calloc(1, sizeof *st);
     if (!st)
         return RZ_ENOMEM;
     st->format = conf->format;
@@ -90,13 +88,13 @@ static int s_open(void **state, const void *conf_, char *err, size_t err_len)
     st->side = conf->side;
     st->year = conf->year;
     st->sink_encoding =
-        conf->sink_encoding == 0 ? RZB_ENC_UTF8 : RZB_ENC_CP1250;
+        conf->sink_encoding == 0 ? RZ_BUDGET_ENC_UTF8 : RZ_BUDGET_ENC_CP1250;
     st->tenant = strdup(conf->tenant ? conf->tenant : "");
     st->system = strdup(conf->system && *conf->system ? conf->system : "fk");
     st->source = strdup(conf->source ? conf->source : "");
     if (!st->tenant || !st->system || !st->source)
         goto nomem;
-    if (*st->tenant && !rzb_is_terc(st->tenant)) {
+    if (*st->tenant && !rz__budget_is_terc(st->tenant)) {
         snprintf(err, err_len,
                  "budget.tenant: '%s' is not a TERYT TERC code "
                  "(2, 4 or 7 digits)",
@@ -112,7 +110,7 @@ static int s_open(void **state, const void *conf_, char *err, size_t err_len)
     }
     for (size_t i = 0; i < n; i++) {
         const char *code = conf->tenant_names.values[i];
-        if (!rzb_is_terc(code)) {
+        if (!rz__budget_is_terc(code)) {
             snprintf(err, err_len,
                      "budget.tenant_names.%s: '%s' is not a "
                      "TERYT TERC code",
@@ -120,7 +118,7 @@ static int s_open(void **state, const void *conf_, char *err, size_t err_len)
             goto invalid;
         }
         char key[256];
-        rzb_fold(conf->tenant_names.keys[i], key, sizeof key);
+        rz__budget_fold(conf->tenant_names.keys[i], key, sizeof key);
         st->name_keys[i] = strdup(key);
         st->name_codes[i] = strdup(code);
         st->n_names = i + 1;
@@ -129,11 +127,11 @@ static int s_open(void **state, const void *conf_, char *err, size_t err_len)
     }
     for (size_t i = 0; i < conf->columns.n; i++) {
         char key[64];
-        rzb_fold(conf->columns.keys[i], key, sizeof key);
+        rz__budget_fold(conf->columns.keys[i], key, sizeof key);
         int c = -1;
-        for (int k = 0; k < RZB_COL_COUNT; k++) {
+        for (int k = 0; k < RZ_BUDGET_COL_COUNT; k++) {
             char name[64];
-            rzb_fold(rzb_col_names[k], name, sizeof name);
+            rz__budget_fold(rz__budget_col_names[k], name, sizeof name);
             if (strcmp(name, key) == 0)
                 c = k;
         }
@@ -151,11 +149,6 @@ static int s_open(void **state, const void *conf_, char *err, size_t err_len)
         st->col_header[c] = strdup(conf->columns.values[i]);
         if (!st->col_header[c])
             goto nomem;
-    }
-    int rc = rzb_units_open(st, &conf->teryt, err, err_len);
-    if (rc) {
-        s_close(st);
-        return rc == RZ_ENOMEM ? rc : RZ_ECONFIG;
     }
     *state = st;
     return 0;
@@ -183,7 +176,7 @@ static int s_starts_xml(const uint8_t *d, size_t len)
 }
 
 /* The first non-blank line of t, folded. */
-static void s_first_line(const rzb_text_t *t, char *out, size_t len)
+static void s_first_line(const rz_budget_text_t *t, char *out, size_t len)
 {
     size_t pos = 0;
     out[0] = '\0';
@@ -194,41 +187,41 @@ static void s_first_line(const rzb_text_t *t, char *out, size_t len)
         size_t n = end - pos < sizeof line - 1 ? end - pos : sizeof line - 1;
         memcpy(line, t->text + pos, n);
         line[n] = '\0';
-        rzb_fold(line, out, len);
+        rz__budget_fold(line, out, len);
         if (*out)
             return;
         pos = end + 1;
     }
 }
 
-static int s_detect(const rzb_state_t *st, const rz_input_t *in)
+static int s_detect(const rz_budget_state_t *st, const rz_input_t *in)
 {
-    if (st->format != RZB_FORMAT_AUTO)
+    if (st->format != RZ_BUDGET_FORMAT_AUTO)
         return st->format;
     if (s_starts_xml(in->data, in->len))
-        return RZB_FORMAT_RB;
-    rzb_text_t t;
+        return RZ_BUDGET_FORMAT_RB;
+    rz_budget_text_t t;
     char err[16];
     if (rzc_text_decode(&t, in->data, in->len, st->encoding, err, sizeof err))
-        return RZB_FORMAT_FK; /* which reports the encoding problem */
+        return RZ_BUDGET_FORMAT_FK; /* which reports the encoding problem */
     char first[512];
     s_first_line(&t, first, sizeof first);
     rzc_text_free(&t);
     if (strcmp(first, "meta") == 0)
-        return RZB_FORMAT_PABULIB;
+        return RZ_BUDGET_FORMAT_PABULIB;
     /* a GUS BDL export's header names its unit code and value columns */
     if (strstr(first, "\"kod\"") && strstr(first, "\"wartosc\""))
-        return RZB_FORMAT_BDL;
+        return RZ_BUDGET_FORMAT_BDL;
     if (strncmp(first, "kod;", 4) == 0 && strstr(first, ";wartosc"))
-        return RZB_FORMAT_BDL;
-    return RZB_FORMAT_FK;
+        return RZ_BUDGET_FORMAT_BDL;
+    return RZ_BUDGET_FORMAT_FK;
 }
 
 static int s_parse(void *state, const rz_input_t *in, rz_out_t *out, char *err,
                    size_t err_len)
 {
-    rzb_state_t *st = state;
-    rzb_job_t job = {st, in, out, err, err_len};
+    rz_budget_state_t *st = state;
+    rz_budget_job_t job = {st, in, out, err, err_len};
     if (err_len)
         err[0] = '\0';
     if (in->partial) {
@@ -238,10 +231,10 @@ static int s_parse(void *state, const rz_input_t *in, rz_out_t *out, char *err,
         return RZ_EINVAL;
     }
     switch (s_detect(st, in)) {
-    case RZB_FORMAT_BDL: return rzb_parse_bdl(&job);
-    case RZB_FORMAT_PABULIB: return rzb_parse_pabulib(&job);
-    case RZB_FORMAT_RB: return rzb_parse_rb(&job);
-    default: return rzb_parse_fk(&job);
+    case RZ_BUDGET_FORMAT_BDL: return rz__budget_parse_bdl(&job);
+    case RZ_BUDGET_FORMAT_PABULIB: return rz__budget_parse_pabulib(&job);
+    case RZ_BUDGET_FORMAT_RB: return rz__budget_parse_rb(&job);
+    default: return rz__budget_parse_fk(&job);
     }
 }
 
@@ -249,13 +242,13 @@ const rz_adapter_module_t rz_module_budget = {
     .name = "budget",
     .description = "budget and finance: GUS BDL CSV, Pabulib participatory "
                    "budgets, MF Rb-27S/Rb-28S XML, finance-system CSV",
-    .options = rzb_options,
-    .conf_size = sizeof(rzb_conf_t),
+    .options = rz__budget_options,
+    .conf_size = sizeof(rz_budget_conf_t),
     .open = s_open,
     .close = s_close,
     .parse = s_parse,
-    .sink_open = rzb_sink_open,
-    .sink_event = rzb_sink_event,
-    .sink_flush = rzb_sink_flush,
-    .sink_close = rzb_sink_close,
+    .sink_open = rz__budget_sink_open,
+    .sink_event = rz__budget_sink_event,
+    .sink_flush = rz__budget_sink_flush,
+    .sink_close = rz__budget_sink_close,
 };

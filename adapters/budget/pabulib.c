@@ -27,7 +27,7 @@
 enum { S_NONE, S_META, S_PROJECTS, S_VOTES };
 
 typedef struct s_pb {
-    rzb_job_t *job;
+    rz_budget_job_t *job;
     int section, need_header, ready;
     /* META */
     size_t nmeta, metacap;
@@ -43,18 +43,18 @@ typedef struct s_pb {
     char *unresolved; /* why the named unit has no TERC, or NULL */
     int64_t opened, closed;
     int32_t year;
-    rzb_set_t projects, voters;
+    rz_budget_set_t projects, voters;
     uint64_t nproj, nvote;
-    rzb_ev_t e;
+    rz_budget_ev_t e;
 } s_pb_t;
 
 /* A META value, NULL when the key is not there or its value is missing
- * ("None" and friends, rzb_is_missing). */
+ * ("None" and friends, rz__budget_is_missing). */
 static const char *s_meta(const s_pb_t *p, const char *key)
 {
     for (size_t i = 0; i < p->nmeta; i++)
         if (strcmp(p->mkey[i], key) == 0)
-            return rzb_is_missing(p->mval[i]) ? NULL : p->mval[i];
+            return rz__budget_is_missing(p->mval[i]) ? NULL : p->mval[i];
     return NULL;
 }
 
@@ -63,10 +63,10 @@ static int s_no_value(s_pb_t *p, const rz_record_ref_t *ref, const char *col,
                       const char *v)
 {
     if (!*v)
-        return rzb_quarantine(p->job->out, ref,
-                              "column '%s' is empty: no value", col);
-    return rzb_quarantine(p->job->out, ref, "column '%s' is '%s': no value",
-                          col, v);
+        return rz__budget_quarantine(p->job->out, ref,
+                                     "column '%s' is empty: no value", col);
+    return rz__budget_quarantine(p->job->out, ref,
+                                 "column '%s' is '%s': no value", col, v);
 }
 
 static int s_meta_add(s_pb_t *p, const char *k, const char *v)
@@ -112,24 +112,25 @@ static int64_t s_date(const char *s, int plus_days)
  * file names no unit and no fallback is configured. */
 static int s_tenant(s_pb_t *p, const char *unit, uint64_t line)
 {
-    rzb_job_t *job = p->job;
+    rz_budget_job_t *job = p->job;
     const char *country = s_meta(p, "country");
     char why[400];
     if (unit && country) {
         char f[64];
-        rzb_fold(country, f, sizeof f);
+        rz__budget_fold(country, f, sizeof f);
         if (strcmp(f, "poland") != 0 && strcmp(f, "polska") != 0) {
-            p->unresolved =
-                rzb_printf("Pabulib unit '%s' is in '%s', not in Poland: it "
-                           "has no TERC code",
-                           unit, country);
+            p->unresolved = rz__budget_printf(
+                "Pabulib unit '%s' is in '%s', not in Poland: it "
+                "has no TERC code",
+                unit, country);
             return p->unresolved ? 0 : RZ_ENOMEM;
         }
     }
     if (unit) {
-        if (rzb_unit_by_name(job->st, unit, p->tenant, why, sizeof why) == 0)
+        if (rz__budget_unit_by_name(job->st, job->out, unit, p->tenant, why,
+                                    sizeof why) == 0)
             return 0;
-        p->unresolved = rzb_printf("Pabulib %s", why);
+        p->unresolved = rz__budget_printf("Pabulib %s", why);
         return p->unresolved ? 0 : RZ_ENOMEM;
     }
     if (!*job->st->tenant) {
@@ -156,16 +157,16 @@ static int s_ready(s_pb_t *p, uint64_t line)
     if (rc)
         return rc;
     char us[64] = "", is[32] = "", ds[64] = "";
-    rzb_slug(unit ? unit : "", us, sizeof us);
-    rzb_slug(instance ? instance : "", is, sizeof is);
-    rzb_slug(district ? district : "", ds, sizeof ds);
+    rz__budget_slug(unit ? unit : "", us, sizeof us);
+    rz__budget_slug(instance ? instance : "", is, sizeof is);
+    rz__budget_slug(district ? district : "", ds, sizeof ds);
     snprintf(p->base, sizeof p->base, "pabulib-%s%s%s%s%s", us, *is ? "-" : "",
              is, *ds ? "-" : "", ds);
     int64_t y = 0;
-    if (instance && rzb_uint(instance, 9999, &y) == 0)
+    if (instance && rz__budget_uint(instance, 9999, &y) == 0)
         p->year = (int32_t)y;
     if (unit && district)
-        p->unit_label = rzb_printf("%s / %s", unit, district);
+        p->unit_label = rz__budget_printf("%s / %s", unit, district);
     else
         p->unit_label = strdup(unit ? unit : district ? district : "");
     if (!p->unit_label)
@@ -176,9 +177,9 @@ static int s_ready(s_pb_t *p, uint64_t line)
     return 0;
 }
 
-static int s_header(s_pb_t *p, const rzb_row_t *row)
+static int s_header(s_pb_t *p, const rz_budget_row_t *row)
 {
-    rzb_job_t *job = p->job;
+    rz_budget_job_t *job = p->job;
     const char *sect = p->section == S_META       ? "META"
                        : p->section == S_PROJECTS ? "PROJECTS"
                                                   : "VOTES";
@@ -240,57 +241,57 @@ static int s_header(s_pb_t *p, const rzb_row_t *row)
     return 0;
 }
 
-static int s_fields_ok(const s_pb_t *p, const rzb_row_t *row)
+static int s_fields_ok(const s_pb_t *p, const rz_budget_row_t *row)
 {
     return row->n == p->ncols ||
            (row->n == p->ncols + 1 && row->f[row->n - 1][0] == '\0');
 }
 
-static int s_project(s_pb_t *p, const rzb_row_t *row)
+static int s_project(s_pb_t *p, const rz_budget_row_t *row)
 {
-    rzb_job_t *job = p->job;
+    rz_budget_job_t *job = p->job;
     char key[48];
     snprintf(key, sizeof key, "PROJECTS row %llu",
              (unsigned long long)++p->nproj);
     rz_record_ref_t ref = {row->line, key, row->bytes, row->len};
     if (p->unresolved)
-        return rzb_quarantine(job->out, &ref, "%s", p->unresolved);
+        return rz__budget_quarantine(job->out, &ref, "%s", p->unresolved);
     if (row->error)
-        return rzb_quarantine(job->out, &ref, "%s", row->error);
+        return rz__budget_quarantine(job->out, &ref, "%s", row->error);
     if (!s_fields_ok(p, row))
-        return rzb_quarantine(job->out, &ref,
-                              "row has %zu fields, the "
-                              "PROJECTS header has %zu",
-                              row->n, p->ncols);
+        return rz__budget_quarantine(job->out, &ref,
+                                     "row has %zu fields, the "
+                                     "PROJECTS header has %zu",
+                                     row->n, p->ncols);
     const char *id = row->f[p->c_id], *cost = row->f[p->c_cost];
-    if (rzb_is_missing(id))
+    if (rz__budget_is_missing(id))
         return s_no_value(p, &ref, "project_id", id);
     /* known before its cost is checked: the votes for a project whose
      * row is quarantined are still votes for a project of this file */
-    int rc = rzb_set_add(&p->projects, id);
+    int rc = rz__budget_set_add(&p->projects, id);
     if (rc < 0)
         return rc;
     if (rc == 1)
-        return rzb_quarantine(job->out, &ref, "project '%s' is listed twice",
-                              id);
-    if (rzb_is_missing(cost))
+        return rz__budget_quarantine(job->out, &ref,
+                                     "project '%s' is listed twice", id);
+    if (rz__budget_is_missing(cost))
         return s_no_value(p, &ref, "cost", cost);
     int64_t grosze;
     const char *why;
     if (rzc_grosze(cost, 1, &grosze, &why))
-        return rzb_quarantine(job->out, &ref, "column 'cost': '%s' %s", cost,
-                              why);
-    rzb_ev_t *e = &p->e;
-    rzb_ev_budget(e, "pl.gov.gmina.budget.participatory.project.v1");
+        return rz__budget_quarantine(job->out, &ref, "column 'cost': '%s' %s",
+                                     cost, why);
+    rz_budget_ev_t *e = &p->e;
+    rz__budget_ev_budget(e, "pl.gov.gmina.budget.participatory.project.v1");
     snprintf(e->tenant, sizeof e->tenant, "%s", p->tenant);
     if (snprintf(e->id, sizeof e->id, "%s-project-%s", p->base, id) >=
         (int)sizeof e->id)
-        return rzb_quarantine(job->out, &ref,
-                              "column 'project_id': '%s' is "
-                              "too long for an event id",
-                              id);
-    e->ev.source = (char *)rzb_ev_source(e, job->st, "pabulib");
-    e->ev.subject = rzb_ev_own(e, rzb_printf("project:%s", id));
+        return rz__budget_quarantine(job->out, &ref,
+                                     "column 'project_id': '%s' is "
+                                     "too long for an event id",
+                                     id);
+    e->ev.source = (char *)rz__budget_ev_source(e, job->st, "pabulib");
+    e->ev.subject = rz__budget_ev_own(e, rz__budget_printf("project:%s", id));
     if (!e->ev.source || !e->ev.subject)
         return RZ_ENOMEM;
     e->ev.time = p->opened;
@@ -302,21 +303,21 @@ static int s_project(s_pb_t *p, const rzb_row_t *row)
     b->period = (char *)(s_meta(p, "instance") ? s_meta(p, "instance") : "");
     b->report = "pabulib";
     b->unit = p->unit_label;
-    b->description = p->c_name >= 0 && !rzb_is_missing(row->f[p->c_name])
+    b->description = p->c_name >= 0 && !rz__budget_is_missing(row->f[p->c_name])
                          ? row->f[p->c_name]
                          : "";
     b->task = (char *)id;
     for (size_t i = 0; i < p->ncols; i++)
-        if (!rzb_is_missing(row->f[i]) &&
-            (rc = rzb_ev_attr(e, p->names[i], row->f[i])))
+        if (!rz__budget_is_missing(row->f[i]) &&
+            (rc = rz__budget_ev_attr(e, p->names[i], row->f[i])))
             return rc;
     static const char *const extra[] = {"district", "vote_type", "edition"};
     for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
         const char *v = s_meta(p, extra[i]);
-        if (v && (rc = rzb_ev_attr(e, extra[i], v)))
+        if (v && (rc = rz__budget_ev_attr(e, extra[i], v)))
             return rc;
     }
-    return rzb_emit(job->out, &ref, &e->ev);
+    return rz__budget_emit(job->out, &ref, &e->ev);
 }
 
 /* Split "a,b,c" into a JSON array of strings or (ints) integers. Returns
@@ -338,7 +339,7 @@ static json_t *s_list(const char *s, int ints, const char **bad, char *item,
         json_t *v;
         int64_t x;
         if (ints) {
-            if (rzb_uint(item, INT32_MAX, &x)) {
+            if (rz__budget_uint(item, INT32_MAX, &x)) {
                 *bad = item;
                 json_decref(a);
                 return NULL;
@@ -361,26 +362,26 @@ static json_t *s_list(const char *s, int ints, const char **bad, char *item,
     return a;
 }
 
-static int s_vote(s_pb_t *p, const rzb_row_t *row)
+static int s_vote(s_pb_t *p, const rz_budget_row_t *row)
 {
-    rzb_job_t *job = p->job;
+    rz_budget_job_t *job = p->job;
     char key[48];
     snprintf(key, sizeof key, "VOTES row %llu", (unsigned long long)++p->nvote);
     rz_record_ref_t ref = {row->line, key, row->bytes, row->len};
     if (p->unresolved)
-        return rzb_quarantine(job->out, &ref, "%s", p->unresolved);
+        return rz__budget_quarantine(job->out, &ref, "%s", p->unresolved);
     if (row->error)
-        return rzb_quarantine(job->out, &ref, "%s", row->error);
+        return rz__budget_quarantine(job->out, &ref, "%s", row->error);
     if (!s_fields_ok(p, row))
-        return rzb_quarantine(job->out, &ref,
-                              "row has %zu fields, the VOTES "
-                              "header has %zu",
-                              row->n, p->ncols);
+        return rz__budget_quarantine(job->out, &ref,
+                                     "row has %zu fields, the VOTES "
+                                     "header has %zu",
+                                     row->n, p->ncols);
     const char *voter = row->f[p->c_id];
-    if (rzb_is_missing(voter))
+    if (rz__budget_is_missing(voter))
         return s_no_value(p, &ref, "voter_id", voter);
     const char *vote = row->f[p->c_vote];
-    if (rzb_is_missing(vote))
+    if (rz__budget_is_missing(vote))
         return s_no_value(p, &ref, "vote", vote);
 
     json_t *obj = json_object();
@@ -393,27 +394,27 @@ static int s_vote(s_pb_t *p, const rzb_row_t *row)
     for (size_t i = 0; i < p->ncols && rc == 0; i++) {
         const char *v = row->f[i];
         json_t *j = NULL;
-        if ((int)i != p->c_vote && rzb_is_missing(v))
+        if ((int)i != p->c_vote && rz__budget_is_missing(v))
             continue; /* absent, not null: as if the column were not there */
         if ((int)i == p->c_vote) {
             if (!(j = s_list(v, 0, &bad, item, sizeof item))) {
                 rc = bad ? 1 : RZ_ENOMEM;
                 if (bad)
-                    rzb_quarantine(job->out, &ref,
-                                   "column 'vote': '%s' has "
-                                   "an empty project id",
-                                   v);
+                    rz__budget_quarantine(job->out, &ref,
+                                          "column 'vote': '%s' has "
+                                          "an empty project id",
+                                          v);
                 break;
             }
             nvotes = json_array_size(j);
             for (size_t k = 0; k < nvotes; k++) {
                 const char *pid = json_string_value(json_array_get(j, k));
-                if (!pid || !rzb_set_has(&p->projects, pid)) {
+                if (!pid || !rz__budget_set_has(&p->projects, pid)) {
                     rc = 1;
-                    rzb_quarantine(job->out, &ref,
-                                   "column 'vote': project "
-                                   "'%s' is not in PROJECTS",
-                                   pid);
+                    rz__budget_quarantine(job->out, &ref,
+                                          "column 'vote': project "
+                                          "'%s' is not in PROJECTS",
+                                          pid);
                     json_decref(j);
                     goto done;
                 }
@@ -422,22 +423,22 @@ static int s_vote(s_pb_t *p, const rzb_row_t *row)
             if (!(j = s_list(v, 1, &bad, item, sizeof item))) {
                 rc = bad ? 1 : RZ_ENOMEM;
                 if (bad)
-                    rzb_quarantine(job->out, &ref,
-                                   "column 'points': '%s' is "
-                                   "not a number",
-                                   bad);
+                    rz__budget_quarantine(job->out, &ref,
+                                          "column 'points': '%s' is "
+                                          "not a number",
+                                          bad);
                 break;
             }
         } else if ((int)i == p->c_age) {
             int64_t age;
-            if (rzb_uint(v, 200, &age) == 0) {
+            if (rz__budget_uint(v, 200, &age) == 0) {
                 j = json_integer(age);
             } else {
                 rc = 1;
-                rzb_quarantine(job->out, &ref,
-                               "column 'age': '%s' is not a "
-                               "number",
-                               v);
+                rz__budget_quarantine(job->out, &ref,
+                                      "column 'age': '%s' is not a "
+                                      "number",
+                                      v);
                 break;
             }
         } else {
@@ -451,16 +452,17 @@ static int s_vote(s_pb_t *p, const rzb_row_t *row)
         size_t np = json_array_size(points);
         if (np != nvotes) {
             rc = 1;
-            rzb_quarantine(job->out, &ref,
-                           "column 'points': %zu points for "
-                           "%zu projects",
-                           np, nvotes);
+            rz__budget_quarantine(job->out, &ref,
+                                  "column 'points': %zu points for "
+                                  "%zu projects",
+                                  np, nvotes);
         }
     }
     if (rc == 0) {
-        rc = rzb_set_add(&p->voters, voter);
+        rc = rz__budget_set_add(&p->voters, voter);
         if (rc == 1)
-            rzb_quarantine(job->out, &ref, "voter '%s' has two ballots", voter);
+            rz__budget_quarantine(job->out, &ref, "voter '%s' has two ballots",
+                                  voter);
     }
     const char *district = s_meta(p, "district");
     const char *instance = s_meta(p, "instance");
@@ -474,28 +476,29 @@ static int s_vote(s_pb_t *p, const rzb_row_t *row)
                  : 0;
     if (rc == 0) {
         char *text = json_dumps(obj, JSON_COMPACT);
-        rzb_ev_t *e = &p->e;
-        rzb_ev_raw(e, "pl.gov.gmina.budget.participatory.vote.v1",
-                   "application/json", (const uint8_t *)text,
-                   text ? strlen(text) : 0);
-        rzb_ev_own(e, text);
+        rz_budget_ev_t *e = &p->e;
+        rz__budget_ev_raw(e, "pl.gov.gmina.budget.participatory.vote.v1",
+                          "application/json", (const uint8_t *)text,
+                          text ? strlen(text) : 0);
+        rz__budget_ev_own(e, text);
         snprintf(e->tenant, sizeof e->tenant, "%s", p->tenant);
         if (!text) {
             rc = RZ_ENOMEM;
         } else if (snprintf(e->id, sizeof e->id, "%s-vote-%s", p->base,
                             voter) >= (int)sizeof e->id) {
-            rzb_quarantine(job->out, &ref,
-                           "column 'voter_id': '%s' is too "
-                           "long for an event id",
-                           voter);
+            rz__budget_quarantine(job->out, &ref,
+                                  "column 'voter_id': '%s' is too "
+                                  "long for an event id",
+                                  voter);
         } else {
-            e->ev.source = (char *)rzb_ev_source(e, job->st, "pabulib");
-            e->ev.subject = rzb_ev_own(e, rzb_printf("ballot:%s", voter));
+            e->ev.source = (char *)rz__budget_ev_source(e, job->st, "pabulib");
+            e->ev.subject =
+                rz__budget_ev_own(e, rz__budget_printf("ballot:%s", voter));
             e->ev.time = p->closed;
             if (!e->ev.source || !e->ev.subject)
                 rc = RZ_ENOMEM;
             else
-                rzb_emit(job->out, &ref, &e->ev);
+                rz__budget_emit(job->out, &ref, &e->ev);
         }
     }
 done:
@@ -503,10 +506,10 @@ done:
     return rc < 0 ? rc : 0;
 }
 
-static int s_row(void *ctx, const rzb_row_t *row)
+static int s_row(void *ctx, const rz_budget_row_t *row)
 {
     s_pb_t *p = ctx;
-    rzb_job_t *job = p->job;
+    rz_budget_job_t *job = p->job;
     if (row->n == 1 && !p->need_header) {
         const char *s = row->f[0];
         int next = !strcmp(s, "META")       ? S_META
@@ -537,20 +540,21 @@ static int s_row(void *ctx, const rzb_row_t *row)
     snprintf(key, sizeof key, "META line %llu", (unsigned long long)row->line);
     rz_record_ref_t ref = {row->line, key, row->bytes, row->len};
     if (row->error)
-        return rzb_quarantine(job->out, &ref, "%s", row->error);
+        return rz__budget_quarantine(job->out, &ref, "%s", row->error);
     if (row->n != 2 || !row->f[0][0])
-        return rzb_quarantine(job->out, &ref,
-                              "META line has %zu fields, "
-                              "not key;value",
-                              row->n);
+        return rz__budget_quarantine(job->out, &ref,
+                                     "META line has %zu fields, "
+                                     "not key;value",
+                                     row->n);
     if (p->ready)
-        return rzb_quarantine(job->out, &ref, "META after the data sections");
+        return rz__budget_quarantine(job->out, &ref,
+                                     "META after the data sections");
     return s_meta_add(p, row->f[0], row->f[1]);
 }
 
-int rzb_parse_pabulib(rzb_job_t *job)
+int rz__budget_parse_pabulib(rz_budget_job_t *job)
 {
-    rzb_text_t t;
+    rz_budget_text_t t;
     int rc = rzc_text_decode(&t, job->in->data, job->in->len, job->st->encoding,
                              job->err, job->err_len);
     if (rc)
@@ -558,8 +562,8 @@ int rzb_parse_pabulib(rzb_job_t *job)
     s_pb_t p;
     memset(&p, 0, sizeof p);
     p.job = job;
-    rzb_ev_init(&p.e);
-    rc = rzb_csv_each(&t, ';', s_row, &p);
+    rz__budget_ev_init(&p.e);
+    rc = rz__budget_csv_each(&t, ';', s_row, &p);
     if (rc == 0 && p.section == S_NONE) {
         snprintf(job->err, job->err_len, "empty input: no META section");
         rc = RZ_EINVAL;
@@ -577,9 +581,9 @@ int rzb_parse_pabulib(rzb_job_t *job)
     free(p.names);
     free(p.unit_label);
     free(p.unresolved);
-    rzb_set_free(&p.projects);
-    rzb_set_free(&p.voters);
-    rzb_ev_free(&p.e);
+    rz__budget_set_free(&p.projects);
+    rz__budget_set_free(&p.voters);
+    rz__budget_ev_free(&p.e);
     rzc_text_free(&t);
     return rc;
 }

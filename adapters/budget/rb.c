@@ -26,11 +26,11 @@
 #include <strings.h>
 
 typedef struct s_rb {
-    rzb_job_t *job;
+    rz_budget_job_t *job;
     xmlDocPtr doc;
     xmlBufferPtr dump;
-    rzb_ev_t e;
-    rzb_set_t seen;
+    rz_budget_ev_t e;
+    rz_budget_set_t seen;
     /* the package's period, the default for its reports */
     char *rok, *typ, *okres;
 } s_rb_t;
@@ -91,13 +91,13 @@ static int s_period(const char *rok, const char *typ, const char *okres,
                     char *out, size_t len)
 {
     int64_t y, n;
-    if (!rok || rzb_uint(rok, 9999, &y) || y < 1900)
+    if (!rok || rz__budget_uint(rok, 9999, &y) || y < 1900)
         return -1;
     char t = typ && *typ ? (char)(*typ & ~0x20) : 'R';
     int yy = (int)y;
-    if (t == 'K' && okres && rzb_uint(okres, 4, &n) == 0 && n >= 1)
+    if (t == 'K' && okres && rz__budget_uint(okres, 4, &n) == 0 && n >= 1)
         snprintf(out, len, "%04d-Q%d", yy, (int)n);
-    else if (t == 'M' && okres && rzb_uint(okres, 12, &n) == 0 && n >= 1)
+    else if (t == 'M' && okres && rz__budget_uint(okres, 12, &n) == 0 && n >= 1)
         snprintf(out, len, "%04d-%02d", yy, (int)n);
     else if (t == 'R' || t == 'Y')
         snprintf(out, len, "%04d", yy);
@@ -154,14 +154,14 @@ static void s_ref(s_rb_t *r, xmlNodePtr node, rz_record_ref_t *ref,
 
 static int s_pozycja(s_rb_t *r, const s_ctx_t *c, xmlNodePtr poz, size_t i)
 {
-    rzb_job_t *job = r->job;
+    rz_budget_job_t *job = r->job;
     rz_out_t *out = job->out;
     char key[160];
     snprintf(key, sizeof key, "%s/Pozycja[%zu]", c->prefix, i);
     rz_record_ref_t ref;
     s_ref(r, poz, &ref, key);
     if (c->tenant_error)
-        return rzb_quarantine(out, &ref, "%s", c->tenant_error);
+        return rz__budget_quarantine(out, &ref, "%s", c->tenant_error);
 
     char *dz = s_val(poz, "Dzial"), *ro = s_val(poz, "Rozdzial");
     char *pa = s_val(poz, "Paragraf"), *p4 = s_val(poz, "P4");
@@ -172,10 +172,11 @@ static int s_pozycja(s_rb_t *r, const s_ctx_t *c, xmlNodePtr poz, size_t i)
         bad = "Dzial";
     else if (!s_digits(ro, 5) || strncmp(ro, dz, 3) != 0)
         bad = "Rozdzial";
-    else if (s_digits(pa, 3) && (!p4 || rzb_is_missing(p4) || s_digits(p4, 1)))
+    else if (s_digits(pa, 3) &&
+             (!p4 || rz__budget_is_missing(p4) || s_digits(p4, 1)))
         snprintf(par, sizeof par, "%s%s", pa,
-                 p4 && !rzb_is_missing(p4) ? p4 : "");
-    else if (s_digits(pa, 4) && (!p4 || rzb_is_missing(p4)))
+                 p4 && !rz__budget_is_missing(p4) ? p4 : "");
+    else if (s_digits(pa, 4) && (!p4 || rz__budget_is_missing(p4)))
         snprintf(par, sizeof par, "%s", pa);
     else
         bad = "Paragraf";
@@ -183,14 +184,14 @@ static int s_pozycja(s_rb_t *r, const s_ctx_t *c, xmlNodePtr poz, size_t i)
         const char *v = !strcmp(bad, "Dzial")      ? dz
                         : !strcmp(bad, "Rozdzial") ? ro
                                                    : pa;
-        rzb_quarantine(out, &ref, "%s: '%s' is not a %s", bad,
-                       v ? v : "(missing)",
-                       !strcmp(bad, "Dzial")      ? "3-digit section"
-                       : !strcmp(bad, "Rozdzial") ? "5-digit chapter of its "
-                                                    "section"
-                                                  : "3-digit paragraph "
-                                                    "(+ P4) or 4-digit "
-                                                    "paragraph");
+        rz__budget_quarantine(
+            out, &ref, "%s: '%s' is not a %s", bad, v ? v : "(missing)",
+            !strcmp(bad, "Dzial")      ? "3-digit section"
+            : !strcmp(bad, "Rozdzial") ? "5-digit chapter of its "
+                                         "section"
+                                       : "3-digit paragraph "
+                                         "(+ P4) or 4-digit "
+                                         "paragraph");
         goto done;
     }
 
@@ -220,7 +221,7 @@ static int s_pozycja(s_rb_t *r, const s_ctx_t *c, xmlNodePtr poz, size_t i)
     int figures = 0;
     for (const s_fig_t *f = c->figs; f->name && rc == 0; f++) {
         char *v = s_val(poz, f->name);
-        if (!v || rzb_is_missing(v)) {
+        if (!v || rz__budget_is_missing(v)) {
             xmlFree(v);
             continue;
         }
@@ -231,36 +232,36 @@ static int s_pozycja(s_rb_t *r, const s_ctx_t *c, xmlNodePtr poz, size_t i)
         int64_t grosze;
         const char *why;
         if (rzc_grosze(v, 1, &grosze, &why)) {
-            rzb_quarantine(out, &ref, "%s: '%s' %s", f->name, v, why);
+            rz__budget_quarantine(out, &ref, "%s: '%s' %s", f->name, v, why);
             xmlFree(v);
             continue;
         }
         xmlFree(v);
-        rzb_ev_t *e = &r->e;
+        rz_budget_ev_t *e = &r->e;
         int plan = f->stage ==
                    RATUSZ__V1__BUDGET_STAGE__BUDGET_STAGE_PLAN_AFTER_CHANGES;
-        rzb_ev_budget(e, plan ? "pl.gov.gmina.budget.plan.v1"
-                              : "pl.gov.gmina.budget.execution.v1");
+        rz__budget_ev_budget(e, plan ? "pl.gov.gmina.budget.plan.v1"
+                                     : "pl.gov.gmina.budget.execution.v1");
         snprintf(e->tenant, sizeof e->tenant, "%s", c->tenant);
         char ps[16], fs[8];
-        rzb_slug(c->period, ps, sizeof ps);
-        rzb_slug(f->name, fs, sizeof fs);
+        rz__budget_slug(c->period, ps, sizeof ps);
+        rz__budget_slug(f->name, fs, sizeof fs);
         snprintf(e->id, sizeof e->id, "%s-%s-%s%s%s-%s-%s-%s-%s", c->rslug,
                  c->who, ps, c->wersja ? "-v" : "", c->wersja ? c->wersja : "",
                  dz, ro, par, fs);
-        if ((rc = rzb_set_add(&r->seen, e->id)) < 0)
+        if ((rc = rz__budget_set_add(&r->seen, e->id)) < 0)
             break;
         if (rc == 1) {
             rc = 0;
-            rzb_quarantine(out, &ref,
-                           "%s %s %s %s appears twice in the "
-                           "report",
-                           dz, ro, par, f->name);
+            rz__budget_quarantine(out, &ref,
+                                  "%s %s %s %s appears twice in the "
+                                  "report",
+                                  dz, ro, par, f->name);
             continue;
         }
-        e->ev.source = (char *)rzb_ev_source(e, job->st, "mf-rb");
-        e->ev.subject =
-            rzb_ev_own(e, rzb_printf("budget:%s.%s.%s", dz, ro, par));
+        e->ev.source = (char *)rz__budget_ev_source(e, job->st, "mf-rb");
+        e->ev.subject = rz__budget_ev_own(
+            e, rz__budget_printf("budget:%s.%s.%s", dz, ro, par));
         if (!e->ev.source || !e->ev.subject) {
             rc = RZ_ENOMEM;
             break;
@@ -281,13 +282,13 @@ static int s_pozycja(s_rb_t *r, const s_ctx_t *c, xmlNodePtr poz, size_t i)
             if (!strcmp(ak[k], "Opis") || !strcmp(ak[k], "Nazwa"))
                 b->description = av[k] ? av[k] : "";
         for (size_t k = 0; k < na && rc == 0; k++)
-            rc = rzb_ev_attr(e, ak[k], av[k] ? av[k] : "");
+            rc = rz__budget_ev_attr(e, ak[k], av[k] ? av[k] : "");
         if (rc == 0 && c->regon)
-            rc = rzb_ev_attr(e, "Regon", c->regon);
+            rc = rz__budget_ev_attr(e, "Regon", c->regon);
         if (rc == 0 && c->wersja)
-            rc = rzb_ev_attr(e, "Wersja", c->wersja);
+            rc = rz__budget_ev_attr(e, "Wersja", c->wersja);
         if (rc == 0)
-            rzb_emit(out, &ref, &e->ev);
+            rz__budget_emit(out, &ref, &e->ev);
     }
     if (rc == 0 && figures == 0) {
         char names[32] = "";
@@ -297,7 +298,8 @@ static int s_pozycja(s_rb_t *r, const s_ctx_t *c, xmlNodePtr poz, size_t i)
                      f->name);
         }
         s_ref(r, poz, &ref, key);
-        rzb_quarantine(out, &ref, "no figure (%s) in the position", names);
+        rz__budget_quarantine(out, &ref, "no figure (%s) in the position",
+                              names);
     }
     for (size_t k = 0; k < na; k++)
         xmlFree(av[k]);
@@ -313,7 +315,7 @@ done:
 
 static int s_report(s_rb_t *r, s_ctx_t *c, xmlNodePtr rep, size_t jidx)
 {
-    rzb_job_t *job = r->job;
+    rz_budget_job_t *job = r->job;
     const char *name = (const char *)rep->name;
     if (!strncasecmp(name, "Rb-28", 5)) {
         c->report = "Rb-28S", c->rslug = "rb28s", c->figs = s_figs28;
@@ -326,10 +328,10 @@ static int s_report(s_rb_t *r, s_ctx_t *c, xmlNodePtr rep, size_t jidx)
         snprintf(key, sizeof key, "Jednostka[%zu]/%s", jidx, name);
         rz_record_ref_t ref;
         s_ref(r, rep, &ref, key);
-        return rzb_quarantine(job->out, &ref,
-                              "report %s is not supported "
-                              "(Rb-27S, Rb-28S)",
-                              name);
+        return rz__budget_quarantine(job->out, &ref,
+                                     "report %s is not supported "
+                                     "(Rb-27S, Rb-28S)",
+                                     name);
     }
     snprintf(c->prefix, sizeof c->prefix, "Jednostka[%zu]/%s", jidx, c->report);
     xmlNodePtr hdr = s_child(rep, "Naglowek");
@@ -347,7 +349,7 @@ static int s_report(s_rb_t *r, s_ctx_t *c, xmlNodePtr rep, size_t jidx)
         c->tenant_error = "the report has no valid Rok/TypOkresu/Okres";
     } else {
         c->year = (int32_t)atoi(c->period);
-        c->time = rzb_period_end_us(c->period);
+        c->time = rz__budget_period_end_us(c->period);
     }
     xmlNodePtr poz = s_child(rep, "Pozycje");
     size_t i = 0;
@@ -366,7 +368,7 @@ static int s_report(s_rb_t *r, s_ctx_t *c, xmlNodePtr rep, size_t jidx)
 
 static int s_jednostka(s_rb_t *r, xmlNodePtr j, size_t jidx)
 {
-    rzb_job_t *job = r->job;
+    rz_budget_job_t *job = r->job;
     s_ctx_t c;
     memset(&c, 0, sizeof c);
     char *wk = s_val(j, "WK"), *pk = s_val(j, "PK"), *gk = s_val(j, "GK");
@@ -376,7 +378,7 @@ static int s_jednostka(s_rb_t *r, xmlNodePtr j, size_t jidx)
     char code[16];
     if (wk && pk && gk && gt) {
         snprintf(code, sizeof code, "%s%s%s%s", wk, pk, gk, gt);
-        if (rzb_tenant_from_code(code, c.tenant)) {
+        if (rz__budget_tenant_from_code(code, c.tenant)) {
             snprintf(c.why, sizeof c.why,
                      "Jednostka: WK PK GK GT '%s %s %s "
                      "%s' is not a TERYT code",
@@ -433,7 +435,7 @@ static int s_declares_encoding(const uint8_t *d, size_t len)
     return memmem(d, (size_t)(end - d), "encoding", 8) != NULL;
 }
 
-int rzb_parse_rb(rzb_job_t *job)
+int rz__budget_parse_rb(rz_budget_job_t *job)
 {
     const rz_input_t *in = job->in;
     if (in->len > INT32_MAX) {
@@ -468,7 +470,7 @@ int rzb_parse_rb(rzb_job_t *job)
     r.job = job;
     r.doc = doc;
     r.dump = xmlBufferCreate();
-    rzb_ev_init(&r.e);
+    rz__budget_ev_init(&r.e);
     int rc = r.dump ? 0 : RZ_ENOMEM;
     xmlNodePtr root = xmlDocGetRootElement(doc);
     r.rok = s_val(root, "Rok");
@@ -493,8 +495,8 @@ int rzb_parse_rb(rzb_job_t *job)
     xmlFree(r.rok);
     xmlFree(r.typ);
     xmlFree(r.okres);
-    rzb_set_free(&r.seen);
-    rzb_ev_free(&r.e);
+    rz__budget_set_free(&r.seen);
+    rz__budget_ev_free(&r.e);
     if (r.dump)
         xmlBufferFree(r.dump);
     xmlFreeDoc(doc);

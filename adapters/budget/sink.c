@@ -90,12 +90,12 @@ static int s_plain(s_sink_t *s, const char *v)
 
 static int s_header(s_sink_t *s)
 {
-    for (int c = 0; c < RZB_SINK_COLUMNS; c++) {
-        const char *n = rzb_col_names[c];
+    for (int c = 0; c < RZ_BUDGET_SINK_COLUMNS; c++) {
+        const char *n = rz__budget_col_names[c];
         int rc = s_put(s, n, strlen(n));
         if (rc == 0)
-            rc = s_put(s, c + 1 < RZB_SINK_COLUMNS ? ";" : "\r\n",
-                       c + 1 < RZB_SINK_COLUMNS ? 1 : 2);
+            rc = s_put(s, c + 1 < RZ_BUDGET_SINK_COLUMNS ? ";" : "\r\n",
+                       c + 1 < RZ_BUDGET_SINK_COLUMNS ? 1 : 2);
         if (rc)
             return rc;
     }
@@ -130,7 +130,7 @@ static int s_read_pos(s_sink_t *s, int *have, char *err, size_t err_len)
     return 0;
 }
 
-void rzb_sink_close(void *sink)
+void rz__budget_sink_close(void *sink)
 {
     s_sink_t *s = sink;
     if (!s)
@@ -145,10 +145,10 @@ void rzb_sink_close(void *sink)
     free(s);
 }
 
-int rzb_sink_open(void **sink, void *state, const char *target, char *err,
-                  size_t err_len)
+int rz__budget_sink_open(void **sink, void *state, const char *target,
+                         char *err, size_t err_len)
 {
-    rzb_state_t *st = state;
+    rz_budget_state_t *st = state;
     if (!target || !*target) {
         snprintf(err, err_len, "budget sink: no target file");
         return RZ_EINVAL;
@@ -157,15 +157,15 @@ int rzb_sink_open(void **sink, void *state, const char *target, char *err,
     if (!s)
         return RZ_ENOMEM;
     s->fd = -1;
-    s->cp1250 = st->sink_encoding == RZB_ENC_CP1250;
+    s->cp1250 = st->sink_encoding == RZ_BUDGET_ENC_CP1250;
     s->path = strdup(target);
-    s->pos = rzb_printf("%s.pos", target);
-    s->pos_tmp = rzb_printf("%s.pos.tmp", target);
+    s->pos = rz__budget_printf("%s.pos", target);
+    s->pos_tmp = rz__budget_printf("%s.pos.tmp", target);
     char *d = strdup(target);
     s->dir = d ? strdup(dirname(d)) : NULL;
     free(d);
     if (!s->path || !s->pos || !s->pos_tmp || !s->dir) {
-        rzb_sink_close(s);
+        rz__budget_sink_close(s);
         return RZ_ENOMEM;
     }
     int have, rc = s_read_pos(s, &have, err, err_len);
@@ -206,12 +206,12 @@ int rzb_sink_open(void **sink, void *state, const char *target, char *err,
     *sink = s;
     return 0;
 fail:
-    rzb_sink_close(s);
+    rz__budget_sink_close(s);
     return rc;
 }
 
-int rzb_sink_event(void *sink, const Ratusz__V1__Event *ev, char *err,
-                   size_t err_len)
+int rz__budget_sink_event(void *sink, const Ratusz__V1__Event *ev, char *err,
+                          size_t err_len)
 {
     s_sink_t *s = sink;
     if (ev->seq && ev->seq <= s->seq)
@@ -267,7 +267,7 @@ static int s_write_all(int fd, const char *p, size_t n, uint64_t off)
     return 0;
 }
 
-int rzb_sink_flush(void *sink, char *err, size_t err_len)
+int rz__budget_sink_flush(void *sink, char *err, size_t err_len)
 {
     s_sink_t *s = sink;
     if (s->len == 0 && s->pending_seq == s->seq)

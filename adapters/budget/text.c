@@ -12,7 +12,7 @@
  * Numbers
  */
 
-int rzb_uint(const char *s, int64_t max, int64_t *out)
+int rz__budget_uint(const char *s, int64_t max, int64_t *out)
 {
     int64_t v = 0;
     if (!*s)
@@ -32,7 +32,7 @@ int rzb_uint(const char *s, int64_t max, int64_t *out)
  * Dates in Poland
  */
 
-int64_t rzb_period_end_us(const char *period)
+int64_t rz__budget_period_end_us(const char *period)
 {
     int64_t y, n;
     char ybuf[5];
@@ -40,19 +40,19 @@ int64_t rzb_period_end_us(const char *period)
         return 0;
     memcpy(ybuf, period, 4);
     ybuf[4] = '\0';
-    if (rzb_uint(ybuf, 9999, &y) || y < 1900)
+    if (rz__budget_uint(ybuf, 9999, &y) || y < 1900)
         return 0;
     const char *rest = period + 4;
     if (!*rest)
         return rzc_warsaw_midnight_us((int)y + 1, 1, 1);
     if (rest[0] == '-' && (rest[1] == 'Q' || rest[1] == 'q') &&
-        rzb_uint(rest + 2, 4, &n) == 0 && n >= 1) {
+        rz__budget_uint(rest + 2, 4, &n) == 0 && n >= 1) {
         int m = (int)n * 3 + 1;
         return m > 12 ? rzc_warsaw_midnight_us((int)y + 1, 1, 1)
                       : rzc_warsaw_midnight_us((int)y, m, 1);
     }
     if (rest[0] == '-' && strlen(rest) == 3 &&
-        rzb_uint(rest + 1, 12, &n) == 0 && n >= 1) {
+        rz__budget_uint(rest + 1, 12, &n) == 0 && n >= 1) {
         return n == 12 ? rzc_warsaw_midnight_us((int)y + 1, 1, 1)
                        : rzc_warsaw_midnight_us((int)y, (int)n + 1, 1);
     }
@@ -63,7 +63,7 @@ int64_t rzb_period_end_us(const char *period)
  * TERYT, names, ids
  */
 
-int rzb_is_missing(const char *s)
+int rz__budget_is_missing(const char *s)
 {
     static const char *const words[] = {"-", "none", "null", "nan"};
     if (!s)
@@ -86,7 +86,7 @@ int rzb_is_missing(const char *s)
     return 0;
 }
 
-int rzb_is_terc(const char *s)
+int rz__budget_is_terc(const char *s)
 {
     size_t n = 0;
     for (; s[n]; n++)
@@ -95,7 +95,7 @@ int rzb_is_terc(const char *s)
     return n == 2 || n == 4 || n == 7;
 }
 
-int rzb_tenant_from_code(const char *code, char out[8])
+int rz__budget_tenant_from_code(const char *code, char out[8])
 {
     if (strlen(code) != 7)
         return -1;
@@ -142,7 +142,7 @@ static char s_fold_pl(const uint8_t *s, size_t *n)
     return 0;
 }
 
-void rzb_fold(const char *s, char *out, size_t len)
+void rz__budget_fold(const char *s, char *out, size_t len)
 {
     size_t o = 0;
     int space = 0;
@@ -172,7 +172,7 @@ void rzb_fold(const char *s, char *out, size_t len)
     out[o] = '\0';
 }
 
-void rzb_slug(const char *s, char *out, size_t len)
+void rz__budget_slug(const char *s, char *out, size_t len)
 {
     size_t o = 0;
     int dash = 0;
@@ -196,7 +196,7 @@ void rzb_slug(const char *s, char *out, size_t len)
     out[o] = '\0';
 }
 
-char *rzb_printf(const char *fmt, ...)
+char *rz__budget_printf(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -207,8 +207,8 @@ char *rzb_printf(const char *fmt, ...)
     return s;
 }
 
-int rzb_quarantine(rz_out_t *out, const rz_record_ref_t *ref, const char *fmt,
-                   ...)
+int rz__budget_quarantine(rz_out_t *out, const rz_record_ref_t *ref,
+                          const char *fmt, ...)
 {
     char why[512];
     va_list ap;
@@ -224,8 +224,8 @@ int rzb_quarantine(rz_out_t *out, const rz_record_ref_t *ref, const char *fmt,
     return 0;
 }
 
-int rzb_emit(rz_out_t *out, const rz_record_ref_t *ref,
-             const Ratusz__V1__Event *ev)
+int rz__budget_emit(rz_out_t *out, const rz_record_ref_t *ref,
+                    const Ratusz__V1__Event *ev)
 {
     /* an event the bus would refuse (rz_out_event checks it), or one the
      * runtime could not take, has its record quarantined; the module goes
@@ -238,13 +238,13 @@ int rzb_emit(rz_out_t *out, const rz_record_ref_t *ref,
  * Events
  */
 
-void rzb_ev_init(rzb_ev_t *e)
+void rz__budget_ev_init(rz_budget_ev_t *e)
 {
     memset(e, 0, sizeof *e);
-    rzb_ev_budget(e, "");
+    rz__budget_ev_budget(e, "");
 }
 
-static void s_ev_clear(rzb_ev_t *e)
+static void s_ev_clear(rz_budget_ev_t *e)
 {
     for (size_t i = 0; i < e->n_owned; i++)
         free(e->owned[i]);
@@ -258,7 +258,7 @@ static void s_ev_clear(rzb_ev_t *e)
     e->ev.tenant = e->tenant;
 }
 
-void rzb_ev_budget(rzb_ev_t *e, const char *type)
+void rz__budget_ev_budget(rz_budget_ev_t *e, const char *type)
 {
     s_ev_clear(e);
     e->ev.type = (char *)type;
@@ -268,8 +268,9 @@ void rzb_ev_budget(rzb_ev_t *e, const char *type)
     e->b.attributes = e->attrp;
 }
 
-void rzb_ev_raw(rzb_ev_t *e, const char *type, const char *content_type,
-                const uint8_t *bytes, size_t len)
+void rz__budget_ev_raw(rz_budget_ev_t *e, const char *type,
+                       const char *content_type, const uint8_t *bytes,
+                       size_t len)
 {
     s_ev_clear(e);
     e->ev.type = (char *)type;
@@ -280,7 +281,7 @@ void rzb_ev_raw(rzb_ev_t *e, const char *type, const char *content_type,
     e->raw.bytes.len = len;
 }
 
-int rzb_ev_attr(rzb_ev_t *e, const char *key, const char *value)
+int rz__budget_ev_attr(rz_budget_ev_t *e, const char *key, const char *value)
 {
     size_t n = e->b.n_attributes;
     if (n == e->attr_cap) {
@@ -311,7 +312,7 @@ int rzb_ev_attr(rzb_ev_t *e, const char *key, const char *value)
     return 0;
 }
 
-char *rzb_ev_own(rzb_ev_t *e, char *s)
+char *rz__budget_ev_own(rz_budget_ev_t *e, char *s)
 {
     if (!s)
         return NULL;
@@ -329,7 +330,7 @@ char *rzb_ev_own(rzb_ev_t *e, char *s)
     return s;
 }
 
-void rzb_ev_free(rzb_ev_t *e)
+void rz__budget_ev_free(rz_budget_ev_t *e)
 {
     s_ev_clear(e);
     free(e->owned);
@@ -338,12 +339,13 @@ void rzb_ev_free(rzb_ev_t *e)
     memset(e, 0, sizeof *e);
 }
 
-const char *rzb_ev_source(rzb_ev_t *e, const rzb_state_t *st,
-                          const char *system)
+const char *rz__budget_ev_source(rz_budget_ev_t *e, const rz_budget_state_t *st,
+                                 const char *system)
 {
     if (st->source && *st->source)
         return st->source;
-    return rzb_ev_own(e, rzb_printf("/%s/budget/%s", e->tenant, system));
+    return rz__budget_ev_own(
+        e, rz__budget_printf("/%s/budget/%s", e->tenant, system));
 }
 
 /* ---------------------------------------------------------------------------
@@ -358,7 +360,7 @@ static uint64_t s_hash(const char *k)
     return h;
 }
 
-int rzb_set_add(rzb_set_t *s, const char *key)
+int rz__budget_set_add(rz_budget_set_t *s, const char *key)
 {
     if ((s->n + 1) * 2 > s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 64;
@@ -389,7 +391,7 @@ int rzb_set_add(rzb_set_t *s, const char *key)
     return 0;
 }
 
-int rzb_set_has(const rzb_set_t *s, const char *key)
+int rz__budget_set_has(const rz_budget_set_t *s, const char *key)
 {
     if (!s->cap)
         return 0;
@@ -402,7 +404,7 @@ int rzb_set_has(const rzb_set_t *s, const char *key)
     return 0;
 }
 
-void rzb_set_free(rzb_set_t *s)
+void rz__budget_set_free(rz_budget_set_t *s)
 {
     for (size_t i = 0; i < s->cap; i++)
         free(s->slot[i]);

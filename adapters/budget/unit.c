@@ -4,9 +4,11 @@
  * The unit a file names wins over the configured tenant, which is only
  * for files that name none. A name is looked up in budget.tenant_names
  * first (the operator's word, also for names TERYT cannot decide), then
- * among the gminy of the TERC registers in budget.teryt. A name that
- * neither knows, or that several gminy share, resolves to nothing: the
- * caller quarantines, it never falls back to another unit's code.
+ * among the gminy of the TERC register the runtime lends (the adapter's
+ * teryt: files). A name that neither knows, or that several gminy share,
+ * resolves to nothing: the caller quarantines, it never falls back to
+ * another unit's code. A file names its unit once, so the register is
+ * searched once per file, without an index of its own.
  *
  * GUS BDL writes unit codes in two forms:
  *
@@ -27,87 +29,49 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "teryt.h"
-
 /* Gminy (RODZ 1 urban, 2 rural, 3 urban-rural) are the tenants a name can
  * stand for; RODZ 4 and 5 are the town and the rural area of a RODZ 3
  * gmina and carry its name, 8 and 9 are parts of a city. */
-static int s_is_gmina(const rz_teryt_unit_t *u)
+static int s_is_gmina(const rz_adapter_unit_t *u)
 {
     return strlen(u->code) == 7 && u->tenant &&
            (u->code[6] == '1' || u->code[6] == '2' || u->code[6] == '3');
 }
 
-int rzb_units_open(rzb_state_t *st, const rz_conf_list_t *files, char *err,
-                   size_t err_len)
-{
-    if (!files || files->n == 0)
-        return 0;
-    if (!(st->teryt = rz_teryt_new()))
-        return RZ_ENOMEM;
-    for (size_t i = 0; i < files->n; i++) {
-        int rc = rz_teryt_load(st->teryt, files->items[i], err, err_len);
-        if (rc < 0)
-            return rc;
-    }
-    size_t n = rz_teryt_count(st->teryt);
-    st->gmina_keys = calloc(n ? n : 1, sizeof *st->gmina_keys);
-    st->gmina_units = calloc(n ? n : 1, sizeof *st->gmina_units);
-    if (!st->gmina_keys || !st->gmina_units)
-        return RZ_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        const rz_teryt_unit_t *u = rz_teryt_at(st->teryt, i);
-        if (!u || !s_is_gmina(u))
-            continue;
-        char key[256];
-        rzb_fold(u->name, key, sizeof key);
-        if (!(st->gmina_keys[st->n_gminy] = strdup(key)))
-            return RZ_ENOMEM;
-        st->gmina_units[st->n_gminy++] = u;
-    }
-    return 0;
-}
-
-void rzb_units_close(rzb_state_t *st)
-{
-    for (size_t i = 0; i < st->n_gminy; i++)
-        free(st->gmina_keys[i]);
-    free(st->gmina_keys);
-    free(st->gmina_units);
-    st->gmina_keys = NULL;
-    st->gmina_units = NULL;
-    st->n_gminy = 0;
-    rz_teryt_destroy(&st->teryt);
-}
-
-int rzb_unit_by_name(const rzb_state_t *st, const char *name, char out[8],
-                     char *why, size_t why_len)
+int rz__budget_unit_by_name(const rz_budget_state_t *st, rz_out_t *out,
+                            const char *name, char code[8], char *why,
+                            size_t why_len)
 {
     char key[256];
-    rzb_fold(name, key, sizeof key);
+    rz__budget_fold(name, key, sizeof key);
     for (size_t i = 0; i < st->n_names; i++)
         if (strcmp(st->name_keys[i], key) == 0) {
-            snprintf(out, 8, "%s", st->name_codes[i]);
+            snprintf(code, 8, "%s", st->name_codes[i]);
             return 0;
         }
-    if (!st->teryt) {
+    if (!rz_out_has_units(out)) {
         snprintf(why, why_len,
                  "unit '%s' is not in budget.tenant_names and no TERC "
-                 "register is loaded (budget.teryt)",
+                 "register is loaded (teryt)",
                  name);
         return -1;
     }
     size_t found = 0;
     char codes[128] = "";
-    for (size_t i = 0; i < st->n_gminy; i++) {
-        if (strcmp(st->gmina_keys[i], key) != 0)
+    rz_adapter_unit_t u;
+    for (size_t i = 0; rz_out_unit_at(out, i, &u) == 0; i++) {
+        char ukey[256];
+        if (!s_is_gmina(&u))
+            continue;
+        rz__budget_fold(u.name, ukey, sizeof ukey);
+        if (strcmp(ukey, key) != 0)
             continue;
         size_t l = strlen(codes);
         if (found < 8)
             snprintf(codes + l, sizeof codes - l, "%s%s", found ? ", " : "",
-                     st->gmina_units[i]->code);
+                     u.code);
         if (found++ == 0)
-            snprintf(out, 8, "%s", st->gmina_units[i]->code);
+            snprintf(code, 8, "%s", u.code);
     }
     if (found == 1)
         return 0;
@@ -121,7 +85,7 @@ int rzb_unit_by_name(const rzb_state_t *st, const char *name, char out[8],
                  "unit '%s' names %zu gminy in the TERC register (%s): "
                  "say which in budget.tenant_names",
                  name, found, codes);
-    out[0] = '\0';
+    code[0] = '\0';
     return -1;
 }
 
@@ -133,7 +97,7 @@ static int s_zeros(const char *s, size_t n)
     return 1;
 }
 
-int rzb_tenant_from_bdl(const char *code, char out[8], const char **why)
+int rz__budget_tenant_from_bdl(const char *code, char out[8], const char **why)
 {
     size_t n = strlen(code);
     for (size_t i = 0; i < n; i++)
@@ -147,7 +111,7 @@ int rzb_tenant_from_bdl(const char *code, char out[8], const char **why)
         return -1;
     }
     if (n == 7) {
-        if (rzb_tenant_from_code(code, out) == 0)
+        if (rz__budget_tenant_from_code(code, out) == 0)
             return 0;
         *why = "is not a TERYT code of a voivodeship, powiat or gmina";
         return -1;
@@ -164,7 +128,7 @@ int rzb_tenant_from_bdl(const char *code, char out[8], const char **why)
     memcpy(terc + 2, pow, 2);
     memcpy(terc + 4, gmi, 3);
     terc[7] = '\0';
-    if (rzb_tenant_from_code(terc, out) == 0)
+    if (rz__budget_tenant_from_code(terc, out) == 0)
         return 0;
     *why = "is not a BDL code of a voivodeship, powiat or gmina";
     return -1;

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "adapter.h"
+#include "ratusz/adapter.h"
 
 /* ==========================================================================
  * TERC: which gmina a station is in, from the names GIOŚ gives

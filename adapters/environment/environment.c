@@ -105,8 +105,8 @@
 
 #include <jansson.h>
 
-#include "adapter.h"
 #include "env.h"
+#include "ratusz/adapter.h"
 #include "ratusz/core/text.h"
 #include "ratusz/core/time.h"
 

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "adapter.h"
+#include "ratusz/adapter.h"
 #include "ratusz/core/time.h"
 
 /* The module (gis.c). */

@@ -2,7 +2,7 @@
 #ifndef RZ_ADAPTER_NDJSON_H
 #define RZ_ADAPTER_NDJSON_H
 
-#include "adapter.h"
+#include "ratusz/adapter.h"
 
 typedef struct rz_ndjson_conf {
     char *default_tenant; /* for objects without "tenant" */

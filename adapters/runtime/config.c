@@ -10,7 +10,7 @@
 static const char *const s_sinks[] = {"none", "module", "webhook", NULL};
 static const char *const s_http_auth[] = {"auto", "token", "none", NULL};
 
-#define S_OFF(f) offsetof(rz_adapter_conf_t, f)
+#define S_OFF(f) offsetof(rz_rt_conf_t, f)
 
 static const rz_conf_option_t s_base[] = {
     {"system", RZ_CONF_STRING, S_OFF(system), "", NULL, 0, 0, "NAME",
@@ -106,7 +106,7 @@ static const rz_conf_option_t s_base[] = {
 
 #define S_NBASE (sizeof s_base / sizeof s_base[0])
 
-rz_conf_option_t *rz_adapter_conf_options(const rz_adapter_module_t *const *mods)
+rz_conf_option_t *rz_rt_conf_options(const rz_adapter_module_t *const *mods)
 {
     size_t nmods = 0;
     while (mods && mods[nmods] && nmods < RZ_ADAPTER_MAX_MODULES)
@@ -127,10 +127,9 @@ rz_conf_option_t *rz_adapter_conf_options(const rz_adapter_module_t *const *mods
     return t;
 }
 
-int rz_adapter_conf_finish(rz_adapter_conf_t *conf,
-                           const rz_adapter_module_t *const *mods,
-                           const char *file, int need_store, char *err,
-                           size_t err_len)
+int rz_rt_conf_finish(rz_rt_conf_t *conf,
+                      const rz_adapter_module_t *const *mods, const char *file,
+                      int need_store, char *err, size_t err_len)
 {
     const char *f = file ? file : "command line";
     if (!conf->system || !*conf->system) {

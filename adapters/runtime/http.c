@@ -152,8 +152,8 @@ static void s_where(const rz_conf_map_t *m, size_t i, const char *file,
         snprintf(buf, len, "--http-tokens %s", m->keys[i]);
 }
 
-int rz_http_check_conf(const rz_adapter_conf_t *conf, const char *file,
-                       char *err, size_t err_len)
+int rz_http_check_conf(const rz_rt_conf_t *conf, const char *file, char *err,
+                       size_t err_len)
 {
     const char *f = file ? file : "command line";
     const rz_conf_map_t *m = &conf->http_tokens;

@@ -1,5 +1,5 @@
 /* id.c - stable event ids for records without an identity of their own */
-#include "adapter.h"
+#include "ratusz/adapter.h"
 
 #include <stdio.h>
 #include <string.h>

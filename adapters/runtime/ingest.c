@@ -160,7 +160,7 @@ static int s_apply_section(const rz_adapter_module_t *mod, void *obj,
     return rc;
 }
 
-int rz_rt_open(rz_rt_t *rt, rz_adapter_conf_t *conf, const char *conf_file,
+int rz_rt_open(rz_rt_t *rt, rz_rt_conf_t *conf, const char *conf_file,
                const rz_adapter_module_t *mod, const rz_conf_map_t *section,
                int dry_run, char *err, size_t err_len)
 {
@@ -245,7 +245,9 @@ typedef struct s_ing {
     uint64_t seen;   /* records reported, skipped ones included */
     uint64_t in_txn; /* records in the open transaction */
     int rc;          /* first store error: sticky */
-    int retry_used;  /* the retried record was replaced or deleted */
+    rz_retry_rec_t *cur; /* retry: the quarantined record this one is */
+    int kept;            /* the input is kept (rz_kept_put) */
+    char input_key[65];
     uint8_t *buf;
     size_t cap;
 } s_ing_t;
@@ -293,15 +295,112 @@ static int s_after_record(s_ing_t *g)
     return 0;
 }
 
-/* A record is counted as read unless it is the one being retried, which
- * was counted when it was first read. */
+/* A record is counted as read unless it takes the place of a quarantined
+ * record being retried, which was counted when it was first read. */
 static int s_counts_as_read(s_ing_t *g)
 {
-    if (g->o->retry_qid && !g->retry_used) {
-        g->retry_used = 1;
+    if (g->cur && !g->cur->taken) {
+        g->cur->taken = 1;
         return 0;
     }
     return 1;
+}
+
+/* The same file imported twice quarantines its records twice: retried
+ * records with the key and line of the one just taken are that record
+ * read again. Their entries go, counted as duplicates (the record was
+ * read once more, not lost), so the quarantine keeps one entry of it. */
+static int s_take_twins(s_ing_t *g)
+{
+    for (size_t i = 0; g->cur && i < g->o->retry_n; i++) {
+        rz_retry_rec_t *e = &g->o->retry[i];
+        if (e == g->cur || e->taken || e->whole != g->cur->whole ||
+            e->line != g->cur->line || strcmp(e->key, g->cur->key))
+            continue;
+        int rc = rz_quarantine_del(&g->txn, e->id);
+        if (rc && rc != RZ_ENOTFOUND)
+            return rc;
+        e->taken = 1;
+        e->twin_of = g->cur->id;
+        g->txn.d_duplicates++;
+    }
+    return 0;
+}
+
+/* Retry: which retried record a reported record is (g->cur). Returns 0
+ * when the record is to be skipped: it was handled when the input was
+ * first ingested. */
+static int s_match(s_ing_t *g, const rz_record_ref_t *ref)
+{
+    g->cur = NULL;
+    if (!g->o->retry_n)
+        return 1;
+    const char *key = ref->key ? ref->key : "";
+    rz_retry_rec_t *same = NULL, *whole = NULL;
+    for (size_t i = 0; i < g->o->retry_n; i++) {
+        rz_retry_rec_t *e = &g->o->retry[i];
+        if (e->whole || !g->o->retry_whole) {
+            if (!whole || (whole->taken && !e->taken))
+                whole = e;
+        } else if (e->line == ref->line && !strcmp(e->key, key)) {
+            if (!same || (same->taken && !e->taken))
+                same = e;
+        }
+    }
+    g->cur = same ? same : whole;
+    return g->cur || !g->o->retry_whole;
+}
+
+/* The input's key in the inputs database: its content with what else
+ * makes its records what they are (content_id goes into event ids, the
+ * first line into keys), so two tailed chunks of the same bytes are two
+ * inputs and one file imported twice is one. */
+static void s_input_key(const rz_input_t *in, char hex[65])
+{
+    char head[128];
+    int n = snprintf(head, sizeof head, "%.64s\n%llu\n%d\n",
+                     in->content_id ? in->content_id : "",
+                     (unsigned long long)in->first_line, in->partial ? 1 : 0);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdn = 0;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (!c || !EVP_DigestInit_ex(c, EVP_sha256(), NULL) ||
+        !EVP_DigestUpdate(c, head, (size_t)n) ||
+        !EVP_DigestUpdate(c, in->data, in->len) ||
+        !EVP_DigestFinal_ex(c, md, &mdn))
+        mdn = 0;
+    EVP_MD_CTX_free(c);
+    static const char digits[] = "0123456789abcdef";
+    for (unsigned i = 0; i < 32; i++) {
+        hex[2 * i] = i < mdn ? digits[md[i] >> 4] : '0';
+        hex[2 * i + 1] = i < mdn ? digits[md[i] & 15] : '0';
+    }
+    hex[64] = '\0';
+}
+
+/* Keep the input once, in the transaction of its first quarantined
+ * record, so a retry can parse it again whole. */
+static int s_keep_input(s_ing_t *g)
+{
+    if (g->kept)
+        return 0;
+    const rz_input_t *in = g->in;
+    s_input_key(in, g->input_key);
+    rz_kept_t k = {
+        .time = in->time,
+        .first_line = in->first_line,
+        .partial = in->partial,
+        .origin = in->origin ? in->origin : "",
+        .name = in->name ? in->name : "",
+        .content_type = in->content_type ? in->content_type : "",
+        .content_id = in->content_id ? in->content_id : "",
+        .data = in->data,
+        .len = in->len,
+    };
+    int rc = rz_kept_put(&g->txn, g->input_key, &k);
+    if (!rc)
+        g->kept = 1;
+    return rc;
 }
 
 static void s_note_reason(s_ing_t *g, const char *reason)
@@ -326,7 +425,7 @@ static int s_quarantine_store(s_ing_t *g, const rz_record_ref_t *ref,
     if (g->rc)
         return g->rc;
     int rc = s_begin(g);
-    if (rc)
+    if (rc || (rc = s_keep_input(g)))
         return g->rc = rc;
     rz_qrec_t q = {
         .time = rz_now_us(),
@@ -339,15 +438,25 @@ static int s_quarantine_store(s_ing_t *g, const rz_record_ref_t *ref,
         .reason = reason,
         .content_type = in->content_type ? in->content_type : "",
         .content_id = in->content_id ? in->content_id : "",
-        .bytes = ref->bytes ? ref->bytes : in->data,
-        .len = ref->bytes ? ref->len : in->len,
+        /* the whole input is kept once, not again in the record */
+        .bytes = ref->bytes,
+        .len = ref->bytes ? ref->len : 0,
+        .input = g->input_key,
+        .whole = !ref->bytes,
     };
     int replace = 0;
+    if (g->cur) {
+        g->cur->again++;
+        snprintf(g->cur->reason, sizeof g->cur->reason, "%s", reason);
+    }
+    if (g->cur && !g->cur->taken)
+        q.id = g->cur->id;
     if (s_counts_as_read(g)) {
         g->txn.d_read++;
     } else {
-        q.id = g->o->retry_qid;
         replace = 1;
+        if ((rc = s_take_twins(g)))
+            return g->rc = rc;
     }
     rc = rz_quarantine_put(&g->txn, &q, replace, NULL);
     if (rc)
@@ -359,7 +468,7 @@ static int s_quarantine(rz_out_t *out, const rz_record_ref_t *ref,
                         const char *reason)
 {
     s_ing_t *g = out->user;
-    if (++g->seen <= g->o->skip)
+    if (++g->seen <= g->o->skip || !s_match(g, ref))
         return 0;
     g->r->records++;
     return s_quarantine_store(g, ref, reason && *reason ? reason
@@ -433,7 +542,7 @@ static int s_event(rz_out_t *out, const rz_record_ref_t *ref,
 {
     s_ing_t *g = out->user;
     rz_rt_t *rt = g->rt;
-    if (++g->seen <= g->o->skip)
+    if (++g->seen <= g->o->skip || !s_match(g, ref))
         return 0;
     g->r->records++;
     if (g->rc)
@@ -510,12 +619,15 @@ static int s_event(rz_out_t *out, const rz_record_ref_t *ref,
     uint64_t seq;
     if ((rc = rz_outbox_put(&g->txn, &o, &seq)))
         return g->rc = rc;
+    uint64_t qid = g->cur ? g->cur->id : 0;
     if (s_counts_as_read(g)) {
         g->txn.d_read++;
-    } else if ((rc = rz_quarantine_del(&g->txn, g->o->retry_qid)) &&
-               rc != RZ_ENOTFOUND) {
+    } else if (((rc = rz_quarantine_del(&g->txn, qid)) && rc != RZ_ENOTFOUND) ||
+               (rc = s_take_twins(g))) {
         return g->rc = rc;
     }
+    if (g->cur)
+        g->cur->events++;
     if (!g->r->first_seq)
         g->r->first_seq = seq;
     g->r->last_seq = seq;
@@ -538,6 +650,7 @@ static int s_run(rz_rt_t *rt, s_parse_fn parse, void *state,
     s_ing_t g = {.rt = rt, .in = in, .o = o ? o : &none, .r = r};
     g.out.event = s_event;
     g.out.quarantine = s_quarantine;
+    rz_teryt_lend(rt->teryt, &g.out);
     g.out.user = &g;
     pthread_mutex_lock(&rt->ingest_lock);
     int rc = parse(state, in, &g.out, err, err_len);
@@ -618,6 +731,31 @@ int rz_ingest_reject(rz_rt_t *rt, const rz_input_t *in, const char *reason,
 
 /* ===========================================================================
  * Quarantine retry
+ *
+ * A record cannot in general be parsed out of its input: a Pabulib vote
+ * needs the file's META and PROJECTS sections, a CSV row its header, a
+ * GIOŚ value the response envelope, a GML feature member its root element
+ * and namespaces. So the first time a record of an input is quarantined,
+ * s_keep_input keeps the whole input once in the store (rz_kept_put, keyed
+ * by its content), and every quarantined record names it. A retry groups
+ * the quarantined records by input and ingests each input again, whole,
+ * with the configuration of the moment; s_match pairs what the module
+ * reports with the retried records by key and line:
+ *
+ *   reported record matches      event                  quarantined
+ *   a retried record             spooled; the entry     the entry takes the
+ *                                deleted, not counted   new reason, keeps
+ *                                as read again          its id
+ *   the same one again (one      spooled, counted as    quarantined, counted
+ *   record now gives two)        a new record read      as a new record read
+ *   nothing retried              skipped: it was handled the first time
+ *                                (published, or quarantined and not in
+ *                                this retry), so nothing is sent again
+ *
+ * The kept input is deleted once none of its records is quarantined
+ * (rz_kept_release). Records quarantined before inputs were kept, and
+ * events the broker refused (kept as CloudEvents JSON), are retried from
+ * their own bytes.
  */
 
 /* A record the broker refused is kept as the event's CloudEvents JSON;
@@ -660,10 +798,122 @@ static int s_collect(const rz_qrec_t *r, void *user)
     return 0;
 }
 
-int rz_quarantine_retry(rz_rt_t *rt, uint64_t id, FILE *out)
+/* One line for what became of a retried record; counts it in sum. */
+static void s_report(FILE *out, const rz_retry_rec_t *e, int rc,
+                     const char *err, rz_retry_sum_t *sum)
+{
+    unsigned long long id = (unsigned long long)e->id;
+    if (e->twin_of) {
+        fprintf(out,
+                "%llu: ok: the same record as %llu, read again: "
+                "counted as a duplicate\n",
+                id, (unsigned long long)e->twin_of);
+        sum->ok++;
+    } else if (e->again) {
+        if (e->events)
+            fprintf(out,
+                    "%llu: still quarantined: %s (%llu event(s) of it "
+                    "spooled)\n",
+                    id, e->reason, (unsigned long long)e->events);
+        else
+            fprintf(out, "%llu: still quarantined: %s\n", id, e->reason);
+        sum->left++;
+    } else if (e->events) {
+        fprintf(out, "%llu: ok: %llu event(s) spooled for the broker\n", id,
+                (unsigned long long)e->events);
+        sum->ok++;
+    } else if (rc < 0) {
+        fprintf(out, "%llu: still quarantined: %s\n", id, err);
+        sum->left++;
+    } else {
+        fprintf(out,
+                "%llu: still quarantined: the module found no record "
+                "%s%s%s in it\n",
+                id, e->whole ? "" : "'", e->whole ? "" : e->key,
+                e->whole ? "" : "'");
+        sum->left++;
+    }
+}
+
+/* Retry the records qs[0..n) of one kept input: ingest it whole again. */
+static int s_retry_input(rz_rt_t *rt, rz_qrec_t **qs, size_t n, FILE *out,
+                         rz_retry_sum_t *sum)
+{
+    int rc;
+    const char *key = qs[0]->input;
+    rz_retry_rec_t *recs = calloc(n, sizeof *recs);
+    if (!recs)
+        return RZ_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        recs[i].id = qs[i]->id;
+        recs[i].key = qs[i]->key;
+        recs[i].line = qs[i]->line;
+        recs[i].whole = qs[i]->whole;
+    }
+    rz_kept_t *k = rz_kept_get(rt->store, key, &rc);
+    char err[512] = "";
+    rz_ingest_result_t r = {0};
+    if (k) {
+        rz_input_t in = {
+            .origin = k->origin,
+            .name = k->name,
+            .data = k->data,
+            .len = k->len,
+            .content_type = *k->content_type ? k->content_type : NULL,
+            .content_id = k->content_id,
+            .partial = k->partial,
+            .first_line = k->first_line,
+            .time = k->time,
+        };
+        rz_ingest_opts_t o = {.retry = recs, .retry_n = n, .retry_whole = 1};
+        rc = rz_ingest(rt, &in, &o, &r, err, sizeof err);
+        free(k);
+    } else {
+        snprintf(err, sizeof err, "its input is not kept: %s", rz_strerror(rc));
+        rc = rc < 0 ? rc : RZ_ENOTFOUND;
+    }
+    for (size_t i = 0; i < n; i++)
+        s_report(out, &recs[i], rc, err, sum);
+    free(recs);
+    return r.store_failed && rc < 0 ? rc : 0;
+}
+
+/* Retry one record from its own bytes: an event the broker refused, or a
+ * record quarantined before inputs were kept. */
+static int s_retry_alone(rz_rt_t *rt, const rz_qrec_t *q, FILE *out,
+                         rz_retry_sum_t *sum)
+{
+    rz_input_t in = {
+        .origin = q->origin,
+        .name = q->name,
+        .data = q->bytes,
+        .len = q->len,
+        .content_type = *q->content_type ? q->content_type : NULL,
+        .content_id = q->content_id,
+        /* one record cut out of its input: line numbers go on from
+         * where it was, as for a tailed file */
+        .partial = 1,
+        .first_line = q->line ? q->line : 1,
+    };
+    rz_retry_rec_t e = {
+        .id = q->id, .key = q->key, .line = q->line, .whole = 1};
+    rz_ingest_opts_t o = {.retry = &e, .retry_n = 1};
+    rz_ingest_result_t r;
+    char err[512] = "";
+    int rc = q->kind == RZ_QKIND_EVENT
+                 ? s_run(rt, s_parse_event_json, (void *)q, &in, &o, &r, err,
+                         sizeof err)
+                 : rz_ingest(rt, &in, &o, &r, err, sizeof err);
+    s_report(out, &e, rc, err, sum);
+    return rc < 0 && r.store_failed ? rc : 0;
+}
+
+int rz_quarantine_retry(rz_rt_t *rt, uint64_t id, FILE *out,
+                        rz_retry_sum_t *sum)
 {
     s_ids_t ids = {0};
-    int rc = 0, ok = 0;
+    int rc = 0;
+    memset(sum, 0, sizeof *sum);
     if (id) {
         if (!(ids.ids = malloc(sizeof *ids.ids)))
             return RZ_ENOMEM;
@@ -674,59 +924,79 @@ int rz_quarantine_retry(rz_rt_t *rt, uint64_t id, FILE *out)
         free(ids.ids);
         return rc;
     }
-    for (size_t i = 0; i < ids.n; i++) {
-        rz_qrec_t *q = rz_quarantine_get(rt->store, ids.ids[i], &rc);
-        if (!q) {
-            fprintf(out, "%llu: %s\n", (unsigned long long)ids.ids[i],
-                    rz_strerror(rc));
-            if (id)
-                break;
-            rc = 0;
+    rz_qrec_t **qs = calloc(ids.n ? ids.n : 1, sizeof *qs);
+    if (!qs) {
+        free(ids.ids);
+        return RZ_ENOMEM;
+    }
+    /* the kept inputs retried, to let go of those no record needs now */
+    const char **inputs = calloc(ids.n ? ids.n : 1, sizeof *inputs);
+    size_t ninputs = 0;
+    if (!inputs) {
+        free(qs);
+        free(ids.ids);
+        return RZ_ENOMEM;
+    }
+    rc = 0;
+    for (size_t i = 0; i < ids.n && !rc; i++) {
+        int grc;
+        if ((qs[i] = rz_quarantine_get(rt->store, ids.ids[i], &grc)))
             continue;
-        }
+        fprintf(out, "%llu: %s\n", (unsigned long long)ids.ids[i],
+                rz_strerror(grc));
+        sum->left++;
+        if (grc != RZ_ENOTFOUND)
+            rc = grc;
+    }
+    /* the records of one kept input go together, in id order */
+    for (size_t i = 0; i < ids.n && !rc; i++) {
+        rz_qrec_t *q = qs[i];
+        if (!q)
+            continue;
         if (q->kind == RZ_QKIND_RECORD && strcmp(q->module, rt->mod->name)) {
             fprintf(out, "%llu: skipped: quarantined by module '%s', this "
                     "adapter runs '%s'\n", (unsigned long long)q->id,
                     q->module, rt->mod->name);
-            free(q);
-            continue;
-        }
-        rz_input_t in = {
-            .origin = q->origin,
-            .name = q->name,
-            .data = q->bytes,
-            .len = q->len,
-            .content_type = *q->content_type ? q->content_type : NULL,
-            .content_id = q->content_id,
-            /* one record cut out of its input: line numbers go on from
-             * where it was, as for a tailed file */
-            .partial = 1,
-            .first_line = q->line ? q->line : 1,
-        };
-        rz_ingest_opts_t o = {.retry_qid = q->id};
-        rz_ingest_result_t r;
-        char err[512];
-        rc = q->kind == RZ_QKIND_EVENT
-                 ? s_run(rt, s_parse_event_json, q, &in, &o, &r, err,
-                         sizeof err)
-                 : rz_ingest(rt, &in, &o, &r, err, sizeof err);
-        if (rc < 0) {
-            fprintf(out, "%llu: still quarantined: %s\n",
-                    (unsigned long long)q->id, err);
-        } else if (r.records == 0) {
-            fprintf(out, "%llu: still quarantined: the module found no "
-                    "record in it\n", (unsigned long long)q->id);
-        } else if (r.quarantined) {
-            fprintf(out, "%llu: still quarantined: %s\n",
-                    (unsigned long long)q->id, r.first_reason);
+            sum->left++;
+        } else if (q->kind == RZ_QKIND_RECORD && *q->input) {
+            size_t n = 0;
+            rz_qrec_t **group = calloc(ids.n - i, sizeof *group);
+            if (!group) {
+                rc = RZ_ENOMEM;
+                break;
+            }
+            for (size_t j = i; j < ids.n; j++) {
+                if (j > i && (!qs[j] || qs[j]->kind != RZ_QKIND_RECORD ||
+                              strcmp(qs[j]->input, q->input) ||
+                              strcmp(qs[j]->module, q->module)))
+                    continue;
+                group[n++] = qs[j];
+                if (j > i)
+                    qs[j] = NULL; /* freed with the group */
+            }
+            rc = s_retry_input(rt, group, n, out, sum);
+            for (size_t j = 1; j < n; j++)
+                free(group[j]);
+            free(group);
+            /* the key outlives q for the release below */
+            if (!rc && !(inputs[ninputs] = strdup(q->input)))
+                rc = RZ_ENOMEM;
+            else if (!rc)
+                ninputs++;
         } else {
-            fprintf(out, "%llu: ok: %llu event(s) spooled for the broker\n",
-                    (unsigned long long)q->id, (unsigned long long)r.events);
-            ok++;
+            rc = s_retry_alone(rt, q, out, sum);
         }
         free(q);
-        rc = 0;
+        qs[i] = NULL;
     }
+    if (!rc && (rc = rz_kept_release(rt->store, inputs, ninputs)) > 0)
+        rc = 0;
+    for (size_t i = 0; i < ninputs; i++)
+        free((char *)inputs[i]);
+    free(inputs);
+    for (size_t i = 0; i < ids.n; i++)
+        free(qs[i]);
+    free(qs);
     free(ids.ids);
-    return rc < 0 ? rc : ok;
+    return rc;
 }

@@ -79,7 +79,7 @@ static void s_kick(void *pub)
 
 static int s_run_daemon(rz_rt_t *rt)
 {
-    const rz_adapter_conf_t *cf = rt->conf;
+    const rz_rt_conf_t *cf = rt->conf;
     char err[1024] = "";
     if (!*cf->drop_dir && !cf->tail.n && !*cf->http && !cf->sink) {
         fprintf(stderr, "ratusz-adapter: nothing to do: set drop_dir, tail, "
@@ -204,8 +204,9 @@ static int s_wait_acked(rz_rt_t *rt, rz_pub_t *pub, s_file_t *files, int n)
     uint64_t last_acks = 0, last_depth = UINT64_MAX;
     for (;;) {
         int pending = 0;
+        /* a failed file's complete records too: a file cut short */
         for (int i = 0; i < n; i++) {
-            if (!files[i].ok || !files[i].st.first_seq)
+            if (!files[i].st.first_seq)
                 continue;
             int e = rz_outbox_range_empty(rt->store, files[i].st.first_seq,
                                           files[i].st.last_seq);
@@ -413,23 +414,27 @@ static int s_show(rz_rt_t *rt, uint64_t id)
     if (*r->content_type)
         printf("content type: %s\n", r->content_type);
     printf("content id:   %s\n", r->content_id);
-    printf("bytes:        %zu\n", r->len);
-    if (s_printable(r->bytes, r->len)) {
-        fwrite(r->bytes, 1, r->len, stdout);
-        if (r->len && r->bytes[r->len - 1] != '\n')
+    /* a record that is its whole input is kept once, as the input */
+    rz_kept_t *k = r->whole ? rz_kept_get(rt->store, r->input, &rc) : NULL;
+    const uint8_t *bytes = k ? k->data : r->bytes;
+    size_t len = k ? k->len : r->len;
+    printf("bytes:        %zu%s\n", len, k ? " (the whole input)" : "");
+    if (s_printable(bytes, len)) {
+        fwrite(bytes, 1, len, stdout);
+        if (len && bytes[len - 1] != '\n')
             putchar('\n');
     } else {
-        for (size_t i = 0; i < r->len; i += 16) {
+        for (size_t i = 0; i < len; i += 16) {
             printf("%08zx ", i);
             for (size_t j = i; j < i + 16; j++)
-                j < r->len ? printf(" %02x", r->bytes[j]) : printf("   ");
+                j < len ? printf(" %02x", bytes[j]) : printf("   ");
             printf("  ");
-            for (size_t j = i; j < i + 16 && j < r->len; j++)
-                putchar(r->bytes[j] >= 0x20 && r->bytes[j] < 0x7f ? r->bytes[j]
-                                                                  : '.');
+            for (size_t j = i; j < i + 16 && j < len; j++)
+                putchar(bytes[j] >= 0x20 && bytes[j] < 0x7f ? bytes[j] : '.');
             putchar('\n');
         }
     }
+    free(k);
     free(r);
     return 0;
 }
@@ -465,18 +470,19 @@ static int s_quarantine(rz_rt_t *rt, char **args, int n, int all)
         return s_show(rt, id);
     if (!strcmp(cmd, "retry") &&
         ((n == 3 && !all && !s_parse_id(args[2], &id)) || (n == 2 && all))) {
-        int ok = rz_quarantine_retry(rt, id, stdout);
-        if (ok < 0) {
+        rz_retry_sum_t sum;
+        int rc = rz_quarantine_retry(rt, id, stdout, &sum);
+        if (rc < 0) {
             fprintf(stderr, "ratusz-adapter: quarantine retry: %s\n",
-                    rz_strerror(ok));
+                    rz_strerror(rc));
             return 1;
         }
-        if (ok > 0) {
+        rz_acounts_t c = {0};
+        if (sum.ok) {
             /* publish what went through, as a one-shot import would */
             rz_pub_t *pub = rz_pub_start(rt);
             int64_t last = rz_now_us();
             uint64_t last_depth = UINT64_MAX;
-            rz_acounts_t c = {0};
             while (pub) {
                 rz_astore_counts(rt->store, &c);
                 if (c.depth == 0)
@@ -494,7 +500,16 @@ static int s_quarantine(rz_rt_t *rt, char **args, int n, int all)
                 printf("%llu event(s) wait in the outbox for the broker\n",
                        (unsigned long long)c.depth);
         }
-        return id && ok == 0 ? 1 : 0;
+        /* done only when nothing is left: `retry ID` that record, `retry
+         * --all` the whole quarantine (the broker may have refused an
+         * event just retried, which puts it back) */
+        if (id)
+            return sum.left || !sum.ok;
+        rz_astore_counts(rt->store, &c);
+        if (c.quarantined)
+            printf("%llu record(s) still quarantined\n",
+                   (unsigned long long)c.quarantined);
+        return c.quarantined ? 1 : 0;
     }
     fprintf(stderr, "usage: ratusz-adapter -c FILE quarantine list|show "
                     "ID|retry ID|retry --all\n");
@@ -575,14 +590,14 @@ int main(int argc, char **argv)
         }
     }
     argc = n;
-    const rz_adapter_module_t *const *mods = rz_adapter_modules();
+    const rz_adapter_module_t *const *mods = rz_rt_modules();
     if (list) {
         for (size_t i = 0; mods[i]; i++)
             printf("%-12s %s\n", mods[i]->name, mods[i]->description);
         return 0;
     }
-    rz_conf_option_t *opts = rz_adapter_conf_options(mods);
-    rz_adapter_conf_t conf;
+    rz_conf_option_t *opts = rz_rt_conf_options(mods);
+    rz_rt_conf_t conf;
     memset(&conf, 0, sizeof conf);
     rz_keyopts_t keys;
     memset(&keys, 0, sizeof keys);
@@ -610,8 +625,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "ratusz-adapter: --dry-run needs FILEs\n");
         goto out;
     }
-    if ((rc = rz_adapter_conf_finish(&conf, mods, conf_file, !dry, err,
-                                     sizeof err))) {
+    if ((rc = rz_rt_conf_finish(&conf, mods, conf_file, !dry, err,
+                                sizeof err))) {
         fprintf(stderr, "ratusz-adapter: %s\n", err);
         goto out;
     }

@@ -1,5 +1,6 @@
 /* quarantine.c - records that could not become events, kept with their
- * original bytes, where they came from and why
+ * original bytes, where they came from and why; and the inputs they came
+ * from, so that a retry parses them again in their context
  *
  * Record layout (integers little-endian):
  *
@@ -9,6 +10,18 @@
  *   |     |         |      |      | reason content_type       | bytes |
  *   |     |         |      |      | content_id                |       |
  *   +-----+---------+------+------+---------------------------+-------+
+ *   | whole | u32 len, input key |   (optional: records quarantined
+ *   | 1 B   |                    |    before inputs were kept end above)
+ *   +-------+--------------------+
+ *
+ * Kept input layout, under its key in the inputs database:
+ *
+ *   +-----+---------+------------+---------+---------------------+--------+
+ *   | 'I' | time µs | first_line | partial | 4 x (u32 len, text) | u64    |
+ *   | 1 B | i64     | u64        | 1 B     | origin name         | len,   |
+ *   |     |         |            |         | content_type        | data   |
+ *   |     |         |            |         | content_id          |        |
+ *   +-----+---------+------------+---------+---------------------+--------+
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +50,8 @@ int rz_quarantine_put(rz_atxn_t *t, const rz_qrec_t *r, int replace,
 {
     const char *strs[S_NSTR];
     s_strs(r, strs);
-    size_t size = S_HEAD + 4 + r->len;
+    size_t ilen = r->input ? strlen(r->input) : 0;
+    size_t size = S_HEAD + 4 + r->len + (ilen ? 1 + 4 + ilen : 0);
     for (int i = 0; i < S_NSTR; i++)
         size += 4 + (strs[i] ? strlen(strs[i]) : 0);
     if (r->len > UINT32_MAX)
@@ -71,6 +85,12 @@ int rz_quarantine_put(rz_atxn_t *t, const rz_qrec_t *r, int replace,
     p += 4;
     if (r->len)
         memcpy(p, r->bytes, r->len);
+    p += r->len;
+    if (ilen) {
+        *p++ = r->whole ? 1 : 0;
+        rz__le32(p, (uint32_t)ilen);
+        memcpy(p + 4, r->input, ilen);
+    }
     if (id)
         *id = n;
     return 0;
@@ -92,7 +112,7 @@ static rz_qrec_t *s_decode(uint64_t id, const MDB_val *v)
     const uint8_t *p = v->mv_data, *end = p + v->mv_size;
     if (v->mv_size < S_HEAD || p[0] != 'Q')
         return NULL;
-    rz_qrec_t *r = malloc(sizeof *r + v->mv_size + S_NSTR + 1);
+    rz_qrec_t *r = malloc(sizeof *r + v->mv_size + S_NSTR + 2);
     if (!r)
         return NULL;
     memset(r, 0, sizeof *r);
@@ -124,11 +144,26 @@ static rz_qrec_t *s_decode(uint64_t id, const MDB_val *v)
         goto bad;
     uint32_t l = rz__get_le32(p);
     p += 4;
-    if ((size_t)(end - p) != l)
+    if ((size_t)(end - p) < l)
         goto bad;
     memcpy(o, p, l);
     r->bytes = (const uint8_t *)o;
     r->len = l;
+    o += l;
+    p += l;
+    r->input = o;
+    *o = '\0';
+    if (p < end) {
+        if (end - p < 5)
+            goto bad;
+        r->whole = p[0] != 0;
+        uint32_t il = rz__get_le32(p + 1);
+        p += 5;
+        if ((size_t)(end - p) != il)
+            goto bad;
+        memcpy(o, p, il);
+        o[il] = '\0';
+    }
     return r;
 bad:
     free(r);
@@ -189,4 +224,164 @@ int rz_quarantine_list(rz_astore_t *s, uint64_t after, size_t max,
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     return rc ? rc : n;
+}
+
+/* ===========================================================================
+ * Kept inputs
+ */
+
+#define S_KSTR 4
+#define S_KHEAD (1 + 8 + 8 + 1)
+
+int rz_kept_put(rz_atxn_t *t, const char *key, const rz_kept_t *k)
+{
+    const char *strs[S_KSTR] = {k->origin, k->name, k->content_type,
+                                k->content_id};
+    size_t size = S_KHEAD + 8 + k->len;
+    for (int i = 0; i < S_KSTR; i++)
+        size += 4 + (strs[i] ? strlen(strs[i]) : 0);
+    MDB_val kv = {strlen(key), (void *)key}, v = {size, NULL};
+    int mrc =
+        mdb_put(t->txn, t->s->inputs, &kv, &v, MDB_RESERVE | MDB_NOOVERWRITE);
+    if (mrc == MDB_KEYEXIST)
+        return 0;
+    int rc = rz__astore_err(mrc, "inputs put");
+    if (rc)
+        return rc;
+    uint8_t *p = v.mv_data;
+    *p++ = 'I';
+    rz__le64(p, (uint64_t)k->time);
+    rz__le64(p + 8, k->first_line);
+    p += 16;
+    *p++ = k->partial ? 1 : 0;
+    for (int i = 0; i < S_KSTR; i++) {
+        size_t l = strs[i] ? strlen(strs[i]) : 0;
+        rz__le32(p, (uint32_t)l);
+        if (l)
+            memcpy(p + 4, strs[i], l);
+        p += 4 + l;
+    }
+    rz__le64(p, k->len);
+    if (k->len)
+        memcpy(p + 8, k->data, k->len);
+    return 0;
+}
+
+rz_kept_t *rz_kept_get(rz_astore_t *s, const char *key, int *rc)
+{
+    MDB_txn *txn;
+    *rc =
+        rz__astore_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), "begin");
+    if (*rc)
+        return NULL;
+    MDB_val kv = {strlen(key), (void *)key}, v;
+    rz_kept_t *k = NULL;
+    *rc = rz__astore_err(mdb_get(txn, s->inputs, &kv, &v), "inputs get");
+    if (*rc)
+        goto done;
+    const uint8_t *p = v.mv_data, *end = p + v.mv_size;
+    *rc = RZ_ESTORE;
+    if (v.mv_size < S_KHEAD || p[0] != 'I')
+        goto done;
+    if (!(k = malloc(sizeof *k + v.mv_size + S_KSTR))) {
+        *rc = RZ_ENOMEM;
+        goto done;
+    }
+    char *o = (char *)(k + 1);
+    k->time = (int64_t)rz__get_le64(p + 1);
+    k->first_line = rz__get_le64(p + 9);
+    k->partial = p[17];
+    p += S_KHEAD;
+    const char **fields[S_KSTR] = {&k->origin, &k->name, &k->content_type,
+                                   &k->content_id};
+    for (int i = 0; i < S_KSTR; i++) {
+        if (end - p < 4)
+            goto bad;
+        uint32_t l = rz__get_le32(p);
+        p += 4;
+        if ((size_t)(end - p) < l)
+            goto bad;
+        memcpy(o, p, l);
+        o[l] = '\0';
+        *fields[i] = o;
+        o += l + 1;
+        p += l;
+    }
+    if (end - p < 8 || (uint64_t)(end - p - 8) != rz__get_le64(p))
+        goto bad;
+    k->len = (size_t)(end - p - 8);
+    memcpy(o, p + 8, k->len);
+    k->data = (const uint8_t *)o;
+    *rc = 0;
+    goto done;
+bad:
+    free(k);
+    k = NULL;
+done:
+    mdb_txn_abort(txn);
+    return k;
+}
+
+int rz_kept_release(rz_astore_t *s, const char *const *keys, size_t n)
+{
+    if (!n)
+        return 0;
+    char *named = calloc(n, 1);
+    if (!named)
+        return RZ_ENOMEM;
+    /* one write transaction: no record naming one of them can be added
+     * between the scan and the delete */
+    rz_atxn_t t;
+    MDB_cursor *cur = NULL;
+    int rc = rz_atxn_begin(s, &t), deleted = 0;
+    if (!rc)
+        rc = rz__astore_err(mdb_cursor_open(t.txn, s->quarantine, &cur),
+                            "cursor");
+    MDB_val k, v;
+    int mrc = rc ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    for (; !rc && mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        rz_qrec_t *r =
+            k.mv_size == 8 ? s_decode(rz__get_be64(k.mv_data), &v) : NULL;
+        if (!r) {
+            rc = RZ_ESTORE;
+            break;
+        }
+        for (size_t i = 0; i < n && *r->input; i++)
+            if (!named[i] && !strcmp(r->input, keys[i]))
+                named[i] = 1;
+        free(r);
+    }
+    if (cur)
+        mdb_cursor_close(cur);
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (named[i])
+            continue;
+        MDB_val kv = {strlen(keys[i]), (void *)keys[i]};
+        rc = rz__astore_err(mdb_del(t.txn, s->inputs, &kv, NULL), "inputs del");
+        if (rc == RZ_ENOTFOUND) /* two of keys were one */
+            rc = 0;
+        else if (!rc)
+            deleted++;
+    }
+    free(named);
+    if (rc) {
+        if (t.txn)
+            rz_atxn_abort(&t);
+        return rc;
+    }
+    rc = rz_atxn_commit(&t);
+    return rc ? rc : deleted;
+}
+
+int rz_kept_count(rz_astore_t *s)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    int rc =
+        rz__astore_err(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), "begin");
+    if (rc)
+        return rc;
+    rc = rz__astore_err(mdb_stat(txn, s->inputs, &st), "inputs stat");
+    mdb_txn_abort(txn);
+    return rc ? rc : (int)st.ms_entries;
 }

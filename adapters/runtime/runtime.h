@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "adapter.h"
+#include "ratusz/adapter.h"
 #include "ratusz/keyopts.h"
 #include "store.h"
 #include "teryt.h"
@@ -29,8 +29,8 @@
  */
 
 /* NULL-terminated. */
-const rz_adapter_module_t *const *rz_adapter_modules(void);
-const rz_adapter_module_t *rz_adapter_module_find(const char *name);
+const rz_adapter_module_t *const *rz_rt_modules(void);
+const rz_adapter_module_t *rz_rt_module_find(const char *name);
 
 /* ---------------------------------------------------------------------------
  * Configuration (config.c)
@@ -43,7 +43,7 @@ enum rz_http_auth {
     RZ_HTTP_AUTH_NONE
 };
 
-typedef struct rz_adapter_conf {
+typedef struct rz_rt_conf {
     char *system;
     char *name;
     char *broker;
@@ -76,26 +76,25 @@ typedef struct rz_adapter_conf {
     uint64_t sink_retries;
     /* the YAML section of each module, by the module's index */
     rz_conf_map_t sections[RZ_ADAPTER_MAX_MODULES];
-} rz_adapter_conf_t;
+} rz_rt_conf_t;
 
 /* The option table for these modules (base options plus one section per
  * module), malloc'd; free with free(). NULL on ENOMEM. */
-rz_conf_option_t *rz_adapter_conf_options(const rz_adapter_module_t *const *mods);
+rz_conf_option_t *rz_rt_conf_options(const rz_adapter_module_t *const *mods);
 
 /* Whole-config check after loading: the system is a known module, only
  * its own section is given, defaults derived from the system are filled.
  * need_store: data_dir is required. 0 or RZ_ECONFIG with err. */
-int rz_adapter_conf_finish(rz_adapter_conf_t *conf,
-                           const rz_adapter_module_t *const *mods,
-                           const char *file, int need_store, char *err,
-                           size_t err_len);
+int rz_rt_conf_finish(rz_rt_conf_t *conf,
+                      const rz_adapter_module_t *const *mods, const char *file,
+                      int need_store, char *err, size_t err_len);
 
 /* The check of http, http_tokens and http_auth (http.c): the address
  * parses, every token entry is "sha256:<64 hex>" under a usable client
  * name, and a listener beyond loopback is not left open by accident.
  * file names the config in messages. 0 or RZ_ECONFIG with err. */
-int rz_http_check_conf(const rz_adapter_conf_t *conf, const char *file,
-                       char *err, size_t err_len);
+int rz_http_check_conf(const rz_rt_conf_t *conf, const char *file, char *err,
+                       size_t err_len);
 
 /* ---------------------------------------------------------------------------
  * The runtime
@@ -121,7 +120,7 @@ typedef struct rz_rt_stats {
 #define RZ_RT_TENANTS 16
 
 typedef struct rz_rt {
-    rz_adapter_conf_t *conf;
+    rz_rt_conf_t *conf;
     /* CURVE keys for every client the runtime makes (publisher, sink);
      * NULL: plain. Borrowed from main, which loads them at start. */
     const rz_keyopts_t *keys;
@@ -172,7 +171,7 @@ enum rz_pub_outcome {
 /* Open the runtime for conf: the module (open with the options of its
  * YAML section), TERYT, and the store unless dry_run. 0 or a negative code with
  * err. */
-int rz_rt_open(rz_rt_t *rt, rz_adapter_conf_t *conf, const char *conf_file,
+int rz_rt_open(rz_rt_t *rt, rz_rt_conf_t *conf, const char *conf_file,
                const rz_adapter_module_t *mod, const rz_conf_map_t *section,
                int dry_run, char *err, size_t err_len);
 void rz_rt_close(rz_rt_t *rt);
@@ -204,12 +203,41 @@ typedef int (*rz_ingest_progress_cb)(rz_atxn_t *t, uint64_t records,
                                      const rz_ingest_result_t *r, int final,
                                      void *user);
 
+/* A quarantined record being retried, and what became of it. A record
+ * the module reports is matched to it by its key and line (the module
+ * contract: a record's key is its place in the input, whatever the
+ * configuration). The first record matched takes the quarantined record's
+ * place (it was counted as read when first ingested); any further record
+ * under the same key and line (one declaration that now gives two events)
+ * is a new record read. */
+typedef struct rz_retry_rec {
+    uint64_t id;
+    const char *key;
+    uint64_t line;
+    int whole;        /* the record is the whole input: it matches every
+                         record the module reports in it */
+    int taken;        /* its quarantine entry was replaced or deleted */
+    uint64_t twin_of; /* deleted: the same record as this one, read again
+                         (the same file imported twice) */
+    uint64_t events;  /* events spooled for it */
+    uint64_t again;   /* records of it quarantined again */
+    char reason[256]; /* the last reason they were */
+} rz_retry_rec_t;
+
 typedef struct rz_ingest_opts {
     uint64_t skip;         /* records already stored by an earlier run */
     uint64_t commit_every; /* records per transaction; 0 = one */
     rz_ingest_progress_cb progress;
     void *user;
-    uint64_t retry_qid;    /* quarantine retry: the record being retried */
+    /* Quarantine retry: the quarantined records of this input being
+     * retried. With retry_whole (the input is the whole kept input), a
+     * record that matches none of them was handled when the input was
+     * first ingested (published, or quarantined and not retried now):
+     * it is skipped, neither spooled nor counted. Without, the input is
+     * the one record's own bytes and every record in it is retried. */
+    rz_retry_rec_t *retry;
+    size_t retry_n;
+    int retry_whole;
 } rz_ingest_opts_t;
 
 /* Run the module's parse over in and store what it reports. Returns 0
@@ -242,10 +270,24 @@ int rz_read_file(const char *path, uint8_t **data, size_t *len);
 int rz_read_file_flags(const char *path, unsigned flags, uint8_t **data,
                        size_t *len);
 
-/* Retry quarantined records: id, or every one when id is 0. Prints one
- * line per record to out. Returns the number that went through, or a
- * negative code. */
-int rz_quarantine_retry(rz_rt_t *rt, uint64_t id, FILE *out);
+/* What a retry did, in quarantined records. */
+typedef struct rz_retry_sum {
+    uint64_t ok;   /* left the quarantine: their events are in the outbox */
+    uint64_t left; /* still quarantined (a new reason, or skipped: another
+                      module's, not found) */
+} rz_retry_sum_t;
+
+/* Retry quarantined records: id, or every one when id is 0, with the
+ * current configuration. A record whose input was kept is retried by
+ * ingesting that whole input again (the records of one input together),
+ * so formats whose records need their file's header, META section or
+ * envelope parse as they did the first time; the outcome replaces the
+ * input's quarantined records, and the kept input is deleted when none
+ * is left. An event the broker refused, and a record quarantined before
+ * inputs were kept, is retried from its own bytes. Prints one line per
+ * quarantined record to out. Returns 0 with *sum, or a negative code. */
+int rz_quarantine_retry(rz_rt_t *rt, uint64_t id, FILE *out,
+                        rz_retry_sum_t *sum);
 
 /* ---------------------------------------------------------------------------
  * Publisher (publisher.c): outbox -> broker, and the reports

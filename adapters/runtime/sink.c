@@ -77,7 +77,7 @@ static void *s_main(void *arg)
 {
     rz_sink_driver_t *d = arg;
     rz_rt_t *rt = d->rt;
-    const rz_adapter_conf_t *cf = rt->conf;
+    const rz_rt_conf_t *cf = rt->conf;
     rz_client_opts_t opts = {.window = 16, .batch = 1, .timeout_ms = (int)cf->timeout_ms};
     rz_keyopts_apply(rt->keys, &opts);
     rz_client_t *c = NULL;

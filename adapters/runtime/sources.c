@@ -120,6 +120,9 @@ int rz_file_import(rz_rt_t *rt, const char *path, unsigned flags,
     rc = rz_ingest(rt, &in, &o, &r, err, err_len);
     free(data);
     if (rc < 0) {
+        /* the complete records of a file cut short are in the outbox:
+         * the caller may wait for them */
+        *st = f.st;
         *bad_input = !r.store_failed;
         return rc;
     }

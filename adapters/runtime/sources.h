@@ -20,8 +20,9 @@ typedef struct rz_file_state {
 
 /* Import one file (resuming an import a crash interrupted); flags as
  * rz_read_file_flags (RZ_READ_NOFOLLOW for the drop folder, where anyone
- * who may drop a file could drop a link instead). On success
- * *st says which outbox seqs hold its events. *bad_input is 1 when the
+ * who may drop a file could drop a link instead). *st says which outbox
+ * seqs hold its events, also on failure (the complete records of a file
+ * cut short are kept). *bad_input is 1 when the
  * failure is the file's (unreadable, not the module's format: it belongs
  * in failed/), 0 when it is ours (the store: try again later). */
 int rz_file_import(rz_rt_t *rt, const char *path, unsigned flags,

@@ -131,6 +131,8 @@ int rz_astore_open(rz_astore_t **out, const char *dir, uint64_t map_size,
         mrc = mdb_dbi_open(txn, "quarantine", MDB_CREATE, &s->quarantine);
     if (!mrc)
         mrc = mdb_dbi_open(txn, "state", MDB_CREATE, &s->state);
+    if (!mrc)
+        mrc = mdb_dbi_open(txn, "inputs", MDB_CREATE, &s->inputs);
     if (!mrc) {
         mrc = mdb_txn_commit(txn);
         txn = NULL;

@@ -2,13 +2,15 @@
  * the broker's ack), the quarantine (records that could not become
  * events) and a little state (counters, file progress, tail offsets).
  *
- * One environment in data_dir with three databases:
+ * One environment in data_dir with four databases:
  *
  *   outbox      key: seq, 8 bytes big-endian (so LMDB's byte order is
  *               spool order); value: an outbox record (below)
  *   quarantine  key: id, 8 bytes big-endian; value: a quarantine record
  *   state       key: text ("c:read", "file:/srv/drop/x.csv",
  *               "tail:/var/log/x.log"); value: bytes the owner defines
+ *   inputs      key: an input's key (64 hex, see rz_kept_put); value: the
+ *               whole input a quarantined record came from (quarantine.c)
  *
  * Outbox record:
  *
@@ -137,6 +139,12 @@ typedef struct rz_qrec {
     const char *content_id;
     const uint8_t *bytes;
     size_t len;
+    /* The key of the kept input the record came from ("" if none: an
+     * event refused by the broker, a record quarantined before inputs
+     * were kept); whole: the record is that whole input, and bytes are
+     * empty rather than a second copy of it. */
+    const char *input;
+    int whole;
 } rz_qrec_t;
 
 /* Store r (r->id ignored) under a new id, returned in *id; r->id != 0
@@ -152,6 +160,43 @@ rz_qrec_t *rz_quarantine_get(rz_astore_t *s, uint64_t id, int *rc);
 typedef int (*rz_quarantine_cb)(const rz_qrec_t *r, void *user);
 int rz_quarantine_list(rz_astore_t *s, uint64_t after, size_t max,
                        rz_quarantine_cb cb, void *user);
+
+/* ---------------------------------------------------------------------------
+ * Kept inputs: what a quarantined record needs to be parsed again
+ *
+ * A record of a whole-file format (a Pabulib file with its META section, a
+ * CSV with its header, a GIOŚ response with its envelope, a GML document
+ * with its root element) cannot be parsed out of its input, so the first
+ * time a record of an input is quarantined the whole input is kept here,
+ * once, however many of its records are quarantined; a retry parses it
+ * again whole. It is deleted when none of its records is quarantined any
+ * more (rz_kept_release).
+ */
+
+typedef struct rz_kept {
+    int64_t time; /* the rz_input_t fields, as first ingested */
+    uint64_t first_line;
+    int partial;
+    const char *origin;
+    const char *name;
+    const char *content_type; /* "" if none */
+    const char *content_id;
+    const uint8_t *data;
+    size_t len;
+} rz_kept_t;
+
+/* Keep k under key (64 characters) unless an input is kept under it
+ * already: the key names the content, so that one is the same. 0 or a
+ * negative code. */
+int rz_kept_put(rz_atxn_t *t, const char *key, const rz_kept_t *k);
+/* A malloc'd copy (one block; free() it), or NULL with *rc set
+ * (RZ_ENOTFOUND). */
+rz_kept_t *rz_kept_get(rz_astore_t *s, const char *key, int *rc);
+/* Delete the inputs kept under keys[0..n) that no quarantined record
+ * names any more. Returns how many were deleted, or a negative code. */
+int rz_kept_release(rz_astore_t *s, const char *const *keys, size_t n);
+/* How many inputs are kept, or a negative code. */
+int rz_kept_count(rz_astore_t *s);
 
 /* ---------------------------------------------------------------------------
  * State

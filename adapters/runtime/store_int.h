@@ -10,7 +10,7 @@
 
 struct rz_astore {
     MDB_env *env;
-    MDB_dbi outbox, quarantine, state;
+    MDB_dbi outbox, quarantine, state, inputs;
 };
 
 /* An LMDB code as a Ratusz code (RZ_ENOTFOUND, RZ_ENOSPC, RZ_ESTORE),

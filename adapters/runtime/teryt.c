@@ -531,3 +531,35 @@ int rz_teryt_load(rz_teryt_t *t, const char *path, char *err, size_t err_len)
     free(buf);
     return rc;
 }
+
+/* ===========================================================================
+ * The register lent to modules (ratusz/adapter.h)
+ */
+
+static int s_lend(const rz_teryt_unit_t *t, rz_adapter_unit_t *u)
+{
+    if (!t)
+        return RZ_ENOTFOUND;
+    u->code = t->code;
+    u->name = t->name;
+    u->kind = t->kind;
+    u->tenant = t->tenant;
+    return 0;
+}
+
+static int s_unit(const void *units, const char *code, rz_adapter_unit_t *u)
+{
+    return s_lend(rz_teryt_find(units, code), u);
+}
+
+static int s_unit_at(const void *units, size_t i, rz_adapter_unit_t *u)
+{
+    return s_lend(rz_teryt_at(units, i), u);
+}
+
+void rz_teryt_lend(const rz_teryt_t *t, rz_out_t *out)
+{
+    out->units = t;
+    out->unit = t ? s_unit : NULL;
+    out->unit_at = t ? s_unit_at : NULL;
+}

@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+#include "ratusz/adapter.h"
+
 typedef struct rz_teryt rz_teryt_t;
 
 typedef struct rz_teryt_unit {
@@ -43,5 +45,9 @@ size_t rz_teryt_count(const rz_teryt_t *t);
 /* The unit at index i in code order (i < rz_teryt_count), or NULL: for
  * looking units up by something other than their code, e.g. a name. */
 const rz_teryt_unit_t *rz_teryt_at(const rz_teryt_t *t, size_t i);
+
+/* Lend t to a module through out (rz_out_t.units, unit, unit_at), or
+ * lend none when t is NULL. t must outlive the module's use of out. */
+void rz_teryt_lend(const rz_teryt_t *t, rz_out_t *out);
 
 #endif

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "adapter.h"
+#include "ratusz/adapter.h"
 #include "ratusz/core/text.h"
 #include "ratusz/core/time.h"
 

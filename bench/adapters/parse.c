@@ -37,7 +37,7 @@ static int s_usage(void)
 {
     fprintf(stderr, "usage: rz-bench-parse --system NAME [--seconds S] "
                     "[--set KEY=VALUE]... FILE\nmodules:");
-    for (const rz_adapter_module_t *const *m = rz_adapter_modules(); *m; m++)
+    for (const rz_adapter_module_t *const *m = rz_rt_modules(); *m; m++)
         fprintf(stderr, " %s", (*m)->name);
     fprintf(stderr, "\n");
     return 2;
@@ -71,8 +71,7 @@ int main(int argc, char **argv)
     sets.keys = keys;
     sets.values = vals;
     sets.lines = lines;
-    const rz_adapter_module_t *m = system ? rz_adapter_module_find(system)
-                                          : NULL;
+    const rz_adapter_module_t *m = system ? rz_rt_module_find(system) : NULL;
     if (!m || !file)
         return s_usage();
     char err[512] = "";
@@ -99,7 +98,7 @@ int main(int argc, char **argv)
     const char *base = strrchr(file, '/');
     base = base ? base + 1 : file;
     rz_input_t in = {file, base, data, len, NULL, cid, 0, 1, 0};
-    count_t c = {{s_event, s_quarantine, NULL}, 0, 0};
+    count_t c = {.out = {.event = s_event, .quarantine = s_quarantine}};
     c.out.user = &c;
     uint64_t iters = 0;
     int64_t start = rz_now_us(), now = start;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "budget.h"
+#include "teryt.h"
 
 extern const rz_adapter_module_t rz_module_budget;
 
@@ -20,6 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const uint8_t *s_data;
 static size_t s_size;
+static rz_teryt_t *s_teryt;
 
 static void s_check_ref(const rz_record_ref_t *ref)
 {
@@ -67,24 +69,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static void *st;
     char err[512];
     if (!st) {
-        rzb_conf_t conf;
+        rz_budget_conf_t conf;
         memset(&conf, 0, sizeof conf);
-        rz_conf_init(rzb_options, &conf);
-        rz_conf_set(rzb_options, &conf, "format", RZ_FUZZ_FORMAT, err,
+        rz_conf_init(rz__budget_options, &conf);
+        rz_conf_set(rz__budget_options, &conf, "format", RZ_FUZZ_FORMAT, err,
                     sizeof err);
-        rz_conf_set(rzb_options, &conf, "tenant", "2205083", err, sizeof err);
-        rz_conf_set(rzb_options, &conf, "year", "2023", err, sizeof err);
-        /* unit names resolve through the register, as in deployment */
-        rz_conf_set(rzb_options, &conf, "teryt",
-                    RZ_SOURCE_DIR "/tests/fixtures/teryt/TERC_2020-01-01.csv",
-                    err, sizeof err);
+        rz_conf_set(rz__budget_options, &conf, "tenant", "2205083", err,
+                    sizeof err);
+        rz_conf_set(rz__budget_options, &conf, "year", "2023", err, sizeof err);
         if (rz_module_budget.open(&st, &conf, err, sizeof err))
             abort();
-        rz_conf_close(rzb_options, &conf);
+        /* unit names resolve through the runtime's register, lent as in
+         * deployment */
+        if (!(s_teryt = rz_teryt_new()) ||
+            rz_teryt_load(s_teryt,
+                          RZ_SOURCE_DIR
+                          "/tests/fixtures/teryt/TERC_2020-01-01.csv",
+                          err, sizeof err) < 0)
+            abort();
+        rz_conf_close(rz__budget_options, &conf);
     }
     s_data = data;
     s_size = size;
-    rz_out_t out = {s_event, s_quarantine, NULL};
+    rz_out_t out = {.event = s_event, .quarantine = s_quarantine};
+    rz_teryt_lend(s_teryt, &out);
     rz_input_t in = {"fuzz",
                      "GUS_BDL_FINA_2416_fuzz.csv",
                      data,

@@ -19,6 +19,7 @@
 
 #include "budget.h"
 #include "harness.h"
+#include "teryt.h"
 
 extern const rz_adapter_module_t rz_module_budget;
 
@@ -115,10 +116,11 @@ static buf_t s_cp1250(buf_t in)
 
 static buf_t s_utf8(buf_t in)
 {
-    rzb_text_t t;
+    rz_budget_text_t t;
     char err[256];
-    assert_int_equal(
-        rzc_text_decode(&t, in.p, in.len, RZB_ENC_CP1250, err, sizeof err), 0);
+    assert_int_equal(rzc_text_decode(&t, in.p, in.len, RZ_BUDGET_ENC_CP1250,
+                                     err, sizeof err),
+                     0);
     buf_t b = s_dup(t.text, t.len);
     rzc_text_free(&t);
     return b;
@@ -219,26 +221,39 @@ static void s_col_free(col_t *c)
 static int s_run(col_t *c, buf_t in, const char *name, char *err,
                  size_t err_len, ...)
 {
-    rzb_conf_t conf;
+    rz_budget_conf_t conf;
     memset(&conf, 0, sizeof conf);
-    assert_int_equal(rz_conf_init(rzb_options, &conf), 0);
+    assert_int_equal(rz_conf_init(rz__budget_options, &conf), 0);
     va_list ap;
     va_start(ap, err_len);
     const char *kv;
+    /* "teryt=FILE" is the runtime's register, lent through rz_out_t as
+     * the runtime lends the one of the adapter's teryt: option */
+    static rz_teryt_t *teryt;
+    int lend = 0;
     while ((kv = va_arg(ap, const char *))) {
         char k[64];
         const char *eq = strchr(kv, '=');
         snprintf(k, sizeof k, "%.*s", (int)(eq - kv), kv);
         char e2[256];
-        if (rz_conf_set(rzb_options, &conf, k, eq + 1, e2, sizeof e2))
+        if (!strcmp(k, "teryt")) {
+            if (!teryt) {
+                assert_non_null(teryt = rz_teryt_new());
+                if (rz_teryt_load(teryt, eq + 1, e2, sizeof e2) < 0)
+                    fail_msg("teryt: %s", e2);
+            }
+            lend = 1;
+        } else if (rz_conf_set(rz__budget_options, &conf, k, eq + 1, e2,
+                               sizeof e2)) {
             fail_msg("option %s: %s", kv, e2);
+        }
     }
     va_end(ap);
     void *st = NULL;
     char e[256];
     if (rz_module_budget.open(&st, &conf, e, sizeof e))
         fail_msg("open: %s", e);
-    rz_conf_close(rzb_options, &conf);
+    rz_conf_close(rz__budget_options, &conf);
 
     memset(c, 0, sizeof *c);
     static buf_t keep;
@@ -246,6 +261,7 @@ static int s_run(col_t *c, buf_t in, const char *name, char *err,
     c->in = &keep;
     c->out.event = s_on_event;
     c->out.quarantine = s_on_quarantine;
+    rz_teryt_lend(lend ? teryt : NULL, &c->out);
     c->out.user = c;
     /* a stand-in for the runtime's SHA-256: stable per content */
     char cid[65];
@@ -354,21 +370,21 @@ static void test_warsaw_time_has_summer_time(void **state)
     /* winter: UTC+1; summer: UTC+2; the switch days themselves */
     assert_int_equal(rzc_warsaw_midnight_us(2003, 1, 1), US(1041375600));
     assert_int_equal(rzc_warsaw_midnight_us(2019, 9, 9), US(1567980000));
-    assert_int_equal(rzb_period_end_us("2023-Q2"), US(1688162400));
-    assert_int_equal(rzb_period_end_us("2023-Q4"), US(1704063600));
-    assert_int_equal(rzb_period_end_us("2023-09"), US(1696111200));
-    assert_int_equal(rzb_period_end_us("2023"), US(1704063600));
-    assert_int_equal(rzb_period_end_us("spring"), 0);
+    assert_int_equal(rz__budget_period_end_us("2023-Q2"), US(1688162400));
+    assert_int_equal(rz__budget_period_end_us("2023-Q4"), US(1704063600));
+    assert_int_equal(rz__budget_period_end_us("2023-09"), US(1696111200));
+    assert_int_equal(rz__budget_period_end_us("2023"), US(1704063600));
+    assert_int_equal(rz__budget_period_end_us("spring"), 0);
     char t[8];
-    assert_int_equal(rzb_tenant_from_code("0200000", t), 0);
+    assert_int_equal(rz__budget_tenant_from_code("0200000", t), 0);
     assert_string_equal(t, "02");
-    assert_int_equal(rzb_tenant_from_code("2205000", t), 0);
+    assert_int_equal(rz__budget_tenant_from_code("2205000", t), 0);
     assert_string_equal(t, "2205");
-    assert_int_equal(rzb_tenant_from_code("2205083", t), 0);
+    assert_int_equal(rz__budget_tenant_from_code("2205083", t), 0);
     assert_string_equal(t, "2205083");
-    assert_int_equal(rzb_tenant_from_code("0000000", t), -1);
-    assert_int_equal(rzb_tenant_from_code("2200083", t), -1);
-    assert_int_equal(rzb_tenant_from_code("020000", t), -1);
+    assert_int_equal(rz__budget_tenant_from_code("0000000", t), -1);
+    assert_int_equal(rz__budget_tenant_from_code("2200083", t), -1);
+    assert_int_equal(rz__budget_tenant_from_code("020000", t), -1);
 }
 
 /* ---------------------------------------------------------------------------
@@ -790,7 +806,7 @@ static void test_pabulib_real_file(void **state)
     assert_int_equal(c.nq, 4 + 449);
     assert_string_equal(c.reason[0],
                         "Pabulib unit 'Gdańsk' is not in budget.tenant_names "
-                        "and no TERC register is loaded (budget.teryt)");
+                        "and no TERC register is loaded (teryt)");
     s_col_free(&c);
     free(in.p);
 }
@@ -990,9 +1006,9 @@ static void test_missing_value_spellings(void **state)
                                      "NaN", "nan", " None ", "\t-"};
     static const char *const yes[] = {"0", "-5", "Nonee", "n", "NA", "x-"};
     for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
-        assert_true(rzb_is_missing(no[i]));
+        assert_true(rz__budget_is_missing(no[i]));
     for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
-        assert_false(rzb_is_missing(yes[i]));
+        assert_false(rz__budget_is_missing(yes[i]));
 }
 
 static void test_pabulib_missing_values(void **state)
@@ -1394,14 +1410,14 @@ static void s_round_trip(const char *enc)
     assert_non_null(mkdtemp(dir));
     char path[128];
     snprintf(path, sizeof path, "%s/import.csv", dir);
-    rzb_conf_t conf;
-    assert_int_equal(rz_conf_init(rzb_options, &conf), 0);
-    assert_int_equal(
-        rz_conf_set(rzb_options, &conf, "sink_encoding", enc, err, sizeof err),
-        0);
+    rz_budget_conf_t conf;
+    assert_int_equal(rz_conf_init(rz__budget_options, &conf), 0);
+    assert_int_equal(rz_conf_set(rz__budget_options, &conf, "sink_encoding",
+                                 enc, err, sizeof err),
+                     0);
     void *st, *sink;
     assert_int_equal(rz_module_budget.open(&st, &conf, err, sizeof err), 0);
-    rz_conf_close(rzb_options, &conf);
+    rz_conf_close(rz__budget_options, &conf);
     assert_int_equal(
         rz_module_budget.sink_open(&sink, st, path, err, sizeof err), 0);
     size_t half = all.nev / 2;
@@ -1482,12 +1498,12 @@ static void test_sink_refuses_foreign_file(void **state)
     assert_true(fd >= 0);
     assert_int_equal(write(fd, "x;y\n", 4), 4);
     close(fd);
-    rzb_conf_t conf;
+    rz_budget_conf_t conf;
     char err[512];
-    assert_int_equal(rz_conf_init(rzb_options, &conf), 0);
+    assert_int_equal(rz_conf_init(rz__budget_options, &conf), 0);
     void *st, *sink = NULL;
     assert_int_equal(rz_module_budget.open(&st, &conf, err, sizeof err), 0);
-    rz_conf_close(rzb_options, &conf);
+    rz_conf_close(rz__budget_options, &conf);
     assert_int_equal(
         rz_module_budget.sink_open(&sink, st, path, err, sizeof err),
         RZ_EINVAL);
@@ -1499,24 +1515,25 @@ static void test_sink_refuses_foreign_file(void **state)
 static void test_open_rejects_bad_options(void **state)
 {
     (void)state;
-    rzb_conf_t conf;
+    rz_budget_conf_t conf;
     char err[512];
     void *st = NULL;
-    assert_int_equal(rz_conf_init(rzb_options, &conf), 0);
-    assert_int_equal(
-        rz_conf_set(rzb_options, &conf, "columns", "kwota2=X", err, sizeof err),
-        0);
+    assert_int_equal(rz_conf_init(rz__budget_options, &conf), 0);
+    assert_int_equal(rz_conf_set(rz__budget_options, &conf, "columns",
+                                 "kwota2=X", err, sizeof err),
+                     0);
     assert_int_equal(rz_module_budget.open(&st, &conf, err, sizeof err),
                      RZ_ECONFIG);
     assert_non_null(strstr(err, "unknown column 'kwota2'"));
-    rz_conf_close(rzb_options, &conf);
-    assert_int_equal(rz_conf_init(rzb_options, &conf), 0);
-    assert_int_equal(
-        rz_conf_set(rzb_options, &conf, "tenant", "22050", err, sizeof err), 0);
+    rz_conf_close(rz__budget_options, &conf);
+    assert_int_equal(rz_conf_init(rz__budget_options, &conf), 0);
+    assert_int_equal(rz_conf_set(rz__budget_options, &conf, "tenant", "22050",
+                                 err, sizeof err),
+                     0);
     assert_int_equal(rz_module_budget.open(&st, &conf, err, sizeof err),
                      RZ_ECONFIG);
     assert_non_null(strstr(err, "'22050' is not a TERYT TERC code"));
-    rz_conf_close(rzb_options, &conf);
+    rz_conf_close(rz__budget_options, &conf);
 }
 
 int main(void)

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adapter.h"
+#include "ratusz/adapter.h"
 
 extern const rz_adapter_module_t rz_module_environment;
 

@@ -14,9 +14,9 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "adapter.h"
 #include "env.h"
 #include "harness.h"
+#include "ratusz/adapter.h"
 #include "ratusz/core/time.h"
 
 extern const rz_adapter_module_t rz_module_environment;

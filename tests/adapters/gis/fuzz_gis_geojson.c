@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
         g = st;
     }
     ctx_t c = {data, len};
-    rz_out_t out = {s_event, s_quarantine, &c};
+    rz_out_t out = {.event = s_event, .quarantine = s_quarantine, .user = &c};
     rz_input_t in = {.origin = "fuzz",
                      .name = "fuzz.geojson",
                      .data = data,

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adapter.h"
 #include "ndjson.h"
+#include "ratusz/adapter.h"
 
 typedef struct count {
     rz_out_t out;
@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     char err[256];
     if (rz_module_ndjson.open(&state, &conf, err, sizeof err))
         abort();
-    count_t c = {{s_event, s_quarantine, NULL}, 0, 0};
+    count_t c = {.out = {.event = s_event, .quarantine = s_quarantine}};
     c.out.user = &c;
     rz_input_t in = {"fuzz", "fuzz", data, len, NULL,
                      "0000000000000000000000000000000000000000000000000000000000000000",

@@ -10,9 +10,9 @@
 
 #include <cmocka.h>
 
-#include "adapter.h"
 #include "harness.h"
 #include "ndjson.h"
+#include "ratusz/adapter.h"
 
 typedef struct got {
     rz_out_t out;

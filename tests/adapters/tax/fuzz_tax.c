@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
             return 0;
     }
     ctx_t c = {data, len};
-    rz_out_t out = {s_event, s_quarantine, &c};
+    rz_out_t out = {.event = s_event, .quarantine = s_quarantine, .user = &c};
     char err[512];
     for (int partial = 0; partial < 2; partial++) {
         rz_input_t in = {.origin = "fuzz",

@@ -20,12 +20,44 @@
  * tenant against TERYT, publishes, and counts. Tests drive a module with
  * their own rz_out_t that collects what it reports.
  *
+ * The runtime also lends the module, through rz_out_t, read access to the
+ * TERYT TERC register it loaded (the adapter's `teryt:` files), so a module
+ * that resolves unit names or codes uses the same register the runtime
+ * checks tenants against, and loads no copy of its own.
+ *
  * A module is a folder adapters/<name>/ with a CMakeLists.txt calling
  * rz_adapter_module(<name> SOURCES...) and defining
  *
  *     const rz_adapter_module_t rz_module_<name> = { ... };
  *
- * CMake builds the table of every module into ratusz-adapter.
+ * CMake builds the table of every module into ratusz-adapter. A module
+ * includes this header and the public ones next to it (ratusz/...), never
+ * the runtime's own headers (adapters/runtime/: runtime.h, store.h,
+ * teryt.h), which are not on its include path.
+ *
+ * Names:
+ *
+ *   rz_adapter_*     the contract's functions and types: the module table,
+ *                    ids, the register's units (this header)
+ *   rz_out_*         reporting to the runtime (this header)
+ *   rz_input_t, rz_record_ref_t
+ *                    what the runtime hands in (this header)
+ *   rz_module_<m>    module m's table, the one name a module exports
+ *   rz__<m>_*        names shared between module m's own files
+ *                    (rz__gis_open, rz__tax_emit, rz__budget_fold)
+ *   rz_<m>_*_t       module m's types, RZ_<M>_* its constants
+ *   s_*              file-static
+ *
+ * The runtime's internal names (rz_rt_*, rz_astore_*, rz_teryt_*...) are
+ * declared in adapters/runtime/ only.
+ *
+ * Records are matched by their key when a quarantined one is retried: the
+ * runtime ingests the record's whole input again with the configuration
+ * of the moment and takes the record that reports the same key and line
+ * for the quarantined one. So a record's key must name its place in the
+ * input, the same whatever the configuration ("row 17", not "row 17 of
+ * Kraków"), and records that do not depend on the configuration must come
+ * out the same (same ids, same content) in every run.
  */
 #ifndef RATUSZ_ADAPTER_H
 #define RATUSZ_ADAPTER_H
@@ -57,10 +89,10 @@ typedef struct rz_record_ref {
 
 /* One input as the runtime hands it to a module. */
 typedef struct rz_input {
-    const char *origin;       /* "/srv/drop/budget/x.csv", "http POST /air",
-                                 "-" (stdin) */
-    const char *name;         /* base name: "GUS_BDL_FINA_2416.csv" */
-    const uint8_t *data;      /* the bytes exactly as received */
+    const char *origin;  /* "/srv/drop/budget/x.csv", "http POST /air",
+                            "-" (stdin) */
+    const char *name;    /* base name: "GUS_BDL_FINA_2416.csv" */
+    const uint8_t *data; /* the bytes exactly as received */
     size_t len;
     const char *content_type; /* HTTP Content-Type, or NULL for files */
     /* Stable identity of the input's content: lowercase hex SHA-256 of
@@ -70,13 +102,25 @@ typedef struct rz_input {
     /* True for a tailed file: data is the complete lines appended since
      * the last call, and line numbers continue from first_line. */
     int partial;
-    uint64_t first_line;      /* line number of data's first line (1-based) */
+    uint64_t first_line; /* line number of data's first line (1-based) */
     /* The input's own time, unix µs: a file's modification time; 0 when it
      * has none (HTTP bodies, tailed lines). Events whose record gives no
      * time get it, so importing the same file again gives the same events
      * (duplicates, not conflicts). */
     int64_t time;
 } rz_input_t;
+
+/* One unit of the TERYT TERC register (GUS), as the runtime lends it.
+ * The strings are borrowed from the runtime's register, valid while the
+ * module is open. */
+typedef struct rz_adapter_unit {
+    const char *code; /* 2 digits (voivodeship), 4 (powiat) or 7 (gmina:
+                         WOJ POW GMI RODZ): "1261011" */
+    const char *name; /* "Kraków" */
+    const char *kind; /* "gmina miejska, miasto na prawach powiatu" */
+    int tenant;       /* 0 for districts (RODZ 8) and delegations (9):
+                         parts of a city's gmina, which is the tenant */
+} rz_adapter_unit_t;
 
 /* Where a module reports. */
 typedef struct rz_out rz_out_t;
@@ -94,6 +138,15 @@ struct rz_out {
     int (*quarantine)(rz_out_t *out, const rz_record_ref_t *ref,
                       const char *reason);
     void *user;
+    /* The TERC register the runtime loaded, read-only: the unit with this
+     * code, and the unit at index i in code order (for looking units up
+     * by something else, e.g. a name), called with units. Each fills *u
+     * and returns 0, or RZ_ENOTFOUND (no such unit, i past the end). NULL
+     * when no register is configured: call them through rz_out_unit and
+     * rz_out_unit_at, which say RZ_ENOTFOUND then too. */
+    const void *units;
+    int (*unit)(const void *units, const char *code, rz_adapter_unit_t *u);
+    int (*unit_at)(const void *units, size_t i, rz_adapter_unit_t *u);
 };
 
 /* Ids, subjects and names come from the records themselves and may hold
@@ -124,6 +177,23 @@ static inline int rz_out_quarantine(rz_out_t *out, const rz_record_ref_t *ref,
                                     const char *reason)
 {
     return out->quarantine(out, ref, reason);
+}
+
+/* 1 when the runtime lends a TERC register (the adapter has `teryt:`). */
+static inline int rz_out_has_units(const rz_out_t *out)
+{
+    return out->unit_at != NULL;
+}
+
+static inline int rz_out_unit(rz_out_t *out, const char *code,
+                              rz_adapter_unit_t *u)
+{
+    return out->unit ? out->unit(out->units, code, u) : RZ_ENOTFOUND;
+}
+
+static inline int rz_out_unit_at(rz_out_t *out, size_t i, rz_adapter_unit_t *u)
+{
+    return out->unit_at ? out->unit_at(out->units, i, u) : RZ_ENOTFOUND;
 }
 
 /* The module of one system. */
