@@ -246,6 +246,11 @@ typedef struct s_ing {
     uint64_t in_txn; /* records in the open transaction */
     int rc;          /* first store error: sticky */
     rz_retry_rec_t *cur; /* retry: the quarantined record this one is */
+    /* the outputs of one record come one after the other: part counts
+     * them (0 for the first) */
+    uint64_t part_line;
+    char *part_key;
+    uint32_t part;
     int kept;            /* the input is kept (rz_kept_put) */
     char input_key[65];
     uint8_t *buf;
@@ -315,7 +320,8 @@ static int s_take_twins(s_ing_t *g)
     for (size_t i = 0; g->cur && i < g->o->retry_n; i++) {
         rz_retry_rec_t *e = &g->o->retry[i];
         if (e == g->cur || e->taken || e->whole != g->cur->whole ||
-            e->line != g->cur->line || strcmp(e->key, g->cur->key))
+            e->line != g->cur->line || e->part != g->cur->part ||
+            strcmp(e->key, g->cur->key))
             continue;
         int rc = rz_quarantine_del(&g->txn, e->id);
         if (rc && rc != RZ_ENOTFOUND)
@@ -330,24 +336,48 @@ static int s_take_twins(s_ing_t *g)
 /* Retry: which retried record a reported record is (g->cur). Returns 0
  * when the record is to be skipped: it was handled when the input was
  * first ingested. */
+/* Which output of its record ref is: outputs of one record (same line and
+ * key) come one after the other. */
+static void s_part(s_ing_t *g, const rz_record_ref_t *ref)
+{
+    const char *key = ref->key ? ref->key : "";
+    if (g->part_key && g->part_line == ref->line &&
+        !strcmp(g->part_key, key)) {
+        g->part++;
+        return;
+    }
+    free(g->part_key);
+    g->part_key = strdup(key); /* NULL: every output is a part 0 */
+    g->part_line = ref->line;
+    g->part = 0;
+}
+
 static int s_match(s_ing_t *g, const rz_record_ref_t *ref)
 {
     g->cur = NULL;
     if (!g->o->retry_n)
         return 1;
     const char *key = ref->key ? ref->key : "";
-    rz_retry_rec_t *same = NULL, *whole = NULL;
+    rz_retry_rec_t *same = NULL, *more = NULL, *whole = NULL;
     for (size_t i = 0; i < g->o->retry_n; i++) {
         rz_retry_rec_t *e = &g->o->retry[i];
         if (e->whole || !g->o->retry_whole) {
             if (!whole || (whole->taken && !e->taken))
                 whole = e;
         } else if (e->line == ref->line && !strcmp(e->key, key)) {
-            if (!same || (same->taken && !e->taken))
-                same = e;
+            if (e->part == g->part) {
+                if (!same || (same->taken && !e->taken))
+                    same = e;
+            } else if (e->taken) {
+                /* a record retried now gives more outputs than it had:
+                 * the new ones are records read */
+                more = e;
+            }
         }
     }
-    g->cur = same ? same : whole;
+    /* an output of a retried record that matches no part of it was
+     * handled the first time (published) and is skipped */
+    g->cur = same ? same : more ? more : whole;
     return g->cur || !g->o->retry_whole;
 }
 
@@ -443,6 +473,7 @@ static int s_quarantine_store(s_ing_t *g, const rz_record_ref_t *ref,
         .len = ref->bytes ? ref->len : 0,
         .input = g->input_key,
         .whole = !ref->bytes,
+        .part = g->part,
     };
     int replace = 0;
     if (g->cur) {
@@ -468,6 +499,7 @@ static int s_quarantine(rz_out_t *out, const rz_record_ref_t *ref,
                         const char *reason)
 {
     s_ing_t *g = out->user;
+    s_part(g, ref);
     if (++g->seen <= g->o->skip || !s_match(g, ref))
         return 0;
     g->r->records++;
@@ -542,6 +574,7 @@ static int s_event(rz_out_t *out, const rz_record_ref_t *ref,
 {
     s_ing_t *g = out->user;
     rz_rt_t *rt = g->rt;
+    s_part(g, ref);
     if (++g->seen <= g->o->skip || !s_match(g, ref))
         return 0;
     g->r->records++;
@@ -693,6 +726,7 @@ static int s_run(rz_rt_t *rt, s_parse_fn parse, void *state,
     }
     pthread_mutex_unlock(&rt->ingest_lock);
     free(g.buf);
+    free(g.part_key);
     return rc < 0 ? rc : 0;
 }
 
@@ -848,6 +882,7 @@ static int s_retry_input(rz_rt_t *rt, rz_qrec_t **qs, size_t n, FILE *out,
         recs[i].id = qs[i]->id;
         recs[i].key = qs[i]->key;
         recs[i].line = qs[i]->line;
+        recs[i].part = qs[i]->part;
         recs[i].whole = qs[i]->whole;
     }
     rz_kept_t *k = rz_kept_get(rt->store, key, &rc);

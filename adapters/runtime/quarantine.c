@@ -10,9 +10,10 @@
  *   |     |         |      |      | reason content_type       | bytes |
  *   |     |         |      |      | content_id                |       |
  *   +-----+---------+------+------+---------------------------+-------+
- *   | whole | u32 len, input key |   (optional: records quarantined
- *   | 1 B   |                    |    before inputs were kept end above)
- *   +-------+--------------------+
+ *   | whole | u32 len, input key | u32 part |   (optional: records
+ *   | 1 B   |                    | (later)  |    quarantined before inputs
+ *   +-------+--------------------+----------+    were kept end above, and
+ *                                                 before parts, after the key)
  *
  * Kept input layout, under its key in the inputs database:
  *
@@ -51,7 +52,7 @@ int rz_quarantine_put(rz_atxn_t *t, const rz_qrec_t *r, int replace,
     const char *strs[S_NSTR];
     s_strs(r, strs);
     size_t ilen = r->input ? strlen(r->input) : 0;
-    size_t size = S_HEAD + 4 + r->len + (ilen ? 1 + 4 + ilen : 0);
+    size_t size = S_HEAD + 4 + r->len + (ilen ? 1 + 4 + ilen + 4 : 0);
     for (int i = 0; i < S_NSTR; i++)
         size += 4 + (strs[i] ? strlen(strs[i]) : 0);
     if (r->len > UINT32_MAX)
@@ -90,6 +91,7 @@ int rz_quarantine_put(rz_atxn_t *t, const rz_qrec_t *r, int replace,
         *p++ = r->whole ? 1 : 0;
         rz__le32(p, (uint32_t)ilen);
         memcpy(p + 4, r->input, ilen);
+        rz__le32(p + 4 + ilen, r->part);
     }
     if (id)
         *id = n;
@@ -159,10 +161,16 @@ static rz_qrec_t *s_decode(uint64_t id, const MDB_val *v)
         r->whole = p[0] != 0;
         uint32_t il = rz__get_le32(p + 1);
         p += 5;
-        if ((size_t)(end - p) != il)
+        if ((size_t)(end - p) < il)
             goto bad;
         memcpy(o, p, il);
         o[il] = '\0';
+        p += il;
+        if (p < end) {
+            if (end - p != 4)
+                goto bad;
+            r->part = rz__get_le32(p);
+        }
     }
     return r;
 bad:

@@ -206,14 +206,16 @@ typedef int (*rz_ingest_progress_cb)(rz_atxn_t *t, uint64_t records,
 /* A quarantined record being retried, and what became of it. A record
  * the module reports is matched to it by its key and line (the module
  * contract: a record's key is its place in the input, whatever the
- * configuration). The first record matched takes the quarantined record's
- * place (it was counted as read when first ingested); any further record
- * under the same key and line (one declaration that now gives two events)
- * is a new record read. */
+ * configuration), and by which output of that record it is (part). The
+ * first record matched takes the quarantined record's place (it was
+ * counted as read when first ingested); any further record under the same
+ * key and line (one declaration that now gives two events) is a new
+ * record read. */
 typedef struct rz_retry_rec {
     uint64_t id;
     const char *key;
     uint64_t line;
+    uint32_t part;    /* which output of its record (rz_qrec_t.part) */
     int whole;        /* the record is the whole input: it matches every
                          record the module reports in it */
     int taken;        /* its quarantine entry was replaced or deleted */

@@ -145,6 +145,11 @@ typedef struct rz_qrec {
      * empty rather than a second copy of it. */
     const char *input;
     int whole;
+    /* Which output of its record this is (0: the first): a record that
+     * gives two events the register refused is quarantined twice, as
+     * parts 0 and 1, and a retry tells them from the same record
+     * quarantined again by a second import. */
+    uint32_t part;
 } rz_qrec_t;
 
 /* Store r (r->id ignored) under a new id, returned in *id; r->id != 0
