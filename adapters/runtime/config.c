@@ -9,6 +9,7 @@
 
 static const char *const s_sinks[] = {"none", "module", "webhook", NULL};
 static const char *const s_http_auth[] = {"auto", "token", "none", NULL};
+static const char *const s_levels[] = {"error", "warn", "info", "debug", NULL};
 
 #define S_OFF(f) offsetof(rz_rt_conf_t, f)
 
@@ -102,6 +103,8 @@ static const rz_conf_option_t s_base[] = {
      "N", "events per fetch, flushed and committed together"},
     {"sink_retries", RZ_CONF_UINT, S_OFF(sink_retries), "5", NULL, 1, 100,
      "N", "webhook attempts per event before the sink backs off"},
+    {"log_level", RZ_CONF_ENUM, S_OFF(log_level), "info", s_levels, 0, 0,
+     "LEVEL", "error, warn, info or debug: the least important line logged"},
 };
 
 #define S_NBASE (sizeof s_base / sizeof s_base[0])

@@ -29,6 +29,7 @@
 
 #include <uv.h>
 
+#include "ratusz/core/log.h"
 #include "runtime.h"
 #include "sources.h"
 
@@ -67,7 +68,7 @@ typedef struct s_daemon {
 
 static void s_on_signal(uv_signal_t *h, int signum)
 {
-    fprintf(stderr, "ratusz-adapter: %s, stopping\n",
+    rzc_log(RZC_LOG_INFO, "%s, stopping",
             signum == SIGINT ? "SIGINT" : "SIGTERM");
     uv_stop(h->loop);
 }
@@ -82,8 +83,8 @@ static int s_run_daemon(rz_rt_t *rt)
     const rz_rt_conf_t *cf = rt->conf;
     char err[1024] = "";
     if (!*cf->drop_dir && !cf->tail.n && !*cf->http && !cf->sink) {
-        fprintf(stderr, "ratusz-adapter: nothing to do: set drop_dir, tail, "
-                        "http or sink (or give files to import)\n");
+        rzc_log(RZC_LOG_ERROR, "nothing to do: set drop_dir, tail, http or "
+                               "sink (or give files to import)");
         return 2;
     }
     s_daemon_t d;
@@ -91,7 +92,7 @@ static int s_run_daemon(rz_rt_t *rt)
     d.loop = uv_default_loop();
     rz_pub_t *pub = rz_pub_start(rt);
     if (!pub) {
-        fprintf(stderr, "ratusz-adapter: cannot start the publisher\n");
+        rzc_log(RZC_LOG_ERROR, "cannot start the publisher");
         return 1;
     }
     rt->on_spooled = s_kick;
@@ -113,8 +114,7 @@ static int s_run_daemon(rz_rt_t *rt)
         uv_signal_init(d.loop, &d.sigterm);
         uv_signal_start(&d.sigint, s_on_signal, SIGINT);
         uv_signal_start(&d.sigterm, s_on_signal, SIGTERM);
-        fprintf(stderr,
-                "ratusz-adapter: %s (%s) -> %s%s%s%s%s%s%s%s%s\n", cf->name,
+        rzc_log(RZC_LOG_INFO, "%s (%s) -> %s%s%s%s%s%s%s%s%s", cf->name,
                 rt->mod->name, cf->broker, *cf->drop_dir ? "; drop " : "",
                 cf->drop_dir, cf->tail.n ? "; tailing files" : "",
                 *cf->http ? "; http " : "", cf->http,
@@ -124,7 +124,7 @@ static int s_run_daemon(rz_rt_t *rt)
         uv_close((uv_handle_t *)&d.sigint, NULL);
         uv_close((uv_handle_t *)&d.sigterm, NULL);
     } else {
-        fprintf(stderr, "ratusz-adapter: %s\n", err);
+        rzc_log(RZC_LOG_ERROR, "%s", err);
     }
     /* no more input, then drain what is in flight, then the handles */
     rz_http_stop(&http);
@@ -260,15 +260,14 @@ static int s_run_files(rz_rt_t *rt, char **args, int n)
         /* one name per file whatever the working directory: the key of
          * its progress */
         if (!realpath(args[i], files[i].path)) {
-            fprintf(stderr, "ratusz-adapter: %s: %s\n", args[i],
-                    strerror(errno));
+            rzc_log(RZC_LOG_ERROR, "%s: %s", args[i], strerror(errno));
             failures++;
             continue;
         }
         int rc = rz_file_import(rt, files[i].path, 0, &files[i].st, &bad, err,
                                 sizeof err);
         if (rc < 0) {
-            fprintf(stderr, "ratusz-adapter: %s: %s\n", args[i], err);
+            rzc_log(RZC_LOG_ERROR, "%s: %s", args[i], err);
             failures++;
             continue;
         }
@@ -283,6 +282,9 @@ static int s_run_files(rz_rt_t *rt, char **args, int n)
         rt->on_outcome = NULL;
         s_attribute(&oc, files, n);
     }
+    /* The report of the import: what the command prints as its result,
+     * on stderr as always (stdout is the dry run's events), whatever the
+     * log level. */
     for (int i = 0; i < n; i++) {
         if (!files[i].ok)
             continue;
@@ -347,8 +349,8 @@ static int s_run_files(rz_rt_t *rt, char **args, int n)
                 (unsigned long long)(quarantined + conflicts),
                 rt->conf_file ? rt->conf_file : "FILE");
     if (oc.lost)
-        fprintf(stderr, "ratusz-adapter: out of memory: the counts above "
-                        "are incomplete (the store's are right)\n");
+        rzc_log(RZC_LOG_ERROR, "out of memory: the counts above are "
+                               "incomplete (the store's are right)");
     free(oc.v);
     pthread_mutex_destroy(&oc.mu);
     free(files);
@@ -394,8 +396,8 @@ static int s_show(rz_rt_t *rt, uint64_t id)
     int rc;
     rz_qrec_t *r = rz_quarantine_get(rt->store, id, &rc);
     if (!r) {
-        fprintf(stderr, "ratusz-adapter: quarantine %llu: %s\n",
-                (unsigned long long)id, rz_strerror(rc));
+        rzc_log(RZC_LOG_ERROR, "quarantine %llu: %s", (unsigned long long)id,
+                rz_strerror(rc));
         return 1;
     }
     char when[32];
@@ -458,8 +460,7 @@ static int s_quarantine(rz_rt_t *rt, char **args, int n, int all)
         int count = 0;
         int rc = rz_quarantine_list(rt->store, 0, 0, s_list_one, &count);
         if (rc < 0) {
-            fprintf(stderr, "ratusz-adapter: quarantine: %s\n",
-                    rz_strerror(rc));
+            rzc_log(RZC_LOG_ERROR, "quarantine: %s", rz_strerror(rc));
             return 1;
         }
         if (!count)
@@ -473,8 +474,7 @@ static int s_quarantine(rz_rt_t *rt, char **args, int n, int all)
         rz_retry_sum_t sum;
         int rc = rz_quarantine_retry(rt, id, stdout, &sum);
         if (rc < 0) {
-            fprintf(stderr, "ratusz-adapter: quarantine retry: %s\n",
-                    rz_strerror(rc));
+            rzc_log(RZC_LOG_ERROR, "quarantine retry: %s", rz_strerror(rc));
             return 1;
         }
         rz_acounts_t c = {0};
@@ -527,8 +527,7 @@ static int s_hash_token(void)
     char buf[4097];
     size_t n = fread(buf, 1, sizeof buf - 1, stdin);
     if (n == sizeof buf - 1) {
-        fprintf(stderr, "ratusz-adapter: --hash-token: a token is at most "
-                        "4096 bytes\n");
+        rzc_log(RZC_LOG_ERROR, "--hash-token: a token is at most 4096 bytes");
         return 2;
     }
     if (n && buf[n - 1] == '\n')
@@ -536,21 +535,20 @@ static int s_hash_token(void)
     if (n && buf[n - 1] == '\r')
         n--;
     if (!n) {
-        fprintf(stderr, "ratusz-adapter: --hash-token: no token on stdin "
-                        "(printf %%s TOKEN | ratusz-adapter --hash-token)\n");
+        rzc_log(RZC_LOG_ERROR, "--hash-token: no token on stdin (printf %%s "
+                               "TOKEN | ratusz-adapter --hash-token)");
         return 2;
     }
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)buf[i] <= 0x20 || (unsigned char)buf[i] >= 0x7f) {
-            fprintf(stderr, "ratusz-adapter: --hash-token: a bearer token is "
-                            "one word of visible ASCII (byte %zu is not)\n",
+            rzc_log(RZC_LOG_ERROR, "--hash-token: a bearer token is one word of "
+                                   "visible ASCII (byte %zu is not)",
                     i);
             return 2;
         }
     if (n < 16)
-        fprintf(stderr, "ratusz-adapter: --hash-token: warning: %zu "
-                        "characters is short for a token (e.g. `openssl "
-                        "rand -base64 32`)\n",
+        rzc_log(RZC_LOG_WARN, "--hash-token: warning: %zu characters is short "
+                              "for a token (e.g. `openssl rand -base64 32`)",
                 n);
     char hex[65];
     rz_sha256_hex(buf, n, hex);
@@ -567,6 +565,7 @@ int main(int argc, char **argv)
 {
     int dry = 0, all = 0, list = 0, n = 1;
     const char *conf_file = NULL;
+    rzc_log_init("ratusz-adapter", RZC_LOG_PLAIN);
     /* our own switches, which are not options of the table */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--dry-run"))
@@ -602,7 +601,7 @@ int main(int argc, char **argv)
     rz_keyopts_t keys;
     memset(&keys, 0, sizeof keys);
     if (!opts || rz_conf_init(opts, &conf)) {
-        fprintf(stderr, "ratusz-adapter: out of memory\n");
+        rzc_log(RZC_LOG_ERROR, "out of memory");
         return 1;
     }
     char err[1024] = "";
@@ -610,7 +609,7 @@ int main(int argc, char **argv)
     int rc = rz_conf_args(opts, &conf, argc, argv, &first, &what, err,
                           sizeof err);
     if (rc < 0) {
-        fprintf(stderr, "ratusz-adapter: %s\n", err);
+        rzc_log(RZC_LOG_ERROR, "%s", err);
         goto out;
     }
     if (what == 'h') {
@@ -622,14 +621,15 @@ int main(int argc, char **argv)
     int nargs = argc - first;
     int quarantine = nargs > 0 && !strcmp(args[0], "quarantine");
     if (dry && (quarantine || nargs == 0)) {
-        fprintf(stderr, "ratusz-adapter: --dry-run needs FILEs\n");
+        rzc_log(RZC_LOG_ERROR, "--dry-run needs FILEs");
         goto out;
     }
     if ((rc = rz_rt_conf_finish(&conf, mods, conf_file, !dry, err,
                                 sizeof err))) {
-        fprintf(stderr, "ratusz-adapter: %s\n", err);
+        rzc_log(RZC_LOG_ERROR, "%s", err);
         goto out;
     }
+    rzc_log_set_level(conf.log_level);
     if (what == 'p') {
         rz_conf_print(opts, &conf, "ratusz-adapter", stdout);
         status = 0;
@@ -645,14 +645,13 @@ int main(int argc, char **argv)
     /* a dry run talks to no broker: it needs no keys */
     if (!dry && (rc = rz_keyopts_load(&keys, conf.key, conf.server_key, err,
                                       sizeof err))) {
-        fprintf(stderr, "ratusz-adapter: %s%s%s\n",
-                conf_file ? conf_file : "", conf_file ? ": " : "", err);
+        rzc_log(RZC_LOG_ERROR, "%s%s%s", conf_file ? conf_file : "", conf_file ? ": " : "", err);
         goto out;
     }
     rz_rt_t rt;
     if ((rc = rz_rt_open(&rt, &conf, conf_file, mod, &conf.sections[self], dry,
                          err, sizeof err))) {
-        fprintf(stderr, "ratusz-adapter: %s\n", err[0] ? err : rz_strerror(rc));
+        rzc_log(RZC_LOG_ERROR, "%s", err[0] ? err : rz_strerror(rc));
         rz_rt_close(&rt);
         goto out;
     }

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ratusz/core/log.h"
 #include "runtime.h"
 
 #define S_BACKOFF_MIN_MS 100
@@ -177,8 +178,8 @@ static int s_quarantine_refused(rz_pub_t *p, rz_atxn_t *t, s_fail_t *f)
         f->applied = 1;
         if (f->code == RZ_ECONFLICT)
             t->d_conflicts++;
-        fprintf(stderr, "ratusz-adapter: %s:%llu [%s]: quarantined: %s\n",
-                origin, (unsigned long long)o.line, key, reason);
+        rzc_log(RZC_LOG_WARN, "%s:%llu [%s]: quarantined: %s", origin,
+                (unsigned long long)o.line, key, reason);
     }
     return rc == RZ_ENOTFOUND ? 0 : rc;
 }
@@ -214,7 +215,7 @@ static void s_apply(rz_pub_t *p, int force)
         /* they stay in the outbox and are sent again */
         rz_rt_set_status(p->rt, p->rt->pub_status, "outbox: %s",
                          rz_strerror(rc));
-        fprintf(stderr, "ratusz-adapter: outbox: cannot record acks: %s\n",
+        rzc_log(RZC_LOG_ERROR, "outbox: cannot record acks: %s",
                 rz_strerror(rc));
     }
     if (!rc && p->rt->on_outcome) {

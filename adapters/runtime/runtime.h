@@ -74,6 +74,7 @@ typedef struct rz_rt_conf {
     char *sink_topic_prefix;
     uint64_t sink_batch;
     uint64_t sink_retries;
+    int log_level; /* enum rzc_log_level */
     /* the YAML section of each module, by the module's index */
     rz_conf_map_t sections[RZ_ADAPTER_MAX_MODULES];
 } rz_rt_conf_t;

@@ -25,6 +25,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ratusz/core/log.h"
+
 #define S_TAIL_CHUNK (4u << 20)
 #define S_TAIL_MAX_LINE (16u << 20)
 
@@ -184,7 +186,7 @@ struct rz_sources {
 static void s_log_once(rz_sources_t *s, const char *msg)
 {
     if (strcmp(s->last_err, msg)) {
-        fprintf(stderr, "ratusz-adapter: %s\n", msg);
+        rzc_log(RZC_LOG_ERROR, "%s", msg);
         snprintf(s->last_err, sizeof s->last_err, "%s", msg);
     }
 }
@@ -288,8 +290,8 @@ static void s_fail_file(rz_sources_t *s, const char *path, const char *name,
     snprintf(rpath, sizeof rpath, "%s.reason", to);
     snprintf(text, sizeof text, "%s\n", reason);
     if ((rc = s_write_new(s->failed, rpath, text)))
-        fprintf(stderr, "ratusz-adapter: %s: %s\n", rpath, strerror(-rc));
-    fprintf(stderr, "ratusz-adapter: %s -> %s: %s\n", path, to, reason);
+        rzc_log(RZC_LOG_ERROR, "%s: %s", rpath, strerror(-rc));
+    rzc_log(RZC_LOG_WARN, "%s -> %s: %s", path, to, reason);
     rz_file_forget(s->rt, path, 0, 1);
 }
 
