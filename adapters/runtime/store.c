@@ -2,12 +2,11 @@
  * counters (the quarantine is in quarantine.c) */
 #include "store.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "ratusz/core/lmdb.h"
 #include "ratusz/errors.h"
 #include "store_int.h"
 
@@ -17,18 +16,10 @@
 
 int rz__astore_err(int mdb_rc, const char *what)
 {
-    if (mdb_rc == 0)
-        return 0;
+    /* a missing key is an answer, not a failure: no log line */
     if (mdb_rc == MDB_NOTFOUND)
         return RZ_ENOTFOUND;
-    if (mdb_rc == MDB_MAP_FULL || mdb_rc == MDB_TXN_FULL)
-        return RZ_ENOSPC;
-    if (mdb_rc > 0)
-        return -mdb_rc;
-    /* keep LMDB's own words in the log: the code we return loses them */
-    fprintf(stderr, "ratusz-adapter: lmdb: %s: %s\n", what,
-            mdb_strerror(mdb_rc));
-    return RZ_ESTORE;
+    return rzc_lmdb_fail(what, mdb_rc);
 }
 
 void rz__be64(uint8_t b[8], uint64_t v)
@@ -81,24 +72,6 @@ uint32_t rz__get_le32(const uint8_t *b)
  * Environment
  */
 
-static int s_mkdirs(const char *dir)
-{
-    char path[1024];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return -ENAMETOOLONG;
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(path, 0750) != 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    if (mkdir(path, 0750) != 0 && errno != EEXIST)
-        return -errno;
-    return 0;
-}
-
 int rz_astore_open(rz_astore_t **out, const char *dir, uint64_t map_size,
                    char *err, size_t err_len)
 {
@@ -106,25 +79,24 @@ int rz_astore_open(rz_astore_t **out, const char *dir, uint64_t map_size,
     rz_astore_t *s = calloc(1, sizeof *s);
     if (!s)
         return RZ_ENOMEM;
-    int rc = s_mkdirs(dir);
+    /* outbox, quarantine, state, inputs; NOTLS: read transactions are
+     * opened by several threads */
+    rzc_lmdb_opts_t o = {.dir = dir,
+                         .dir_mode = 0750,
+                         .file_mode = 0640,
+                         .flags = MDB_NOTLS,
+                         .max_dbs = 4,
+                         .max_readers = 64,
+                         .map_size = (size_t)map_size};
+    char why[512];
+    int rc = rzc_lmdb_open(&s->env, &o, why, sizeof why);
     if (rc) {
-        snprintf(err, err_len, "data_dir %s: %s", dir, strerror(-rc));
+        snprintf(err, err_len, "data_dir %s", why);
         free(s);
         return rc;
     }
     MDB_txn *txn = NULL;
-    int mrc = mdb_env_create(&s->env);
-    if (!mrc)
-        mrc = mdb_env_set_maxdbs(s->env, 4);
-    if (!mrc)
-        mrc = mdb_env_set_mapsize(s->env, (size_t)map_size);
-    if (!mrc)
-        mrc = mdb_env_set_maxreaders(s->env, 64);
-    /* NOTLS: read transactions are opened by several threads */
-    if (!mrc)
-        mrc = mdb_env_open(s->env, dir, MDB_NOTLS, 0640);
-    if (!mrc)
-        mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (!mrc)
         mrc = mdb_dbi_open(txn, "outbox", MDB_CREATE, &s->outbox);
     if (!mrc)
@@ -142,10 +114,9 @@ int rz_astore_open(rz_astore_t **out, const char *dir, uint64_t map_size,
                  mdb_strerror(mrc));
         if (txn)
             mdb_txn_abort(txn);
-        if (s->env)
-            mdb_env_close(s->env);
+        mdb_env_close(s->env);
         free(s);
-        return RZ_ESTORE;
+        return rzc_lmdb_code(mrc);
     }
     *out = s;
     return 0;

@@ -13,8 +13,9 @@ struct rz_astore {
     MDB_dbi outbox, quarantine, state, inputs;
 };
 
-/* An LMDB code as a Ratusz code (RZ_ENOTFOUND, RZ_ENOSPC, RZ_ESTORE),
- * logging LMDB's text for the ones that lose it. */
+/* An LMDB code as a Ratusz code: MDB_NOTFOUND is RZ_ENOTFOUND, anything
+ * else rzc_lmdb_fail() (a full map RZ_ESTOREFULL, a full or failing disk
+ * RZ_EDISKFULL, the rest RZ_ESTORE with LMDB's words logged under what). */
 int rz__astore_err(int mdb_rc, const char *what);
 void rz__be64(uint8_t b[8], uint64_t v);
 uint64_t rz__get_be64(const uint8_t b[8]);

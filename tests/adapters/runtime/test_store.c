@@ -297,7 +297,7 @@ static void test_state_put_get_scan(void **state)
     assert_int_equal(rz_atxn_commit(&t), 0);
 }
 
-static void test_full_outbox_is_enospc_not_a_crash(void **state)
+static void test_full_outbox_is_store_full_not_a_crash(void **state)
 {
     char dir[256], err[256];
     assert_int_equal(rzt_tmpdir(dir, sizeof dir), 0);
@@ -318,7 +318,7 @@ static void test_full_outbox_is_enospc_not_a_crash(void **state)
             rz_atxn_abort(&t);
         n++;
     }
-    assert_int_equal(rc, RZ_ENOSPC);
+    assert_int_equal(rc, RZ_ESTOREFULL);
     assert_true(n > 1 && n < 20);
     rz_acounts_t c;
     assert_int_equal(rz_astore_counts(s, &c), 0);
@@ -341,7 +341,7 @@ int main(void)
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_state_put_get_scan, s_setup,
                                         s_teardown),
-        cmocka_unit_test(test_full_outbox_is_enospc_not_a_crash),
+        cmocka_unit_test(test_full_outbox_is_store_full_not_a_crash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
