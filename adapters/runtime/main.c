@@ -30,6 +30,7 @@
 #include <uv.h>
 
 #include "ratusz/core/log.h"
+#include "ratusz/core/time.h"
 #include "runtime.h"
 #include "sources.h"
 
@@ -361,18 +362,16 @@ static int s_run_files(rz_rt_t *rt, char **args, int n)
  * Quarantine
  */
 
-static void s_time(int64_t us, char *buf, size_t len)
+/* When a record was quarantined, to the second: the list's column */
+static void s_when(int64_t us, char *buf, size_t len)
 {
-    time_t t = (time_t)(us / 1000000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    rzc_rfc3339_format(us - us % 1000000, buf, len);
 }
 
 static int s_list_one(const rz_qrec_t *r, void *user)
 {
     char when[32];
-    s_time(r->time, when, sizeof when);
+    s_when(r->time, when, sizeof when);
     int *n = user;
     if ((*n)++ == 0)
         printf("%-6s %-20s %-8s %s\n", "ID", "QUARANTINED", "MODULE",
@@ -401,7 +400,7 @@ static int s_show(rz_rt_t *rt, uint64_t id)
         return 1;
     }
     char when[32];
-    s_time(r->time, when, sizeof when);
+    s_when(r->time, when, sizeof when);
     printf("id:           %llu\n", (unsigned long long)r->id);
     printf("quarantined:  %s\n", when);
     printf("module:       %s\n", r->module);

@@ -1,10 +1,9 @@
 /* teryt.c - the TERC register from GUS's CSV or eTERYT XML (libcsv,
- * libxml2, iconv for Windows-1250 copies) */
+ * libxml2; Windows-1250 copies decoded by rzcore) */
 #include "teryt.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <iconv.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+#include "ratusz/core/text.h"
 #include "ratusz/errors.h"
 
 struct rz_teryt {
@@ -413,54 +413,6 @@ static int s_load_xml(rz_teryt_t *t, const char *name, const char *data,
  * Loading
  */
 
-static int s_valid_utf8(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t k;
-        if (c < 0x80)
-            k = 0;
-        else if ((c & 0xe0) == 0xc0 && c >= 0xc2)
-            k = 1;
-        else if ((c & 0xf0) == 0xe0)
-            k = 2;
-        else if ((c & 0xf8) == 0xf0 && c <= 0xf4)
-            k = 3;
-        else
-            return 0;
-        if (k > n - 1 - i)
-            return 0;
-        for (size_t j = 1; j <= k; j++)
-            if ((s[i + j] & 0xc0) != 0x80)
-                return 0;
-        i += k + 1;
-    }
-    return 1;
-}
-
-/* Windows-1250 -> UTF-8 (GUS also publishes in that encoding). */
-static char *s_from_cp1250(const char *in, size_t len, size_t *out_len)
-{
-    iconv_t cd = iconv_open("UTF-8", "CP1250");
-    if (cd == (iconv_t)-1)
-        return NULL;
-    size_t cap = len * 3 + 1, left = cap;
-    char *out = malloc(cap), *o = out;
-    char *i = (char *)in;
-    size_t ileft = len;
-    if (out && iconv(cd, &i, &ileft, &o, &left) == (size_t)-1) {
-        free(out);
-        out = NULL;
-    }
-    iconv_close(cd);
-    if (out) {
-        *out_len = cap - left;
-        out[*out_len] = '\0';
-    }
-    return out;
-}
-
 int rz_teryt_load_mem(rz_teryt_t *t, const char *name, const char *data,
                       size_t len, char *err, size_t err_len)
 {
@@ -477,13 +429,18 @@ int rz_teryt_load_mem(rz_teryt_t *t, const char *name, const char *data,
         /* XML declares its own encoding */
         rc = s_load_xml(t, name, data, len, err, err_len);
     } else {
-        if (!s_valid_utf8((const unsigned char *)data, len)) {
-            size_t clen;
-            if (!(conv = s_from_cp1250(data, len, &clen))) {
+        /* GUS also publishes in Windows-1250 */
+        if (!rzc_utf8_valid((const uint8_t *)data, len)) {
+            size_t clen, bad_at;
+            rc = rzc_cp1250_decode((const uint8_t *)data, len, &conv, &clen,
+                                   NULL, &bad_at);
+            if (rc == RZ_EINVAL)
                 snprintf(err, err_len,
                          "%s: neither UTF-8 nor Windows-1250 text", name);
-                return RZ_EINVAL;
-            }
+            else if (rc)
+                snprintf(err, err_len, "%s: %s", name, rz_strerror(rc));
+            if (rc)
+                return rc;
             data = conv;
             len = clen;
         }
