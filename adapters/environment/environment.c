@@ -58,7 +58,12 @@
  * sensor (sensor lists parsed earlier, or preloaded at open), else the
  * option station_id, else the station whose code begins the v1 "Kod
  * stanowiska"; without one the record is quarantined ("station: ...").
- * The tenant is the station's gmina, else the option tenant.
+ * The tenant is the station's gmina, else the option tenant. The gmina
+ * comes from the station's province, district and commune names, looked
+ * up in the TERC register the runtime lends (the adapter's teryt: files,
+ * which also check every tenant); the module keeps no register of its
+ * own. A preloaded station list is read at open, before any register is
+ * lent, so its stations are placed when a record first needs them.
  *
  * Times. The feed writes local times ("2021-01-23 17:00:00") in
  * Europe/Warsaw; they are converted with the system tz database (core/time.h,
@@ -123,7 +128,6 @@
 
 typedef struct s_conf {
     char *tenant;
-    char *terc;
     char *zoneinfo;
     char *system;
     rz_conf_list_t preload;
@@ -132,13 +136,10 @@ typedef struct s_conf {
 } s_conf_t;
 
 static const rz_conf_option_t s_options[] = {
-    {"terc", RZ_CONF_STRING, offsetof(s_conf_t, terc), "", NULL, 0, 0, "FILE",
-     "TERC CSV (GUS) naming each station's gmina from its commune, "
-     "district and voivodeship"},
     {"tenant", RZ_CONF_STRING, offsetof(s_conf_t, tenant), "", NULL, 0, 0,
      "TERC",
-     "tenant of records whose station's gmina is not known (no terc, "
-     "station not in a station list)"},
+     "tenant of records whose station's gmina is not known (no TERC "
+     "register, the adapter's teryt, or station not in a station list)"},
     {"zoneinfo", RZ_CONF_STRING, offsetof(s_conf_t, zoneinfo),
      "/usr/share/zoneinfo/Europe/Warsaw", NULL, 0, 0, "FILE|builtin",
      "TZif file of Europe/Warsaw; 'builtin' = EU rule (right from 1996)"},
@@ -162,7 +163,11 @@ static const rz_conf_option_t s_options[] = {
 
 typedef struct s_station {
     int64_t id;
-    char tenant[8];
+    char tenant[8]; /* "" until placed */
+    /* where GIOŚ says it is, to place it when a register is lent (a
+     * preloaded list is read before any is) */
+    char *woj, *pow, *gmi, *city;
+    int listed; /* read from a station list */
     char code[48]; /* v1 "Kod stacji", "" if unknown */
     double lat, lon;
     int has_coord;
@@ -179,7 +184,6 @@ typedef struct s_state {
     char *tenant, *system;
     int64_t sensor_id, station_id;
     rzc_tz_t *tz;
-    rz_env_terc_t *terc;
     pthread_mutex_t lock; /* one parse at a time: the tables change */
     s_station_t *stations;
     size_t n_stations, cap_stations;
@@ -230,6 +234,23 @@ static s_station_t *s_station_put(s_state_t *st, int64_t id)
     memset(s, 0, sizeof *s);
     s->id = id;
     return s;
+}
+
+/* Keep where GIOŚ says station s is (copies; NULLs free them). 0 or
+ * RZ_ENOMEM. */
+static int s_names(s_station_t *s, const char *woj, const char *pow,
+                   const char *gmi, const char *city)
+{
+    char **dst[4] = {&s->woj, &s->pow, &s->gmi, &s->city};
+    const char *src[4] = {woj, pow, gmi, city};
+    int rc = 0;
+    for (int i = 0; i < 4; i++) {
+        free(*dst[i]);
+        *dst[i] = src[i] ? strdup(src[i]) : NULL;
+        if (src[i] && !*dst[i])
+            rc = RZ_ENOMEM;
+    }
+    return rc;
 }
 
 static s_sensor_t *s_sensor_put(s_state_t *st, int64_t id)
@@ -615,13 +636,71 @@ static uint64_t s_fnv(const char *s)
     return h;
 }
 
-/* The tenant of a station: its gmina if learnt, else the option. */
-static const char *s_tenant_of(s_ctx_t *c, int64_t station)
+/* Where a station is: the gmina its names give in the TERC register the
+ * runtime lends (a commune the register does not know falls back to the
+ * voivodeship), else the option tenant. 0 with tenant, or -1 with why. */
+static int s_place(s_ctx_t *c, int64_t id, const char *woj_name,
+                   const char *pow, const char *gmi, const char *city,
+                   char tenant[8], char *why, size_t why_len)
+{
+    char woj[3], g[8];
+    if (rz_out_has_units(c->out)) {
+        if (!woj_name) {
+            snprintf(why, why_len, "no voivodeship name");
+            return -1;
+        }
+        if (rz__env_voivodeship(c->out, woj_name, woj)) {
+            snprintf(why, why_len, "'%s' is not a voivodeship in TERC",
+                     woj_name);
+            return -1;
+        }
+        int found = pow && gmi && !rz__env_gmina(c->out, woj, pow, gmi, city, g);
+        snprintf(tenant, 8, "%s", found ? g : woj);
+        return 0;
+    }
+    if (c->st->tenant[0]) {
+        snprintf(tenant, 8, "%s", c->st->tenant);
+        return 0;
+    }
+    snprintf(why, why_len,
+             "station %" PRId64 " cannot be placed: no TERC register "
+             "(teryt) and no 'tenant' option",
+             id);
+    return -1;
+}
+
+/* The tenant of a station: its gmina if known or found now, else the
+ * option. NULL with why when there is neither. */
+static const char *s_tenant_of(s_ctx_t *c, int64_t station, char *why,
+                               size_t why_len)
 {
     s_station_t *s = station ? s_station_find(c->st, station) : NULL;
+    if (s && !s->tenant[0] && s->listed && rz_out_has_units(c->out)) {
+        char place_why[256];
+        if (!s_place(c, s->id, s->woj, s->pow, s->gmi, s->city, s->tenant,
+                     place_why, sizeof place_why))
+            return s->tenant;
+        if (!c->st->tenant[0]) {
+            snprintf(why, why_len, "station %" PRId64 ": %.200s", station,
+                     place_why);
+            return NULL;
+        }
+    }
     if (s && s->tenant[0])
         return s->tenant;
-    return c->st->tenant[0] ? c->st->tenant : NULL;
+    if (c->st->tenant[0])
+        return c->st->tenant;
+    if (s && s->listed)
+        snprintf(why, why_len,
+                 "station %" PRId64 " cannot be placed: no TERC register "
+                 "(teryt) and no 'tenant' option",
+                 station);
+    else
+        snprintf(why, why_len,
+                 "station %" PRId64 " is in no station list read so far and "
+                 "there is no 'tenant' option",
+                 station);
+    return NULL;
 }
 
 /* ==========================================================================
@@ -710,28 +789,19 @@ static int s_station(s_ctx_t *c, const s_rec_t *r, json_t *o, int v1)
     const char *woj_name = s_str(j_woj), *pow = s_str(j_pow),
                *gmi = s_str(j_gmi), *cityname = s_str(j_city);
 
-    /* where it is: TERC by names, as make-sample.py does; a commune TERC
-     * does not know falls back to the voivodeship */
-    char tenant[8] = "";
-    if (c->st->terc) {
-        if (!woj_name)
+    /* where it is: TERC by names, as make-sample.py does; a preloaded
+     * list is placed when a measurement needs it, with the register lent
+     * then */
+    char tenant[8] = "", why[256];
+    if (!c->quiet) {
+        if (rz_out_has_units(c->out) && !woj_name)
             return s_quarantine(c, r, "%s: %s is not a voivodeship name", k_woj,
                                 s_show(j_woj, show, sizeof show));
-        const char *woj = rz_env_terc_voivodeship(c->st->terc, woj_name);
-        if (!woj)
-            return s_quarantine(c, r, "%s: '%s' is not a voivodeship in TERC",
-                                k_woj, woj_name);
-        const char *g =
-            pow && gmi ? rz_env_terc_gmina(c->st->terc, woj, pow, gmi, cityname)
-                       : NULL;
-        snprintf(tenant, sizeof tenant, "%s", g ? g : woj);
-    } else if (c->st->tenant[0]) {
-        snprintf(tenant, sizeof tenant, "%s", c->st->tenant);
-    } else {
-        return s_quarantine(c, r,
-                            "tenant: station %" PRId64 " cannot be "
-                            "placed: no 'terc' list and no 'tenant' option",
-                            id);
+        if (s_place(c, id, woj_name, pow, gmi, cityname, tenant, why,
+                    sizeof why))
+            return s_quarantine(c, r, "%s: %s",
+                                rz_out_has_units(c->out) ? k_woj : "tenant",
+                                why);
     }
 
     /* the pjp shape, whichever API it came from */
@@ -759,6 +829,12 @@ static int s_station(s_ctx_t *c, const s_rec_t *r, json_t *o, int v1)
     if (!s)
         goto nomem;
     snprintf(s->tenant, sizeof s->tenant, "%s", tenant);
+    s->listed = 1;
+    if (s_names(s, woj_name, pow, gmi, cityname)) {
+        c->fatal = RZ_ENOMEM;
+        json_decref(d);
+        return 0;
+    }
     if (s_str(j_code))
         snprintf(s->code, sizeof s->code, "%s", s_str(j_code));
     s->lat = lat;
@@ -813,13 +889,10 @@ static int s_sensor(s_ctx_t *c, const s_rec_t *r, json_t *o, int v1)
     s->name = s_str(j_name) ? strdup(s_str(j_name)) : NULL;
     if (c->quiet)
         return 0; /* preload: learning it was all */
-    const char *tenant = s_tenant_of(c, station);
+    char why[256];
+    const char *tenant = s_tenant_of(c, station, why, sizeof why);
     if (!tenant)
-        return s_quarantine(c, r,
-                            "tenant: station %" PRId64 " is in no "
-                            "station list read so far and there is no "
-                            "'tenant' option",
-                            station);
+        return s_quarantine(c, r, "tenant: %s", why);
 
     json_t *p = json_object();
     json_t *d = json_pack("{s:I, s:I}", "id", (json_int_t)id, "stationId",
@@ -1060,13 +1133,9 @@ static int s_value(s_ctx_t *c, const s_rec_t *r, json_t *o, int v1)
                             "'%s' per its sensor list",
                             v1 ? "Kod stanowiska" : "key", param, sen->id,
                             sen->param);
-    const char *tenant = s_tenant_of(c, station);
+    const char *tenant = s_tenant_of(c, station, why, sizeof why);
     if (!tenant)
-        return s_quarantine(c, r,
-                            "tenant: station %" PRId64 " is in no "
-                            "station list read so far and there is no "
-                            "'tenant' option",
-                            station);
+        return s_quarantine(c, r, "tenant: %s", why);
 
     s_when_t w;
     if (!j_date)
@@ -1196,13 +1265,9 @@ static int s_index(s_ctx_t *c, s_rec_t *whole, json_t *o, int v1)
     if (s_int(j_id, &station) || station <= 0)
         return s_quarantine(c, whole, "%s: %s is not a station id", k_id,
                             s_show(j_id, show, sizeof show));
-    const char *tenant = s_tenant_of(c, station);
+    const char *tenant = s_tenant_of(c, station, why, sizeof why);
     if (!tenant)
-        return s_quarantine(c, whole,
-                            "tenant: station %" PRId64 " is in no "
-                            "station list read so far and there is no "
-                            "'tenant' option",
-                            station);
+        return s_quarantine(c, whole, "tenant: %s", why);
     s_slot_keys_t st_keys;
     s_keys(&s_slots[0], v1, &st_keys);
     json_t *st_calc = json_object_get(o, st_keys.calc);
@@ -1758,9 +1823,10 @@ static void s_close(void *state)
     for (size_t i = 0; i < st->n_sensors; i++)
         free(st->sensors[i].name);
     free(st->sensors);
+    for (size_t i = 0; i < st->n_stations; i++)
+        s_names(&st->stations[i], NULL, NULL, NULL, NULL);
     free(st->stations);
     rzc_tz_destroy(&st->tz);
-    rz_env_terc_destroy(&st->terc);
     pthread_mutex_destroy(&st->lock);
     free(st->tenant);
     free(st->system);
@@ -1860,11 +1926,6 @@ static int s_open(void **state, const void *conf, char *err, size_t err_len)
         cf->zoneinfo && *cf->zoneinfo ? cf->zoneinfo : "builtin", err, err_len);
     if (!st->tz)
         goto fail;
-    if (cf->terc && *cf->terc) {
-        st->terc = rz_env_terc_new(cf->terc, err, err_len);
-        if (!st->terc)
-            goto fail;
-    }
     /* each item may hold several paths separated by commas: a module's
      * YAML section is a map of scalars, so a list has to be one */
     for (size_t i = 0; i < cf->preload.n; i++) {

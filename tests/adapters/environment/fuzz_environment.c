@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ratusz/adapter.h"
+#include "teryt.h"
 
 extern const rz_adapter_module_t rz_module_environment;
 
@@ -75,10 +76,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     if (m->open(&state, conf, err, sizeof err))
         abort();
+    /* stations are placed through the runtime's register, lent as in
+     * deployment */
+    static rz_teryt_t *teryt;
+    if (!teryt && (!(teryt = rz_teryt_new()) ||
+                   rz_teryt_load(teryt, RZ_ENV_FIXTURES "/TERC_2020-01-01.csv",
+                                 err, sizeof err) < 0))
+        abort();
     fz_t f = {.out = {.event = s_event, .quarantine = s_quarantine},
               .data = data,
               .size = size};
     f.out.user = &f;
+    rz_teryt_lend(teryt, &f.out);
     /* the input as a station list, sensor list, getData of sensor 14395
      * and index: the shape is in the bytes, the name gives the sensor */
     rz_input_t in = {.origin = "fuzz",

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -18,6 +19,7 @@
 #include "harness.h"
 #include "ratusz/adapter.h"
 #include "ratusz/core/time.h"
+#include "teryt.h"
 
 extern const rz_adapter_module_t rz_module_environment;
 static const rz_adapter_module_t *const M = &rz_module_environment;
@@ -174,19 +176,40 @@ static char *s_read(const char *path, size_t *len)
 typedef struct mod {
     void *conf;
     void *state;
+    rz_teryt_t *teryt; /* lent with every parse, as the runtime does */
 } mod_t;
 
-/* Open the module with options "name=value" (NULL-terminated). */
+/* The TERC register of the fixtures, loaded once. */
+static rz_teryt_t *s_teryt(void)
+{
+    static rz_teryt_t *t;
+    char err[512];
+    if (!t) {
+        assert_non_null(t = rz_teryt_new());
+        if (rz_teryt_load(t, TERC, err, sizeof err) < 0)
+            fail_msg("teryt: %s", err);
+    }
+    return t;
+}
+
+/* Open the module with options "name=value" (NULL-terminated); "teryt=1"
+ * is not the module's: it lends the fixtures' register, as the adapter's
+ * teryt: option does. */
 static void s_open_v(mod_t *m, const char *const *opts)
 {
     char err[512];
     m->conf = calloc(1, M->conf_size);
+    m->teryt = NULL;
     assert_int_equal(rz_conf_init(M->options, m->conf), 0);
     for (; opts && *opts; opts++) {
         char name[64];
         const char *eq = strchr(*opts, '=');
         assert_non_null(eq);
         snprintf(name, sizeof name, "%.*s", (int)(eq - *opts), *opts);
+        if (!strcmp(name, "teryt")) {
+            m->teryt = s_teryt();
+            continue;
+        }
         if (rz_conf_set(M->options, m->conf, name, eq + 1, err, sizeof err))
             fail_msg("option %s: %s", *opts, err);
     }
@@ -212,6 +235,7 @@ static int s_parse_buf(mod_t *m, coll_t *c, const char *name, const char *data,
                      .len = len,
                      .content_id = "00112233445566778899aabbccddeeff"};
     err[0] = '\0';
+    rz_teryt_lend(m->teryt, &c->out);
     return M->parse(m->state, &in, &c->out, err, err_len);
 }
 
@@ -336,31 +360,38 @@ static void test_parse_local_rejects_what_is_not_a_date(void **st)
     (void)st;
 }
 
-static void test_terc_names_a_gmina_like_make_sample(void **st)
+static void test_lent_register_names_a_gmina_like_make_sample(void **st)
 {
-    char err[256];
-    rz_env_terc_t *t = rz_env_terc_new(TERC, err, sizeof err);
-    assert_non_null(t);
-    assert_string_equal(rz_env_terc_voivodeship(t, "DOLNOŚLĄSKIE"), "02");
-    assert_string_equal(rz_env_terc_voivodeship(t, "łódzkie"), "10");
-    assert_null(rz_env_terc_voivodeship(t, "Bawaria"));
-    assert_string_equal(
-        rz_env_terc_gmina(t, "02", "zgorzelecki", "Bogatynia", "Działoszyn"),
-        "0225033");
+    rz_out_t out = {0};
+    char code[8];
+    /* nothing is found in a register that is not lent */
+    assert_int_equal(rz__env_voivodeship(&out, "DOLNOŚLĄSKIE", code),
+                     RZ_ENOTFOUND);
+    rz_teryt_lend(s_teryt(), &out);
+    assert_int_equal(rz__env_voivodeship(&out, "DOLNOŚLĄSKIE", code), 0);
+    assert_string_equal(code, "02");
+    assert_int_equal(rz__env_voivodeship(&out, "łódzkie", code), 0);
+    assert_string_equal(code, "10");
+    assert_int_equal(rz__env_voivodeship(&out, "Bawaria", code),
+                     RZ_ENOTFOUND);
+    assert_int_equal(rz__env_gmina(&out, "02", "zgorzelecki", "Bogatynia",
+                                   "Działoszyn", code),
+                     0);
+    assert_string_equal(code, "0225033");
     /* Bolesławiec is an urban (1) and a rural (2) gmina */
-    assert_string_equal(rz_env_terc_gmina(t, "02", "bolesławiecki",
-                                          "Bolesławiec", "Bolesławiec"),
-                        "0201011");
-    assert_string_equal(
-        rz_env_terc_gmina(t, "02", "bolesławiecki", "Bolesławiec", "Kruszyn"),
-        "0201022");
-    assert_null(rz_env_terc_gmina(t, "02", "zgorzelecki", "Nigdzie", "x"));
-    assert_int_equal(rz_env_casecmp("ŻÓŁĆ ĄĘŚŹŃ", "żółć ąęśźń"), 0);
-    assert_int_not_equal(rz_env_casecmp("Łódź", "Lodz"), 0);
-    rz_env_terc_destroy(&t);
-    assert_null(
-        rz_env_terc_new(FIX "gios_station_findAll.json", err, sizeof err));
-    assert_non_null(strstr(err, "no column 'WOJ'"));
+    assert_int_equal(rz__env_gmina(&out, "02", "bolesławiecki", "Bolesławiec",
+                                   "Bolesławiec", code),
+                     0);
+    assert_string_equal(code, "0201011");
+    assert_int_equal(rz__env_gmina(&out, "02", "bolesławiecki", "Bolesławiec",
+                                   "Kruszyn", code),
+                     0);
+    assert_string_equal(code, "0201022");
+    assert_int_equal(
+        rz__env_gmina(&out, "02", "zgorzelecki", "Nigdzie", "x", code),
+        RZ_ENOTFOUND);
+    assert_int_equal(rz__env_casecmp("ŻÓŁĆ ĄĘŚŹŃ", "żółć ąęśźń"), 0);
+    assert_int_not_equal(rz__env_casecmp("Łódź", "Lodz"), 0);
     (void)st;
 }
 
@@ -372,7 +403,7 @@ static void test_station_list_maps_every_station_to_its_gmina(void **st)
 {
     mod_t m;
     coll_t c;
-    s_open(&m, "terc=" TERC);
+    s_open(&m, "teryt=1");
     s_coll_init(&c);
     s_parse_file(&m, &c, "gios_station_findAll.json");
     assert_int_equal(c.events, 207);
@@ -433,7 +464,7 @@ static void test_station_list_maps_every_station_to_its_gmina(void **st)
     (void)st;
 }
 
-static void test_station_list_without_terc_or_tenant_is_quarantined(void **st)
+static void test_station_list_without_register_or_tenant_is_quarantined(void **st)
 {
     mod_t m;
     coll_t c;
@@ -443,8 +474,8 @@ static void test_station_list_without_terc_or_tenant_is_quarantined(void **st)
     assert_int_equal(c.events, 0);
     assert_int_equal(c.quarantined, 207);
     assert_string_equal(s_q(&c, 0)->reason,
-                        "tenant: station 114 cannot be placed: no 'terc' "
-                        "list and no 'tenant' option");
+                        "tenant: station 114 cannot be placed: no TERC "
+                        "register (teryt) and no 'tenant' option");
     /* the record's own bytes are kept */
     assert_int_equal(strncmp(s_q(&c, 0)->bytes, "{\"id\":114,", 10), 0);
     assert_int_equal(s_q(&c, 0)->bytes[s_q(&c, 0)->len - 1], '}');
@@ -473,7 +504,7 @@ static void test_sensors_of_station_117(void **st)
 {
     mod_t m;
     coll_t c;
-    s_open(&m, "terc=" TERC, "preload=" FIX "gios_station_findAll.json");
+    s_open(&m, "teryt=1", "preload=" FIX "gios_station_findAll.json");
     s_coll_init(&c);
     s_parse_file(&m, &c, "gios_station_sensors_117.json");
     assert_int_equal(c.events, 7);
@@ -509,7 +540,7 @@ static void test_sensors_polish_keys_give_the_same_events(void **st)
 {
     mod_t m;
     coll_t en, pl;
-    s_open(&m, "terc=" TERC, "preload=" FIX "gios_station_findAll.json");
+    s_open(&m, "teryt=1", "preload=" FIX "gios_station_findAll.json");
     s_coll_init(&en);
     s_coll_init(&pl);
     s_parse_file(&m, &en, "gios_station_sensors_117.json");
@@ -533,7 +564,7 @@ static void test_sensors_polish_keys_give_the_same_events(void **st)
  */
 
 #define PRELOAD_117                                                            \
-    "terc=" TERC, "preload=" FIX "gios_station_findAll.json",                  \
+    "teryt=1", "preload=" FIX "gios_station_findAll.json",                  \
         "preload=" FIX "gios_station_sensors_117.json"
 
 static void test_getdata_pm10_of_sensor_14395(void **st)
@@ -591,7 +622,7 @@ static void test_preload_takes_comma_separated_lists_in_any_order(void **st)
     mod_t m;
     coll_t c;
     /* the sensors before the stations they belong to */
-    s_open(&m, "terc=" TERC,
+    s_open(&m, "teryt=1",
            "preload=" FIX "gios_station_sensors_117.json," FIX
            "gios_station_findAll.json");
     s_coll_init(&c);
@@ -613,6 +644,41 @@ static void test_preload_takes_comma_separated_lists_in_any_order(void **st)
     assert_string_equal(s_q(&c, 0)->reason,
                         "tenant: station 117 is in no station list read so "
                         "far and there is no 'tenant' option");
+    s_coll_free(&c);
+    s_close(&m);
+    (void)st;
+}
+
+static void test_preloaded_stations_are_placed_by_the_lent_register(void **st)
+{
+    mod_t m;
+    coll_t c;
+    /* read at open, before the runtime lends any register */
+    s_open(&m, "zoneinfo=builtin",
+           "preload=" FIX "gios_station_sensors_117.json," FIX
+           "gios_station_findAll.json");
+    s_coll_init(&c);
+    s_parse_file(&m, &c, "gios_data_getData_14395_PM10.json");
+    assert_int_equal(c.events, 0);
+    assert_int_equal(c.quarantined, 65);
+    assert_string_equal(s_q(&c, 0)->reason,
+                        "tenant: station 117 cannot be placed: no TERC "
+                        "register (teryt) and no 'tenant' option");
+    s_coll_free(&c);
+
+    /* lent: station 117 is in gmina Wrocław, for values and the index */
+    m.teryt = s_teryt();
+    s_coll_init(&c);
+    s_parse_file(&m, &c, "gios_data_getData_14395_PM10.json");
+    s_parse_file(&m, &c, "gios_aqindex_getIndex_117.json");
+    assert_int_equal(c.quarantined, 0);
+    assert_true(c.events > 65);
+    for (size_t i = 0; i < c.events; i++) {
+        Ratusz__V1__Event *ev = s_ev(&c, i);
+        assert_string_equal(ev->tenant, "0264011");
+        assert_string_equal(ev->source, "/0264011/env/gios");
+        ratusz__v1__event__free_unpacked(ev, NULL);
+    }
     s_coll_free(&c);
     s_close(&m);
     (void)st;
@@ -851,6 +917,7 @@ static void test_getdata_posted_over_http(void **st)
                      .len = len,
                      .content_type = "application/json; charset=utf-8",
                      .content_id = "ffeeddccbbaa99887766554433221100"};
+    rz_teryt_lend(m.teryt, &c.out);
     assert_int_equal(M->parse(m.state, &in, &c.out, err, sizeof err), 0);
     assert_int_equal(c.events, 65);
     Ratusz__V1__Event *ev = s_ev(&c, 0);
@@ -901,7 +968,7 @@ static void test_index_of_station_117(void **st)
 {
     mod_t m;
     coll_t c;
-    s_open(&m, "terc=" TERC, "preload=" FIX "gios_station_findAll.json");
+    s_open(&m, "teryt=1", "preload=" FIX "gios_station_findAll.json");
     s_coll_init(&c);
     s_parse_file(&m, &c, "gios_aqindex_getIndex_117.json");
     assert_int_equal(c.events, 8);
@@ -1307,6 +1374,7 @@ static void test_variant_windows_1250(void **st)
                      .len = clen,
                      .content_type = "application/json; charset=UTF-8",
                      .content_id = "0"};
+    rz_teryt_lend(m.teryt, &v.out);
     assert_int_equal(M->parse(m.state, &in, &v.out, err, sizeof err), 0);
     assert_int_equal(v.events, 207);
     assert_int_equal(v.quarantined, 0);
@@ -1501,7 +1569,7 @@ static void test_pretty_printed_damaged_record_takes_only_itself(void **st)
     mod_t m;
     coll_t c;
     size_t len, vlen;
-    s_open(&m, "terc=" TERC);
+    s_open(&m, "teryt=1");
     char *t = s_pretty_stations(&len);
     size_t r10 = s_nth_record(t, 10), r11 = s_nth_record(t, 11);
     /* the record as it should be quarantined: to its '}', without ',' */
@@ -1615,7 +1683,7 @@ static void test_encoding_is_decided_per_field(void **st)
     coll_t plain, c;
     size_t len, vlen, clen;
     char err[256];
-    s_open(&m, "terc=" TERC);
+    s_open(&m, "teryt=1");
     char *b = s_read(FIX "gios_station_findAll.json", &len);
     s_coll_init(&plain);
     s_parse_mem(&m, &plain, "findAll.json", b, len);
@@ -1743,21 +1811,22 @@ static void test_open_checks_its_options(void **st)
                              "(2, 4 or 7 digits)");
     assert_int_equal(
         rz_conf_set(M->options, conf, "tenant", "", err, sizeof err), 0);
-    assert_int_equal(rz_conf_set(M->options, conf, "terc", "/nonexistent.csv",
-                                 err, sizeof err),
-                     0);
-    assert_int_not_equal(M->open(&state, conf, err, sizeof err), 0);
-    assert_string_equal(err, "terc '/nonexistent.csv': cannot open");
-    assert_int_equal(rz_conf_set(M->options, conf, "terc", "", err, sizeof err),
-                     0);
+    /* the register is the runtime's: the module has no option for one */
+    assert_int_not_equal(
+        rz_conf_set(M->options, conf, "terc", TERC, err, sizeof err), 0);
     /* a preloaded list must be understood whole */
-    assert_int_equal(rz_conf_set(M->options, conf, "preload",
-                                 FIX "gios_station_findAll.json", err,
-                                 sizeof err),
-                     0);
+    char path[] = "/tmp/ratusz-env-preload-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    static const char list[] = "[{\"id\":114},{\"a\":1}]";
+    assert_int_equal(write(fd, list, sizeof list - 1), (ssize_t)sizeof list - 1);
+    close(fd);
+    assert_int_equal(
+        rz_conf_set(M->options, conf, "preload", path, err, sizeof err), 0);
     assert_int_equal(M->open(&state, conf, err, sizeof err), RZ_ECONFIG);
-    assert_non_null(strstr(err, "207 record(s) not understood, the first: "
-                                "[0]: tenant: station 114 cannot be placed"));
+    unlink(path);
+    assert_non_null(strstr(err, "2 record(s) not understood, the first: "
+                                "[0]: "));
     rz_conf_close(M->options, conf);
     free(conf);
     (void)st;
@@ -1768,14 +1837,16 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tz_warsaw_from_system_database),
         cmocka_unit_test(test_parse_local_rejects_what_is_not_a_date),
-        cmocka_unit_test(test_terc_names_a_gmina_like_make_sample),
+        cmocka_unit_test(test_lent_register_names_a_gmina_like_make_sample),
         cmocka_unit_test(test_station_list_maps_every_station_to_its_gmina),
         cmocka_unit_test(
-            test_station_list_without_terc_or_tenant_is_quarantined),
+            test_station_list_without_register_or_tenant_is_quarantined),
         cmocka_unit_test(test_sensors_of_station_117),
         cmocka_unit_test(test_sensors_polish_keys_give_the_same_events),
         cmocka_unit_test(test_getdata_pm10_of_sensor_14395),
         cmocka_unit_test(test_preload_takes_comma_separated_lists_in_any_order),
+        cmocka_unit_test(
+            test_preloaded_stations_are_placed_by_the_lent_register),
         cmocka_unit_test(test_getdata_nulls_are_no_measurement),
         cmocka_unit_test(test_getdata_of_a_sensor_no_list_names),
         cmocka_unit_test(test_getdata_empty_and_key_mismatch),
