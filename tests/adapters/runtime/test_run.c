@@ -484,6 +484,39 @@ static void test_drop_folder_done_after_acks_and_failed_with_reason(
     assert_int_equal(c.files_failed, 1);
 }
 
+/* log_level drops the lines below it (the start and stop of a run are
+ * info) and keeps the rest (a file moved to failed/ is a warning). */
+static void test_log_level_warn_keeps_warnings_drops_info(void **state)
+{
+    fx_t *f = *state;
+    char drop[400], log[400], path[600], extra[900], cmd[700], out[8192];
+    snprintf(drop, sizeof drop, "%s/drop", f->dir);
+    snprintf(log, sizeof log, "%s/adapter.log", f->dir);
+    mkdir(drop, 0755);
+    snprintf(extra, sizeof extra,
+             "drop_dir: %s\npoll_ms: 50\ndrop_settle_ms: 100\n"
+             "log_level: warn\n",
+             drop);
+    s_conf(f, extra);
+    pid_t pid = s_spawn(f, "--name=adapter/log-test", log);
+    snprintf(path, sizeof path, "%s/scan.bin", drop);
+    s_write(path, "PK\0\x03\x04", 5);
+    snprintf(path, sizeof path, "%s/failed/scan.bin.reason", drop);
+    assert_int_equal(s_wait_file(path, 10000), 0);
+    kill(pid, SIGTERM);
+    int st = s_wait_exit(pid, 20000);
+    if (st != 0)
+        s_print_log(log);
+    assert_int_equal(st, 0);
+    snprintf(cmd, sizeof cmd, "cat '%s'", log);
+    rzt_run(cmd, out, sizeof out);
+    assert_non_null(strstr(out, "ratusz-adapter: "));
+    assert_non_null(strstr(out, "scan.bin: binary data (a NUL byte at offset "
+                                "2): not NDJSON"));
+    assert_null(strstr(out, "SIGTERM, stopping"));
+    assert_null(strstr(out, " -> tcp://"));
+}
+
 /* Whoever may drop a file may drop a link, a FIFO or a directory instead:
  * each goes to failed/ with a reason saying what it is, and none is read
  * (the link's target, a file the dropper could not read, must not show up
@@ -962,6 +995,9 @@ int main(void)
             s_teardown),
         cmocka_unit_test_setup_teardown(
             test_drop_folder_done_after_acks_and_failed_with_reason, s_setup,
+            s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_log_level_warn_keeps_warnings_drops_info, s_setup,
             s_teardown),
         cmocka_unit_test_setup_teardown(
             test_drop_folder_never_reads_links_fifos_or_directories, s_setup,
