@@ -195,6 +195,30 @@ static int s_key_id(rz_redact_key_t *k)
     return 0;
 }
 
+/* fsync the directory that holds path, so that a file just created there
+ * survives a power cut. 0 or -errno. */
+static int s_sync_parent(const char *path)
+{
+    char dir[4096];
+    int rc = 0;
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else if ((size_t)(slash - path) < sizeof dir)
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    else
+        return -ENAMETOOLONG;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (fsync(fd) != 0)
+        rc = -errno;
+    close(fd);
+    return rc;
+}
+
 /* A new secret at path: O_EXCL, so two brokers starting at once cannot
  * both write one; the loser reads the winner's. 0 or -errno. */
 static int s_key_create(const char *path, char *why, size_t why_len)
@@ -225,6 +249,12 @@ static int s_key_create(const char *path, char *why, size_t why_len)
         rc = errno ? -errno : -EIO;
         snprintf(why, why_len, "cannot write: %s", strerror(-rc));
         unlink(path);
+        goto fail;
+    }
+    /* pseudonyms made with a key that a power cut then takes away would
+     * never match again */
+    if ((rc = s_sync_parent(path)) != 0) {
+        snprintf(why, why_len, "cannot sync its directory: %s", strerror(-rc));
         goto fail;
     }
 fail:

@@ -419,6 +419,57 @@ static int s_head(rz_store_t *s, MDB_txn *txn, uint64_t *head)
  * Open and close
  */
 
+int rz__store_sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+    if (fd < 0)
+        return -errno;
+    if (fsync(fd) != 0)
+        rc = -errno;
+    close(fd);
+    return rc;
+}
+
+int rz__store_mkdirs(const char *dir, unsigned mode)
+{
+    int rc = 0;
+    char *p = strdup(dir);
+    char *slash; /* the '/' before the component being made, or NULL */
+
+    if (!p)
+        return RZ_ENOMEM;
+    slash = *p == '/' ? p : NULL;
+    for (char *c = p + 1;; c++) {
+        if (*c != '/' && *c != '\0')
+            continue;
+        char save = *c;
+        *c = '\0';
+        if (mkdir(p, (mode_t)mode) == 0) {
+            /* the new entry is durable only once its parent is synced */
+            if (slash && slash != p) {
+                *slash = '\0';
+                rc = rz__store_sync_dir(p);
+                *slash = '/';
+            } else {
+                rc = rz__store_sync_dir(slash ? "/" : ".");
+            }
+            if (rc)
+                goto fail;
+        } else if (errno != EEXIST) {
+            rc = -errno;
+            goto fail;
+        }
+        *c = save;
+        if (!save)
+            break;
+        slash = c;
+    }
+    rc = rzc_mkdirs(dir, mode); /* its checks: -ENOTDIR, ... */
+fail:
+    free(p);
+    return rc;
+}
+
 /* Take DATA_DIR/ratuszd.lock for this process, with its pid written in
  * it for whoever finds the lock taken. A flock goes with the process: a
  * crashed broker leaves no stale lock, only a stale pid, which the next one
@@ -545,7 +596,7 @@ int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts)
         (opts->sync != RZ_SYNC_FULL && opts->sync != RZ_SYNC_OS))
         return RZ_EINVAL;
 
-    rc = rzc_mkdirs(opts->dir, S_DIR_MODE);
+    rc = rz__store_mkdirs(opts->dir, S_DIR_MODE);
     if (rc)
         goto fail;
     s = calloc(1, sizeof *s);
@@ -592,6 +643,15 @@ int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts)
                            .map_size = opts->map_size};
     if ((rc = rzc_lmdb_open(&s->env, &env, why, sizeof why))) {
         fprintf(stderr, "ratuszd: store: %s\n", why);
+        goto fail;
+    }
+    /* LMDB syncs data.mdb but never the directory that holds it: until
+     * the directory is synced, a power cut can take the new file with
+     * every commit in it. Done at every open, so that a broker that died
+     * before doing it is covered too. */
+    if ((rc = rz__store_sync_dir(opts->dir))) {
+        fprintf(stderr, "ratuszd: store: %s: cannot sync the directory: %s\n",
+                opts->dir, strerror(-rc));
         goto fail;
     }
     s_note_map(s);

@@ -96,6 +96,18 @@ typedef struct rz_store_opts {
  * -errno for the directory and the lock file. */
 int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts);
 
+/* mkdir -p dir with mode for the directories it makes, each made durable
+ * (its parent fsync'd): a power cut can take a directory entry that was
+ * never synced, and the store in it. 0, or -errno (-ENOTDIR when dir
+ * exists and is not a directory). Shared with the audit log, which keeps
+ * its own environment. */
+int rz__store_mkdirs(const char *dir, unsigned mode);
+
+/* fsync the directory dir, so that the files created in it survive a power
+ * cut (fsync of a file does not make its directory entry durable). 0 or
+ * -errno. */
+int rz__store_sync_dir(const char *dir);
+
 /* Close the environment. Safe with NULL and twice. */
 void rz_store_close(rz_store_t **s);
 
