@@ -26,7 +26,10 @@
  *   FALLOC   fallocate(mode arg) of off, len
  *   RANGE    sync_file_range of off, len: starts writeback, no barrier
  *   MSYNC    msync: data written through a map, which is not recorded
- *   UNLINK, RENAME, LINK   directory operations, not modelled
+ *   UNLINK   file's name was removed (arg: the unlinkat flags)
+ *   RENAME   file is the new name of the file arg (UINT64_MAX: from
+ *            outside the dir)
+ *   LINK     file is a new name of the file arg (UINT64_MAX: outside)
  *
  * Each record is one write(2) to an O_APPEND log, so a reader that sees
  * the log's size knows which records were complete at that moment.
@@ -534,14 +537,12 @@ int mkdir(const char *path, mode_t mode)
     return mkdirat(AT_FDCWD, path, mode);
 }
 
-/* Unlink, rename and link are logged so that a replay can refuse a log it
- * cannot model, rather than build images that never existed. */
-static void s_dirop(uint32_t op, int dirfd, const char *path)
+/* The id of (dirfd, path) if under the dir, else -1 (s_mu held). */
+static int s_path_id(int dirfd, const char *path)
 {
     char buf[2 * PATH_MAX];
     const char *rel = s_rel(dirfd, path, buf, sizeof buf);
-    if (rel)
-        s_append(op, s_file_id(rel), 0, 0, 0, NULL, 0);
+    return rel ? s_file_id(rel) : -1;
 }
 
 int unlinkat(int dirfd, const char *path, int flags)
@@ -549,8 +550,9 @@ int unlinkat(int dirfd, const char *path, int flags)
     pthread_once(&s_once, s_init);
     pthread_mutex_lock(&s_mu);
     int rc = r_unlinkat(dirfd, path, flags), saved = errno;
-    if (rc == 0)
-        s_dirop(RZ_PL_UNLINK, dirfd, path);
+    int id = rc == 0 ? s_path_id(dirfd, path) : -1;
+    if (id >= 0)
+        s_append(RZ_PL_UNLINK, id, 0, 0, (uint64_t)flags, NULL, 0);
     pthread_mutex_unlock(&s_mu);
     errno = saved;
     return rc;
@@ -572,10 +574,13 @@ int renameat(int olddirfd, const char *oldpath, int newdirfd,
     pthread_once(&s_once, s_init);
     pthread_mutex_lock(&s_mu);
     int rc = r_renameat(olddirfd, oldpath, newdirfd, newpath), saved = errno;
-    if (rc == 0) {
-        s_dirop(RZ_PL_RENAME, olddirfd, oldpath);
-        s_dirop(RZ_PL_RENAME, newdirfd, newpath);
-    }
+    int from = rc == 0 ? s_path_id(olddirfd, oldpath) : -1;
+    int to = rc == 0 ? s_path_id(newdirfd, newpath) : -1;
+    if (from >= 0 && to >= 0)
+        s_append(RZ_PL_RENAME, to, 0, 0, (uint64_t)from, NULL, 0);
+    else if (from >= 0 || to >= 0) /* in or out of the dir: not modelled */
+        s_append(RZ_PL_RENAME, from >= 0 ? from : to, 0, 0, UINT64_MAX,
+                 NULL, 0);
     pthread_mutex_unlock(&s_mu);
     errno = saved;
     return rc;
@@ -593,8 +598,11 @@ int linkat(int olddirfd, const char *oldpath, int newdirfd,
     pthread_mutex_lock(&s_mu);
     int rc = r_linkat(olddirfd, oldpath, newdirfd, newpath, flags);
     int saved = errno;
-    if (rc == 0)
-        s_dirop(RZ_PL_LINK, newdirfd, newpath);
+    int from = rc == 0 ? s_path_id(olddirfd, oldpath) : -1;
+    int to = rc == 0 ? s_path_id(newdirfd, newpath) : -1;
+    if (to >= 0)
+        s_append(RZ_PL_LINK, to, 0, 0, from >= 0 ? (uint64_t)from : UINT64_MAX,
+                 NULL, 0);
     pthread_mutex_unlock(&s_mu);
     errno = saved;
     return rc;

@@ -187,9 +187,9 @@ static void s_log_load(s_log_t *l, const char *path)
             l->names[h.file][data] = '\0';
             l->n_files++;
         }
-        if (h.op == RZ_PL_MSYNC || h.op == RZ_PL_UNLINK ||
-            h.op == RZ_PL_RENAME || h.op == RZ_PL_LINK ||
-            (h.op == RZ_PL_FALLOC && h.arg != 0)) {
+        if (h.op == RZ_PL_MSYNC || (h.op == RZ_PL_FALLOC && h.arg != 0) ||
+            ((h.op == RZ_PL_RENAME || h.op == RZ_PL_LINK) &&
+             h.arg == UINT64_MAX)) {
             fail_msg("record %zu: op %u on '%s' is not modelled by the "
                      "crash images",
                      (size_t)l->n - 1, h.op,
@@ -233,7 +233,9 @@ static void s_log_load(s_log_t *l, const char *path)
                 continue;
             int data = (r->op == RZ_PL_WRITE || r->op == RZ_PL_TRUNC ||
                         r->op == RZ_PL_FALLOC) && r->file == h->file;
-            int entry = (r->op == RZ_PL_CREATE || r->op == RZ_PL_MKDIR) &&
+            int entry = (r->op == RZ_PL_CREATE || r->op == RZ_PL_MKDIR ||
+                         r->op == RZ_PL_RENAME || r->op == RZ_PL_LINK ||
+                         r->op == RZ_PL_UNLINK) &&
                         l->parent[r->file] == (int)h->file;
             if (data || entry)
                 l->durable_at[w] = s;
@@ -281,94 +283,136 @@ static int s_durable(const s_log_t *l, uint64_t rec, uint64_t cut)
     return l->durable_at[rec] < cut;
 }
 
-/* Write the image of im into dir (which exists and is empty). */
+/* Apply one data record to the file fd: whole when durable, else each
+ * sector's part with the image's chance. */
+static void s_apply(const s_log_t *l, s_image_t *im, uint64_t r, int fd,
+                    int durable, uint64_t *st)
+{
+    const rz_pl_rec_t *h = &l->recs[r];
+    struct stat sb;
+
+    if (h->op == RZ_PL_TRUNC) {
+        if (durable || s_coin(st, im->keep_pct))
+            assert_int_equal(ftruncate(fd, (off_t)h->off), 0);
+        return;
+    }
+    if (h->op == RZ_PL_FALLOC) { /* mode 0: the size grows */
+        assert_int_equal(fstat(fd, &sb), 0);
+        if ((durable || s_coin(st, im->keep_pct)) &&
+            (uint64_t)sb.st_size < h->off + h->len)
+            assert_int_equal(ftruncate(fd, (off_t)(h->off + h->len)), 0);
+        return;
+    }
+    if (durable) {
+        assert_int_equal(pwrite(fd, l->data[r], h->len, (off_t)h->off),
+                         (ssize_t)h->len);
+        return;
+    }
+    for (uint64_t at = h->off; at < h->off + h->len;) {
+        uint64_t next = (at / S_SECTOR + 1) * S_SECTOR;
+        if (next > h->off + h->len)
+            next = h->off + h->len;
+        if (s_coin(st, im->keep_pct)) {
+            assert_int_equal(pwrite(fd, l->data[r] + (at - h->off), next - at,
+                                    (off_t)at),
+                             (ssize_t)(next - at));
+            im->kept++;
+        } else {
+            im->dropped++;
+        }
+        at = next;
+    }
+}
+
+/* Write the image of im into dir (which exists and is empty).
+ *
+ * Files (inodes) and names are kept apart, as on a disk: a file's data is
+ * what reached it, whether or not a name for it survived. The log names
+ * files by path, so ino[f] is the file that writes through name f reach
+ * (the one the name had when it was opened), and name[f] the file that
+ * name f has in the image, or -1. Files are built in a scratch directory
+ * beside the image and linked into it at the end under the names that
+ * survived, in directories that survived. */
 static void s_image_build(const s_log_t *l, s_image_t *im, const char *dir)
 {
     uint64_t st = im->seed | 1;
-    int fds[S_MAX_FILES];
-    char path[512];
+    int ino[S_MAX_FILES], name[S_MAX_FILES], is_dir[S_MAX_FILES];
+    int fds[S_MAX_FILES], n_ino = 0;
+    char scratch[300], path[600], to[600];
 
-    /* which entries exist: created before the cut, durably or by luck,
-     * under a parent that exists */
-    for (int f = 0; f < l->n_files; f++)
-        im->exists[f] = !*l->names[f]; /* the data dir was there before */
+    snprintf(scratch, sizeof scratch, "%s-files", dir);
+    assert_int_equal(mkdir(scratch, 0700), 0);
+    for (int f = 0; f < S_MAX_FILES; f++) {
+        ino[f] = name[f] = fds[f] = -1;
+        is_dir[f] = 0;
+        im->exists[f] = 0;
+    }
     for (uint64_t r = 0; r < im->cut; r++) {
         const rz_pl_rec_t *h = &l->recs[r];
-        if (h->op != RZ_PL_CREATE && h->op != RZ_PL_MKDIR)
-            continue;
-        int p = l->parent[h->file];
-        int keep = s_durable(l, r, im->cut) || s_coin(&st, im->keep_pct);
-        im->exists[h->file] = keep && (p < 0 || im->exists[p]);
-    }
-    for (int f = 0; f < l->n_files; f++) {
-        fds[f] = -1;
-        if (!im->exists[f] || !*l->names[f])
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, l->names[f]);
-        int is_dir = 0;
-        for (uint64_t r = 0; r < im->cut; r++)
-            if (l->recs[r].op == RZ_PL_MKDIR && (int)l->recs[r].file == f)
-                is_dir = 1;
-        if (is_dir)
-            assert_int_equal(mkdir(path, 0700), 0);
-    }
-    for (int f = 0; f < l->n_files; f++) {
-        if (!im->exists[f] || !*l->names[f])
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, l->names[f]);
-        struct stat sb;
-        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-            continue;
-        fds[f] = open(path, O_RDWR | O_CREAT, 0600);
-        assert_true(fds[f] >= 0);
-    }
-
-    for (uint64_t r = 0; r < im->cut; r++) {
-        const rz_pl_rec_t *h = &l->recs[r];
-        if (h->op != RZ_PL_WRITE && h->op != RZ_PL_TRUNC &&
-            h->op != RZ_PL_FALLOC)
-            continue;
-        int fd = fds[h->file];
-        if (fd < 0)
-            continue; /* the file is gone, and what was written to it */
-        int durable = s_durable(l, r, im->cut);
-        if (h->op == RZ_PL_TRUNC) {
-            if (durable || s_coin(&st, im->keep_pct))
-                assert_int_equal(ftruncate(fd, (off_t)h->off), 0);
-            continue;
-        }
-        if (h->op == RZ_PL_FALLOC) { /* mode 0: the size grows */
-            struct stat sb;
-            assert_int_equal(fstat(fd, &sb), 0);
-            if ((durable || s_coin(&st, im->keep_pct)) &&
-                (uint64_t)sb.st_size < h->off + h->len)
-                assert_int_equal(ftruncate(fd, (off_t)(h->off + h->len)), 0);
-            continue;
-        }
-        if (durable) {
-            assert_int_equal(pwrite(fd, l->data[r], h->len, (off_t)h->off),
-                             (ssize_t)h->len);
-            continue;
-        }
-        /* not durable: each sector's part is on disk or not */
-        for (uint64_t at = h->off; at < h->off + h->len;) {
-            uint64_t next = (at / S_SECTOR + 1) * S_SECTOR;
-            if (next > h->off + h->len)
-                next = h->off + h->len;
-            if (s_coin(&st, im->keep_pct)) {
-                assert_int_equal(pwrite(fd, l->data[r] + (at - h->off),
-                                        next - at, (off_t)at),
-                                 (ssize_t)(next - at));
-                im->kept++;
-            } else {
-                im->dropped++;
+        int f = (int)h->file;
+        int keep = 0; /* for a name: durable, or lucky */
+        if (h->op == RZ_PL_CREATE || h->op == RZ_PL_MKDIR ||
+            h->op == RZ_PL_RENAME || h->op == RZ_PL_LINK ||
+            h->op == RZ_PL_UNLINK)
+            keep = s_durable(l, r, im->cut) || s_coin(&st, im->keep_pct);
+        switch (h->op) {
+        case RZ_PL_MKDIR:
+            is_dir[f] = 1;
+            if (keep)
+                name[f] = f; /* any value >= 0: the directory is there */
+            break;
+        case RZ_PL_CREATE:
+            assert_true(n_ino < S_MAX_FILES);
+            snprintf(path, sizeof path, "%s/%d", scratch, n_ino);
+            fds[n_ino] = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+            assert_true(fds[n_ino] >= 0);
+            ino[f] = n_ino++;
+            if (keep)
+                name[f] = ino[f];
+            break;
+        case RZ_PL_RENAME:
+        case RZ_PL_LINK:
+            ino[f] = ino[h->arg];
+            if (keep) {
+                name[f] = ino[h->arg];
+                if (h->op == RZ_PL_RENAME)
+                    name[h->arg] = -1;
             }
-            at = next;
+            break;
+        case RZ_PL_UNLINK:
+            if (keep)
+                name[f] = -1;
+            break;
+        case RZ_PL_WRITE:
+        case RZ_PL_TRUNC:
+        case RZ_PL_FALLOC:
+            if (ino[f] >= 0)
+                s_apply(l, im, r, fds[ino[f]], s_durable(l, r, im->cut), &st);
+            break;
+        default:
+            break;
         }
     }
+    /* the data dir was there before; the others in the order they were
+     * first seen, which puts each directory before what it holds */
     for (int f = 0; f < l->n_files; f++)
-        if (fds[f] >= 0)
-            close(fds[f]);
+        im->exists[f] = !*l->names[f];
+    for (int f = 0; f < l->n_files; f++) {
+        int p = l->parent[f];
+        if (!*l->names[f] || name[f] < 0 || (p >= 0 && !im->exists[p]))
+            continue;
+        snprintf(to, sizeof to, "%s/%s", dir, l->names[f]);
+        if (is_dir[f]) {
+            assert_int_equal(mkdir(to, 0700), 0);
+        } else {
+            snprintf(path, sizeof path, "%s/%d", scratch, name[f]);
+            assert_int_equal(link(path, to), 0);
+        }
+        im->exists[f] = 1;
+    }
+    for (int i = 0; i < n_ino; i++)
+        close(fds[i]);
+    rzt_rmtree(scratch);
 }
 
 /* ---------------------------------------------------------------------------
