@@ -561,6 +561,8 @@ int rz_audit_open(rz_audit_t **out, const char *dir, uint64_t retention_us,
                          rz_strerror(rc));
         goto fail;
     }
+    if ((rc = rz__store_env_new(dir, S_MAP_START, 4, 0600)))
+        goto lmdb_fail;
     if ((rc = rzc_lmdb_open(&a->env, &env, why, sizeof why))) {
         rc = s_open_fail(err, err_len, rc, "audit: %s", why);
         goto fail;

@@ -470,6 +470,46 @@ fail:
     return rc;
 }
 
+int rz__store_env_new(const char *dir, size_t map_size, unsigned maxdbs,
+                      unsigned mode)
+{
+    char tmp[4096], lock[4096], path[4096];
+    MDB_env *env = NULL;
+    struct stat st;
+    int rc;
+
+    if (snprintf(path, sizeof path, "%s/data.mdb", dir) >= (int)sizeof path ||
+        snprintf(tmp, sizeof tmp, "%s.new", path) >= (int)sizeof tmp ||
+        snprintf(lock, sizeof lock, "%s-lock", tmp) >= (int)sizeof lock)
+        return ENAMETOOLONG;
+    if (stat(path, &st) == 0 && st.st_size > 0)
+        return 0;
+    /* what a crash in here left behind */
+    if ((unlink(tmp) != 0 && errno != ENOENT) ||
+        (unlink(lock) != 0 && errno != ENOENT))
+        return errno;
+    if ((rc = mdb_env_create(&env))) {
+        env = NULL;
+        goto done;
+    }
+    if ((rc = mdb_env_set_maxdbs(env, maxdbs)) ||
+        (rc = mdb_env_set_mapsize(env, map_size)) ||
+        (rc = mdb_env_open(env, tmp, MDB_NOSUBDIR | MDB_NOTLS,
+                           (mdb_mode_t)mode)) ||
+        (rc = mdb_env_sync(env, 1)))
+        goto done;
+    mdb_env_close(env);
+    env = NULL;
+    if (rename(tmp, path) != 0 || (unlink(lock) != 0 && errno != ENOENT))
+        rc = errno;
+    else
+        rc = -rz__store_sync_dir(dir);
+done:
+    if (env)
+        mdb_env_close(env);
+    return rc;
+}
+
 /* Take DATA_DIR/ratuszd.lock for this process, with its pid written in
  * it for whoever finds the lock taken. A flock goes with the process: a
  * crashed broker leaves no stale lock, only a stale pid, which the next one
@@ -641,6 +681,9 @@ int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts)
                            .flags = flags,
                            .max_dbs = S_MAXDBS,
                            .map_size = opts->map_size};
+    if ((rc = rz__store_env_new(opts->dir, opts->map_size, S_MAXDBS,
+                                S_FILE_MODE)))
+        goto lmdb_fail;
     if ((rc = rzc_lmdb_open(&s->env, &env, why, sizeof why))) {
         fprintf(stderr, "ratuszd: store: %s\n", why);
         goto fail;
