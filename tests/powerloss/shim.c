@@ -33,6 +33,12 @@
  *
  * Each record is one write(2) to an O_APPEND log, so a reader that sees
  * the log's size knows which records were complete at that moment.
+ *
+ * Not seen: stdio (libc calls its own write, not this one) and stores
+ * through a shared map (only msync is logged, and test_powerloss refuses a
+ * log that has one). ratuszd uses neither on its data dir: LMDB without
+ * MDB_WRITEMAP writes with pwrite and writev, and maps only to read (the
+ * reader table in lock.mdb is shared memory, not data).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -92,9 +98,8 @@ static int (*r_linkat)(int, const char *, int, const char *, int);
 static void *s_sym(const char *name)
 {
     void *p = dlsym(RTLD_NEXT, name);
-    if (!p) {
-        static const char msg[] = "rz_pl_shim: a libc symbol is missing\n";
-        (void)!write(2, msg, sizeof msg - 1);
+    if (!p) { /* stdio: our own write() would wait for this very init */
+        fprintf(stderr, "rz_pl_shim: libc has no %s\n", name);
         abort();
     }
     return p;
@@ -153,9 +158,11 @@ static void s_append(uint32_t op, int file, uint64_t off, uint64_t len,
         left -= take;
     }
     /* one writev per record, so a record is in the log whole or not at all
-     * for a reader that looks at the size (a regular file takes it whole) */
+     * for a reader that looks at the size (a regular file takes it whole);
+     * LMDB writes at most 64 pages at once */
     if (left != 0 || r_writev(s_log, iov, n) != (ssize_t)total) {
-        static const char msg[] = "rz_pl_shim: cannot write the log\n";
+        static const char msg[] =
+            "rz_pl_shim: cannot write the log (or more than 64 pieces)\n";
         (void)!r_write(2, msg, sizeof msg - 1);
         abort();
     }

@@ -8,20 +8,20 @@
  *    made durable, plus any subset of the other writes before k, each torn
  *    at 512-byte sectors. The subset is applied in log order: for each
  *    sector only the last version applied counts, so the subsets cover
- *    every order in which the disk could have taken the writes. Directory
- *    entries follow POSIX: a created file or directory is durable only
- *    after an fsync of its parent directory; until then it may be missing
- *    with everything written to it.
+ *    every order in which the disk could have taken the writes. Names
+ *    follow POSIX: a file or directory created, renamed, linked or
+ *    unlinked is so for sure only after an fsync of its directory; until
+ *    then the image may show the name as it was before.
  * 3. Each image must open as the broker opens it (redaction key, store,
  *    audit log), hold every event acked within the cut at its seq, have
  *    seqs 1..head without gaps, no source+id twice, and a hash chain that
  *    verifies. A sample of the images is also given to the real ratuszd.
  *
- * Environment: RZ_PL_SEED (printed; rerun with it to rebuild the same
- * images from a new recording), RZ_PL_IMAGES (default 1000),
- * RZ_PL_BROKER_IMAGES (real broker starts, default 25).
- * The recording itself depends on thread timing; the images of one
- * recording depend only on the seed.
+ * Environment: RZ_PL_SEED (printed), RZ_PL_IMAGES (default 1000),
+ * RZ_PL_BROKER_IMAGES (real broker starts, default 25). A recording
+ * depends on thread timing, the images of a recording only on the seed:
+ * on a failure the recording is kept (LOG and LOG.acks) and the line to
+ * rebuild the same images is printed, RZ_PL_RECORDING=LOG RZ_PL_SEED=N.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -690,6 +690,47 @@ static void s_record(const char *dir, const char *log, s_pub_t *pubs)
     unlink(b.log);
 }
 
+/* The acks of a recording, beside its log (LOG.acks), one a line:
+ * "publisher number seq code log_size". */
+static void s_acks_save(const char *log, const s_pub_t *pubs)
+{
+    char path[320];
+    snprintf(path, sizeof path, "%s.acks", log);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    for (int p = 0; p < S_PUBLISHERS; p++)
+        for (int i = 0; i < pubs[p].n_acks; i++) {
+            const s_ack_t *a = &pubs[p].acks[i];
+            fprintf(fp, "%d %d %llu %d %lld\n", a->pub, a->n,
+                    (unsigned long long)a->seq, a->code,
+                    (long long)a->log_size);
+        }
+    assert_int_equal(fclose(fp), 0);
+}
+
+static void s_acks_load(const char *log, s_pub_t *pubs)
+{
+    char path[320];
+    s_ack_t a;
+    unsigned long long seq;
+    long long size;
+    snprintf(path, sizeof path, "%s.acks", log);
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        fail_msg("RZ_PL_RECORDING: no %s", path);
+    memset(&a, 0, sizeof a);
+    while (fscanf(fp, "%d %d %llu %d %lld", &a.pub, &a.n, &seq, &a.code,
+                  &size) == 5) {
+        assert_true(a.pub >= 0 && a.pub < S_PUBLISHERS);
+        s_pub_t *p = &pubs[a.pub];
+        assert_true(p->n_acks < (int)(sizeof p->acks / sizeof p->acks[0]));
+        a.seq = seq;
+        a.log_size = (off_t)size;
+        p->acks[p->n_acks++] = a;
+    }
+    fclose(fp);
+}
+
 static void test_powerloss_keeps_every_acked_event_in_every_crash_image(
     void **state)
 {
@@ -705,9 +746,17 @@ static void test_powerloss_keeps_every_acked_event_in_every_crash_image(
     char dir[256], log[300];
     static s_pub_t pubs[S_PUBLISHERS];
     memset(pubs, 0, sizeof pubs);
-    assert_int_equal(rzt_tmpdir(dir, sizeof dir), 0);
-    snprintf(log, sizeof log, "%s.pl-log", dir);
-    s_record(dir, log, pubs);
+    const char *again = getenv("RZ_PL_RECORDING");
+    if (again && *again) {
+        snprintf(log, sizeof log, "%s", again);
+        s_acks_load(log, pubs);
+    } else {
+        assert_int_equal(rzt_tmpdir(dir, sizeof dir), 0);
+        snprintf(log, sizeof log, "%s.pl-log", dir);
+        s_record(dir, log, pubs);
+        rzt_rmtree(dir); /* the images are built from the log alone */
+        s_acks_save(log, pubs);
+    }
 
     s_log_t l;
     memset(&l, 0, sizeof l);
@@ -793,6 +842,9 @@ static void test_powerloss_keeps_every_acked_event_in_every_crash_image(
         } else {
             if (bad)
                 printf("image %lu: %s\n", i, why);
+            char blog[300];
+            snprintf(blog, sizeof blog, "%s.log", img); /* ratuszd's */
+            unlink(blog);
             rzt_rmtree(img);
         }
     }
@@ -800,11 +852,15 @@ static void test_powerloss_keeps_every_acked_event_in_every_crash_image(
            images, failures, kept, dropped);
     free(sync_at);
     s_log_free(&l);
-    if (failures == 0) {
-        rzt_rmtree(dir);
+    char acks_path[320];
+    snprintf(acks_path, sizeof acks_path, "%s.acks", log);
+    if (failures == 0 && !(again && *again)) {
         unlink(log);
-    } else {
-        printf("recording kept: %s, log %s\n", dir, log);
+        unlink(acks_path);
+    } else if (failures) {
+        printf("the same images again: RZ_PL_RECORDING=%s RZ_PL_SEED=%llu "
+               "RZ_PL_IMAGES=%lu RZ_PL_BROKER_IMAGES=%lu\n",
+               log, (unsigned long long)seed, images, on_broker);
     }
     assert_int_equal(failures, 0);
 }
