@@ -446,8 +446,8 @@ int fallocate(int fd, int mode, off_t off, off_t len)
     int rc = r_fallocate(fd, mode, off, len), saved = errno;
     int id = s_tracked(fd);
     if (rc == 0 && id >= 0)
-        s_append(RZ_PL_FALLOC, id, (uint64_t)off, (uint64_t)len,
-                 (uint64_t)mode, NULL, 0);
+        s_append(RZ_PL_FALLOC, id, (uint64_t)off, (uint64_t)len, (uint64_t)mode,
+                 NULL, 0);
     pthread_mutex_unlock(&s_mu);
     errno = saved;
     return rc;
@@ -499,8 +499,7 @@ int sync_file_range(int fd, off_t off, off_t len, unsigned flags)
     int id = s_tracked(fd);
     if (rc == 0 && id >= 0) {
         pthread_mutex_lock(&s_mu);
-        s_append(RZ_PL_RANGE, id, (uint64_t)off, (uint64_t)len, flags, NULL,
-                 0);
+        s_append(RZ_PL_RANGE, id, (uint64_t)off, (uint64_t)len, flags, NULL, 0);
         pthread_mutex_unlock(&s_mu);
     }
     errno = saved;
@@ -586,8 +585,8 @@ int renameat(int olddirfd, const char *oldpath, int newdirfd,
     if (from >= 0 && to >= 0)
         s_append(RZ_PL_RENAME, to, 0, 0, (uint64_t)from, NULL, 0);
     else if (from >= 0 || to >= 0) /* in or out of the dir: not modelled */
-        s_append(RZ_PL_RENAME, from >= 0 ? from : to, 0, 0, UINT64_MAX,
-                 NULL, 0);
+        s_append(RZ_PL_RENAME, from >= 0 ? from : to, 0, 0, UINT64_MAX, NULL,
+                 0);
     pthread_mutex_unlock(&s_mu);
     errno = saved;
     return rc;
@@ -598,8 +597,8 @@ int rename(const char *oldpath, const char *newpath)
     return renameat(AT_FDCWD, oldpath, AT_FDCWD, newpath);
 }
 
-int linkat(int olddirfd, const char *oldpath, int newdirfd,
-           const char *newpath, int flags)
+int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+           int flags)
 {
     pthread_once(&s_once, s_init);
     pthread_mutex_lock(&s_mu);

@@ -56,7 +56,7 @@
  */
 
 typedef struct s_ack {
-    int pub, n;      /* publisher and event number: source /pl/PUB, id N */
+    int pub, n; /* publisher and event number: source /pl/PUB, id N */
     uint64_t seq;
     int code;
     off_t log_size;  /* the shim's log size when the ack arrived */
@@ -126,8 +126,8 @@ typedef struct s_log {
     size_t len;
     rz_pl_rec_t *recs; /* headers, copied (the buffer is unaligned) */
     const uint8_t **data;
-    size_t *end;           /* offset just past each record */
-    uint64_t *durable_at;  /* the sync that made it durable, or UINT64_MAX */
+    size_t *end;          /* offset just past each record */
+    uint64_t *durable_at; /* the sync that made it durable, or UINT64_MAX */
     uint64_t n;
     char names[S_MAX_FILES][256];
     int parent[S_MAX_FILES]; /* file id of the parent directory; -1: the
@@ -233,7 +233,8 @@ static void s_log_load(s_log_t *l, const char *path)
             if (l->durable_at[w] != UINT64_MAX)
                 continue;
             int data = (r->op == RZ_PL_WRITE || r->op == RZ_PL_TRUNC ||
-                        r->op == RZ_PL_FALLOC) && r->file == h->file;
+                        r->op == RZ_PL_FALLOC) &&
+                       r->file == h->file;
             int entry = (r->op == RZ_PL_CREATE || r->op == RZ_PL_MKDIR ||
                          r->op == RZ_PL_RENAME || r->op == RZ_PL_LINK ||
                          r->op == RZ_PL_UNLINK) &&
@@ -314,9 +315,9 @@ static void s_apply(const s_log_t *l, s_image_t *im, uint64_t r, int fd,
         if (next > h->off + h->len)
             next = h->off + h->len;
         if (s_coin(st, im->keep_pct)) {
-            assert_int_equal(pwrite(fd, l->data[r] + (at - h->off), next - at,
-                                    (off_t)at),
-                             (ssize_t)(next - at));
+            assert_int_equal(
+                pwrite(fd, l->data[r] + (at - h->off), next - at, (off_t)at),
+                (ssize_t)(next - at));
             im->kept++;
         } else {
             im->dropped++;
@@ -390,8 +391,7 @@ static void s_image_build(const s_log_t *l, s_image_t *im, const char *dir)
             if (ino[f] >= 0)
                 s_apply(l, im, r, fds[ino[f]], s_durable(l, r, im->cut), &st);
             break;
-        default:
-            break;
+        default: break;
         }
     }
     /* the data dir was there before; the others in the order they were
@@ -421,7 +421,7 @@ static void s_image_build(const s_log_t *l, s_image_t *im, const char *dir)
  */
 
 typedef struct s_ids {
-    char **ids; /* "source id" of seq i + 1 */
+    char **ids;   /* "source id" of seq i + 1 */
     uint64_t cap; /* entries of ids */
     uint64_t n, next;
     int out_of_order;
@@ -476,8 +476,10 @@ static int s_image_check(const char *dir, s_ack_t *const *acks, size_t n_acks,
         snprintf(why, why_len, "the redaction key does not load: %s", err);
         goto done;
     }
-    rz_store_opts_t o = {.dir = dir, .map_size = 1 << 20,
-                         .map_max = 64 << 20, .sync = RZ_SYNC_OS};
+    rz_store_opts_t o = {.dir = dir,
+                         .map_size = 1 << 20,
+                         .map_max = 64 << 20,
+                         .sync = RZ_SYNC_OS};
     if (rz_store_open(&s, &o) != 0) {
         snprintf(why, why_len, "the store does not open");
         goto done;
@@ -596,8 +598,8 @@ static int s_image_check_apart(const char *dir, s_ack_t *const *acks,
 static int s_broker_check(const char *dir, const s_ack_t *last, char *why,
                           size_t why_len)
 {
-    static const char *const extra[] = {"--metrics", "off", "--map-size",
-                                        "1M", NULL};
+    static const char *const extra[] = {"--metrics", "off", "--map-size", "1M",
+                                        NULL};
     rzt_broker_t b;
     char cmd[1024], out[512];
     int rc = -1;
@@ -632,8 +634,7 @@ static int s_broker_check(const char *dir, const s_ack_t *last, char *why,
     rc = 0;
 done:
     if (rzt_broker_stop(&b) != 0 && rc == 0) {
-        snprintf(why, why_len, "ratuszd does not stop cleanly (log %s)",
-                 b.log);
+        snprintf(why, why_len, "ratuszd does not stop cleanly (log %s)", b.log);
         rc = -1;
     }
     if (rc == 0)
@@ -731,8 +732,8 @@ static void s_acks_load(const char *log, s_pub_t *pubs)
     fclose(fp);
 }
 
-static void test_powerloss_keeps_every_acked_event_in_every_crash_image(
-    void **state)
+static void
+test_powerloss_keeps_every_acked_event_in_every_crash_image(void **state)
 {
     (void)state;
     unsigned long images = s_env("RZ_PL_IMAGES", 1000);
@@ -834,8 +835,8 @@ static void test_powerloss_keeps_every_acked_event_in_every_crash_image(
                    "%llu, %u%% of unsynced sectors kept (%zu kept, %zu "
                    "dropped): %s; kept in %s\n",
                    i, (unsigned long long)seed, (unsigned long long)im.cut,
-                   (unsigned long long)l.n, im.keep_pct, im.kept,
-                   im.dropped, why, img);
+                   (unsigned long long)l.n, im.keep_pct, im.kept, im.dropped,
+                   why, img);
             for (int f = 0; f < l.n_files; f++)
                 printf("  %-16s %s\n", *l.names[f] ? l.names[f] : ".",
                        im.exists[f] ? "present" : "lost");
