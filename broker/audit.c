@@ -556,21 +556,14 @@ int rz_audit_open(rz_audit_t **out, const char *dir, uint64_t retention_us,
                            .max_dbs = 4,
                            .map_size = S_MAP_START};
     char why[4200];
-    if ((rc = rz__store_mkdirs(dir, 0700))) {
+    if ((rc = rzc_mkdirs(dir, 0700))) {
         rc = s_open_fail(err, err_len, rc, "audit: %s: %s", dir,
                          rz_strerror(rc));
         goto fail;
     }
-    if ((rc = rz__store_env_new(dir, S_MAP_START, 4, 0600)))
-        goto lmdb_fail;
+    /* made durably: see rzc_lmdb_open */
     if ((rc = rzc_lmdb_open(&a->env, &env, why, sizeof why))) {
         rc = s_open_fail(err, err_len, rc, "audit: %s", why);
-        goto fail;
-    }
-    /* data.mdb's directory entry, as in rz_store_open */
-    if ((rc = rz__store_sync_dir(dir))) {
-        rc = s_open_fail(err, err_len, rc, "audit: %s: cannot sync: %s", dir,
-                         rz_strerror(rc));
         goto fail;
     }
     a->map_size = rzc_lmdb_map_size(a->env);

@@ -8,6 +8,7 @@
  * from that and a wire scan; rz_redact_event decodes, walks, replaces,
  * and encodes again.
  */
+#include "ratusz/core/lmdb.h"
 #include "redact.h"
 
 #include <errno.h>
@@ -195,30 +196,6 @@ static int s_key_id(rz_redact_key_t *k)
     return 0;
 }
 
-/* fsync the directory that holds path, so that a file just created there
- * survives a power cut. 0 or -errno. */
-static int s_sync_parent(const char *path)
-{
-    char dir[4096];
-    int rc = 0;
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else if ((size_t)(slash - path) < sizeof dir)
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    else
-        return -ENAMETOOLONG;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    if (fsync(fd) != 0)
-        rc = -errno;
-    close(fd);
-    return rc;
-}
-
 /* A new secret at path. It is written and synced under a name of its own
  * (path.new.PID) and then linked to path: a power cut never leaves an
  * empty or partial key at path (which would keep the broker from starting
@@ -272,7 +249,7 @@ static int s_key_create(const char *path, char *why, size_t why_len)
     }
     /* pseudonyms made with a key that a power cut then takes away would
      * never match again */
-    if ((rc = s_sync_parent(path)) != 0) {
+    if ((rc = rzc_sync_parent(path)) != 0) {
         snprintf(why, why_len, "cannot sync its directory: %s", strerror(-rc));
         goto fail;
     }

@@ -419,97 +419,6 @@ static int s_head(rz_store_t *s, MDB_txn *txn, uint64_t *head)
  * Open and close
  */
 
-int rz__store_sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
-    if (fd < 0)
-        return -errno;
-    if (fsync(fd) != 0)
-        rc = -errno;
-    close(fd);
-    return rc;
-}
-
-int rz__store_mkdirs(const char *dir, unsigned mode)
-{
-    int rc = 0;
-    char *p = strdup(dir);
-    char *slash; /* the '/' before the component being made, or NULL */
-
-    if (!p)
-        return RZ_ENOMEM;
-    slash = *p == '/' ? p : NULL;
-    for (char *c = p + 1;; c++) {
-        if (*c != '/' && *c != '\0')
-            continue;
-        char save = *c;
-        *c = '\0';
-        if (mkdir(p, (mode_t)mode) == 0) {
-            /* the new entry is durable only once its parent is synced */
-            if (slash && slash != p) {
-                *slash = '\0';
-                rc = rz__store_sync_dir(p);
-                *slash = '/';
-            } else {
-                rc = rz__store_sync_dir(slash ? "/" : ".");
-            }
-            if (rc)
-                goto fail;
-        } else if (errno != EEXIST) {
-            rc = -errno;
-            goto fail;
-        }
-        *c = save;
-        if (!save)
-            break;
-        slash = c;
-    }
-    rc = rzc_mkdirs(dir, mode); /* its checks: -ENOTDIR, ... */
-fail:
-    free(p);
-    return rc;
-}
-
-int rz__store_env_new(const char *dir, size_t map_size, unsigned maxdbs,
-                      unsigned mode)
-{
-    char tmp[4096], lock[4096], path[4096];
-    MDB_env *env = NULL;
-    struct stat st;
-    int rc;
-
-    if (snprintf(path, sizeof path, "%s/data.mdb", dir) >= (int)sizeof path ||
-        snprintf(tmp, sizeof tmp, "%s.new", path) >= (int)sizeof tmp ||
-        snprintf(lock, sizeof lock, "%s-lock", tmp) >= (int)sizeof lock)
-        return ENAMETOOLONG;
-    if (stat(path, &st) == 0 && st.st_size > 0)
-        return 0;
-    /* what a crash in here left behind */
-    if ((unlink(tmp) != 0 && errno != ENOENT) ||
-        (unlink(lock) != 0 && errno != ENOENT))
-        return errno;
-    if ((rc = mdb_env_create(&env))) {
-        env = NULL;
-        goto done;
-    }
-    if ((rc = mdb_env_set_maxdbs(env, maxdbs)) ||
-        (rc = mdb_env_set_mapsize(env, map_size)) ||
-        (rc = mdb_env_open(env, tmp, MDB_NOSUBDIR | MDB_NOTLS,
-                           (mdb_mode_t)mode)) ||
-        (rc = mdb_env_sync(env, 1)))
-        goto done;
-    mdb_env_close(env);
-    env = NULL;
-    if (rename(tmp, path) != 0 || (unlink(lock) != 0 && errno != ENOENT))
-        rc = errno;
-    else
-        rc = -rz__store_sync_dir(dir);
-done:
-    if (env)
-        mdb_env_close(env);
-    return rc;
-}
-
 /* Take DATA_DIR/ratuszd.lock for this process, with its pid written in
  * it for whoever finds the lock taken. A flock goes with the process: a
  * crashed broker leaves no stale lock, only a stale pid, which the next one
@@ -636,7 +545,7 @@ int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts)
         (opts->sync != RZ_SYNC_FULL && opts->sync != RZ_SYNC_OS))
         return RZ_EINVAL;
 
-    rc = rz__store_mkdirs(opts->dir, S_DIR_MODE);
+    rc = rzc_mkdirs(opts->dir, S_DIR_MODE);
     if (rc)
         goto fail;
     s = calloc(1, sizeof *s);
@@ -681,20 +590,9 @@ int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts)
                            .flags = flags,
                            .max_dbs = S_MAXDBS,
                            .map_size = opts->map_size};
-    if ((rc = rz__store_env_new(opts->dir, opts->map_size, S_MAXDBS,
-                                S_FILE_MODE)))
-        goto lmdb_fail;
+    /* made durably: see rzc_lmdb_open */
     if ((rc = rzc_lmdb_open(&s->env, &env, why, sizeof why))) {
         fprintf(stderr, "ratuszd: store: %s\n", why);
-        goto fail;
-    }
-    /* LMDB syncs data.mdb but never the directory that holds it: until
-     * the directory is synced, a power cut can take the new file with
-     * every commit in it. Done at every open, so that a broker that died
-     * before doing it is covered too. */
-    if ((rc = rz__store_sync_dir(opts->dir))) {
-        fprintf(stderr, "ratuszd: store: %s: cannot sync the directory: %s\n",
-                opts->dir, strerror(-rc));
         goto fail;
     }
     s_note_map(s);

@@ -96,27 +96,6 @@ typedef struct rz_store_opts {
  * -errno for the directory and the lock file. */
 int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts);
 
-/* mkdir -p dir with mode for the directories it makes, each made durable
- * (its parent fsync'd): a power cut can take a directory entry that was
- * never synced, and the store in it. 0, or -errno (-ENOTDIR when dir
- * exists and is not a directory). Shared with the audit log, which keeps
- * its own environment. */
-int rz__store_mkdirs(const char *dir, unsigned mode);
-
-/* Unless dir holds a data.mdb that is not empty, make a new, empty LMDB
- * environment there (map_size, maxdbs named databases, file mode): made as
- * data.mdb.new, synced, and renamed into place, so that a power cut while
- * LMDB writes its first meta pages leaves no data.mdb rather than one that
- * LMDB refuses to open ever after. Returns 0 or an LMDB code (errno values
- * positive, as LMDB returns them). */
-int rz__store_env_new(const char *dir, size_t map_size, unsigned maxdbs,
-                      unsigned mode);
-
-/* fsync the directory dir, so that the files created in it survive a power
- * cut (fsync of a file does not make its directory entry durable). 0 or
- * -errno. */
-int rz__store_sync_dir(const char *dir);
-
 /* Close the environment. Safe with NULL and twice. */
 void rz_store_close(rz_store_t **s);
 
