@@ -378,7 +378,7 @@ RESULTS=$WORK/results.jsonl
 measure() {
     local workload=$1 round=$2 params=$3 limit=$4
     shift 5
-    local c0 c1 r0 r1 hwm w0 w1 out rc=0 line
+    local c0 c1 r0 r1 a1 hwm w0 w1 out rc=0 line
     c0=$(cpu_s "$SRV_PID")
     r0=$(status_kb "$SRV_PID" VmRSS)
     w0=$(write_bytes "$SRV_PID")
@@ -386,6 +386,7 @@ measure() {
         2>>"$WORK/clients.log") || rc=$?
     c1=$(cpu_s "$SRV_PID")
     r1=$(status_kb "$SRV_PID" VmRSS)
+    a1=$(status_kb "$SRV_PID" RssAnon)
     hwm=$(status_kb "$SRV_PID" VmHWM)
     w1=$(write_bytes "$SRV_PID")
     line=$(grep '^{' <<<"$out" | tail -1 || true)
@@ -399,6 +400,7 @@ measure() {
     line+=",\"workload\":\"$workload\",\"round\":$round,\"exit\":$rc"
     line+=",\"broker_cpu_s\":$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", b - a }')"
     line+=",\"rss_kb_before\":${r0:-0},\"rss_kb_after\":${r1:-0},\"rss_hwm_kb\":${hwm:-0}"
+    line+=",\"anon_kb_after\":${a1:-0}"
     line+=",\"write_bytes\":$((${w1:-0} - ${w0:-0}))${EXTRA_FIELDS:-}}"
     printf '%s\n' "$line" >>"$RESULTS"
     local rate note=""

@@ -6,7 +6,9 @@
  * RESULTS.jsonl is what bench/compare.sh collects: one {"meta": {...}}
  * line, then one line per measurement as the load generators print it,
  * plus the fields compare.sh adds: workload, round, broker_cpu_s,
- * rss_kb_before, rss_kb_after, rss_hwm_kb (and for scale: store_bytes).
+ * rss_kb_before, rss_kb_after, rss_hwm_kb, anon_kb_after (anonymous
+ * memory: the broker's own, outside a file mapping such as LMDB's) and for
+ * scale: store_bytes.
  * The table goes to stdout.
  *
  * Measurements are grouped by workload and its parameters (window,
@@ -154,6 +156,8 @@ static s_stat_t s_stat(const s_row_t *row, const char *k)
             x = s_num(row->runs[i], "write_bytes") / ev;
         } else if (!strcmp(k, "rss_mb")) {
             x = s_num(row->runs[i], "rss_kb_after") / 1024;
+        } else if (!strcmp(k, "anon_mb")) {
+            x = s_num(row->runs[i], "anon_kb_after") / 1024;
         } else {
             x = s_num(row->runs[i], k);
         }
@@ -292,6 +296,7 @@ static const s_view_t s_views[] = {
       {"CPU us/ev", "cpu_us_per_event", s_fmt_num, 0, 0, 0},
       {"disk B/ev", "write_bytes_per_event", s_fmt_bytes, 0, 0, 0},
       {"RSS MB", "rss_mb", s_fmt_num, 0, 0, 0},
+      {"anon MB", "anon_mb", s_fmt_num, 0, 0, 0},
       {0}}},
     {"multi",
      "2. Many publishers: %s publishers, window 1 each",
@@ -302,6 +307,7 @@ static const s_view_t s_views[] = {
       {"CPU us/ev", "cpu_us_per_event", s_fmt_num, 0, 0, 0},
       {"disk B/ev", "write_bytes_per_event", s_fmt_bytes, 0, 0, 0},
       {"RSS MB", "rss_mb", s_fmt_num, 0, 0, 0},
+      {"anon MB", "anon_mb", s_fmt_num, 0, 0, 0},
       {0}}},
     {"fanout",
      "3. Fan-out at %s events/s to %s subscriber(s)",
@@ -329,6 +335,7 @@ static const s_view_t s_views[] = {
       {"seconds", "seconds", s_fmt_num, 0, 0, 0},
       {"CPU us/ev", "cpu_us_per_event", s_fmt_num, 0, 0, 0},
       {"RSS MB", "rss_mb", s_fmt_num, 0, 0, 0},
+      {"anon MB", "anon_mb", s_fmt_num, 0, 0, 0},
       {0}}},
     {"security-ingest",
      "6a. Security: durable ingest, one publisher, window %s, without and "
@@ -339,6 +346,7 @@ static const s_view_t s_views[] = {
       {"ack p99", "p99_us", s_fmt_us, 1, 0, 0},
       {"CPU us/ev", "cpu_us_per_event", s_fmt_num, 0, 0, 0},
       {"RSS MB", "rss_mb", s_fmt_num, 0, 0, 0},
+      {"anon MB", "anon_mb", s_fmt_num, 0, 0, 0},
       {0}}},
     {"security-fanout",
      "6b. Security: fan-out at %s events/s to %s subscriber(s), without "

@@ -556,6 +556,12 @@ int rz_audit_open(rz_audit_t **out, const char *dir, uint64_t retention_us,
                            .max_dbs = 4,
                            .map_size = S_MAP_START};
     char why[4200];
+    if ((rc = rzc_mkdirs(dir, 0700))) {
+        rc = s_open_fail(err, err_len, rc, "audit: %s: %s", dir,
+                         rz_strerror(rc));
+        goto fail;
+    }
+    /* made durably: see rzc_lmdb_open */
     if ((rc = rzc_lmdb_open(&a->env, &env, why, sizeof why))) {
         rc = s_open_fail(err, err_len, rc, "audit: %s", why);
         goto fail;

@@ -8,6 +8,7 @@
  * from that and a wire scan; rz_redact_event decodes, walks, replaces,
  * and encodes again.
  */
+#include "ratusz/core/lmdb.h"
 #include "redact.h"
 
 #include <errno.h>
@@ -195,13 +196,23 @@ static int s_key_id(rz_redact_key_t *k)
     return 0;
 }
 
-/* A new secret at path: O_EXCL, so two brokers starting at once cannot
- * both write one; the loser reads the winner's. 0 or -errno. */
+/* A new secret at path. It is written and synced under a name of its own
+ * (path.new.PID) and then linked to path: a power cut never leaves an
+ * empty or partial key at path (which would keep the broker from starting
+ * ever after), and link, like O_EXCL, fails when path exists, so of two
+ * brokers starting at once the loser reads the winner's. A power cut
+ * before the link leaves path.new.PID behind, a secret nothing used.
+ * 0, -EEXIST when path exists, or -errno. */
 static int s_key_create(const char *path, char *why, size_t why_len)
 {
     uint8_t key[32];
-    char text[66];
+    char text[66], tmp[4096];
     int rc = 0, fd = -1;
+    if (snprintf(tmp, sizeof tmp, "%s.new.%ld", path, (long)getpid()) >=
+        (int)sizeof tmp) {
+        snprintf(why, why_len, "path too long");
+        return -ENAMETOOLONG;
+    }
     for (size_t got = 0; got < sizeof key;) {
         ssize_t r = getrandom(key + got, sizeof key - got, 0);
         if (r < 0 && errno == EINTR)
@@ -215,16 +226,31 @@ static int s_key_create(const char *path, char *why, size_t why_len)
     }
     s_hex(key, sizeof key, text);
     text[64] = '\n';
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    unlink(tmp); /* left by a crash of an earlier process with this pid */
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         rc = -errno;
-        snprintf(why, why_len, "cannot create: %s", strerror(errno));
+        snprintf(why, why_len, "cannot create it beside: %s", strerror(errno));
         goto fail;
     }
     if (write(fd, text, 65) != 65 || fsync(fd) != 0) {
         rc = errno ? -errno : -EIO;
         snprintf(why, why_len, "cannot write: %s", strerror(-rc));
-        unlink(path);
+        unlink(tmp);
+        goto fail;
+    }
+    rc = link(tmp, path) == 0 ? 0 : -errno;
+    unlink(tmp);
+    if (rc == -EEXIST)
+        goto fail;
+    if (rc) {
+        snprintf(why, why_len, "cannot create: %s", strerror(-rc));
+        goto fail;
+    }
+    /* pseudonyms made with a key that a power cut then takes away would
+     * never match again */
+    if ((rc = rzc_sync_parent(path)) != 0) {
+        snprintf(why, why_len, "cannot sync its directory: %s", strerror(-rc));
         goto fail;
     }
 fail:

@@ -590,6 +590,7 @@ int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts)
                            .flags = flags,
                            .max_dbs = S_MAXDBS,
                            .map_size = opts->map_size};
+    /* made durably: see rzc_lmdb_open */
     if ((rc = rzc_lmdb_open(&s->env, &env, why, sizeof why))) {
         fprintf(stderr, "ratuszd: store: %s\n", why);
         goto fail;

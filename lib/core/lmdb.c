@@ -5,10 +5,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ratusz/core/log.h"
 #include "ratusz/errors.h"
+
+int rzc_sync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
+    if (fd < 0)
+        return -errno;
+    if (fsync(fd) != 0)
+        rc = -errno;
+    close(fd);
+    return rc;
+}
+
+int rzc_sync_parent(const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return rzc_sync_dir(".");
+    if (slash == path)
+        return rzc_sync_dir("/");
+    if ((size_t)(slash - path) >= sizeof dir)
+        return -ENAMETOOLONG;
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    return rzc_sync_dir(dir);
+}
 
 int rzc_mkdirs(const char *dir, unsigned mode)
 {
@@ -23,7 +50,11 @@ int rzc_mkdirs(const char *dir, unsigned mode)
             continue;
         char save = *c;
         *c = '\0';
-        if (mkdir(p, (mode_t)mode) != 0 && errno != EEXIST) {
+        if (mkdir(p, (mode_t)mode) == 0) {
+            /* the new entry is durable only once its parent is synced */
+            if ((rc = rzc_sync_parent(p)))
+                goto fail;
+        } else if (errno != EEXIST) {
             rc = -errno;
             goto fail;
         }
@@ -51,6 +82,40 @@ static int s_env_exists(const char *dir)
     return stat(path, &st) == 0 && st.st_size > 0;
 }
 
+/* A new, empty environment in dir (see rzc_lmdb_open): made as
+ * data.mdb.new, synced, renamed into place. 0 or an LMDB code (errno
+ * values positive, as LMDB returns them). */
+static int s_env_new(const rzc_lmdb_opts_t *o)
+{
+    char tmp[4096], lock[4096], path[4096];
+    MDB_env *env = NULL;
+    int rc;
+
+    if (snprintf(path, sizeof path, "%s/data.mdb", o->dir) >=
+            (int)sizeof path ||
+        snprintf(tmp, sizeof tmp, "%s.new", path) >= (int)sizeof tmp ||
+        snprintf(lock, sizeof lock, "%s-lock", tmp) >= (int)sizeof lock)
+        return ENAMETOOLONG;
+    /* what a crash in here left behind */
+    if ((unlink(tmp) != 0 && errno != ENOENT) ||
+        (unlink(lock) != 0 && errno != ENOENT))
+        return errno;
+    if ((rc = mdb_env_create(&env)))
+        return rc;
+    if ((o->max_dbs && (rc = mdb_env_set_maxdbs(env, o->max_dbs))) ||
+        (rc = mdb_env_set_mapsize(env, o->map_size)) ||
+        (rc = mdb_env_open(env, tmp, MDB_NOSUBDIR | MDB_NOTLS,
+                           (mdb_mode_t)o->file_mode)) ||
+        (rc = mdb_env_sync(env, 1))) {
+        mdb_env_close(env);
+        return rc;
+    }
+    mdb_env_close(env);
+    if (rename(tmp, path) != 0 || (unlink(lock) != 0 && errno != ENOENT))
+        return errno;
+    return -rzc_sync_dir(o->dir);
+}
+
 int rzc_lmdb_open(MDB_env **env, const rzc_lmdb_opts_t *o, char *err,
                   size_t err_len)
 {
@@ -67,6 +132,10 @@ int rzc_lmdb_open(MDB_env **env, const rzc_lmdb_opts_t *o, char *err,
         *env = NULL;
         goto fail;
     }
+    if (!s_env_exists(o->dir) && (rc = s_env_new(o)))
+        goto fail;
+    if ((rc = -rzc_sync_dir(o->dir)))
+        goto fail;
     if (o->max_dbs && (rc = mdb_env_set_maxdbs(*env, o->max_dbs)))
         goto fail;
     if (o->max_readers && (rc = mdb_env_set_maxreaders(*env, o->max_readers)))

@@ -394,6 +394,10 @@ static void test_redact_key_create_then_reload_same(void **state)
     assert_int_equal(rz_redact_key_load(path, 1, &k2, err, sizeof err), 0);
     assert_memory_equal(k1.key, k2.key, sizeof k1.key);
     assert_string_equal(k1.id, k2.id);
+    /* written beside it, then linked: nothing else is left */
+    char tmp[400];
+    snprintf(tmp, sizeof tmp, "%s.new.%ld", path, (long)getpid());
+    assert_int_not_equal(stat(tmp, &st), 0);
     rzt_rmtree(dir);
 }
 

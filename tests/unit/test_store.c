@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -219,6 +220,42 @@ static void test_store_open_creates_missing_dirs(void **state)
     assert_null(s);
     rz_store_close(&s); /* twice is fine */
     rz_store_close(NULL);
+}
+
+static void s_write_file(const char *dir, const char *name, const char *text)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* What a power cut while a store was being made leaves: a half-made
+ * data.mdb.new and its lock file, or (from versions that made data.mdb in
+ * place) an empty data.mdb. */
+static void test_store_open_replaces_a_half_made_environment(void **state)
+{
+    fx_t *f = *state;
+    char dir[400], path[500];
+    struct stat st;
+
+    snprintf(dir, sizeof dir, "%s/new", f->dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    s_write_file(dir, "data.mdb.new", "torn");
+    s_write_file(dir, "data.mdb.new-lock", "torn");
+    s_write_file(dir, "data.mdb", "");
+    rz_store_t *s = s_open(dir, 1 << 20, 4 << 20, RZ_SYNC_FULL);
+    assert_int_equal(rz_store_head(s), 0);
+    rz_store_close(&s);
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(st.st_size > 0);
+    snprintf(path, sizeof path, "%s/data.mdb.new", dir);
+    assert_int_not_equal(stat(path, &st), 0);
+    snprintf(path, sizeof path, "%s/data.mdb.new-lock", dir);
+    assert_int_not_equal(stat(path, &st), 0);
 }
 
 static void test_store_open_rejects_bad_options(void **state)
@@ -1756,6 +1793,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_store_open_creates_missing_dirs),
+        T(test_store_open_replaces_a_half_made_environment),
         T(test_store_open_rejects_bad_options),
         T(test_store_durability_follows_sync_mode),
         T(test_store_append_assigns_gap_free_seq),

@@ -14,7 +14,17 @@
 
 #include <lmdb.h>
 
-/* Make dir and its missing parents, each with mode (mkdir -p). Returns 0,
+/* fsync the directory dir, so that the entries made in it survive a
+ * power cut (fsync of a file does not make its name durable). 0 or
+ * -errno. */
+int rzc_sync_dir(const char *dir);
+
+/* rzc_sync_dir of the directory that holds path ("." for a bare name). */
+int rzc_sync_parent(const char *path);
+
+/* Make dir and its missing parents, each with mode (mkdir -p), each made
+ * durable (its parent synced): a power cut can take a directory entry
+ * that was never synced, and everything stored under it. Returns 0,
  * -ENOTDIR when dir is there but is not a directory, or -errno. */
 int rzc_mkdirs(const char *dir, unsigned mode);
 
@@ -34,6 +44,14 @@ typedef struct rzc_lmdb_opts {
  * shrink it to the size asked), else it grows to o->map_size. Reader
  * slots left by crashed processes are freed. The files are LMDB's own:
  * nothing of their layout is decided here.
+ *
+ * Durable from the first byte: LMDB writes a new data.mdb's first meta
+ * pages without syncing them and never syncs the directory, so a power
+ * cut could leave no data.mdb (with every commit in it) or one LMDB
+ * refuses ever after. A new environment is therefore made as
+ * data.mdb.new, synced, renamed into place, and the directory synced; the
+ * directory is synced again at every open, for a process that died
+ * before it did. (o->flags must not hold MDB_NOSUBDIR.)
  *
  * Returns 0 with *env open (the caller closes it with mdb_env_close), or
  * with *env NULL: -errno when the directory cannot be made, or
