@@ -405,18 +405,37 @@ static void test_adapter_killed_mid_file_resumes_every_record_once(
  * Daemon: drop folder, HTTP
  */
 
+/* The drop folder f->dir/drop, made, and the daemon's log beside it. */
+static void s_drop_paths(fx_t *f, char drop[400], char log[400])
+{
+    snprintf(drop, 400, "%s/drop", f->dir);
+    snprintf(log, 400, "%s/adapter.log", f->dir);
+    assert_int_equal(mkdir(drop, 0755), 0);
+}
+
+/* Start the daemon on drop, polling every 50 ms, a file complete once
+ * unchanged for settle_ms, with more configuration lines; it logs to log
+ * as name. */
+static pid_t s_drop_daemon(fx_t *f, const char *drop, int settle_ms,
+                           const char *more, const char *name,
+                           const char *log)
+{
+    char extra[1024], arg[128];
+    snprintf(extra, sizeof extra,
+             "drop_dir: %s\npoll_ms: 50\ndrop_settle_ms: %d\n%s", drop,
+             settle_ms, more);
+    s_conf(f, extra);
+    snprintf(arg, sizeof arg, "--name=%s", name);
+    return s_spawn(f, arg, log);
+}
+
 static void test_drop_folder_done_after_acks_and_failed_with_reason(
     void **state)
 {
     fx_t *f = *state;
-    char drop[400], log[400], path[600], tmp[600], extra[900], out[2048];
-    snprintf(drop, sizeof drop, "%s/drop", f->dir);
-    snprintf(log, sizeof log, "%s/adapter.log", f->dir);
-    mkdir(drop, 0755);
-    snprintf(extra, sizeof extra,
-             "drop_dir: %s\npoll_ms: 50\ndrop_settle_ms: 300\n", drop);
-    s_conf(f, extra);
-    pid_t pid = s_spawn(f, "--name=adapter/drop-test", log);
+    char drop[400], log[400], path[600], tmp[600], out[2048];
+    s_drop_paths(f, drop, log);
+    pid_t pid = s_drop_daemon(f, drop, 300, "", "adapter/drop-test", log);
 
     /* written elsewhere, renamed in: taken at once */
     snprintf(tmp, sizeof tmp, "%s/.good.ndjson.tmp", drop);
@@ -489,16 +508,10 @@ static void test_drop_folder_done_after_acks_and_failed_with_reason(
 static void test_log_level_warn_keeps_warnings_drops_info(void **state)
 {
     fx_t *f = *state;
-    char drop[400], log[400], path[600], extra[900], cmd[700], out[8192];
-    snprintf(drop, sizeof drop, "%s/drop", f->dir);
-    snprintf(log, sizeof log, "%s/adapter.log", f->dir);
-    mkdir(drop, 0755);
-    snprintf(extra, sizeof extra,
-             "drop_dir: %s\npoll_ms: 50\ndrop_settle_ms: 100\n"
-             "log_level: warn\n",
-             drop);
-    s_conf(f, extra);
-    pid_t pid = s_spawn(f, "--name=adapter/log-test", log);
+    char drop[400], log[400], path[600], cmd[700], out[8192];
+    s_drop_paths(f, drop, log);
+    pid_t pid = s_drop_daemon(f, drop, 100, "log_level: warn\n",
+                              "adapter/log-test", log);
     snprintf(path, sizeof path, "%s/scan.bin", drop);
     s_write(path, "PK\0\x03\x04", 5);
     snprintf(path, sizeof path, "%s/failed/scan.bin.reason", drop);
@@ -527,10 +540,8 @@ static void test_drop_folder_never_reads_links_fifos_or_directories(
 {
     fx_t *f = *state;
     char drop[400], log[400], path[600], secret[400], victim[400];
-    char extra[900], out[8192], cmd[1400];
-    snprintf(drop, sizeof drop, "%s/drop", f->dir);
-    snprintf(log, sizeof log, "%s/adapter.log", f->dir);
-    assert_int_equal(mkdir(drop, 0755), 0);
+    char out[8192], cmd[1400];
+    s_drop_paths(f, drop, log);
     snprintf(path, sizeof path, "%s/failed", drop);
     assert_int_equal(mkdir(path, 0755), 0);
 
@@ -553,10 +564,8 @@ static void test_drop_folder_never_reads_links_fifos_or_directories(
     snprintf(path, sizeof path, "%s/scan.bin", drop);
     s_write(path, "PK\0\x03\x04", 5);
 
-    snprintf(extra, sizeof extra,
-             "drop_dir: %s\npoll_ms: 50\ndrop_settle_ms: 100\n", drop);
-    s_conf(f, extra);
-    pid_t pid = s_spawn(f, "--name=adapter/drop-special", log);
+    pid_t pid =
+        s_drop_daemon(f, drop, 100, "", "adapter/drop-special", log);
 
     static const struct {
         const char *name, *reason;
