@@ -167,7 +167,7 @@ typedef struct s_station {
     /* where GIOŚ says it is, to place it when a register is lent (a
      * preloaded list is read before any is) */
     char *woj, *pow, *gmi, *city;
-    int listed; /* read from a station list */
+    int listed;    /* read from a station list */
     char code[48]; /* v1 "Kod stacji", "" if unknown */
     double lat, lon;
     int has_coord;
@@ -654,7 +654,8 @@ static int s_place(s_ctx_t *c, int64_t id, const char *woj_name,
                      woj_name);
             return -1;
         }
-        int found = pow && gmi && !rz__env_gmina(c->out, woj, pow, gmi, city, g);
+        int found =
+            pow && gmi && !rz__env_gmina(c->out, woj, pow, gmi, city, g);
         snprintf(tenant, 8, "%s", found ? g : woj);
         return 0;
     }

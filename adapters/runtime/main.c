@@ -540,8 +540,9 @@ static int s_hash_token(void)
     }
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)buf[i] <= 0x20 || (unsigned char)buf[i] >= 0x7f) {
-            rzc_log(RZC_LOG_ERROR, "--hash-token: a bearer token is one word of "
-                                   "visible ASCII (byte %zu is not)",
+            rzc_log(RZC_LOG_ERROR,
+                    "--hash-token: a bearer token is one word of visible "
+                    "ASCII (byte %zu is not)",
                     i);
             return 2;
         }
@@ -644,7 +645,8 @@ int main(int argc, char **argv)
     /* a dry run talks to no broker: it needs no keys */
     if (!dry && (rc = rz_keyopts_load(&keys, conf.key, conf.server_key, err,
                                       sizeof err))) {
-        rzc_log(RZC_LOG_ERROR, "%s%s%s", conf_file ? conf_file : "", conf_file ? ": " : "", err);
+        rzc_log(RZC_LOG_ERROR, "%s%s%s", conf_file ? conf_file : "",
+                conf_file ? ": " : "", err);
         goto out;
     }
     rz_rt_t rt;

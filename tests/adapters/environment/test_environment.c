@@ -372,8 +372,7 @@ static void test_lent_register_names_a_gmina_like_make_sample(void **st)
     assert_string_equal(code, "02");
     assert_int_equal(rz__env_voivodeship(&out, "łódzkie", code), 0);
     assert_string_equal(code, "10");
-    assert_int_equal(rz__env_voivodeship(&out, "Bawaria", code),
-                     RZ_ENOTFOUND);
+    assert_int_equal(rz__env_voivodeship(&out, "Bawaria", code), RZ_ENOTFOUND);
     assert_int_equal(rz__env_gmina(&out, "02", "zgorzelecki", "Bogatynia",
                                    "Działoszyn", code),
                      0);
@@ -464,7 +463,8 @@ static void test_station_list_maps_every_station_to_its_gmina(void **st)
     (void)st;
 }
 
-static void test_station_list_without_register_or_tenant_is_quarantined(void **st)
+static void
+test_station_list_without_register_or_tenant_is_quarantined(void **st)
 {
     mod_t m;
     coll_t c;
@@ -564,7 +564,7 @@ static void test_sensors_polish_keys_give_the_same_events(void **st)
  */
 
 #define PRELOAD_117                                                            \
-    "teryt=1", "preload=" FIX "gios_station_findAll.json",                  \
+    "teryt=1", "preload=" FIX "gios_station_findAll.json",                     \
         "preload=" FIX "gios_station_sensors_117.json"
 
 static void test_getdata_pm10_of_sensor_14395(void **st)
@@ -1819,7 +1819,8 @@ static void test_open_checks_its_options(void **st)
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     static const char list[] = "[{\"id\":114},{\"a\":1}]";
-    assert_int_equal(write(fd, list, sizeof list - 1), (ssize_t)sizeof list - 1);
+    assert_int_equal(write(fd, list, sizeof list - 1),
+                     (ssize_t)sizeof list - 1);
     close(fd);
     assert_int_equal(
         rz_conf_set(M->options, conf, "preload", path, err, sizeof err), 0);
