@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ratusz/core/lmdb.h"
 #include "ratusz/core/log.h"
 
 #define S_TAIL_CHUNK (4u << 20)
@@ -618,23 +619,24 @@ int rz_sources_start(rz_sources_t **out, rz_rt_t *rt, uv_loop_t *loop,
     const char *drop = rt->conf->drop_dir;
     if (*drop) {
         /* created like data_dir, so a fresh install needs no mkdir */
-        if (mkdir(drop, 0750) != 0 && errno != EEXIST) {
-            snprintf(err, err_len, "drop_dir %s: %s", drop, strerror(errno));
+        int rc = rzc_mkdirs(drop, 0750);
+        if (rc) {
+            snprintf(err, err_len, "drop_dir %s: %s", drop, strerror(-rc));
             free(s);
-            return -errno;
+            return rc;
         }
         /* one path per file, the same after a restart: the progress key */
         char *real = realpath(drop, NULL);
         if (!real) {
-            snprintf(err, err_len, "drop_dir %s: %s", drop, strerror(errno));
+            rc = -errno;
+            snprintf(err, err_len, "drop_dir %s: %s", drop, strerror(-rc));
             free(s);
-            return -errno;
+            return rc;
         }
         snprintf(s->drop, sizeof s->drop, "%s", real);
         free(real);
         snprintf(s->done, sizeof s->done, "%s/done", s->drop);
         snprintf(s->failed, sizeof s->failed, "%s/failed", s->drop);
-        int rc;
         if ((rc = s_mkdir(s->done, err, err_len)) ||
             (rc = s_mkdir(s->failed, err, err_len))) {
             free(s);
