@@ -1422,10 +1422,10 @@ static int s_catchup_one(const rz_event_t *e, void *user)
     return k->stop;
 }
 
-/* The stream is quiet: whatever matching event is in the store past what
- * was delivered was dropped at the tail (or while reconnecting), where no
- * later event can reveal it. Read it back. */
-static int s_catch_up(rz_sub_t *s, rz_event_cb cb, void *user, int *stop)
+/* Once the subscription has been quiet for S_QUIET_US (then again only
+ * after as long): the store's head when it holds more than was delivered
+ * (caught_up), else 0. */
+static uint64_t s_quiet_head(rz_sub_t *s)
 {
     int64_t now = rz_now_us();
     if (now < s->quiet_from_us)
@@ -1436,7 +1436,16 @@ static int s_catch_up(rz_sub_t *s, rz_event_cb cb, void *user, int *stop)
         return 0;
     uint64_t head = h->head_seq;
     ratusz__v1__health__free_unpacked(h, NULL);
-    if (head <= s->caught_up)
+    return head > s->caught_up ? head : 0;
+}
+
+/* The stream is quiet: whatever matching event is in the store past what
+ * was delivered was dropped at the tail (or while reconnecting), where no
+ * later event can reveal it. Read it back. */
+static int s_catch_up(rz_sub_t *s, rz_event_cb cb, void *user, int *stop)
+{
+    uint64_t head = s_quiet_head(s);
+    if (!head)
         return 0;
     s_catchup_t k = {s, cb, user, 0, 0};
     rz_replay_t rp = {s->caught_up + 1, head + 1, s->prefix, 0, 0};
@@ -1644,16 +1653,7 @@ static int s_watch_push(rz_sub_t *s, rz_event_cb cb, void *user, int *stop)
  * at most once per quiet period. */
 static int s_watch_check(rz_sub_t *s)
 {
-    int64_t now = rz_now_us();
-    if (now < s->quiet_from_us)
-        return 0;
-    s->quiet_from_us = now + S_QUIET_US;
-    Ratusz__V1__Health *h = NULL;
-    if (rz_health(s->client, &h) < 0)
-        return 0;
-    uint64_t head = h->head_seq;
-    ratusz__v1__health__free_unpacked(h, NULL);
-    return head > s->caught_up ? s_watch_again(s) : 0;
+    return s_quiet_head(s) ? s_watch_again(s) : 0;
 }
 
 static int s_watch_recv(rz_sub_t *s, rz_event_cb cb, void *user,

@@ -46,6 +46,48 @@ static const char *const *s_strs(const rz_qrec_t *r, const char *out[S_NSTR])
     return out;
 }
 
+/* The texts of a record or an input: (u32 len, bytes) each. */
+static size_t s_strs_size(const char *const *strs, int n)
+{
+    size_t size = 0;
+    for (int i = 0; i < n; i++)
+        size += 4 + (strs[i] ? strlen(strs[i]) : 0);
+    return size;
+}
+
+static uint8_t *s_put_strs(uint8_t *p, const char *const *strs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        size_t l = strs[i] ? strlen(strs[i]) : 0;
+        rz__le32(p, (uint32_t)l);
+        if (l)
+            memcpy(p + 4, strs[i], l);
+        p += 4 + l;
+    }
+    return p;
+}
+
+/* Read n texts from *p (before end) into *o, each NUL-terminated, and
+ * point fields at them. 0, or -1 when the bytes end too soon. */
+static int s_take_strs(const uint8_t **p, const uint8_t *end, char **o,
+                       const char **const *fields, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (end - *p < 4)
+            return -1;
+        uint32_t l = rz__get_le32(*p);
+        *p += 4;
+        if ((size_t)(end - *p) < l)
+            return -1;
+        memcpy(*o, *p, l);
+        (*o)[l] = '\0';
+        *fields[i] = *o;
+        *o += l + 1;
+        *p += l;
+    }
+    return 0;
+}
+
 int rz_quarantine_put(rz_atxn_t *t, const rz_qrec_t *r, int replace,
                       uint64_t *id)
 {
@@ -53,8 +95,7 @@ int rz_quarantine_put(rz_atxn_t *t, const rz_qrec_t *r, int replace,
     s_strs(r, strs);
     size_t ilen = r->input ? strlen(r->input) : 0;
     size_t size = S_HEAD + 4 + r->len + (ilen ? 1 + 4 + ilen + 4 : 0);
-    for (int i = 0; i < S_NSTR; i++)
-        size += 4 + (strs[i] ? strlen(strs[i]) : 0);
+    size += s_strs_size(strs, S_NSTR);
     if (r->len > UINT32_MAX)
         return RZ_ETOOBIG;
     uint64_t n = replace && r->id ? r->id
@@ -74,14 +115,7 @@ int rz_quarantine_put(rz_atxn_t *t, const rz_qrec_t *r, int replace,
     rz__le64(p, r->line);
     p += 8;
     *p++ = (uint8_t)r->kind;
-    for (int i = 0; i < S_NSTR; i++) {
-        size_t l = strs[i] ? strlen(strs[i]) : 0;
-        rz__le32(p, (uint32_t)l);
-        p += 4;
-        if (l)
-            memcpy(p, strs[i], l);
-        p += l;
-    }
+    p = s_put_strs(p, strs, S_NSTR);
     rz__le32(p, (uint32_t)r->len);
     p += 4;
     if (r->len)
@@ -129,19 +163,8 @@ static rz_qrec_t *s_decode(uint64_t id, const MDB_val *v)
                                    &r->name,   &r->key,
                                    &r->reason, &r->content_type,
                                    &r->content_id};
-    for (int i = 0; i < S_NSTR; i++) {
-        if (end - p < 4)
-            goto bad;
-        uint32_t l = rz__get_le32(p);
-        p += 4;
-        if ((size_t)(end - p) < l)
-            goto bad;
-        memcpy(o, p, l);
-        o[l] = '\0';
-        *fields[i] = o;
-        o += l + 1;
-        p += l;
-    }
+    if (s_take_strs(&p, end, &o, fields, S_NSTR))
+        goto bad;
     if (end - p < 4)
         goto bad;
     uint32_t l = rz__get_le32(p);
@@ -246,8 +269,7 @@ int rz_kept_put(rz_atxn_t *t, const char *key, const rz_kept_t *k)
     const char *strs[S_KSTR] = {k->origin, k->name, k->content_type,
                                 k->content_id};
     size_t size = S_KHEAD + 8 + k->len;
-    for (int i = 0; i < S_KSTR; i++)
-        size += 4 + (strs[i] ? strlen(strs[i]) : 0);
+    size += s_strs_size(strs, S_KSTR);
     MDB_val kv = {strlen(key), (void *)key}, v = {size, NULL};
     int mrc =
         mdb_put(t->txn, t->s->inputs, &kv, &v, MDB_RESERVE | MDB_NOOVERWRITE);
@@ -262,13 +284,7 @@ int rz_kept_put(rz_atxn_t *t, const char *key, const rz_kept_t *k)
     rz__le64(p + 8, k->first_line);
     p += 16;
     *p++ = k->partial ? 1 : 0;
-    for (int i = 0; i < S_KSTR; i++) {
-        size_t l = strs[i] ? strlen(strs[i]) : 0;
-        rz__le32(p, (uint32_t)l);
-        if (l)
-            memcpy(p + 4, strs[i], l);
-        p += 4 + l;
-    }
+    p = s_put_strs(p, strs, S_KSTR);
     rz__le64(p, k->len);
     if (k->len)
         memcpy(p + 8, k->data, k->len);
@@ -302,19 +318,8 @@ rz_kept_t *rz_kept_get(rz_astore_t *s, const char *key, int *rc)
     p += S_KHEAD;
     const char **fields[S_KSTR] = {&k->origin, &k->name, &k->content_type,
                                    &k->content_id};
-    for (int i = 0; i < S_KSTR; i++) {
-        if (end - p < 4)
-            goto bad;
-        uint32_t l = rz__get_le32(p);
-        p += 4;
-        if ((size_t)(end - p) < l)
-            goto bad;
-        memcpy(o, p, l);
-        o[l] = '\0';
-        *fields[i] = o;
-        o += l + 1;
-        p += l;
-    }
+    if (s_take_strs(&p, end, &o, fields, S_KSTR))
+        goto bad;
     if (end - p < 8 || (uint64_t)(end - p - 8) != rz__get_le64(p))
         goto bad;
     k->len = (size_t)(end - p - 8);
