@@ -39,6 +39,7 @@
 #endif
 
 #include "audit.h"
+#include "log.h"
 #include "store.h"
 
 #include <errno.h>
@@ -148,7 +149,7 @@ static int s_fail(const char *what, int rc)
 {
     if (rc == 0 || !rzc_lmdb_is_lmdb(rc))
         return rc;
-    fprintf(stderr, "ratuszd: audit: %s: %s\n", what, mdb_strerror(rc));
+    rz_error("audit: %s: %s", what, mdb_strerror(rc));
     return rzc_lmdb_code(rc);
 }
 
@@ -327,8 +328,7 @@ static int s_commit(rz_audit_t *a, s_entry_t **e, size_t n)
     int rc = s_write(a, s_commit_txn, &b);
     if (rc) {
         rc = s_fail("commit", rc);
-        fprintf(stderr, "ratuszd: audit: %zu records lost: %s\n", n,
-                rz_strerror(rc));
+        rz_error("audit: %zu records lost: %s", n, rz_strerror(rc));
         return rc;
     }
     a->head_id = b.head_id;
@@ -668,10 +668,10 @@ int rz_audit_write(rz_audit_t *a, const rz_audit_entry_t *e)
     s_entry_t *c = s_entry_copy(e);
     if (!c) {
         atomic_fetch_add(&a->lost, 1);
-        fprintf(stderr,
-                "ratuszd: audit: out of memory: a record of %s by %s is "
-                "lost\n",
-                e->action ? e->action : "?", e->principal ? e->principal : "?");
+        rz_error("audit: out of memory: a record of %s by %s is "
+                 "lost",
+                 e->action ? e->action : "?",
+                 e->principal ? e->principal : "?");
         return RZ_ENOMEM;
     }
     pthread_mutex_lock(&a->mu);

@@ -68,6 +68,7 @@
 #endif
 
 #include "store.h"
+#include "log.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -285,7 +286,7 @@ static int s_event_time(const uint8_t *p, size_t len, int64_t *out)
 static int s_fail(const char *what, int rc)
 {
     if (rzc_lmdb_is_lmdb(rc) && rc != MDB_MAP_FULL)
-        fprintf(stderr, "ratuszd: store: %s: %s\n", what, mdb_strerror(rc));
+        rz_error("store: %s: %s", what, mdb_strerror(rc));
     return rzc_lmdb_code(rc);
 }
 
@@ -435,7 +436,7 @@ static int s_lock_dir(const char *dir)
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, S_FILE_MODE);
     if (fd < 0) {
         rc = -errno;
-        fprintf(stderr, "ratuszd: store: %s: %s\n", path, strerror(-rc));
+        rz_error("store: %s: %s", path, strerror(-rc));
         return rc;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -448,18 +449,16 @@ static int s_lock_dir(const char *dir)
                 holder = strtol(pid, NULL, 10);
             }
             if (holder > 0)
-                fprintf(stderr,
-                        "ratuszd: store: DATA_DIR %s is in use by ratuszd "
-                        "pid %ld\n",
-                        dir, holder);
+                rz_error("store: DATA_DIR %s is in use by ratuszd "
+                         "pid %ld",
+                         dir, holder);
             else
-                fprintf(stderr,
-                        "ratuszd: store: DATA_DIR %s is in use by another "
-                        "ratuszd\n",
-                        dir);
+                rz_error("store: DATA_DIR %s is in use by another "
+                         "ratuszd",
+                         dir);
             rc = -EBUSY;
         } else {
-            fprintf(stderr, "ratuszd: store: %s: %s\n", path, strerror(-rc));
+            rz_error("store: %s: %s", path, strerror(-rc));
         }
         close(fd);
         return rc;
@@ -467,8 +466,7 @@ static int s_lock_dir(const char *dir)
     /* one write of a fixed width replaces the old pid at once */
     int n = snprintf(pid, sizeof pid, "%-20ld\n", (long)getpid());
     if (pwrite(fd, pid, (size_t)n, 0) != n || ftruncate(fd, n) != 0)
-        fprintf(stderr, "ratuszd: store: %s: cannot write the pid: %s\n", path,
-                strerror(errno));
+        rz_error("store: %s: cannot write the pid: %s", path, strerror(errno));
     return fd;
 }
 
@@ -497,10 +495,9 @@ static int s_setup_txn(rz_store_t *s, MDB_txn *txn, void *arg)
         rc = mdb_put(txn, s->meta, &k, &v, 0);
     } else if (rc == 0 && (v.mv_size != strlen(S_VERSION) ||
                            memcmp(v.mv_data, S_VERSION, v.mv_size) != 0)) {
-        fprintf(stderr,
-                "ratuszd: store: layout version \"%.*s\" is not ours (%s)\n",
-                (int)(v.mv_size > 32 ? 32 : v.mv_size), (char *)v.mv_data,
-                S_VERSION);
+        rz_error("store: layout version \"%.*s\" is not ours (%s)",
+                 (int)(v.mv_size > 32 ? 32 : v.mv_size), (char *)v.mv_data,
+                 S_VERSION);
         return RZ_ESTORE;
     }
     if (rc)
@@ -565,7 +562,7 @@ int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts)
     s->md_run = EVP_MD_CTX_new();
     s->md_id = EVP_MD_CTX_new();
     if (!s->sha256 || !s->md || !s->md_run || !s->md_id) {
-        fprintf(stderr, "ratuszd: store: SHA-256 is not available\n");
+        rz_error("store: SHA-256 is not available");
         rc = RZ_ENOMEM;
         goto fail;
     }
@@ -592,7 +589,7 @@ int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts)
                            .map_size = opts->map_size};
     /* made durably: see rzc_lmdb_open */
     if ((rc = rzc_lmdb_open(&s->env, &env, why, sizeof why))) {
-        fprintf(stderr, "ratuszd: store: %s\n", why);
+        rz_error("store: %s", why);
         goto fail;
     }
     s_note_map(s);
@@ -608,11 +605,10 @@ int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts)
 
 lmdb_fail:
     if (rc == MDB_MAP_FULL)
-        fprintf(stderr, "ratuszd: store: %s: map_max %zu bytes is too small\n",
-                opts->dir, opts->map_max);
+        rz_error("store: %s: map_max %zu bytes is too small", opts->dir,
+                 opts->map_max);
     else if (rzc_lmdb_is_lmdb(rc))
-        fprintf(stderr, "ratuszd: store: %s: %s\n", opts->dir,
-                mdb_strerror(rc));
+        rz_error("store: %s: %s", opts->dir, mdb_strerror(rc));
     rc = rzc_lmdb_code(rc);
 fail:
     rz_store_close(&s);
@@ -747,7 +743,7 @@ static int s_hash_run(EVP_MD_CTX *run, const EVP_MD_CTX *md, uint8_t *out)
 
 static int s_hash_fail(void)
 {
-    fprintf(stderr, "ratuszd: store: SHA-256 failed\n");
+    rz_error("store: SHA-256 failed");
     return RZ_ESTORE;
 }
 
@@ -997,10 +993,9 @@ int rz_store_append(rz_store_t *s, rz_store_item_t *items, size_t n,
 
 fail:
     if (rc == RZ_ESTOREFULL && !s->full_logged) {
-        fprintf(stderr,
-                "ratuszd: store: full: the map is at map_max (%zu bytes); "
-                "appends fail until it is raised\n",
-                s->map_max);
+        rz_error("store: full: the map is at map_max (%zu bytes); "
+                 "appends fail until it is raised",
+                 s->map_max);
         s->full_logged = 1;
     }
     for (size_t i = 0; i < n; i++) {
