@@ -88,8 +88,9 @@
  * resynchronises after damage: a string not closed on its own line, or a
  * record still open when a line starts the next record in its column, is
  * quarantined as the bytes up to that line, and reading goes on there.
- * Minified input has no such anchor: a lost quote there may take the
- * records after it.
+ * Minified input (what the GIOŚ API sends) has no lines, but its records
+ * share their first member: a record that does not parse ends where the
+ * next "},{<that member>:" begins (s_resync_minified).
  *
  * Encodings. The input's encoding is decided from its bytes (core
  * rzc_text_decode) unless its content type names one; in a UTF-8 input a
@@ -1477,6 +1478,61 @@ static const char *const s_list_keys[] = {
     "Lista archiwalnych wyników pomiarów",
     NULL};
 
+/* Minified input has no lines to resynchronise on, but the records of a
+ * list repeat one shape: they all begin with the same member ({"id": in
+ * a GIOŚ station list). When the record at p does not parse on its own
+ * (e is where following its quotes and brackets ended, NULL at the end of
+ * the input: a lost quote turns every quote after it inside out), it ends
+ * where the next record begins, the first "},{<its first member name>:"
+ * after it, or the last one before the "}]" that ends the input. Returns
+ * that end, with why saying what was wrong; NULL when the record parses,
+ * or no end is to be found. */
+static const char *s_resync_minified(s_ctx_t *c, const char *p,
+                                     const char *e, char *why,
+                                     size_t why_len)
+{
+    const char *limit = e ? e : c->end;
+    if (s_col(c->base, p) >= 0 || limit - p < 4 || p[0] != '{' ||
+        p[1] != '"')
+        return NULL;
+    size_t span = (size_t)(limit - p) < 66 ? (size_t)(limit - p) : 66;
+    const char *q = memchr(p + 2, '"', span - 2);
+    if (!q || q + 1 >= limit || q[1] != ':')
+        return NULL;
+    if (e) {
+        json_error_t err;
+        json_t *j = json_loadb(p, (size_t)(e - p), JSON_DECODE_ANY, &err);
+        if (j) {
+            json_decref(j);
+            return NULL;
+        }
+    }
+    char pat[72];
+    size_t klen = (size_t)(q + 2 - p); /* {"id": */
+    pat[0] = '}';
+    pat[1] = ',';
+    memcpy(pat + 2, p, klen);
+    const char *b = memmem(p + klen, (size_t)(limit - (p + klen)), pat,
+                           klen + 2);
+    if (!b && !e) {
+        /* the last record of a root list: it ends before the list's ']',
+         * the input's last byte but blanks */
+        const char *z = c->end;
+        while (z > p && strchr(" \t\r\n", z[-1]))
+            z--;
+        if (z - p > 2 && z[-1] == ']' && z[-2] == '}')
+            b = z - 2;
+    }
+    if (!b)
+        return NULL;
+    json_t *j = s_load(p, (size_t)(b + 1 - p), why, why_len);
+    if (j) { /* whole after all: the damage was after it */
+        json_decref(j);
+        why[0] = '\0';
+    }
+    return b + 1;
+}
+
 /* The elements of the array at p ('['): each one a record. Returns the end
  * of the array, or NULL when the input ends inside it. dry: only find
  * the end, reporting nothing (the end of a wrapper's list, which is
@@ -1502,6 +1558,12 @@ static const char *s_array(s_ctx_t *c, const char *p, const char *prefix,
         snprintf(r.key, sizeof r.key, "%s[%zu]", prefix, i++);
         char damage[256];
         const char *e = s_elem_end(c, p, damage, sizeof damage);
+        if (!dry && !damage[0]) {
+            const char *b =
+                s_resync_minified(c, p, e, damage, sizeof damage);
+            if (b)
+                e = b;
+        }
         if (dry) {
             if (!e)
                 return NULL;

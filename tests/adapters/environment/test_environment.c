@@ -1646,6 +1646,82 @@ static void test_pretty_printed_damaged_record_takes_only_itself(void **st)
     (void)st;
 }
 
+/* Where record i of the minified station list (as the API sends it)
+ * starts: each begins with {"id": and ends with "},". */
+static size_t s_nth_minified(const char *t, size_t i)
+{
+    if (i == 0)
+        return 1;
+    const char *p = t;
+    for (size_t k = 0; k < i; k++) {
+        p = strstr(p + 1, "},{\"id\":");
+        assert_non_null(p);
+    }
+    return (size_t)(p + 2 - t);
+}
+
+/* The API's own minified list: a record that does not parse ends where
+ * the next one begins ("},{\"id\":"), and only it is quarantined. */
+static void test_minified_damaged_record_takes_only_itself(void **st)
+{
+    mod_t m;
+    coll_t c;
+    size_t len, vlen;
+    s_open(&m, "teryt=1");
+    char *t = s_read(FIX "gios_station_findAll.json", &len);
+    size_t r10 = s_nth_minified(t, 10), r11 = s_nth_minified(t, 11);
+
+    /* a lost quote: every quote after it would be read inside out */
+    size_t at = s_find(t + r10, "\",\"gegrLat\"") + r10;
+    char *v = s_splice(t, len, at, 1, "", &vlen);
+    s_coll_init(&c);
+    s_parse_mem(&m, &c, "findAll.json", v, vlen);
+    assert_int_equal(c.events, 206);
+    assert_int_equal(c.quarantined, 1);
+    assert_string_equal(s_q(&c, 0)->key, "[10]");
+    assert_non_null(strstr(s_q(&c, 0)->reason, "not valid JSON"));
+    assert_int_equal(s_q(&c, 0)->len, r11 - 1 - r10 - 1);
+    assert_memory_equal(s_q(&c, 0)->bytes, v + r10, r11 - 1 - r10 - 1);
+    assert_true(c.g[11].is_event);
+    free(v);
+    s_coll_free(&c);
+
+    /* a missing '}': the same */
+    at = s_find(t + r10, "}},") + r10;
+    v = s_splice(t, len, at, 1, "", &vlen);
+    s_coll_init(&c);
+    s_parse_mem(&m, &c, "findAll.json", v, vlen);
+    assert_int_equal(c.events, 206);
+    assert_int_equal(c.quarantined, 1);
+    assert_string_equal(s_q(&c, 0)->key, "[10]");
+    assert_true(c.g[11].is_event);
+    free(v);
+    s_coll_free(&c);
+
+    /* the last record damaged: it ends before the list's "]" */
+    size_t last = s_nth_minified(t, 206);
+    at = s_find(t + last, "\",\"gegrLat\"") + last;
+    v = s_splice(t, len, at, 1, "", &vlen);
+    s_coll_init(&c);
+    s_parse_mem(&m, &c, "findAll.json", v, vlen);
+    assert_int_equal(c.events, 206);
+    assert_int_equal(c.quarantined, 1);
+    assert_string_equal(s_q(&c, 0)->key, "[206]");
+    assert_int_equal(s_q(&c, 0)->len, vlen - 1 - last);
+    free(v);
+    s_coll_free(&c);
+
+    /* cut short inside a record: the file still fails whole */
+    s_coll_init(&c);
+    s_parse_cut(&m, &c, "findAll.json", t, r11 + 40, "the root array");
+    assert_int_equal(c.events, 11);
+    assert_int_equal(c.quarantined, 1);
+    s_coll_free(&c);
+    free(t);
+    s_close(&m);
+    (void)st;
+}
+
 static void test_pretty_printed_getdata_damaged_value(void **st)
 {
     mod_t m;
@@ -1864,6 +1940,7 @@ int main(void)
         cmocka_unit_test(test_variant_corrupted_record_in_the_middle),
         cmocka_unit_test(test_pretty_printed_damaged_record_takes_only_itself),
         cmocka_unit_test(test_pretty_printed_getdata_damaged_value),
+        cmocka_unit_test(test_minified_damaged_record_takes_only_itself),
         cmocka_unit_test(test_encoding_is_decided_per_field),
         cmocka_unit_test(test_several_documents_in_one_input),
         cmocka_unit_test(test_what_is_not_a_gios_response),
