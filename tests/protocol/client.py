@@ -92,6 +92,19 @@ def main():
         sub.connect(stream)
         time.sleep(0.3)
 
+        # WATCH (section 8.1): a DEALER of its own; pushes carry its corr.
+        watch = ctx.socket(zmq.DEALER)
+        watch.setsockopt(zmq.RCVTIMEO, 5000)
+        watch.setsockopt(zmq.LINGER, 0)
+        watch.connect(front)
+        wreq = api_pb2.WatchRequest(topic_prefix="1261011.budget.")
+        watch.send_multipart([b"WATCH", b"w1", wreq.SerializeToString()])
+        wcmd, wcorr, wbody = watch.recv_multipart()
+        wrep = api_pb2.WatchReply.FromString(wbody)
+        check(wcmd == b"WATCH" and wcorr == b"w1" and wrep.head_seq == 0
+              and wrep.window >= 65536 and list(wrep.prefixes) == ["1261011.budget."],
+              "WATCH answers the head, the window and the prefixes: %r" % wrep)
+
         # Pipelined publish: three PUBs in flight, then the replies.
         sent = []
         for i in range(3):
@@ -147,6 +160,24 @@ def main():
         check(got[0] == (b"1261011.budget.execution.v1", 1, 0, "py-0"),
               "stream message 1 has topic, seq, prev 0: %r" % (got[0],))
         check([g[2] for g in got] == [0, 1, 2], "prev is the previous seq of the topic")
+
+        # The same three events pushed to the watch, in seq order, and a
+        # CREDIT (no reply) for what was consumed.
+        pushed, consumed = [], 0
+        while len(pushed) < 3:
+            pcmd, pcorr, pbody = watch.recv_multipart()
+            check(pcmd == b"EVENTS" and pcorr == b"w1", "a push is EVENTS with the WATCH's corr")
+            lst = api_pb2.EventList.FromString(pbody)
+            pushed += [e.seq for e in lst.events]
+            consumed += len(pbody)
+            check(lst.next_seq == pushed[-1] + 1, "next_seq is one past the push")
+        check(pushed == [1, 2, 3], "the watch got seqs 1, 2, 3: %r" % pushed)
+        watch.send_multipart([b"CREDIT", b"c",
+                              api_pb2.Credit(consumed=consumed).SerializeToString()])
+        watch.send_multipart([b"UNWATCH", b"w2", b""])
+        ucmd, ucorr, _ = watch.recv_multipart()
+        check(ucmd == b"UNWATCH" and ucorr == b"w2", "CREDIT has no reply, UNWATCH has one")
+        watch.close()
 
         # Reads.
         cmd, body = request(b"GET", api_pb2.GetRequest(
