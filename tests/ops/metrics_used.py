@@ -29,7 +29,11 @@ import tempfile
 import time
 import urllib.request
 
-import yaml
+try:
+    import yaml
+except ImportError:
+    print("SKIPPED: Python's yaml module is missing (Debian: python3-yaml)")
+    sys.exit(77)
 
 PROMTOOL = "/usr/bin/promtool"
 
