@@ -4,8 +4,9 @@
 #   deploy/install-deps.sh                    build and run: compiler, CMake,
 #                                             ZeroMQ, protobuf-c, LMDB, ...
 #   deploy/install-deps.sh --with-test-tools  also clang (ASan/UBSan and
-#                                             libFuzzer), promtool, and
-#                                             Python with pyzmq and protobuf
+#                                             libFuzzer), promtool,
+#                                             systemd-analyze, and Python
+#                                             with pyzmq, protobuf and yaml
 #
 # Idempotent: when every package is already installed it does nothing and
 # needs no root. Otherwise it must run as root (apt-get).
@@ -38,7 +39,10 @@ BUILD_PKGS=(
 # Only the test suite needs these (clang and prometheus are ~100 MB each).
 TEST_PKGS=(
     clang               # -fsanitize=address,undefined and libFuzzer
-    prometheus          # for /usr/bin/promtool (checks the metrics format)
+    prometheus          # for /usr/bin/promtool (checks the metrics format,
+                        #   the alert rules and their unit tests)
+    python3-yaml        # tests/ops: reads the alert rules
+    systemd             # tests/ops: systemd-analyze verifies the units
     python3             # tests/protocol/client.py: a second client, written
     python3-zmq         #   from docs/PROTOCOL.md alone, on pyzmq and the
     python3-protobuf    #   classes protoc generates from proto/
