@@ -2,12 +2,14 @@
 """metrics_used.py - every metric the alerts and the dashboard use is one the
 broker really exports.
 
-    metrics_used.py RATUSZD RATUSZ_ADAPTER RATUSZ SOURCE_DIR
+    metrics_used.py RATUSZD RATUSZ_ADAPTER RATUSZ SOURCE_DIR [KAFKA KAFKA_MOCK]
 
 Starts a real ratuszd on loopback with a temp store, runs a real
-ratusz-adapter import against it (so the components' ratusz_component_*
+ratusz-adapter import against it and, when given, a real ratusz-kafka
+against librdkafka's mock cluster (so the components' ratusz_component_*
 families exist), opens a consumer group and publishes one conflicting event
-(so the lag and rejection families exist), then scrapes /metrics. Every
+(so the lag and rejection families exist), then scrapes /metrics. Without
+the bridge, an expression using a metric only the bridge reports fails. Every
 PromQL expression of deploy/prometheus/alerts.yml and of each dashboard in
 deploy/grafana/ is taken apart: each metric name it selects must be a sample
 name in the scrape (so a histogram is used through its _bucket, _sum and
@@ -257,7 +259,36 @@ def scrape(port):
         return r.read().decode()
 
 
-def run_broker_and_scrape(ratuszd, adapter, cli, src, work):
+def run_bridge(kafka, mock, front, mport, work):
+    """ratusz-kafka (mode out) until its first report reached the broker."""
+    cluster = subprocess.Popen([mock, "--topic", "ratusz.02.registry:1"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               text=True)
+    bridge = None
+    try:
+        bootstrap = cluster.stdout.readline().strip()
+        bridge = subprocess.Popen([kafka, "--broker", front, "--data-dir",
+                                   os.path.join(work, "kafka"), "--name",
+                                   "kafka/out", "--report-interval", "200",
+                                   "--kafka", "bootstrap.servers=" + bootstrap])
+        for _ in range(100):
+            if 'kind="kafka-bridge"' in scrape(mport):
+                return
+            time.sleep(0.1)
+        raise RuntimeError("ratusz-kafka did not report to the broker in 10 s")
+    finally:
+        for p in (bridge, cluster):
+            if p is None:
+                continue
+            p.terminate()
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def run_broker_and_scrape(ratuszd, adapter, cli, src, work, kafka, mock):
     front = "tcp://127.0.0.1:%d" % free_port()
     stream = "tcp://127.0.0.1:%d" % free_port()
     mport = free_port()
@@ -290,6 +321,8 @@ def run_broker_and_scrape(ratuszd, adapter, cli, src, work):
         ev["data"] = {"changed": True}
         subprocess.run([cli, "-e", front, "pub"], input=json.dumps(ev) + "\n",
                        text=True, timeout=30, capture_output=True)
+        if kafka:
+            run_bridge(kafka, mock, front, mport, work)
         return scrape(mport)
     finally:
         broker.terminate()
@@ -301,10 +334,11 @@ def run_broker_and_scrape(ratuszd, adapter, cli, src, work):
 
 
 def main():
-    if len(sys.argv) != 5:
+    if len(sys.argv) not in (5, 7):
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
         return 2
-    ratuszd, adapter, cli, src = sys.argv[1:]
+    ratuszd, adapter, cli, src = sys.argv[1:5]
+    kafka, mock = sys.argv[5:7] if len(sys.argv) == 7 else (None, None)
     alerts = os.path.join(src, "deploy/prometheus/alerts.yml")
     tests = os.path.join(src, "deploy/prometheus/alerts.test.yml")
     gdir = os.path.join(src, "deploy/grafana")
@@ -312,7 +346,8 @@ def main():
                         if f.endswith(".json"))
     work = tempfile.mkdtemp(prefix="ratusz-ops-")
     try:
-        body = run_broker_and_scrape(ratuszd, adapter, cli, src, work)
+        body = run_broker_and_scrape(ratuszd, adapter, cli, src, work, kafka,
+                                     mock)
         names = exported(body)
         print("the broker exports %d sample names" % len(names))
         for family in ("ratusz_component_records_read_total",
