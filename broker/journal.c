@@ -137,9 +137,11 @@ size_t rz_journal_event_size(const rz_store_entry_t *e)
            e->subject_len + e->topic_len;
 }
 
+/* Bytes already in place (the writer builds stored bytes inside the
+ * record) are left as they are. */
 static uint8_t *s_put_bytes(uint8_t *p, const void *src, size_t len)
 {
-    if (len)
+    if (len && p != src)
         memcpy(p, src, len);
     return p + len;
 }

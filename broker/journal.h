@@ -92,7 +92,10 @@ size_t rz_journal_event_size(const rz_store_entry_t *e);
 
 /* Encode count events (seqs first .. first + count - 1, in order) into
  * out, which has room for RZ_JOURNAL_HDR plus rz_journal_event_size of
- * each. Returns the record's length. */
+ * each. Returns the record's length. An event's stored bytes may already
+ * be where the record keeps them (RZ_JOURNAL_EVENT bytes after the end of
+ * the event before, the first after RZ_JOURNAL_HDR): they are not copied
+ * then. */
 size_t rz_journal_record_encode(uint8_t *out, const rz_store_entry_t *e,
                                 size_t count, int64_t ingest_time);
 

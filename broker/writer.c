@@ -308,8 +308,6 @@ typedef struct s_journal_writer {
     size_t cap_entries;
     uint8_t *digests, *found;
     size_t cap_digests, cap_found;
-    uint8_t *stored;
-    size_t cap_stored;
     s_node_t **added;
     size_t cap_added;
     /* the applier */
@@ -529,17 +527,14 @@ static void s_journal_publishes(s_journal_writer_t *w, s_group_t *g)
         }
     }
     size_t n = g->n_items;
-    uint64_t cost = 0, first = w->next_seq, stored_need = 0;
+    uint64_t cost = 0, first = w->next_seq;
     size_t n_new = 0, rec_len = RZ_JOURNAL_HDR;
     int64_t ingest_time = rz_now_us();
     s_batch_t *bt = NULL;
     if (rc || !n)
         goto out;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         cost += s_cost(&g->items[i]);
-        stored_need += g->items[i].len + RZ_STORE_STAMP_MAX +
-                       g->items[i].principal_len;
-    }
     s_prune(w, atomic_load(&b->applied));
     if ((rc = s_room(w, cost)))
         goto out;
@@ -548,7 +543,6 @@ static void s_journal_publishes(s_journal_writer_t *w, s_group_t *g)
         (rc = s_grow((void **)&w->digests, &w->cap_digests,
                      n * RZ_STORE_DIGEST, 1)) ||
         (rc = s_grow((void **)&w->found, &w->cap_found, n, 1)) ||
-        (rc = s_grow((void **)&w->stored, &w->cap_stored, stored_need, 1)) ||
         (rc = s_grow((void **)&w->added, &w->cap_added, n, sizeof *w->added)))
         goto out;
     for (size_t i = 0; i < n && !rc; i++)
@@ -577,7 +571,9 @@ static void s_journal_publishes(s_journal_writer_t *w, s_group_t *g)
     bt->n = 0;
     bt->rec = (uint8_t *)&bt->nodes[n];
 
-    size_t off = 0;
+    /* each event's stored bytes are written where the record keeps them
+     * (rz_journal_record_encode leaves them in place): no other copy */
+    uint8_t *at = bt->rec + RZ_JOURNAL_HDR;
     for (size_t i = 0; i < n && !rc; i++) {
         rz_store_item_t *it = &g->items[i];
         const uint8_t *dg = w->digests + i * RZ_STORE_DIGEST;
@@ -605,17 +601,17 @@ static void s_journal_publishes(s_journal_writer_t *w, s_group_t *g)
         it->prev_topic_seq = tp->seq;
         tp->seq = it->seq;
         rz_store_entry_t *e = &w->entries[n_new];
-        uint8_t *st = w->stored + off;
+        uint8_t *st = at + RZ_JOURNAL_EVENT;
         if (it->len)
             memcpy(st, it->bytes, it->len);
         size_t slen = it->len + rz_store_stamp(st + it->len, it->seq,
                                                ingest_time, it->principal,
                                                it->principal_len);
-        off += slen;
         *e = (rz_store_entry_t){it->seq, it->prev_topic_seq, it->time, st,
                                 slen, it->source, it->source_len, it->id,
                                 it->id_len, it->subject, it->subject_len,
                                 it->topic, it->topic_len, dg};
+        at += rz_journal_event_size(e);
         node = &bt->nodes[n_new];
         *node = (s_node_t){NULL, h, it->seq, it->source, it->id,
                            it->source_len, it->id_len, dg};
@@ -629,8 +625,11 @@ static void s_journal_publishes(s_journal_writer_t *w, s_group_t *g)
                                            ingest_time);
         bt->first = first;
         bt->last = w->next_seq - 1;
+        uint64_t t0 = s_mono_us();
         rc = rz_journal_append(b->journal, bt->rec, bt->len, bt->last,
                                atomic_load(&b->applied));
+        if (!rc) /* a group commit, as STATS counts them: the ack's flush */
+            rz_stats_commit(b->stats, s_mono_us() - t0, n);
     }
     if (rc) {
         /* nothing of this group is journaled: forget it, newest first */
@@ -706,6 +705,17 @@ out:
     s_run_flush(b, &run, ingest_time);
 }
 
+/* Bytes of journal records in one group, waiting for the applier, and in
+ * one LMDB transaction, each at most (a group or transaction still takes
+ * one request or record whole): a sixteenth of the memory budget. The
+ * front holds up to a quarter in requests and their decoded copies, and a
+ * record being written, one being applied and the transaction's dirty
+ * pages come on top. */
+static uint64_t s_journal_share(const rz_broker_t *b)
+{
+    return b->cfg->memory_budget / 16;
+}
+
 /* The applier: stores journaled records in LMDB, up to commit_max events
  * per transaction, and publishes how far it got. A failed transaction is
  * tried again (the writer refuses publishes meanwhile); when stopping, what
@@ -724,9 +734,12 @@ static void *s_applier_main(void *arg)
             pthread_cond_wait(&w->cv, &w->mu);
         s_batch_t *first = w->q_head, *last = first;
         size_t events = first ? first->last - first->first + 1 : 0;
-        while (last && last->queued && events < b->cfg->commit_max) {
+        uint64_t bytes = first ? first->len : 0;
+        while (last && last->queued && events < b->cfg->commit_max &&
+               bytes < s_journal_share(b)) {
             last = last->queued;
             events += last->last - last->first + 1;
+            bytes += last->len;
         }
         pthread_mutex_unlock(&w->mu);
         if (!first)
@@ -745,7 +758,6 @@ static void *s_applier_main(void *arg)
             if (bt == last)
                 break;
         }
-        uint64_t t0 = s_mono_us();
         if (!rc)
             rc = rz_store_apply(b->store, entries, n);
         uint64_t t1 = s_mono_us();
@@ -761,6 +773,7 @@ static void *s_applier_main(void *arg)
                                              : S_STORE_DISK_FULL);
             pthread_mutex_lock(&w->mu);
             int stop = w->stop;
+            pthread_cond_broadcast(&w->cv); /* a writer waiting for room */
             pthread_mutex_unlock(&w->mu);
             if (stop)
                 break;
@@ -768,7 +781,6 @@ static void *s_applier_main(void *arg)
             nanosleep(&ts, NULL);
             continue;
         }
-        rz_stats_commit(b->stats, t1 - t0, n);
         if (atomic_exchange(&b->apply_failing, 0))
             s_faults_clear(&faults, t1);
         pthread_mutex_lock(&w->mu);
@@ -802,19 +814,21 @@ static int s_journal_start(s_journal_writer_t *w, rz_broker_t *b)
 }
 
 /* Wait while the journaled events LMDB does not hold yet take more than
- * a quarter of the memory budget: the front stops reading meanwhile. */
+ * their share of the memory budget: the front stops reading meanwhile. */
 static void s_journal_backpressure(s_journal_writer_t *w)
 {
-    uint64_t limit = w->b->cfg->memory_budget / 4;
+    uint64_t limit = s_journal_share(w->b);
     s_prune(w, atomic_load(&w->b->applied));
     if (w->pending_bytes <= limit)
         return;
+    /* the applier moves b->applied under the mutex: checked under it, a
+     * wake-up cannot fall between the check and the wait */
     pthread_mutex_lock(&w->mu);
-    while (w->pending_bytes > limit && !atomic_load(&w->b->apply_failing)) {
-        pthread_cond_wait(&w->cv, &w->mu);
-        pthread_mutex_unlock(&w->mu);
+    for (;;) {
         s_prune(w, atomic_load(&w->b->applied));
-        pthread_mutex_lock(&w->mu);
+        if (w->pending_bytes <= limit || atomic_load(&w->b->apply_failing))
+            break;
+        pthread_cond_wait(&w->cv, &w->mu);
     }
     pthread_mutex_unlock(&w->mu);
 }
@@ -841,7 +855,6 @@ static void s_journal_stop(s_journal_writer_t *w)
     free(w->entries);
     free(w->digests);
     free(w->found);
-    free(w->stored);
     free(w->added);
 }
 
@@ -921,6 +934,7 @@ void *rz_writer_main(void *arg)
             break;
         }
         size_t events = 0;
+        uint64_t bytes = 0;
         while (got) {
             if (!job) {
                 running = 0; /* stop after this group */
@@ -933,8 +947,10 @@ void *rz_writer_main(void *arg)
             } else {
                 g.jobs[g.n_jobs++] = job;
                 events += job->kind == RZ_JOB_PUBLISH ? job->n : 1;
+                bytes += job->held;
             }
-            if (events >= b->cfg->commit_max)
+            if (events >= b->cfg->commit_max ||
+                (w && bytes >= s_journal_share(b)))
                 break;
             job = s_recv_job(pipe, ZMQ_DONTWAIT, &got);
         }
