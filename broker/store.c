@@ -1228,7 +1228,13 @@ uint64_t rz_store_room(rz_store_t *s)
 {
     MDB_envinfo info;
     MDB_stat st;
-    if (!s || mdb_env_info(s->env, &info) || mdb_env_stat(s->env, &st))
+    if (!s)
+        return 0;
+    /* both read the meta pages through the map: not while it is resized */
+    pthread_rwlock_rdlock(&s->lock);
+    int rc = mdb_env_info(s->env, &info) || mdb_env_stat(s->env, &st);
+    pthread_rwlock_unlock(&s->lock);
+    if (rc)
         return 0;
     uint64_t used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
     return used < s->map_max ? s->map_max - used : 0;
