@@ -109,6 +109,7 @@ typedef struct rz_broker {
     rz_journal_t *journal;
     atomic_uint_fast64_t applied; /* every seq up to this is in LMDB */
     atomic_uint_fast64_t acked;   /* the front's: the highest seq acked */
+    atomic_int read_waiting;      /* the front holds reads for the applier */
     atomic_int apply_failing;     /* the applier's last failure, 0 when its
                                      last transaction committed */
     int64_t started_us;

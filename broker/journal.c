@@ -540,6 +540,10 @@ int rz_journal_recover(rz_journal_t *j, rz_store_t *store)
     /* everything the segments hold is in the store now */
     for (size_t i = 0; i < j->n_segs; i++)
         j->segs[i].last = 0;
+    /* the first segment is made now rather than by the first publish,
+     * which would wait for it; without room, the first append tries again */
+    if (!j->n_segs)
+        (void)s_make_seg(j, 0);
     rc = applied;
 out:
     for (size_t i = 0; bufs && i < j->n_segs; i++)

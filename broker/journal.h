@@ -69,7 +69,8 @@ void rz_journal_close(rz_journal_t **j);
 /* Apply to the store every event the journal holds past the store's
  * head, in one store transaction per record, with the store's sync.
  * Afterwards every segment may be written again. Returns the number of
- * events applied, or a negative code from rz_store_apply. */
+ * events applied, or a negative code from rz_store_apply. Makes the first
+ * segment of a new journal. */
 int rz_journal_recover(rz_journal_t *j, rz_store_t *store);
 
 /* Append one encoded record (rz_journal_record_*) and fdatasync it.

@@ -1711,7 +1711,8 @@ static int s_reads_log(s_req_t *q)
     zmq_msg_t *cmd = &q->frames[1 + delim];
     static const char *const reads[] = {"GET",   "QUERY",     "REPLAY",
                                         "FETCH", "COMMIT",    "GROUP",
-                                        "WATCH", "CONSUMERS", "VERIFY"};
+                                        "WATCH", "CONSUMERS", "VERIFY",
+                                        "STATS"};
     for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++)
         if (s_cmd_is(cmd, reads[i]))
             return 1;
@@ -1745,6 +1746,7 @@ static int s_defer(s_front_t *f, s_req_t *q)
         f->deferred = d;
     f->deferred_tail = d;
     f->n_deferred++;
+    atomic_store(&f->b->read_waiting, 1); /* the applier: no time to wait */
     return 1;
 }
 
@@ -1764,6 +1766,8 @@ static void s_deferred_run(s_front_t *f)
         s_req_close(&d->q);
         free(d);
     }
+    if (!f->deferred)
+        atomic_store(&f->b->read_waiting, 0);
 }
 
 static void s_pipe_in(s_front_t *f)

@@ -283,6 +283,7 @@ typedef struct s_batch {
     struct s_batch *next;   /* the writer's, oldest first */
     struct s_batch *queued; /* the applier's queue */
     uint64_t first, last;
+    uint64_t queued_us;     /* when it went to the applier */
     size_t n, bytes;        /* events; the whole allocation */
     uint64_t cost;          /* estimated LMDB bytes */
     uint8_t *rec;
@@ -303,6 +304,7 @@ typedef struct s_journal_writer {
     uint64_t pending_bytes, pending_cost;
     uint64_t next_seq;
     uint64_t full_room; /* the map's room when it was last found full */
+    uint64_t full_disk; /* the disk's room then */
     /* scratch of one group */
     rz_store_entry_t *entries;
     size_t cap_entries;
@@ -316,6 +318,8 @@ typedef struct s_journal_writer {
     pthread_mutex_t mu;
     pthread_cond_t cv;        /* queue changed, or applied moved */
     s_batch_t *q_head, *q_tail;
+    uint64_t q_events, q_bytes; /* in the queue */
+    int wants_room;             /* the writer waits for the applier */
     int stop;
 } s_journal_writer_t;
 
@@ -465,10 +469,17 @@ static int s_room(s_journal_writer_t *w, uint64_t cost)
         return RZ_ESTOREFULL;
     }
     w->full_room = 0;
+    /* the same for the disk: full until it has more room than then */
     struct statvfs vf;
-    if (statvfs(b->cfg->data_dir, &vf) == 0 &&
-        (uint64_t)vf.f_bavail * vf.f_frsize < need + S_DISK_RESERVE)
-        return RZ_EDISKFULL;
+    if (statvfs(b->cfg->data_dir, &vf) == 0) {
+        uint64_t avail = (uint64_t)vf.f_bavail * vf.f_frsize;
+        if (avail < need + S_DISK_RESERVE ||
+            (w->full_disk && avail <= w->full_disk)) {
+            w->full_disk = avail ? avail : 1;
+            return RZ_EDISKFULL;
+        }
+        w->full_disk = 0;
+    }
     return 0;
 }
 
@@ -666,11 +677,14 @@ static void s_journal_publishes(s_journal_writer_t *w, s_group_t *g)
         w->pending_bytes += bt->bytes;
         w->pending_cost += bt->cost;
         pthread_mutex_lock(&w->mu);
+        bt->queued_us = s_mono_us();
         if (w->q_tail)
             w->q_tail->queued = bt;
         else
             w->q_head = bt;
         w->q_tail = bt;
+        w->q_events += n_new;
+        w->q_bytes += bt->len;
         pthread_cond_broadcast(&w->cv);
         pthread_mutex_unlock(&w->mu);
         bt = NULL;
@@ -716,6 +730,43 @@ static uint64_t s_journal_share(const rz_broker_t *b)
     return b->cfg->memory_budget / 16;
 }
 
+/* How long the applier lets records gather before it stores them, unless
+ * a read waits for them, the writer waits for room, or commit_max events
+ * are there. Each LMDB commit writes every B-tree page it touches and
+ * flushes twice: applying every small record at once would cost the disk
+ * (and the journal's flushes, which share it) more than the acks gain. */
+#define S_APPLY_DELAY_US 20000
+
+/* Whether the applier should take the queue now (w->mu held). */
+static int s_apply_now(s_journal_writer_t *w)
+{
+    rz_broker_t *b = w->b;
+    if (!w->q_head)
+        return w->stop;
+    return w->stop || w->wants_room || atomic_load(&b->read_waiting) ||
+           w->q_events >= b->cfg->commit_max ||
+           w->q_bytes >= s_journal_share(b) ||
+           s_mono_us() - w->q_head->queued_us >= S_APPLY_DELAY_US;
+}
+
+/* Wait for the queue to change (w->mu held); with records queued, for at
+ * most a millisecond, to see a waiting read or their age soon enough. */
+static void s_apply_wait(s_journal_writer_t *w)
+{
+    if (!w->q_head) {
+        pthread_cond_wait(&w->cv, &w->mu);
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+}
+
 /* The applier: stores journaled records in LMDB, up to commit_max events
  * per transaction, and publishes how far it got. A failed transaction is
  * tried again (the writer refuses publishes meanwhile); when stopping, what
@@ -730,8 +781,8 @@ static void *s_applier_main(void *arg)
     pthread_setname_np(pthread_self(), "rz-applier");
     for (;;) {
         pthread_mutex_lock(&w->mu);
-        while (!w->q_head && !w->stop)
-            pthread_cond_wait(&w->cv, &w->mu);
+        while (!s_apply_now(w))
+            s_apply_wait(w);
         s_batch_t *first = w->q_head, *last = first;
         size_t events = first ? first->last - first->first + 1 : 0;
         uint64_t bytes = first ? first->len : 0;
@@ -784,6 +835,12 @@ static void *s_applier_main(void *arg)
         if (atomic_exchange(&b->apply_failing, 0))
             s_faults_clear(&faults, t1);
         pthread_mutex_lock(&w->mu);
+        for (s_batch_t *bt = first;; bt = bt->queued) {
+            w->q_events -= bt->n;
+            w->q_bytes -= bt->len;
+            if (bt == last)
+                break;
+        }
         w->q_head = last->queued;
         if (!w->q_head)
             w->q_tail = NULL;
@@ -805,8 +862,12 @@ static int s_journal_start(s_journal_writer_t *w, rz_broker_t *b)
     atomic_store(&b->applied, head);
     if (rz_store_topic_heads(b->store, s_topic_head, w) < 0)
         return RZ_ESTORE;
+    pthread_condattr_t ca;
     pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cv, &ca);
+    pthread_condattr_destroy(&ca);
     if (pthread_create(&w->applier, NULL, s_applier_main, w) != 0)
         return RZ_ENOMEM;
     w->applier_on = 1;
@@ -828,8 +889,11 @@ static void s_journal_backpressure(s_journal_writer_t *w)
         s_prune(w, atomic_load(&w->b->applied));
         if (w->pending_bytes <= limit || atomic_load(&w->b->apply_failing))
             break;
+        w->wants_room = 1;
+        pthread_cond_broadcast(&w->cv); /* the applier: no time to wait */
         pthread_cond_wait(&w->cv, &w->mu);
     }
+    w->wants_room = 0;
     pthread_mutex_unlock(&w->mu);
 }
 
