@@ -513,7 +513,8 @@ int rz_journal_recover(rz_journal_t *j, rz_store_t *store)
             off += (size_t)len;
         }
     }
-    qsort(found, n_found, sizeof *found, s_found_cmp);
+    if (n_found)
+        qsort(found, n_found, sizeof *found, s_found_cmp);
 
     uint64_t head = rz_store_head(store);
     for (size_t k = 0; k < n_found; k++) {

@@ -1054,9 +1054,11 @@ static int s_apply_txn(rz_store_t *s, MDB_txn *txn, void *arg)
         }
         uint64_t seq = ++head;
 
-        memcpy(idkey, e->source, e->source_len);
+        if (e->source_len)
+            memcpy(idkey, e->source, e->source_len);
         idkey[e->source_len] = 0;
-        memcpy(idkey + e->source_len + 1, e->id, e->id_len);
+        if (e->id_len)
+            memcpy(idkey + e->source_len + 1, e->id, e->id_len);
         MDB_val idk = {e->source_len + 1 + e->id_len, idkey};
         s_put_be64(idval, seq);
         memcpy(idval + 8, e->digest, S_ID_DIGEST);
@@ -1198,9 +1200,11 @@ int rz_store_ids_find(rz_store_t *s, rz_store_item_t *items, size_t n,
         rz_store_item_t *it = &items[i];
         if (it->code || found[i])
             continue;
-        memcpy(key, it->source, it->source_len);
+        if (it->source_len)
+            memcpy(key, it->source, it->source_len);
         key[it->source_len] = 0;
-        memcpy(key + it->source_len + 1, it->id, it->id_len);
+        if (it->id_len)
+            memcpy(key + it->source_len + 1, it->id, it->id_len);
         MDB_val k = {it->source_len + 1 + it->id_len, key}, v;
         rc = mdb_get(txn, s->ids, &k, &v);
         if (rc == MDB_NOTFOUND) {

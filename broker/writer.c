@@ -376,8 +376,9 @@ static s_node_t *s_id_find(s_journal_writer_t *w, const rz_store_item_t *it,
     for (s_node_t *n = w->ids[h & w->ids_mask]; n; n = n->next)
         if (n->hash == h && n->source_len == it->source_len &&
             n->id_len == it->id_len &&
-            !memcmp(n->source, it->source, it->source_len) &&
-            !memcmp(n->id, it->id, it->id_len))
+            (!it->source_len ||
+             !memcmp(n->source, it->source, it->source_len)) &&
+            (!it->id_len || !memcmp(n->id, it->id, it->id_len)))
             return n;
     return NULL;
 }
