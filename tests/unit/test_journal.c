@@ -137,6 +137,7 @@ static void test_journal_recovery_applies_synced_records_past_the_head(
     assert_int_equal(rz_store_verify(f->store, 0, &vr), 0);
     assert_true(vr.ok);
     free(vr.reason);
+    free(vr.invalid_reason);
 }
 
 static void test_journal_torn_tail_ends_the_recovery(void **state)
