@@ -29,7 +29,7 @@
 
 typedef struct s_seg {
     int fd;
-    unsigned no;   /* NNNNNNNN.seg */
+    unsigned no; /* NNNNNNNN.seg */
     size_t size;
     uint64_t last; /* the highest seq written into it; 0: none */
 } s_seg_t;
@@ -40,7 +40,7 @@ struct rz_journal {
     s_seg_t *segs;
     size_t n_segs, cap_segs;
     size_t cur_i;
-    size_t off;   /* where the next record goes in cur */
+    size_t off; /* where the next record goes in cur */
     int have_cur;
     unsigned next_no;
     int broken;
@@ -218,7 +218,9 @@ int rz_journal_record_parse(const uint8_t *p, size_t avail,
     uint64_t first = s_get64(p + 16);
     if (!first || first > UINT64_MAX - count)
         return RZ_EDECODE;
-    rz_journal_record_t r = {.p = p, .len = len, .first = first,
+    rz_journal_record_t r = {.p = p,
+                             .len = len,
+                             .first = first,
                              .count = count,
                              .ingest_time = (int64_t)s_get64(p + 24),
                              .at = RZ_JOURNAL_HDR};
@@ -361,8 +363,7 @@ static int s_make_seg(rz_journal_t *j, size_t need)
     return (int)(j->n_segs - 1);
 }
 
-int rz_journal_open(rz_journal_t **out, const char *data_dir,
-                    size_t seg_size)
+int rz_journal_open(rz_journal_t **out, const char *data_dir, size_t seg_size)
 {
     rz_journal_t *j = NULL;
     DIR *d = NULL;
@@ -507,8 +508,8 @@ int rz_journal_recover(rz_journal_t *j, rz_store_t *store)
                 cap_found = cap;
             }
             next = r.first + r.count;
-            found[n_found++] = (s_found_t){r.first, next - 1, i, off,
-                                           (size_t)len};
+            found[n_found++] =
+                (s_found_t){r.first, next - 1, i, off, (size_t)len};
             j->segs[i].last = next - 1;
             off += (size_t)len;
         }
@@ -598,7 +599,7 @@ int rz_journal_append(rz_journal_t *j, const uint8_t *rec, size_t len,
             rz_error("journal: cannot make a segment of %zu bytes in %s: %s",
                      s_new_size(j, len), j->dir, strerror(-i));
             return i == -ENOSPC || i == -EDQUOT || i == -EIO ? RZ_EDISKFULL
-                                                              : RZ_ESTORE;
+                                                             : RZ_ESTORE;
         }
         j->cur_i = (size_t)i;
         j->have_cur = 1;
@@ -607,8 +608,8 @@ int rz_journal_append(rz_journal_t *j, const uint8_t *rec, size_t len,
     s_seg_t *sg = &j->segs[j->cur_i];
     size_t done = 0;
     while (done < len) {
-        ssize_t w = pwrite(sg->fd, rec + done, len - done,
-                           (off_t)(j->off + done));
+        ssize_t w =
+            pwrite(sg->fd, rec + done, len - done, (off_t)(j->off + done));
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {

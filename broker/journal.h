@@ -60,8 +60,7 @@ typedef struct rz_journal rz_journal_t;
 /* Open (creating if missing) DATA_DIR/journal, segments of seg_size
  * bytes (smaller when the file system has less than 8 segments' worth
  * free, never under 64 KiB). Returns 0 and *out, or -errno. */
-int rz_journal_open(rz_journal_t **out, const char *data_dir,
-                    size_t seg_size);
+int rz_journal_open(rz_journal_t **out, const char *data_dir, size_t seg_size);
 
 /* Close the segments. Safe with NULL and twice. */
 void rz_journal_close(rz_journal_t **j);
@@ -107,8 +106,8 @@ typedef struct rz_journal_record {
     uint64_t first; /* seq of the first event */
     uint32_t count;
     int64_t ingest_time;
-    size_t at;      /* rz_journal_record_next: offset of the next event */
-    uint32_t i;     /* and its index */
+    size_t at;  /* rz_journal_record_next: offset of the next event */
+    uint32_t i; /* and its index */
 } rz_journal_record_t;
 
 /* Check the record at p (at most avail bytes): magic, length, CRC, and

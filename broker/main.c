@@ -208,8 +208,8 @@ int main(int argc, char **argv)
     if (jrc == 0)
         jrc = rz_journal_recover(journal, b.store);
     if (jrc < 0) {
-        rz_error("cannot recover the journal in %s/journal: %s",
-                 cfg.data_dir, rz_strerror(jrc));
+        rz_error("cannot recover the journal in %s/journal: %s", cfg.data_dir,
+                 rz_strerror(jrc));
         rz_journal_close(&journal);
         goto close;
     }

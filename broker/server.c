@@ -1709,10 +1709,9 @@ static int s_reads_log(s_req_t *q)
     if (q->nframes <= 1 + delim)
         return 0;
     zmq_msg_t *cmd = &q->frames[1 + delim];
-    static const char *const reads[] = {"GET",   "QUERY",     "REPLAY",
-                                        "FETCH", "COMMIT",    "GROUP",
-                                        "WATCH", "CONSUMERS", "VERIFY",
-                                        "STATS"};
+    static const char *const reads[] = {
+        "GET",   "QUERY", "REPLAY",    "FETCH",  "COMMIT",
+        "GROUP", "WATCH", "CONSUMERS", "VERIFY", "STATS"};
     for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++)
         if (s_cmd_is(cmd, reads[i]))
             return 1;

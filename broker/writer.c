@@ -13,8 +13,8 @@
  * map_max, 2: the disk is full or failing) until a commit succeeds again.
  */
 #include <inttypes.h>
-#include <stdio.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
@@ -283,9 +283,9 @@ typedef struct s_batch {
     struct s_batch *next;   /* the writer's, oldest first */
     struct s_batch *queued; /* the applier's queue */
     uint64_t first, last;
-    uint64_t queued_us;     /* when it went to the applier */
-    size_t n, bytes;        /* events; the whole allocation */
-    uint64_t cost;          /* estimated LMDB bytes */
+    uint64_t queued_us; /* when it went to the applier */
+    size_t n, bytes;    /* events; the whole allocation */
+    uint64_t cost;      /* estimated LMDB bytes */
     uint8_t *rec;
     size_t len;
     s_node_t nodes[];
@@ -316,7 +316,7 @@ typedef struct s_journal_writer {
     pthread_t applier;
     int applier_on;
     pthread_mutex_t mu;
-    pthread_cond_t cv;        /* queue changed, or applied moved */
+    pthread_cond_t cv; /* queue changed, or applied moved */
     s_batch_t *q_head, *q_tail;
     uint64_t q_events, q_bytes; /* in the queue */
     int wants_room;             /* the writer waits for the applier */
@@ -394,8 +394,8 @@ static void s_id_remove(s_journal_writer_t *w, s_node_t *node)
     }
 }
 
-static s_topic_t *s_topic_get(s_journal_writer_t *w, const char *t,
-                              size_t len, int add)
+static s_topic_t *s_topic_get(s_journal_writer_t *w, const char *t, size_t len,
+                              int add)
 {
     uint64_t h = s_hash(t, len, "", 0);
     if (w->topics)
@@ -552,8 +552,8 @@ static void s_journal_publishes(s_journal_writer_t *w, s_group_t *g)
         goto out;
     if ((rc = s_grow((void **)&w->entries, &w->cap_entries, n,
                      sizeof *w->entries)) ||
-        (rc = s_grow((void **)&w->digests, &w->cap_digests,
-                     n * RZ_STORE_DIGEST, 1)) ||
+        (rc = s_grow((void **)&w->digests, &w->cap_digests, n * RZ_STORE_DIGEST,
+                     1)) ||
         (rc = s_grow((void **)&w->found, &w->cap_found, n, 1)) ||
         (rc = s_grow((void **)&w->added, &w->cap_added, n, sizeof *w->added)))
         goto out;
@@ -562,17 +562,17 @@ static void s_journal_publishes(s_journal_writer_t *w, s_group_t *g)
                              w->digests + i * RZ_STORE_DIGEST);
     memset(w->found, 0, n);
     /* after the prune: what it dropped is in this read's snapshot */
-    if (rc || (rc = rz_store_ids_find(b->store, g->items, n, w->digests,
-                                      w->found)))
+    if (rc ||
+        (rc = rz_store_ids_find(b->store, g->items, n, w->digests, w->found)))
         goto out;
 
     /* the batch, with room for a node per event and the record */
     for (size_t i = 0; i < n; i++)
         if (!w->found[i])
-            rec_len += RZ_JOURNAL_EVENT + g->items[i].len +
-                       RZ_STORE_STAMP_MAX + g->items[i].principal_len +
-                       g->items[i].source_len + g->items[i].id_len +
-                       g->items[i].subject_len + g->items[i].topic_len;
+            rec_len += RZ_JOURNAL_EVENT + g->items[i].len + RZ_STORE_STAMP_MAX +
+                       g->items[i].principal_len + g->items[i].source_len +
+                       g->items[i].id_len + g->items[i].subject_len +
+                       g->items[i].topic_len;
     size_t bytes = sizeof *bt + n * sizeof(s_node_t) + rec_len;
     bt = malloc(bytes);
     if (!bt) {
@@ -604,8 +604,8 @@ static void s_journal_publishes(s_journal_writer_t *w, s_group_t *g)
         if (w->found[i])
             continue;
         s_topic_t *tp = s_topic_get(w, it->topic, it->topic_len, 1);
-        if (!tp || s_table_grow((void ***)&w->ids, &w->ids_mask,
-                                w->n_ids + 1) < 0) {
+        if (!tp ||
+            s_table_grow((void ***)&w->ids, &w->ids_mask, w->n_ids + 1) < 0) {
             rc = RZ_ENOMEM;
             break;
         }
@@ -616,25 +616,36 @@ static void s_journal_publishes(s_journal_writer_t *w, s_group_t *g)
         uint8_t *st = at + RZ_JOURNAL_EVENT;
         if (it->len)
             memcpy(st, it->bytes, it->len);
-        size_t slen = it->len + rz_store_stamp(st + it->len, it->seq,
-                                               ingest_time, it->principal,
-                                               it->principal_len);
-        *e = (rz_store_entry_t){it->seq, it->prev_topic_seq, it->time, st,
-                                slen, it->source, it->source_len, it->id,
-                                it->id_len, it->subject, it->subject_len,
-                                it->topic, it->topic_len, dg};
+        size_t slen =
+            it->len + rz_store_stamp(st + it->len, it->seq, ingest_time,
+                                     it->principal, it->principal_len);
+        *e = (rz_store_entry_t){it->seq,
+                                it->prev_topic_seq,
+                                it->time,
+                                st,
+                                slen,
+                                it->source,
+                                it->source_len,
+                                it->id,
+                                it->id_len,
+                                it->subject,
+                                it->subject_len,
+                                it->topic,
+                                it->topic_len,
+                                dg};
         at += rz_journal_event_size(e);
         node = &bt->nodes[n_new];
-        *node = (s_node_t){NULL, h, it->seq, it->source, it->id,
-                           it->source_len, it->id_len, dg};
+        *node =
+            (s_node_t){NULL,           h,          it->seq, it->source, it->id,
+                       it->source_len, it->id_len, dg};
         node->next = w->ids[h & w->ids_mask];
         w->ids[h & w->ids_mask] = node;
         w->n_ids++;
         w->added[n_new++] = node;
     }
     if (!rc && n_new) {
-        bt->len = rz_journal_record_encode(bt->rec, w->entries, n_new,
-                                           ingest_time);
+        bt->len =
+            rz_journal_record_encode(bt->rec, w->entries, n_new, ingest_time);
         bt->first = first;
         bt->last = w->next_seq - 1;
         uint64_t t0 = s_mono_us();
@@ -647,8 +658,8 @@ static void s_journal_publishes(s_journal_writer_t *w, s_group_t *g)
         /* nothing of this group is journaled: forget it, newest first */
         for (size_t i = n_new; i-- > 0;) {
             s_id_remove(w, w->added[i]);
-            s_topic_t *tp = s_topic_get(w, w->entries[i].topic,
-                                        w->entries[i].topic_len, 0);
+            s_topic_t *tp =
+                s_topic_get(w, w->entries[i].topic, w->entries[i].topic_len, 0);
             if (tp)
                 tp->seq = w->entries[i].prev_topic_seq;
         }
@@ -815,9 +826,8 @@ static void *s_applier_main(void *arg)
         uint64_t t1 = s_mono_us();
         if (rc) {
             atomic_store(&b->apply_failing,
-                         rc == RZ_ESTOREFULL || rc == RZ_EDISKFULL
-                             ? rc
-                             : RZ_ESTORE);
+                         rc == RZ_ESTOREFULL || rc == RZ_EDISKFULL ? rc
+                                                                   : RZ_ESTORE);
             s_faults_add(&faults, rc, rz_store_last_error(b->store), t1);
             /* the front answers reads from LMDB as it is meanwhile */
             atomic_store(&b->store_full, rc == RZ_ESTOREFULL

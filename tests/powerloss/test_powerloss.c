@@ -678,10 +678,9 @@ static void s_record(const char *dir, const char *log, s_pub_t *pubs)
      * size) while the events come in */
     /* and small journal segments, so that they are written again and
      * again while the events come in */
-    static const char *const extra[] = {"--metrics",         "off",
-                                        "--map-size",        "128K",
-                                        "--journal-segment", "64K",
-                                        NULL};
+    static const char *const extra[] = {
+        "--metrics",         "off", "--map-size", "128K",
+        "--journal-segment", "64K", NULL};
     rzt_broker_t b;
     pthread_t th[S_PUBLISHERS];
 
@@ -854,8 +853,8 @@ test_powerloss_keeps_every_acked_event_in_every_crash_image(void **state)
         if (on_broker && i % ((images + on_broker - 1) / on_broker) == 0)
             bad = s_broker_check(img, last, why, sizeof why) != 0;
         if (!bad) {
-            int got = s_image_check_apart(img, acks, n_acks, im.cut, why,
-                                          sizeof why);
+            int got =
+                s_image_check_apart(img, acks, n_acks, im.cut, why, sizeof why);
             bad = got < 0;
             from_journal += got == 1;
         }

@@ -49,12 +49,11 @@ static int s_teardown(void **state)
 
 /* A record of count events from seq first, source "/j", ids "first+i";
  * the caller frees it. */
-static uint8_t *s_record(uint64_t first, size_t count, size_t pad,
-                         size_t *len)
+static uint8_t *s_record(uint64_t first, size_t count, size_t pad, size_t *len)
 {
     static const uint8_t digest[RZ_STORE_DIGEST] = {1};
     rz_store_entry_t *e = calloc(count, sizeof *e);
-    char (*ids)[24] = calloc(count, sizeof *ids);
+    char(*ids)[24] = calloc(count, sizeof *ids);
     uint8_t *stored = calloc(1, pad + 16);
     assert_non_null(e);
     assert_non_null(ids);
@@ -92,8 +91,7 @@ static void s_append(rz_journal_t *j, uint64_t first, size_t count,
 {
     size_t len;
     uint8_t *rec = s_record(first, count, 200, &len);
-    assert_int_equal(rz_journal_append(j, rec, len, first + count - 1,
-                                       applied),
+    assert_int_equal(rz_journal_append(j, rec, len, first + count - 1, applied),
                      0);
     free(rec);
 }
@@ -112,8 +110,8 @@ static int s_segments(const char *dir)
     return n;
 }
 
-static void test_journal_recovery_applies_synced_records_past_the_head(
-    void **state)
+static void
+test_journal_recovery_applies_synced_records_past_the_head(void **state)
 {
     fx_t *f = *state;
     rz_journal_t *j = NULL;
@@ -171,8 +169,7 @@ static void test_journal_torn_tail_ends_the_recovery(void **state)
     rz_journal_close(&j);
 }
 
-static void test_journal_segments_are_written_again_once_applied(
-    void **state)
+static void test_journal_segments_are_written_again_once_applied(void **state)
 {
     fx_t *f = *state;
     rz_journal_t *j = NULL;
@@ -184,8 +181,7 @@ static void test_journal_segments_are_written_again_once_applied(
     for (int i = 0; i < 40; i++) {
         size_t len;
         uint8_t *rec = s_record(seq, 40, 200, &len);
-        assert_int_equal(rz_journal_append(j, rec, len, seq + 39, seq - 1),
-                         0);
+        assert_int_equal(rz_journal_append(j, rec, len, seq + 39, seq - 1), 0);
         free(rec);
         seq += 40;
     }
@@ -212,8 +208,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
-            test_journal_recovery_applies_synced_records_past_the_head,
-            s_setup, s_teardown),
+            test_journal_recovery_applies_synced_records_past_the_head, s_setup,
+            s_teardown),
         cmocka_unit_test_setup_teardown(
             test_journal_torn_tail_ends_the_recovery, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(
