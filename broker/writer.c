@@ -506,11 +506,6 @@ static void s_store_state(rz_broker_t *b, int rc, s_faults_t *f)
     }
 }
 
-static int s_grow(void **arr, size_t *cap, size_t need, size_t size)
-{
-    return s_reserve(arr, cap, need, size);
-}
-
 /* Journal the valid events of the publish jobs of g as one record. */
 static void s_journal_publishes(s_journal_writer_t *w, s_group_t *g)
 {
@@ -550,12 +545,12 @@ static void s_journal_publishes(s_journal_writer_t *w, s_group_t *g)
     s_prune(w, atomic_load(&b->applied));
     if ((rc = s_room(w, cost)))
         goto out;
-    if ((rc = s_grow((void **)&w->entries, &w->cap_entries, n,
+    if ((rc = s_reserve((void **)&w->entries, &w->cap_entries, n,
                      sizeof *w->entries)) ||
-        (rc = s_grow((void **)&w->digests, &w->cap_digests, n * RZ_STORE_DIGEST,
+        (rc = s_reserve((void **)&w->digests, &w->cap_digests, n * RZ_STORE_DIGEST,
                      1)) ||
-        (rc = s_grow((void **)&w->found, &w->cap_found, n, 1)) ||
-        (rc = s_grow((void **)&w->added, &w->cap_added, n, sizeof *w->added)))
+        (rc = s_reserve((void **)&w->found, &w->cap_found, n, 1)) ||
+        (rc = s_reserve((void **)&w->added, &w->cap_added, n, sizeof *w->added)))
         goto out;
     for (size_t i = 0; i < n && !rc; i++)
         rc = rz_store_digest(b->store, g->items[i].bytes, g->items[i].len,
