@@ -250,6 +250,7 @@ int rz_journal_record_next(rz_journal_record_t *r, rz_store_entry_t *e)
         return 0;
     r->at += s_event_at(r, r->at, e);
     e->seq = r->first + r->i++;
+    e->ends_link = r->i == r->count; /* a record is a group acked at once */
     return 1;
 }
 

@@ -116,8 +116,8 @@ typedef struct rz_journal_record {
 int rz_journal_record_parse(const uint8_t *p, size_t avail,
                             rz_journal_record_t *out);
 
-/* The next event of a parsed record into e (views into the record).
- * Returns 1, or 0 after the last. */
+/* The next event of a parsed record into e (views into the record;
+ * ends_link set on the record's last). Returns 1, or 0 after the last. */
 int rz_journal_record_next(rz_journal_record_t *r, rz_store_entry_t *e);
 
 /* CRC-32C (Castagnoli) of len bytes, continuing crc (0 to start). */

@@ -1024,7 +1024,7 @@ static int s_apply_txn(rz_store_t *s, MDB_txn *txn, void *arg)
     struct s_apply *a = arg;
     MDB_cursor *logc = NULL, *topc = NULL, *timc = NULL;
     uint8_t *runs = (uint8_t *)s->link + S_LINK_HDR;
-    uint64_t head = 0, first = 0, bad = 0;
+    uint64_t head = 0, first = 0, bad = 0, link_first = 0;
     size_t chained = 0;
     int rc;
 
@@ -1079,6 +1079,8 @@ static int s_apply_txn(rz_store_t *s, MDB_txn *txn, void *arg)
         if ((rc = mdb_cursor_put(logc, &k, &v, MDB_APPEND)))
             goto fail;
         if (!s->chain_off) {
+            if (!chained)
+                link_first = seq;
             if (!s_hash_event(s->md, seq, e->stored, e->stored_len) ||
                 !s_hash_run(s->md_run, s->md, runs + S_RUN * chained)) {
                 rc = s_hash_fail();
@@ -1117,8 +1119,17 @@ static int s_apply_txn(rz_store_t *s, MDB_txn *txn, void *arg)
             rc = mdb_cursor_put(timc, &k, &v, 0);
         if (rc)
             goto fail;
+
+        /* a link per group acked together, as when each group was its own
+         * transaction: `verify --from` starts at most one group early */
+        if (e->ends_link && chained) {
+            if ((rc = s_link_end(s, txn, link_first, chained)) ||
+                (rc = s_link_begin(s, txn)))
+                goto fail;
+            chained = 0;
+        }
     }
-    rc = s_link_end(s, txn, first, chained);
+    rc = s_link_end(s, txn, link_first, chained);
     goto fail;
 broken:
     rz_error("store: the event of seq %" PRIu64 " to apply does not continue "

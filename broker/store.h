@@ -169,10 +169,12 @@ typedef struct rz_store_entry {
     const char *subject; size_t subject_len;
     const char *topic;   size_t topic_len;
     const uint8_t *digest;   /* RZ_STORE_DIGEST bytes */
+    int ends_link;           /* the last of a group acked together: the
+                                hash chain's link ends with it */
 } rz_store_entry_t;
 
-/* Store n entries in one transaction with their hash chain link, and
- * commit it (fsync in RZ_SYNC_FULL). Entries at or below the head are
+/* Store n entries in one transaction, with a hash chain link per group
+ * (up to each entry with ends_link, and after the last), and commit it (fsync in RZ_SYNC_FULL). Entries at or below the head are
  * skipped (applied before); the others must continue the head without a
  * gap and have new source+ids, or nothing is stored and the result is
  * RZ_ESTORE (logged: the caller's bookkeeping is wrong). A full map is

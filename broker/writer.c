@@ -614,20 +614,20 @@ static void s_journal_publishes(s_journal_writer_t *w, s_group_t *g)
         size_t slen =
             it->len + rz_store_stamp(st + it->len, it->seq, ingest_time,
                                      it->principal, it->principal_len);
-        *e = (rz_store_entry_t){it->seq,
-                                it->prev_topic_seq,
-                                it->time,
-                                st,
-                                slen,
-                                it->source,
-                                it->source_len,
-                                it->id,
-                                it->id_len,
-                                it->subject,
-                                it->subject_len,
-                                it->topic,
-                                it->topic_len,
-                                dg};
+        *e = (rz_store_entry_t){.seq = it->seq,
+                                .prev_topic_seq = it->prev_topic_seq,
+                                .time = it->time,
+                                .stored = st,
+                                .stored_len = slen,
+                                .source = it->source,
+                                .source_len = it->source_len,
+                                .id = it->id,
+                                .id_len = it->id_len,
+                                .subject = it->subject,
+                                .subject_len = it->subject_len,
+                                .topic = it->topic,
+                                .topic_len = it->topic_len,
+                                .digest = dg};
         at += rz_journal_event_size(e);
         node = &bt->nodes[n_new];
         *node =
