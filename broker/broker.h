@@ -9,7 +9,13 @@
  *
  * Jobs travel as pointers over an inproc PAIR socket; a job belongs to one
  * thread at a time, so its memory needs no locks. Only the front thread
- * touches the ROUTER and XPUB sockets; only the writer writes to LMDB.
+ * touches the ROUTER and XPUB sockets.
+ *
+ * With sync: full a third thread, the applier (writer.c), stores in LMDB
+ * what the writer has journaled and acked (journal.h); the writer itself
+ * only writes consumer group changes there. b->applied says how far LMDB
+ * has got: a read that must see every acked event waits in the front
+ * until it reaches b->acked.
  */
 #ifndef RATUSZ_BROKER_BROKER_H
 #define RATUSZ_BROKER_BROKER_H
@@ -23,6 +29,7 @@
 #include "arena.h"
 #include "audit.h"
 #include "config.h"
+#include "journal.h"
 #include "redact.h"
 #include "stats.h"
 #include "store.h"
@@ -96,6 +103,15 @@ typedef struct rz_broker {
                                or failing (RZ_EDISKFULL); 0 again after the
                                next commit that succeeds */
     atomic_int stopping;
+    /* sync: full (journal.h): the writer acks what the journal holds and
+     * the applier brings LMDB up to it behind the acks. NULL with sync: os,
+     * where the writer commits to LMDB itself. */
+    rz_journal_t *journal;
+    atomic_uint_fast64_t applied; /* every seq up to this is in LMDB */
+    atomic_uint_fast64_t acked;   /* the front's: the highest seq acked */
+    atomic_int read_waiting;      /* the front holds reads for the applier */
+    atomic_int apply_failing;     /* the applier's last failure, 0 when its
+                                     last transaction committed */
     int64_t started_us;
 
     /* security (docs/SECURITY.md) */

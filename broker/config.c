@@ -65,6 +65,11 @@ static const rz_conf_option_t s_options[] = {
      * gigabytes */
     {"max_inflight", RZ_CONF_UINT, S_OFF(max_inflight), "200000", NULL, 1, 10000000, "N",
      "events queued for the writer before requests wait in the socket"},
+    /* a segment is zero-filled and synced once, then written again and
+     * again; a small disk gets smaller ones (journal.h) */
+    {"journal_segment", RZ_CONF_SIZE, S_OFF(journal_segment), "64M", NULL,
+     64 * S_KIB, 4096 * S_MIB, "SIZE",
+     "size of a journal segment file (sync: full)"},
     /* one write transaction holds its dirty pages in memory until commit */
     {"commit_max", RZ_CONF_UINT, S_OFF(commit_max), "8192", NULL, 1, 1000000, "N",
      "most events written in one LMDB transaction"},

@@ -25,6 +25,7 @@ typedef struct rz_config {
     uint64_t max_inflight;  /* events queued for the writer before the
                                front stops reading requests until it
                                catches up (default 200000) */
+    uint64_t journal_segment; /* journal segment file, bytes (64 MiB) */
     uint64_t commit_max;    /* most events in one transaction (default 8192) */
     uint64_t query_limit;   /* default and cap of a QUERY page (1000/10000) */
     uint64_t replay_chunk;  /* events per REPLAY reply (default 1000) */

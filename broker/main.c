@@ -200,6 +200,23 @@ int main(int argc, char **argv)
                      rz_strerror(src));
         goto out;
     }
+    /* What the journal acked and LMDB had not stored before a crash goes
+     * into LMDB before anything is served. With sync: os the journal is
+     * not written, but one left by a run with sync: full is applied. */
+    rz_journal_t *journal = NULL;
+    int jrc = rz_journal_open(&journal, cfg.data_dir, cfg.journal_segment);
+    if (jrc == 0)
+        jrc = rz_journal_recover(journal, b.store);
+    if (jrc < 0) {
+        rz_error("cannot recover the journal in %s/journal: %s", cfg.data_dir,
+                 rz_strerror(jrc));
+        rz_journal_close(&journal);
+        goto close;
+    }
+    if (cfg.sync == RZ_SYNC_FULL)
+        b.journal = journal;
+    else
+        rz_journal_close(&journal);
     int sec = s_security_start(&b, err, sizeof err);
     if (sec < 0) {
         rz_error("%s", err);
@@ -237,6 +254,7 @@ close:
     rz_access_shutdown();
     memset(b.server_secret, 0, sizeof b.server_secret);
     memset(&b.redact_key, 0, sizeof b.redact_key);
+    rz_journal_close(&b.journal);
     rz_store_close(&b.store);
 out:
     rz_config_close(&cfg);

@@ -56,6 +56,8 @@ typedef struct s_front {
     uint64_t dropped_replies;
     rz_watches_t watches; /* WATCH: flow-controlled subscriptions */
     uint64_t fanned;      /* every event up to this seq was fanned out */
+    struct s_deferred *deferred, *deferred_tail; /* oldest first */
+    size_t n_deferred;
 } s_front_t;
 
 /* A request being handled: its frames, borrowed from the receive. */
@@ -68,6 +70,17 @@ typedef struct s_req {
     char principal[RZ_PRINCIPAL_MAX];
     char address[64];
 } s_req_t;
+
+/* A read that arrived while LMDB did not hold every acked event yet (the
+ * applier is behind the journal): answered once it does. */
+typedef struct s_deferred {
+    struct s_deferred *next;
+    uint64_t until; /* the acked head when it arrived */
+    s_req_t q;
+} s_deferred_t;
+
+/* Reads held at most; past it the front stops reading requests. */
+#define S_DEFER_MAX 1024
 
 /* --------------------------------------------------------------------------
  * Replies
@@ -577,6 +590,7 @@ static void s_job_done(s_front_t *f, rz_job_t *job)
         if (!job->items[i].code && !job->items[i].duplicate &&
             job->items[i].seq > f->fanned)
             f->fanned = job->items[i].seq;
+    atomic_store(&f->b->acked, f->fanned);
 
     Ratusz__V1__AckList al = RATUSZ__V1__ACK_LIST__INIT;
     Ratusz__V1__Ack *acks =
@@ -1142,7 +1156,9 @@ static void s_health_fill(rz_broker_t *b, Ratusz__V1__Health *h)
     h->status = (char *)rz_broker_status(b);
     h->version = RZ_VERSION;
     h->protocol = RZ_PROTOCOL;
-    h->head_seq = rz_store_head(b->store);
+    /* acked events LMDB does not hold yet are in the journal */
+    uint64_t stored = rz_store_head(b->store), acked = atomic_load(&b->acked);
+    h->head_seq = acked > stored ? acked : stored;
     h->uptime_us = rz_now_us() - b->started_us;
 }
 
@@ -1685,6 +1701,74 @@ static void s_stream_in(s_front_t *f, void *sock, int full)
     rz_stats_set_subscribers(f->b->stats, (uint64_t)f->subscriptions);
 }
 
+/* Whether q reads the log, the indexes or the consumer groups, and so
+ * must see every event acked before it came. */
+static int s_reads_log(s_req_t *q)
+{
+    int delim = q->nframes > 1 && zmq_msg_size(&q->frames[1]) == 0;
+    if (q->nframes <= 1 + delim)
+        return 0;
+    zmq_msg_t *cmd = &q->frames[1 + delim];
+    static const char *const reads[] = {
+        "GET",   "QUERY", "REPLAY",    "FETCH",  "COMMIT",
+        "GROUP", "WATCH", "CONSUMERS", "VERIFY", "STATS"};
+    for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++)
+        if (s_cmd_is(cmd, reads[i]))
+            return 1;
+    return 0;
+}
+
+/* Keep q (its frames move) when it must wait for the applier: LMDB does
+ * not hold every acked event yet, or reads wait already (their order is
+ * kept). While the applier is failing, reads are answered from LMDB as it
+ * is: the acked events it lacks are safe in the journal. Returns 1 when
+ * q was kept. */
+static int s_defer(s_front_t *f, s_req_t *q)
+{
+    uint64_t applied = atomic_load(&f->b->applied);
+    if ((!f->deferred && applied >= f->fanned) ||
+        atomic_load(&f->b->apply_failing) || !s_reads_log(q))
+        return 0;
+    s_deferred_t *d = malloc(sizeof *d);
+    if (!d)
+        return 0; /* answered now, perhaps without the newest events */
+    d->next = NULL;
+    d->until = f->fanned;
+    d->q = *q; /* the plain fields; the frames move below */
+    for (int i = 0; i < q->nframes; i++) {
+        zmq_msg_init(&d->q.frames[i]);
+        zmq_msg_move(&d->q.frames[i], &q->frames[i]);
+    }
+    if (f->deferred_tail)
+        f->deferred_tail->next = d;
+    else
+        f->deferred = d;
+    f->deferred_tail = d;
+    f->n_deferred++;
+    atomic_store(&f->b->read_waiting, 1); /* the applier: no time to wait */
+    return 1;
+}
+
+/* Answer the kept reads that LMDB can answer now. */
+static void s_deferred_run(s_front_t *f)
+{
+    while (f->deferred) {
+        s_deferred_t *d = f->deferred;
+        if (d->until > atomic_load(&f->b->applied) &&
+            !atomic_load(&f->b->apply_failing))
+            break;
+        f->deferred = d->next;
+        if (!f->deferred)
+            f->deferred_tail = NULL;
+        f->n_deferred--;
+        s_handle(f, &d->q);
+        s_req_close(&d->q);
+        free(d);
+    }
+    if (!f->deferred)
+        atomic_store(&f->b->read_waiting, 0);
+}
+
 static void s_pipe_in(s_front_t *f)
 {
     for (;;) {
@@ -1800,7 +1884,8 @@ static void *s_socket(s_front_t *f, int type, const char *endpoint,
 static int s_full(const s_front_t *f)
 {
     return f->queued_events >= f->b->cfg->max_inflight ||
-           f->queued_bytes >= f->b->cfg->memory_budget / 4;
+           f->queued_bytes >= f->b->cfg->memory_budget / 4 ||
+           f->n_deferred >= S_DEFER_MAX;
 }
 
 /* SIGHUP: read the principals file again. A file that does not pass every
@@ -1888,6 +1973,10 @@ int rz_server_run(rz_broker_t *b)
     zmq_setsockopt(f.pipe, ZMQ_RCVHWM, &hwm, sizeof hwm);
     if (zmq_bind(f.pipe, RZ_WRITER_ENDPOINT) < 0)
         goto out;
+    /* with sync: os the writer acks what LMDB holds: no read waits */
+    atomic_store(&b->applied,
+                 b->journal ? rz_store_head(b->store) : UINT64_MAX);
+    atomic_store(&b->acked, rz_store_head(b->store));
     if (pthread_create(&b->writer, NULL, rz_writer_main, b) != 0)
         goto out;
     if (rz_zap_start(&f.zap, b) < 0)
@@ -1915,7 +2004,7 @@ int rz_server_run(rz_broker_t *b)
     int64_t next_tick = rz_now_us() + RZ_STATS_TICK_US;
     for (;;) {
         int stopping = atomic_load(&b->stopping);
-        if (stopping && f.queued_jobs == 0)
+        if (stopping && f.queued_jobs == 0 && !f.deferred)
             break;
         /* Backpressure: while the writer is this far behind, leave
          * requests in the socket (and TCP) instead of queueing more. While
@@ -1932,7 +2021,8 @@ int rz_server_run(rz_broker_t *b)
         /* without a redacted stream its slot polls nothing */
         if (!f.stream_red)
             items[3] = (zmq_pollitem_t){NULL, -1, 0, 0};
-        int n = zmq_poll(items, take ? 5 : 4, 1000);
+        /* kept reads wait for the applier, which does not wake us */
+        int n = zmq_poll(items, take ? 5 : 4, f.deferred ? 1 : 1000);
         if (n < 0 && zmq_errno() != EINTR) {
             rz_error("poll failed: %s", zmq_strerror(zmq_errno()));
             break;
@@ -1965,12 +2055,14 @@ int rz_server_run(rz_broker_t *b)
                 s_req_t q;
                 if (s_recv_request(&f, &q) < 0)
                     break;
-                s_handle(&f, &q);
+                if (!s_defer(&f, &q))
+                    s_handle(&f, &q);
                 s_req_close(&q);
                 if (s_full(&f))
                     break;
             }
         }
+        s_deferred_run(&f);
         int64_t now = rz_now_us();
         s_watch_stats(&f);
         if (now >= next_tick) {
@@ -1987,6 +2079,12 @@ stop_writer: {
     s_pipe_in(&f);
 }
 out:
+    while (f.deferred) { /* the loop failed: nobody answers them */
+        s_deferred_t *d = f.deferred;
+        f.deferred = d->next;
+        s_req_close(&d->q);
+        free(d);
+    }
     rz_watches_close(&f.watches, "stopping");
     if (f.front)
         zmq_close(f.front);

@@ -73,6 +73,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <lmdb.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -1007,6 +1008,251 @@ fail:
         items[i].code = rc;
     }
     return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Apply: events whose seqs were decided before (the journal's path)
+ */
+
+struct s_apply {
+    const rz_store_entry_t *e;
+    size_t n;
+};
+
+static int s_apply_txn(rz_store_t *s, MDB_txn *txn, void *arg)
+{
+    struct s_apply *a = arg;
+    MDB_cursor *logc = NULL, *topc = NULL, *timc = NULL;
+    uint8_t *runs = (uint8_t *)s->link + S_LINK_HDR;
+    uint64_t head = 0, first = 0, bad = 0, link_first = 0;
+    size_t chained = 0;
+    int rc;
+
+    if ((rc = mdb_cursor_open(txn, s->log, &logc)) ||
+        (rc = mdb_cursor_open(txn, s->topics, &topc)) ||
+        (rc = mdb_cursor_open(txn, s->times, &timc)) ||
+        (rc = s_head(s, txn, &head)) ||
+        (!s->chain_off && (rc = s_link_begin(s, txn))))
+        goto fail;
+    first = head + 1;
+
+    for (size_t i = 0; i < a->n; i++) {
+        const rz_store_entry_t *e = &a->e[i];
+        uint8_t idkey[S_KEY_BUF], idval[S_ID_VAL], seqbe[8], ts[16];
+        MDB_val k, v;
+
+        if (e->seq <= head) {
+            if (head >= first) { /* out of order inside the call */
+                bad = e->seq;
+                goto broken;
+            }
+            continue; /* in the store already: applied before a crash */
+        }
+        if (e->seq != head + 1) {
+            bad = e->seq;
+            goto broken;
+        }
+        uint64_t seq = ++head;
+
+        if (e->source_len)
+            memcpy(idkey, e->source, e->source_len);
+        idkey[e->source_len] = 0;
+        if (e->id_len)
+            memcpy(idkey + e->source_len + 1, e->id, e->id_len);
+        MDB_val idk = {e->source_len + 1 + e->id_len, idkey};
+        s_put_be64(idval, seq);
+        memcpy(idval + 8, e->digest, S_ID_DIGEST);
+        v.mv_size = sizeof idval;
+        v.mv_data = idval;
+        rc = mdb_put(txn, s->ids, &idk, &v, MDB_NOOVERWRITE);
+        if (rc == MDB_KEYEXIST) { /* the writer decided it was new */
+            bad = seq;
+            goto broken;
+        }
+        if (rc)
+            goto fail;
+
+        k.mv_size = sizeof seq;
+        k.mv_data = &seq;
+        v.mv_size = e->stored_len;
+        v.mv_data = (void *)e->stored;
+        if ((rc = mdb_cursor_put(logc, &k, &v, MDB_APPEND)))
+            goto fail;
+        if (!s->chain_off) {
+            if (!chained)
+                link_first = seq;
+            if (!s_hash_event(s->md, seq, e->stored, e->stored_len) ||
+                !s_hash_run(s->md_run, s->md, runs + S_RUN * chained)) {
+                rc = s_hash_fail();
+                goto fail;
+            }
+            chained++;
+        }
+
+        s_time_seq(ts, e->time, seq);
+        if (e->subject_len) {
+            k.mv_size = e->subject_len;
+            k.mv_data = (void *)e->subject;
+            v.mv_size = sizeof ts;
+            v.mv_data = ts;
+            if ((rc = mdb_put(txn, s->subjects, &k, &v, 0)))
+                goto fail;
+        }
+
+        /* prev_topic_seq is below seq, so it is in the store by now: the
+         * topic has dups exactly when it is set, and seqs only grow */
+        s_put_be64(seqbe, seq);
+        k.mv_size = e->topic_len;
+        k.mv_data = (void *)e->topic;
+        v.mv_size = sizeof seqbe;
+        v.mv_data = seqbe;
+        if ((rc = mdb_cursor_put(topc, &k, &v,
+                                 e->prev_topic_seq ? MDB_APPENDDUP : 0)))
+            goto fail;
+
+        k.mv_size = sizeof ts;
+        k.mv_data = ts;
+        v.mv_size = 0;
+        v.mv_data = ts;
+        rc = mdb_cursor_put(timc, &k, &v, MDB_APPEND);
+        if (rc == MDB_KEYEXIST)
+            rc = mdb_cursor_put(timc, &k, &v, 0);
+        if (rc)
+            goto fail;
+
+        /* a link per group acked together, as when each group was its own
+         * transaction: `verify --from` starts at most one group early */
+        if (e->ends_link && chained) {
+            if ((rc = s_link_end(s, txn, link_first, chained)) ||
+                (rc = s_link_begin(s, txn)))
+                goto fail;
+            chained = 0;
+        }
+    }
+    rc = s_link_end(s, txn, link_first, chained);
+    goto fail;
+broken:
+    rz_error("store: the event of seq %" PRIu64 " to apply does not continue "
+             "the log at seq %" PRIu64 ", or its source and id are stored",
+             bad, head);
+    rc = RZ_ESTORE;
+fail:
+    if (timc)
+        mdb_cursor_close(timc);
+    if (topc)
+        mdb_cursor_close(topc);
+    if (logc)
+        mdb_cursor_close(logc);
+    return rc;
+}
+
+int rz_store_apply(rz_store_t *s, const rz_store_entry_t *e, size_t n)
+{
+    struct s_apply a = {e, n};
+    int rc;
+
+    if (!s || (!e && n))
+        return RZ_EINVAL;
+    if (!n)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (e[i].source_len + 1 + e[i].id_len > s->max_key ||
+            e[i].subject_len > s->max_key || !e[i].topic_len ||
+            e[i].topic_len > s->max_key || !e[i].digest)
+            return RZ_EINVAL;
+    if ((rc = s_reserve(&s->link, &s->link_cap, S_LINK_HDR + S_RUN * n))) {
+        s->last_error = rc;
+        return rc;
+    }
+    rc = s_write(s, s_apply_txn, &a);
+    if (rc) {
+        s->last_error = rc;
+        rc = rc == RZ_ESTORE ? rc : rzc_lmdb_code(rc);
+        if (rc == RZ_ESTOREFULL && !s->full_logged) {
+            rz_error("store: full: the map is at map_max (%zu bytes)",
+                     s->map_max);
+            s->full_logged = 1;
+        }
+        return rc;
+    }
+    s->full_logged = 0;
+    s->last_error = 0;
+    return 0;
+}
+
+int rz_store_item_valid(const rz_store_t *s, const rz_store_item_t *it)
+{
+    return s && it && s_item_ok(s, it);
+}
+
+int rz_store_digest(rz_store_t *s, const uint8_t *bytes, size_t len,
+                    uint8_t *out)
+{
+    rz_store_item_t it = {.bytes = bytes, .len = len};
+    uint8_t val[S_ID_VAL];
+    int rc = s_id_value(s, &it, 0, val);
+    if (rc == 0)
+        memcpy(out, val + 8, S_ID_DIGEST);
+    return rc;
+}
+
+int rz_store_ids_find(rz_store_t *s, rz_store_item_t *items, size_t n,
+                      const uint8_t *digests, uint8_t *found)
+{
+    uint8_t key[S_KEY_BUF];
+    MDB_txn *txn;
+    int rc;
+
+    if (!s || (n && (!items || !digests || !found)))
+        return RZ_EINVAL;
+    if ((rc = s_read_begin(s, &txn)))
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        rz_store_item_t *it = &items[i];
+        if (it->code || found[i])
+            continue;
+        if (it->source_len)
+            memcpy(key, it->source, it->source_len);
+        key[it->source_len] = 0;
+        if (it->id_len)
+            memcpy(key + it->source_len + 1, it->id, it->id_len);
+        MDB_val k = {it->source_len + 1 + it->id_len, key}, v;
+        rc = mdb_get(txn, s->ids, &k, &v);
+        if (rc == MDB_NOTFOUND) {
+            rc = 0;
+            continue;
+        }
+        if (rc == 0 && v.mv_size != S_ID_VAL && v.mv_size != S_ID_VAL_OLD)
+            rc = MDB_CORRUPTED;
+        if (rc)
+            break;
+        found[i] = 1;
+        it->seq = s_get_be64(v.mv_data);
+        if (v.mv_size == S_ID_VAL &&
+            memcmp((const uint8_t *)v.mv_data + 8,
+                   digests + i * RZ_STORE_DIGEST, S_ID_DIGEST) != 0)
+            it->code = RZ_ECONFLICT;
+        else
+            it->duplicate = 1;
+    }
+    s_read_end(s, txn);
+    return rc ? s_fail("ids look-up", rc) : 0;
+}
+
+uint64_t rz_store_room(rz_store_t *s)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    if (!s)
+        return 0;
+    /* both read the meta pages through the map: not while it is resized */
+    pthread_rwlock_rdlock(&s->lock);
+    int rc = mdb_env_info(s->env, &info) || mdb_env_stat(s->env, &st);
+    pthread_rwlock_unlock(&s->lock);
+    if (rc)
+        return 0;
+    uint64_t used = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+    return used < s->map_max ? s->map_max - used : 0;
 }
 
 /* ------------------------------------------------------------------------

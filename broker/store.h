@@ -149,6 +149,62 @@ typedef struct rz_store_item {
 int rz_store_append(rz_store_t *s, rz_store_item_t *items, size_t n,
                     int64_t ingest_time);
 
+/* --- the journal's path (sync: full; journal.h) --------------------------- */
+
+/* The ids database's content digest: the first RZ_STORE_DIGEST bytes of
+ * SHA-256 over a producer's bytes. */
+#define RZ_STORE_DIGEST 16
+
+/* One event whose seq and stored bytes were decided before the store saw
+ * it (by the writer, or by a journal record): views into the caller's
+ * memory, valid for the duration of the call. */
+typedef struct rz_store_entry {
+    uint64_t seq;
+    uint64_t prev_topic_seq; /* 0: the topic has no event before */
+    int64_t time;            /* event time, unix µs */
+    const uint8_t *stored;   /* producer's bytes + rz_store_stamp */
+    size_t stored_len;
+    const char *source;  size_t source_len;
+    const char *id;      size_t id_len;
+    const char *subject; size_t subject_len;
+    const char *topic;   size_t topic_len;
+    const uint8_t *digest;   /* RZ_STORE_DIGEST bytes */
+    int ends_link;           /* the last of a group acked together: the
+                                hash chain's link ends with it */
+} rz_store_entry_t;
+
+/* Store n entries in one transaction, with a hash chain link per group
+ * (up to each entry with ends_link, and after the last), and commit it (fsync in RZ_SYNC_FULL). Entries at or below the head are
+ * skipped (applied before); the others must continue the head without a
+ * gap and have new source+ids, or nothing is stored and the result is
+ * RZ_ESTORE (logged: the caller's bookkeeping is wrong). A full map is
+ * grown up to map_max; then RZ_ESTOREFULL. RZ_EDISKFULL when the file
+ * system refuses the writes. Returns 0 or that code; the store stays
+ * usable and the same call may be made again. */
+int rz_store_apply(rz_store_t *s, const rz_store_entry_t *e, size_t n);
+
+/* Whether the store can key the item (rz_store_append's RZ_EINVALEVENT
+ * check). */
+int rz_store_item_valid(const rz_store_t *s, const rz_store_item_t *it);
+
+/* The content digest of len producer bytes into out (RZ_STORE_DIGEST
+ * bytes). The writer thread only. Returns 0 or RZ_ESTORE. */
+int rz_store_digest(rz_store_t *s, const uint8_t *bytes, size_t len,
+                    uint8_t *out);
+
+/* Look up, in one read transaction, the source+id of every item whose
+ * code is 0 and found[i] is 0: when stored, found[i] = 1, seq = its seq,
+ * and duplicate = 1 (same digest, or stored without one) or code =
+ * RZ_ECONFLICT. digests holds RZ_STORE_DIGEST bytes per item. Returns 0
+ * or a code. Any thread. */
+int rz_store_ids_find(rz_store_t *s, rz_store_item_t *items, size_t n,
+                      const uint8_t *digests, uint8_t *found);
+
+/* Bytes the map may still take before map_max: map_max less the pages up
+ * to the highest one ever used (free pages inside are not counted, so
+ * this errs low). */
+uint64_t rz_store_room(rz_store_t *s);
+
 /* The broker stamp that rz_store_append puts after a producer's bytes:
  * Event fields 20-22 (seq, ingest_time, principal). Writes at most
  * RZ_STORE_STAMP_MAX + principal_len bytes to out and returns how many, so

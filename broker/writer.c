@@ -13,9 +13,11 @@
  * map_max, 2: the disk is full or failing) until a commit succeeds again.
  */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 
 #include "broker.h"
@@ -233,6 +235,699 @@ static void s_commit_publishes(rz_broker_t *b, s_group_t *g)
     s_run_flush(b, &run, ingest_time);
 }
 
+/* ------------------------------------------------------------------------
+ * sync: full: the journal in front of LMDB (journal.h)
+ *
+ * The writer decides every event of a group (duplicate, conflict or new)
+ * against LMDB and against what it journaled that LMDB does not hold yet
+ * (a map of source+id), gives the new ones their seqs and stamps, appends
+ * one journal record, syncs it, and hands the jobs back: their acks go
+ * out after one flush. The record then goes to the applier, which stores
+ * records in LMDB in large transactions and says how far it got
+ * (b->applied); the writer frees what was applied at the start of its next
+ * group. The record is the applier's input as it is recovery's, so the
+ * path after a crash is the path of every day.
+ */
+
+#define S_MAP_MIN 1024 /* buckets of the pending map at first */
+
+/* Room kept free in the map and on the disk beyond what the journaled
+ * events will take: a transaction copies the pages it changes, and LMDB's
+ * own bookkeeping grows with it. An acked event must never be refused by
+ * LMDB, so the journal refuses first. */
+#define S_MAP_RESERVE (256 * 1024)
+#define S_DISK_RESERVE (512 * 1024)
+
+/* A source+id journaled and not yet applied. */
+typedef struct s_node {
+    struct s_node *next;
+    uint64_t hash;
+    uint64_t seq;
+    const char *source, *id;
+    size_t source_len, id_len;
+    const uint8_t *digest;
+} s_node_t;
+
+/* A topic's last seq, for prev_topic_seq. */
+typedef struct s_topic {
+    struct s_topic *next;
+    uint64_t hash;
+    uint64_t seq;
+    size_t len;
+    char name[];
+} s_topic_t;
+
+/* One journal record and the map entries of its events: the writer's
+ * until it frees it, read by the applier in between. */
+typedef struct s_batch {
+    struct s_batch *next;   /* the writer's, oldest first */
+    struct s_batch *queued; /* the applier's queue */
+    uint64_t first, last;
+    uint64_t queued_us; /* when it went to the applier */
+    size_t n, bytes;    /* events; the whole allocation */
+    uint64_t cost;      /* estimated LMDB bytes */
+    uint8_t *rec;
+    size_t len;
+    s_node_t nodes[];
+} s_batch_t;
+
+typedef struct s_journal_writer {
+    rz_broker_t *b;
+    /* pending source+ids */
+    s_node_t **ids;
+    size_t ids_mask, n_ids;
+    /* topics */
+    s_topic_t **topics;
+    size_t topics_mask, n_topics;
+    /* journaled, not freed yet */
+    s_batch_t *head, *tail;
+    uint64_t pending_bytes, pending_cost;
+    uint64_t next_seq;
+    uint64_t full_room; /* the map's room when it was last found full */
+    uint64_t full_disk; /* the disk's room then */
+    /* scratch of one group */
+    rz_store_entry_t *entries;
+    size_t cap_entries;
+    uint8_t *digests, *found;
+    size_t cap_digests, cap_found;
+    s_node_t **added;
+    size_t cap_added;
+    /* the applier */
+    pthread_t applier;
+    int applier_on;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* queue changed, or applied moved */
+    s_batch_t *q_head, *q_tail;
+    uint64_t q_events, q_bytes; /* in the queue */
+    int wants_room;             /* the writer waits for the applier */
+    int stop;
+} s_journal_writer_t;
+
+static uint64_t s_hash(const void *a, size_t al, const void *b2, size_t bl)
+{
+    uint64_t h = 1469598103934665603u;
+    const uint8_t *p = a;
+    for (size_t i = 0; i < al; i++)
+        h = (h ^ p[i]) * 1099511628211u;
+    h = (h ^ 0) * 1099511628211u;
+    p = b2;
+    for (size_t i = 0; i < bl; i++)
+        h = (h ^ p[i]) * 1099511628211u;
+    return h;
+}
+
+/* Double a chained table of 2^k buckets; the next pointer comes first in
+ * both node types. */
+typedef struct s_chain {
+    struct s_chain *next;
+    uint64_t hash;
+} s_chain_t;
+
+static int s_table_grow(void ***tab, size_t *mask, size_t n)
+{
+    size_t size = *tab ? *mask + 1 : 0;
+    if (*tab && n < size)
+        return 0;
+    size_t nsize = size ? 2 * size : S_MAP_MIN;
+    s_chain_t **nt = calloc(nsize, sizeof *nt);
+    if (!nt)
+        return RZ_ENOMEM;
+    for (size_t i = 0; i < size; i++) {
+        s_chain_t *c = (*tab)[i];
+        while (c) {
+            s_chain_t *next = c->next;
+            size_t at = c->hash & (nsize - 1);
+            c->next = nt[at];
+            nt[at] = c;
+            c = next;
+        }
+    }
+    free(*tab);
+    *tab = (void **)nt;
+    *mask = nsize - 1;
+    return 0;
+}
+
+static s_node_t *s_id_find(s_journal_writer_t *w, const rz_store_item_t *it,
+                           uint64_t h)
+{
+    if (!w->ids)
+        return NULL;
+    for (s_node_t *n = w->ids[h & w->ids_mask]; n; n = n->next)
+        if (n->hash == h && n->source_len == it->source_len &&
+            n->id_len == it->id_len &&
+            (!it->source_len ||
+             !memcmp(n->source, it->source, it->source_len)) &&
+            (!it->id_len || !memcmp(n->id, it->id, it->id_len)))
+            return n;
+    return NULL;
+}
+
+static void s_id_remove(s_journal_writer_t *w, s_node_t *node)
+{
+    s_node_t **p = &w->ids[node->hash & w->ids_mask];
+    while (*p && *p != node)
+        p = &(*p)->next;
+    if (*p) {
+        *p = node->next;
+        w->n_ids--;
+    }
+}
+
+static s_topic_t *s_topic_get(s_journal_writer_t *w, const char *t, size_t len,
+                              int add)
+{
+    uint64_t h = s_hash(t, len, "", 0);
+    if (w->topics)
+        for (s_topic_t *x = w->topics[h & w->topics_mask]; x; x = x->next)
+            if (x->hash == h && x->len == len && !memcmp(x->name, t, len))
+                return x;
+    if (!add || s_table_grow((void ***)&w->topics, &w->topics_mask,
+                             w->n_topics + 1) < 0)
+        return NULL;
+    s_topic_t *x = malloc(sizeof *x + len);
+    if (!x)
+        return NULL;
+    x->hash = h;
+    x->seq = 0;
+    x->len = len;
+    memcpy(x->name, t, len);
+    x->next = w->topics[h & w->topics_mask];
+    w->topics[h & w->topics_mask] = x;
+    w->n_topics++;
+    return x;
+}
+
+static void s_topic_head(const char *topic, size_t len, uint64_t last_seq,
+                         void *user)
+{
+    s_topic_t *x = s_topic_get(user, topic, len, 1);
+    if (x)
+        x->seq = last_seq;
+}
+
+/* Free the batches the applier has stored (their seqs <= applied). */
+static void s_prune(s_journal_writer_t *w, uint64_t applied)
+{
+    while (w->head && w->head->last <= applied) {
+        s_batch_t *bt = w->head;
+        for (size_t i = 0; i < bt->n; i++)
+            s_id_remove(w, &bt->nodes[i]);
+        w->head = bt->next;
+        if (!w->head)
+            w->tail = NULL;
+        w->pending_bytes -= bt->bytes;
+        w->pending_cost -= bt->cost;
+        free(bt);
+    }
+}
+
+/* What an event will take in LMDB, generously: its value and keys in the
+ * log and the four indexes, B-tree slack, and the copy-on-write of the
+ * transaction that stores it. */
+static uint64_t s_cost(const rz_store_item_t *it)
+{
+    return 2 * ((uint64_t)it->len + RZ_STORE_STAMP_MAX + it->principal_len +
+                2 * (it->source_len + it->id_len) + it->subject_len +
+                it->topic_len + 256);
+}
+
+/* 0, or the code the group is refused with: LMDB or the disk would not
+ * take it together with what is journaled and not applied yet. */
+static int s_room(s_journal_writer_t *w, uint64_t cost)
+{
+    rz_broker_t *b = w->b;
+    uint64_t need = w->pending_cost + cost;
+    int failing = atomic_load(&w->b->apply_failing);
+    if (failing)
+        return failing;
+    /* once full, full until the room grows (map_max raised): the guess
+     * errs high, so the room left after the applier caught up would
+     * otherwise let the next event in, and the one after it out */
+    uint64_t room = rz_store_room(b->store);
+    if (room < need + S_MAP_RESERVE || (w->full_room && room <= w->full_room)) {
+        w->full_room = room ? room : 1;
+        return RZ_ESTOREFULL;
+    }
+    w->full_room = 0;
+    /* the same for the disk: full until it has more room than then */
+    struct statvfs vf;
+    if (statvfs(b->cfg->data_dir, &vf) == 0) {
+        uint64_t avail = (uint64_t)vf.f_bavail * vf.f_frsize;
+        if (avail < need + S_DISK_RESERVE ||
+            (w->full_disk && avail <= w->full_disk)) {
+            w->full_disk = avail ? avail : 1;
+            return RZ_EDISKFULL;
+        }
+        w->full_disk = 0;
+    }
+    return 0;
+}
+
+/* Say why publishes are refused (once per change), or that they are not. */
+static void s_store_state(rz_broker_t *b, int rc, s_faults_t *f)
+{
+    uint64_t now = s_mono_us();
+    if (rc == 0) {
+        atomic_store(&b->store_full, S_STORE_OK);
+        s_faults_clear(f, now);
+    } else if (rc == RZ_ESTOREFULL) {
+        if (atomic_exchange(&b->store_full, S_STORE_MAP_FULL) !=
+            S_STORE_MAP_FULL)
+            rz_error("store full: the map cannot grow past map_max; "
+                     "publishes are rejected, reads keep working");
+    } else {
+        if (rc == RZ_EDISKFULL &&
+            atomic_exchange(&b->store_full, S_STORE_DISK_FULL) !=
+                S_STORE_DISK_FULL)
+            rz_error("store: the disk is full or failing; publishes are "
+                     "rejected until there is room, reads keep working");
+        s_faults_add(f, rc, rc == RZ_EDISKFULL ? "" : "journal", now);
+    }
+}
+
+/* Journal the valid events of the publish jobs of g as one record. */
+static void s_journal_publishes(s_journal_writer_t *w, s_group_t *g)
+{
+    rz_broker_t *b = w->b;
+    size_t total = 0;
+    for (size_t j = 0; j < g->n_jobs; j++)
+        total += g->jobs[j]->n;
+    g->n_items = 0;
+    int rc = s_reserve((void **)&g->items, &g->cap_items, total + 1,
+                       sizeof *g->items);
+    for (size_t j = 0; j < g->n_jobs && !rc; j++) {
+        rz_job_t *job = g->jobs[j];
+        for (size_t i = 0; i < job->n; i++) {
+            rz_store_item_t *it = &job->items[i];
+            if (it->code)
+                continue;
+            if (!rz_store_item_valid(b->store, it)) {
+                it->code = RZ_EINVALEVENT;
+                continue;
+            }
+            it->seq = it->prev_topic_seq = 0;
+            it->duplicate = 0;
+            it->stored = NULL;
+            it->stored_len = 0;
+            g->items[g->n_items++] = *it;
+        }
+    }
+    size_t n = g->n_items;
+    uint64_t cost = 0, first = w->next_seq;
+    size_t n_new = 0, rec_len = RZ_JOURNAL_HDR;
+    int64_t ingest_time = rz_now_us();
+    s_batch_t *bt = NULL;
+    if (rc || !n)
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        cost += s_cost(&g->items[i]);
+    s_prune(w, atomic_load(&b->applied));
+    if ((rc = s_room(w, cost)))
+        goto out;
+    if ((rc = s_reserve((void **)&w->entries, &w->cap_entries, n,
+                     sizeof *w->entries)) ||
+        (rc = s_reserve((void **)&w->digests, &w->cap_digests, n * RZ_STORE_DIGEST,
+                     1)) ||
+        (rc = s_reserve((void **)&w->found, &w->cap_found, n, 1)) ||
+        (rc = s_reserve((void **)&w->added, &w->cap_added, n, sizeof *w->added)))
+        goto out;
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = rz_store_digest(b->store, g->items[i].bytes, g->items[i].len,
+                             w->digests + i * RZ_STORE_DIGEST);
+    memset(w->found, 0, n);
+    /* after the prune: what it dropped is in this read's snapshot */
+    if (rc ||
+        (rc = rz_store_ids_find(b->store, g->items, n, w->digests, w->found)))
+        goto out;
+
+    /* the batch, with room for a node per event and the record */
+    for (size_t i = 0; i < n; i++)
+        if (!w->found[i])
+            rec_len += RZ_JOURNAL_EVENT + g->items[i].len + RZ_STORE_STAMP_MAX +
+                       g->items[i].principal_len + g->items[i].source_len +
+                       g->items[i].id_len + g->items[i].subject_len +
+                       g->items[i].topic_len;
+    size_t bytes = sizeof *bt + n * sizeof(s_node_t) + rec_len;
+    bt = malloc(bytes);
+    if (!bt) {
+        rc = RZ_ENOMEM;
+        goto out;
+    }
+    bt->bytes = bytes;
+    bt->n = 0;
+    bt->rec = (uint8_t *)&bt->nodes[n];
+
+    /* each event's stored bytes are written where the record keeps them
+     * (rz_journal_record_encode leaves them in place): no other copy */
+    uint8_t *at = bt->rec + RZ_JOURNAL_HDR;
+    for (size_t i = 0; i < n && !rc; i++) {
+        rz_store_item_t *it = &g->items[i];
+        const uint8_t *dg = w->digests + i * RZ_STORE_DIGEST;
+        uint64_t h = s_hash(it->source, it->source_len, it->id, it->id_len);
+        s_node_t *node = s_id_find(w, it, h);
+        if (node) { /* journaled before, or earlier in this group */
+            w->found[i] = 1;
+            it->code = 0;
+            it->duplicate = 0;
+            it->seq = node->seq;
+            if (memcmp(node->digest, dg, RZ_STORE_DIGEST) != 0)
+                it->code = RZ_ECONFLICT;
+            else
+                it->duplicate = 1;
+        }
+        if (w->found[i])
+            continue;
+        s_topic_t *tp = s_topic_get(w, it->topic, it->topic_len, 1);
+        if (!tp ||
+            s_table_grow((void ***)&w->ids, &w->ids_mask, w->n_ids + 1) < 0) {
+            rc = RZ_ENOMEM;
+            break;
+        }
+        it->seq = w->next_seq++;
+        it->prev_topic_seq = tp->seq;
+        tp->seq = it->seq;
+        rz_store_entry_t *e = &w->entries[n_new];
+        uint8_t *st = at + RZ_JOURNAL_EVENT;
+        if (it->len)
+            memcpy(st, it->bytes, it->len);
+        size_t slen =
+            it->len + rz_store_stamp(st + it->len, it->seq, ingest_time,
+                                     it->principal, it->principal_len);
+        *e = (rz_store_entry_t){.seq = it->seq,
+                                .prev_topic_seq = it->prev_topic_seq,
+                                .time = it->time,
+                                .stored = st,
+                                .stored_len = slen,
+                                .source = it->source,
+                                .source_len = it->source_len,
+                                .id = it->id,
+                                .id_len = it->id_len,
+                                .subject = it->subject,
+                                .subject_len = it->subject_len,
+                                .topic = it->topic,
+                                .topic_len = it->topic_len,
+                                .digest = dg};
+        at += rz_journal_event_size(e);
+        node = &bt->nodes[n_new];
+        *node =
+            (s_node_t){NULL,           h,          it->seq, it->source, it->id,
+                       it->source_len, it->id_len, dg};
+        node->next = w->ids[h & w->ids_mask];
+        w->ids[h & w->ids_mask] = node;
+        w->n_ids++;
+        w->added[n_new++] = node;
+    }
+    if (!rc && n_new) {
+        bt->len =
+            rz_journal_record_encode(bt->rec, w->entries, n_new, ingest_time);
+        bt->first = first;
+        bt->last = w->next_seq - 1;
+        uint64_t t0 = s_mono_us();
+        rc = rz_journal_append(b->journal, bt->rec, bt->len, bt->last,
+                               atomic_load(&b->applied));
+        if (!rc) /* a group commit, as STATS counts them: the ack's flush */
+            rz_stats_commit(b->stats, s_mono_us() - t0, n);
+    }
+    if (rc) {
+        /* nothing of this group is journaled: forget it, newest first */
+        for (size_t i = n_new; i-- > 0;) {
+            s_id_remove(w, w->added[i]);
+            s_topic_t *tp =
+                s_topic_get(w, w->entries[i].topic, w->entries[i].topic_len, 0);
+            if (tp)
+                tp->seq = w->entries[i].prev_topic_seq;
+        }
+        w->next_seq = first;
+        goto out;
+    }
+    if (n_new) {
+        /* the map now points into the record, which outlives the jobs */
+        rz_journal_record_t r;
+        rz_store_entry_t e;
+        if (rz_journal_record_parse(bt->rec, bt->len, &r) < 0)
+            abort(); /* we just encoded it */
+        for (size_t i = 0; rz_journal_record_next(&r, &e); i++) {
+            bt->nodes[i].source = e.source;
+            bt->nodes[i].id = e.id;
+            bt->nodes[i].digest = e.digest;
+        }
+        bt->n = n_new;
+        bt->cost = cost;
+        bt->next = NULL;
+        bt->queued = NULL;
+        if (w->tail)
+            w->tail->next = bt;
+        else
+            w->head = bt;
+        w->tail = bt;
+        w->pending_bytes += bt->bytes;
+        w->pending_cost += bt->cost;
+        pthread_mutex_lock(&w->mu);
+        bt->queued_us = s_mono_us();
+        if (w->q_tail)
+            w->q_tail->queued = bt;
+        else
+            w->q_head = bt;
+        w->q_tail = bt;
+        w->q_events += n_new;
+        w->q_bytes += bt->len;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        bt = NULL;
+    }
+out:
+    free(bt);
+    if (n)
+        s_store_state(b, rc, g->faults);
+    size_t k = 0;
+    s_run_t run = {0};
+    for (size_t j = 0; j < g->n_jobs; j++) {
+        rz_job_t *job = g->jobs[j];
+        job->rc = rc;
+        job->durability = RZ_DURABILITY_SYNCED;
+        job->ingest_time = ingest_time;
+        for (size_t i = 0; i < job->n; i++) {
+            rz_store_item_t *it = &job->items[i];
+            if (it->code != 0)
+                continue;
+            if (rc) {
+                k++;
+                continue;
+            }
+            *it = g->items[k++];
+            it->stored = NULL;
+            if (it->code == RZ_ECONFLICT)
+                s_conflict(b, job, i);
+            if (!it->code && !it->duplicate)
+                s_run_add(b, &run, &job->meta[i], it, ingest_time);
+        }
+    }
+    s_run_flush(b, &run, ingest_time);
+}
+
+/* Bytes of journal records in one group, waiting for the applier, and in
+ * one LMDB transaction, each at most (a group or transaction still takes
+ * one request or record whole): a sixteenth of the memory budget. The
+ * front holds up to a quarter in requests and their decoded copies, and a
+ * record being written, one being applied and the transaction's dirty
+ * pages come on top. */
+static uint64_t s_journal_share(const rz_broker_t *b)
+{
+    return b->cfg->memory_budget / 16;
+}
+
+/* How long the applier lets records gather before it stores them, unless
+ * a read waits for them, the writer waits for room, or commit_max events
+ * are there. Each LMDB commit writes every B-tree page it touches and
+ * flushes twice: applying every small record at once would cost the disk
+ * (and the journal's flushes, which share it) more than the acks gain. */
+#define S_APPLY_DELAY_US 20000
+
+/* Whether the applier should take the queue now (w->mu held). */
+static int s_apply_now(s_journal_writer_t *w)
+{
+    rz_broker_t *b = w->b;
+    if (!w->q_head)
+        return w->stop;
+    return w->stop || w->wants_room || atomic_load(&b->read_waiting) ||
+           w->q_events >= b->cfg->commit_max ||
+           w->q_bytes >= s_journal_share(b) ||
+           s_mono_us() - w->q_head->queued_us >= S_APPLY_DELAY_US;
+}
+
+/* Wait for the queue to change (w->mu held); with records queued, for at
+ * most a millisecond, to see a waiting read or their age soon enough. */
+static void s_apply_wait(s_journal_writer_t *w)
+{
+    if (!w->q_head) {
+        pthread_cond_wait(&w->cv, &w->mu);
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+}
+
+/* The applier: stores journaled records in LMDB, up to commit_max events
+ * per transaction, and publishes how far it got. A failed transaction is
+ * tried again (the writer refuses publishes meanwhile); when stopping, what
+ * could not be stored stays in the journal for the next start. */
+static void *s_applier_main(void *arg)
+{
+    s_journal_writer_t *w = arg;
+    rz_broker_t *b = w->b;
+    rz_store_entry_t *entries = NULL;
+    size_t cap = 0;
+    s_faults_t faults = {0};
+    pthread_setname_np(pthread_self(), "rz-applier");
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        while (!s_apply_now(w))
+            s_apply_wait(w);
+        s_batch_t *first = w->q_head, *last = first;
+        size_t events = first ? first->last - first->first + 1 : 0;
+        uint64_t bytes = first ? first->len : 0;
+        while (last && last->queued && events < b->cfg->commit_max &&
+               bytes < s_journal_share(b)) {
+            last = last->queued;
+            events += last->last - last->first + 1;
+            bytes += last->len;
+        }
+        pthread_mutex_unlock(&w->mu);
+        if (!first)
+            break; /* stopping, and nothing left */
+
+        int rc = 0;
+        size_t n = 0;
+        if (s_reserve((void **)&entries, &cap, events, sizeof *entries) < 0)
+            rc = RZ_ENOMEM;
+        for (s_batch_t *bt = first; !rc; bt = bt->queued) {
+            rz_journal_record_t r;
+            if (rz_journal_record_parse(bt->rec, bt->len, &r) < 0)
+                abort(); /* the writer's own bytes */
+            while (rz_journal_record_next(&r, &entries[n]))
+                n++;
+            if (bt == last)
+                break;
+        }
+        if (!rc)
+            rc = rz_store_apply(b->store, entries, n);
+        uint64_t t1 = s_mono_us();
+        if (rc) {
+            atomic_store(&b->apply_failing,
+                         rc == RZ_ESTOREFULL || rc == RZ_EDISKFULL ? rc
+                                                                   : RZ_ESTORE);
+            s_faults_add(&faults, rc, rz_store_last_error(b->store), t1);
+            /* the front answers reads from LMDB as it is meanwhile */
+            atomic_store(&b->store_full, rc == RZ_ESTOREFULL
+                                             ? S_STORE_MAP_FULL
+                                             : S_STORE_DISK_FULL);
+            pthread_mutex_lock(&w->mu);
+            int stop = w->stop;
+            pthread_cond_broadcast(&w->cv); /* a writer waiting for room */
+            pthread_mutex_unlock(&w->mu);
+            if (stop)
+                break;
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        if (atomic_exchange(&b->apply_failing, 0))
+            s_faults_clear(&faults, t1);
+        pthread_mutex_lock(&w->mu);
+        for (s_batch_t *bt = first;; bt = bt->queued) {
+            w->q_events -= bt->n;
+            w->q_bytes -= bt->len;
+            if (bt == last)
+                break;
+        }
+        w->q_head = last->queued;
+        if (!w->q_head)
+            w->q_tail = NULL;
+        /* after this store the writer may free the batches */
+        atomic_store(&b->applied, last->last);
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+    }
+    free(entries);
+    return NULL;
+}
+
+static int s_journal_start(s_journal_writer_t *w, rz_broker_t *b)
+{
+    memset(w, 0, sizeof *w);
+    w->b = b;
+    uint64_t head = rz_store_head(b->store);
+    w->next_seq = head + 1;
+    atomic_store(&b->applied, head);
+    if (rz_store_topic_heads(b->store, s_topic_head, w) < 0)
+        return RZ_ESTORE;
+    pthread_condattr_t ca;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&w->applier, NULL, s_applier_main, w) != 0)
+        return RZ_ENOMEM;
+    w->applier_on = 1;
+    return 0;
+}
+
+/* Wait while the journaled events LMDB does not hold yet take more than
+ * their share of the memory budget: the front stops reading meanwhile. */
+static void s_journal_backpressure(s_journal_writer_t *w)
+{
+    uint64_t limit = s_journal_share(w->b);
+    s_prune(w, atomic_load(&w->b->applied));
+    if (w->pending_bytes <= limit)
+        return;
+    /* the applier moves b->applied under the mutex: checked under it, a
+     * wake-up cannot fall between the check and the wait */
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        s_prune(w, atomic_load(&w->b->applied));
+        if (w->pending_bytes <= limit || atomic_load(&w->b->apply_failing))
+            break;
+        w->wants_room = 1;
+        pthread_cond_broadcast(&w->cv); /* the applier: no time to wait */
+        pthread_cond_wait(&w->cv, &w->mu);
+    }
+    w->wants_room = 0;
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void s_journal_stop(s_journal_writer_t *w)
+{
+    if (w->applier_on) {
+        pthread_mutex_lock(&w->mu);
+        w->stop = 1;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->applier, NULL);
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+    }
+    s_prune(w, UINT64_MAX);
+    for (size_t i = 0; w->topics && i <= w->topics_mask; i++)
+        for (s_topic_t *x = w->topics[i], *next; x; x = next) {
+            next = x->next;
+            free(x);
+        }
+    free(w->topics);
+    free(w->ids);
+    free(w->entries);
+    free(w->digests);
+    free(w->found);
+    free(w->added);
+}
+
 static void s_commit_consumer(rz_broker_t *b, rz_job_t *job)
 {
     if (job->op)
@@ -245,7 +940,8 @@ static void s_commit_consumer(rz_broker_t *b, rz_job_t *job)
 
 /* Run g: publishes up to each commit job in one transaction, then the
  * commit job, in queue order; then give every job back. */
-static void s_run_group(rz_broker_t *b, void *pipe, s_group_t *g)
+static void s_run_group(rz_broker_t *b, void *pipe, s_group_t *g,
+                        s_journal_writer_t *w)
 {
     size_t start = 0;
     for (size_t j = 0; j <= g->n_jobs; j++) {
@@ -254,7 +950,9 @@ static void s_run_group(rz_broker_t *b, void *pipe, s_group_t *g)
         s_group_t sub = *g;
         sub.jobs = g->jobs + start;
         sub.n_jobs = j - start;
-        if (sub.n_jobs)
+        if (sub.n_jobs && w)
+            s_journal_publishes(w, &sub);
+        else if (sub.n_jobs)
             s_commit_publishes(b, &sub);
         g->items = sub.items;
         g->cap_items = sub.cap_items;
@@ -283,9 +981,21 @@ void *rz_writer_main(void *arg)
     }
     s_faults_t faults = {0};
     s_group_t g = {.faults = &faults};
+    s_journal_writer_t jw, *w = NULL;
+    if (b->journal) {
+        if (s_journal_start(&jw, b) < 0) {
+            rz_error("writer: cannot start the journal's applier");
+            s_journal_stop(&jw);
+            zmq_close(pipe);
+            return NULL;
+        }
+        w = &jw;
+    }
     int running = 1;
     while (running) {
         int got;
+        if (w)
+            s_journal_backpressure(w);
         rz_job_t *job = s_recv_job(pipe, 0, &got);
         if (!got) {
             if (zmq_errno() == EINTR)
@@ -294,6 +1004,7 @@ void *rz_writer_main(void *arg)
             break;
         }
         size_t events = 0;
+        uint64_t bytes = 0;
         while (got) {
             if (!job) {
                 running = 0; /* stop after this group */
@@ -306,14 +1017,18 @@ void *rz_writer_main(void *arg)
             } else {
                 g.jobs[g.n_jobs++] = job;
                 events += job->kind == RZ_JOB_PUBLISH ? job->n : 1;
+                bytes += job->held;
             }
-            if (events >= b->cfg->commit_max)
+            if (events >= b->cfg->commit_max ||
+                (w && bytes >= s_journal_share(b)))
                 break;
             job = s_recv_job(pipe, ZMQ_DONTWAIT, &got);
         }
         if (g.n_jobs)
-            s_run_group(b, pipe, &g);
+            s_run_group(b, pipe, &g, w);
     }
+    if (w)
+        s_journal_stop(w); /* the applier stores what is left first */
     free(g.jobs);
     free(g.items);
     zmq_close(pipe);

@@ -522,7 +522,7 @@ static void test_config_print_round_trips(void **state)
         }
         line = nl ? nl + 1 : NULL;
     }
-    assert_int_equal(options, 26);
+    assert_int_equal(options, 27);
 
     /* printing what was loaded gives the same text */
     char *again = s_print(&b);
@@ -548,11 +548,12 @@ static void test_config_usage_lists_every_flag_with_default(void **state)
     assert_non_null(strstr(text, "(default: 64G)\n"));
     assert_non_null(strstr(text, "--sync full|os "));
     assert_non_null(strstr(text, "--log-level LEVEL "));
+    assert_non_null(strstr(text, "--journal-segment SIZE "));
     assert_null(strstr(text, "--data_dir"));
     int lines = 0;
     for (char *p = text; *p; p++)
         lines += *p == '\n';
-    assert_int_equal(lines, 26);
+    assert_int_equal(lines, 27);
     free(text);
 }
 

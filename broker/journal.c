@@ -1,0 +1,633 @@
+/* journal.c - the synced append journal in front of the LMDB store
+ * (journal.h has the layout and the rules). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include "journal.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "ratusz/core/lmdb.h"
+
+#define S_MAGIC "RZJ1"
+#define S_DIR "journal"
+#define S_DIR_MODE 0750
+#define S_FILE_MODE 0640
+#define S_SEG_MIN (64 * 1024)
+#define S_ZERO_CHUNK (1024 * 1024)
+
+typedef struct s_seg {
+    int fd;
+    unsigned no; /* NNNNNNNN.seg */
+    size_t size;
+    uint64_t last; /* the highest seq written into it; 0: none */
+} s_seg_t;
+
+struct rz_journal {
+    char dir[4096];
+    size_t seg_size;
+    s_seg_t *segs;
+    size_t n_segs, cap_segs;
+    size_t cur_i;
+    size_t off; /* where the next record goes in cur */
+    int have_cur;
+    unsigned next_no;
+    int broken;
+};
+
+/* ------------------------------------------------------------------------
+ * CRC-32C, slicing by 8 (tables built once; the journal is single-threaded
+ * per broker, and the build is idempotent anyway)
+ */
+
+static uint32_t s_crc_table[8][256];
+static int s_crc_ready;
+
+static void s_crc_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+        s_crc_table[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; i++)
+        for (int t = 1; t < 8; t++)
+            s_crc_table[t][i] = (s_crc_table[t - 1][i] >> 8) ^
+                                s_crc_table[0][s_crc_table[t - 1][i] & 0xff];
+    s_crc_ready = 1;
+}
+
+uint32_t rz_journal_crc32c(uint32_t crc, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    if (!s_crc_ready)
+        s_crc_init();
+    crc = ~crc;
+    while (len >= 8) {
+        uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 |
+                             (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+        crc = s_crc_table[7][lo & 0xff] ^ s_crc_table[6][(lo >> 8) & 0xff] ^
+              s_crc_table[5][(lo >> 16) & 0xff] ^ s_crc_table[4][lo >> 24] ^
+              s_crc_table[3][p[4]] ^ s_crc_table[2][p[5]] ^
+              s_crc_table[1][p[6]] ^ s_crc_table[0][p[7]];
+        p += 8;
+        len -= 8;
+    }
+    while (len--)
+        crc = (crc >> 8) ^ s_crc_table[0][(crc ^ *p++) & 0xff];
+    return ~crc;
+}
+
+/* ------------------------------------------------------------------------
+ * Records
+ */
+
+static void s_put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static void s_put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void s_put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint16_t s_get16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t s_get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static uint64_t s_get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+size_t rz_journal_event_size(const rz_store_entry_t *e)
+{
+    return RZ_JOURNAL_EVENT + e->stored_len + e->source_len + e->id_len +
+           e->subject_len + e->topic_len;
+}
+
+/* Bytes already in place (the writer builds stored bytes inside the
+ * record) are left as they are. */
+static uint8_t *s_put_bytes(uint8_t *p, const void *src, size_t len)
+{
+    if (len && p != src)
+        memcpy(p, src, len);
+    return p + len;
+}
+
+size_t rz_journal_record_encode(uint8_t *out, const rz_store_entry_t *e,
+                                size_t count, int64_t ingest_time)
+{
+    uint8_t *p = out + RZ_JOURNAL_HDR;
+    for (size_t i = 0; i < count; i++) {
+        const rz_store_entry_t *x = &e[i];
+        s_put64(p, x->prev_topic_seq);
+        s_put64(p + 8, (uint64_t)x->time);
+        s_put32(p + 16, (uint32_t)x->stored_len);
+        s_put16(p + 20, (uint16_t)x->source_len);
+        s_put16(p + 22, (uint16_t)x->id_len);
+        s_put16(p + 24, (uint16_t)x->subject_len);
+        s_put16(p + 26, (uint16_t)x->topic_len);
+        memcpy(p + 28, x->digest, RZ_STORE_DIGEST);
+        p += RZ_JOURNAL_EVENT;
+        p = s_put_bytes(p, x->stored, x->stored_len);
+        p = s_put_bytes(p, x->source, x->source_len);
+        p = s_put_bytes(p, x->id, x->id_len);
+        p = s_put_bytes(p, x->subject, x->subject_len);
+        p = s_put_bytes(p, x->topic, x->topic_len);
+    }
+    size_t len = (size_t)(p - out);
+    memcpy(out, S_MAGIC, 4);
+    s_put32(out + 4, (uint32_t)len);
+    s_put32(out + 12, (uint32_t)count);
+    s_put64(out + 16, count ? e[0].seq : 0);
+    s_put64(out + 24, (uint64_t)ingest_time);
+    s_put32(out + 8, rz_journal_crc32c(0, out + 12, len - 12));
+    return len;
+}
+
+/* The event at r->at into e, without checks; returns its size. */
+static size_t s_event_at(const rz_journal_record_t *r, size_t at,
+                         rz_store_entry_t *e)
+{
+    const uint8_t *p = r->p + at;
+    e->prev_topic_seq = s_get64(p);
+    e->time = (int64_t)s_get64(p + 8);
+    e->stored_len = s_get32(p + 16);
+    e->source_len = s_get16(p + 20);
+    e->id_len = s_get16(p + 22);
+    e->subject_len = s_get16(p + 24);
+    e->topic_len = s_get16(p + 26);
+    e->digest = p + 28;
+    p += RZ_JOURNAL_EVENT;
+    e->stored = p;
+    p += e->stored_len;
+    e->source = (const char *)p;
+    p += e->source_len;
+    e->id = (const char *)p;
+    p += e->id_len;
+    e->subject = (const char *)p;
+    p += e->subject_len;
+    e->topic = (const char *)p;
+    return rz_journal_event_size(e);
+}
+
+int rz_journal_record_parse(const uint8_t *p, size_t avail,
+                            rz_journal_record_t *out)
+{
+    if (avail < RZ_JOURNAL_HDR || memcmp(p, S_MAGIC, 4) != 0)
+        return RZ_EDECODE;
+    size_t len = s_get32(p + 4);
+    uint32_t count = s_get32(p + 12);
+    if (len < RZ_JOURNAL_HDR || len > avail || len > INT32_MAX || !count ||
+        count > (len - RZ_JOURNAL_HDR) / RZ_JOURNAL_EVENT)
+        return RZ_EDECODE;
+    if (rz_journal_crc32c(0, p + 12, len - 12) != s_get32(p + 8))
+        return RZ_EDECODE;
+    uint64_t first = s_get64(p + 16);
+    if (!first || first > UINT64_MAX - count)
+        return RZ_EDECODE;
+    rz_journal_record_t r = {.p = p,
+                             .len = len,
+                             .first = first,
+                             .count = count,
+                             .ingest_time = (int64_t)s_get64(p + 24),
+                             .at = RZ_JOURNAL_HDR};
+    /* every event's lengths must fit: next() then needs no checks */
+    size_t at = RZ_JOURNAL_HDR;
+    for (uint32_t i = 0; i < count; i++) {
+        rz_store_entry_t e;
+        if (len - at < RZ_JOURNAL_EVENT)
+            return RZ_EDECODE;
+        const uint8_t *q = p + at;
+        size_t need = (size_t)RZ_JOURNAL_EVENT + s_get32(q + 16) +
+                      s_get16(q + 20) + s_get16(q + 22) + s_get16(q + 24) +
+                      s_get16(q + 26);
+        if (need > len - at || !s_get16(q + 26))
+            return RZ_EDECODE; /* too long, or no topic */
+        at += s_event_at(&r, at, &e);
+    }
+    if (at != len)
+        return RZ_EDECODE;
+    *out = r;
+    return (int)len;
+}
+
+int rz_journal_record_next(rz_journal_record_t *r, rz_store_entry_t *e)
+{
+    if (r->i >= r->count)
+        return 0;
+    r->at += s_event_at(r, r->at, e);
+    e->seq = r->first + r->i++;
+    e->ends_link = r->i == r->count; /* a record is a group acked at once */
+    return 1;
+}
+
+/* ------------------------------------------------------------------------
+ * Segments
+ */
+
+static void s_seg_path(const rz_journal_t *j, unsigned no, char *out,
+                       size_t len)
+{
+    snprintf(out, len, "%s/%08u.seg", j->dir, no);
+}
+
+/* Whether name is NNNNNNNN.seg; its number into *no. */
+static int s_seg_name(const char *name, unsigned *no)
+{
+    unsigned v = 0;
+    if (strlen(name) != 12 || strcmp(name + 8, ".seg") != 0)
+        return 0;
+    for (int i = 0; i < 8; i++) {
+        if (name[i] < '0' || name[i] > '9')
+            return 0;
+        v = v * 10 + (unsigned)(name[i] - '0');
+    }
+    *no = v;
+    return 1;
+}
+
+static int s_add_seg(rz_journal_t *j, int fd, unsigned no, size_t size)
+{
+    if (j->n_segs == j->cap_segs) {
+        size_t cap = j->cap_segs ? 2 * j->cap_segs : 8;
+        s_seg_t *p = realloc(j->segs, cap * sizeof *p);
+        if (!p)
+            return RZ_ENOMEM;
+        j->segs = p;
+        j->cap_segs = cap;
+    }
+    j->segs[j->n_segs++] = (s_seg_t){fd, no, size, 0};
+    if (no >= j->next_no)
+        j->next_no = no + 1;
+    return 0;
+}
+
+/* The size of a new segment: seg_size, less when the file system is short
+ * of room (a small disk must still take events), and at least need. */
+static size_t s_new_size(const rz_journal_t *j, size_t need)
+{
+    struct statvfs vf;
+    size_t size = j->seg_size;
+    if (statvfs(j->dir, &vf) == 0) {
+        uint64_t avail = (uint64_t)vf.f_bavail * vf.f_frsize;
+        if (avail / 8 < size)
+            size = (size_t)(avail / 8);
+    }
+    size &= ~(size_t)4095;
+    if (size < S_SEG_MIN)
+        size = S_SEG_MIN;
+    if (size < need)
+        size = (need + 4095) & ~(size_t)4095;
+    return size;
+}
+
+/* Drop a segment's (clean) pages from the page cache. The page cache
+ * may hold a file in large folios, as large as the writes or reads that
+ * brought it in (1 MiB zero-fill chunks, a whole-segment read): a record
+ * written into one then dirties, and its fdatasync writes, the whole folio
+ * (measured: 1 MiB per 600-byte record on ext4). Brought back by small
+ * writes, the pages come back small. */
+static void s_small_pages(int fd)
+{
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+}
+
+/* Make a segment of at least need bytes: zero-filled, synced, its name
+ * synced in the directory. Returns its index, or a negative code. */
+static int s_make_seg(rz_journal_t *j, size_t need)
+{
+    char path[4200];
+    size_t size = s_new_size(j, need);
+    unsigned no = j->next_no;
+    s_seg_path(j, no, path, sizeof path);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, S_FILE_MODE);
+    if (fd < 0)
+        return -errno;
+    static const uint8_t zero[S_ZERO_CHUNK];
+    int rc = 0;
+    for (size_t off = 0; off < size && !rc;) {
+        size_t n = size - off < sizeof zero ? size - off : sizeof zero;
+        ssize_t w = pwrite(fd, zero, n, (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            rc = w < 0 ? -errno : -EIO;
+        else
+            off += (size_t)w;
+    }
+    if (!rc && fsync(fd) < 0)
+        rc = -errno;
+    if (!rc)
+        s_small_pages(fd);
+    if (!rc)
+        rc = rzc_sync_dir(j->dir);
+    if (!rc)
+        rc = s_add_seg(j, fd, no, size);
+    if (rc) {
+        close(fd);
+        unlink(path);
+        return rc;
+    }
+    return (int)(j->n_segs - 1);
+}
+
+int rz_journal_open(rz_journal_t **out, const char *data_dir, size_t seg_size)
+{
+    rz_journal_t *j = NULL;
+    DIR *d = NULL;
+    int rc;
+
+    if (!out || !data_dir)
+        return RZ_EINVAL;
+    *out = NULL;
+    j = calloc(1, sizeof *j);
+    if (!j)
+        return RZ_ENOMEM;
+    j->seg_size = seg_size < S_SEG_MIN ? S_SEG_MIN : seg_size;
+    j->next_no = 1;
+    if ((size_t)snprintf(j->dir, sizeof j->dir, "%s/%s", data_dir, S_DIR) >=
+        sizeof j->dir) {
+        rc = -ENAMETOOLONG;
+        goto fail;
+    }
+    if ((rc = rzc_mkdirs(j->dir, S_DIR_MODE)))
+        goto fail;
+    d = opendir(j->dir);
+    if (!d) {
+        rc = -errno;
+        goto fail;
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        unsigned no;
+        if (!s_seg_name(de->d_name, &no))
+            continue;
+        char path[4200];
+        s_seg_path(j, no, path, sizeof path);
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) < 0) {
+            rc = -errno;
+            if (fd >= 0)
+                close(fd);
+            goto fail;
+        }
+        if ((rc = s_add_seg(j, fd, no, (size_t)st.st_size))) {
+            close(fd);
+            goto fail;
+        }
+    }
+    closedir(d);
+    d = NULL;
+    *out = j;
+    return 0;
+fail:
+    if (d)
+        closedir(d);
+    rz_journal_close(&j);
+    return rc;
+}
+
+void rz_journal_close(rz_journal_t **jp)
+{
+    if (!jp || !*jp)
+        return;
+    rz_journal_t *j = *jp;
+    *jp = NULL;
+    for (size_t i = 0; i < j->n_segs; i++)
+        close(j->segs[i].fd);
+    free(j->segs);
+    free(j);
+}
+
+int rz_journal_broken(const rz_journal_t *j)
+{
+    return j && j->broken;
+}
+
+/* ------------------------------------------------------------------------
+ * Recovery
+ */
+
+typedef struct s_found {
+    uint64_t first, last;
+    size_t seg, off, len;
+} s_found_t;
+
+static int s_found_cmp(const void *a, const void *b)
+{
+    const s_found_t *x = a, *y = b;
+    return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* Read a whole segment into memory. */
+static uint8_t *s_read_seg(const s_seg_t *sg)
+{
+    uint8_t *buf = malloc(sg->size ? sg->size : 1);
+    size_t got = 0;
+    while (buf && got < sg->size) {
+        ssize_t r = pread(sg->fd, buf + got, sg->size - got, (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    if (buf && got < sg->size)
+        memset(buf + got, 0, sg->size - got);
+    return buf;
+}
+
+int rz_journal_recover(rz_journal_t *j, rz_store_t *store)
+{
+    s_found_t *found = NULL;
+    size_t n_found = 0, cap_found = 0;
+    uint8_t **bufs = NULL;
+    rz_store_entry_t *entries = NULL;
+    size_t cap_entries = 0;
+    int rc = 0, applied = 0;
+
+    if (!j || !store)
+        return RZ_EINVAL;
+    bufs = calloc(j->n_segs ? j->n_segs : 1, sizeof *bufs);
+    if (!bufs)
+        return RZ_ENOMEM;
+    for (size_t i = 0; i < j->n_segs; i++) {
+        bufs[i] = s_read_seg(&j->segs[i]);
+        if (!bufs[i]) {
+            rc = RZ_ENOMEM;
+            goto out;
+        }
+        uint64_t next = 0;
+        size_t off = 0;
+        rz_journal_record_t r;
+        int len;
+        while ((len = rz_journal_record_parse(bufs[i] + off,
+                                              j->segs[i].size - off, &r)) > 0 &&
+               (!next || r.first == next)) {
+            if (n_found == cap_found) {
+                size_t cap = cap_found ? 2 * cap_found : 64;
+                s_found_t *p = realloc(found, cap * sizeof *p);
+                if (!p) {
+                    rc = RZ_ENOMEM;
+                    goto out;
+                }
+                found = p;
+                cap_found = cap;
+            }
+            next = r.first + r.count;
+            found[n_found++] =
+                (s_found_t){r.first, next - 1, i, off, (size_t)len};
+            j->segs[i].last = next - 1;
+            off += (size_t)len;
+        }
+    }
+    if (n_found)
+        qsort(found, n_found, sizeof *found, s_found_cmp);
+
+    uint64_t head = rz_store_head(store);
+    for (size_t k = 0; k < n_found; k++) {
+        s_found_t *f = &found[k];
+        if (f->last <= head || f->first > head + 1)
+            continue; /* applied, or past a gap: not ours */
+        rz_journal_record_t r;
+        if (rz_journal_record_parse(bufs[f->seg] + f->off, f->len, &r) < 0) {
+            rc = RZ_ESTORE;
+            goto out;
+        }
+        if (r.count > cap_entries) {
+            rz_store_entry_t *p = realloc(entries, r.count * sizeof *p);
+            if (!p) {
+                rc = RZ_ENOMEM;
+                goto out;
+            }
+            entries = p;
+            cap_entries = r.count;
+        }
+        size_t n = 0;
+        while (rz_journal_record_next(&r, &entries[n]))
+            n++;
+        if ((rc = rz_store_apply(store, entries, n)) < 0) {
+            rz_error("journal: cannot apply seqs %" PRIu64 "-%" PRIu64
+                     " to the store: %s",
+                     f->first, f->last, rz_strerror(rc));
+            goto out;
+        }
+        applied += (int)(f->last - head);
+        head = f->last;
+    }
+    if (applied)
+        rz_info("journal: %d acked events applied to the store from %s "
+                "(head now %" PRIu64 ")",
+                applied, j->dir, head);
+    /* everything the segments hold is in the store now */
+    for (size_t i = 0; i < j->n_segs; i++) {
+        j->segs[i].last = 0;
+        s_small_pages(j->segs[i].fd); /* read whole above */
+    }
+    /* the first segment is made now rather than by the first publish,
+     * which would wait for it; without room, the first append tries again */
+    if (!j->n_segs)
+        (void)s_make_seg(j, 0);
+    rc = applied;
+out:
+    for (size_t i = 0; bufs && i < j->n_segs; i++)
+        free(bufs[i]);
+    free(bufs);
+    free(found);
+    free(entries);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Append
+ */
+
+/* A segment to write a record of len bytes into from its start: a free
+ * one (all of it applied) big enough, else a new one. */
+static int s_next_seg(rz_journal_t *j, size_t len, uint64_t applied)
+{
+    for (size_t i = 0; i < j->n_segs; i++)
+        if ((!j->have_cur || i != j->cur_i) && j->segs[i].last <= applied &&
+            j->segs[i].size >= len)
+            return (int)i;
+    return s_make_seg(j, len);
+}
+
+int rz_journal_append(rz_journal_t *j, const uint8_t *rec, size_t len,
+                      uint64_t last_seq, uint64_t applied)
+{
+    if (!j || !rec || !len)
+        return RZ_EINVAL;
+    if (j->broken)
+        return RZ_ESTORE;
+    if (!j->have_cur || j->segs[j->cur_i].size - j->off < len) {
+        int i = s_next_seg(j, len, applied);
+        if (i < 0) {
+            rz_error("journal: cannot make a segment of %zu bytes in %s: %s",
+                     s_new_size(j, len), j->dir, strerror(-i));
+            return i == -ENOSPC || i == -EDQUOT || i == -EIO ? RZ_EDISKFULL
+                                                             : RZ_ESTORE;
+        }
+        j->cur_i = (size_t)i;
+        j->have_cur = 1;
+        j->off = 0;
+    }
+    s_seg_t *sg = &j->segs[j->cur_i];
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w =
+            pwrite(sg->fd, rec + done, len - done, (off_t)(j->off + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            rz_error("journal: write to segment %08u failed: %s", sg->no,
+                     w < 0 ? strerror(errno) : "short write");
+            j->broken = 1;
+            return RZ_ESTORE;
+        }
+        done += (size_t)w;
+    }
+    if (fdatasync(sg->fd) < 0) {
+        rz_error("journal: fdatasync of segment %08u failed: %s", sg->no,
+                 strerror(errno));
+        j->broken = 1;
+        return RZ_ESTORE;
+    }
+    j->off += len;
+    sg->last = last_seq;
+    return 0;
+}

@@ -1,0 +1,126 @@
+/* journal.h - the synced append journal in front of the LMDB store.
+ *
+ * With `sync: full` an event is acked once it is in the journal and the
+ * journal is fdatasync'd: one flush, where an LMDB commit costs two (its
+ * data pages, then its meta page). LMDB, still the store of record, is
+ * brought up to date behind the acks in large transactions (writer.c),
+ * and after a crash rz_journal_recover applies what the journal holds
+ * past LMDB's head before the broker serves.
+ *
+ * Segments: DATA_DIR/journal/NNNNNNNN.seg, made zero-filled and synced
+ * (file and directory) before their first use, so that an append is an
+ * overwrite of allocated blocks and its fdatasync has no metadata to
+ * write. A segment whose events are all in LMDB is written again from
+ * its start. A record never spans two segments; a record larger than a
+ * segment gets a segment of its own size.
+ *
+ * One record per group of events the writer acks together:
+ *
+ *   +-------+--------+--------+-------+-----------+-------------+
+ *   | magic | length | crc32c | count | first seq | ingest time |
+ *   | "RZJ1"| (4)    | (4)    | (4)   | (8)       | (8)         |
+ *   +-------+--------+--------+-------+-----------+-------------+
+ *   then count times, the event of seq first + i:
+ *   +----------------+----------+-------------+-----------+
+ *   | prev topic seq | time (8) | stored len  | source,   |
+ *   | (8)            |          | (4)         | id,       |
+ *   +----------------+----------+-------------+ subject,  |
+ *   | digest (16): the ids database's content  | topic len |
+ *   | digest of the producer's bytes           | (2 each)  |
+ *   +------------------------------------------+-----------+
+ *   then the stored bytes (producer's Event + broker stamp), source, id,
+ *   subject and topic.
+ *
+ * All integers little-endian. length covers the whole record; the CRC-32C
+ * covers everything after it (count to the last byte).
+ *
+ * Recovery reads every segment from its start, record by record, while
+ * the records are whole, pass their CRC and continue each other's seqs;
+ * the first that does not ends the segment (a torn tail, or what a
+ * recycled segment held before). It then follows the seqs from LMDB's
+ * head + 1 through the records of all segments: a record is written only
+ * after the one before it was synced, so nothing valid lies past the
+ * first gap.
+ *
+ * Threads: one thread at a time (the writer; before it, the opener).
+ */
+#ifndef RATUSZ_BROKER_JOURNAL_H
+#define RATUSZ_BROKER_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+#define RZ_JOURNAL_HDR 32   /* record header */
+#define RZ_JOURNAL_EVENT 44 /* fixed part of one event */
+
+typedef struct rz_journal rz_journal_t;
+
+/* Open (creating if missing) DATA_DIR/journal, segments of seg_size
+ * bytes (smaller when the file system has less than 8 segments' worth
+ * free, never under 64 KiB). Returns 0 and *out, or -errno. */
+int rz_journal_open(rz_journal_t **out, const char *data_dir, size_t seg_size);
+
+/* Close the segments. Safe with NULL and twice. */
+void rz_journal_close(rz_journal_t **j);
+
+/* Apply to the store every event the journal holds past the store's
+ * head, in one store transaction per record, with the store's sync.
+ * Afterwards every segment may be written again. Returns the number of
+ * events applied, or a negative code from rz_store_apply. Makes the first
+ * segment of a new journal. */
+int rz_journal_recover(rz_journal_t *j, rz_store_t *store);
+
+/* Append one encoded record (rz_journal_record_*) and fdatasync it.
+ * Segments whose events are all at or below applied are written again.
+ * Returns 0; RZ_EDISKFULL when no segment could be made for it (the
+ * journal stays usable); RZ_ESTORE when a write or sync failed: the
+ * journal then refuses every later append (what reached the disk is
+ * unknown, and its seqs may not be written twice), until a restart
+ * recovers it. */
+int rz_journal_append(rz_journal_t *j, const uint8_t *rec, size_t len,
+                      uint64_t last_seq, uint64_t applied);
+
+/* Whether an append failed in a way that only a restart mends. */
+int rz_journal_broken(const rz_journal_t *j);
+
+/* --- records ------------------------------------------------------------ */
+
+/* The bytes one event takes in a record. */
+size_t rz_journal_event_size(const rz_store_entry_t *e);
+
+/* Encode count events (seqs first .. first + count - 1, in order) into
+ * out, which has room for RZ_JOURNAL_HDR plus rz_journal_event_size of
+ * each. Returns the record's length. An event's stored bytes may already
+ * be where the record keeps them (RZ_JOURNAL_EVENT bytes after the end of
+ * the event before, the first after RZ_JOURNAL_HDR): they are not copied
+ * then. */
+size_t rz_journal_record_encode(uint8_t *out, const rz_store_entry_t *e,
+                                size_t count, int64_t ingest_time);
+
+/* A record checked by rz_journal_record_parse: a view into its bytes. */
+typedef struct rz_journal_record {
+    const uint8_t *p; /* the record */
+    size_t len;
+    uint64_t first; /* seq of the first event */
+    uint32_t count;
+    int64_t ingest_time;
+    size_t at;  /* rz_journal_record_next: offset of the next event */
+    uint32_t i; /* and its index */
+} rz_journal_record_t;
+
+/* Check the record at p (at most avail bytes): magic, length, CRC, and
+ * that every event's lengths fit the record exactly. Returns its length
+ * and fills out, or RZ_EDECODE. */
+int rz_journal_record_parse(const uint8_t *p, size_t avail,
+                            rz_journal_record_t *out);
+
+/* The next event of a parsed record into e (views into the record;
+ * ends_link set on the record's last). Returns 1, or 0 after the last. */
+int rz_journal_record_next(rz_journal_record_t *r, rz_store_entry_t *e);
+
+/* CRC-32C (Castagnoli) of len bytes, continuing crc (0 to start). */
+uint32_t rz_journal_crc32c(uint32_t crc, const void *p, size_t len);
+
+#endif

@@ -1,0 +1,221 @@
+/* test_journal.c - the journal in front of the store (broker/journal.c):
+ * records appended and synced are applied by recovery past the store's
+ * head, a torn tail is not, and segments are written again once their
+ * events are applied. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "journal.h"
+#include "store.h"
+
+#define SEG (64 * 1024)
+
+typedef struct fx {
+    char dir[256];
+    rz_store_t *store;
+} fx_t;
+
+static int s_setup(void **state)
+{
+    fx_t *f = calloc(1, sizeof *f);
+    if (!f || rzt_tmpdir(f->dir, sizeof f->dir) < 0)
+        return -1;
+    rz_store_opts_t o = {f->dir, 1 << 20, 64 << 20, RZ_SYNC_FULL};
+    if (rz_store_open(&f->store, &o) != 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    fx_t *f = *state;
+    rz_store_close(&f->store);
+    rzt_rmtree(f->dir);
+    free(f);
+    return 0;
+}
+
+/* A record of count events from seq first, source "/j", ids "first+i";
+ * the caller frees it. */
+static uint8_t *s_record(uint64_t first, size_t count, size_t pad, size_t *len)
+{
+    static const uint8_t digest[RZ_STORE_DIGEST] = {1};
+    rz_store_entry_t *e = calloc(count, sizeof *e);
+    char(*ids)[24] = calloc(count, sizeof *ids);
+    uint8_t *stored = calloc(1, pad + 16);
+    assert_non_null(e);
+    assert_non_null(ids);
+    assert_non_null(stored);
+    size_t need = RZ_JOURNAL_HDR;
+    for (size_t i = 0; i < count; i++) {
+        snprintf(ids[i], sizeof ids[i], "%llu",
+                 (unsigned long long)(first + i));
+        stored[0] = 0x0a; /* Event.id, as a producer would send it */
+        e[i] = (rz_store_entry_t){.seq = first + i,
+                                  .time = (int64_t)(first + i),
+                                  .stored = stored,
+                                  .stored_len = pad,
+                                  .source = "/j",
+                                  .source_len = 2,
+                                  .id = ids[i],
+                                  .id_len = strlen(ids[i]),
+                                  .topic = "t.v1",
+                                  .topic_len = 4,
+                                  .digest = digest};
+        need += rz_journal_event_size(&e[i]);
+    }
+    uint8_t *rec = malloc(need);
+    assert_non_null(rec);
+    *len = rz_journal_record_encode(rec, e, count, 1);
+    assert_int_equal(*len, need);
+    free(e);
+    free(ids);
+    free(stored);
+    return rec;
+}
+
+static void s_append(rz_journal_t *j, uint64_t first, size_t count,
+                     uint64_t applied)
+{
+    size_t len;
+    uint8_t *rec = s_record(first, count, 200, &len);
+    assert_int_equal(rz_journal_append(j, rec, len, first + count - 1, applied),
+                     0);
+    free(rec);
+}
+
+static int s_segments(const char *dir)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/journal", dir);
+    DIR *d = opendir(path);
+    struct dirent *de;
+    int n = 0;
+    assert_non_null(d);
+    while ((de = readdir(d)))
+        n += strstr(de->d_name, ".seg") != NULL;
+    closedir(d);
+    return n;
+}
+
+static void
+test_journal_recovery_applies_synced_records_past_the_head(void **state)
+{
+    fx_t *f = *state;
+    rz_journal_t *j = NULL;
+    assert_int_equal(rz_journal_open(&j, f->dir, SEG), 0);
+    assert_int_equal(rz_journal_recover(j, f->store), 0);
+    s_append(j, 1, 3, 0);
+    s_append(j, 4, 2, 0);
+    rz_journal_close(&j);
+
+    /* the store has none of them: the journal gives back all five */
+    assert_int_equal(rz_journal_open(&j, f->dir, SEG), 0);
+    assert_int_equal(rz_journal_recover(j, f->store), 5);
+    assert_int_equal(rz_store_head(f->store), 5);
+    rz_journal_close(&j);
+
+    /* again: nothing past the head */
+    assert_int_equal(rz_journal_open(&j, f->dir, SEG), 0);
+    assert_int_equal(rz_journal_recover(j, f->store), 0);
+    rz_journal_close(&j);
+    Ratusz__V1__VerifyResult vr = RATUSZ__V1__VERIFY_RESULT__INIT;
+    assert_int_equal(rz_store_verify(f->store, 0, &vr), 0);
+    assert_true(vr.ok);
+    free(vr.reason);
+    free(vr.invalid_reason);
+}
+
+static void test_journal_torn_tail_ends_the_recovery(void **state)
+{
+    fx_t *f = *state;
+    rz_journal_t *j = NULL;
+    assert_int_equal(rz_journal_open(&j, f->dir, SEG), 0);
+    assert_int_equal(rz_journal_recover(j, f->store), 0);
+    s_append(j, 1, 2, 0);
+    s_append(j, 3, 2, 0);
+    rz_journal_close(&j);
+
+    /* the power went out while the second record was written: its last
+     * byte is not there */
+    size_t len;
+    uint8_t *rec = s_record(1, 2, 200, &len);
+    char path[512];
+    snprintf(path, sizeof path, "%s/journal/00000001.seg", f->dir);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    uint8_t zero = 0;
+    size_t second;
+    free(s_record(3, 2, 200, &second));
+    assert_int_equal(pwrite(fd, &zero, 1, (off_t)(len + second - 1)), 1);
+    close(fd);
+    free(rec);
+
+    assert_int_equal(rz_journal_open(&j, f->dir, SEG), 0);
+    assert_int_equal(rz_journal_recover(j, f->store), 2);
+    assert_int_equal(rz_store_head(f->store), 2);
+    rz_journal_close(&j);
+}
+
+static void test_journal_segments_are_written_again_once_applied(void **state)
+{
+    fx_t *f = *state;
+    rz_journal_t *j = NULL;
+    assert_int_equal(rz_journal_open(&j, f->dir, SEG), 0);
+    assert_int_equal(rz_journal_recover(j, f->store), 0);
+    /* records of about 10 KiB: six fill a segment; with everything
+     * applied at once, two segments take turns */
+    uint64_t seq = 1;
+    for (int i = 0; i < 40; i++) {
+        size_t len;
+        uint8_t *rec = s_record(seq, 40, 200, &len);
+        assert_int_equal(rz_journal_append(j, rec, len, seq + 39, seq - 1), 0);
+        free(rec);
+        seq += 40;
+    }
+    assert_true(s_segments(f->dir) <= 2);
+    rz_journal_close(&j);
+}
+
+static void test_journal_record_parse_refuses_a_bad_crc(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *rec = s_record(7, 3, 50, &len);
+    rz_journal_record_t r;
+    assert_int_equal(rz_journal_record_parse(rec, len, &r), (int)len);
+    assert_int_equal(r.first, 7);
+    assert_int_equal(r.count, 3);
+    assert_int_equal(rz_journal_record_parse(rec, len - 1, &r), RZ_EDECODE);
+    rec[len - 1] ^= 1;
+    assert_int_equal(rz_journal_record_parse(rec, len, &r), RZ_EDECODE);
+    free(rec);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_journal_recovery_applies_synced_records_past_the_head, s_setup,
+            s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_journal_torn_tail_ends_the_recovery, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_journal_segments_are_written_again_once_applied, s_setup,
+            s_teardown),
+        cmocka_unit_test(test_journal_record_parse_refuses_a_bad_crc),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
