@@ -311,8 +311,9 @@ static void test_watch_stalled_watchers_hold_bounded_memory(void **state)
     assert_int_equal(st->watch_cutoffs, W);
     assert_int_equal(st->watchers, 0);
     ratusz__v1__stats__free_unpacked(st, NULL);
-    /* 100 windows of 64 KiB plus a push each: well under 64 MiB more */
-    assert_true(rss1 - rss0 < 64 * 1024);
+    /* 100 windows of 64 KiB plus a push each: well under 64 MiB more
+     * (AddressSanitizer keeps freed memory in quarantine: twice that) */
+    assert_true(rss1 - rss0 < (RZT_ASAN ? 128 : 64) * 1024);
 
     for (int i = 0; i < W; i++)
         zmq_close(w[i]);
