@@ -804,6 +804,44 @@ static int s_link_end(rz_store_t *s, MDB_txn *txn, uint64_t first, size_t n)
     return mdb_put(txn, s->chain, &k, &v, MDB_APPEND);
 }
 
+/* What both writing paths store for a new event besides its id and topic
+ * entries: the log entry of seq, its hash in the chain's current run (run,
+ * NULL when the chain is off), and its subject and time index entries. */
+static int s_put_event(rz_store_t *s, MDB_txn *txn, MDB_cursor *logc,
+                       MDB_cursor *timc, uint64_t seq, const uint8_t *stored,
+                       size_t len, int64_t time, const char *subject,
+                       size_t subject_len, uint8_t *run)
+{
+    uint8_t ts[16];
+    MDB_val k = {sizeof seq, &seq}, v = {len, (void *)stored};
+    int rc;
+
+    if ((rc = mdb_cursor_put(logc, &k, &v, MDB_APPEND)))
+        return rc;
+    if (run && (!s_hash_event(s->md, seq, stored, len) ||
+                !s_hash_run(s->md_run, s->md, run)))
+        return s_hash_fail();
+
+    s_time_seq(ts, time, seq);
+    if (subject_len) {
+        k.mv_size = subject_len;
+        k.mv_data = (void *)subject;
+        v.mv_size = sizeof ts;
+        v.mv_data = ts;
+        if ((rc = mdb_put(txn, s->subjects, &k, &v, 0)))
+            return rc;
+    }
+    /* events mostly arrive in time order: append, else insert */
+    k.mv_size = sizeof ts;
+    k.mv_data = ts;
+    v.mv_size = 0;
+    v.mv_data = ts; /* never NULL, even for 0 bytes */
+    rc = mdb_cursor_put(timc, &k, &v, MDB_APPEND);
+    if (rc == MDB_KEYEXIST)
+        rc = mdb_cursor_put(timc, &k, &v, 0);
+    return rc;
+}
+
 static int s_append_txn(rz_store_t *s, MDB_txn *txn, void *arg)
 {
     struct s_append *a = arg;
@@ -823,7 +861,7 @@ static int s_append_txn(rz_store_t *s, MDB_txn *txn, void *arg)
 
     for (size_t i = 0; i < a->n; i++) {
         rz_store_item_t *it = &a->items[i];
-        uint8_t idkey[S_KEY_BUF], idval[S_ID_VAL], seqbe[8], ts[16];
+        uint8_t idkey[S_KEY_BUF], idval[S_ID_VAL], seqbe[8];
         MDB_val k, v;
 
         if (it->code && it->code != RZ_ECONFLICT)
@@ -872,30 +910,11 @@ static int s_append_txn(rz_store_t *s, MDB_txn *txn, void *arg)
         size_t len = s_stamp(it, seq, a->ingest_time, stored);
         off += len;
 
-        k.mv_size = sizeof seq;
-        k.mv_data = &seq;
-        v.mv_size = len;
-        v.mv_data = stored;
-        if ((rc = mdb_cursor_put(logc, &k, &v, MDB_APPEND)))
+        if ((rc = s_put_event(s, txn, logc, timc, seq, stored, len, it->time,
+                              it->subject, it->subject_len,
+                              s->chain_off ? NULL : runs + S_RUN * chained)))
             goto fail;
-        if (!s->chain_off) {
-            if (!s_hash_event(s->md, seq, stored, len) ||
-                !s_hash_run(s->md_run, s->md, runs + S_RUN * chained)) {
-                rc = s_hash_fail();
-                goto fail;
-            }
-            chained++;
-        }
-
-        s_time_seq(ts, it->time, seq);
-        if (it->subject_len) {
-            k.mv_size = it->subject_len;
-            k.mv_data = (void *)it->subject;
-            v.mv_size = sizeof ts;
-            v.mv_data = ts;
-            if ((rc = mdb_put(txn, s->subjects, &k, &v, 0)))
-                goto fail;
-        }
+        chained += !s->chain_off;
 
         /* the topic's last dup before this one is the fan-out's
          * prev_topic_seq */
@@ -920,17 +939,6 @@ static int s_append_txn(rz_store_t *s, MDB_txn *txn, void *arg)
         v.mv_data = seqbe;
         if ((rc = mdb_cursor_put(topc, &k, &v,
                                  it->prev_topic_seq ? MDB_APPENDDUP : 0)))
-            goto fail;
-
-        /* events mostly arrive in time order: append, else insert */
-        k.mv_size = sizeof ts;
-        k.mv_data = ts;
-        v.mv_size = 0;
-        v.mv_data = ts; /* never NULL, even for 0 bytes */
-        rc = mdb_cursor_put(timc, &k, &v, MDB_APPEND);
-        if (rc == MDB_KEYEXIST)
-            rc = mdb_cursor_put(timc, &k, &v, 0);
-        if (rc)
             goto fail;
 
         it->seq = seq;
@@ -1038,7 +1046,7 @@ static int s_apply_txn(rz_store_t *s, MDB_txn *txn, void *arg)
 
     for (size_t i = 0; i < a->n; i++) {
         const rz_store_entry_t *e = &a->e[i];
-        uint8_t idkey[S_KEY_BUF], idval[S_ID_VAL], seqbe[8], ts[16];
+        uint8_t idkey[S_KEY_BUF], idval[S_ID_VAL], seqbe[8];
         MDB_val k, v;
 
         if (e->seq <= head) {
@@ -1072,32 +1080,14 @@ static int s_apply_txn(rz_store_t *s, MDB_txn *txn, void *arg)
         if (rc)
             goto fail;
 
-        k.mv_size = sizeof seq;
-        k.mv_data = &seq;
-        v.mv_size = e->stored_len;
-        v.mv_data = (void *)e->stored;
-        if ((rc = mdb_cursor_put(logc, &k, &v, MDB_APPEND)))
+        if (!s->chain_off && !chained)
+            link_first = seq;
+        if ((rc = s_put_event(s, txn, logc, timc, seq, e->stored,
+                              e->stored_len, e->time, e->subject,
+                              e->subject_len,
+                              s->chain_off ? NULL : runs + S_RUN * chained)))
             goto fail;
-        if (!s->chain_off) {
-            if (!chained)
-                link_first = seq;
-            if (!s_hash_event(s->md, seq, e->stored, e->stored_len) ||
-                !s_hash_run(s->md_run, s->md, runs + S_RUN * chained)) {
-                rc = s_hash_fail();
-                goto fail;
-            }
-            chained++;
-        }
-
-        s_time_seq(ts, e->time, seq);
-        if (e->subject_len) {
-            k.mv_size = e->subject_len;
-            k.mv_data = (void *)e->subject;
-            v.mv_size = sizeof ts;
-            v.mv_data = ts;
-            if ((rc = mdb_put(txn, s->subjects, &k, &v, 0)))
-                goto fail;
-        }
+        chained += !s->chain_off;
 
         /* prev_topic_seq is below seq, so it is in the store by now: the
          * topic has dups exactly when it is set, and seqs only grow */
@@ -1108,16 +1098,6 @@ static int s_apply_txn(rz_store_t *s, MDB_txn *txn, void *arg)
         v.mv_data = seqbe;
         if ((rc = mdb_cursor_put(topc, &k, &v,
                                  e->prev_topic_seq ? MDB_APPENDDUP : 0)))
-            goto fail;
-
-        k.mv_size = sizeof ts;
-        k.mv_data = ts;
-        v.mv_size = 0;
-        v.mv_data = ts;
-        rc = mdb_cursor_put(timc, &k, &v, MDB_APPEND);
-        if (rc == MDB_KEYEXIST)
-            rc = mdb_cursor_put(timc, &k, &v, 0);
-        if (rc)
             goto fail;
 
         /* a link per group acked together, as when each group was its own
