@@ -596,7 +596,7 @@ static void s_on_ack(const rz_ack_t *a, void *user)
 /* Check and send one event. Returns 0 when it is on its way (its outcome
  * then comes to s_on_ack), 1 when it was rejected here (reported, counted),
  * or a negative code when publishing cannot go on. */
-static int s_pub_one(rz_client_t *c, s_pub_t *p, Ratusz__V1__Event *ev,
+static int s_pub_one(rz_client_t *c, s_pub_t *p, const Ratusz__V1__Event *ev,
                      size_t line)
 {
     char why[256];
@@ -693,6 +693,21 @@ static bool s_blank(const char *s, size_t n)
     return true;
 }
 
+/* One line's event, published while it is borrowed from the line. */
+typedef struct s_pub_line {
+    rz_client_t *c;
+    s_pub_t *p;
+    size_t line;
+    int rc; /* s_pub_one's */
+} s_pub_line_t;
+
+static int s_pub_visit(const Ratusz__V1__Event *ev, void *user)
+{
+    s_pub_line_t *l = user;
+    l->rc = s_pub_one(l->c, l->p, ev, l->line);
+    return 0;
+}
+
 /* Read NDJSON events from stdin and publish them. Returns 0, or a negative
  * code when publishing had to stop early. */
 static int s_pub_stdin(rz_client_t *c, s_pub_t *p)
@@ -742,13 +757,13 @@ static int s_pub_stdin(rz_client_t *c, s_pub_t *p)
         if (s_blank(line, len))
             continue;
         char err[256];
-        Ratusz__V1__Event *ev = NULL;
-        if (rz_event_from_json(line, len, &ev, err, sizeof err)) {
+        s_pub_line_t l = {c, p, lineno, 0};
+        if (rz_event_from_json_visit(line, len, s_pub_visit, &l, err,
+                                     sizeof err)) {
             s_pub_fail(p, lineno, RZ_EINVALEVENT, "%s", err);
             continue;
         }
-        rc = s_pub_one(c, p, ev, lineno);
-        rz_event_free(ev);
+        rc = l.rc;
         if (rc < 0)
             break;
         rc = 0;

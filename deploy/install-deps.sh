@@ -31,7 +31,8 @@ BUILD_PKGS=(
     librdkafka-dev      # ratusz-kafka: the Kafka bridge (and its mock cluster)
     libyaml-dev         # ratuszd.yaml
     libmicrohttpd-dev   # Prometheus /metrics endpoint
-    libjansson-dev      # CloudEvents JSON
+    libjansson-dev      # CloudEvents JSON out (and the JSON of the adapters)
+    libyajl-dev         # CloudEvents JSON in: the reader's parser (lib/jdoc.c)
     libcmocka-dev       # unit and integration tests
     curl                # demo and tests: scrape /metrics
     procps              # ps, pgrep for scripts

@@ -24,13 +24,18 @@
  * is an error that names the key and where it was ("data.objects[1].kind:
  * expected a string").
  *
- * Memory: rz_event_from_json builds the event with malloc in exactly the
- * layout protobuf_c_message_free_unpacked(m, NULL) expects (so a half-built
- * message can always be freed on error), then packs it and unpacks the
- * bytes with ratusz__v1__event__unpack. The copy costs a few microseconds,
- * but it means every Ratusz__V1__Event the library hands out came from
- * unpack, so rz_event_free has one way to free them all, even if unpack
- * later gets a faster allocator.
+ * Reading: the text is parsed once by yajl into a flat node array (jdoc.c;
+ * the document buffers of a thread are kept between events), and the
+ * event is built over it: its strings are borrowed from the document,
+ * "data" is built with malloc in exactly the layout
+ * protobuf_c_message_free_unpacked(m, NULL) expects (so a half-built
+ * message can always be freed on error). rz_event_from_json_visit hands
+ * that borrowed event to a callback, which is how `ratusz pub` and the
+ * ndjson adapter publish without a copy; rz_event_from_json packs it and
+ * unpacks the bytes with ratusz__v1__event__unpack, so every
+ * Ratusz__V1__Event the library hands out came from unpack and
+ * rz_event_free has one way to free them all. Writing JSON stays on
+ * jansson.
  *
  * Numbers: jansson prints every real with 17 significant digits, so 42.1
  * would come out as 42.100000000000001. s_dumps first finds the smallest
@@ -50,6 +55,7 @@
 
 #include <jansson.h>
 
+#include "jdoc.h"
 #include "ratusz/core/text.h"
 #include "ratusz/core/time.h"
 #include "ratusz/ratusz.h"
@@ -96,10 +102,19 @@ static size_t s_path_push(s_ctx_t *cx, const char *name, long index)
     size_t old = cx->path_len;
     size_t room = sizeof cx->path - old;
     int n;
-    if (name)
-        n = snprintf(cx->path + old, room, "%s%s", old ? "." : "", name);
-    else
+    if (name) {
+        /* every field of every event passes here: no printf */
+        size_t dot = old ? 1 : 0, nl = strlen(name);
+        if (dot + nl < room) {
+            cx->path[old] = '.';
+            memcpy(cx->path + old + dot, name, nl + 1);
+            n = (int)(dot + nl);
+        } else { /* truncated, as snprintf does it */
+            n = snprintf(cx->path + old, room, "%s%s", dot ? "." : "", name);
+        }
+    } else {
         n = snprintf(cx->path + old, room, "[%ld]", index);
+    }
     if (n < 0 || (size_t)n >= room)
         cx->path_len = sizeof cx->path - 1;
     else
@@ -111,21 +126,6 @@ static void s_path_pop(s_ctx_t *cx, size_t old)
 {
     cx->path_len = old;
     cx->path[old] = '\0';
-}
-
-static const char *s_json_kind(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER: return "integer";
-    case JSON_REAL: return "number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "boolean";
-    case JSON_NULL: return "null";
-    }
-    return "?";
 }
 
 /* ==========================================================================
@@ -588,26 +588,26 @@ char *rz_message_to_json(const ProtobufCMessage *m)
  * allocated, so a failure anywhere leaves a message that frees cleanly.
  */
 
-static int s_msg_from_json(const ProtobufCMessageDescriptor *d, json_t *j,
+static int s_msg_from_json(const ProtobufCMessageDescriptor *d, rz_jv_t j,
                            ProtobufCMessage **out, s_ctx_t *cx);
 
 /* An integer in [min, max] from a JSON integer, an integral number or a
  * decimal string (the proto3 mapping writes 64-bit values as strings). */
-static int s_get_int(json_t *v, int64_t min, int64_t max, int64_t *out,
+static int s_get_int(rz_jv_t v, int64_t min, int64_t max, int64_t *out,
                      s_ctx_t *cx)
 {
     int64_t i;
-    if (json_is_integer(v)) {
-        i = json_integer_value(v);
-    } else if (json_is_real(v)) {
-        double d = json_real_value(v);
+    if (rz_jv_is(v, RZ_JINT)) {
+        i = rz_jnode(v)->num.i;
+    } else if (rz_jv_is(v, RZ_JREAL)) {
+        double d = rz_jnode(v)->num.r;
         /* 2^63 is exactly representable: anything below it fits */
         if (d != floor(d) || d < -9223372036854775808.0 ||
             d >= 9223372036854775808.0)
             return s_fail(cx, RZ_EINVALEVENT, "not an integer: %.17g", d);
         i = (int64_t)d;
-    } else if (json_is_string(v)) {
-        const char *s = json_string_value(v);
+    } else if (rz_jv_is(v, RZ_JSTR)) {
+        const char *s = rz_jv_str(v);
         char *end;
         errno = 0;
         long long ll = strtoll(s, &end, 10);
@@ -616,7 +616,7 @@ static int s_get_int(json_t *v, int64_t min, int64_t max, int64_t *out,
         i = ll;
     } else {
         return s_fail(cx, RZ_EINVALEVENT, "expected an integer, got %s",
-                      s_json_kind(v));
+                      rz_jv_kind_name(v));
     }
     if (i < min || i > max)
         return s_fail(cx, RZ_EINVALEVENT, "%lld out of range",
@@ -625,10 +625,10 @@ static int s_get_int(json_t *v, int64_t min, int64_t max, int64_t *out,
     return 0;
 }
 
-static int s_get_uint64(json_t *v, uint64_t *out, s_ctx_t *cx)
+static int s_get_uint64(rz_jv_t v, uint64_t *out, s_ctx_t *cx)
 {
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
+    if (rz_jv_is(v, RZ_JSTR)) {
+        const char *s = rz_jv_str(v);
         char *end;
         errno = 0;
         unsigned long long u = strtoull(s, &end, 10);
@@ -645,14 +645,14 @@ static int s_get_uint64(json_t *v, uint64_t *out, s_ctx_t *cx)
     return rc;
 }
 
-static int s_get_double(json_t *v, double *out, s_ctx_t *cx)
+static int s_get_double(rz_jv_t v, double *out, s_ctx_t *cx)
 {
-    if (json_is_number(v)) {
-        *out = json_number_value(v);
+    if (rz_jv_is_number(v)) {
+        *out = rz_jv_number(v);
         return 0;
     }
-    if (json_is_string(v)) {
-        const char *s = json_string_value(v);
+    if (rz_jv_is(v, RZ_JSTR)) {
+        const char *s = rz_jv_str(v);
         if (strcmp(s, "NaN") == 0) {
             *out = NAN;
             return 0;
@@ -674,7 +674,7 @@ static int s_get_double(json_t *v, double *out, s_ctx_t *cx)
         return s_fail(cx, RZ_EINVALEVENT, "not a number: '%.40s'", s);
     }
     return s_fail(cx, RZ_EINVALEVENT, "expected a number, got %s",
-                  s_json_kind(v));
+                  rz_jv_kind_name(v));
 }
 
 static char *s_strndup(const char *s, size_t n)
@@ -689,7 +689,7 @@ static char *s_strndup(const char *s, size_t n)
 
 /* Parse one value of field f into p. For strings, bytes and messages the
  * pointer is stored at p only once complete. */
-static int s_value_from_json(const ProtobufCFieldDescriptor *f, json_t *v,
+static int s_value_from_json(const ProtobufCFieldDescriptor *f, rz_jv_t v,
                              void *p, s_ctx_t *cx)
 {
     int64_t i;
@@ -736,49 +736,47 @@ static int s_value_from_json(const ProtobufCFieldDescriptor *f, json_t *v,
         *(double *)p = d;
         return 0;
     case PROTOBUF_C_TYPE_BOOL:
-        if (!json_is_boolean(v))
+        if (!rz_jv_is(v, RZ_JTRUE) && !rz_jv_is(v, RZ_JFALSE))
             return s_fail(cx, RZ_EINVALEVENT, "expected a boolean, got %s",
-                          s_json_kind(v));
-        *(protobuf_c_boolean *)p = json_is_true(v);
+                          rz_jv_kind_name(v));
+        *(protobuf_c_boolean *)p = rz_jv_is(v, RZ_JTRUE);
         return 0;
     case PROTOBUF_C_TYPE_ENUM: {
         const ProtobufCEnumDescriptor *ed = f->descriptor;
-        if (json_is_string(v)) {
+        if (rz_jv_is(v, RZ_JSTR)) {
             const ProtobufCEnumValue *ev =
-                protobuf_c_enum_descriptor_get_value_by_name(
-                    ed, json_string_value(v));
+                protobuf_c_enum_descriptor_get_value_by_name(ed, rz_jv_str(v));
             if (!ev)
                 return s_fail(cx, RZ_EINVALEVENT, "unknown %s value '%.60s'",
-                              ed->name, json_string_value(v));
+                              ed->name, rz_jv_str(v));
             *(int *)p = ev->value;
             return 0;
         }
-        if (!json_is_integer(v))
-            return s_fail(cx, RZ_EINVALEVENT,
-                          "expected a %s name, got %s", ed->name,
-                          s_json_kind(v));
+        if (!rz_jv_is(v, RZ_JINT))
+            return s_fail(cx, RZ_EINVALEVENT, "expected a %s name, got %s",
+                          ed->name, rz_jv_kind_name(v));
         if ((rc = s_get_int(v, INT32_MIN, INT32_MAX, &i, cx)))
             return rc;
         *(int *)p = (int)i;
         return 0;
     }
     case PROTOBUF_C_TYPE_STRING: {
-        if (!json_is_string(v))
+        if (!rz_jv_is(v, RZ_JSTR))
             return s_fail(cx, RZ_EINVALEVENT, "expected a string, got %s",
-                          s_json_kind(v));
-        char *s = s_strndup(json_string_value(v), json_string_length(v));
+                          rz_jv_kind_name(v));
+        char *s = s_strndup(rz_jv_str(v), rz_jv_len(v));
         if (!s)
             return RZ_ENOMEM;
         *(char **)p = s;
         return 0;
     }
     case PROTOBUF_C_TYPE_BYTES: {
-        if (!json_is_string(v))
+        if (!rz_jv_is(v, RZ_JSTR))
             return s_fail(cx, RZ_EINVALEVENT,
-                          "expected a base64 string, got %s", s_json_kind(v));
+                          "expected a base64 string, got %s",
+                          rz_jv_kind_name(v));
         ProtobufCBinaryData *b = p;
-        rc = s_b64_decode(json_string_value(v), json_string_length(v),
-                          &b->data, &b->len);
+        rc = s_b64_decode(rz_jv_str(v), rz_jv_len(v), &b->data, &b->len);
         if (rc == RZ_EINVAL)
             return s_fail(cx, RZ_EINVALEVENT, "not base64");
         return rc;
@@ -790,9 +788,10 @@ static int s_value_from_json(const ProtobufCFieldDescriptor *f, json_t *v,
 }
 
 /* A map key from its object key text into the entry's key field. */
-static int s_map_key_from_text(const ProtobufCFieldDescriptor *kf,
-                               const char *key, void *p, s_ctx_t *cx)
+static int s_map_key_from_text(const ProtobufCFieldDescriptor *kf, rz_jv_t k,
+                               void *p, s_ctx_t *cx)
 {
+    const char *key = rz_jv_str(k);
     if (kf->type == PROTOBUF_C_TYPE_STRING) {
         char *s = strdup(key);
         if (!s)
@@ -807,23 +806,18 @@ static int s_map_key_from_text(const ProtobufCFieldDescriptor *kf,
         return 0;
     }
     /* integer keys: read them as the decimal strings they are */
-    json_t *k = json_string(key);
-    if (!k)
-        return RZ_ENOMEM;
-    int rc = s_value_from_json(kf, k, p, cx);
-    json_decref(k);
-    return rc;
+    return s_value_from_json(kf, k, p, cx);
 }
 
-static int s_map_from_json(const ProtobufCFieldDescriptor *f, json_t *v,
+static int s_map_from_json(const ProtobufCFieldDescriptor *f, rz_jv_t v,
                            char *base, s_ctx_t *cx)
 {
     const ProtobufCMessageDescriptor *md = f->descriptor;
     const ProtobufCFieldDescriptor *kf = &md->fields[0], *vf = &md->fields[1];
-    if (!json_is_object(v))
+    if (!rz_jv_is(v, RZ_JOBJ))
         return s_fail(cx, RZ_EINVALEVENT, "expected an object, got %s",
-                      s_json_kind(v));
-    size_t n = json_object_size(v);
+                      rz_jv_kind_name(v));
+    size_t n = rz_jv_len(v);
     if (n == 0)
         return 0;
     ProtobufCMessage **arr = calloc(n, sizeof *arr);
@@ -832,17 +826,17 @@ static int s_map_from_json(const ProtobufCFieldDescriptor *f, json_t *v,
     *(ProtobufCMessage ***)(base + f->offset) = arr;
     *(size_t *)(base + f->quantifier_offset) = n;
     size_t k = 0;
-    const char *key;
-    json_t *val;
-    json_object_foreach (v, key, val) {
+    for (rz_jv_t key = rz_jv_first(v); !rz_jv_absent(key);
+         key = rz_jv_next(v, key)) {
+        rz_jv_t val = rz_jv_value(key);
         ProtobufCMessage *e = calloc(1, md->sizeof_message);
         if (!e)
             return RZ_ENOMEM;
         md->message_init(e);
         arr[k++] = e;
-        size_t old = s_path_push(cx, key, 0);
+        size_t old = s_path_push(cx, rz_jv_str(key), 0);
         int rc = s_map_key_from_text(kf, key, (char *)e + kf->offset, cx);
-        if (rc == 0 && !json_is_null(val))
+        if (rc == 0 && !rz_jv_is_null(val))
             rc = s_value_from_json(vf, val, (char *)e + vf->offset, cx);
         s_path_pop(cx, old);
         if (rc)
@@ -851,15 +845,15 @@ static int s_map_from_json(const ProtobufCFieldDescriptor *f, json_t *v,
     return 0;
 }
 
-static int s_repeated_from_json(const ProtobufCFieldDescriptor *f, json_t *v,
+static int s_repeated_from_json(const ProtobufCFieldDescriptor *f, rz_jv_t v,
                                 char *base, s_ctx_t *cx)
 {
     if (f->type == PROTOBUF_C_TYPE_MESSAGE && s_is_map_entry(f->descriptor))
         return s_map_from_json(f, v, base, cx);
-    if (!json_is_array(v))
+    if (!rz_jv_is(v, RZ_JARR))
         return s_fail(cx, RZ_EINVALEVENT, "expected an array, got %s",
-                      s_json_kind(v));
-    size_t n = json_array_size(v), sz = s_type_size(f->type);
+                      rz_jv_kind_name(v));
+    size_t n = rz_jv_len(v), sz = s_type_size(f->type);
     if (n == 0)
         return 0;
     char *arr = calloc(n, sz);
@@ -867,10 +861,11 @@ static int s_repeated_from_json(const ProtobufCFieldDescriptor *f, json_t *v,
         return RZ_ENOMEM;
     *(char **)(base + f->offset) = arr;
     *(size_t *)(base + f->quantifier_offset) = n;
-    for (size_t k = 0; k < n; k++) {
-        json_t *el = json_array_get(v, k);
+    size_t k = 0;
+    for (rz_jv_t el = rz_jv_first(v); !rz_jv_absent(el);
+         el = rz_jv_next(v, el), k++) {
         size_t old = s_path_push(cx, NULL, (long)k);
-        int rc = json_is_null(el)
+        int rc = rz_jv_is_null(el)
                      ? s_fail(cx, RZ_EINVALEVENT, "null in an array")
                      : s_value_from_json(f, el, arr + k * sz, cx);
         s_path_pop(cx, old);
@@ -918,15 +913,15 @@ static const char *s_oneof_member(const ProtobufCMessageDescriptor *d,
 
 /* Parse object j into a new message of type d. On success *out is set;
  * on failure nothing is left allocated. */
-static int s_msg_from_json(const ProtobufCMessageDescriptor *d, json_t *j,
+static int s_msg_from_json(const ProtobufCMessageDescriptor *d, rz_jv_t j,
                            ProtobufCMessage **out, s_ctx_t *cx)
 {
     int rc = 0;
     bool *seen = NULL;
     ProtobufCMessage *m = NULL;
-    if (!json_is_object(j))
+    if (!rz_jv_is(j, RZ_JOBJ))
         return s_fail(cx, RZ_EINVALEVENT, "expected an object for %s, got %s",
-                      d->name, s_json_kind(j));
+                      d->name, rz_jv_kind_name(j));
     m = calloc(1, d->sizeof_message);
     seen = calloc(d->n_fields ? d->n_fields : 1, sizeof *seen);
     if (!m || !seen) {
@@ -938,9 +933,9 @@ static int s_msg_from_json(const ProtobufCMessageDescriptor *d, json_t *j,
     d->message_init(m);
     char *base = (char *)m;
 
-    const char *key;
-    json_t *v;
-    json_object_foreach (j, key, v) {
+    for (rz_jv_t k = rz_jv_first(j); !rz_jv_absent(k); k = rz_jv_next(j, k)) {
+        const char *key = rz_jv_str(k);
+        rz_jv_t v = rz_jv_value(k);
         const ProtobufCFieldDescriptor *f = s_field_by_name(d, key);
         if (!f) {
             rc = s_fail(cx, RZ_EINVALEVENT, "unknown field '%.60s' in %s",
@@ -954,7 +949,7 @@ static int s_msg_from_json(const ProtobufCMessageDescriptor *d, json_t *j,
             goto fail;
         }
         seen[idx] = true;
-        if (json_is_null(v))
+        if (rz_jv_is_null(v))
             continue; /* proto3 JSON: null is the default value */
 
         size_t old = s_path_push(cx, f->name, 0);
@@ -1067,16 +1062,19 @@ static bool s_is_json_type(const char *ct)
            strncasecmp(ct + n - 5, "+json", 5) == 0;
 }
 
-/* Would j read back as the domain message of this type? */
-static bool s_parses_as(const s_domain_t *dom, json_t *j)
+/* Would the JSON text read back as the domain message of this type? */
+static bool s_parses_as(const s_domain_t *dom, const void *text, size_t len)
 {
     char scratch[8];
     s_ctx_t cx = {.err = scratch, .err_len = sizeof scratch};
     ProtobufCMessage *m = NULL;
-    if (!json_is_object(j) || s_msg_from_json(dom->desc, j, &m, &cx))
-        return false;
-    protobuf_c_message_free_unpacked(m, NULL);
-    return true;
+    rz_jdoc_t doc = {0};
+    bool yes = rz_jdoc_parse(&doc, text, len, scratch, sizeof scratch) == 0 &&
+               s_msg_from_json(dom->desc, rz_jdoc_root(&doc), &m, &cx) == 0;
+    if (m)
+        protobuf_c_message_free_unpacked(m, NULL);
+    rz_jdoc_free(&doc);
+    return yes;
 }
 
 /* ==========================================================================
@@ -1122,7 +1120,9 @@ static int s_set_data(json_t *obj, const Ratusz__V1__Event *ev)
              * this same raw event: JSON null reads as no data, and an
              * object that fits the type's domain message reads as that
              * message. */
-            if (j && !json_is_null(j) && !(dom && s_parses_as(dom, j)))
+            if (j && !json_is_null(j) &&
+                !(dom && json_is_object(j) &&
+                  s_parses_as(dom, raw->bytes.data, raw->bytes.len)))
                 return s_jset(obj, "data", j);
             json_decref(j);
         }
@@ -1191,43 +1191,43 @@ fail:
  */
 
 /* A string attribute: absent or null leaves *out alone. */
-static int s_attr_str(json_t *root, const char *name, bool required,
+/* A string attribute: absent or null leaves *out alone. (The document
+ * holds no string with a NUL inside: rz_jdoc_parse refuses them.) */
+static int s_attr_str(rz_jv_t root, const char *name, bool required,
                       const char **out, s_ctx_t *cx)
 {
-    json_t *v = json_object_get(root, name);
-    if (!v || json_is_null(v)) {
+    rz_jv_t v = rz_jv_get(root, name);
+    if (rz_jv_absent(v) || rz_jv_is_null(v)) {
         if (required)
             return s_fail(cx, RZ_EINVALEVENT, "missing attribute '%s'", name);
         return 0;
     }
-    if (!json_is_string(v))
-        return s_fail(cx, RZ_EINVALEVENT, "%s: expected a string, got %s",
-                      name, s_json_kind(v));
-    if (strlen(json_string_value(v)) != json_string_length(v))
-        return s_fail(cx, RZ_EINVALEVENT, "%s: contains NUL", name);
-    if (required && json_string_length(v) == 0)
+    if (!rz_jv_is(v, RZ_JSTR))
+        return s_fail(cx, RZ_EINVALEVENT, "%s: expected a string, got %s", name,
+                      rz_jv_kind_name(v));
+    if (required && rz_jv_len(v) == 0)
         return s_fail(cx, RZ_EINVALEVENT, "attribute '%s' is empty", name);
-    *out = json_string_value(v);
+    *out = rz_jv_str(v);
     return 0;
 }
 
-static int s_attr_time(json_t *root, const char *name, int64_t *out,
+static int s_attr_time(rz_jv_t root, const char *name, int64_t *out,
                        s_ctx_t *cx)
 {
-    json_t *v = json_object_get(root, name);
-    if (!v || json_is_null(v))
+    rz_jv_t v = rz_jv_get(root, name);
+    if (rz_jv_absent(v) || rz_jv_is_null(v))
         return 0;
     /* what s_set_time writes for years RFC 3339 cannot hold */
-    if (json_is_integer(v)) {
-        *out = json_integer_value(v);
+    if (rz_jv_is(v, RZ_JINT)) {
+        *out = rz_jnode(v)->num.i;
         return 0;
     }
-    if (!json_is_string(v))
-        return s_fail(cx, RZ_EINVALEVENT, "%s: expected a string, got %s",
-                      name, s_json_kind(v));
-    if (rzc_rfc3339_parse(json_string_value(v), out))
+    if (!rz_jv_is(v, RZ_JSTR))
+        return s_fail(cx, RZ_EINVALEVENT, "%s: expected a string, got %s", name,
+                      rz_jv_kind_name(v));
+    if (rzc_rfc3339_parse(rz_jv_str(v), out))
         return s_fail(cx, RZ_EINVALEVENT, "%s: not RFC 3339: '%.60s'", name,
-                      json_string_value(v));
+                      rz_jv_str(v));
     return 0;
 }
 
@@ -1241,15 +1241,55 @@ typedef struct s_build {
     char *raw_bytes;          /* malloc'd */
 } s_build_t;
 
-/* Raw data from "data" that is not (or not cleanly) a domain message. */
-static int s_raw_from_data(s_build_t *b, json_t *data, const char *ct)
+/* A value of the document as a jansson value, for s_dumps. */
+static json_t *s_jv_to_json(rz_jv_t v)
 {
-    if (json_is_string(data) && ct && !s_is_json_type(ct)) {
+    switch (rz_jv_kind(v)) {
+    case RZ_JNULL: return json_null();
+    case RZ_JFALSE: return json_false();
+    case RZ_JTRUE: return json_true();
+    case RZ_JINT: return json_integer(rz_jnode(v)->num.i);
+    case RZ_JREAL: return json_real(rz_jnode(v)->num.r);
+    case RZ_JSTR: return json_stringn_nocheck(rz_jv_str(v), rz_jv_len(v));
+    case RZ_JOBJ: {
+        json_t *o = json_object();
+        for (rz_jv_t k = rz_jv_first(v); o && !rz_jv_absent(k);
+             k = rz_jv_next(v, k)) {
+            json_t *m = s_jv_to_json(rz_jv_value(k));
+            if (!m || json_object_setn_new_nocheck(o, rz_jv_str(k),
+                                                   rz_jv_len(k), m)) {
+                json_decref(o);
+                o = NULL;
+            }
+        }
+        return o;
+    }
+    case RZ_JARR: {
+        json_t *a = json_array();
+        for (rz_jv_t e = rz_jv_first(v); a && !rz_jv_absent(e);
+             e = rz_jv_next(v, e)) {
+            if (json_array_append_new(a, s_jv_to_json(e))) {
+                json_decref(a);
+                a = NULL;
+            }
+        }
+        return a;
+    }
+    }
+    return NULL;
+}
+
+/* Raw data from "data" that is not (or not cleanly) a domain message. */
+static int s_raw_from_data(s_build_t *b, rz_jv_t data, const char *ct)
+{
+    if (rz_jv_is(data, RZ_JSTR) && ct && !s_is_json_type(ct)) {
         /* CloudEvents: non-JSON data travels as a JSON string */
-        b->raw.bytes.data = (uint8_t *)json_string_value(data);
-        b->raw.bytes.len = json_string_length(data);
+        b->raw.bytes.data = (uint8_t *)rz_jv_str(data);
+        b->raw.bytes.len = rz_jv_len(data);
     } else {
-        b->raw_bytes = s_dumps(data);
+        json_t *j = s_jv_to_json(data);
+        b->raw_bytes = j ? s_dumps(j) : NULL;
+        json_decref(j);
         if (!b->raw_bytes)
             return RZ_ENOMEM;
         b->raw.bytes.data = (uint8_t *)b->raw_bytes;
@@ -1285,30 +1325,30 @@ static void s_set_domain(s_build_t *b, const s_domain_t *dom,
     }
 }
 
-static int s_data_from_json(s_build_t *b, json_t *root, s_ctx_t *cx)
+static int s_data_from_json(s_build_t *b, rz_jv_t root, s_ctx_t *cx)
 {
     const char *ct = NULL, *schema = NULL;
     int rc;
     if ((rc = s_attr_str(root, "datacontenttype", false, &ct, cx)) ||
         (rc = s_attr_str(root, "dataschema", false, &schema, cx)))
         return rc;
-    json_t *data = json_object_get(root, "data");
-    json_t *b64 = json_object_get(root, "data_base64");
-    if (data && json_is_null(data))
-        data = NULL;
-    if (b64 && json_is_null(b64))
-        b64 = NULL;
-    if (data && b64)
+    rz_jv_t data = rz_jv_get(root, "data");
+    rz_jv_t b64 = rz_jv_get(root, "data_base64");
+    if (rz_jv_is_null(data))
+        data = (rz_jv_t){0};
+    if (rz_jv_is_null(b64))
+        b64 = (rz_jv_t){0};
+    if (!rz_jv_absent(data) && !rz_jv_absent(b64))
         return s_fail(cx, RZ_EINVALEVENT,
                       "both 'data' and 'data_base64' are set");
 
-    if (b64) {
-        if (!json_is_string(b64))
+    if (!rz_jv_absent(b64)) {
+        if (!rz_jv_is(b64, RZ_JSTR))
             return s_fail(cx, RZ_EINVALEVENT,
                           "data_base64: expected a string, got %s",
-                          s_json_kind(b64));
-        rc = s_b64_decode(json_string_value(b64), json_string_length(b64),
-                          &b->raw.bytes.data, &b->raw.bytes.len);
+                          rz_jv_kind_name(b64));
+        rc = s_b64_decode(rz_jv_str(b64), rz_jv_len(b64), &b->raw.bytes.data,
+                          &b->raw.bytes.len);
         if (rc == RZ_EINVAL)
             return s_fail(cx, RZ_EINVALEVENT, "data_base64: not base64");
         if (rc)
@@ -1319,7 +1359,7 @@ static int s_data_from_json(s_build_t *b, json_t *root, s_ctx_t *cx)
         b->ev.raw = &b->raw;
         return 0;
     }
-    if (!data)
+    if (rz_jv_absent(data))
         return 0;
 
     const s_domain_t *dom = schema ? s_domain_by_schema(schema) : NULL;
@@ -1335,7 +1375,7 @@ static int s_data_from_json(s_build_t *b, json_t *root, s_ctx_t *cx)
         return 0;
     }
     dom = schema ? NULL : s_domain_by_type(b->ev.type);
-    if (dom && json_is_object(data) && (!ct || s_is_json_type(ct))) {
+    if (dom && rz_jv_is(data, RZ_JOBJ) && (!ct || s_is_json_type(ct))) {
         /* a guess from the type: take it only if the data fits; a domain
          * may have kinds of events that have no message yet */
         char scratch[8];
@@ -1351,31 +1391,34 @@ static int s_data_from_json(s_build_t *b, json_t *root, s_ctx_t *cx)
     return s_raw_from_data(b, data, ct);
 }
 
-int rz_event_from_json(const char *text, size_t len, Ratusz__V1__Event **out,
-                       char *err, size_t err_len)
+/* The document buffers of this thread, kept between events while small:
+ * reading a line then costs no allocation for them. */
+#define S_DOC_KEEP (256u * 1024)
+static _Thread_local rz_jdoc_t s_doc;
+
+int rz_event_from_json_visit(const char *text, size_t len, rz_event_fn fn,
+                             void *user, char *err, size_t err_len)
 {
     s_ctx_t cx = {.err = err, .err_len = err_len};
     s_build_t b = {.ev = RATUSZ__V1__EVENT__INIT,
                    .raw = RATUSZ__V1__RAW_DATA__INIT};
-    json_t *root = NULL;
-    uint8_t *packed = NULL;
+    rz_jdoc_t *doc = &s_doc;
     const char *s;
     int rc;
 
     if (err && err_len)
         err[0] = '\0';
-    if (!out || (!text && len))
-        return s_fail(&cx, RZ_EINVAL, "no output or no text");
-    *out = NULL;
+    if (!fn || (!text && len))
+        return s_fail(&cx, RZ_EINVAL, "no callback or no text");
 
-    json_error_t jerr;
-    root = json_loadb(text ? text : "", len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        rc = s_fail(&cx, RZ_EDECODE, "JSON: %s at line %d column %d",
-                    jerr.text, jerr.line, jerr.column);
+    char jerr[160];
+    rc = rz_jdoc_parse(doc, text ? text : "", len, jerr, sizeof jerr);
+    if (rc) {
+        rc = s_fail(&cx, rc == RZ_ENOMEM ? rc : RZ_EDECODE, "%s", jerr);
         goto fail;
     }
-    if (!json_is_object(root)) {
+    rz_jv_t root = rz_jdoc_root(doc);
+    if (!rz_jv_is(root, RZ_JOBJ)) {
         rc = s_fail(&cx, RZ_EDECODE, "JSON: not an object");
         goto fail;
     }
@@ -1424,8 +1467,8 @@ int rz_event_from_json(const char *text, size_t len, Ratusz__V1__Event **out,
     if ((rc = s_attr_time(root, "time", &b.ev.time, &cx)) ||
         (rc = s_attr_time(root, "ingesttime", &b.ev.ingest_time, &cx)))
         goto fail;
-    json_t *seq = json_object_get(root, "seq");
-    if (seq && !json_is_null(seq)) {
+    rz_jv_t seq = rz_jv_get(root, "seq");
+    if (!rz_jv_absent(seq) && !rz_jv_is_null(seq)) {
         size_t old = s_path_push(&cx, "seq", 0);
         rc = s_get_uint64(seq, &b.ev.seq, &cx);
         s_path_pop(&cx, old);
@@ -1436,27 +1479,48 @@ int rz_event_from_json(const char *text, size_t len, Ratusz__V1__Event **out,
      * field for; like any CloudEvents consumer we ignore them. */
     if ((rc = s_data_from_json(&b, root, &cx)))
         goto fail;
-
-    size_t n = ratusz__v1__event__get_packed_size(&b.ev);
-    packed = malloc(n ? n : 1);
-    if (!packed) {
-        rc = RZ_ENOMEM;
-        goto fail;
-    }
-    ratusz__v1__event__pack(&b.ev, packed);
-    *out = ratusz__v1__event__unpack(NULL, n, packed);
-    if (!*out) {
-        /* our own encoding does not decode: only ENOMEM is plausible */
-        rc = s_fail(&cx, RZ_ENOMEM, "out of memory");
-        goto fail;
-    }
-    rc = 0;
+    rc = fn(&b.ev, user);
 fail:
-    free(packed);
     if (b.domain)
         protobuf_c_message_free_unpacked(b.domain, NULL);
     free(b.raw_bytes);
-    json_decref(root);
+    if (doc->cap * sizeof *doc->nodes + doc->text_cap > S_DOC_KEEP)
+        rz_jdoc_free(doc);
+    return rc;
+}
+
+/* rz_event_from_json's callback: a copy of the borrowed event, by packing
+ * and unpacking it, so that every event the library hands out is freed
+ * the one way rz_event_free does. */
+static int s_copy_event(const Ratusz__V1__Event *ev, void *user)
+{
+    Ratusz__V1__Event **out = user;
+    size_t n = ratusz__v1__event__get_packed_size(ev);
+    uint8_t stackbuf[2048];
+    uint8_t *packed = n <= sizeof stackbuf ? stackbuf : malloc(n);
+    if (!packed)
+        return RZ_ENOMEM;
+    ratusz__v1__event__pack(ev, packed);
+    *out = ratusz__v1__event__unpack(NULL, n, packed);
+    if (packed != stackbuf)
+        free(packed);
+    /* our own encoding does not decode: only ENOMEM is plausible */
+    return *out ? 0 : RZ_ENOMEM;
+}
+
+int rz_event_from_json(const char *text, size_t len, Ratusz__V1__Event **out,
+                       char *err, size_t err_len)
+{
+    if (!out) {
+        if (err && err_len)
+            snprintf(err, err_len, "no output");
+        return RZ_EINVAL;
+    }
+    *out = NULL;
+    int rc =
+        rz_event_from_json_visit(text, len, s_copy_event, out, err, err_len);
+    if (rc == RZ_ENOMEM && err && err_len && !err[0])
+        snprintf(err, err_len, "out of memory");
     return rc;
 }
 

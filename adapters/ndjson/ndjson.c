@@ -41,6 +41,23 @@ static int s_blank(const uint8_t *p, size_t n)
     return 1;
 }
 
+/* A complete CloudEvent with a tenant goes out as it was read, without a
+ * copy; one without is left to the slow path of s_line. */
+typedef struct s_visit {
+    rz_out_t *out;
+    const rz_record_ref_t *ref;
+    int rc;
+} s_visit_t;
+
+static int s_out_whole(const Ratusz__V1__Event *ev, void *user)
+{
+    s_visit_t *v = user;
+    if (!ev->tenant || !*ev->tenant)
+        return RZ_EINVALEVENT;
+    v->rc = rz_out_event(v->out, v->ref, ev);
+    return 0;
+}
+
 /* One line to one event or one quarantined record. */
 static int s_line(const rz_ndjson_conf_t *cf, const rz_input_t *in,
                   rz_out_t *out, const uint8_t *p, size_t n, uint64_t line)
@@ -54,14 +71,10 @@ static int s_line(const rz_ndjson_conf_t *cf, const rz_input_t *in,
     /* the common case, a complete CloudEvent, is parsed once */
     Ratusz__V1__Event *ev = NULL;
     char err[300];
-    if (rz_event_from_json((const char *)p, len, &ev, err, sizeof err) == 0 &&
-        ev->tenant && *ev->tenant) {
-        int rc = rz_out_event(out, &ref, ev);
-        rz_event_free(ev);
-        return rc == RZ_ENOMEM ? rc : 0;
-    }
-    rz_event_free(ev);
-    ev = NULL;
+    s_visit_t v = {out, &ref, 0};
+    if (rz_event_from_json_visit((const char *)p, len, s_out_whole, &v, err,
+                                 sizeof err) == 0)
+        return v.rc == RZ_ENOMEM ? v.rc : 0;
     json_error_t je;
     json_t *root = json_loadb((const char *)p, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {

@@ -122,6 +122,15 @@ char *rz_event_to_json(const Ratusz__V1__Event *ev);
 int rz_event_from_json(const char *text, size_t len, Ratusz__V1__Event **out,
                        char *err, size_t err_len);
 
+/* The same reading without a copy: the event is handed to fn, and it and
+ * everything it points to live only until fn returns (its strings are
+ * borrowed from the parsed document). Returns fn's result when the text
+ * is an event; otherwise RZ_EINVALEVENT or RZ_EDECODE with a reason in err
+ * (fn is then not called). What `ratusz pub` publishes with. */
+typedef int (*rz_event_fn)(const Ratusz__V1__Event *ev, void *user);
+int rz_event_from_json_visit(const char *text, size_t len, rz_event_fn fn,
+                             void *user, char *err, size_t err_len);
+
 /* Free an event returned by this library. Safe with NULL. */
 void rz_event_free(Ratusz__V1__Event *ev);
 
