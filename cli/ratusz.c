@@ -758,7 +758,7 @@ static int s_pub_stdin(rz_client_t *c, s_pub_t *p)
             continue;
         char err[256];
         s_pub_line_t l = {c, p, lineno, 0};
-        if (rz_event_from_json_visit(line, len, s_pub_visit, &l, err,
+        if (rz_event_from_json_visit(line, len, NULL, s_pub_visit, &l, err,
                                      sizeof err)) {
             s_pub_fail(p, lineno, RZ_EINVALEVENT, "%s", err);
             continue;

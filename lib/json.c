@@ -1211,6 +1211,21 @@ static int s_attr_str(rz_jv_t root, const char *name, bool required,
     return 0;
 }
 
+/* The same with a default (when not NULL or "") for when the attribute is
+ * absent, null or "". */
+static int s_attr_or(rz_jv_t root, const char *name, bool required,
+                     const char *dflt, const char **out, s_ctx_t *cx)
+{
+    rz_jv_t v = rz_jv_get(root, name);
+    if (dflt && *dflt &&
+        (rz_jv_absent(v) || rz_jv_is_null(v) ||
+         (rz_jv_is(v, RZ_JSTR) && rz_jv_len(v) == 0))) {
+        *out = dflt;
+        return 0;
+    }
+    return s_attr_str(root, name, required, out, cx);
+}
+
 static int s_attr_time(rz_jv_t root, const char *name, int64_t *out,
                        s_ctx_t *cx)
 {
@@ -1396,9 +1411,12 @@ static int s_data_from_json(s_build_t *b, rz_jv_t root, s_ctx_t *cx)
 #define S_DOC_KEEP (256u * 1024)
 static _Thread_local rz_jdoc_t s_doc;
 
-int rz_event_from_json_visit(const char *text, size_t len, rz_event_fn fn,
+int rz_event_from_json_visit(const char *text, size_t len,
+                             const Ratusz__V1__Event *defaults, rz_event_fn fn,
                              void *user, char *err, size_t err_len)
 {
+    static const Ratusz__V1__Event none = RATUSZ__V1__EVENT__INIT;
+    const Ratusz__V1__Event *dflt = defaults ? defaults : &none;
     s_ctx_t cx = {.err = err, .err_len = err_len};
     s_build_t b = {.ev = RATUSZ__V1__EVENT__INIT,
                    .raw = RATUSZ__V1__RAW_DATA__INIT};
@@ -1434,9 +1452,9 @@ int rz_event_from_json_visit(const char *text, size_t len, rz_event_fn fn,
         goto fail;
     }
     const char *id = NULL, *source = NULL, *type = NULL;
-    if ((rc = s_attr_str(root, "id", true, &id, &cx)) ||
-        (rc = s_attr_str(root, "source", true, &source, &cx)) ||
-        (rc = s_attr_str(root, "type", true, &type, &cx)))
+    if ((rc = s_attr_or(root, "id", true, dflt->id, &id, &cx)) ||
+        (rc = s_attr_or(root, "source", true, dflt->source, &source, &cx)) ||
+        (rc = s_attr_or(root, "type", true, dflt->type, &type, &cx)))
         goto fail;
     b.ev.id = (char *)id;
     b.ev.source = (char *)source;
@@ -1447,7 +1465,7 @@ int rz_event_from_json_visit(const char *text, size_t len, rz_event_fn fn,
     if (s)
         b.ev.subject = (char *)s;
     s = NULL;
-    if ((rc = s_attr_str(root, "tenant", false, &s, &cx)))
+    if ((rc = s_attr_or(root, "tenant", false, dflt->tenant, &s, &cx)))
         goto fail;
     if (s)
         b.ev.tenant = (char *)s;
@@ -1517,8 +1535,8 @@ int rz_event_from_json(const char *text, size_t len, Ratusz__V1__Event **out,
         return RZ_EINVAL;
     }
     *out = NULL;
-    int rc =
-        rz_event_from_json_visit(text, len, s_copy_event, out, err, err_len);
+    int rc = rz_event_from_json_visit(text, len, NULL, s_copy_event, out, err,
+                                      err_len);
     if (rc == RZ_ENOMEM && err && err_len && !err[0])
         snprintf(err, err_len, "out of memory");
     return rc;

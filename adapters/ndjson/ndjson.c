@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 static const rz_conf_option_t s_options[] = {
     {"default_tenant", RZ_CONF_STRING,
      offsetof(rz_ndjson_conf_t, default_tenant), "", NULL, 0, 0, "TERC",
@@ -41,87 +39,64 @@ static int s_blank(const uint8_t *p, size_t n)
     return 1;
 }
 
-/* A complete CloudEvent with a tenant goes out as it was read, without a
- * copy; one without is left to the slow path of s_line. */
 typedef struct s_visit {
     rz_out_t *out;
     const rz_record_ref_t *ref;
+    const char *no_source; /* the stand-in for a line without a source */
     int rc;
 } s_visit_t;
 
-static int s_out_whole(const Ratusz__V1__Event *ev, void *user)
+/* The event as it was read, without a copy of what it points to. */
+static int s_out(const Ratusz__V1__Event *ev, void *user)
 {
     s_visit_t *v = user;
-    if (!ev->tenant || !*ev->tenant)
-        return RZ_EINVALEVENT;
-    v->rc = rz_out_event(v->out, v->ref, ev);
+    Ratusz__V1__Event e = *ev;
+    /* the reader hands over the stand-in itself: the runtime fills in
+     * its configured source where a module leaves it empty */
+    if (e.source == v->no_source)
+        e.source = (char *)"";
+    v->rc = rz_out_event(v->out, v->ref, &e);
     return 0;
 }
 
-/* One line to one event or one quarantined record. */
+/* One line to one event or one quarantined record, in one parse. What a
+ * line leaves out is filled in: the source by the runtime (its configured
+ * one), the id from the file's content id and the line, the tenant and the
+ * type from the module's options. */
 static int s_line(const rz_ndjson_conf_t *cf, const rz_input_t *in,
                   rz_out_t *out, const uint8_t *p, size_t n, uint64_t line)
 {
-    char key[32], why[400];
+    char key[32], id[RZ_ID_MAX + 1], err[300], why[400];
     snprintf(key, sizeof key, "line %llu", (unsigned long long)line);
     rz_record_ref_t ref = {line, key, p, n};
     size_t len = n;
     if (len && p[len - 1] == '\r')
         len--;
-    /* the common case, a complete CloudEvent, is parsed once */
-    Ratusz__V1__Event *ev = NULL;
-    char err[300];
-    s_visit_t v = {out, &ref, 0};
-    if (rz_event_from_json_visit((const char *)p, len, s_out_whole, &v, err,
-                                 sizeof err) == 0)
+    Ratusz__V1__Event dflt = RATUSZ__V1__EVENT__INIT;
+    dflt.source = (char *)"-";
+    dflt.id = rz_adapter_id(id, sizeof id, "ndjson", in->content_id, key) < 0
+                  ? NULL
+                  : id;
+    dflt.tenant = cf->default_tenant;
+    dflt.type = cf->default_type;
+    s_visit_t v = {out, &ref, dflt.source, 0};
+    int rc = rz_event_from_json_visit((const char *)p, len, &dflt, s_out, &v,
+                                      err, sizeof err);
+    if (rc == 0)
+        /* the runtime quarantined a record it could not take; go on */
         return v.rc == RZ_ENOMEM ? v.rc : 0;
-    json_error_t je;
-    json_t *root = json_loadb((const char *)p, len, JSON_REJECT_DUPLICATES, &je);
-    if (!root) {
-        snprintf(why, sizeof why, "not JSON: %s (column %d)", je.text,
-                 je.column);
-        return rz_out_quarantine(out, &ref, why);
-    }
-    if (!json_is_object(root)) {
-        json_decref(root);
-        return rz_out_quarantine(out, &ref, "not a JSON object");
-    }
-    int no_source = !json_is_string(json_object_get(root, "source")) ||
-                    !json_string_length(json_object_get(root, "source"));
-    if (no_source)
-        json_object_set_new(root, "source", json_string("-"));
-    if (!json_object_get(root, "id")) {
-        char id[RZ_ID_MAX + 1];
-        if (rz_adapter_id(id, sizeof id, "ndjson", in->content_id, key) < 0) {
-            json_decref(root);
-            return rz_out_quarantine(out, &ref, "no 'id' and none can be "
-                                                "derived");
-        }
-        json_object_set_new(root, "id", json_string(id));
-    }
-    if (!json_object_get(root, "tenant") && *cf->default_tenant)
-        json_object_set_new(root, "tenant", json_string(cf->default_tenant));
-    if (!json_object_get(root, "type") && *cf->default_type)
-        json_object_set_new(root, "type", json_string(cf->default_type));
-    char *text = json_dumps(root, JSON_COMPACT);
-    json_decref(root);
-    if (!text)
-        return RZ_ENOMEM;
-    int rc = rz_event_from_json(text, strlen(text), &ev, err, sizeof err);
-    free(text);
-    if (rc) {
+    if (rc == RZ_ENOMEM)
+        return rc;
+    if (rc == RZ_EDECODE && strcmp(err, "JSON: not an object") == 0)
+        snprintf(why, sizeof why, "not a JSON object");
+    else if (rc == RZ_EDECODE)
+        snprintf(why, sizeof why, "not JSON: %s",
+                 strncmp(err, "JSON: ", 6) == 0 ? err + 6 : err);
+    else if (!dflt.id && strcmp(err, "missing attribute 'id'") == 0)
+        snprintf(why, sizeof why, "no 'id' and none can be derived");
+    else
         snprintf(why, sizeof why, "not a CloudEvent: %s", err);
-        return rz_out_quarantine(out, &ref, why);
-    }
-    /* a copy of the envelope without the placeholder source: the runtime
-     * fills its configured one */
-    Ratusz__V1__Event copy = *ev;
-    if (no_source)
-        copy.source = (char *)"";
-    rc = rz_out_event(out, &ref, &copy);
-    rz_event_free(ev);
-    /* the runtime quarantined a record it could not take; go on */
-    return rc == RZ_ENOMEM ? rc : 0;
+    return rz_out_quarantine(out, &ref, why);
 }
 
 static int s_parse(void *state, const rz_input_t *in, rz_out_t *out,

@@ -124,11 +124,16 @@ int rz_event_from_json(const char *text, size_t len, Ratusz__V1__Event **out,
 
 /* The same reading without a copy: the event is handed to fn, and it and
  * everything it points to live only until fn returns (its strings are
- * borrowed from the parsed document). Returns fn's result when the text
- * is an event; otherwise RZ_EINVALEVENT or RZ_EDECODE with a reason in err
- * (fn is then not called). What `ratusz pub` publishes with. */
+ * borrowed from the parsed document). Where the text leaves id, source,
+ * type or tenant out (absent, null or ""), those of defaults that are not
+ * NULL or "" stand in, as the very pointers given (defaults may be NULL).
+ * Returns fn's result when the text is an event; otherwise RZ_EINVALEVENT, or
+ * RZ_EDECODE when it is not JSON or not an object ("JSON: ..."), with a reason
+ * in err (fn is then not called). What `ratusz pub` and the ndjson adapter
+ * publish with. */
 typedef int (*rz_event_fn)(const Ratusz__V1__Event *ev, void *user);
-int rz_event_from_json_visit(const char *text, size_t len, rz_event_fn fn,
+int rz_event_from_json_visit(const char *text, size_t len,
+                             const Ratusz__V1__Event *defaults, rz_event_fn fn,
                              void *user, char *err, size_t err_len);
 
 /* Free an event returned by this library. Safe with NULL. */
