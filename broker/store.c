@@ -535,8 +535,8 @@ static int s_format_get(MDB_txn *txn, MDB_dbi meta, long *format)
     *format = 0;
     if (rc == MDB_NOTFOUND)
         return 0;
-    if (rc == 0 && (*format = s_format_parse(&v)) < 0)
-        rc = MDB_CORRUPTED;
+    if (rc == 0)
+        *format = s_format_parse(&v); /* -1: not a number */
     return rc;
 }
 
@@ -612,6 +612,12 @@ static int s_format_settle(rz_store_t *s, const char *dir)
     s_read_end(s, txn);
     if (rc)
         return s_fail("format version", rc);
+    if (format < 0) {
+        rz_error("store: %s: meta \"format\" is not a version number: the "
+                 "store is damaged",
+                 dir);
+        return RZ_ESTORE;
+    }
     if (format > RZ_STORE_FORMAT) {
         rz_error("store: %s holds a store of format %ld, newer than this "
                  "ratuszd %s knows (format %d): run the ratuszd that wrote "
@@ -2512,6 +2518,8 @@ static int s_summary_txn(MDB_txn *txn, const struct s_dbis *d,
     memset(out, 0, sizeof *out);
     if ((rc = s_format_get(txn, d->meta, &format)))
         return rc;
+    if (format < 0)
+        return MDB_CORRUPTED;
     out->format = (unsigned)format;
     if ((rc = mdb_stat(txn, d->log, &st)))
         return rc;
