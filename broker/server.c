@@ -72,6 +72,7 @@ typedef struct s_req {
     int cmd_at;     /* index of the command frame */
     char principal[RZ_PRINCIPAL_MAX];
     char address[64];
+    uint64_t acked; /* the highest seq acked when it arrived */
 } s_req_t;
 
 /* A read that arrived while LMDB did not hold every acked event yet (the
@@ -1382,7 +1383,7 @@ static void s_backup(s_front_t *f, s_req_t *q, rz_arena_t *a)
         return;
     }
     char err[512];
-    int rc = rz_backup_start(&f->backup, f->b, m->dir, f->fanned,
+    int rc = rz_backup_start(&f->backup, f->b, m->dir, q->acked,
                              s_sigpipe[1], err, sizeof err);
     if (rc < 0) {
         free(kept);
@@ -1670,6 +1671,7 @@ static void s_handle(s_front_t *f, s_req_t *q)
 static int s_recv_request(s_front_t *f, s_req_t *q)
 {
     q->nframes = q->total = 0;
+    q->acked = f->fanned;
     int more = 1;
     while (more) {
         zmq_msg_t tmp, *m = q->nframes < S_MAX_FRAMES
