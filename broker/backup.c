@@ -22,7 +22,7 @@
 struct rz_backup {
     rz_broker_t *b;
     char dir[S_DIR_MAX + 1];
-    char key[4096];   /* the pseudonym key file */
+    char key[4096]; /* the pseudonym key file */
     uint64_t acked;
     int notify_fd;
     pthread_t thread;
@@ -45,8 +45,8 @@ static int s_dir_ok(const char *dir, char *err, size_t err_len)
         return RZ_EBADREQ;
     }
     if (n > S_DIR_MAX) {
-        snprintf(err, err_len, "backup directory of %zu bytes (at most %d)",
-                 n, S_DIR_MAX);
+        snprintf(err, err_len, "backup directory of %zu bytes (at most %d)", n,
+                 S_DIR_MAX);
         return RZ_EBADREQ;
     }
     for (const char *p = dir; *p; p++) {
@@ -157,8 +157,8 @@ static int s_run(rz_backup_t *bk)
     snprintf(path, sizeof path, "%s/%s", bk->dir,
              rzc_backup_names[RZC_FILE_STORE]);
     if ((rc = rz_store_summary_file(path, &sum))) {
-        snprintf(bk->err, sizeof bk->err, "%s: cannot read the copy: %s",
-                 path, rz_strerror(rc));
+        snprintf(bk->err, sizeof bk->err, "%s: cannot read the copy: %s", path,
+                 rz_strerror(rc));
         return rc;
     }
     if (sum.head_seq < bk->acked) { /* server.c waited for the applier */
@@ -192,8 +192,8 @@ static int s_run(rz_backup_t *bk)
              rzc_backup_names[RZC_FILE_AUDIT]);
     if ((rc = rz_audit_summary_file(path, &m->audit_head, ad,
                                     &m->audit_records))) {
-        snprintf(bk->err, sizeof bk->err, "%s: cannot read the copy: %s",
-                 path, rz_strerror(rc));
+        snprintf(bk->err, sizeof bk->err, "%s: cannot read the copy: %s", path,
+                 rz_strerror(rc));
         return rc;
     }
     if (m->audit_head)
@@ -226,8 +226,8 @@ static void *s_thread(void *arg)
     if (bk->rc)
         rz_error("backup into %s failed: %s", bk->dir, bk->err);
     else
-        rz_info("backup into %s: %llu events up to seq %llu in %.1f s",
-                bk->dir, (unsigned long long)bk->m.events,
+        rz_info("backup into %s: %llu events up to seq %llu in %.1f s", bk->dir,
+                (unsigned long long)bk->m.events,
                 (unsigned long long)bk->m.head_seq,
                 (double)bk->m.elapsed_us / 1e6);
     atomic_store(&bk->finished, 1);
@@ -276,8 +276,7 @@ int rz_backup_start(rz_backup_t **out, rz_broker_t *b, const char *dir,
     if (*b->cfg->redaction_key)
         snprintf(bk->key, sizeof bk->key, "%s", b->cfg->redaction_key);
     else
-        snprintf(bk->key, sizeof bk->key, "%s/redaction.key",
-                 b->cfg->data_dir);
+        snprintf(bk->key, sizeof bk->key, "%s/redaction.key", b->cfg->data_dir);
     bk->acked = acked;
     bk->notify_fd = notify_fd;
     if ((rc = pthread_create(&bk->thread, NULL, s_thread, bk))) {

@@ -24,8 +24,7 @@ typedef struct rz_backup rz_backup_t;
  * seq acked before the request, for the manifest. Returns 0 and *out, or
  * RZ_EBADREQ (dir refused), -errno, RZ_ENOMEM, with err set. */
 int rz_backup_start(rz_backup_t **out, rz_broker_t *b, const char *dir,
-                    uint64_t acked, int notify_fd, char *err,
-                    size_t err_len);
+                    uint64_t acked, int notify_fd, char *err, size_t err_len);
 
 /* 1 once the copy has finished (well or not). Any thread. */
 int rz_backup_finished(rz_backup_t *bk);

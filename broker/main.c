@@ -156,8 +156,7 @@ static int s_restored_check(rz_broker_t *b)
     if (m.audit_head && v.last != m.audit_head) {
         rz_error("restored store: the audit log ends at record %llu, the "
                  "manifest says %llu; not serving",
-                 (unsigned long long)v.last,
-                 (unsigned long long)m.audit_head);
+                 (unsigned long long)v.last, (unsigned long long)m.audit_head);
         return -1;
     }
     if (unlink(path) != 0 || rzc_sync_dir(b->cfg->data_dir) != 0) {

@@ -1383,8 +1383,8 @@ static void s_backup(s_front_t *f, s_req_t *q, rz_arena_t *a)
         return;
     }
     char err[512];
-    int rc = rz_backup_start(&f->backup, f->b, m->dir, q->acked,
-                             s_sigpipe[1], err, sizeof err);
+    int rc = rz_backup_start(&f->backup, f->b, m->dir, q->acked, s_sigpipe[1],
+                             err, sizeof err);
     if (rc < 0) {
         free(kept);
         s_reply_error(f, q, rc, "%s", err);
@@ -1414,8 +1414,7 @@ static void s_backup_done(s_front_t *f)
         char outcome[96];
         snprintf(outcome, sizeof outcome, "ok: seq 1-%llu",
                  (unsigned long long)r.head_seq);
-        s_audit(f, q, "backup", "BACKUP", detail, outcome, r.events, NULL,
-                0);
+        s_audit(f, q, "backup", "BACKUP", detail, outcome, r.events, NULL, 0);
     } else {
         s_reply_error(f, q, rc, "backup failed: %s", err);
         s_audit(f, q, "backup", "BACKUP", detail, err, 0, NULL, 0);

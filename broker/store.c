@@ -577,8 +577,7 @@ static int s_migrate_copy(rz_store_t *s, const char *dir, long from)
     if (snprintf(path, sizeof path, "%s/data.mdb.format-%ld", dir, from) >=
         (int)sizeof path)
         return -ENAMETOOLONG;
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                  S_FILE_MODE);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, S_FILE_MODE);
     if (fd < 0) {
         rz_error("store: %s: %s", path, strerror(errno));
         return -errno;
@@ -633,8 +632,8 @@ static int s_format_settle(rz_store_t *s, const char *dir)
         while (s_migrations[i].run && s_migrations[i].from != (unsigned)f)
             i++;
         if (!s_migrations[i].run) {
-            rz_error("store: %s: no migration from format %ld to %ld", dir,
-                     f, f + 1);
+            rz_error("store: %s: no migration from format %ld to %ld", dir, f,
+                     f + 1);
             return RZ_ESTORE;
         }
         if ((rc = s_migrate_copy(s, dir, f)))
@@ -645,8 +644,8 @@ static int s_format_settle(rz_store_t *s, const char *dir)
         struct s_step st = {s_migrations[i].run, (unsigned)f + 1};
         if ((rc = s_write(s, s_migrate_txn, &st)))
             return s_fail("migration", rc);
-        rz_info("store: %s migrated from format %ld to %ld: %s", dir, f,
-                f + 1, s_migrations[i].what);
+        rz_info("store: %s migrated from format %ld to %ld: %s", dir, f, f + 1,
+                s_migrations[i].what);
     }
     return 0;
 }

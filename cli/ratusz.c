@@ -15,9 +15,9 @@
  * Only the public API of libratusz (ratusz/ratusz.h) is used: the CLI is
  * also its first user and an example of it.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <dirent.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -2447,12 +2447,13 @@ static void s_bytes(char *buf, size_t len, uint64_t n)
 static int s_cmd_backup(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"json", no_argument, NULL, S_OPT_JSON}, S_GLOBAL_LONGOPTS,
+        {"json", no_argument, NULL, S_OPT_JSON},
+        S_GLOBAL_LONGOPTS,
         {NULL, 0, NULL, 0}};
     bool json = false;
     int c, g;
-    while ((c = getopt_long(argc, argv, S_GLOBAL_SHORTOPTS, longopts,
-                            NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, S_GLOBAL_SHORTOPTS, longopts, NULL)) !=
+           -1) {
         switch (c) {
         case S_OPT_HELP: s_help(s_backup_help); return S_EXIT_OK;
         case S_OPT_JSON: json = true; break;
@@ -2477,10 +2478,9 @@ static int s_cmd_backup(int argc, char **argv)
     if (conn)
         return conn;
     Ratusz__V1__BackupResult *r = NULL;
-    int rc = rz_backup(cl, dir,
-                       s_opt.timeout_ms > 0 ? s_opt.timeout_ms
-                                            : S_BACKUP_TIMEOUT_MS,
-                       &r);
+    int rc = rz_backup(
+        cl, dir, s_opt.timeout_ms > 0 ? s_opt.timeout_ms : S_BACKUP_TIMEOUT_MS,
+        &r);
     s_disconnect(&cl);
     if (rc < 0)
         return s_fail("backup", rc);
@@ -2498,8 +2498,8 @@ static int s_cmd_backup(int argc, char **argv)
         s_bytes(b, sizeof b, r->store_bytes);
         printf("backup in %s: %s events up to seq %" PRIu64
                ", %s (store %s) in %.1f s\n",
-               r->dir, rz_thousands(sz, sizeof sz, r->events), r->head_seq,
-               a, b, (double)r->elapsed_us / 1e6);
+               r->dir, rz_thousands(sz, sizeof sz, r->events), r->head_seq, a,
+               b, (double)r->elapsed_us / 1e6);
     }
     ratusz__v1__backup_result__free_unpacked(r, NULL);
     return S_EXIT_OK;
@@ -2642,12 +2642,14 @@ static int s_cmd_restore(int argc, char **argv)
     int lock = rzc_lock_dir(data, "ratuszd.lock", 0640, &holder);
     if (lock == -EBUSY) {
         if (holder > 0)
-            fprintf(stderr, "ratusz: restore: %s is in use by ratuszd pid "
-                            "%ld: stop it first\n",
+            fprintf(stderr,
+                    "ratusz: restore: %s is in use by ratuszd pid "
+                    "%ld: stop it first\n",
                     data, holder);
         else
-            fprintf(stderr, "ratusz: restore: %s is in use by a ratuszd: "
-                            "stop it first\n",
+            fprintf(stderr,
+                    "ratusz: restore: %s is in use by a ratuszd: "
+                    "stop it first\n",
                     data);
         return S_EXIT_FAIL;
     }
@@ -2671,7 +2673,9 @@ static int s_cmd_restore(int argc, char **argv)
                 "ratusz: restore: %s already holds a store (%s): restore "
                 "into an empty directory, or give --force to move it "
                 "aside\n",
-                in_data ? data : in_audit ? audit_dir : key_file,
+                in_data    ? data
+                : in_audit ? audit_dir
+                           : key_file,
                 in_data || in_audit ? first : "redaction.key");
         goto out;
     }

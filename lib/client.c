@@ -1824,8 +1824,8 @@ int rz_backup(rz_client_t *c, const char *dir, int timeout_ms,
     int saved = c->opts.timeout_ms;
     if (timeout_ms != 0)
         c->opts.timeout_ms = timeout_ms;
-    int rc = s_ask(c, "BACKUP", &m.base,
-                   &ratusz__v1__backup_result__descriptor, (void **)out);
+    int rc = s_ask(c, "BACKUP", &m.base, &ratusz__v1__backup_result__descriptor,
+                   (void **)out);
     c->opts.timeout_ms = saved;
     return rc;
 }

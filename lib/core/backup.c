@@ -109,8 +109,8 @@ int rzc_commit_file(int fd, const char *tmp, const char *dst)
     return rc;
 }
 
-int rzc_copy_file(const char *src, const char *dst, unsigned mode,
-                  char hex[65], uint64_t *size)
+int rzc_copy_file(const char *src, const char *dst, unsigned mode, char hex[65],
+                  uint64_t *size)
 {
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", dst) >= (int)sizeof tmp)
@@ -118,8 +118,7 @@ int rzc_copy_file(const char *src, const char *dst, unsigned mode,
     int in = open(src, O_RDONLY | O_CLOEXEC);
     if (in < 0)
         return -errno;
-    int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                   (mode_t)mode);
+    int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
     if (out < 0) {
         int rc = -errno;
         close(in);
@@ -157,9 +156,8 @@ int rzc_manifest_write(const char *path, const rzc_manifest_t *m, char *err,
         if (!m->files[i].present)
             continue;
         if (json_array_append_new(
-                files, json_pack("{s:s, s:I, s:s}", "name",
-                                 rzc_backup_names[i], "size",
-                                 (json_int_t)m->files[i].size, "sha256",
+                files, json_pack("{s:s, s:I, s:s}", "name", rzc_backup_names[i],
+                                 "size", (json_int_t)m->files[i].size, "sha256",
                                  m->files[i].sha256)))
             goto fail;
     }
@@ -171,8 +169,8 @@ int rzc_manifest_write(const char *path, const rzc_manifest_t *m, char *err,
         (json_int_t)m->head_seq, "events", (json_int_t)m->events, "acked_seq",
         (json_int_t)m->acked_seq, "chain_from", (json_int_t)m->chain_from,
         "chain_last", (json_int_t)m->chain_last, "chain_digest",
-        m->chain_digest, "consumer_groups", (json_int_t)m->groups,
-        "live_bytes", (json_int_t)m->store_bytes, "audit", "head_id",
+        m->chain_digest, "consumer_groups", (json_int_t)m->groups, "live_bytes",
+        (json_int_t)m->store_bytes, "audit", "head_id",
         (json_int_t)m->audit_head, "records", (json_int_t)m->audit_records,
         "digest", m->audit_digest, "elapsed_us", (json_int_t)m->elapsed_us,
         "files", files);
@@ -237,8 +235,9 @@ int rzc_manifest_read(const char *path, rzc_manifest_t *m, char *err,
         return rc;
     }
     if (!S_ISREG(st.st_mode) || st.st_size > S_MANIFEST_MAX) {
-        snprintf(err, err_len, "%s: not a manifest (a regular file of at "
-                               "most %d bytes)",
+        snprintf(err, err_len,
+                 "%s: not a manifest (a regular file of at "
+                 "most %d bytes)",
                  path, S_MANIFEST_MAX);
         return RZ_EINVAL;
     }
@@ -248,8 +247,7 @@ int rzc_manifest_read(const char *path, rzc_manifest_t *m, char *err,
         return RZ_EINVAL;
     }
     json_int_t man = 0, fmt = 0, head = 0, events = 0, acked = 0, from = 0,
-               last = 0, groups = 0, live = 0, ahead = 0, arec = 0,
-               elapsed = 0;
+               last = 0, groups = 0, live = 0, ahead = 0, arec = 0, elapsed = 0;
     const char *created = "", *version = "", *cd = "", *ad = "";
     json_t *files = NULL;
     int rc = RZ_EINVAL;
@@ -258,11 +256,11 @@ int rzc_manifest_read(const char *path, rzc_manifest_t *m, char *err,
             "{s:I, s:I, s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I},"
             " s:{s:I, s:I, s:s}, s:I, s:o}",
             "manifest", &man, "store_format", &fmt, "created", &created,
-            "ratuszd", &version, "store", "head_seq", &head, "events",
-            &events, "acked_seq", &acked, "chain_from", &from, "chain_last",
-            &last, "chain_digest", &cd, "consumer_groups", &groups,
-            "live_bytes", &live, "audit", "head_id", &ahead, "records", &arec,
-            "digest", &ad, "elapsed_us", &elapsed, "files", &files) < 0) {
+            "ratuszd", &version, "store", "head_seq", &head, "events", &events,
+            "acked_seq", &acked, "chain_from", &from, "chain_last", &last,
+            "chain_digest", &cd, "consumer_groups", &groups, "live_bytes",
+            &live, "audit", "head_id", &ahead, "records", &arec, "digest", &ad,
+            "elapsed_us", &elapsed, "files", &files) < 0) {
         snprintf(err, err_len, "%s: %s", path, je.text);
         goto out;
     }
@@ -299,11 +297,12 @@ int rzc_manifest_read(const char *path, rzc_manifest_t *m, char *err,
     m->elapsed_us = elapsed;
     size_t i;
     json_t *f;
-    json_array_foreach(files, i, f) {
+    json_array_foreach(files, i, f)
+    {
         const char *name = "", *sha = "";
         json_int_t size = -1;
-        if (json_unpack_ex(f, &je, 0, "{s:s, s:I, s:s}", "name", &name,
-                           "size", &size, "sha256", &sha) < 0) {
+        if (json_unpack_ex(f, &je, 0, "{s:s, s:I, s:s}", "name", &name, "size",
+                           &size, "sha256", &sha) < 0) {
             snprintf(err, err_len, "%s: files[%zu]: %s", path, i, je.text);
             goto out;
         }

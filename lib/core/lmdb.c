@@ -2,10 +2,10 @@
 #include "ratusz/core/lmdb.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -38,8 +38,7 @@ int rzc_sync_parent(const char *path)
     return rzc_sync_dir(dir);
 }
 
-int rzc_lock_dir(const char *dir, const char *name, unsigned mode,
-                 long *holder)
+int rzc_lock_dir(const char *dir, const char *name, unsigned mode, long *holder)
 {
     char path[4096], pid[32];
     int fd, rc;

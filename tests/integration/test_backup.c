@@ -260,8 +260,7 @@ static void test_backup_under_load_restores_every_acked_event(void **state)
     rz_client_destroy(&c);
 
     /* restore over the running broker's data dir: refused, untouched */
-    assert_int_equal(s_restore(bkdir, b->dir, "--force", out, sizeof out),
-                     1);
+    assert_int_equal(s_restore(bkdir, b->dir, "--force", out, sizeof out), 1);
     assert_non_null(strstr(out, "in use by ratuszd pid"));
 
     /* restore into a new data dir and start a broker there */
@@ -323,8 +322,7 @@ static void test_backup_under_load_restores_every_acked_event(void **state)
 
     /* --force over a stopped store: the old one is moved aside */
     assert_int_equal(rzt_broker_stop(&b2), 0);
-    assert_int_equal(s_restore(bkdir, b2.dir, "--force", out, sizeof out),
-                     0);
+    assert_int_equal(s_restore(bkdir, b2.dir, "--force", out, sizeof out), 0);
     assert_non_null(strstr(out, "moved"));
     char aside[600];
     snprintf(aside, sizeof aside, "rm -rf %s.replaced-*", b2.dir);
@@ -352,8 +350,8 @@ static void test_backup_under_load_restores_every_acked_event(void **state)
     rzt_rmtree(bk);
 }
 
-static void test_restored_store_that_differs_from_its_manifest_is_refused(
-    void **state)
+static void
+test_restored_store_that_differs_from_its_manifest_is_refused(void **state)
 {
     rzt_broker_t *b = *state;
     char bk[256], bkdir[300], d[256], out[8192], cmd[1200];

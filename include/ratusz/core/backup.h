@@ -38,22 +38,22 @@ typedef struct rzc_backup_file {
 } rzc_backup_file_t;
 
 typedef struct rzc_manifest {
-    unsigned manifest;       /* RZC_MANIFEST_VERSION */
-    unsigned store_format;   /* the store's format version */
-    char created[40];        /* RFC 3339, UTC */
-    char version[32];        /* the ratuszd that made it */
-    uint64_t head_seq;       /* last event in the copy */
-    uint64_t events;         /* events in the copy */
-    uint64_t chain_from;     /* first chained seq */
-    uint64_t chain_last;     /* last seq the chain covers */
-    char chain_digest[65];   /* the last link's digest, hex ("" no link) */
-    uint64_t groups;         /* consumer groups */
-    uint64_t acked_seq;      /* every event acked before the request */
-    uint64_t audit_head;     /* the audit log's last record id */
-    char audit_digest[65];   /* its digest, hex */
+    unsigned manifest;     /* RZC_MANIFEST_VERSION */
+    unsigned store_format; /* the store's format version */
+    char created[40];      /* RFC 3339, UTC */
+    char version[32];      /* the ratuszd that made it */
+    uint64_t head_seq;     /* last event in the copy */
+    uint64_t events;       /* events in the copy */
+    uint64_t chain_from;   /* first chained seq */
+    uint64_t chain_last;   /* last seq the chain covers */
+    char chain_digest[65]; /* the last link's digest, hex ("" no link) */
+    uint64_t groups;       /* consumer groups */
+    uint64_t acked_seq;    /* every event acked before the request */
+    uint64_t audit_head;   /* the audit log's last record id */
+    char audit_digest[65]; /* its digest, hex */
     uint64_t audit_records;
-    uint64_t store_bytes;    /* the live store's pages in use then */
-    int64_t elapsed_us;      /* the copy's duration */
+    uint64_t store_bytes; /* the live store's pages in use then */
+    int64_t elapsed_us;   /* the copy's duration */
     rzc_backup_file_t files[RZC_BACKUP_FILES];
 } rzc_manifest_t;
 
@@ -67,8 +67,8 @@ int rzc_sha256_file(const char *path, char hex[65], uint64_t *size);
 /* Make dst a copy of src durably (dst.tmp with mode, synced, renamed,
  * dst's directory synced), hashing what was copied. A dst already there
  * is replaced. 0 or -errno. */
-int rzc_copy_file(const char *src, const char *dst, unsigned mode,
-                  char hex[65], uint64_t *size);
+int rzc_copy_file(const char *src, const char *dst, unsigned mode, char hex[65],
+                  uint64_t *size);
 
 /* Sync fd, close it, rename tmp to dst and sync dst's directory. fd is
  * closed in every case. 0 or -errno. */
