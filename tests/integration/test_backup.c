@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include "harness.h"
 
@@ -379,6 +380,69 @@ test_restored_store_that_differs_from_its_manifest_is_refused(void **state)
     rzt_rmtree(bk);
 }
 
+/* Two BACKUP requests back to back on one connection: the first copies,
+ * the second is refused with RZ_EBUSY naming the first one's directory. */
+static void test_second_backup_while_one_runs_is_busy(void **state)
+{
+    rzt_broker_t *b = *state;
+    char bk[256], d1[300], d2[300];
+    s_mkdtemp(bk, sizeof bk);
+    snprintf(d1, sizeof d1, "%s/first", bk);
+    snprintf(d2, sizeof d2, "%s/second", bk);
+    void *ctx = zmq_ctx_new();
+    void *raw = zmq_socket(ctx, ZMQ_DEALER);
+    int zero = 0;
+    zmq_setsockopt(raw, ZMQ_LINGER, &zero, sizeof zero);
+    assert_int_equal(zmq_connect(raw, b->front), 0);
+    const char *dirs[2] = {d1, d2};
+    for (int i = 0; i < 2; i++) {
+        Ratusz__V1__BackupRequest m = RATUSZ__V1__BACKUP_REQUEST__INIT;
+        m.dir = (char *)dirs[i];
+        uint8_t body[512];
+        size_t n = ratusz__v1__backup_request__pack(&m, body);
+        char corr = (char)('a' + i);
+        assert_int_equal(zmq_send(raw, "BACKUP", 6, ZMQ_SNDMORE), 6);
+        assert_int_equal(zmq_send(raw, &corr, 1, ZMQ_SNDMORE), 1);
+        assert_int_equal(zmq_send(raw, body, n, 0), (int)n);
+    }
+    int ok = 0, busy = 0;
+    for (int i = 0; i < 2; i++) {
+        zmq_pollitem_t it = {raw, 0, ZMQ_POLLIN, 0};
+        assert_int_equal(zmq_poll(&it, 1, 60000), 1);
+        zmq_msg_t f[3];
+        for (int k = 0; k < 3; k++) {
+            zmq_msg_init(&f[k]);
+            assert_true(zmq_msg_recv(&f[k], raw, 0) >= 0);
+            assert_int_equal(zmq_msg_more(&f[k]), k < 2);
+        }
+        const char *corr = zmq_msg_data(&f[1]);
+        if (zmq_msg_size(&f[0]) == 6 &&
+            !memcmp(zmq_msg_data(&f[0]), "BACKUP", 6)) {
+            assert_int_equal(corr[0], 'a');
+            ok++;
+        } else {
+            assert_int_equal(corr[0], 'b');
+            Ratusz__V1__Error *e = ratusz__v1__error__unpack(
+                NULL, zmq_msg_size(&f[2]), zmq_msg_data(&f[2]));
+            assert_non_null(e);
+            assert_int_equal(e->code, RZ_EBUSY);
+            assert_non_null(strstr(e->message, d1));
+            ratusz__v1__error__free_unpacked(e, NULL);
+            busy++;
+        }
+        for (int k = 0; k < 3; k++)
+            zmq_msg_close(&f[k]);
+    }
+    assert_int_equal(ok, 1);
+    assert_int_equal(busy, 1);
+    /* the refused one wrote nothing */
+    struct stat sb;
+    assert_int_not_equal(stat(d2, &sb), 0);
+    zmq_close(raw);
+    zmq_ctx_term(ctx);
+    rzt_rmtree(bk);
+}
+
 static void test_ratuszd_refuses_a_store_of_a_newer_format(void **state)
 {
     (void)state;
@@ -411,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_backup_under_load_restores_every_acked_event),
         cmocka_unit_test(
             test_restored_store_that_differs_from_its_manifest_is_refused),
+        cmocka_unit_test(test_second_backup_while_one_runs_is_busy),
         cmocka_unit_test(test_ratuszd_refuses_a_store_of_a_newer_format),
     };
     return cmocka_run_group_tests(tests, rzt_setup, rzt_teardown);
