@@ -2615,6 +2615,12 @@ static int s_cmd_restore(int argc, char **argv)
                              argv[optind + 1]);
     if (!data || !*data)
         return s_usage_error("restore", "--data-dir D is required");
+    /* "D/" is D: D is moved aside by its own name */
+    char data_buf[4096];
+    snprintf(data_buf, sizeof data_buf, "%s", data);
+    for (size_t n = strlen(data_buf); n > 1 && data_buf[n - 1] == '/'; n--)
+        data_buf[n - 1] = '\0';
+    data = data_buf;
     const char *dir = argv[optind];
     char man[4200], err[9000], audit_dir[4200], key_file[4200], path[4400];
     snprintf(audit_dir, sizeof audit_dir, "%s/audit", data);
