@@ -2599,7 +2599,7 @@ static int s_cmd_restore(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
-        case S_OPT_HELP: s_help(s_restore_help); return S_EXIT_OK;
+        case S_OPT_HELP: fputs(s_restore_help, stdout); return S_EXIT_OK;
         case S_OPT_DATA_DIR: data = optarg; break;
         case S_OPT_AUDIT_DIR: audit = optarg; break;
         case S_OPT_REDACTION_KEY: key = optarg; break;
