@@ -85,7 +85,8 @@ static const char *const s_list_keys[] = {
     "publish_sources", "publish_tenants", "read", "groups", "admin", NULL};
 
 static const char *const s_actions[] = {
-    "stats", "consumers", "report", "reload", "audit", "verify", NULL};
+    "stats", "consumers", "report", "reload", "audit", "verify", "backup",
+    NULL};
 
 /* ===========================================================================
  * The grants: an immutable snapshot
@@ -467,8 +468,8 @@ static int s_check(s_load_t *l, s_principal_t *p, const rz_conf_section_t *sec)
         if (!s_actions[k])
             return s_fail(l, at,
                           "principal '%s': admin: unknown action '%s' "
-                          "(want stats, consumers, report, reload, audit or "
-                          "verify)",
+                          "(want stats, consumers, report, reload, audit, "
+                          "verify or backup)",
                           who, c->admin.items[i]);
         p->admin |= 1u << k;
     }
@@ -861,7 +862,8 @@ void rz_access_whoami(const char *principal, struct Ratusz__V1__Whoami *out)
     static char *all[] = {(char *)""};
     static char *actions[] = {(char *)"stats",  (char *)"consumers",
                               (char *)"report", (char *)"reload",
-                              (char *)"audit",  (char *)"verify"};
+                              (char *)"audit",  (char *)"verify",
+                              (char *)"backup"};
     ratusz__v1__whoami__init(out);
     out->principal = (char *)(principal ? principal : "");
     if (!s_grants) {

@@ -1138,3 +1138,58 @@ int rz_audit_verify(rz_audit_t *a, uint64_t from, Ratusz__V1__VerifyResult *out)
     out->reason = s_reason;
     return 0;
 }
+
+/* ------------------------------------------------------------------------
+ * Backup
+ */
+
+int rz_audit_backup(rz_audit_t *a, int fd)
+{
+    pthread_rwlock_rdlock(&a->lock);
+    int rc = mdb_env_copyfd2(a->env, fd, MDB_CP_COMPACT);
+    pthread_rwlock_unlock(&a->lock);
+    return s_fail("backup copy", rc);
+}
+
+int rz_audit_summary_file(const char *path, uint64_t *head_id,
+                          uint8_t digest[32], uint64_t *records)
+{
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi rec, meta;
+    MDB_stat st;
+    MDB_val k = {4, (void *)"head"}, v;
+    int rc;
+
+    *head_id = *records = 0;
+    memset(digest, 0, S_DIGEST);
+    if ((rc = mdb_env_create(&env)))
+        goto out;
+    if ((rc = mdb_env_set_maxdbs(env, 4)) ||
+        (rc = mdb_env_open(env, path,
+                           MDB_NOSUBDIR | MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS,
+                           0600)) ||
+        (rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) ||
+        (rc = mdb_dbi_open(txn, "records", MDB_INTEGERKEY, &rec)) ||
+        (rc = mdb_dbi_open(txn, "meta", 0, &meta)) ||
+        (rc = mdb_stat(txn, rec, &st)))
+        goto out;
+    *records = st.ms_entries;
+    rc = mdb_get(txn, meta, &k, &v);
+    if (rc == 0 && v.mv_size != 8 + S_DIGEST)
+        rc = MDB_CORRUPTED;
+    if (rc == 0) {
+        *head_id = s_get_be64(v.mv_data);
+        memcpy(digest, (uint8_t *)v.mv_data + 8, S_DIGEST);
+    } else if (rc == MDB_NOTFOUND) {
+        rc = 0;
+    }
+out:
+    if (txn)
+        mdb_txn_abort(txn);
+    if (env)
+        mdb_env_close(env);
+    if (rc && rzc_lmdb_is_lmdb(rc))
+        rz_error("audit: %s: %s", path, mdb_strerror(rc));
+    return rzc_lmdb_code(rc);
+}

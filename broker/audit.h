@@ -102,4 +102,16 @@ uint64_t rz_audit_lost(const rz_audit_t *a);
  * can fill the queue); rz_audit_close still commits what is queued. */
 void rz__audit_hold(rz_audit_t *a, int hold);
 
+/* Copy the audit environment, compacted, into fd (a new, empty file)
+ * while records go on being written (one read transaction's snapshot;
+ * call rz_audit_flush first for everything queued before). The caller
+ * syncs and closes fd. Returns 0, RZ_EDISKFULL or RZ_ESTORE (logged). */
+int rz_audit_backup(rz_audit_t *a, int fd);
+
+/* The head of the audit log in the environment file path (a copy that no
+ * process writes): the last record's id (0: none), its digest, and how
+ * many records are kept. Returns 0, RZ_ESTORE (logged) or -errno. */
+int rz_audit_summary_file(const char *path, uint64_t *head_id,
+                          uint8_t digest[32], uint64_t *records);
+
 #endif

@@ -6,9 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "access.h"
 #include "broker.h"
+#include "ratusz/core/backup.h"
+#include "ratusz/core/lmdb.h"
 #include "ratusz/keys.h"
 #include "log.h"
 #include "metrics.h"
@@ -82,6 +85,89 @@ static int s_security_start(rz_broker_t *b, char *err, size_t err_len)
     uint64_t keep = cfg->audit_retention_days * UINT64_C(86400000000);
     if (rz_audit_open(&b->audit, path, keep, err, err_len) < 0)
         return RZ_ESTORE;
+    return 0;
+}
+
+/* After `ratusz restore` (RZC_RESTORE_MARKER in the data dir): before
+ * anything is served, both hash chains must verify and the store and the
+ * audit log must end where the backup's manifest says. Returns 0 (the
+ * marker is then removed) or -1, logged, naming what failed. */
+static int s_restored_check(rz_broker_t *b)
+{
+    char path[4096], err[512];
+    rzc_manifest_t m;
+    snprintf(path, sizeof path, "%s/%s", b->cfg->data_dir, RZC_RESTORE_MARKER);
+    if (access(path, F_OK) != 0)
+        return 0;
+    if (rzc_manifest_read(path, &m, err, sizeof err) < 0) {
+        rz_error("restored store: %s", err);
+        return -1;
+    }
+    rz_info("restored store (backup of %s, head seq %llu): verifying before "
+            "serving",
+            m.created, (unsigned long long)m.head_seq);
+    Ratusz__V1__VerifyResult v;
+    int rc = rz_store_verify(b->store, 0, &v);
+    if (rc < 0) {
+        rz_error("restored store: the event log cannot be verified: %s",
+                 rz_strerror(rc));
+        return -1;
+    }
+    int ok = v.ok;
+    if (!ok)
+        rz_error("restored store: the event log is BROKEN at seq %llu: %s; "
+                 "not serving (restore a good backup again)",
+                 (unsigned long long)v.first_bad, v.reason);
+    uint64_t checked = v.checked;
+    free(v.reason != protobuf_c_empty_string ? v.reason : NULL);
+    if (v.invalid_reason != protobuf_c_empty_string)
+        free(v.invalid_reason);
+    if (!ok)
+        return -1;
+    rz_store_summary_t sum;
+    char hex[65] = "";
+    if (rz_store_summary(b->store, &sum) < 0)
+        return -1;
+    if (sum.chain_last)
+        rzc_hex(sum.chain_digest, 32, hex);
+    if (sum.head_seq != m.head_seq || sum.events != m.events ||
+        strcmp(hex, m.chain_digest) != 0) {
+        rz_error("restored store: it ends at seq %llu (%llu events, chain "
+                 "digest %s), the backup's manifest says seq %llu (%llu "
+                 "events, %s); not serving",
+                 (unsigned long long)sum.head_seq,
+                 (unsigned long long)sum.events, *hex ? hex : "none",
+                 (unsigned long long)m.head_seq, (unsigned long long)m.events,
+                 *m.chain_digest ? m.chain_digest : "none");
+        return -1;
+    }
+    rz_audit_flush(b->audit);
+    rc = rz_audit_verify(b->audit, 0, &v);
+    if (rc < 0 || !v.ok) {
+        if (rc < 0)
+            rz_error("restored store: the audit log cannot be verified: %s",
+                     rz_strerror(rc));
+        else
+            rz_error("restored store: the audit log is BROKEN at record "
+                     "%llu: %s; not serving",
+                     (unsigned long long)v.first_bad, v.reason);
+        return -1;
+    }
+    if (m.audit_head && v.last != m.audit_head) {
+        rz_error("restored store: the audit log ends at record %llu, the "
+                 "manifest says %llu; not serving",
+                 (unsigned long long)v.last, (unsigned long long)m.audit_head);
+        return -1;
+    }
+    if (unlink(path) != 0 || rzc_sync_dir(b->cfg->data_dir) != 0) {
+        rz_error("restored store: %s: cannot remove: %s", path,
+                 strerror(errno));
+        return -1;
+    }
+    rz_info("restored store verified: %llu events up to seq %llu, audit "
+            "log to record %llu",
+            (unsigned long long)checked, (unsigned long long)sum.head_seq,
+            (unsigned long long)v.last);
     return 0;
 }
 
@@ -198,6 +284,8 @@ int main(int argc, char **argv)
         if (src != -EBUSY)
             rz_error("cannot open the store in %s: %s", cfg.data_dir,
                      rz_strerror(src));
+        if (src == RZ_ECONFIG) /* a store format this binary cannot read */
+            rc = 2;
         goto out;
     }
     /* What the journal acked and LMDB had not stored before a crash goes
@@ -226,6 +314,8 @@ int main(int argc, char **argv)
             rc = 2;
         goto close;
     }
+    if (s_restored_check(&b) < 0)
+        goto close;
     b.stats = rz_stats_new();
     b.zctx = zmq_ctx_new();
     if (!b.stats || !b.zctx) {

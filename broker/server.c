@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "access.h"
+#include "backup.h"
 #include "ratusz/wire.h"
 #include "broker.h"
 #include "log.h"
@@ -58,6 +59,8 @@ typedef struct s_front {
     uint64_t fanned;      /* every event up to this seq was fanned out */
     struct s_deferred *deferred, *deferred_tail; /* oldest first */
     size_t n_deferred;
+    struct rz_backup *backup; /* BACKUP: the copy running, and who asked */
+    struct s_req *backup_q;
 } s_front_t;
 
 /* A request being handled: its frames, borrowed from the receive. */
@@ -69,6 +72,7 @@ typedef struct s_req {
     int cmd_at;     /* index of the command frame */
     char principal[RZ_PRINCIPAL_MAX];
     char address[64];
+    uint64_t acked; /* the highest seq acked when it arrived */
 } s_req_t;
 
 /* A read that arrived while LMDB did not hold every acked event yet (the
@@ -168,6 +172,7 @@ static void s_reply_error(s_front_t *f, s_req_t *q, int code,
 static void s_whoami(s_front_t *f, s_req_t *q, const char *cmd);
 static int s_groups_full(s_front_t *f, s_req_t *q, const char *group);
 static void s_reload_cmd(s_front_t *f, s_req_t *q);
+static void s_backup(s_front_t *f, s_req_t *q, rz_arena_t *a);
 
 /* --------------------------------------------------------------------------
  * Audit and denials
@@ -1350,6 +1355,77 @@ static void s_verify(s_front_t *f, s_req_t *q, rz_arena_t *a)
 }
 
 /* --------------------------------------------------------------------------
+ * BACKUP (backup.h): deferred like a read until LMDB holds every acked
+ * event, then copied on a thread of its own; answered when it is done.
+ */
+
+static void s_req_close(s_req_t *q);
+
+static void s_backup(s_front_t *f, s_req_t *q, rz_arena_t *a)
+{
+    Ratusz__V1__BackupRequest *m = S_UNPACK(ratusz__v1__backup_request, q, a);
+    if (!m) {
+        s_reply_error(f, q, RZ_EDECODE, "BACKUP body is not a BackupRequest");
+        return;
+    }
+    if (f->backup) {
+        s_reply_error(f, q, RZ_EBUSY, "a backup is running (into %s)",
+                      rz_backup_dir(f->backup));
+        return;
+    }
+    if (atomic_load(&f->b->stopping)) {
+        s_reply_error(f, q, RZ_ESTOPPING, "the broker is shutting down");
+        return;
+    }
+    s_req_t *kept = malloc(sizeof *kept);
+    if (!kept) {
+        s_reply_error(f, q, RZ_ENOMEM, "out of memory");
+        return;
+    }
+    char err[512];
+    int rc = rz_backup_start(&f->backup, f->b, m->dir, q->acked, s_sigpipe[1],
+                             err, sizeof err);
+    if (rc < 0) {
+        free(kept);
+        s_reply_error(f, q, rc, "%s", err);
+        return;
+    }
+    *kept = *q; /* the plain fields; the frames move below */
+    for (int i = 0; i < q->nframes; i++) {
+        zmq_msg_init(&kept->frames[i]);
+        zmq_msg_move(&kept->frames[i], &q->frames[i]);
+    }
+    f->backup_q = kept;
+}
+
+/* Answer the BACKUP once its copy has finished. */
+static void s_backup_done(s_front_t *f)
+{
+    if (!rz_backup_finished(f->backup))
+        return;
+    Ratusz__V1__BackupResult r;
+    const char *err;
+    char detail[3100];
+    s_req_t *q = f->backup_q;
+    int rc = rz_backup_result(f->backup, &r, &err);
+    snprintf(detail, sizeof detail, "dir=%s", rz_backup_dir(f->backup));
+    if (rc == 0) {
+        s_reply_msg(f, q, "BACKUP", &r.base);
+        char outcome[96];
+        snprintf(outcome, sizeof outcome, "ok: seq 1-%llu",
+                 (unsigned long long)r.head_seq);
+        s_audit(f, q, "backup", "BACKUP", detail, outcome, r.events, NULL, 0);
+    } else {
+        s_reply_error(f, q, rc, "backup failed: %s", err);
+        s_audit(f, q, "backup", "BACKUP", detail, err, 0, NULL, 0);
+    }
+    rz_backup_destroy(&f->backup);
+    s_req_close(q);
+    free(q);
+    f->backup_q = NULL;
+}
+
+/* --------------------------------------------------------------------------
  * WATCH, CREDIT, UNWATCH: flow-controlled subscriptions (watch.h)
  */
 
@@ -1521,7 +1597,7 @@ static void s_handle(s_front_t *f, s_req_t *q)
     } admin[] = {{"STATS", "stats"},   {"CONSUMERS", "consumers"},
                  {"REPORT", "report"}, {"AUDIT", "audit"},
                  {"VERIFY", "verify"},  {"RELOAD", "reload"},
-                 {"GROUP", "consumers"}};
+                 {"GROUP", "consumers"}, {"BACKUP", "backup"}};
     for (size_t i = 0; i < sizeof admin / sizeof admin[0]; i++) {
         if (!s_cmd_is(cmd, admin[i].cmd))
             continue;
@@ -1574,6 +1650,8 @@ static void s_handle(s_front_t *f, s_req_t *q)
         s_reload_cmd(f, q);
     else if (s_cmd_is(cmd, "GROUP"))
         s_group(f, q, &a);
+    else if (s_cmd_is(cmd, "BACKUP"))
+        s_backup(f, q, &a);
     else if (s_cmd_is(cmd, "CREDIT"))
         s_credit(f, q, &a);
     else if (s_cmd_is(cmd, "WATCH"))
@@ -1592,6 +1670,7 @@ static void s_handle(s_front_t *f, s_req_t *q)
 static int s_recv_request(s_front_t *f, s_req_t *q)
 {
     q->nframes = q->total = 0;
+    q->acked = f->fanned;
     int more = 1;
     while (more) {
         zmq_msg_t tmp, *m = q->nframes < S_MAX_FRAMES
@@ -1711,7 +1790,7 @@ static int s_reads_log(s_req_t *q)
     zmq_msg_t *cmd = &q->frames[1 + delim];
     static const char *const reads[] = {
         "GET",   "QUERY", "REPLAY",    "FETCH",  "COMMIT",
-        "GROUP", "WATCH", "CONSUMERS", "VERIFY", "STATS"};
+        "GROUP", "WATCH", "CONSUMERS", "VERIFY", "STATS", "BACKUP"};
     for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++)
         if (s_cmd_is(cmd, reads[i]))
             return 1;
@@ -2004,7 +2083,7 @@ int rz_server_run(rz_broker_t *b)
     int64_t next_tick = rz_now_us() + RZ_STATS_TICK_US;
     for (;;) {
         int stopping = atomic_load(&b->stopping);
-        if (stopping && f.queued_jobs == 0 && !f.deferred)
+        if (stopping && f.queued_jobs == 0 && !f.deferred && !f.backup)
             break;
         /* Backpressure: while the writer is this far behind, leave
          * requests in the socket (and TCP) instead of queueing more. While
@@ -2033,7 +2112,10 @@ int rz_server_run(rz_broker_t *b)
             int stop = 0, hup = 0;
             while ((got = read(s_sigpipe[0], buf, sizeof buf)) > 0)
                 for (ssize_t i = 0; i < got; i++)
-                    buf[i] == 'h' ? (hup = 1) : (stop = 1);
+                    if (buf[i] == 'h')
+                        hup = 1;
+                    else if (buf[i] != 'b') /* 'b': a backup finished */
+                        stop = 1;
             if (stop && !stopping)
                 rz_info("stopping: committing and acking %zu queued events",
                         f.queued_events);
@@ -2063,6 +2145,7 @@ int rz_server_run(rz_broker_t *b)
             }
         }
         s_deferred_run(&f);
+        s_backup_done(&f);
         int64_t now = rz_now_us();
         s_watch_stats(&f);
         if (now >= next_tick) {
@@ -2079,6 +2162,11 @@ stop_writer: {
     s_pipe_in(&f);
 }
 out:
+    rz_backup_destroy(&f.backup); /* the loop failed: wait for the copy */
+    if (f.backup_q) {
+        s_req_close(f.backup_q);
+        free(f.backup_q);
+    }
     while (f.deferred) { /* the loop failed: nobody answers them */
         s_deferred_t *d = f.deferred;
         f.deferred = d->next;

@@ -428,47 +428,16 @@ static int s_head(rz_store_t *s, MDB_txn *txn, uint64_t *head)
  * -errno. */
 static int s_lock_dir(const char *dir)
 {
-    char path[4096], pid[32];
-    int fd = -1, rc;
-
-    if (snprintf(path, sizeof path, "%s/%s", dir, S_LOCK_FILE) >=
-        (int)sizeof path)
-        return -ENAMETOOLONG;
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, S_FILE_MODE);
-    if (fd < 0) {
-        rc = -errno;
-        rz_error("store: %s: %s", path, strerror(-rc));
-        return rc;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        rc = -errno;
-        if (rc == -EWOULDBLOCK) {
-            ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
-            long holder = 0;
-            if (n > 0) {
-                pid[n] = '\0';
-                holder = strtol(pid, NULL, 10);
-            }
-            if (holder > 0)
-                rz_error("store: DATA_DIR %s is in use by ratuszd "
-                         "pid %ld",
-                         dir, holder);
-            else
-                rz_error("store: DATA_DIR %s is in use by another "
-                         "ratuszd",
-                         dir);
-            rc = -EBUSY;
-        } else {
-            rz_error("store: %s: %s", path, strerror(-rc));
-        }
-        close(fd);
-        return rc;
-    }
-    /* one write of a fixed width replaces the old pid at once */
-    int n = snprintf(pid, sizeof pid, "%-20ld\n", (long)getpid());
-    if (pwrite(fd, pid, (size_t)n, 0) != n || ftruncate(fd, n) != 0)
-        rz_error("store: %s: cannot write the pid: %s", path, strerror(errno));
-    return fd;
+    long holder = 0;
+    int rc = rzc_lock_dir(dir, S_LOCK_FILE, S_FILE_MODE, &holder);
+    if (rc == -EBUSY && holder > 0)
+        rz_error("store: DATA_DIR %s is in use by ratuszd pid %ld", dir,
+                 holder);
+    else if (rc == -EBUSY)
+        rz_error("store: DATA_DIR %s is in use by another ratuszd", dir);
+    else if (rc < 0)
+        rz_error("store: %s/%s: %s", dir, S_LOCK_FILE, strerror(-rc));
+    return rc;
 }
 
 static int s_setup_txn(rz_store_t *s, MDB_txn *txn, void *arg)
@@ -504,6 +473,20 @@ static int s_setup_txn(rz_store_t *s, MDB_txn *txn, void *arg)
     if (rc)
         return rc;
 
+    /* rz_store_open refused a newer format and migrated an older one:
+     * what is left to do is to stamp a store made before "format" */
+    k.mv_size = 6;
+    k.mv_data = (void *)"format";
+    rc = mdb_get(txn, s->meta, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        char f[16];
+        v.mv_size = (size_t)snprintf(f, sizeof f, "%u", RZ_STORE_FORMAT);
+        v.mv_data = f;
+        rc = mdb_put(txn, s->meta, &k, &v, 0);
+    }
+    if (rc)
+        return rc;
+
     /* The chain starts after whatever a version without it stored: the
      * layout is otherwise unchanged, so the version stays "1". */
     k.mv_size = 5;
@@ -525,6 +508,146 @@ static int s_setup_txn(rz_store_t *s, MDB_txn *txn, void *arg)
     if (rc == 0)
         s->chain_from = s_get_be64(v.mv_data);
     return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Format version and migrations
+ */
+
+/* meta "format" as a number: 0 when the store has none (a new store, or
+ * one made before the key), or -1 when it is not a number. */
+static long s_format_parse(const MDB_val *v)
+{
+    char f[16];
+    if (v->mv_size == 0 || v->mv_size >= sizeof f)
+        return -1;
+    memcpy(f, v->mv_data, v->mv_size);
+    f[v->mv_size] = '\0';
+    char *end;
+    long n = strtol(f, &end, 10);
+    return *end || n < 1 ? -1 : n;
+}
+
+static int s_format_get(MDB_txn *txn, MDB_dbi meta, long *format)
+{
+    MDB_val k = {6, (void *)"format"}, v;
+    int rc = mdb_get(txn, meta, &k, &v);
+    *format = 0;
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc == 0)
+        *format = s_format_parse(&v); /* -1: not a number */
+    return rc;
+}
+
+/* One step of the layout, from format `from` to from + 1, in one write
+ * transaction (which also stamps from + 1). None yet: format 1 is the
+ * first one kept. A new step is a row here and RZ_STORE_FORMAT + 1. */
+typedef int (*s_migrate_fn)(rz_store_t *s, MDB_txn *txn);
+static const struct {
+    unsigned from;
+    s_migrate_fn run;
+    const char *what;
+} s_migrations[] = {
+    {0, NULL, NULL}, /* end */
+};
+
+struct s_step {
+    s_migrate_fn run;
+    unsigned to;
+};
+
+static int s_migrate_txn(rz_store_t *s, MDB_txn *txn, void *arg)
+{
+    struct s_step *st = arg;
+    char f[16];
+    int rc = st->run(s, txn);
+    if (rc)
+        return rc;
+    MDB_val k = {6, (void *)"format"};
+    MDB_val v = {(size_t)snprintf(f, sizeof f, "%u", st->to), f};
+    return mdb_put(txn, s->meta, &k, &v, 0);
+}
+
+/* The copy kept before a migration step: DIR/data.mdb.format-N, synced
+ * and named durably. */
+static int s_migrate_copy(rz_store_t *s, const char *dir, long from)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/data.mdb.format-%ld", dir, from) >=
+        (int)sizeof path)
+        return -ENAMETOOLONG;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, S_FILE_MODE);
+    if (fd < 0) {
+        rz_error("store: %s: %s", path, strerror(errno));
+        return -errno;
+    }
+    int rc = mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT);
+    if (rc == 0 && fsync(fd) != 0)
+        rc = errno;
+    close(fd);
+    if (rc == 0)
+        rc = -rzc_sync_dir(dir);
+    if (rc)
+        return s_fail("copy before migration", rc);
+    rz_info("store: format %ld kept as %s before migrating", from, path);
+    return 0;
+}
+
+/* Refuse a store of a newer format; migrate an older one. */
+static int s_format_settle(rz_store_t *s, const char *dir)
+{
+    MDB_txn *txn = NULL;
+    MDB_dbi meta;
+    long format = 0;
+    int rc = s_read_begin(s, &txn);
+    if (rc)
+        return rc;
+    rc = mdb_dbi_open(txn, "meta", 0, &meta);
+    if (rc == 0)
+        rc = s_format_get(txn, meta, &format);
+    else if (rc == MDB_NOTFOUND)
+        rc = 0; /* a new store */
+    s_read_end(s, txn);
+    if (rc)
+        return s_fail("format version", rc);
+    if (format < 0) {
+        rz_error("store: %s: meta \"format\" is not a version number: the "
+                 "store is damaged",
+                 dir);
+        return RZ_ESTORE;
+    }
+    if (format > RZ_STORE_FORMAT) {
+        rz_error("store: %s holds a store of format %ld, newer than this "
+                 "ratuszd %s knows (format %d): run the ratuszd that wrote "
+                 "it (or a later one), or restore a backup made with "
+                 "format %d",
+                 dir, format, RZ_VERSION, RZ_STORE_FORMAT, RZ_STORE_FORMAT);
+        return RZ_ECONFIG;
+    }
+    if (format == 0) /* stamped by s_setup_txn */
+        return 0;
+    for (long f = format; f < RZ_STORE_FORMAT; f++) {
+        size_t i = 0;
+        while (s_migrations[i].run && s_migrations[i].from != (unsigned)f)
+            i++;
+        if (!s_migrations[i].run) {
+            rz_error("store: %s: no migration from format %ld to %ld", dir, f,
+                     f + 1);
+            return RZ_ESTORE;
+        }
+        if ((rc = s_migrate_copy(s, dir, f)))
+            return rc;
+        /* meta's handle, for the stamp */
+        if ((rc = s_write(s, s_setup_txn, NULL)))
+            return s_fail("migration", rc);
+        struct s_step st = {s_migrations[i].run, (unsigned)f + 1};
+        if ((rc = s_write(s, s_migrate_txn, &st)))
+            return s_fail("migration", rc);
+        rz_info("store: %s migrated from format %ld to %ld: %s", dir, f, f + 1,
+                s_migrations[i].what);
+    }
+    return 0;
 }
 
 int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts)
@@ -598,6 +721,9 @@ int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts)
     if (s->max_key > S_KEY_BUF - 1)
         s->max_key = S_KEY_BUF - 1;
 
+    rc = s_format_settle(s, opts->dir);
+    if (rc)
+        goto fail;
     rc = s_write(s, s_setup_txn, NULL);
     if (rc)
         goto lmdb_fail;
@@ -2347,4 +2473,130 @@ void rz__store_chain_off(rz_store_t *s)
 {
     if (s)
         s->chain_off = 1;
+}
+
+/* ------------------------------------------------------------------------
+ * Backup
+ */
+
+int rz_store_backup(rz_store_t *s, int fd)
+{
+    int rc = 0;
+
+    /* the copy is a read transaction: the map stays as it is meanwhile */
+    for (int i = 0; i < S_RESIZE_TRIES; i++) {
+        pthread_rwlock_rdlock(&s->lock);
+        rc = mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT);
+        pthread_rwlock_unlock(&s->lock);
+        if (rc != MDB_MAP_RESIZED)
+            break;
+        if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0) {
+            rc = errno;
+            break;
+        }
+        if ((rc = s_adopt_map(s)))
+            break;
+        rc = MDB_MAP_RESIZED;
+    }
+    return rc ? s_fail("backup copy", rc) : 0;
+}
+
+struct s_dbis {
+    MDB_dbi log, consumers, meta, chain;
+};
+
+static int s_summary_txn(MDB_txn *txn, const struct s_dbis *d,
+                         rz_store_summary_t *out)
+{
+    MDB_cursor *c = NULL;
+    MDB_stat st;
+    MDB_val k, v;
+    long format;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if ((rc = s_format_get(txn, d->meta, &format)))
+        return rc;
+    if (format < 0)
+        return MDB_CORRUPTED;
+    out->format = (unsigned)format;
+    if ((rc = mdb_stat(txn, d->log, &st)))
+        return rc;
+    out->events = st.ms_entries;
+    if ((rc = mdb_stat(txn, d->consumers, &st)))
+        return rc;
+    out->groups = st.ms_entries;
+    k.mv_size = 5;
+    k.mv_data = (void *)"chain";
+    rc = mdb_get(txn, d->meta, &k, &v);
+    if (rc == 0 && v.mv_size == 8)
+        out->chain_from = s_get_be64(v.mv_data);
+    else if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, d->log, &c)))
+        return rc;
+    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    if (rc == 0)
+        out->head_seq = s_key_seq(&k);
+    mdb_cursor_close(c);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    if ((rc = mdb_cursor_open(txn, d->chain, &c)))
+        return rc;
+    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    if (rc == 0) {
+        struct s_link l;
+        if (s_link_parse(&k, &v, &l) == 0) {
+            out->chain_last = l.first + l.n - 1;
+            memcpy(out->chain_digest, l.digest, S_DIGEST);
+        } else {
+            rc = MDB_CORRUPTED;
+        }
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int rz_store_summary(rz_store_t *s, rz_store_summary_t *out)
+{
+    MDB_txn *txn;
+    struct s_dbis d = {s->log, s->consumers, s->meta, s->chain};
+    int rc = s_read_begin(s, &txn);
+    if (rc)
+        return rc;
+    rc = s_summary_txn(txn, &d, out);
+    s_read_end(s, txn);
+    return rc ? s_fail("summary", rc) : 0;
+}
+
+int rz_store_summary_file(const char *path, rz_store_summary_t *out)
+{
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    struct s_dbis d;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    if ((rc = mdb_env_create(&env)))
+        goto out;
+    if ((rc = mdb_env_set_maxdbs(env, S_MAXDBS)) ||
+        (rc = mdb_env_open(env, path,
+                           MDB_NOSUBDIR | MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS,
+                           0600)) ||
+        (rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)))
+        goto out;
+    if ((rc = mdb_dbi_open(txn, "log", MDB_INTEGERKEY, &d.log)) ||
+        (rc = mdb_dbi_open(txn, "consumers", 0, &d.consumers)) ||
+        (rc = mdb_dbi_open(txn, "meta", 0, &d.meta)) ||
+        (rc = mdb_dbi_open(txn, "chain", MDB_INTEGERKEY, &d.chain)))
+        goto out;
+    rc = s_summary_txn(txn, &d, out);
+out:
+    if (txn)
+        mdb_txn_abort(txn);
+    if (env)
+        mdb_env_close(env);
+    if (rc && rzc_lmdb_is_lmdb(rc))
+        rz_error("store: %s: %s", path, mdb_strerror(rc));
+    return rzc_lmdb_code(rc);
 }

@@ -345,4 +345,40 @@ typedef struct rz_store_info {
 
 int rz_store_info(rz_store_t *s, rz_store_info_t *out);
 
+/* --- format version, backup ----------------------------------------------- */
+
+/* The store's layout version, kept in meta "format" (decimal text). A
+ * store without it (made before it was kept) is format 1 and is stamped
+ * at open. rz_store_open refuses a store of a newer format with
+ * RZ_ECONFIG (logged, naming both versions), and migrates an older one
+ * step by step (N to N+1), each step after a copy of the environment is
+ * made next to it as data.mdb.format-N. */
+#define RZ_STORE_FORMAT 1
+
+/* Copy the environment, compacted, into fd (a new, empty file) while the
+ * writers go on: LMDB copies one read transaction's snapshot. The map
+ * cannot grow while the copy runs: an append that needs it waits for the
+ * copy. The caller syncs and closes fd. Returns 0, RZ_EDISKFULL (the file
+ * system refused the writes) or RZ_ESTORE (logged). Any thread. */
+int rz_store_backup(rz_store_t *s, int fd);
+
+/* What a store holds, read in one transaction. */
+typedef struct rz_store_summary {
+    unsigned format;        /* meta "format" (0: not stamped) */
+    uint64_t head_seq;      /* last seq stored, 0 when empty */
+    uint64_t events;        /* entries in the log */
+    uint64_t chain_from;    /* seqs below were stored before the chain */
+    uint64_t chain_last;    /* last seq the chain covers, 0: no link */
+    uint8_t chain_digest[32]; /* the digest of the last link */
+    uint64_t groups;        /* consumer groups */
+} rz_store_summary_t;
+
+/* Summary of the open store. Returns 0 or RZ_ESTORE. */
+int rz_store_summary(rz_store_t *s, rz_store_summary_t *out);
+
+/* Summary of the environment in the file path (a copy: no other process
+ * may write it), opened read-only. Returns 0, RZ_ESTORE (logged) or
+ * -errno. */
+int rz_store_summary_file(const char *path, rz_store_summary_t *out);
+
 #endif

@@ -1812,3 +1812,20 @@ int rz_verify(rz_client_t *c, const char *log, uint64_t from,
     return s_ask(c, "VERIFY", &m.base, &ratusz__v1__verify_result__descriptor,
                  (void **)out);
 }
+
+int rz_backup(rz_client_t *c, const char *dir, int timeout_ms,
+              Ratusz__V1__BackupResult **out)
+{
+    Ratusz__V1__BackupRequest m = RATUSZ__V1__BACKUP_REQUEST__INIT;
+    *out = NULL;
+    if (!dir || !*dir)
+        return RZ_EINVAL;
+    m.dir = (char *)dir;
+    int saved = c->opts.timeout_ms;
+    if (timeout_ms != 0)
+        c->opts.timeout_ms = timeout_ms;
+    int rc = s_ask(c, "BACKUP", &m.base, &ratusz__v1__backup_result__descriptor,
+                   (void **)out);
+    c->opts.timeout_ms = saved;
+    return rc;
+}

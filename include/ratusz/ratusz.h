@@ -358,6 +358,18 @@ int rz_audit(rz_client_t *c, const Ratusz__V1__AuditRequest *req,
 int rz_verify(rz_client_t *c, const char *log, uint64_t from,
               Ratusz__V1__VerifyResult **out);
 
+/* BACKUP: have the broker copy its event store, audit log and pseudonym
+ * key into dir, an absolute path on the broker's machine that is missing
+ * or empty (admin grant "backup"). The broker keeps serving meanwhile;
+ * the reply comes when the copy is done, so wait up to timeout_ms (-1:
+ * forever; 0: the client's timeout). Every event acked before the request
+ * is in the copy. Returns 0 and *out (the caller frees it with
+ * ratusz__v1__backup_result__free_unpacked), or RZ_EBADREQ (dir refused),
+ * RZ_EBUSY (a backup is running), RZ_EDENIED, RZ_ETIMEDOUT, ... with
+ * rz_client_last_error saying why. */
+int rz_backup(rz_client_t *c, const char *dir, int timeout_ms,
+              Ratusz__V1__BackupResult **out);
+
 /* Report a component's state to the broker (REPORT), so that `ratusz
  * stats` and the broker's /metrics show adapters and bridges beside it.
  * Send the whole state about once a second; the broker keeps the latest

@@ -2,10 +2,11 @@
 #include "ratusz/core/lmdb.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,6 +36,38 @@ int rzc_sync_parent(const char *path)
         return -ENAMETOOLONG;
     snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
     return rzc_sync_dir(dir);
+}
+
+int rzc_lock_dir(const char *dir, const char *name, unsigned mode, long *holder)
+{
+    char path[4096], pid[32];
+    int fd, rc;
+
+    *holder = 0;
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
+        return -ENAMETOOLONG;
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, (mode_t)mode);
+    if (fd < 0)
+        return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        rc = -errno;
+        if (rc == -EWOULDBLOCK) {
+            ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+            if (n > 0) {
+                pid[n] = '\0';
+                *holder = strtol(pid, NULL, 10);
+            }
+            rc = -EBUSY;
+        }
+        close(fd);
+        return rc;
+    }
+    /* one write of a fixed width replaces the old pid at once */
+    int n = snprintf(pid, sizeof pid, "%-20ld\n", (long)getpid());
+    if (pwrite(fd, pid, (size_t)n, 0) != n || ftruncate(fd, n) != 0)
+        rzc_log(RZC_LOG_WARN, "%s: cannot write the pid: %s", path,
+                strerror(errno));
+    return fd;
 }
 
 int rzc_mkdirs(const char *dir, unsigned mode)

@@ -919,6 +919,26 @@ static void test_audit_chain_verifies(void **state)
     rz_client_destroy(&c);
 }
 
+/* BACKUP is an admin action: refused without the grant, audited, and
+ * nothing is written. */
+static void test_backup_needs_grant(void **state)
+{
+    (void)state;
+    char dir[256], bkdir[300];
+    struct stat st;
+    assert_int_equal(rzt_tmpdir(dir, sizeof dir), 0);
+    snprintf(bkdir, sizeof bkdir, "%s/denied", dir);
+    rz_client_t *c = s_client(OPERATOR);
+    Ratusz__V1__BackupResult *r = NULL;
+    assert_int_equal(rz_backup(c, bkdir, 10000, &r), RZ_EDENIED);
+    assert_null(r);
+    rz_client_destroy(&c);
+    assert_int_not_equal(stat(bkdir, &st), 0);
+    assert_true(s_audit_count((audit_q_t){"denied", "operator", "BACKUP",
+                                          NULL}) >= 1);
+    rzt_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -936,6 +956,7 @@ int main(void)
         cmocka_unit_test(test_streams_deliver_by_grant_and_clearance),
         cmocka_unit_test(test_watch_delivers_by_grant_and_clearance),
         cmocka_unit_test(test_audit_chain_verifies),
+        cmocka_unit_test(test_backup_needs_grant),
         cmocka_unit_test(test_reload_command_needs_grant_and_a_good_file),
         cmocka_unit_test(test_reload_bad_file_keeps_grants_good_file_revokes),
     };

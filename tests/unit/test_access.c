@@ -150,7 +150,7 @@ static void test_access_off_allows_everything(void **state)
     assert_int_equal(w.personal_data, 1);
     assert_int_equal(w.n_read, 1);
     assert_string_equal(w.read[0], "");
-    assert_int_equal(w.n_admin, 6);
+    assert_int_equal(w.n_admin, 7);
 }
 
 /* ===========================================================================
@@ -435,7 +435,7 @@ static void test_access_errors_name_file_line(void **state)
          "P:3: principal 'a': key is not valid Z85"},
         {"principals:\n  a:\n", p1, "    admin: [stats, rload]\n",
          "P:4: principal 'a': admin: unknown action 'rload' (want stats, "
-         "consumers, report, reload, audit or verify)"},
+         "consumers, report, reload, audit, verify or backup)"},
         {"principals:\n  a:\n", p1,
          "    publish_sources: [\"/x/*\"]\n    publish_tenants: [226101]\n",
          "P:5: principal 'a': publish_tenants: '226101' is not a TERC code "

@@ -258,6 +258,72 @@ static void test_store_open_replaces_a_half_made_environment(void **state)
     assert_int_not_equal(stat(path, &st), 0);
 }
 
+/* Put (val non-NULL) or delete meta key in the environment in dir, with
+ * LMDB itself, as an older or a newer ratuszd would have left it. */
+static void s_meta_raw(const char *dir, const char *key, const char *val)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    MDB_val k = {strlen(key), (void *)key};
+    if (val) {
+        MDB_val v = {strlen(val), (void *)val};
+        assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+    } else {
+        assert_int_equal(mdb_del(txn, meta, &k, NULL), 0);
+    }
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+static void test_store_format_is_stamped_on_a_store_without_one(void **state)
+{
+    fx_t *f = *state;
+    char dir[400];
+    rz_store_summary_t sum;
+
+    snprintf(dir, sizeof dir, "%s/fmt-old", f->dir);
+    rz_store_t *s = s_open(dir, 1 << 20, 4 << 20, RZ_SYNC_OS);
+    assert_int_equal(rz_store_summary(s, &sum), 0);
+    assert_int_equal(sum.format, RZ_STORE_FORMAT);
+    rz_store_close(&s);
+    /* what every store made before the format was kept looks like */
+    s_meta_raw(dir, "format", NULL);
+    s = s_open(dir, 1 << 20, 4 << 20, RZ_SYNC_OS);
+    assert_int_equal(rz_store_summary(s, &sum), 0);
+    assert_int_equal(sum.format, 1);
+    rz_store_close(&s);
+}
+
+static void test_store_refuses_a_newer_format(void **state)
+{
+    fx_t *f = *state;
+    char dir[400];
+    char newer[16];
+
+    snprintf(dir, sizeof dir, "%s/fmt-new", f->dir);
+    rz_store_t *s = s_open(dir, 1 << 20, 4 << 20, RZ_SYNC_OS);
+    rz_store_close(&s);
+    snprintf(newer, sizeof newer, "%d", RZ_STORE_FORMAT + 1);
+    s_meta_raw(dir, "format", newer);
+    rz_store_opts_t o = {dir, 1 << 20, 4 << 20, RZ_SYNC_OS};
+    assert_int_equal(rz_store_open(&s, &o), RZ_ECONFIG);
+    assert_null(s);
+    /* not a number: a damaged store, not a newer one */
+    s_meta_raw(dir, "format", "x");
+    assert_int_equal(rz_store_open(&s, &o), RZ_ESTORE);
+    /* the current one opens again */
+    snprintf(newer, sizeof newer, "%d", RZ_STORE_FORMAT);
+    s_meta_raw(dir, "format", newer);
+    s = s_open(dir, 1 << 20, 4 << 20, RZ_SYNC_OS);
+    rz_store_close(&s);
+}
+
 static void test_store_open_rejects_bad_options(void **state)
 {
     fx_t *f = *state;
@@ -1795,6 +1861,8 @@ int main(void)
         T(test_store_open_creates_missing_dirs),
         T(test_store_open_replaces_a_half_made_environment),
         T(test_store_open_rejects_bad_options),
+        T(test_store_format_is_stamped_on_a_store_without_one),
+        T(test_store_refuses_a_newer_format),
         T(test_store_durability_follows_sync_mode),
         T(test_store_append_assigns_gap_free_seq),
         T(test_store_put_duplicate_id_returns_original_seq),

@@ -28,6 +28,15 @@ int rzc_sync_parent(const char *path);
  * -ENOTDIR when dir is there but is not a directory, or -errno. */
 int rzc_mkdirs(const char *dir, unsigned mode);
 
+/* Take an exclusive flock on DIR/NAME (made with mode if missing) and
+ * write this process's pid in it, for whoever finds it taken. A flock goes
+ * with the process: a crashed holder leaves no stale lock. Returns the
+ * open fd (close it to let go), -EBUSY when another process (or another
+ * open file in this one) holds it, with *holder set to the pid written
+ * there (0 when unknown), or -errno. */
+int rzc_lock_dir(const char *dir, const char *name, unsigned mode,
+                 long *holder);
+
 typedef struct rzc_lmdb_opts {
     const char *dir;      /* the environment's directory, made if missing */
     unsigned dir_mode;    /* for the directories made (0700, 0750) */
