@@ -877,6 +877,7 @@ int rz_query(rz_client_t *c, rz_query_t *q, rz_event_cb cb, void *user)
     m.limit = q->limit;
     m.after.data = q->after;
     m.after.len = q->after_len;
+    m.redact = q->redact != 0;
     s_reply_t r;
     int rc = s_request(c, "QUERY", &m.base, &r);
     if (rc < 0)
