@@ -2623,14 +2623,18 @@ static int s_cmd_export(int argc, char **argv)
     }
     if (rc >= 0 && !k.rc)
         k.rc = export_end(k.x, k.err, sizeof k.err);
-    if (rc >= 0 && !k.rc && output &&
-        (fsync(fileno(out)) != 0 || fclose(out) != 0)) {
-        out = NULL;
-        snprintf(k.err, sizeof k.err, "%s: %s", output, strerror(errno));
-        k.rc = RZ_EIO;
-    } else if (output) {
-        if (rc < 0 || k.rc)
-            fclose(out);
+    if (output) {
+        /* complete and on disk before its name says so */
+        int ok = rc >= 0 && !k.rc && fsync(fileno(out)) == 0;
+        int e = errno;
+        if (fclose(out) != 0 && ok) {
+            ok = 0;
+            e = errno;
+        }
+        if (rc >= 0 && !k.rc && !ok) {
+            snprintf(k.err, sizeof k.err, "%s: %s", output, strerror(e));
+            k.rc = RZ_EIO;
+        }
         out = NULL;
     }
     if (rc >= 0 && !k.rc && output && rename(tmp, output) != 0) {
