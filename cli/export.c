@@ -442,6 +442,7 @@ struct export_job {
     uint64_t count;
     uint64_t skip_other_data, skip_not_gis, skip_no_geometry, skip_other_crs;
     uint64_t skip_raw;
+    uint64_t withheld; /* by the broker: not readable, or not redactable */
     uint64_t redacted; /* events the broker pseudonymised */
     int64_t first_time, last_time;
     uint64_t first_seq, last_seq;
@@ -477,6 +478,11 @@ void export_destroy(export_t **xp)
         free(x->sources[i]);
     free(x);
     *xp = NULL;
+}
+
+void export_withheld(export_t *x, uint64_t n)
+{
+    x->withheld = n;
 }
 
 uint64_t export_count(const export_t *x)
@@ -879,6 +885,7 @@ char *export_meta(const export_t *x, const char *file)
         s_set(m, "time_zone", json_string("UTC")) ||
         s_set(m, "count", json_integer((json_int_t)x->count)) ||
         s_set(m, "skipped", json_incref(skipped)) ||
+        s_set(m, "withheld_by_broker", json_integer((json_int_t)x->withheld)) ||
         s_set(m, "licence",
               x->o.licence ? json_string(x->o.licence) : json_null()) ||
         s_set(m, "exporter", json_string("ratusz " RZ_VERSION)) ||

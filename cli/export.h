@@ -58,6 +58,10 @@ int export_end(export_t *x, char *err, size_t err_len);
  * Returns a malloc'd string or NULL on ENOMEM. */
 char *export_meta(const export_t *x, const char *file);
 
+/* Events of the range the broker withheld (the grant, or data it could not
+ * redact): told to the export for the metadata. */
+void export_withheld(export_t *x, uint64_t n);
+
 /* Events written, and skipped. */
 uint64_t export_count(const export_t *x);
 uint64_t export_skipped(const export_t *x);

@@ -2611,8 +2611,10 @@ static int s_cmd_export(int argc, char **argv)
     q.since = o.since;
     q.until = o.until;
     q.redact = 1;
+    uint64_t withheld = 0;
     while (rc >= 0 && !k.rc && !s_stop) {
         rc = rz_query(cl, &q, s_export_one, &k);
+        withheld += q.withheld;
         if (!q.after_len)
             break;
     }
@@ -2653,6 +2655,7 @@ static int s_cmd_export(int argc, char **argv)
     }
 
     int status = S_EXIT_OK;
+    export_withheld(k.x, withheld);
     char *text = export_meta(k.x, output);
     if (!text) {
         fprintf(stderr, "ratusz: export: out of memory\n");
@@ -2671,6 +2674,11 @@ static int s_cmd_export(int argc, char **argv)
     if (skipped)
         fprintf(stderr, " (%s skipped: see the metadata)",
                 rz_thousands(n2, sizeof n2, skipped));
+    if (withheld)
+        fprintf(stderr,
+                "; %s withheld by the broker (outside this key's "
+                "read grant, or not redactable)",
+                rz_thousands(n2, sizeof n2, withheld));
     if (meta)
         fprintf(stderr, ", metadata in %s\n", meta);
     else

@@ -894,6 +894,7 @@ int rz_query(rz_client_t *c, rz_query_t *q, rz_event_cb cb, void *user)
         if (l->next.len)
             memcpy(q->after, l->next.data, l->next.len);
         q->after_len = l->next.len;
+        q->withheld = l->withheld;
     }
     ratusz__v1__raw_event_list__free_unpacked(l, NULL);
     return rc;

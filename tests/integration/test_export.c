@@ -40,6 +40,9 @@ typedef struct ex {
     char key[300]; /* the clerk's secret key file */
     char srv_pub[41], srv_sec[41];
     char pub[41], sec[41]; /* the clerk: cleared, reads and publishes */
+    char rkey[300];        /* the reader: tax only, no clearance */
+    char rpub[41], rsec[41];
+    const char *as; /* the key file s_cli runs with */
 } ex_t;
 
 static ex_t *S;
@@ -198,13 +201,17 @@ static int s_setup(void **state)
         return -1;
     rzt_keypair(S->srv_pub, S->srv_sec);
     rzt_keypair(S->pub, S->sec);
+    rzt_keypair(S->rpub, S->rsec);
     static char srvkey[300], principals[300];
     snprintf(srvkey, sizeof srvkey, "%s/ratuszd.key", S->dir);
     snprintf(S->key, sizeof S->key, "%s/clerk.key", S->dir);
+    snprintf(S->rkey, sizeof S->rkey, "%s/reader.key", S->dir);
     snprintf(principals, sizeof principals, "%s/principals.yaml", S->dir);
     if (rzt_write_key(srvkey, "ratuszd", S->srv_pub, S->srv_sec) < 0 ||
-        rzt_write_key(S->key, "clerk", S->pub, S->sec) < 0)
+        rzt_write_key(S->key, "clerk", S->pub, S->sec) < 0 ||
+        rzt_write_key(S->rkey, "reader", S->rpub, S->rsec) < 0)
         return -1;
+    S->as = S->key;
     char text[1024];
     snprintf(text, sizeof text,
              "principals:\n"
@@ -214,8 +221,11 @@ static int s_setup(void **state)
              "    publish_tenants: [\"" TENANT "\"]\n"
              "    read: [\"\"]\n"
              "    personal_data: true\n"
-             "    admin: [audit]\n",
-             S->pub);
+             "    admin: [audit]\n"
+             "  reader:\n"
+             "    key: \"%s\"\n"
+             "    read: [\"" TENANT ".tax.\"]\n",
+             S->pub, S->rpub);
     FILE *f = fopen(principals, "w");
     if (!f)
         return -1;
@@ -272,7 +282,7 @@ static int s_cli(char *out, size_t len, const char *fmt, ...)
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
     snprintf(cmd, sizeof cmd, "cd '%s' && %s -e %s -k '%s' -K '%s' %s 2>&1",
-             S->dir, RZ_RATUSZ_CLI, S->b.front, S->key, S->srv_pub, args);
+             S->dir, RZ_RATUSZ_CLI, S->b.front, S->as, S->srv_pub, args);
     int rc = rzt_run(cmd, out, len);
     if (rc != 0)
         print_message("ratusz %s -> %d:\n%s\n", args, rc, out);
@@ -640,6 +650,29 @@ static void test_stdout_and_meta_option(void **state)
     s_assert_has(out, "no metadata file (--meta FILE writes one)");
 }
 
+/* A key that may read only the tax domain, without clearance: the rest of
+ * the range is withheld by the broker and counted in the metadata. */
+static void test_narrow_grant_counts_what_the_broker_withheld(void **state)
+{
+    (void)state;
+    static char out[1 << 16];
+    S->as = S->rkey;
+    int rc =
+        s_cli(out, sizeof out,
+              "export --topic %s. --format json --output narrow.jsonl", TENANT);
+    S->as = S->key;
+    assert_int_equal(rc, 0);
+    s_assert_has(out, "3 events to narrow.jsonl (1 skipped: see the "
+                      "metadata); 5 withheld by the broker");
+    char *text = s_read("narrow.jsonl");
+    s_assert_clean(text);
+    free(text);
+    char *meta = s_read("narrow.jsonl.meta.json");
+    s_assert_has(meta, "\"withheld_by_broker\": 5,");
+    s_assert_has(meta, "\"count\": 3,");
+    free(meta);
+}
+
 static void test_bad_command_lines_and_paths(void **state)
 {
     (void)state;
@@ -679,6 +712,7 @@ int main(void)
         cmocka_unit_test(test_geojson_of_two_crs_fails_naming_the_event),
         cmocka_unit_test(test_export_leaves_no_read_personal_audit),
         cmocka_unit_test(test_stdout_and_meta_option),
+        cmocka_unit_test(test_narrow_grant_counts_what_the_broker_withheld),
         cmocka_unit_test(test_bad_command_lines_and_paths),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
