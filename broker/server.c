@@ -861,6 +861,8 @@ static void s_query(s_front_t *f, s_req_t *q, rz_arena_t *a)
         sq.limit = (uint32_t)cap;
     s_collect_t c;
     s_collect_init(&c, f, q, a, scope);
+    if (m->redact) /* asked for: pseudonyms whatever the clearance */
+        c.redact = 1;
     if (*m->subject)
         snprintf(c.detail, sizeof c.detail, "subject=%.180s", m->subject);
     else if (*m->topic_prefix)

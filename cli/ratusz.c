@@ -27,12 +27,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 #include <sys/stat.h>
 
+#include "export.h"
 #include "ratusz/conf.h"
 #include "ratusz/core/backup.h"
 #include "ratusz/core/lmdb.h"
@@ -249,6 +252,12 @@ enum {
     S_OPT_AUDIT_DIR,
     S_OPT_REDACTION_KEY,
     S_OPT_FORCE,
+    S_OPT_FORMAT,
+    S_OPT_OUTPUT,
+    S_OPT_META,
+    S_OPT_LICENCE,
+    S_OPT_CRS,
+    S_OPT_RAW,
 };
 
 #define S_GLOBAL_LONGOPTS                                                     \
@@ -2418,6 +2427,290 @@ static int s_cmd_audit(int argc, char **argv)
 }
 
 /* ==========================================================================
+ * export: open data (the writers are in export.c)
+ */
+
+static const char s_export_help[] =
+    "Usage: ratusz export --topic PREFIX --format csv|json|geojson\n"
+    "                     [--since TIME] [--until TIME] [--output FILE]\n"
+    "                     [--meta FILE] [--licence TEXT] [--crs EPSG:N] "
+    "[--raw]\n"
+    "\n"
+    "Write the events of a topic prefix as an open-data file, with personal\n"
+    "data always pseudonymised by the broker, whatever this principal may\n"
+    "see (QUERY redact), and a metadata file beside it.\n"
+    "\n"
+    "  --topic PREFIX      events whose topic starts with PREFIX\n"
+    "                      (\"2261011.tax.\"; \"\" = every topic)\n"
+    "  --since TIME        event time from (inclusive), RFC 3339 or unix us\n"
+    "  --until TIME        event time up to (exclusive)\n"
+    "  --format F          csv: a header row, then one row per event (UTF-8,\n"
+    "                        RFC 4180); time in UTC; a prefix naming a domain\n"
+    "                        gives one column per field (nested with dots,\n"
+    "                        money as decimal zloty: amount_zl \"1234.56\"),\n"
+    "                        any other prefix the columns dataschema and data\n"
+    "                        (JSON)\n"
+    "                      json: one CloudEvent per line, as 'query' prints\n"
+    "                      geojson: a FeatureCollection of the GIS events in\n"
+    "                        their own CRS (a \"crs\" member unless\n"
+    "                        EPSG:4326); others are skipped and counted.\n"
+    "                        Nothing is reprojected.\n"
+    "  --output FILE       write FILE (through a temporary file and rename)\n"
+    "                      and FILE.meta.json; default standard output\n"
+    "  --meta FILE         the metadata file (default FILE.meta.json with\n"
+    "                      --output, none with standard output)\n"
+    "  --licence TEXT      the licence named in the metadata (default null:\n"
+    "                      the municipality's call, e.g. \"CC BY 4.0\")\n"
+    "  --crs EPSG:N        geojson: only features in that CRS (one file holds\n"
+    "                      one CRS; without it, a feature in another CRS than\n"
+    "                      the first one's is an error)\n"
+    "  --raw               also events with raw data (bytes without a schema:\n"
+    "                      no redaction reaches them; skipped by default)\n";
+
+/* Write text to path through path.tmp.PID and a rename. */
+static int s_write_atomic(const char *path, const char *text)
+{
+    char tmp[4200];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >=
+        (int)sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    FILE *f = fopen(tmp, "wx");
+    if (!f)
+        return -1;
+    int ok = fputs(text, f) != EOF && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    int e = errno;
+    if (fclose(f) != 0 && ok) {
+        ok = 0;
+        e = errno;
+    }
+    if (!ok || rename(tmp, path) != 0) {
+        if (ok)
+            e = errno;
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct s_exporting {
+    export_t *x;
+    int rc;
+    char err[600];
+} s_exporting_t;
+
+static int s_export_one(const rz_event_t *e, void *user)
+{
+    s_exporting_t *k = user;
+    k->rc = export_event(k->x, e->msg, k->err, sizeof k->err);
+    return k->rc != 0 || s_stop;
+}
+
+static int s_cmd_export(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"topic", required_argument, NULL, S_OPT_TOPIC},
+        {"since", required_argument, NULL, S_OPT_SINCE},
+        {"until", required_argument, NULL, S_OPT_UNTIL},
+        {"format", required_argument, NULL, S_OPT_FORMAT},
+        {"output", required_argument, NULL, S_OPT_OUTPUT},
+        {"meta", required_argument, NULL, S_OPT_META},
+        {"licence", required_argument, NULL, S_OPT_LICENCE},
+        {"crs", required_argument, NULL, S_OPT_CRS},
+        {"raw", no_argument, NULL, S_OPT_RAW},
+        S_GLOBAL_LONGOPTS,
+        {NULL, 0, NULL, 0}};
+    export_opts_t o;
+    memset(&o, 0, sizeof o);
+    const char *format = NULL, *output = NULL, *meta = NULL;
+    char why[200];
+    int c, g;
+    while ((c = getopt_long(argc, argv, S_GLOBAL_SHORTOPTS, longopts, NULL)) !=
+           -1) {
+        switch (c) {
+        case S_OPT_HELP: s_help(s_export_help); return S_EXIT_OK;
+        case S_OPT_TOPIC: o.topic = optarg; break;
+        case S_OPT_FORMAT: format = optarg; break;
+        case S_OPT_OUTPUT: output = optarg; break;
+        case S_OPT_META: meta = optarg; break;
+        case S_OPT_LICENCE: o.licence = optarg; break;
+        case S_OPT_RAW: o.raw = 1; break;
+        case S_OPT_SINCE:
+        case S_OPT_UNTIL:
+            if (s_parse_time(optarg, c == S_OPT_SINCE ? &o.since : &o.until,
+                             why, sizeof why))
+                return s_usage_error("export", "--%s: %s",
+                                     c == S_OPT_SINCE ? "since" : "until", why);
+            break;
+        case S_OPT_CRS: {
+            const char *n = optarg;
+            uint32_t code;
+            if (!strncasecmp(n, "EPSG:", 5))
+                n += 5;
+            if (s_parse_u32(n, &code) || code == 0 || code > 999999)
+                return s_usage_error("export", "--crs: not an EPSG code: '%s'",
+                                     optarg);
+            o.crs = (int)code;
+            break;
+        }
+        default:
+            if ((g = s_global_opt("export", c, optarg, argv)) != 1)
+                return g ? g : s_bad_option("export", '?', argv);
+        }
+    }
+    if (optind < argc)
+        return s_usage_error("export", "unexpected argument '%s'",
+                             argv[optind]);
+    if (!o.topic)
+        return s_usage_error("export", "--topic is required (\"\" for every "
+                                       "topic)");
+    if (!format)
+        return s_usage_error("export", "--format is required: csv, json or "
+                                       "geojson");
+    if (!strcmp(format, "csv"))
+        o.format = EXPORT_CSV;
+    else if (!strcmp(format, "json"))
+        o.format = EXPORT_JSON;
+    else if (!strcmp(format, "geojson"))
+        o.format = EXPORT_GEOJSON;
+    else
+        return s_usage_error("export",
+                             "--format: '%s' is not csv, json or "
+                             "geojson",
+                             format);
+    if (o.crs && o.format != EXPORT_GEOJSON)
+        return s_usage_error("export", "--crs is for --format geojson");
+    if (o.since && o.until && o.until <= o.since)
+        return s_usage_error("export", "--until is not after --since");
+    if (output && !*output)
+        return s_usage_error("export", "--output: an empty file name");
+    char meta_path[4200];
+    if (!meta && output) {
+        if (snprintf(meta_path, sizeof meta_path, "%s.meta.json", output) >=
+            (int)sizeof meta_path)
+            return s_usage_error("export", "--output: the name is too long");
+        meta = meta_path;
+    }
+
+    rz_client_t *cl;
+    int conn = s_connect("export", NULL, &cl);
+    if (conn)
+        return conn;
+    s_install_signals();
+
+    /* the data goes to a temporary file beside the target: a reader of
+     * FILE never sees half an export */
+    char tmp[4200] = "";
+    FILE *out = stdout;
+    if (output) {
+        if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", output) >=
+            (int)sizeof tmp) {
+            s_disconnect(&cl);
+            return s_usage_error("export", "--output: the name is too long");
+        }
+        int fd = mkstemp(tmp);
+        if (fd < 0 || !(out = fdopen(fd, "w"))) {
+            fprintf(stderr, "ratusz: export: %s: %s\n", output,
+                    strerror(errno));
+            if (fd >= 0) {
+                close(fd);
+                unlink(tmp);
+            }
+            s_disconnect(&cl);
+            return S_EXIT_FAIL;
+        }
+        /* mkstemp makes 0600; open data gets what a new file would */
+        mode_t mask = umask(0);
+        umask(mask);
+        (void)fchmod(fd, 0666 & ~mask);
+    }
+    s_exporting_t k = {export_new(&o, out), 0, ""};
+    int rc = k.x ? 0 : RZ_ENOMEM;
+    rz_query_t q;
+    memset(&q, 0, sizeof q);
+    q.topic_prefix = o.topic;
+    q.since = o.since;
+    q.until = o.until;
+    q.redact = 1;
+    uint64_t withheld = 0;
+    while (rc >= 0 && !k.rc && !s_stop) {
+        rc = rz_query(cl, &q, s_export_one, &k);
+        withheld += q.withheld;
+        if (!q.after_len)
+            break;
+    }
+    s_disconnect(&cl);
+    if (rc >= 0 && !k.rc && s_stop) {
+        snprintf(k.err, sizeof k.err, "interrupted");
+        k.rc = RZ_EAGAIN;
+    }
+    if (rc >= 0 && !k.rc)
+        k.rc = export_end(k.x, k.err, sizeof k.err);
+    if (output) {
+        /* complete and on disk before its name says so */
+        int ok = rc >= 0 && !k.rc && fsync(fileno(out)) == 0;
+        int e = errno;
+        if (fclose(out) != 0 && ok) {
+            ok = 0;
+            e = errno;
+        }
+        if (rc >= 0 && !k.rc && !ok) {
+            snprintf(k.err, sizeof k.err, "%s: %s", output, strerror(e));
+            k.rc = RZ_EIO;
+        }
+        out = NULL;
+    }
+    if (rc >= 0 && !k.rc && output && rename(tmp, output) != 0) {
+        snprintf(k.err, sizeof k.err, "%s: %s", output, strerror(errno));
+        k.rc = RZ_EIO;
+    }
+    if (*tmp && (rc < 0 || k.rc))
+        unlink(tmp);
+    if (rc < 0 || k.rc) {
+        export_destroy(&k.x);
+        if (rc < 0)
+            return s_fail("export", rc);
+        fprintf(stderr, "ratusz: export: %s%s\n", k.err,
+                output ? "; nothing written" : "");
+        return S_EXIT_FAIL;
+    }
+
+    int status = S_EXIT_OK;
+    export_withheld(k.x, withheld);
+    char *text = export_meta(k.x, output);
+    if (!text) {
+        fprintf(stderr, "ratusz: export: out of memory\n");
+        status = S_EXIT_FAIL;
+    } else if (meta && s_write_atomic(meta, text) != 0) {
+        fprintf(stderr, "ratusz: export: %s: %s\n", meta, strerror(errno));
+        status = S_EXIT_FAIL;
+    }
+    free(text);
+    char n1[32], n2[32];
+    uint64_t skipped = export_skipped(k.x);
+    fprintf(stderr, "ratusz: export: %s event%s to %s",
+            rz_thousands(n1, sizeof n1, export_count(k.x)),
+            export_count(k.x) == 1 ? "" : "s",
+            output ? output : "standard output");
+    if (skipped)
+        fprintf(stderr, " (%s skipped: see the metadata)",
+                rz_thousands(n2, sizeof n2, skipped));
+    if (withheld)
+        fprintf(stderr,
+                "; %s withheld by the broker (outside this key's "
+                "read grant, or not redactable)",
+                rz_thousands(n2, sizeof n2, withheld));
+    if (meta)
+        fprintf(stderr, ", metadata in %s\n", meta);
+    else
+        fprintf(stderr, "; no metadata file (--meta FILE writes one)\n");
+    export_destroy(&k.x);
+    return status;
+}
+
+/* ==========================================================================
  * main
  */
 
@@ -2790,6 +3083,7 @@ static const s_cmd_t s_cmds[] = {
     {"verify", s_cmd_verify, "check the event log's hash chain"},
     {"backup", s_cmd_backup, "have the broker copy its store into DIR"},
     {"restore", s_cmd_restore, "put a backup in place as a data dir"},
+    {"export", s_cmd_export, "write a topic's events as open data (CSV, ...)"},
 };
 #define S_NCMDS (sizeof s_cmds / sizeof s_cmds[0])
 

@@ -877,6 +877,7 @@ int rz_query(rz_client_t *c, rz_query_t *q, rz_event_cb cb, void *user)
     m.limit = q->limit;
     m.after.data = q->after;
     m.after.len = q->after_len;
+    m.redact = q->redact != 0;
     s_reply_t r;
     int rc = s_request(c, "QUERY", &m.base, &r);
     if (rc < 0)
@@ -893,6 +894,7 @@ int rz_query(rz_client_t *c, rz_query_t *q, rz_event_cb cb, void *user)
         if (l->next.len)
             memcpy(q->after, l->next.data, l->next.len);
         q->after_len = l->next.len;
+        q->withheld = l->withheld;
     }
     ratusz__v1__raw_event_list__free_unpacked(l, NULL);
     return rc;

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "gis.h"
+#include "ratusz/geometry.h"
 
 /* ---------------------------------------------------------------------------
  * Options
@@ -407,43 +408,7 @@ int rz__gis_rec_emit(rz_gis_rec_t *r, rz_out_t *out, const rz_record_ref_t *ref)
 
 int rz__gis_crs_code(const char *name, int *lonlat)
 {
-    static const char *const prefixes[] = {
-        "urn:ogc:def:crs:EPSG::",
-        "urn:x-ogc:def:crs:EPSG::",
-        "http://www.opengis.net/def/crs/EPSG/0/",
-        "https://www.opengis.net/def/crs/EPSG/0/",
-        "http://www.opengis.net/gml/srs/epsg.xml#",
-        "EPSG:",
-        "epsg:",
-        NULL};
-    *lonlat = 0;
-    if (!name || !*name)
-        return 0;
-    if (strcmp(name, "urn:ogc:def:crs:OGC:1.3:CRS84") == 0 ||
-        strcmp(name, "urn:ogc:def:crs:OGC::CRS84") == 0 ||
-        strcmp(name, "http://www.opengis.net/def/crs/OGC/1.3/CRS84") == 0 ||
-        strcmp(name, "OGC:CRS84") == 0 || strcmp(name, "CRS84") == 0) {
-        *lonlat = 1;
-        return 4326;
-    }
-    const char *num = NULL;
-    for (int i = 0; prefixes[i]; i++) {
-        size_t n = strlen(prefixes[i]);
-        if (strncmp(name, prefixes[i], n) == 0) {
-            num = name + n;
-            break;
-        }
-    }
-    /* urn:ogc:def:crs:EPSG:<version>:<code> */
-    if (!num && strncmp(name, "urn:ogc:def:crs:EPSG:", 21) == 0) {
-        const char *c = strrchr(name, ':');
-        num = c + 1;
-    }
-    if (!num || !*num || strlen(num) > 6 ||
-        strspn(num, "0123456789") != strlen(num))
-        return 0;
-    int code = atoi(num);
-    return code > 0 ? code : 0;
+    return rz_geo_crs_code(name, lonlat);
 }
 
 int rz__gis_crs_axis(int epsg)
@@ -540,51 +505,12 @@ const char *rz__gis_unit_kind(int form)
 
 int rz__gis_number(const char *s, size_t n, double *v)
 {
-    char tmp[64];
-    if (n == 0 || n >= sizeof(tmp))
-        return -1;
-    memcpy(tmp, s, n);
-    tmp[n] = '\0';
-    char *end;
-    *v = strtod(tmp, &end);
-    if (end != tmp + n || !isfinite(*v))
-        return -1;
-    /* strtod also takes hex, "inf" and "nan": not numbers in GML or WKT */
-    for (size_t i = 0; i < n; i++)
-        if (!tmp[i] || !strchr("0123456789+-.eE", tmp[i]))
-            return -1;
-    return 0;
+    return rz_geo_number(s, n, v);
 }
 
 int rz__gis_json_number(const char *s, size_t n)
 {
-    size_t i = 0;
-    if (i < n && s[i] == '-')
-        i++;
-    if (i < n && s[i] == '0')
-        i++;
-    else if (i < n && s[i] >= '1' && s[i] <= '9')
-        while (i < n && isdigit((unsigned char)s[i]))
-            i++;
-    else
-        return 0;
-    if (i < n && s[i] == '.') {
-        i++;
-        if (i >= n || !isdigit((unsigned char)s[i]))
-            return 0;
-        while (i < n && isdigit((unsigned char)s[i]))
-            i++;
-    }
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < n && (s[i] == '+' || s[i] == '-'))
-            i++;
-        if (i >= n || !isdigit((unsigned char)s[i]))
-            return 0;
-        while (i < n && isdigit((unsigned char)s[i]))
-            i++;
-    }
-    return i == n;
+    return rz_geo_json_number(s, n);
 }
 
 size_t rz__gis_slug(const char *name, char *buf, size_t len)

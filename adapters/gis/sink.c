@@ -43,43 +43,11 @@
 #include <jansson.h>
 
 #include "gis.h"
+#include "ratusz/geometry.h"
 
 /* ---------------------------------------------------------------------------
- * WKT to GeoJSON
- *
- * No library among the project's dependencies reads WKT (GDAL/GEOS would
- * be a large dependency for the one direction needed); the grammar of the
- * six types the GML reader writes is small.
+ * WKT to GeoJSON: ratusz/geometry.h, shared with `ratusz export`
  */
-
-typedef struct s_wkt {
-    const char *p;
-    int swap;
-    rz_gis_buf_t *b;
-    char *err;
-    size_t err_len;
-} s_wkt_t;
-
-static int s_werr(s_wkt_t *w, const char *what)
-{
-    snprintf(w->err, w->err_len, "WKT: %s at '%.20s'", what, w->p);
-    return -1;
-}
-
-static void s_wws(s_wkt_t *w)
-{
-    while (*w->p == ' ' || *w->p == '\t' || *w->p == '\n' || *w->p == '\r')
-        w->p++;
-}
-
-static int s_wchar(s_wkt_t *w, char c)
-{
-    s_wws(w);
-    if (*w->p != c)
-        return 0;
-    w->p++;
-    return 1;
-}
 
 /* The shortest text that reads back as v. */
 static void s_put_double(rz_gis_buf_t *b, double v)
@@ -93,149 +61,14 @@ static void s_put_double(rz_gis_buf_t *b, double v)
     rz__gis_buf_puts(b, tmp);
 }
 
-static int s_wpos(s_wkt_t *w)
-{
-    const char *tok[4];
-    size_t len[4];
-    int n = 0;
-    for (;;) {
-        s_wws(w);
-        const char *t = w->p;
-        while (*w->p && strchr("+-.0123456789eE", *w->p))
-            w->p++;
-        if (w->p == t)
-            break;
-        if (n == 4)
-            return s_werr(w, "more than 4 ordinates");
-        tok[n] = t;
-        len[n++] = (size_t)(w->p - t);
-    }
-    if (n < 2)
-        return s_werr(w, "a position needs 2 ordinates");
-    if (w->swap) {
-        const char *t = tok[0];
-        size_t l = len[0];
-        tok[0] = tok[1], len[0] = len[1];
-        tok[1] = t, len[1] = l;
-    }
-    rz__gis_buf_puts(w->b, "[");
-    for (int i = 0; i < n; i++) {
-        double v;
-        if (rz__gis_number(tok[i], len[i], &v))
-            return s_werr(w, "not a number");
-        if (i)
-            rz__gis_buf_puts(w->b, ",");
-        if (rz__gis_json_number(tok[i], len[i]))
-            rz__gis_buf_put(w->b, tok[i], len[i]);
-        else
-            s_put_double(w->b, v); /* "+5", ".5", "5.": valid WKT only */
-    }
-    rz__gis_buf_puts(w->b, "]");
-    return 0;
-}
-
-/* A parenthesised list nested `level` deep above the positions. */
-static int s_wlist(s_wkt_t *w, int level, int point_parens)
-{
-    if (!s_wchar(w, '('))
-        return s_werr(w, "'(' expected");
-    rz__gis_buf_puts(w->b, "[");
-    int n = 0;
-    do {
-        if (n++)
-            rz__gis_buf_puts(w->b, ",");
-        if (level > 1) {
-            if (s_wlist(w, level - 1, 0))
-                return -1;
-        } else if (point_parens && s_wchar(w, '(')) {
-            /* MULTIPOINT((1 2), (3 4)) */
-            if (s_wpos(w) || !s_wchar(w, ')'))
-                return s_werr(w, "')' expected");
-        } else if (s_wpos(w)) {
-            return -1;
-        }
-    } while (s_wchar(w, ','));
-    if (!s_wchar(w, ')'))
-        return s_werr(w, "')' expected");
-    rz__gis_buf_puts(w->b, "]");
-    return 0;
-}
-
-static int s_wgeom(s_wkt_t *w, int depth)
-{
-    static const struct {
-        const char *wkt, *geo;
-        int level;
-    } types[] = {{"POINT", "Point", 0},
-                 {"LINESTRING", "LineString", 1},
-                 {"POLYGON", "Polygon", 2},
-                 {"MULTIPOINT", "MultiPoint", 1},
-                 {"MULTILINESTRING", "MultiLineString", 2},
-                 {"MULTIPOLYGON", "MultiPolygon", 3},
-                 {"GEOMETRYCOLLECTION", "GeometryCollection", -1}};
-    s_wws(w);
-    const char *t = w->p;
-    while ((*w->p >= 'A' && *w->p <= 'Z') || (*w->p >= 'a' && *w->p <= 'z'))
-        w->p++;
-    size_t tl = (size_t)(w->p - t);
-    int k = -1;
-    for (int i = 0; i < 7; i++)
-        if (strlen(types[i].wkt) == tl && strncasecmp(t, types[i].wkt, tl) == 0)
-            k = i;
-    if (k < 0) {
-        w->p = t;
-        return s_werr(w, "unknown geometry type");
-    }
-    s_wws(w);
-    /* Z, M, ZM: the ordinates say it */
-    if (strncasecmp(w->p, "ZM", 2) == 0)
-        w->p += 2;
-    else if ((*w->p == 'Z' || *w->p == 'z' || *w->p == 'M' || *w->p == 'm') &&
-             !((w->p[1] >= 'A' && w->p[1] <= 'Z') ||
-               (w->p[1] >= 'a' && w->p[1] <= 'z')))
-        w->p++;
-    s_wws(w);
-    if (strncasecmp(w->p, "EMPTY", 5) == 0)
-        return s_werr(w, "an EMPTY geometry has no place in GeoJSON");
-    rz__gis_buf_printf(w->b, "{\"type\":\"%s\",", types[k].geo);
-    if (types[k].level < 0) {
-        if (depth > 8)
-            return s_werr(w, "collections nested too deep");
-        rz__gis_buf_puts(w->b, "\"geometries\":[");
-        if (!s_wchar(w, '('))
-            return s_werr(w, "'(' expected");
-        int n = 0;
-        do {
-            if (n++)
-                rz__gis_buf_puts(w->b, ",");
-            if (s_wgeom(w, depth + 1))
-                return -1;
-        } while (s_wchar(w, ','));
-        if (!s_wchar(w, ')'))
-            return s_werr(w, "')' expected");
-        rz__gis_buf_puts(w->b, "]}");
-        return 0;
-    }
-    rz__gis_buf_puts(w->b, "\"coordinates\":");
-    if (types[k].level == 0) {
-        if (!s_wchar(w, '(') || s_wpos(w) || !s_wchar(w, ')'))
-            return s_werr(w, "POINT(x y) expected");
-    } else if (s_wlist(w, types[k].level, k == 3)) {
-        return -1;
-    }
-    rz__gis_buf_puts(w->b, "}");
-    return 0;
-}
-
 int rz__gis_wkt_to_geojson(const char *wkt, int swap, rz_gis_buf_t *b,
                            char *err, size_t err_len)
 {
-    s_wkt_t w = {wkt, swap, b, err, err_len};
-    if (s_wgeom(&w, 0))
+    char *text;
+    if (rz_geo_wkt_to_geojson(wkt, swap, &text, err, err_len))
         return -1;
-    s_wws(&w);
-    if (*w.p)
-        return s_werr(&w, "text after the geometry");
+    rz__gis_buf_puts(b, text);
+    free(text);
     if (b->oom) {
         snprintf(err, err_len, "out of memory");
         return -1;
@@ -632,24 +465,14 @@ int rz__gis_sink_event(void *sink, const Ratusz__V1__Event *ev, char *err,
     char why[200] = "";
 
     rz_gis_buf_t g = {0};
-    if (!epsg) {
-        snprintf(why, sizeof(why), "unknown CRS '%.60s'", crs);
-    } else if (geo && geo->geojson && *geo->geojson) {
-        json_t *j = json_loads(geo->geojson, JSON_DECODE_INT_AS_REAL, NULL);
-        if (!json_is_object(j) || !json_is_string(json_object_get(j, "type")))
-            snprintf(why, sizeof(why),
-                     "geometry.geojson is not a GeoJSON "
-                     "geometry");
-        else
-            rz__gis_json_compact(&g, geo->geojson,
-                                 geo->geojson + strlen(geo->geojson));
-        json_decref(j);
-    } else if (geo && geo->wkt && *geo->wkt) {
-        if (rz__gis_wkt_to_geojson(geo->wkt, yx, &g, why, sizeof(why)))
-            g.len = 0;
-    } else {
-        snprintf(why, sizeof(why), "no geometry");
-    }
+    char *text = NULL;
+    int geo_epsg;
+    int grc = rz_geo_to_geojson(geo, &text, &geo_epsg, why, sizeof(why));
+    if (grc == RZ_ENOMEM)
+        g.oom = 1;
+    else if (grc == 0)
+        rz__gis_json_compact(&g, text, text + strlen(text));
+    free(text);
     if (g.oom) {
         rz__gis_buf_free(&g);
         return RZ_ENOMEM;

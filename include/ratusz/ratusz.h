@@ -284,6 +284,12 @@ typedef struct rz_query {
     /* Continuation: the cursor from the previous page (len 0 to start). */
     uint8_t after[RZ_CURSOR_MAX];
     size_t after_len;
+    /* 1: personal data pseudonymised even when this client's principal
+     * has clearance (QueryRequest.redact), as for open-data exports. */
+    int redact;
+    /* Out: events of this page's range that the principal's grant does
+     * not allow, or that could not be redacted (EventList.withheld). */
+    uint64_t withheld;
 } rz_query_t;
 
 /* Run one page of a query. Calls cb per event; on return q->after holds

@@ -226,6 +226,27 @@ def main():
         check(api_pb2.AckList.FromString(body).acks[0].code == -32002,
               "garbage event is RZ_EDECODE")
 
+        # QUERY redact (section 11): pseudonyms even for a cleared reader
+        # (without security every connection is cleared).
+        tax = event_pb2.Event(id="py-tax", source="/1261011/python/tax",
+                              type="pl.gov.gmina.tax.assessment.v1",
+                              tenant="1261011", subject="unit:py-tax",
+                              time=1700000000000000)
+        tax.tax.taxpayer.pesel = "80010100017"
+        tax.tax.taxpayer.name = "TESTOWY JAN"
+        cmd, body = request(b"PUB", tax.SerializeToString())
+        check(api_pb2.AckList.FromString(body).acks[0].code == 0, "tax event acked")
+        plain, red = [
+            api_pb2.EventList.FromString(request(b"QUERY", api_pb2.QueryRequest(
+                subject="unit:py-tax", redact=r).SerializeToString())[1]).events[0]
+            for r in (False, True)]
+        check(plain.tax.taxpayer.pesel == "80010100017" and not plain.redaction,
+              "QUERY without redact: the stored values for a cleared reader")
+        check(red.tax.taxpayer.pesel.startswith("~") and len(red.tax.taxpayer.pesel) == 27
+              and red.tax.taxpayer.name.startswith("~")
+              and red.redaction.startswith("hmac-sha256:"),
+              "QUERY redact: pseudonyms and the redaction attribute: %r" % red.tax.taxpayer)
+
         # REQ sockets work too.
         req = ctx.socket(zmq.REQ)
         req.setsockopt(zmq.RCVTIMEO, 5000)
