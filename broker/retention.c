@@ -293,7 +293,7 @@ typedef struct s_walk {
     size_t ng;
     uint64_t seqs[RZ_RETENTION_TXN];
     size_t n;
-    uint64_t first_kept, held, examined;
+    uint64_t first_kept, held, examined, young;
     int done; /* reached an event that is not due */
 } s_walk_t;
 
@@ -305,10 +305,15 @@ static int s_walk_visit(uint64_t seq, const char *topic, size_t tl,
     if (rz_retention_rule_for(w->rules, topic, tl) != w->rule)
         return 0; /* a longer prefix's rule decides */
     if ((time >= w->cutoff && w->excess <= 0) || seq >= w->head) {
+        /* not due: look a little further for older events stored after
+         * it (sources are seldom in perfect time order), then stop */
         if (!w->first_kept)
             w->first_kept = seq;
-        w->done = 1;
-        return 1;
+        if (seq >= w->head || ++w->young >= RZ_RETENTION_LOOKAHEAD) {
+            w->done = 1;
+            return 1;
+        }
+        return 0;
     }
     int holds = 0;
     for (size_t i = 0; i < w->ng; i++)

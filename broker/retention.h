@@ -18,8 +18,10 @@
  * those due (older than max_age, or the oldest while the rule is over
  * max_bytes) in transactions of at most RZ_RETENTION_TXN events
  * (store.h: rz_store_prune), so the writer and the applier wait at most one
- * small transaction. The walk stops at the first event that is not due: an
- * event older than one stored before it waits until that one goes.
+ * small transaction. Past the first event that is not due the walk looks
+ * at RZ_RETENTION_LOOKAHEAD more of the rule's events for older ones stored
+ * later, then stops: an event stored further behind a newer one waits
+ * until the walk gets there.
  *
  * A durable consumer group whose committed position is below a due event
  * of its topic prefix holds it, until the event is older than
@@ -41,6 +43,8 @@
 
 /* Events removed per write transaction, at most. */
 #define RZ_RETENTION_TXN 500
+/* Events of a rule a pass looks at past the first one it keeps. */
+#define RZ_RETENTION_LOOKAHEAD 10000
 
 typedef struct rz_retention_rule {
     char *prefix;
