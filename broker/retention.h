@@ -42,7 +42,7 @@
 #include "store.h"
 
 /* Events removed per write transaction, at most. */
-#define RZ_RETENTION_TXN 500
+#define RZ_RETENTION_TXN 250
 /* Events of a rule a pass looks at past the first one it keeps. */
 #define RZ_RETENTION_LOOKAHEAD 10000
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -667,6 +668,69 @@ static void test_retention_survives_a_killed_pruner(void **state)
     assert_int_equal(rz_store_open(&f->s, &back), 0);
 }
 
+static double s_secs(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* How long a pass holds LMDB's write lock per transaction (printed, not
+ * asserted: the machine is shared). 20000 events of 300 bytes in commits
+ * of 100, every other one due. */
+static void test_retention_prune_rate(void **state)
+{
+    fx_t *f = *state;
+    enum { N = 20000, COMMIT = 100 };
+    static rz_store_item_t it[COMMIT];
+    static uint8_t bufs[COMMIT][600];
+    static char ids[COMMIT][32], topics[COMMIT][64];
+    static uint8_t fill[300];
+    memset(fill, 'x', sizeof fill);
+    for (int c = 0; c < N / COMMIT; c++) {
+        for (int i = 0; i < COMMIT; i++) {
+            Ratusz__V1__Event ev = RATUSZ__V1__EVENT__INIT;
+            Ratusz__V1__RawData raw = RATUSZ__V1__RAW_DATA__INIT;
+            snprintf(ids[i], sizeof ids[i], "r-%d", c * COMMIT + i);
+            ev.id = ids[i];
+            ev.source = (char *)SRC;
+            ev.type = (char *)(i % 2 ? T_AIR : T_BUDGET);
+            ev.tenant = (char *)"1261011";
+            ev.subject = (char *)"station:1";
+            ev.time = NOW - (i % 2 ? 30 : 0) * DAY;
+            raw.content_type = (char *)"text/csv";
+            raw.bytes.len = sizeof fill;
+            raw.bytes.data = fill;
+            ev.data_case = RATUSZ__V1__EVENT__DATA_RAW;
+            ev.raw = &raw;
+            size_t len = ratusz__v1__event__pack(&ev, bufs[i]);
+            int tl = rz_event_topic(&ev, topics[i], sizeof topics[i]);
+            it[i] = (rz_store_item_t){.bytes = bufs[i],
+                                      .len = len,
+                                      .source = SRC,
+                                      .source_len = strlen(SRC),
+                                      .id = ids[i],
+                                      .id_len = strlen(ids[i]),
+                                      .subject = "station:1",
+                                      .subject_len = 9,
+                                      .topic = topics[i],
+                                      .topic_len = (size_t)tl,
+                                      .time = ev.time};
+        }
+        assert_int_equal(rz_store_append(f->s, it, COMMIT, NOW), 0);
+    }
+    s_rules(f, "retention:\n  \"1261011.env.\": {max_age: 7d}\n");
+    double t0 = s_secs();
+    int64_t n = rz_retention_pass(f->r, NOW);
+    double dt = s_secs() - t0;
+    assert_int_equal(n, N / 2 - 1); /* the head is an old env event: kept */
+    print_message("retention: %lld events removed in %.3f s (%.0f/s, %.2f ms "
+                  "per transaction of %d)\n",
+                  (long long)n, dt, (double)n / dt,
+                  dt * 1000 / ((double)n / RZ_RETENTION_TXN), RZ_RETENTION_TXN);
+    s_expect_verify_ok(f, N / 2 + 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -681,6 +745,7 @@ int main(void)
         T(test_retention_dedup_window_keeps_ids),
         T(test_retention_verify_still_finds_what_retention_did_not),
         T(test_retention_survives_a_killed_pruner),
+        T(test_retention_prune_rate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
