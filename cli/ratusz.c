@@ -2314,16 +2314,20 @@ static int s_verify(const char *cmd, const char *help, const char *log,
                " to %" PRIu64 "\n",
                what, rz_thousands(a, sizeof a, v->checked),
                rz_thousands(b, sizeof b, v->links), v->first, v->last);
+    } else {
+        printf("%s intact: %s records from id %" PRIu64 " to %" PRIu64 "\n",
+               what, rz_thousands(a, sizeof a, v->checked), v->first, v->last);
     }
     if (!json && events && v->invalid)
         printf("%s stored event(s) hold strings the broker refuses today "
                "(stored by an older version), the first at seq %" PRIu64
                ": %s\n",
                rz_thousands(a, sizeof a, v->invalid), v->first_invalid,
-               v->invalid_reason); else {
-        printf("%s intact: %s records from id %" PRIu64 " to %" PRIu64 "\n",
-               what, rz_thousands(a, sizeof a, v->checked), v->first, v->last);
-    }
+               v->invalid_reason);
+    /* what an intact log did not check: events stored before the chain,
+     * or removed by retention */
+    if (!json && events && v->ok && v->reason && *v->reason)
+        printf("%s\n", v->reason);
     ratusz__v1__verify_result__free_unpacked(v, NULL);
     return status;
 }
