@@ -170,15 +170,21 @@ static int s_count_cb(uint64_t seq, const uint8_t *ev, size_t len, void *user)
     return 0;
 }
 
+/* Every result of a query, page by page. */
 static int s_query_n(fx_t *f, const char *subject, const char *prefix,
                      int64_t since, int64_t until)
 {
-    uint8_t next[RZ_CURSOR_MAX];
+    uint8_t after[RZ_CURSOR_MAX], next[RZ_CURSOR_MAX];
     size_t next_len = 0;
     int n = 0;
-    rz_store_query_t q = {subject, prefix, since, until, 10000, NULL, 0};
-    int rc = rz_store_query(f->s, &q, s_count_cb, &n, next, &next_len);
-    assert_int_equal(rc, n);
+    rz_store_query_t q = {subject, prefix, since, until, 1000, after, 0};
+    do {
+        int before = n;
+        int rc = rz_store_query(f->s, &q, s_count_cb, &n, next, &next_len);
+        assert_int_equal(rc, n - before);
+        memcpy(after, next, next_len);
+        q.after_len = next_len;
+    } while (next_len);
     return n;
 }
 
