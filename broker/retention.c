@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,7 +226,8 @@ struct rz_retention {
     int rules_changed;
     uint64_t lost_total;
     pthread_t thread;
-    int running, stop;
+    int running;
+    atomic_int stop; /* under mu too, for the wait; read alone in loops */
 };
 
 int rz_retention_new(rz_retention_t **out, rz_store_t *store,
@@ -366,6 +368,8 @@ static int s_count(rz_retention_t *r, const rz_retention_rules_t *rules, int i,
             return n;
         if (n < S_COUNT_CHUNK)
             break;
+        if (atomic_load(&r->stop))
+            return RZ_EAGAIN; /* shutting down: count again next start */
     }
     st->counted = next - 1;
     st->bytes += c.bytes;
@@ -474,7 +478,7 @@ static int64_t s_rule_pass(rz_retention_t *r, const rz_retention_rules_t *rules,
     for (size_t k = 0; k < ng; k++)
         g[k].lost = 0;
 
-    while (!w->done && w->examined < S_PASS_BUDGET) {
+    while (!w->done && w->examined < S_PASS_BUDGET && !atomic_load(&r->stop)) {
         uint64_t from = next;
         int n = rz_store_scan_topics(r->store, from, rule->prefix,
                                      RZ_RETENTION_TXN, s_walk_visit, w, &next);
