@@ -566,6 +566,17 @@ test_retention_verify_still_finds_what_retention_did_not(void **state)
     /* 2 and 4 go; 6 stays behind... no: 2, 4, 6 are all old env events */
     assert_int_equal(rz_retention_pass(f->r, NOW), 3);
     s_expect_verify_ok(f, 4);
+    /* from inside the sealed link: the whole link is checked */
+    Ratusz__V1__VerifyResult r;
+    assert_int_equal(rz_store_verify(f->s, 4, &r), 0);
+    assert_true(r.ok);
+    assert_int_equal(r.first, 1);
+    assert_int_equal(r.last, 7);
+    assert_int_equal(r.checked, 4);
+    assert_int_equal(r.links, 2);
+    assert_non_null(strstr(r.reason, "3 events were removed by retention"));
+    free(r.reason);
+    free(r.invalid_reason);
     rz_retention_destroy(&f->r);
     rz_store_close(&f->s);
 
