@@ -31,6 +31,7 @@
 #include "config.h"
 #include "journal.h"
 #include "redact.h"
+#include "retention.h"
 #include "stats.h"
 #include "store.h"
 
@@ -124,6 +125,7 @@ typedef struct rz_broker {
     atomic_uint_fast64_t denied;
     atomic_uint_fast64_t redacted;
     atomic_uint_fast64_t queued_bytes; /* the front's, for stats */
+    rz_retention_t *retention;         /* its own thread; NULL: no rules */
 } rz_broker_t;
 
 /* The ZAP handler (zap.c, RFC 27): a thread answering ZeroMQ's

@@ -13,6 +13,7 @@
 
 #include "ratusz/conf.h"
 #include "ratusz/errors.h"
+#include "retention.h"
 #include "store.h" /* enum rz_sync_mode only */
 
 /* The sync choices below are indexed by the enum value. */
@@ -117,6 +118,22 @@ static const rz_conf_option_t s_options[] = {
      "past it the watch is cut off"},
     {"max_watchers", RZ_CONF_UINT, S_OFF(max_watchers), "1024", NULL, 1,
      100000, "N", "most WATCH subscriptions open at once"},
+    /* retention.h: checked by rz_retention_rules_parse */
+    {"retention", RZ_CONF_SECTIONS, S_OFF(retention), "", NULL, 0, 0,
+     "PREFIX: {max_age, max_bytes}",
+     "per topic prefix: remove events older than max_age (400d, 12h) or "
+     "the oldest past max_bytes (200G); the longest prefix wins, \"\" is "
+     "the default"},
+    {"retention_hold_max", RZ_CONF_STRING, S_OFF(retention_hold_max), "30d",
+     NULL, 0, 0, "DURATION",
+     "a consumer group holds unread events from retention until they are "
+     "this old; then it loses them (0 = hold forever)"},
+    {"dedup_window", RZ_CONF_STRING, S_OFF(dedup_window), "7d", NULL, 0, 0,
+     "DURATION",
+     "how long the source+id of an event removed by retention still "
+     "dedups a republish (0 = not at all)"},
+    {"retention_interval", RZ_CONF_STRING, S_OFF(retention_interval), "60s",
+     NULL, 0, 0, "DURATION", "time between retention passes"},
     {NULL, RZ_CONF_STRING, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 
@@ -318,6 +335,10 @@ int rz_config_check(const rz_config_t *cfg, char *err, size_t err_len)
               a, b);
         return RZ_ECONFIG;
     }
+    rz_retention_rules_t rules;
+    if ((rc = rz_retention_rules_parse(&rules, cfg, err, err_len)) != 0)
+        return rc;
+    rz_retention_rules_free(&rules);
     /* a batch the queue can never hold would be refused forever */
     if (cfg->max_inflight < cfg->max_batch) {
         s_err(err, err_len,

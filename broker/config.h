@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ratusz/conf.h"
+
 typedef struct rz_config {
     char *data_dir;         /* "./var/ratusz" */
     char *listen;           /* front ROUTER: "tcp://127.0.0.1:7600" */
@@ -48,6 +50,12 @@ typedef struct rz_config {
     uint64_t max_groups;    /* consumer groups, at most (10000) */
     uint64_t watch_window;  /* WATCH: unacknowledged bytes per watch (1 MiB) */
     uint64_t max_watchers;  /* WATCH: open at once (1024) */
+
+    /* retention (retention.h parses these into rz_retention_rules_t) */
+    rz_conf_sections_t retention; /* topic prefix: {max_age, max_bytes} */
+    char *retention_hold_max;     /* "30d"; "0" = groups hold forever */
+    char *dedup_window;           /* "7d": ids kept after their event */
+    char *retention_interval;     /* "60s" between passes */
 } rz_config_t;
 
 enum rz_security {

@@ -33,6 +33,29 @@ static void s_usage(FILE *out)
     rz_config_usage(out);
 }
 
+/* Retention (retention.h): a thread of its own when any rule is set. */
+static int s_retention_start(rz_broker_t *b, char *err, size_t err_len)
+{
+    rz_retention_rules_t rules;
+    int rc = rz_retention_rules_parse(&rules, b->cfg, err, err_len);
+    if (rc < 0)
+        return rc;
+    if (!rules.n) {
+        rz_retention_rules_free(&rules);
+        return 0;
+    }
+    size_t n = rules.n;
+    if ((rc = rz_retention_new(&b->retention, b->store, &rules)) < 0 ||
+        (rc = rz_retention_start(b->retention)) < 0) {
+        rz_retention_rules_free(&rules);
+        snprintf(err, err_len, "cannot start retention: %s", rz_strerror(rc));
+        return rc;
+    }
+    rz_info("retention: %zu rules, a pass every %s", n,
+            b->cfg->retention_interval);
+    return 0;
+}
+
 static char *s_metrics_render(void *user)
 {
     rz_broker_t *b = user;
@@ -322,6 +345,10 @@ int main(int argc, char **argv)
         rz_error("out of memory");
         goto close;
     }
+    if (s_retention_start(&b, err, sizeof err) < 0) {
+        rz_error("%s", err);
+        goto close;
+    }
     if (cfg.metrics && *cfg.metrics && strcmp(cfg.metrics, "off") != 0) {
         if (rz_metrics_start(&metrics, cfg.metrics, s_metrics_render,
                              s_metrics_health, &b, err, sizeof err) < 0) {
@@ -337,6 +364,7 @@ int main(int argc, char **argv)
     }
 close:
     rz_metrics_stop(&metrics);
+    rz_retention_destroy(&b.retention); /* before the store it prunes */
     if (b.zctx)
         zmq_ctx_term(b.zctx);
     rz_stats_destroy(&b.stats);

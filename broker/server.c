@@ -658,6 +658,7 @@ typedef struct s_collect {
     int filter;          /* check each event's topic against the grant */
     int redact;          /* no clearance: pseudonymise personal data */
     uint64_t withheld;   /* outside the grant, or could not be redacted */
+    uint64_t lost;       /* FETCH: the group's events lost to retention */
     uint64_t redacted;
     uint64_t personal;   /* events with personal data sent unredacted */
     const char *subjects[S_AUDIT_SUBJECTS];
@@ -759,6 +760,7 @@ static void s_reply_events(s_front_t *f, s_req_t *q, const char *cmd,
     l.next_seq = next_seq;
     l.end = end;
     l.withheld = c->withheld;
+    l.lost = c->lost;
     rz_stats_read(f->b->stats, c->n);
     if (c->redacted)
         atomic_fetch_add(&f->b->redacted, c->redacted);
@@ -823,7 +825,14 @@ static void s_get(s_front_t *f, s_req_t *q, rz_arena_t *a)
         return;
     }
     if (rc == RZ_ENOTFOUND) {
-        if (g->seq)
+        uint64_t seq = g->seq;
+        if (!seq && *g->source && *g->id)
+            seq = rz_store_id_seq(f->b->store, g->source, g->id);
+        if (seq && rz_store_pruned(f->b->store, seq) == 1)
+            s_reply_error(f, q, rc,
+                          "the event of seq %llu was removed by retention",
+                          (unsigned long long)seq);
+        else if (g->seq)
             s_reply_error(f, q, rc, "no event with seq %llu",
                           (unsigned long long)g->seq);
         else
@@ -997,6 +1006,7 @@ static void s_fetch(s_front_t *f, s_req_t *q, rz_arena_t *a)
         prefix = rz_arena_strndup(a, bound->prefix, strlen(bound->prefix));
     int remember = !bound && (!known || (*m->topic_prefix &&
                                          !*g->topic_prefix));
+    uint64_t lost = g ? g->lost : 0;
     if (g)
         ratusz__v1__consumer_group__free_unpacked(g, NULL);
     if (!prefix) {
@@ -1038,6 +1048,7 @@ static void s_fetch(s_front_t *f, s_req_t *q, rz_arena_t *a)
     s_collect_init(&c, f, q, a, scope);
     snprintf(c.detail, sizeof c.detail, "group=%.120s after=%llu topic=%.40s",
              m->group, (unsigned long long)after, prefix);
+    c.lost = lost;
     if (after == UINT64_MAX) { /* nothing can follow it */
         s_reply_events(f, q, "FETCH", &c, NULL, 0, 0, 0);
         return;
@@ -1183,6 +1194,36 @@ static uint64_t s_rss_anon(void)
     return kb * 1024;
 }
 
+/* Stats.retention from the retention runner's figures (none: no rules). */
+static void s_retention_stats(rz_broker_t *b, Ratusz__V1__Stats *s)
+{
+    rz_retention_stat_t *st = NULL;
+    size_t n = 0;
+    if (rz_retention_stats(b->retention, &st, &n) < 0 || !n)
+        return;
+    s->retention = calloc(n, sizeof *s->retention);
+    for (size_t i = 0; s->retention && i < n; i++) {
+        Ratusz__V1__RetentionRule *r = malloc(sizeof *r);
+        char *prefix = strdup(st[i].prefix);
+        if (!r || !prefix) {
+            free(r);
+            free(prefix);
+            break;
+        }
+        ratusz__v1__retention_rule__init(r);
+        r->prefix = prefix;
+        r->max_age_us = st[i].max_age_us;
+        r->max_bytes = st[i].max_bytes;
+        r->oldest_seq = st[i].oldest_seq;
+        r->bytes = st[i].bytes;
+        r->removed_events = st[i].removed_events;
+        r->removed_bytes = st[i].removed_bytes;
+        r->held = st[i].held;
+        s->retention[s->n_retention++] = r;
+    }
+    free(st);
+}
+
 int rz_broker_stats(rz_broker_t *b, Ratusz__V1__Stats *s)
 {
     ratusz__v1__stats__init(s);
@@ -1213,6 +1254,7 @@ int rz_broker_stats(rz_broker_t *b, Ratusz__V1__Stats *s)
         l->groups = NULL;
         ratusz__v1__consumer_list__free_unpacked(l, NULL);
     }
+    s_retention_stats(b, s);
     return 0;
 }
 
@@ -1225,6 +1267,11 @@ void rz_broker_stats_free(Ratusz__V1__Stats *s)
     free(s->consumers);
     s->consumers = NULL;
     s->n_consumers = 0;
+    for (size_t i = 0; i < s->n_retention; i++)
+        ratusz__v1__retention_rule__free_unpacked(s->retention[i], NULL);
+    free(s->retention);
+    s->retention = NULL;
+    s->n_retention = 0;
     rz_stats_snapshot_free(s);
 }
 

@@ -988,6 +988,35 @@ static void s_components(struct s_buf *b, const Ratusz__V1__Stats *s)
     (void)now;
 }
 
+/* Retention: one series per rule, labelled with its topic prefix. */
+static void s_retention(struct s_buf *b, const Ratusz__V1__Stats *s)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } fam[] = {
+        {"ratusz_retention_pruned_events_total", "counter",
+         "Events retention removed under the rule's topic prefix."},
+        {"ratusz_retention_pruned_bytes_total", "counter",
+         "Stored bytes retention removed under the rule's topic prefix."},
+        {"ratusz_retention_oldest_seq", "gauge",
+         "Seq of the oldest event the rule keeps (0: none)."},
+        {"ratusz_retention_bytes", "gauge",
+         "Stored bytes of the rule's events (rules with max_bytes)."},
+        {"ratusz_retention_held_events", "gauge",
+         "Events due for removal that a consumer group holds."},
+    };
+    for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
+        s_family(b, fam[f].name, fam[f].type, fam[f].help);
+        for (size_t i = 0; i < s->n_retention; i++) {
+            const Ratusz__V1__RetentionRule *r = s->retention[i];
+            uint64_t v[] = {r->removed_events, r->removed_bytes, r->oldest_seq,
+                            r->bytes, r->held};
+            s_one_label(b, fam[f].name, "prefix", r->prefix);
+            s_printf(b, "%llu\n", (unsigned long long)v[f]);
+        }
+    }
+}
+
 char *rz_stats_prometheus(const Ratusz__V1__Stats *s)
 {
     struct s_buf b = {0};
@@ -1167,6 +1196,19 @@ char *rz_stats_prometheus(const Ratusz__V1__Stats *s)
             s_printf(&b, "%.6f\n", (double)s->consumers[i]->updated / 1e6);
         }
     }
+
+    if (s->n_consumers) {
+        s_family(&b, "ratusz_consumer_lost_events_total", "counter",
+                 "Events retention removed before the group had read them "
+                 "(past retention_hold_max).");
+        for (size_t i = 0; i < s->n_consumers; i++) {
+            s_one_label(&b, "ratusz_consumer_lost_events_total", "group",
+                        s->consumers[i]->name);
+            s_printf(&b, "%llu\n", (unsigned long long)s->consumers[i]->lost);
+        }
+    }
+    if (s->n_retention)
+        s_retention(&b, s);
 
     if (s->n_components)
         s_components(&b, s);

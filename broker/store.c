@@ -118,6 +118,12 @@
 #define S_DIGEST 32
 #define S_RUN 8
 #define S_LINK_HDR (2 * S_DIGEST + 4)
+/* A link retention rewrote (store.h): n's top bit, a seal, and per event
+ * a state byte and its own hash. */
+#define S_LINK_SEALED UINT32_C(0x80000000)
+#define S_SEAL_ENT (1 + S_DIGEST)
+#define S_SEALED_SIZE(n) (S_LINK_HDR + S_DIGEST + (size_t)S_SEAL_ENT * (n))
+enum { S_ENT_KEPT = 0, S_ENT_PRUNED = 1 };
 
 /* Events rz_store_verify checks per read transaction: a long verify must
  * not pin old pages, nor hold off a map resize (and with it all ingest). */
@@ -129,6 +135,7 @@ enum { S_CUR_SUBJECT = 'S', S_CUR_TOPIC = 'T', S_CUR_ALL = 'A' };
 struct rz_store {
     MDB_env *env;
     MDB_dbi log, ids, subjects, topics, times, consumers, meta, chain;
+    MDB_dbi forget; /* ids of pruned events kept for the dedup window */
     pthread_rwlock_t lock;
     int lock_ok;
     size_t map_size; /* changed only with lock held exclusively */
@@ -149,6 +156,10 @@ struct rz_store {
     size_t link_cap;
     uint64_t chain_from; /* seqs below were stored before the chain */
     int chain_off;       /* rz__store_chain_off: benchmarks only */
+    /* retention (its own thread): SHA-256 states and a sealed link */
+    EVP_MD_CTX *md_prune, *md_prune_ev;
+    void *seal;
+    size_t seal_cap;
 };
 
 /* ------------------------------------------------------------------------
@@ -455,7 +466,8 @@ static int s_setup_txn(rz_store_t *s, MDB_txn *txn, void *arg)
         (rc = mdb_dbi_open(txn, "consumers", MDB_CREATE, &s->consumers)) ||
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) ||
         (rc = mdb_dbi_open(txn, "chain", MDB_CREATE | MDB_INTEGERKEY,
-                           &s->chain)))
+                           &s->chain)) ||
+        (rc = mdb_dbi_open(txn, "forget", MDB_CREATE, &s->forget)))
         return rc;
 
     rc = mdb_get(txn, s->meta, &k, &v);
@@ -685,7 +697,10 @@ int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts)
     s->md = EVP_MD_CTX_new();
     s->md_run = EVP_MD_CTX_new();
     s->md_id = EVP_MD_CTX_new();
-    if (!s->sha256 || !s->md || !s->md_run || !s->md_id) {
+    s->md_prune = EVP_MD_CTX_new();
+    s->md_prune_ev = EVP_MD_CTX_new();
+    if (!s->sha256 || !s->md || !s->md_run || !s->md_id || !s->md_prune ||
+        !s->md_prune_ev) {
         rz_error("store: SHA-256 is not available");
         rc = RZ_ENOMEM;
         goto fail;
@@ -756,6 +771,9 @@ void rz_store_close(rz_store_t **sp)
         close(s->lock_fd); /* after LMDB: the lock outlives the env */
     free(s->arena);
     free(s->link);
+    free(s->seal);
+    EVP_MD_CTX_free(s->md_prune_ev);
+    EVP_MD_CTX_free(s->md_prune);
     EVP_MD_CTX_free(s->md_id);
     EVP_MD_CTX_free(s->md_run);
     EVP_MD_CTX_free(s->md);
@@ -1455,6 +1473,7 @@ static int s_admin_txn(rz_store_t *s, MDB_txn *txn, void *arg)
     g->committed_seq = a->seq;
     g->updated = a->now;
     g->lag = 0;
+    g->lost = 0; /* an operator's reset starts the count again */
     v.mv_size = ratusz__v1__consumer_group__get_packed_size(g);
     v.mv_data = NULL;
     rc = mdb_put(txn, s->consumers, &k, &v, MDB_RESERVE);
@@ -1587,6 +1606,8 @@ fail:
  * Reading by seq and id
  */
 
+static int s_is_pruned(rz_store_t *s, MDB_txn *txn, uint64_t seq);
+
 /* Visit the event with seq; MDB_NOTFOUND if there is none. *stop is set
  * when the visitor asks to stop. */
 static int s_visit(rz_store_t *s, MDB_txn *txn, uint64_t seq,
@@ -1654,9 +1675,12 @@ int rz_store_get_id(rz_store_t *s, const char *source, const char *id,
     if (rc == 0 && v.mv_size != S_ID_VAL && v.mv_size != S_ID_VAL_OLD)
         rc = MDB_CORRUPTED;
     if (rc == 0) {
-        rc = s_visit(s, txn, s_get_be64(v.mv_data), fn, user, NULL);
-        if (rc == MDB_NOTFOUND)
-            rc = MDB_CORRUPTED; /* an id without its event */
+        uint64_t seq = s_get_be64(v.mv_data);
+        rc = s_visit(s, txn, seq, fn, user, NULL);
+        /* an id without its event: kept for the dedup window after
+         * retention removed the event, else the store is damaged */
+        if (rc == MDB_NOTFOUND && s_is_pruned(s, txn, seq) != 1)
+            rc = MDB_CORRUPTED;
     }
     s_read_end(s, txn);
     if (rc == MDB_NOTFOUND)
@@ -1735,7 +1759,8 @@ static int s_merge_init(s_merge_t *m, rz_store_t *s, MDB_txn *txn,
     memset(m, 0, sizeof *m);
     if ((rc = mdb_cursor_open(txn, s->topics, &m->cur)))
         return rc;
-    rc = mdb_cursor_get(m->cur, &k, &v, MDB_SET_RANGE);
+    /* LMDB refuses an empty key: "" is every topic */
+    rc = mdb_cursor_get(m->cur, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
     while (rc == 0 && k.mv_size >= plen &&
            memcmp(k.mv_data, prefix, plen) == 0) {
         if (m->n == m->cap) {
@@ -2153,6 +2178,8 @@ struct s_link {
     uint64_t first;
     uint32_t n;
     const uint8_t *prev, *digest, *runs;
+    int sealed;                 /* retention rewrote it (store.h) */
+    const uint8_t *seal, *ents; /* sealed: seal, n x (state | hash) */
 };
 
 static int s_link_parse(const MDB_val *k, const MDB_val *v, struct s_link *l)
@@ -2166,6 +2193,18 @@ static int s_link_parse(const MDB_val *k, const MDB_val *v, struct s_link *l)
     l->digest = p + S_DIGEST;
     l->n = s_get_be32(p + 2 * S_DIGEST);
     l->runs = p + S_LINK_HDR;
+    l->sealed = (l->n & S_LINK_SEALED) != 0;
+    l->seal = l->ents = NULL;
+    if (l->sealed) {
+        l->n &= ~S_LINK_SEALED;
+        l->seal = p + S_LINK_HDR;
+        l->ents = p + S_LINK_HDR + S_DIGEST;
+        l->runs = NULL;
+        if (l->n == 0 || v->mv_size != S_SEALED_SIZE(l->n) ||
+            l->first > UINT64_MAX - l->n)
+            return -1;
+        return 0;
+    }
     if (l->n == 0 || v->mv_size != S_LINK_HDR + (size_t)S_RUN * l->n ||
         l->first > UINT64_MAX - l->n)
         return -1;
@@ -2181,6 +2220,7 @@ typedef struct s_verify {
     uint64_t checked, links;
     uint64_t bad; /* first_bad, 0 while all is well */
     char why[256];
+    uint64_t pruned;                 /* events retention removed */
     uint64_t invalid, first_invalid; /* events with refused strings */
     char invalid_why[256];
     int done;
@@ -2215,6 +2255,99 @@ static int s_verify_gap(s_verify_t *v, MDB_cursor *logc, uint64_t from,
     return 0;
 }
 
+/* The seal of a sealed link: SHA-256(prev || digest || n || entries). */
+static int s_seal_hash(EVP_MD_CTX *md, const EVP_MD *sha, const uint8_t *link,
+                       uint32_t n, uint8_t out[S_DIGEST])
+{
+    uint8_t d[EVP_MAX_MD_SIZE];
+    if (!EVP_DigestInit_ex(md, sha, NULL) ||
+        !EVP_DigestUpdate(md, link, S_LINK_HDR) ||
+        !EVP_DigestUpdate(md, link + S_LINK_HDR + S_DIGEST,
+                          (size_t)S_SEAL_ENT * n) ||
+        !EVP_DigestFinal_ex(md, d, NULL))
+        return 0;
+    memcpy(out, d, S_DIGEST);
+    return 1;
+}
+
+/* One event's own hash, as a sealed link keeps it. */
+static int s_event_hash(EVP_MD_CTX *md, const EVP_MD *sha, uint64_t seq,
+                        const void *bytes, size_t len, uint8_t out[S_DIGEST])
+{
+    uint8_t d[EVP_MAX_MD_SIZE];
+    if (!EVP_DigestInit_ex(md, sha, NULL) ||
+        !s_hash_event(md, seq, bytes, len) || !EVP_DigestFinal_ex(md, d, NULL))
+        return 0;
+    memcpy(out, d, S_DIGEST);
+    return 1;
+}
+
+/* A link retention sealed: the seal over its entries, each kept event
+ * against its hash, each removed one absent from the log. */
+static int s_verify_sealed(s_verify_t *v, MDB_cursor *logc,
+                           const struct s_link *l)
+{
+    uint8_t h[S_DIGEST];
+    uint64_t first = l->first, last = l->first + l->n - 1, kept = 0;
+    MDB_val k = {sizeof first, &first}, ev;
+    int rc;
+
+    if (!s_seal_hash(v->md, v->s->sha256, l->prev, l->n, h))
+        return s_hash_fail();
+    if (memcmp(h, l->seal, S_DIGEST) != 0) {
+        s_broken(v, first,
+                 "the seal of the link of seqs %llu-%llu (rewritten by "
+                 "retention) was altered",
+                 (unsigned long long)first, (unsigned long long)last);
+        return 0;
+    }
+    rc = mdb_cursor_get(logc, &k, &ev, MDB_SET_RANGE);
+    for (uint32_t i = 0; i < l->n; i++) {
+        const uint8_t *ent = l->ents + (size_t)S_SEAL_ENT * i;
+        uint64_t seq = first + i;
+        if (rc && rc != MDB_NOTFOUND)
+            return rc;
+        int here = rc == 0 && s_key_seq(&k) == seq;
+        if (ent[0] == S_ENT_PRUNED) {
+            if (here) {
+                s_broken(v, seq,
+                         "seq %llu is in the log, but its link says "
+                         "retention removed it",
+                         (unsigned long long)seq);
+                return 0;
+            }
+            v->pruned++;
+            continue;
+        }
+        if (!here) {
+            s_broken(v, seq, "seq %llu is missing from the log",
+                     (unsigned long long)seq);
+            return 0;
+        }
+        if (!s_event_hash(v->run, v->s->sha256, seq, ev.mv_data, ev.mv_size, h))
+            return s_hash_fail();
+        if (memcmp(h, ent + 1, S_DIGEST) != 0) {
+            s_broken(v, seq, "seq %llu is not the event that was chained",
+                     (unsigned long long)seq);
+            return 0;
+        }
+        char why[256];
+        if (rz_event_check_wire(ev.mv_data, ev.mv_size, why, sizeof why) < 0 &&
+            !v->invalid++) {
+            v->first_invalid = seq;
+            snprintf(v->invalid_why, sizeof v->invalid_why, "%s", why);
+        }
+        kept++;
+        rc = mdb_cursor_get(logc, &k, &ev, MDB_NEXT);
+    }
+    v->checked += kept;
+    v->links++;
+    memcpy(v->prev, l->digest, S_DIGEST);
+    v->have_prev = 1;
+    v->expect = last + 1;
+    return 0;
+}
+
 /* Check one link against the events it covers. */
 static int s_verify_link(s_verify_t *v, MDB_cursor *logc,
                          const struct s_link *l)
@@ -2238,6 +2371,8 @@ static int s_verify_link(s_verify_t *v, MDB_cursor *logc,
                  (unsigned long long)first);
         return 0;
     }
+    if (l->sealed)
+        return s_verify_sealed(v, logc, l);
     if (!EVP_DigestInit_ex(v->md, v->s->sha256, NULL) ||
         !EVP_DigestUpdate(v->md, l->prev, S_DIGEST))
         return s_hash_fail();
@@ -2452,6 +2587,11 @@ int rz_store_verify(rz_store_t *s, uint64_t from, Ratusz__V1__VerifyResult *out)
                  "seqs up to %llu were stored before this store kept a hash "
                  "chain: they are not chained and were not checked",
                  (unsigned long long)old_last);
+    else if (!v->bad && v->pruned)
+        snprintf(v->why, sizeof v->why,
+                 "%llu events were removed by retention: their links' seals "
+                 "and hashes were checked",
+                 (unsigned long long)v->pruned);
     out->invalid = v->invalid;
     out->first_invalid = v->first_invalid;
     out->reason = strdup(v->why);
@@ -2599,4 +2739,524 @@ out:
     if (rc && rzc_lmdb_is_lmdb(rc))
         rz_error("store: %s: %s", path, mdb_strerror(rc));
     return rzc_lmdb_code(rc);
+}
+
+/* ------------------------------------------------------------------------
+ * Retention: pruning events, their indexes, their ids later
+ *
+ * Runs on the retention thread only (its own SHA-256 states and buffer):
+ * LMDB serialises its write transactions with the writer's and the
+ * applier's, and each is kept small by the caller.
+ */
+
+/* meta key of a rule's counters: "pruned:" prefix -> events | bytes */
+#define S_PRUNED_KEY "pruned:"
+
+static int s_pruned_key(rz_store_t *s, const char *prefix, uint8_t *key,
+                        size_t *klen)
+{
+    size_t pl = prefix ? strlen(prefix) : 0, hl = strlen(S_PRUNED_KEY);
+    if (hl + pl > s->max_key)
+        return RZ_EINVAL;
+    memcpy(key, S_PRUNED_KEY, hl);
+    if (pl)
+        memcpy(key + hl, prefix, pl);
+    *klen = hl + pl;
+    return 0;
+}
+
+/* The link covering seq: its key and value (LMDB memory). MDB_NOTFOUND
+ * when no link covers it. */
+static int s_link_of(rz_store_t *s, MDB_txn *txn, uint64_t seq,
+                     struct s_link *l, MDB_val *val)
+{
+    MDB_cursor *c = NULL;
+    MDB_val k = {sizeof seq, &seq};
+    int rc = mdb_cursor_open(txn, s->chain, &c);
+    if (rc)
+        return rc;
+    rc = mdb_cursor_get(c, &k, val, MDB_SET_RANGE);
+    if (rc == 0 && s_key_seq(&k) != seq)
+        rc = mdb_cursor_get(c, &k, val, MDB_PREV);
+    else if (rc == MDB_NOTFOUND)
+        rc = mdb_cursor_get(c, &k, val, MDB_LAST);
+    if (rc == 0 && s_link_parse(&k, val, l) != 0)
+        rc = MDB_CORRUPTED;
+    if (rc == 0 && (l->first > seq || l->first + l->n <= seq))
+        rc = MDB_NOTFOUND;
+    mdb_cursor_close(c);
+    return rc;
+}
+
+/* Seal the link l (value val) in s->seal: check it against its events as
+ * they are now, and build its sealed form with every entry kept. Returns
+ * 0, RZ_ESTORE when the link does not verify (logged), or a code. */
+static int s_seal_build(rz_store_t *s, MDB_txn *txn, const struct s_link *l,
+                        const MDB_val *val)
+{
+    uint8_t d[EVP_MAX_MD_SIZE], *out;
+    uint64_t first = l->first;
+    MDB_cursor *c = NULL;
+    MDB_val k = {sizeof first, &first}, ev;
+    int rc;
+
+    if ((rc = s_reserve(&s->seal, &s->seal_cap, S_SEALED_SIZE(l->n))))
+        return rc;
+    out = s->seal;
+    if (l->sealed) { /* its seal is checked before it is changed */
+        memcpy(out, val->mv_data, val->mv_size);
+        if (!s_seal_hash(s->md_prune, s->sha256, out, l->n, d))
+            return s_hash_fail();
+        if (memcmp(d, l->seal, S_DIGEST) != 0)
+            goto broken;
+        return 0;
+    }
+    memcpy(out, l->prev, S_DIGEST);
+    memcpy(out + S_DIGEST, l->digest, S_DIGEST);
+    s_put_be32(out + 2 * S_DIGEST, l->n | S_LINK_SEALED);
+    if (!EVP_DigestInit_ex(s->md_prune, s->sha256, NULL) ||
+        !EVP_DigestUpdate(s->md_prune, l->prev, S_DIGEST))
+        return s_hash_fail();
+    if ((rc = mdb_cursor_open(txn, s->log, &c)))
+        return rc;
+    rc = mdb_cursor_get(c, &k, &ev, MDB_SET_RANGE);
+    for (uint32_t i = 0; i < l->n; i++) {
+        uint8_t *ent = out + S_LINK_HDR + S_DIGEST + (size_t)S_SEAL_ENT * i;
+        uint64_t seq = first + i;
+        if (rc && rc != MDB_NOTFOUND)
+            goto done;
+        if (rc == MDB_NOTFOUND || s_key_seq(&k) != seq) {
+            rc = 0;
+            mdb_cursor_close(c);
+            goto broken;
+        }
+        if (!s_hash_event(s->md_prune, seq, ev.mv_data, ev.mv_size) ||
+            !s_event_hash(s->md_prune_ev, s->sha256, seq, ev.mv_data,
+                          ev.mv_size, ent + 1)) {
+            rc = s_hash_fail();
+            goto done;
+        }
+        ent[0] = S_ENT_KEPT;
+        rc = mdb_cursor_get(c, &k, &ev, MDB_NEXT);
+    }
+    rc = 0;
+    if (!EVP_DigestFinal_ex(s->md_prune, d, NULL)) {
+        rc = s_hash_fail();
+        goto done;
+    }
+    mdb_cursor_close(c);
+    c = NULL;
+    if (memcmp(d, l->digest, S_DIGEST) != 0)
+        goto broken;
+    return 0;
+done:
+    if (c)
+        mdb_cursor_close(c);
+    return rc;
+broken:
+    rz_error("store: retention: the link of seqs %llu-%llu does not verify "
+             "against its events; nothing is pruned until `ratusz verify` "
+             "is clean",
+             (unsigned long long)first, (unsigned long long)(first + l->n - 1));
+    return RZ_ESTORE;
+}
+
+/* Mark seq removed in the link that covers it (sealing it first). No link
+ * (events stored before the chain, or with it off): nothing to do. */
+static int s_link_prune(rz_store_t *s, MDB_txn *txn, uint64_t seq)
+{
+    struct s_link l;
+    MDB_val val;
+    int rc = s_link_of(s, txn, seq, &l, &val);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc || (rc = s_seal_build(s, txn, &l, &val)))
+        return rc;
+    uint8_t *out = s->seal;
+    out[S_LINK_HDR + S_DIGEST + (size_t)S_SEAL_ENT * (seq - l.first)] =
+        S_ENT_PRUNED;
+    if (!s_seal_hash(s->md_prune, s->sha256, out, l.n, out + S_LINK_HDR))
+        return s_hash_fail();
+    uint64_t first = l.first;
+    MDB_val k = {sizeof first, &first}, v = {S_SEALED_SIZE(l.n), out};
+    return mdb_put(txn, s->chain, &k, &v, 0);
+}
+
+/* Add to a group's lost count. A group deleted meanwhile loses nothing. */
+static int s_group_lost(rz_store_t *s, MDB_txn *txn, const rz_store_lost_t *l)
+{
+    MDB_val k = {strlen(l->group), (void *)l->group}, v;
+    if (!k.mv_size || k.mv_size > s->max_key)
+        return 0;
+    int rc = mdb_get(txn, s->consumers, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    Ratusz__V1__ConsumerGroup *g =
+        ratusz__v1__consumer_group__unpack(NULL, v.mv_size, v.mv_data);
+    if (!g)
+        return MDB_CORRUPTED;
+    g->lost += l->events;
+    g->lag = 0;
+    v.mv_size = ratusz__v1__consumer_group__get_packed_size(g);
+    v.mv_data = NULL;
+    rc = mdb_put(txn, s->consumers, &k, &v, MDB_RESERVE);
+    if (rc == 0)
+        ratusz__v1__consumer_group__pack(g, v.mv_data);
+    ratusz__v1__consumer_group__free_unpacked(g, NULL);
+    return rc;
+}
+
+/* Remove one event (its log value is v) and its index entries. */
+static int s_prune_event(rz_store_t *s, MDB_txn *txn, rz_store_prune_t *p,
+                         uint64_t seq, const MDB_val *v)
+{
+    Ratusz__V1__Event *ev =
+        ratusz__v1__event__unpack(NULL, v->mv_size, v->mv_data);
+    char topic[RZ_TOPIC_MAX + 1];
+    uint8_t ts[16], be[8], idkey[S_KEY_BUF], fk[16];
+    size_t len = v->mv_size;
+    MDB_val k, d;
+    int rc;
+
+    if (!ev)
+        return MDB_CORRUPTED;
+    int tl = rz_event_topic(ev, topic, sizeof topic);
+    const char *src = ev->source ? ev->source : "";
+    const char *id = ev->id ? ev->id : "";
+    const char *subj = ev->subject ? ev->subject : "";
+    size_t sl = strlen(src), il = strlen(id), jl = strlen(subj);
+    if (tl <= 0 || sl + 1 + il > s->max_key || jl > s->max_key) {
+        rc = MDB_CORRUPTED; /* the writer never stored such an event */
+        goto done;
+    }
+    if ((rc = s_link_prune(s, txn, seq)))
+        goto done;
+    k.mv_size = sizeof seq;
+    k.mv_data = &seq;
+    if ((rc = mdb_del(txn, s->log, &k, NULL)))
+        goto done;
+
+    /* the index entries s_put_event and the topic put wrote; one that is
+     * gone already is not an error (an older version's crash) */
+    s_time_seq(ts, ev->time, seq);
+    if (jl) {
+        k.mv_size = jl;
+        k.mv_data = (void *)subj;
+        d.mv_size = sizeof ts;
+        d.mv_data = ts;
+        rc = mdb_del(txn, s->subjects, &k, &d);
+        if (rc && rc != MDB_NOTFOUND)
+            goto done;
+    }
+    k.mv_size = sizeof ts;
+    k.mv_data = ts;
+    rc = mdb_del(txn, s->times, &k, NULL);
+    if (rc && rc != MDB_NOTFOUND)
+        goto done;
+    s_put_be64(be, seq);
+    k.mv_size = (size_t)tl;
+    k.mv_data = topic;
+    d.mv_size = sizeof be;
+    d.mv_data = be;
+    rc = mdb_del(txn, s->topics, &k, &d);
+    if (rc && rc != MDB_NOTFOUND)
+        goto done;
+
+    /* ids: only the entry that points at this event */
+    memcpy(idkey, src, sl);
+    idkey[sl] = 0;
+    memcpy(idkey + sl + 1, id, il);
+    k.mv_size = sl + 1 + il;
+    k.mv_data = idkey;
+    rc = mdb_get(txn, s->ids, &k, &d);
+    if (rc == 0 && d.mv_size >= 8 && s_get_be64(d.mv_data) == seq) {
+        if (p->keep_ids) {
+            MDB_val fkv = {sizeof fk, fk};
+            s_put_be64(fk, (uint64_t)p->now ^ S_TIME_BIAS);
+            s_put_be64(fk + 8, seq);
+            rc = mdb_put(txn, s->forget, &fkv, &k, 0);
+        } else {
+            rc = mdb_del(txn, s->ids, &k, NULL);
+        }
+    } else if (rc == MDB_NOTFOUND || rc == 0) {
+        rc = 0;
+    }
+    if (rc)
+        goto done;
+    p->removed++;
+    p->bytes += len;
+done:
+    ratusz__v1__event__free_unpacked(ev, NULL);
+    return rc;
+}
+
+static int s_prune_txn(rz_store_t *s, MDB_txn *txn, void *arg)
+{
+    rz_store_prune_t *p = arg;
+    uint8_t key[S_KEY_BUF], val[16];
+    uint64_t head = 0, events = 0, bytes = 0;
+    size_t klen;
+    MDB_val k, v;
+    int rc;
+
+    p->removed = p->bytes = 0; /* a retried transaction starts again */
+    if ((rc = s_head(s, txn, &head)))
+        return rc;
+    for (size_t i = 0; i < p->n; i++) {
+        uint64_t seq = p->seqs[i];
+        if (seq >= head) /* the head stays: seq never goes back */
+            continue;
+        k.mv_size = sizeof seq;
+        k.mv_data = &seq;
+        rc = mdb_get(txn, s->log, &k, &v);
+        if (rc == MDB_NOTFOUND)
+            continue;
+        if (rc || (rc = s_prune_event(s, txn, p, seq, &v)))
+            return rc;
+    }
+    for (size_t i = 0; i < p->n_lost; i++)
+        if ((rc = s_group_lost(s, txn, &p->lost[i])))
+            return rc;
+    if (!p->removed)
+        return 0;
+    if ((rc = s_pruned_key(s, p->prefix, key, &klen)))
+        return rc;
+    k.mv_size = klen;
+    k.mv_data = key;
+    rc = mdb_get(txn, s->meta, &k, &v);
+    if (rc == 0 && v.mv_size == sizeof val) {
+        events = s_get_be64(v.mv_data);
+        bytes = s_get_be64((const uint8_t *)v.mv_data + 8);
+    } else if (rc && rc != MDB_NOTFOUND) {
+        return rc;
+    }
+    s_put_be64(val, events + p->removed);
+    s_put_be64(val + 8, bytes + p->bytes);
+    v.mv_size = sizeof val;
+    v.mv_data = val;
+    return mdb_put(txn, s->meta, &k, &v, 0);
+}
+
+int rz_store_prune(rz_store_t *s, rz_store_prune_t *p)
+{
+    uint8_t key[S_KEY_BUF];
+    size_t klen;
+
+    if (!s || !p || (!p->seqs && p->n) || (!p->lost && p->n_lost) ||
+        s_pruned_key(s, p->prefix, key, &klen))
+        return RZ_EINVAL;
+    for (size_t i = 0; i < p->n_lost; i++)
+        if (!p->lost[i].group)
+            return RZ_EINVAL;
+    int rc = s_write(s, s_prune_txn, p);
+    if (rc) {
+        p->removed = p->bytes = 0;
+        return rc == RZ_ESTORE ? rc : s_fail("prune", rc);
+    }
+    return 0;
+}
+
+struct s_forget {
+    int64_t before;
+    size_t max, done;
+};
+
+static int s_forget_txn(rz_store_t *s, MDB_txn *txn, void *arg)
+{
+    struct s_forget *f = arg;
+    MDB_cursor *c = NULL;
+    MDB_val k, v, d;
+    uint8_t until[8];
+    int rc;
+
+    f->done = 0;
+    s_put_be64(until, (uint64_t)f->before ^ S_TIME_BIAS);
+    if ((rc = mdb_cursor_open(txn, s->forget, &c)))
+        return rc;
+    rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    while (rc == 0 && f->done < f->max) {
+        if (k.mv_size != 16) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        if (memcmp(k.mv_data, until, 8) > 0)
+            break;
+        uint64_t seq = s_get_be64((const uint8_t *)k.mv_data + 8);
+        /* the id may have been published again since: that entry stays */
+        rc = mdb_get(txn, s->ids, &v, &d);
+        if (rc == 0 && d.mv_size >= 8 && s_get_be64(d.mv_data) == seq)
+            rc = mdb_del(txn, s->ids, &v, NULL);
+        else if (rc == 0 || rc == MDB_NOTFOUND)
+            rc = 0;
+        if (rc || (rc = mdb_cursor_del(c, 0)))
+            break;
+        f->done++;
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    mdb_cursor_close(c);
+    return rc;
+}
+
+int rz_store_forget(rz_store_t *s, int64_t before, size_t max)
+{
+    struct s_forget f = {before, max, 0};
+    if (!s)
+        return RZ_EINVAL;
+    if (!max)
+        return 0;
+    int rc = s_write(s, s_forget_txn, &f);
+    if (rc)
+        return s_fail("forget ids", rc);
+    return (int)(f.done > INT32_MAX ? INT32_MAX : f.done);
+}
+
+int rz_store_pruned_totals(rz_store_t *s, const char *prefix, uint64_t *events,
+                           uint64_t *bytes)
+{
+    uint8_t key[S_KEY_BUF];
+    size_t klen;
+    MDB_txn *txn;
+    MDB_val k, v;
+    int rc;
+
+    if (events)
+        *events = 0;
+    if (bytes)
+        *bytes = 0;
+    if (!s || s_pruned_key(s, prefix, key, &klen))
+        return RZ_EINVAL;
+    if ((rc = s_read_begin(s, &txn)))
+        return rc;
+    k.mv_size = klen;
+    k.mv_data = key;
+    rc = mdb_get(txn, s->meta, &k, &v);
+    if (rc == 0 && v.mv_size == 16) {
+        if (events)
+            *events = s_get_be64(v.mv_data);
+        if (bytes)
+            *bytes = s_get_be64((const uint8_t *)v.mv_data + 8);
+    }
+    s_read_end(s, txn);
+    return rc == MDB_NOTFOUND ? 0 : s_fail("pruned totals", rc);
+}
+
+/* Whether the link covering seq marks it removed (txn open). */
+static int s_is_pruned(rz_store_t *s, MDB_txn *txn, uint64_t seq)
+{
+    struct s_link l;
+    MDB_val val;
+    int rc = s_link_of(s, txn, seq, &l, &val);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    return l.sealed &&
+           l.ents[(size_t)S_SEAL_ENT * (seq - l.first)] == S_ENT_PRUNED;
+}
+
+int rz_store_pruned(rz_store_t *s, uint64_t seq)
+{
+    MDB_txn *txn;
+    int rc;
+    if (!s)
+        return RZ_EINVAL;
+    if ((rc = s_read_begin(s, &txn)))
+        return rc;
+    rc = s_is_pruned(s, txn, seq);
+    s_read_end(s, txn);
+    return rc < 0 || rc > 1 ? s_fail("pruned", rc) : rc;
+}
+
+int rz_store_scan_topics(rz_store_t *s, uint64_t from, const char *prefix,
+                         size_t max, rz_store_topic_visit_fn fn, void *user,
+                         uint64_t *next_seq)
+{
+    s_merge_t m = {0};
+    MDB_txn *txn;
+    uint64_t head = 0, last = 0;
+    size_t visited = 0, plen = prefix ? strlen(prefix) : 0;
+    int rc, stop = 0, exhausted = 0;
+
+    if (!s || !fn)
+        return RZ_EINVAL;
+    if (from == 0)
+        from = 1;
+    if (plen > s->max_key) {
+        if (next_seq)
+            *next_seq = from;
+        return 0;
+    }
+    if ((rc = s_read_begin(s, &txn)))
+        return rc;
+    if ((rc = s_head(s, txn, &head)))
+        goto done;
+    rc = s_merge_init(&m, s, txn, prefix ? prefix : "", plen, from);
+    while (rc == 0) {
+        if (!m.n) {
+            exhausted = 1;
+            break;
+        }
+        if (visited == max || stop)
+            break;
+        uint64_t seq = m.heap[0].seq;
+        MDB_val k = {sizeof seq, &seq}, v;
+        int64_t t = 0;
+        if ((rc = mdb_get(txn, s->log, &k, &v))) {
+            if (rc == MDB_NOTFOUND)
+                rc = MDB_CORRUPTED;
+            break;
+        }
+        (void)s_event_time(v.mv_data, v.mv_size, &t);
+        if (fn(seq, m.heap[0].key.mv_data, m.heap[0].key.mv_size, t, v.mv_size,
+               user))
+            stop = 1;
+        visited++;
+        last = seq;
+        rc = s_merge_advance(&m);
+    }
+    if (rc == MDB_NOTFOUND) {
+        exhausted = 1;
+        rc = 0;
+    }
+done:
+    s_merge_free(&m);
+    s_read_end(s, txn);
+    if (rc)
+        return s_fail("scan topics", rc);
+    if (next_seq) {
+        if (!exhausted)
+            *next_seq = visited ? last + 1 : from;
+        else
+            *next_seq = head + 1 > from ? head + 1 : from;
+    }
+    return (int)(visited > INT32_MAX ? INT32_MAX : visited);
+}
+
+uint64_t rz_store_id_seq(rz_store_t *s, const char *source, const char *id)
+{
+    uint8_t key[S_KEY_BUF];
+    uint64_t seq = 0;
+    MDB_txn *txn;
+    MDB_val k, v;
+
+    if (!s || !source || !id)
+        return 0;
+    size_t sl = strlen(source), il = strlen(id);
+    if (sl + 1 + il > s->max_key)
+        return 0;
+    memcpy(key, source, sl);
+    key[sl] = 0;
+    memcpy(key + sl + 1, id, il);
+    k.mv_size = sl + 1 + il;
+    k.mv_data = key;
+    if (s_read_begin(s, &txn))
+        return 0;
+    if (mdb_get(txn, s->ids, &k, &v) == 0 && v.mv_size >= 8)
+        seq = s_get_be64(v.mv_data);
+    s_read_end(s, txn);
+    return seq;
 }

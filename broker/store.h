@@ -335,6 +335,88 @@ int rz_store_verify(rz_store_t *s, uint64_t from,
  * appended then fail rz_store_verify as not chained). */
 void rz__store_chain_off(rz_store_t *s);
 
+/* --- retention (retention.h decides what goes) ---------------------------- *
+ *
+ * Pruning removes an event's log entry with its subject, topic and time
+ * index entries in one write transaction; its ids entry goes too, or, with
+ * keep_ids, stays for the dedup window and is listed in the "forget"
+ * database (prune time (8, BE) | seq (8, BE) -> source \0 id) until
+ * rz_store_forget removes it.
+ *
+ * The event at the head is never pruned: seq is the log's last key + 1, so
+ * the newest event stays to keep seq from going back.
+ *
+ * The hash chain: before the first event of a link goes, the link is
+ * checked against its events as they are and rewritten in its sealed form
+ * (same key, same prev and digest, so the next link still follows it):
+ *
+ *   +-----------+-------------+------------+-----------+--------------------+
+ *   | prev (32) | digest (32) | n | 2^31   | seal (32) | (state (1) |       |
+ *   |           |             | (4, BE)    |           |  hash (32)) x n    |
+ *   +-----------+-------------+------------+-----------+--------------------+
+ *
+ * hash = SHA-256(seq (8, BE) || stored length (8, BE) || stored bytes) of
+ * each event of the link; state 0 = kept, 1 = removed by retention; seal =
+ * SHA-256(prev || digest || n || the n entries). verify checks a kept
+ * event against its hash, a removed one's absence from the log, and the
+ * seal. A link that does not verify is never sealed: the prune fails with
+ * RZ_ESTORE (logged) and nothing of that transaction is removed. */
+
+/* A consumer group that loses events to the hard limit of the hold. */
+typedef struct rz_store_lost {
+    const char *group;
+    uint64_t events;
+} rz_store_lost_t;
+
+typedef struct rz_store_prune {
+    const char *prefix;   /* the rule's topic prefix: meta counters */
+    const uint64_t *seqs; /* ascending */
+    size_t n;
+    int keep_ids;                /* 1: keep the ids for the dedup window */
+    int64_t now;                 /* unix µs: the prune time of kept ids */
+    const rz_store_lost_t *lost; /* added to the groups' lost counts */
+    size_t n_lost;
+    /* out */
+    uint64_t removed; /* events removed (seqs already gone, or the
+                         head, are skipped) */
+    uint64_t bytes;   /* their stored bytes */
+} rz_store_prune_t;
+
+/* Remove p->seqs in one write transaction (writer or retention thread:
+ * LMDB serialises it with the other writers). Adds removed and bytes to
+ * the prefix's counters in meta, in the same transaction. Returns 0, or
+ * RZ_ESTORE (a link that does not verify; logged), RZ_ESTOREFULL,
+ * RZ_EDISKFULL, RZ_ENOMEM. */
+int rz_store_prune(rz_store_t *s, rz_store_prune_t *p);
+
+/* Remove the ids that rz_store_prune kept at or before `before` (unix µs),
+ * at most max of them in one transaction. Returns how many, or a code. */
+int rz_store_forget(rz_store_t *s, int64_t before, size_t max);
+
+/* What retention removed under prefix (since the store was made). */
+int rz_store_pruned_totals(rz_store_t *s, const char *prefix, uint64_t *events,
+                           uint64_t *bytes);
+
+/* 1 when seq was removed by retention, 0 when not (never stored, or
+ * stored), or a code. */
+int rz_store_pruned(rz_store_t *s, uint64_t seq);
+
+/* The seq the ids database holds for source+id (also of an event removed
+ * by retention, during the dedup window), or 0. */
+uint64_t rz_store_id_seq(rz_store_t *s, const char *source, const char *id);
+
+/* Called per event by rz_store_scan_topics: its seq, topic (LMDB memory,
+ * valid until return), event time and stored length. */
+typedef int (*rz_store_topic_visit_fn)(uint64_t seq, const char *topic,
+                                       size_t topic_len, int64_t time,
+                                       size_t len, void *user);
+
+/* rz_store_scan's prefix walk, in seq order from `from`, visiting at most
+ * max events with their topic; *next_seq as there. Returns how many. */
+int rz_store_scan_topics(rz_store_t *s, uint64_t from, const char *prefix,
+                         size_t max, rz_store_topic_visit_fn fn, void *user,
+                         uint64_t *next_seq);
+
 typedef struct rz_store_info {
     uint64_t head_seq;
     uint64_t events;      /* entries in the log */

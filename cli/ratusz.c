@@ -1461,16 +1461,56 @@ static const char *s_ago(char *buf, size_t len, int64_t when, int64_t now)
     return buf;
 }
 
+/* Retention per rule: its limits, the oldest event kept, what it removed. */
+static void s_retention_table(FILE *out, const Ratusz__V1__Stats *st)
+{
+    static const char *const hdr[] = {
+        "RETENTION",  "MAX AGE", "MAX BYTES",     "BYTES",
+        "OLDEST SEQ", "REMOVED", "REMOVED BYTES", "HELD"};
+    char a[48];
+    table_t *t = table_new(hdr, 8);
+    if (!t)
+        return;
+    for (size_t i = 1; i < 8; i++)
+        table_align(t, i, TABLE_RIGHT);
+    for (size_t i = 0; i < st->n_retention; i++) {
+        const Ratusz__V1__RetentionRule *r = st->retention[i];
+        table_add(t, "\"%s\"", r->prefix);
+        if (r->max_age_us)
+            table_add(t, "%s", human_duration(a, sizeof a, r->max_age_us));
+        else
+            table_add(t, "-");
+        if (r->max_bytes) {
+            table_add(t, "%s", human_size(a, sizeof a, r->max_bytes));
+            table_add(t, "%s", human_size(a, sizeof a, r->bytes));
+        } else {
+            table_add(t, "-");
+            table_add(t, "-");
+        }
+        if (r->oldest_seq)
+            table_add(t, "%" PRIu64, r->oldest_seq);
+        else
+            table_add(t, "-");
+        table_add(t, "%" PRIu64, r->removed_events);
+        table_add(t, "%s", human_size(a, sizeof a, r->removed_bytes));
+        table_add(t, "%" PRIu64, r->held);
+    }
+    table_print(t, out, NULL);
+    fputc('\n', out);
+    table_destroy(&t);
+}
+
 static void s_consumer_table(FILE *out, Ratusz__V1__ConsumerGroup **groups,
                              size_t n, const char *indent, bool color)
 {
-    static const char *const hdr[] = {"NAME", "COMMITTED", "LAG", "PREFIX",
-                                      "LAST COMMIT"};
-    table_t *t = table_new(hdr, 5);
+    static const char *const hdr[] = {"NAME",   "COMMITTED",   "LAG",
+                                      "PREFIX", "LAST COMMIT", "LOST"};
+    table_t *t = table_new(hdr, 6);
     if (!t)
         return;
     table_align(t, 1, TABLE_RIGHT);
     table_align(t, 2, TABLE_RIGHT);
+    table_align(t, 5, TABLE_RIGHT);
     int64_t now = rz_now_us();
     for (size_t i = 0; i < n; i++) {
         const Ratusz__V1__ConsumerGroup *g = groups[i];
@@ -1486,6 +1526,11 @@ static void s_consumer_table(FILE *out, Ratusz__V1__ConsumerGroup **groups,
                                ? g->topic_prefix
                                : "(all)");
         table_add(t, "%s", s_ago(ago, sizeof ago, g->updated, now));
+        /* events retention removed before the group read them */
+        if (g->lost && color)
+            table_add(t, "\033[1;31m%" PRIu64 "\033[0m", g->lost);
+        else
+            table_add(t, "%" PRIu64, g->lost);
     }
     table_print(t, out, indent);
     table_destroy(&t);
@@ -1867,6 +1912,9 @@ static void s_render_stats(FILE *out, const Ratusz__V1__Stats *st,
         s_consumer_table(out, st->consumers, st->n_consumers, NULL, color);
         fputc('\n', out);
     }
+
+    if (st->n_retention)
+        s_retention_table(out, st);
 
     if (st->n_components)
         s_component_table(out, st, now, color);
@@ -2298,16 +2346,20 @@ static int s_verify(const char *cmd, const char *help, const char *log,
                " to %" PRIu64 "\n",
                what, rz_thousands(a, sizeof a, v->checked),
                rz_thousands(b, sizeof b, v->links), v->first, v->last);
+    } else {
+        printf("%s intact: %s records from id %" PRIu64 " to %" PRIu64 "\n",
+               what, rz_thousands(a, sizeof a, v->checked), v->first, v->last);
     }
     if (!json && events && v->invalid)
         printf("%s stored event(s) hold strings the broker refuses today "
                "(stored by an older version), the first at seq %" PRIu64
                ": %s\n",
                rz_thousands(a, sizeof a, v->invalid), v->first_invalid,
-               v->invalid_reason); else {
-        printf("%s intact: %s records from id %" PRIu64 " to %" PRIu64 "\n",
-               what, rz_thousands(a, sizeof a, v->checked), v->first, v->last);
-    }
+               v->invalid_reason);
+    /* what an intact log did not check: events stored before the chain,
+     * or removed by retention */
+    if (!json && events && v->ok && v->reason && *v->reason)
+        printf("%s\n", v->reason);
     ratusz__v1__verify_result__free_unpacked(v, NULL);
     return status;
 }

@@ -47,7 +47,14 @@ def main():
 
     front = "tcp://127.0.0.1:%d" % free_port()
     stream = "tcp://127.0.0.1:%d" % free_port()
-    broker = subprocess.Popen([ratuszd, "--data-dir", os.path.join(work, "db"),
+    # retention (section 7.1) of env events only: the budget checks below
+    # never see it
+    conf = os.path.join(work, "ratuszd.yaml")
+    with open(conf, "w") as f:
+        f.write('retention:\n  "1261011.env.": {max_age: 7d}\n'
+                "retention_interval: 1s\nretention_hold_max: 20d\n")
+    broker = subprocess.Popen([ratuszd, "-c", conf,
+                               "--data-dir", os.path.join(work, "db"),
                                "--listen", front, "--stream", stream,
                                "--metrics", "off"])
     ctx = zmq.Context()
@@ -216,6 +223,45 @@ def main():
         g = api_pb2.ConsumerList.FromString(body).groups[0]
         check(cmd == b"COMMIT" and g.committed_seq == 2 and g.lag == 1,
               "COMMIT reports position and lag")
+
+        # Retention (section 7.1): a group bound to env that reads nothing;
+        # two events older than retention_hold_max and one young one.
+        cmd, body = request(b"FETCH", api_pb2.FetchRequest(
+            group="py-env", topic_prefix="1261011.env.",
+            max=1).SerializeToString())
+        now = int(time.time() * 1e6)
+        env_seqs = []
+        for i, age_days in enumerate((40, 39, 0)):
+            ev = event_pb2.Event(id="py-env-%d" % i,
+                                 source="/1261011/python/env",
+                                 type="pl.gov.gmina.env.air.v1",
+                                 tenant="1261011", subject="station:py",
+                                 time=now - age_days * 86400 * 10**6)
+            cmd, body = request(b"PUB", ev.SerializeToString())
+            env_seqs.append(api_pb2.AckList.FromString(body).acks[0].seq)
+        removed = 0
+        for _ in range(100):
+            cmd, body = request(b"STATS")
+            rules = api_pb2.Stats.FromString(body).retention
+            removed = rules[0].removed_events if rules else 0
+            if removed == 2:
+                break
+            time.sleep(0.1)
+        check(removed == 2 and rules[0].prefix == "1261011.env."
+              and rules[0].oldest_seq == env_seqs[2],
+              "STATS: retention removed 2 env events, keeps from seq %d"
+              % env_seqs[2])
+        cmd, body = request(b"GET", api_pb2.GetRequest(
+            seq=env_seqs[0]).SerializeToString())
+        err = api_pb2.Error.FromString(body)
+        check(cmd == b"ERR" and err.name == "RZ_ENOTFOUND"
+              and "removed by retention" in err.message,
+              "GET of a removed event says so: %r" % err.message)
+        cmd, body = request(b"FETCH", api_pb2.FetchRequest(
+            group="py-env").SerializeToString())
+        f = api_pb2.EventList.FromString(body)
+        check([x.seq for x in f.events] == [env_seqs[2]] and f.lost == 2,
+              "FETCH goes past removed events and tells the group it lost 2")
 
         # Errors.
         cmd, body = request(b"FOO")
