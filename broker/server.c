@@ -1198,6 +1198,7 @@ int rz_broker_stats(rz_broker_t *b, Ratusz__V1__Stats *s)
         s->store_bytes = info.used_bytes;
         s->map_bytes = info.map_bytes;
     }
+    s->map_max_bytes = b->cfg->map_max; /* restart-only: never changes */
     Ratusz__V1__ConsumerList *l = NULL;
     if (rz_store_consumer_list(b->store, &l) == 0) {
         s->n_consumers = l->n_groups;
