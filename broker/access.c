@@ -106,7 +106,7 @@ typedef struct s_principal {
     unsigned admin;  /* bit i: s_actions[i] */
 } s_principal_t;
 
-typedef struct s_grants {
+typedef struct rz_access_grants {
     size_t n;
     s_principal_t *p;
 } s_grants_t;
@@ -574,15 +574,24 @@ fail:
     return rc;
 }
 
-static int s_load_parsed(s_load_t *l, s_file_t *file)
+/* Build the grants of a parsed file into *out. */
+static int s_build_checked(s_load_t *l, s_file_t *file, s_grants_t **out)
 {
-    s_grants_t *g = NULL;
-    int rc = s_build(l, file, &g);
+    *out = NULL;
+    int rc = s_build(l, file, out);
     if (rc == RZ_ENOMEM && l->err && l->err_len)
         snprintf(l->err, l->err_len, "%s: out of memory", l->file);
     if (rc < 0)
         return rc == RZ_ENOMEM ? rc : RZ_ECONFIG;
-    s_swap(g);
+    return rc;
+}
+
+static int s_load_parsed(s_load_t *l, s_file_t *file)
+{
+    s_grants_t *g = NULL;
+    int rc = s_build_checked(l, file, &g);
+    if (rc >= 0)
+        s_swap(g);
     return rc;
 }
 
@@ -616,6 +625,35 @@ int rz_access_load(const char *path, char *err, size_t err_len)
         rc = s_load_parsed(&l, &file);
     rz_conf_close(s_file_opts, &file);
     return rc;
+}
+
+int rz_access_parse(const char *path, rz_access_grants_t **out, char *err,
+                    size_t err_len)
+{
+    *out = NULL;
+    if (!path || !*path)
+        return 0;
+    s_file_t file;
+    s_load_t l;
+    s_load_init(&l, path, err, err_len);
+    if (rz_conf_init(s_file_opts, &file) != 0)
+        return RZ_ENOMEM;
+    int rc = rz_conf_load_file(s_file_opts, &file, path, err, err_len);
+    if (rc == 0)
+        rc = s_build_checked(&l, &file, out);
+    rz_conf_close(s_file_opts, &file);
+    return rc;
+}
+
+void rz_access_install(rz_access_grants_t **grants)
+{
+    s_swap(*grants);
+    *grants = NULL;
+}
+
+void rz_access_grants_destroy(rz_access_grants_t **grants)
+{
+    s_grants_destroy(grants);
 }
 
 int rz_access_load_string(const char *yaml, size_t len, const char *name,

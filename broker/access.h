@@ -28,6 +28,17 @@
  * principals is an error. Returns the number of principals. */
 int rz_access_load(const char *path, char *err, size_t err_len);
 
+/* Load in two steps, for a reload that must check everything before it
+ * changes anything: parse and check the file into *out (the same errors
+ * as rz_access_load; returns the number of principals), then put it in
+ * force with rz_access_install, which takes it (NULL: security off). */
+typedef struct rz_access_grants rz_access_grants_t;
+int rz_access_parse(const char *path, rz_access_grants_t **out, char *err,
+                    size_t err_len);
+void rz_access_install(rz_access_grants_t **grants);
+/* Free parsed grants that were not installed. Safe with NULL. */
+void rz_access_grants_destroy(rz_access_grants_t **grants);
+
 /* Same from a string (tests, fuzzing); name is used in messages and its
  * directory (if it has one) for key_file paths. */
 int rz_access_load_string(const char *yaml, size_t len, const char *name,

@@ -341,7 +341,8 @@ static int s_commit(rz_audit_t *a, s_entry_t **e, size_t n)
 static int s_prune_txn(rz_audit_t *a, MDB_txn *txn, void *arg)
 {
     int *more = arg;
-    int64_t cutoff = rz_now_us() - (int64_t)a->retention_us;
+    int64_t cutoff = rz_now_us() - (int64_t)__atomic_load_n(&a->retention_us,
+                                                            __ATOMIC_RELAXED);
     MDB_cursor *c = NULL;
     MDB_val k, v;
     uint64_t oldest = 0;
@@ -497,6 +498,17 @@ static int s_open_fail(char *err, size_t err_len, int rc, const char *fmt, ...)
         va_end(ap);
     }
     return rc;
+}
+
+void rz_audit_set_retention(rz_audit_t *a, uint64_t retention_us)
+{
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->mu);
+    __atomic_store_n(&a->retention_us, retention_us, __ATOMIC_RELAXED);
+    a->next_prune = s_mono_us(); /* a shorter one applies now */
+    pthread_cond_signal(&a->work);
+    pthread_mutex_unlock(&a->mu);
 }
 
 int rz_audit_open(rz_audit_t **out, const char *dir, uint64_t retention_us,

@@ -47,6 +47,10 @@ typedef struct rz_audit_entry {
 int rz_audit_open(rz_audit_t **out, const char *dir, uint64_t retention_us,
                   char *err, size_t err_len);
 
+/* Change the retention of an open log (a reload); the thread prunes by
+ * it at once. */
+void rz_audit_set_retention(rz_audit_t *a, uint64_t retention_us);
+
 /* Commit what is queued, stop the thread, close. Safe with NULL, twice.
  * No rz_audit_write may run or start meanwhile. */
 void rz_audit_close(rz_audit_t **a);

@@ -126,6 +126,19 @@ typedef struct rz_broker {
     atomic_uint_fast64_t redacted;
     atomic_uint_fast64_t queued_bytes; /* the front's, for stats */
     rz_retention_t *retention;         /* its own thread; NULL: no rules */
+
+    /* reload: the command line the config was built from (main's argv),
+     * built again the same way so that flags keep overriding the file */
+    int argc;
+    char **argv;
+
+    /* systemd's watchdog (notify.h): each thread that must not hang bumps
+     * its count at least once a second, busy or idle */
+    atomic_uint_fast64_t beat_writer;
+    atomic_uint_fast64_t beat_applier;
+    /* test only: RATUSZ_TEST_STALL_WRITER, read once at start: while this
+     * file exists the writer sleeps without beating (a hung disk) */
+    const char *test_stall_writer;
 } rz_broker_t;
 
 /* The ZAP handler (zap.c, RFC 27): a thread answering ZeroMQ's

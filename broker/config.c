@@ -13,8 +13,13 @@
 
 #include "ratusz/conf.h"
 #include "ratusz/errors.h"
+#include "ratusz/core/log.h" /* enum rzc_log_format only */
 #include "retention.h"
 #include "store.h" /* enum rz_sync_mode only */
+
+_Static_assert(RZC_LOG_FORMAT_AUTO == 0 && RZC_LOG_FORMAT_OWN == 1 &&
+                   RZC_LOG_FORMAT_JOURNAL == 2,
+               "s_log_formats order");
 
 /* The sync choices below are indexed by the enum value. */
 _Static_assert(RZ_SYNC_FULL == 0 && RZ_SYNC_OS == 1, "s_sync_names order");
@@ -27,6 +32,9 @@ static const char *const s_sync_names[] = {"full", "os", NULL};
 static const char *const s_security_names[] = {"auto", "curve", "none", NULL};
 static const char *const s_log_levels[] = {"error", "warn", "info", "debug",
                                            NULL};
+/* indexed by enum rzc_log_format (ratusz/core/log.h) */
+static const char *const s_log_formats[] = {"auto", "stamped", "journal",
+                                            NULL};
 
 #define S_OFF(field) offsetof(rz_config_t, field)
 #define S_KIB UINT64_C(1024)
@@ -134,7 +142,27 @@ static const rz_conf_option_t s_options[] = {
      "dedups a republish (0 = not at all)"},
     {"retention_interval", RZ_CONF_STRING, S_OFF(retention_interval), "60s",
      NULL, 0, 0, "DURATION", "time between retention passes"},
+    {"log_format", RZ_CONF_ENUM, S_OFF(log_format), "auto", s_log_formats,
+     0, 0, "auto|stamped|journal",
+     "journal: lines start with their syslog priority (<4>) and no time; "
+     "auto: so when stderr is the journal"},
     {NULL, RZ_CONF_STRING, 0, NULL, NULL, 0, 0, NULL, NULL},
+};
+
+/* The options a reload (SIGHUP, RELOAD) applies while running; every other
+ * one is named as needing a restart and keeps its running value: the
+ * endpoints are bound, the store and the journal are open with their
+ * sizes, the keys are loaded, and stream_hwm is a socket option of the
+ * bound streams. A new option is restart-only until it is named here.
+ * One read by a thread other than the front thread must be a number
+ * (read there with rz_config_u64) or be handed over by the reload. */
+static const char *const s_live[] = {
+    "log_level",    "max_message",  "max_batch",
+    "max_inflight", "query_limit",  "replay_chunk",
+    "commit_max",   "memory_budget", "max_groups",
+    "watch_window", "max_watchers", "audit_retention_days",
+    "principals",   "log_format",   "retention",
+    "retention_hold_max", "dedup_window", "retention_interval", NULL,
 };
 
 
@@ -372,6 +400,243 @@ int rz_config_endpoint_local(const char *ep)
         if (!isdigit((unsigned char)host[i]) && host[i] != '.')
             return 0;
     return 1;
+}
+
+/* ===========================================================================
+ * The command line and live reload
+ */
+
+int rz_config_from_args(rz_config_t *cfg, int argc, char *const *argv,
+                        char *err, size_t err_len)
+{
+    /* -c first, so flags given anywhere override the file */
+    for (int i = 1; i < argc; i++) {
+        const char *path = NULL;
+        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) &&
+            i + 1 < argc)
+            path = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9))
+            path = argv[i] + 9;
+        if (path && rz_config_load_file(cfg, path, err, err_len) < 0)
+            return RZ_ECONFIG;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help") || !strcmp(a, "-V") ||
+            !strcmp(a, "--version") || !strcmp(a, "--print-config") ||
+            !strncmp(a, "--config=", 9))
+            continue;
+        if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
+            i++;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            s_err(err, err_len, "unexpected argument '%s' (see --help)", a);
+            return RZ_ECONFIG;
+        }
+        char name[64];
+        const char *eq = strchr(a, '=');
+        const char *val;
+        if (eq) {
+            snprintf(name, sizeof name, "%.*s", (int)(eq - a - 2), a + 2);
+            val = eq + 1;
+        } else {
+            snprintf(name, sizeof name, "%s", a + 2);
+            if (i + 1 >= argc) {
+                s_err(err, err_len, "option --%s needs a value", name);
+                return RZ_ECONFIG;
+            }
+            val = argv[++i];
+        }
+        if (rz_config_set(cfg, name, val, err, err_len) < 0)
+            return RZ_ECONFIG;
+    }
+    return 0;
+}
+
+int rz_config_is_live(const char *name)
+{
+    for (size_t i = 0; name && s_live[i]; i++)
+        if (!strcmp(name, s_live[i]))
+            return 1;
+    return 0;
+}
+
+/* One option's value as --print-config writes it (malloc'd), to compare
+ * and to name it: whatever its type, the engine prints it. */
+static char *s_value_text(const rz_conf_option_t *o, const rz_config_t *cfg)
+{
+    if (o->type == RZ_CONF_STRING) { /* as written, without YAML quotes */
+        const char *v = *(char *const *)((const char *)cfg + o->offset);
+        return strdup(v ? v : "");
+    }
+    rz_conf_option_t one[2] = {*o, {NULL, RZ_CONF_STRING, 0, NULL, NULL, 0,
+                                    0, NULL, NULL}};
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return NULL;
+    rz_conf_print(one, cfg, "", f);
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    /* "# title\n\n# description\nname: value\n" */
+    size_t nlen = strlen(o->name);
+    char *at = text;
+    while ((at = strstr(at, o->name)) != NULL) {
+        if ((at == text || at[-1] == '\n') && at[nlen] == ':')
+            break;
+        at++;
+    }
+    if (!at) {
+        free(text);
+        return NULL;
+    }
+    at += nlen + 1;
+    while (*at == ' ')
+        at++;
+    size_t vlen = strlen(at);
+    while (vlen && at[vlen - 1] == '\n')
+        vlen--;
+    memmove(text, at, vlen);
+    text[vlen] = '\0';
+    return text;
+}
+
+static size_t s_type_size(rz_conf_type_t t)
+{
+    switch (t) {
+    case RZ_CONF_STRING: return sizeof(char *);
+    case RZ_CONF_SIZE:
+    case RZ_CONF_UINT: return sizeof(uint64_t);
+    case RZ_CONF_ENUM:
+    case RZ_CONF_BOOL: return sizeof(int);
+    case RZ_CONF_MAP: return sizeof(rz_conf_map_t);
+    case RZ_CONF_LIST: return sizeof(rz_conf_list_t);
+    case RZ_CONF_SECTIONS: return sizeof(rz_conf_sections_t);
+    }
+    return 0;
+}
+
+/* Swap one option's value between the running config and the fresh one;
+ * numbers are stored atomically for the threads that read them. */
+static void s_swap_value(const rz_conf_option_t *o, rz_config_t *running,
+                         rz_config_t *fresh)
+{
+    char *r = (char *)running + o->offset, *f = (char *)fresh + o->offset;
+    if (o->type == RZ_CONF_SIZE || o->type == RZ_CONF_UINT) {
+        uint64_t nv, ov = *(uint64_t *)r;
+        memcpy(&nv, f, sizeof nv);
+        __atomic_store_n((uint64_t *)r, nv, __ATOMIC_RELAXED);
+        memcpy(f, &ov, sizeof ov);
+    } else if (o->type == RZ_CONF_ENUM || o->type == RZ_CONF_BOOL) {
+        int nv, ov = *(int *)r;
+        memcpy(&nv, f, sizeof nv);
+        __atomic_store_n((int *)r, nv, __ATOMIC_RELAXED);
+        memcpy(f, &ov, sizeof ov);
+    } else {
+        unsigned char tmp[64];
+        size_t n = s_type_size(o->type);
+        _Static_assert(sizeof(rz_conf_sections_t) <= 64 &&
+                           sizeof(rz_conf_map_t) <= 64 &&
+                           sizeof(rz_conf_list_t) <= 64,
+                       "s_swap_value's buffer");
+        memcpy(tmp, r, n);
+        memcpy(r, f, n);
+        memcpy(f, tmp, n);
+    }
+}
+
+static int s_diff_add(char ***lines, size_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int s_diff_add(char ***lines, size_t *n, const char *fmt, ...)
+{
+    char **grown = realloc(*lines, (*n + 1) * sizeof *grown);
+    if (!grown)
+        return RZ_ENOMEM;
+    *lines = grown;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vasprintf(&grown[*n], fmt, ap);
+    va_end(ap);
+    if (rc < 0)
+        return RZ_ENOMEM;
+    (*n)++;
+    return 0;
+}
+
+/* Values longer than this are cut in the lines (a principals path, a
+ * retention rule list): the file says the rest. */
+#define S_VALUE_SHOWN 160
+
+int rz_config_reload(rz_config_t *running, rz_config_t *fresh,
+                     rz_config_diff_t *diff, char *err, size_t err_len)
+{
+    memset(diff, 0, sizeof *diff);
+    /* what will run: the restart-only values that stay, with the new live
+     * ones (borrowed, for the check only) */
+    rz_config_t merged = *running;
+    for (const rz_conf_option_t *o = s_options; o->name; o++)
+        if (rz_config_is_live(o->name))
+            memcpy((char *)&merged + o->offset,
+                   (const char *)fresh + o->offset, s_type_size(o->type));
+    char why[512];
+    if (rz_config_check(&merged, why, sizeof why) < 0) {
+        s_err(err, err_len,
+              "%s (with the values that need a restart kept as they run)",
+              why);
+        return RZ_ECONFIG;
+    }
+    /* every line first, so that running changes only when all are made */
+    int rc = 0;
+    unsigned char *swap = calloc(sizeof s_options / sizeof s_options[0], 1);
+    if (!swap)
+        return RZ_ENOMEM;
+    size_t i = 0;
+    for (const rz_conf_option_t *o = s_options; o->name && !rc; o++, i++) {
+        char *was = s_value_text(o, running), *now = s_value_text(o, fresh);
+        if (!was || !now)
+            rc = RZ_ENOMEM;
+        else if (strcmp(was, now) != 0 && rz_config_is_live(o->name)) {
+            rc = s_diff_add(&diff->changed, &diff->n_changed,
+                            "%s: %.*s -> %.*s", o->name, S_VALUE_SHOWN, was,
+                            S_VALUE_SHOWN, now);
+            swap[i] = 1;
+        } else if (strcmp(was, now) != 0) {
+            rc = s_diff_add(&diff->restart, &diff->n_restart,
+                            "%s: needs a restart (running %.*s, file says "
+                            "%.*s)",
+                            o->name, S_VALUE_SHOWN, was, S_VALUE_SHOWN, now);
+        }
+        free(was);
+        free(now);
+    }
+    if (rc < 0) {
+        free(swap);
+        rz_config_diff_close(diff);
+        s_err(err, err_len, "out of memory");
+        return rc;
+    }
+    i = 0;
+    for (const rz_conf_option_t *o = s_options; o->name; o++, i++)
+        if (swap[i])
+            s_swap_value(o, running, fresh);
+    free(swap);
+    return 0;
+}
+
+void rz_config_diff_close(rz_config_diff_t *diff)
+{
+    for (size_t i = 0; i < diff->n_changed; i++)
+        free(diff->changed[i]);
+    for (size_t i = 0; i < diff->n_restart; i++)
+        free(diff->restart[i]);
+    free(diff->changed);
+    free(diff->restart);
+    memset(diff, 0, sizeof *diff);
 }
 
 /* ===========================================================================

@@ -33,6 +33,8 @@ typedef struct rz_config {
     uint64_t replay_chunk;  /* events per REPLAY reply (default 1000) */
     uint64_t stream_hwm;    /* XPUB high-water mark, messages (default 100000) */
     char *log_level;        /* "error" | "warn" | "info" | "debug" */
+    int log_format;         /* enum rzc_log_format: "auto" | "stamped" |
+                               "journal" */
 
     /* security (docs/SECURITY.md) */
     int security;           /* enum rz_security */
@@ -102,5 +104,52 @@ void rz_config_usage(FILE *out);
 
 /* Parse a size with an optional K/M/G/T suffix. Returns 0 or RZ_EINVAL. */
 int rz_config_parse_size(const char *text, uint64_t *out);
+
+/* ===========================================================================
+ * The command line and live reload
+ */
+
+/* Build the configuration from a command line as ratuszd's start-up and
+ * every reload do: the -c/--config files first, then every --OPTION VALUE
+ * or --OPTION=VALUE over them, so that flags keep overriding the file.
+ * -h/--help, -V/--version and --print-config are skipped (main handles
+ * them). Returns 0 or RZ_ECONFIG with err naming the file and line, the
+ * flag, or the argument that is not an option. */
+int rz_config_from_args(rz_config_t *cfg, int argc, char *const *argv,
+                        char *err, size_t err_len);
+
+/* 1 when the option takes effect on a reload, 0 when it needs a restart
+ * (and for names that are not options). */
+int rz_config_is_live(const char *name);
+
+/* What a reload found: each line names one option. */
+typedef struct rz_config_diff {
+    size_t n_changed, n_restart;
+    char **changed; /* "max_message: 4M -> 1M" (applied) */
+    char **restart; /* "listen: needs a restart (running X, file says Y)" */
+} rz_config_diff_t;
+
+/* Reload: fresh is a whole new configuration that passed rz_config_check.
+ * Checks that the running restart-only values with fresh's live ones pass
+ * too (else RZ_ECONFIG with err, nothing changes); then moves every live
+ * value that differs into running and names it in diff->changed, and
+ * names every restart-only value that differs in diff->restart, which
+ * keeps its running value. Numbers are stored with atomic stores: another
+ * thread reads them with rz_config_u64(); strings and other values are
+ * swapped whole and must only be read by the front thread (which calls
+ * this). fresh then holds the old values: close it after. Returns 0,
+ * RZ_ECONFIG or RZ_ENOMEM (nothing changed). */
+int rz_config_reload(rz_config_t *running, rz_config_t *fresh,
+                     rz_config_diff_t *diff, char *err, size_t err_len);
+
+/* Free the lines. Safe twice. */
+void rz_config_diff_close(rz_config_diff_t *diff);
+
+/* Read a live number from a thread other than the front thread (the one
+ * that reloads): never torn by a reload. */
+static inline uint64_t rz_config_u64(const uint64_t *field)
+{
+    return __atomic_load_n(field, __ATOMIC_RELAXED);
+}
 
 #endif

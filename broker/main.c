@@ -33,17 +33,14 @@ static void s_usage(FILE *out)
     rz_config_usage(out);
 }
 
-/* Retention (retention.h): a thread of its own when any rule is set. */
+/* Retention (retention.h): a thread of its own, idle while no rule is set,
+ * so that a reload can hand it rules at any time. */
 static int s_retention_start(rz_broker_t *b, char *err, size_t err_len)
 {
     rz_retention_rules_t rules;
     int rc = rz_retention_rules_parse(&rules, b->cfg, err, err_len);
     if (rc < 0)
         return rc;
-    if (!rules.n) {
-        rz_retention_rules_free(&rules);
-        return 0;
-    }
     size_t n = rules.n;
     if ((rc = rz_retention_new(&b->retention, b->store, &rules)) < 0 ||
         (rc = rz_retention_start(b->retention)) < 0) {
@@ -51,8 +48,9 @@ static int s_retention_start(rz_broker_t *b, char *err, size_t err_len)
         snprintf(err, err_len, "cannot start retention: %s", rz_strerror(rc));
         return rc;
     }
-    rz_info("retention: %zu rules, a pass every %s", n,
-            b->cfg->retention_interval);
+    if (n)
+        rz_info("retention: %zu rules, a pass every %s", n,
+                b->cfg->retention_interval);
     return 0;
 }
 
@@ -204,20 +202,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "ratuszd: out of memory\n");
         return 1;
     }
-    /* -c first, so flags given anywhere override the file. */
-    for (int i = 1; i < argc; i++) {
-        const char *path = NULL;
-        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) &&
-            i + 1 < argc)
-            path = argv[i + 1];
-        else if (!strncmp(argv[i], "--config=", 9))
-            path = argv[i] + 9;
-        if (path && rz_config_load_file(&cfg, path, err, sizeof err) < 0) {
-            fprintf(stderr, "ratuszd: %s\n", err);
-            rc = 2; /* a configuration error, like a bad flag */
-            goto out;
-        }
-    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -230,38 +214,18 @@ int main(int argc, char **argv)
             goto out;
         } else if (!strcmp(a, "--print-config")) {
             print_config = 1;
-        } else if (!strcmp(a, "-c") || !strcmp(a, "--config")) {
+        } else if (!strncmp(a, "--", 2) && !strchr(a, '=')) {
+            i++; /* its value */
+        } else if (!strcmp(a, "-c")) {
             i++;
-        } else if (!strncmp(a, "--config=", 9)) {
-            continue;
-        } else if (!strncmp(a, "--", 2)) {
-            char name[64];
-            const char *eq = strchr(a, '=');
-            const char *val;
-            if (eq) {
-                snprintf(name, sizeof name, "%.*s", (int)(eq - a - 2), a + 2);
-                val = eq + 1;
-            } else {
-                snprintf(name, sizeof name, "%s", a + 2);
-                if (i + 1 >= argc) {
-                    fprintf(stderr, "ratuszd: option --%s needs a value\n",
-                            name);
-                    rc = 2;
-                    goto out;
-                }
-                val = argv[++i];
-            }
-            if (rz_config_set(&cfg, name, val, err, sizeof err) < 0) {
-                fprintf(stderr, "ratuszd: %s\n", err);
-                rc = 2;
-                goto out;
-            }
-        } else {
-            fprintf(stderr, "ratuszd: unexpected argument '%s' (see --help)\n",
-                    a);
-            rc = 2;
-            goto out;
         }
+    }
+    /* the same on every reload (server.c), so flags keep overriding the
+     * file */
+    if (rz_config_from_args(&cfg, argc, argv, err, sizeof err) < 0) {
+        fprintf(stderr, "ratuszd: %s\n", err);
+        rc = 2; /* a configuration error, like a bad flag */
+        goto out;
     }
     if (rz_config_check(&cfg, err, sizeof err) < 0) {
         fprintf(stderr, "ratuszd: %s\n", err);
@@ -274,6 +238,7 @@ int main(int argc, char **argv)
         goto out;
     }
     rz_log_set_level(cfg.log_level);
+    rzc_log_set_format(cfg.log_format);
     /* Big requests (up to max_message) are malloc'd and freed as they pass:
      * glibc would otherwise raise its mmap threshold after the first ones
      * and keep their memory in the heap, so RSS never came down after a
@@ -298,7 +263,19 @@ int main(int argc, char **argv)
 
     rz_broker_t b = {0};
     b.cfg = &cfg;
+    b.argc = argc;
+    b.argv = argv;
     b.started_us = rz_now_us();
+    /* Test only (tests/integration/test_reload.c): while the file it names
+     * exists, the writer sleeps as if hung in fdatasync, so that the
+     * watchdog's pings stop. Read once, here; never set it in production. */
+    const char *stall = getenv("RATUSZ_TEST_STALL_WRITER");
+    if (stall && *stall) {
+        b.test_stall_writer = stall;
+        rz_warn("RATUSZ_TEST_STALL_WRITER is set (%s): a test hook that "
+                "stalls the writer; never set it in production",
+                stall);
+    }
     rz_metrics_t *metrics = NULL;
     rz_store_opts_t so = {cfg.data_dir, cfg.map_size, cfg.map_max, cfg.sync};
     int src = rz_store_open(&b.store, &so);

@@ -680,3 +680,11 @@ uint64_t rz_retention_lost_total(rz_retention_t *r)
     pthread_mutex_unlock(&r->mu);
     return v;
 }
+
+size_t rz_retention_rule_count(rz_retention_t *r)
+{
+    pthread_mutex_lock(&r->mu);
+    size_t n = r->rules.n;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}

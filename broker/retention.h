@@ -117,6 +117,9 @@ void rz_retention_destroy(rz_retention_t **r);
  * *n entries, in rule order. Returns 0 or RZ_ENOMEM. */
 int rz_retention_stats(rz_retention_t *r, rz_retention_stat_t **out, size_t *n);
 
+/* The number of rules in force. */
+size_t rz_retention_rule_count(rz_retention_t *r);
+
 /* Events removed in total, and events groups lost, since start. */
 uint64_t rz_retention_lost_total(rz_retention_t *r);
 

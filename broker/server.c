@@ -25,6 +25,7 @@
 #include "ratusz/wire.h"
 #include "broker.h"
 #include "log.h"
+#include "notify.h"
 #include "watch.h"
 
 #define S_MAX_FRAMES 8
@@ -61,6 +62,8 @@ typedef struct s_front {
     size_t n_deferred;
     struct rz_backup *backup; /* BACKUP: the copy running, and who asked */
     struct s_req *backup_q;
+    rz_notify_t notify; /* systemd */
+    int64_t front_max;  /* ZMQ_MAXMSGSIZE of the front, set at its bind */
 } s_front_t;
 
 /* A request being handled: its frames, borrowed from the receive. */
@@ -1235,7 +1238,7 @@ int rz_broker_stats(rz_broker_t *b, Ratusz__V1__Stats *s)
         ratusz__v1__health__init(s->health);
         s_health_fill(b, s->health);
     }
-    s->memory_budget = b->cfg->memory_budget;
+    s->memory_budget = rz_config_u64(&b->cfg->memory_budget);
     s->memory_queued = atomic_load(&b->queued_bytes);
     s->memory_resident = s_rss_anon();
     s->handshakes_refused = atomic_load(&b->handshakes_refused);
@@ -1246,6 +1249,7 @@ int rz_broker_stats(rz_broker_t *b, Ratusz__V1__Stats *s)
         s->store_bytes = info.used_bytes;
         s->map_bytes = info.map_bytes;
     }
+    s->map_max_bytes = b->cfg->map_max; /* restart-only: never changes */
     Ratusz__V1__ConsumerList *l = NULL;
     if (rz_store_consumer_list(b->store, &l) == 0) {
         s->n_consumers = l->n_groups;
@@ -1340,14 +1344,27 @@ static void s_health(s_front_t *f, s_req_t *q)
     s_reply_msg(f, q, "HEALTH", &h.base);
 }
 
-/* Who the connection is; the reply of WHOAMI and RELOAD (cmd). */
-static void s_whoami(s_front_t *f, s_req_t *q, const char *cmd)
+/* Who the connection is; the reply of WHOAMI and RELOAD (cmd, with what
+ * the reload changed and what needs a restart). */
+static void s_whoami_diff(s_front_t *f, s_req_t *q, const char *cmd,
+                          const rz_config_diff_t *diff)
 {
     Ratusz__V1__Whoami w;
     rz_access_whoami(q->principal, &w);
     w.security = f->b->curve;
     w.address = q->address;
+    if (diff) {
+        w.n_changed = diff->n_changed;
+        w.changed = diff->changed;
+        w.n_restart = diff->n_restart;
+        w.restart = diff->restart;
+    }
     s_reply_msg(f, q, cmd, &w.base);
+}
+
+static void s_whoami(s_front_t *f, s_req_t *q, const char *cmd)
+{
+    s_whoami_diff(f, q, cmd, NULL);
 }
 
 static void s_audit_cmd(s_front_t *f, s_req_t *q, rz_arena_t *a)
@@ -1939,6 +1956,23 @@ void rz_server_stop(void)
     errno = saved;
 }
 
+/* Memory held per connection inside ZeroMQ is at most (RCVHWM + 1)
+ * messages of ZMQ_MAXMSGSIZE: a message up to twice max_message plus 64
+ * KiB is read and answered (RZ_ETOOBIG past max_message); a longer one
+ * drops the connection. RCVHWM gives each connection at most an eighth of
+ * the budget; the rest waits in TCP. Set once, before the bind: ZeroMQ's
+ * I/O threads use them from then on, and changing them on a bound socket
+ * races with those threads (a reload keeps them; see s_reload). */
+static void s_front_limits(s_front_t *f, void *s)
+{
+    int64_t max = (int64_t)f->b->cfg->max_message * 2 + 65536;
+    f->front_max = max;
+    uint64_t per = f->b->cfg->memory_budget / 8 / (uint64_t)max;
+    int hwm = per < 4 ? 4 : per > 1000 ? 1000 : (int)per;
+    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
+    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+}
+
 static void *s_socket(s_front_t *f, int type, const char *endpoint,
                       const char *what)
 {
@@ -1948,17 +1982,8 @@ static void *s_socket(s_front_t *f, int type, const char *endpoint,
     int linger = 2000, on = 1, hwm;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     if (type == ZMQ_ROUTER) {
-        /* Memory held per connection inside ZeroMQ is at most (RCVHWM + 1)
-         * messages of ZMQ_MAXMSGSIZE: a message up to twice max_message
-         * plus 64 KiB is read and answered (RZ_ETOOBIG past max_message);
-         * a longer one drops the connection. RCVHWM gives each connection
-         * at most an eighth of the budget; the rest waits in TCP. */
-        int64_t max = (int64_t)f->b->cfg->max_message * 2 + 65536;
-        uint64_t per = f->b->cfg->memory_budget / 8 / (uint64_t)max;
-        hwm = per < 4 ? 4 : per > 1000 ? 1000 : (int)per;
         zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &on, sizeof on);
-        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max, sizeof max);
-        zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof hwm);
+        s_front_limits(f, s);
         /* replies a client does not read are dropped past this (counted) */
         hwm = 1000;
         zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof hwm);
@@ -2016,13 +2041,46 @@ static int s_full(const s_front_t *f)
            f->n_deferred >= S_DEFER_MAX;
 }
 
-/* SIGHUP: read the principals file again. A file that does not pass every
- * check changes nothing. The streams are bound anew, so that every
- * subscriber shakes hands again under the new grants (a revoked key is cut
- * off; the others reconnect and backfill what they missed). */
-static int s_reload(s_front_t *f, s_req_t *by, char *err, size_t err_len)
+/* SIGHUP and RELOAD: build the configuration again from the same command
+ * line (the file, then the flags over it), check it whole and parse the
+ * principals file it names. If anything fails nothing changes. Else the
+ * live values are put in force (config.c names them), and those that need
+ * a restart and differ are named and keep their running values. With
+ * CURVE the grants are put in force and the streams bound anew, so that
+ * every subscriber shakes hands again under them (a revoked key is cut
+ * off; the others reconnect and backfill what they missed); watches were
+ * granted under the old grants and each watches again. diff gets the
+ * lines (close it after). */
+/* Retention's settings are live: parse them again from the running
+ * configuration (rz_config_check has accepted them) and hand them to its
+ * thread. */
+static void s_reload_retention(rz_broker_t *b, const rz_config_diff_t *diff,
+                               const char *cmd)
+{
+    int changed = 0;
+    for (size_t i = 0; i < diff->n_changed; i++)
+        changed |= strncmp(diff->changed[i], "retention", 9) == 0 ||
+                    strncmp(diff->changed[i], "dedup_window", 12) == 0;
+    if (!changed || !b->retention)
+        return;
+    char err[512];
+    rz_retention_rules_t rules;
+    int rc = rz_retention_rules_parse(&rules, b->cfg, err, sizeof err);
+    if (rc == 0 && (rc = rz_retention_set_rules(b->retention, &rules)) < 0)
+        snprintf(err, sizeof err, "%s", rz_strerror(rc));
+    if (rc < 0)
+        rz_error("%s: retention keeps its rules: %s", cmd, err);
+    else
+        rz_info("%s: retention: %zu rules from now on", cmd,
+                rz_retention_rule_count(b->retention));
+    rz_retention_rules_free(&rules);
+}
+
+static int s_reload(s_front_t *f, s_req_t *by, rz_config_diff_t *diff,
+                    char *err, size_t err_len)
 {
     rz_broker_t *b = f->b;
+    rz_config_t *cfg = b->cfg;
     s_req_t sig;
     const char *cmd = by ? "RELOAD" : "SIGHUP";
     if (!by) {
@@ -2031,53 +2089,98 @@ static int s_reload(s_front_t *f, s_req_t *by, char *err, size_t err_len)
         snprintf(sig.address, sizeof sig.address, "SIGHUP");
         by = &sig;
     }
-    if (!b->curve) {
-        snprintf(err, err_len,
-                 "no principals file to reload: security is off");
-        rz_info("%s: %s", cmd, err);
-        return RZ_ECONFIG;
+    memset(diff, 0, sizeof *diff);
+    rz_notify_reloading(&f->notify);
+    rz_config_t fresh;
+    rz_access_grants_t *grants = NULL;
+    int principals = 0;
+    int rc = rz_config_init(&fresh);
+    if (rc < 0)
+        snprintf(err, err_len, "out of memory");
+    if (rc == 0)
+        rc = rz_config_from_args(&fresh, b->argc, b->argv, err, err_len);
+    if (rc == 0)
+        rc = rz_config_check(&fresh, err, err_len);
+    if (rc == 0 && b->curve && *fresh.principals) {
+        principals = rz_access_parse(fresh.principals, &grants, err, err_len);
+        rc = principals < 0 ? principals : 0;
     }
-    int rc = rz_access_load(b->cfg->principals, err, err_len);
+    if (rc == 0)
+        rc = rz_config_reload(cfg, &fresh, diff, err, err_len);
+    rz_config_close(&fresh); /* the replaced values */
     if (rc < 0) {
-        rz_error("%s: the principals file was not reloaded, the old "
-                 "grants stay in force: %s",
+        rz_access_grants_destroy(&grants);
+        rz_error("%s: the configuration was not reloaded, everything stays "
+                 "as it runs: %s",
                  cmd, err);
-        s_audit(f, by, "reload-failed", cmd, b->cfg->principals, err, 0,
-                NULL, 0);
+        s_audit(f, by, "reload-failed", cmd, cfg->principals, err, 0, NULL, 0);
+        rz_notify_reloaded(&f->notify);
         return rc;
     }
-    rz_info("%s: %d principals loaded from %s", cmd, rc, b->cfg->principals);
-    s_audit(f, by, "reload", cmd, b->cfg->principals, "ok", 0, NULL, 0);
-    zmq_close(f->stream);
-    f->stream = s_socket(f, ZMQ_XPUB, b->cfg->stream, "stream");
-    if (f->stream_red) {
-        zmq_close(f->stream_red);
-        f->stream_red =
-            s_socket(f, ZMQ_XPUB, b->cfg->stream_redacted, "stream-redacted");
+    rz_log_set_level(cfg->log_level);
+    rzc_log_set_format(cfg->log_format);
+    rz_audit_set_retention(b->audit,
+                           cfg->audit_retention_days * UINT64_C(86400000000));
+    if ((int64_t)cfg->max_message * 2 + 65536 > f->front_max)
+        rz_warn("%s: max_message %llu is over what the front socket was "
+                "bound for: ZeroMQ drops requests over %lld bytes (closing "
+                "the connection) until a restart",
+                cmd, (unsigned long long)cfg->max_message,
+                (long long)f->front_max);
+    f->watches.max = cfg->max_watchers;
+    f->watches.window_max = cfg->watch_window;
+    f->watches.held_max = cfg->memory_budget / 4;
+    s_reload_retention(b, diff, cmd);
+    for (size_t i = 0; i < diff->n_changed; i++)
+        rz_info("%s: %s", cmd, diff->changed[i]);
+    for (size_t i = 0; i < diff->n_restart; i++)
+        rz_warn("%s: %s", cmd, diff->restart[i]);
+    char summary[128];
+    snprintf(summary, sizeof summary,
+             "%zu setting(s) changed, %zu need a restart", diff->n_changed,
+             diff->n_restart);
+    if (b->curve) {
+        rz_access_install(&grants);
+        rz_info("%s: %d principals loaded from %s; %s", cmd, principals,
+                cfg->principals, summary);
+    } else {
+        rz_info("%s: configuration reloaded: %s", cmd, summary);
     }
-    f->subscriptions = 0;
-    /* watches were granted under the old grants: each watches again */
-    rz_watches_close(&f->watches, "reload");
-    rz_watches_init(&f->watches, f->front, b->cfg->max_watchers,
-                    b->cfg->watch_window, b->cfg->memory_budget / 4);
-    if (!f->stream || (*b->cfg->stream_redacted && !f->stream_red)) {
-        rz_error("%s: cannot listen on the streams again: stopping", cmd);
-        atomic_store(&b->stopping, 1);
+    s_audit(f, by, "reload", cmd, cfg->principals, summary, 0, NULL, 0);
+    if (b->curve) {
+        zmq_close(f->stream);
+        f->stream = s_socket(f, ZMQ_XPUB, cfg->stream, "stream");
+        if (f->stream_red) {
+            zmq_close(f->stream_red);
+            f->stream_red =
+                s_socket(f, ZMQ_XPUB, cfg->stream_redacted, "stream-redacted");
+        }
+        f->subscriptions = 0;
+        rz_watches_close(&f->watches, "reload");
+        rz_watches_init(&f->watches, f->front, cfg->max_watchers,
+                        cfg->watch_window, cfg->memory_budget / 4);
+        if (!f->stream || (*cfg->stream_redacted && !f->stream_red)) {
+            rz_error("%s: cannot listen on the streams again: stopping", cmd);
+            atomic_store(&b->stopping, 1);
+        }
     }
+    rz_notify_reloaded(&f->notify);
     return 0;
 }
 
 /* RELOAD: the same as SIGHUP, asked by a principal with the grant. The
- * reply tells the caller who it now is; a bad file is ERR RZ_ECONFIG with
- * FILE:LINE. */
+ * reply tells the caller who it now is, what changed and what needs a
+ * restart; a bad file is ERR RZ_ECONFIG with FILE:LINE. */
 static void s_reload_cmd(s_front_t *f, s_req_t *q)
 {
     char err[512];
-    if (s_reload(f, q, err, sizeof err) < 0) {
+    rz_config_diff_t diff;
+    if (s_reload(f, q, &diff, err, sizeof err) < 0) {
         s_reply_error(f, q, RZ_ECONFIG, "%s", err);
         return;
     }
-    s_whoami(f, q, "RELOAD");
+    s_whoami_diff(f, q, "RELOAD", &diff);
+    rz_config_diff_close(&diff);
 }
 
 int rz_server_run(rz_broker_t *b)
@@ -2121,6 +2224,7 @@ int rz_server_run(rz_broker_t *b)
     rz_watches_init(&f.watches, f.front, b->cfg->max_watchers,
                     b->cfg->watch_window, b->cfg->memory_budget / 4);
     f.fanned = rz_store_head(b->store);
+    rz_notify_init(&f.notify);
     rz_info("ratuszd %s ready: front %s, stream %s%s%s, data %s (sync %s, "
             "%s)",
             RZ_VERSION, b->cfg->listen, b->cfg->stream,
@@ -2128,8 +2232,11 @@ int rz_server_run(rz_broker_t *b)
             f.stream_red ? b->cfg->stream_redacted : "", b->cfg->data_dir,
             b->cfg->sync == RZ_SYNC_FULL ? "full" : "os",
             b->curve ? "CURVE with grants" : "no authentication");
+    /* the store is open, the journal replayed, the sockets bound */
+    rz_notify_ready(&f.notify, b, 0);
 
     int64_t next_tick = rz_now_us() + RZ_STATS_TICK_US;
+    int wait_ms = 1000;
     for (;;) {
         int stopping = atomic_load(&b->stopping);
         if (stopping && f.queued_jobs == 0 && !f.deferred && !f.backup)
@@ -2150,7 +2257,7 @@ int rz_server_run(rz_broker_t *b)
         if (!f.stream_red)
             items[3] = (zmq_pollitem_t){NULL, -1, 0, 0};
         /* kept reads wait for the applier, which does not wake us */
-        int n = zmq_poll(items, take ? 5 : 4, f.deferred ? 1 : 1000);
+        int n = zmq_poll(items, take ? 5 : 4, f.deferred ? 1 : wait_ms);
         if (n < 0 && zmq_errno() != EINTR) {
             rz_error("poll failed: %s", zmq_strerror(zmq_errno()));
             break;
@@ -2165,14 +2272,17 @@ int rz_server_run(rz_broker_t *b)
                         hup = 1;
                     else if (buf[i] != 'b') /* 'b': a backup finished */
                         stop = 1;
-            if (stop && !stopping)
+            if (stop && !stopping) {
                 rz_info("stopping: committing and acking %zu queued events",
                         f.queued_events);
+                rz_notify_stopping(&f.notify, "committing queued events");
+            }
             if (stop)
                 atomic_store(&b->stopping, 1);
             char err[512];
-            if (hup && !stop)
-                s_reload(&f, NULL, err, sizeof err);
+            rz_config_diff_t diff;
+            if (hup && !stop && s_reload(&f, NULL, &diff, err, sizeof err) == 0)
+                rz_config_diff_close(&diff);
         }
         if (items[0].revents & ZMQ_POLLIN)
             s_pipe_in(&f);
@@ -2201,6 +2311,8 @@ int rz_server_run(rz_broker_t *b)
             rz_stats_tick(b->stats, now);
             next_tick = now + RZ_STATS_TICK_US;
         }
+        wait_ms = rz_notify_tick(&f.notify, b,
+                                 (uint64_t)f.subscriptions + f.watches.n);
     }
     rc = 0;
 stop_writer: {

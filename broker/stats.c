@@ -1166,6 +1166,10 @@ char *rz_stats_prometheus(const Ratusz__V1__Stats *s)
              s->store_bytes);
     s_scalar(&b, "ratusz_store_map_bytes", "gauge",
              "Current size of the LMDB map.", s->map_bytes);
+    s_scalar(&b, "ratusz_map_max_bytes", "gauge",
+             "Largest the LMDB map may grow to (map_max); at it publishes "
+             "are refused.",
+             s->map_max_bytes);
 
     if (s->n_consumers) {
         s_family(&b, "ratusz_consumer_lag", "gauge",

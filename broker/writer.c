@@ -12,6 +12,7 @@
  * b->store_full tells the front why publishes fail (1: the map is at
  * map_max, 2: the disk is full or failing) until a commit succeeds again.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "broker.h"
 #include "log.h"
@@ -734,7 +736,7 @@ out:
  * pages come on top. */
 static uint64_t s_journal_share(const rz_broker_t *b)
 {
-    return b->cfg->memory_budget / 16;
+    return rz_config_u64(&b->cfg->memory_budget) / 16;
 }
 
 /* How long the applier lets records gather before it stores them, unless
@@ -751,21 +753,25 @@ static int s_apply_now(s_journal_writer_t *w)
     if (!w->q_head)
         return w->stop;
     return w->stop || w->wants_room || atomic_load(&b->read_waiting) ||
-           w->q_events >= b->cfg->commit_max ||
+           w->q_events >= rz_config_u64(&b->cfg->commit_max) ||
            w->q_bytes >= s_journal_share(b) ||
            s_mono_us() - w->q_head->queued_us >= S_APPLY_DELAY_US;
 }
 
 /* Wait for the queue to change (w->mu held); with records queued, for at
- * most a millisecond, to see a waiting read or their age soon enough. */
+ * most a millisecond, to see a waiting read or their age soon enough;
+ * idle, for at most a second. Each wait is a beat of the watchdog. */
 static void s_apply_wait(s_journal_writer_t *w)
 {
-    if (!w->q_head) {
-        pthread_cond_wait(&w->cv, &w->mu);
-        return;
-    }
+    atomic_fetch_add(&w->b->beat_applier, 1);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (!w->q_head) {
+        /* idle: wake once a second all the same, for the watchdog */
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+        return;
+    }
     ts.tv_nsec += 1000000;
     if (ts.tv_nsec >= 1000000000) {
         ts.tv_sec++;
@@ -787,13 +793,15 @@ static void *s_applier_main(void *arg)
     s_faults_t faults = {0};
     pthread_setname_np(pthread_self(), "rz-applier");
     for (;;) {
+        atomic_fetch_add(&b->beat_applier, 1);
         pthread_mutex_lock(&w->mu);
         while (!s_apply_now(w))
             s_apply_wait(w);
         s_batch_t *first = w->q_head, *last = first;
         size_t events = first ? first->last - first->first + 1 : 0;
         uint64_t bytes = first ? first->len : 0;
-        while (last && last->queued && events < b->cfg->commit_max &&
+        while (last && last->queued &&
+               events < rz_config_u64(&b->cfg->commit_max) &&
                bytes < s_journal_share(b)) {
             last = last->queued;
             events += last->last - last->first + 1;
@@ -897,7 +905,13 @@ static void s_journal_backpressure(s_journal_writer_t *w)
             break;
         w->wants_room = 1;
         pthread_cond_broadcast(&w->cv); /* the applier: no time to wait */
-        pthread_cond_wait(&w->cv, &w->mu);
+        /* waiting for the applier is alive: its own beat tells whether
+         * it is stuck */
+        atomic_fetch_add(&w->b->beat_writer, 1);
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&w->cv, &w->mu, &ts);
     }
     w->wants_room = 0;
     pthread_mutex_unlock(&w->mu);
@@ -965,6 +979,16 @@ static void s_run_group(rz_broker_t *b, void *pipe, s_group_t *g,
     g->n_jobs = 0;
 }
 
+/* Test only (RATUSZ_TEST_STALL_WRITER): while the file exists, sleep
+ * without beating, as a writer stuck in fdatasync would. */
+static void s_test_stall(const char *path)
+{
+    while (access(path, F_OK) == 0) {
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 void *rz_writer_main(void *arg)
 {
     rz_broker_t *b = arg;
@@ -991,14 +1015,20 @@ void *rz_writer_main(void *arg)
         }
         w = &jw;
     }
+    /* idle, the writer still wakes once a second to beat (notify.h) */
+    int beat_ms = 1000;
+    zmq_setsockopt(pipe, ZMQ_RCVTIMEO, &beat_ms, sizeof beat_ms);
     int running = 1;
     while (running) {
         int got;
+        atomic_fetch_add(&b->beat_writer, 1);
+        if (b->test_stall_writer)
+            s_test_stall(b->test_stall_writer);
         if (w)
             s_journal_backpressure(w);
         rz_job_t *job = s_recv_job(pipe, 0, &got);
         if (!got) {
-            if (zmq_errno() == EINTR)
+            if (zmq_errno() == EINTR || zmq_errno() == EAGAIN)
                 continue;
             rz_error("writer: queue failed: %s", zmq_strerror(zmq_errno()));
             break;
@@ -1019,7 +1049,7 @@ void *rz_writer_main(void *arg)
                 events += job->kind == RZ_JOB_PUBLISH ? job->n : 1;
                 bytes += job->held;
             }
-            if (events >= b->cfg->commit_max ||
+            if (events >= rz_config_u64(&b->cfg->commit_max) ||
                 (w && bytes >= s_journal_share(b)))
                 break;
             job = s_recv_job(pipe, ZMQ_DONTWAIT, &got);

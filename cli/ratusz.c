@@ -2215,11 +2215,14 @@ static int s_cmd_whoami(int argc, char **argv)
 static const char s_reload_help[] =
     "Usage: ratusz reload [--json]\n"
     "\n"
-    "Have the broker read its principals file again, as SIGHUP does (needs\n"
-    "the 'reload' admin grant). The file is checked as a whole first: one\n"
-    "with an error changes nothing, and the error names FILE:LINE. A\n"
-    "principal removed from it is refused from its next request on.\n"
-    "Prints who this client is under the new grants.\n"
+    "Have the broker read its configuration and principals file again, as\n"
+    "SIGHUP does (needs the 'reload' admin grant). Both are checked as a\n"
+    "whole first: an error changes nothing, and names FILE:LINE. Live\n"
+    "settings (log_level, limits, memory_budget, grants, ...) take effect;\n"
+    "a changed setting that needs a restart (listen, data_dir, map_max,\n"
+    "...) is named and keeps its running value. A principal removed from\n"
+    "the grants is refused from its next request on. Prints what changed,\n"
+    "what needs a restart, and who this client is now.\n"
     "\n"
     "  --json              the Whoami message as one JSON line\n";
 
@@ -2247,7 +2250,13 @@ static int s_cmd_reload(int argc, char **argv)
             puts(text);
         free(text);
     } else {
-        printf("principals reloaded; this client is '%s'\n", w->principal);
+        printf("configuration reloaded; this client is '%s'\n", w->principal);
+        for (size_t i = 0; i < w->n_changed; i++)
+            printf("  changed: %s\n", w->changed[i]);
+        for (size_t i = 0; i < w->n_restart; i++)
+            printf("  not applied: %s\n", w->restart[i]);
+        if (w->n_changed == 0 && w->n_restart == 0)
+            printf("  no setting changed\n");
     }
     ratusz__v1__whoami__free_unpacked(w, NULL);
     return S_EXIT_OK;
@@ -3130,7 +3139,8 @@ static const s_cmd_t s_cmds[] = {
     {"commit", s_cmd_commit, "move a consumer group's position"},
     {"keygen", s_cmd_keygen, "make a CURVE key pair (NAME.key, NAME.pub)"},
     {"whoami", s_cmd_whoami, "show this client's principal and grants"},
-    {"reload", s_cmd_reload, "have the broker read its principals file again"},
+    {"reload", s_cmd_reload,
+     "have the broker read its configuration and grants again"},
     {"audit", s_cmd_audit, "print the audit log; 'audit verify' checks it"},
     {"verify", s_cmd_verify, "check the event log's hash chain"},
     {"backup", s_cmd_backup, "have the broker copy its store into DIR"},

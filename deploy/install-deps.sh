@@ -31,6 +31,7 @@ BUILD_PKGS=(
     librdkafka-dev      # ratusz-kafka: the Kafka bridge (and its mock cluster)
     libyaml-dev         # ratuszd.yaml
     libmicrohttpd-dev   # Prometheus /metrics endpoint
+    libsystemd-dev      # ratuszd: sd_notify (Type=notify, watchdog, STATUS)
     libjansson-dev      # CloudEvents JSON out (and the JSON of the adapters)
     libyajl-dev         # CloudEvents JSON in: the reader's parser (lib/jdoc.c)
     libcmocka-dev       # unit and integration tests

@@ -345,10 +345,11 @@ int rz_consumers(rz_client_t *c, Ratusz__V1__ConsumerList **out);
  * Also what rz_client_principal returns from then on. */
 int rz_whoami(rz_client_t *c, Ratusz__V1__Whoami **out);
 
-/* RELOAD: have the broker read its principals file again (grant
- * "reload"); on success *out is this connection's Whoami under the new
- * grants. A file with an error is RZ_ECONFIG (rz_client_last_error names
- * FILE:LINE) and changes nothing. */
+/* RELOAD: have the broker read its configuration and principals file
+ * again (grant "reload"); on success *out is this connection's Whoami
+ * under the new grants, with what changed (out->changed) and what needs a
+ * restart (out->restart). A file with an error is RZ_ECONFIG
+ * (rz_client_last_error names FILE:LINE) and changes nothing. */
 int rz_reload(rz_client_t *c, Ratusz__V1__Whoami **out);
 
 /* AUDIT: one page of the audit log (docs/PROTOCOL.md); req NULL asks for

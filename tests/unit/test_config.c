@@ -522,7 +522,7 @@ static void test_config_print_round_trips(void **state)
         }
         line = nl ? nl + 1 : NULL;
     }
-    assert_int_equal(options, 31); /* 27 + retention's 4 */
+    assert_int_equal(options, 32); /* 27 + retention's 4 + log_format */
 
     /* printing what was loaded gives the same text */
     char *again = s_print(&b);
@@ -553,7 +553,7 @@ static void test_config_usage_lists_every_flag_with_default(void **state)
     int lines = 0;
     for (char *p = text; *p; p++)
         lines += *p == '\n';
-    assert_int_equal(lines, 30); /* 27 + retention's 3 (a mapping is no flag) */
+    assert_int_equal(lines, 31); /* 27 + retention's 3 (a mapping is no flag) + log_format */
     free(text);
 }
 
@@ -640,6 +640,111 @@ static void test_config_load_file_names_the_file(void **state)
     rzt_rmtree(dir);
 }
 
+/* Reload: live values move into the running config, restart-only ones are
+ * named and stay, and the mix is checked before anything moves. */
+static void
+test_config_reload_applies_live_names_restart_checks_mix(void **state)
+{
+    (void)state;
+    char err[512];
+    rz_config_t run, fresh;
+    rz_config_diff_t d;
+    assert_int_equal(s_load(&run, "map_max: 1G\n", err, sizeof err), 0);
+    assert_int_equal(s_load(&fresh,
+                            "map_max: 2G\nmax_message: 64K\n"
+                            "log_level: debug\nlisten: tcp://127.0.0.1:9\n",
+                            err, sizeof err),
+                     0);
+    assert_int_equal(rz_config_reload(&run, &fresh, &d, err, sizeof err), 0);
+    assert_int_equal(d.n_changed, 2);
+    assert_string_equal(d.changed[0], "max_message: 4M -> 64K");
+    assert_string_equal(d.changed[1], "log_level: info -> debug");
+    assert_int_equal(d.n_restart, 2);
+    assert_string_equal(d.restart[0], "listen: needs a restart (running "
+                                      "tcp://127.0.0.1:7600, file says "
+                                      "tcp://127.0.0.1:9)");
+    assert_string_equal(d.restart[1],
+                        "map_max: needs a restart (running 1G, file says 2G)");
+    assert_int_equal(run.max_message, 64 * 1024);
+    assert_string_equal(run.log_level, "debug");
+    assert_int_equal(run.map_max, S_GIB);
+    assert_string_equal(run.listen, "tcp://127.0.0.1:7600");
+    /* fresh holds the replaced values, to be freed */
+    assert_string_equal(fresh.log_level, "info");
+    rz_config_diff_close(&d);
+    rz_config_diff_close(&d); /* safe twice */
+    rz_config_close(&fresh);
+
+    /* fine on its own, not with the running map_max: refused, and
+     * nothing moved */
+    rz_config_close(&run);
+    assert_int_equal(s_load(&run,
+                            "map_size: 1M\nmap_max: 2M\nmax_message: 1M\n", err,
+                            sizeof err),
+                     0);
+    assert_int_equal(s_load(&fresh,
+                            "map_max: 1G\nmax_message: 4M\n"
+                            "memory_budget: 512M\n",
+                            err, sizeof err),
+                     0);
+    assert_int_equal(rz_config_check(&fresh, err, sizeof err), 0);
+    assert_int_equal(rz_config_reload(&run, &fresh, &d, err, sizeof err),
+                     RZ_ECONFIG);
+    assert_non_null(
+        strstr(err, "max_message (4M) is larger than map_max (2M)"));
+    assert_int_equal(d.n_changed + d.n_restart, 0);
+    assert_int_equal(run.max_message, S_MIB);
+    assert_int_equal(run.memory_budget, 256 * S_MIB);
+    rz_config_close(&fresh);
+    rz_config_close(&run);
+
+    assert_true(rz_config_is_live("memory_budget"));
+    assert_true(rz_config_is_live("principals"));
+    assert_false(rz_config_is_live("data_dir"));
+    assert_false(rz_config_is_live("stream_hwm"));
+    assert_false(rz_config_is_live("no_such_option"));
+}
+
+/* The command line as the start and every reload read it: the file first,
+ * wherever -c is, then the flags over it. */
+static void test_config_from_args_flags_override_the_file(void **state)
+{
+    (void)state;
+    char dir[256], path[300], err[512];
+    assert_int_equal(rzt_tmpdir(dir, sizeof dir), 0);
+    snprintf(path, sizeof path, "%s/ratuszd.yaml", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("replay_chunk: 50\nquery_limit: 7\n", f);
+    fclose(f);
+    char *argv[] = {"ratuszd",
+                    "--replay-chunk=9",
+                    "--print-config",
+                    "--query_limit",
+                    "8",
+                    "-c",
+                    path,
+                    NULL};
+    rz_config_t cfg;
+    assert_int_equal(rz_config_init(&cfg), 0);
+    assert_int_equal(rz_config_from_args(&cfg, 7, argv, err, sizeof err), 0);
+    assert_int_equal(cfg.replay_chunk, 9);
+    assert_int_equal(cfg.query_limit, 8);
+    rz_config_close(&cfg);
+
+    char *bad[] = {"ratuszd", "stray", NULL};
+    assert_int_equal(rz_config_init(&cfg), 0);
+    assert_int_equal(rz_config_from_args(&cfg, 2, bad, err, sizeof err),
+                     RZ_ECONFIG);
+    assert_string_equal(err, "unexpected argument 'stray' (see --help)");
+    char *novalue[] = {"ratuszd", "--max-batch", NULL};
+    assert_int_equal(rz_config_from_args(&cfg, 2, novalue, err, sizeof err),
+                     RZ_ECONFIG);
+    assert_string_equal(err, "option --max-batch needs a value");
+    rz_config_close(&cfg);
+    rzt_rmtree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -662,6 +767,9 @@ int main(void)
         cmocka_unit_test(test_config_usage_lists_every_flag_with_default),
         cmocka_unit_test(test_config_refuses_open_endpoints_without_curve),
         cmocka_unit_test(test_config_load_file_names_the_file),
+        cmocka_unit_test(
+            test_config_reload_applies_live_names_restart_checks_mix),
+        cmocka_unit_test(test_config_from_args_flags_override_the_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

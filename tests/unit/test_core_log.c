@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -114,6 +115,71 @@ static void test_long_message_is_cut_to_one_line(void **state)
     assert_string_equal(nl + 1, "p: next\n");
 }
 
+/* JOURNAL_STREAM set to the device and inode of stderr, as systemd does
+ * when it connects stderr to the journal. */
+static void s_journal_env_for_stderr(void)
+{
+    struct stat st;
+    assert_int_equal(fstat(STDERR_FILENO, &st), 0);
+    char js[64];
+    snprintf(js, sizeof js, "%llu:%llu", (unsigned long long)st.st_dev,
+             (unsigned long long)st.st_ino);
+    setenv("JOURNAL_STREAM", js, 1);
+}
+
+static void s_journal_lines(void)
+{
+    s_journal_env_for_stderr();
+    rzc_log_init("ratuszd", RZC_LOG_STAMPED);
+    rzc_log_set_level(RZC_LOG_DEBUG);
+    rzc_log(RZC_LOG_ERROR, "e %d", 1);
+    rzc_log(RZC_LOG_WARN, "w");
+    rzc_log(RZC_LOG_INFO, "i");
+    rzc_log(RZC_LOG_DEBUG, "d");
+    rzc_log_init("ratusz-adapter", RZC_LOG_PLAIN);
+    rzc_log(RZC_LOG_WARN, "plain");
+    rzc_log_set_level(RZC_LOG_INFO);
+    unsetenv("JOURNAL_STREAM");
+}
+
+static void
+test_journal_stderr_gets_priority_prefixes_and_no_stamp(void **state)
+{
+    (void)state;
+    assert_string_equal(s_capture(s_journal_lines),
+                        "<3>ratuszd error: e 1\n"
+                        "<4>ratuszd warn: w\n"
+                        "<6>ratuszd info: i\n"
+                        "<7>ratuszd debug: d\n"
+                        "<4>ratusz-adapter: plain\n");
+}
+
+/* A JOURNAL_STREAM inherited by a program whose stderr went elsewhere
+ * (a file) must not prefix its lines. */
+static void s_other_stream(void)
+{
+    setenv("JOURNAL_STREAM", "1:2", 1);
+    rzc_log_init("p", RZC_LOG_PLAIN);
+    rzc_log(RZC_LOG_ERROR, "not the journal");
+    setenv("JOURNAL_STREAM", "garbage", 1);
+    rzc_log_set_format(RZC_LOG_FORMAT_AUTO);
+    rzc_log(RZC_LOG_ERROR, "nor this");
+    rzc_log_set_format(RZC_LOG_FORMAT_JOURNAL); /* the option says so */
+    rzc_log(RZC_LOG_ERROR, "forced");
+    rzc_log_set_format(RZC_LOG_FORMAT_OWN);
+    rzc_log(RZC_LOG_ERROR, "own");
+    unsetenv("JOURNAL_STREAM");
+}
+
+static void test_journal_prefix_only_for_that_stream_or_when_asked(void **state)
+{
+    (void)state;
+    assert_string_equal(s_capture(s_other_stream), "p: not the journal\n"
+                                                   "p: nor this\n"
+                                                   "<3>p: forced\n"
+                                                   "p: own\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -121,6 +187,10 @@ int main(void)
         cmocka_unit_test(test_plain_line_is_program_and_message),
         cmocka_unit_test(test_level_filters_and_unknown_name_changes_nothing),
         cmocka_unit_test(test_long_message_is_cut_to_one_line),
+        cmocka_unit_test(
+            test_journal_stderr_gets_priority_prefixes_and_no_stamp),
+        cmocka_unit_test(
+            test_journal_prefix_only_for_that_stream_or_when_asked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,15 @@
  *                    For programs run by hand or by a supervisor that
  *                    stamps lines itself; the level only filters.
  *
+ * When stderr is the journal (systemd sets JOURNAL_STREAM to its device
+ * and inode), or the program asks for it, a line starts with its syslog
+ * priority instead of the timestamp, which journald adds itself:
+ *
+ *   journal          <4>ratuszd warn: MESSAGE     (stamped programs)
+ *                    <3>ratusz-adapter: MESSAGE   (plain programs)
+ *                    <3> error, <4> warn, <6> info, <7> debug, so that
+ *                    `journalctl -p warning` selects by level.
+ *
  * Operators and tests grep these lines: keep the forms as they are.
  * A line is written with one write, so lines from threads never
  * interleave; a message longer than RZC_LOG_LINE bytes is cut.
@@ -23,6 +32,13 @@ enum rzc_log_level { RZC_LOG_ERROR, RZC_LOG_WARN, RZC_LOG_INFO, RZC_LOG_DEBUG };
 
 enum rzc_log_style { RZC_LOG_STAMPED, RZC_LOG_PLAIN };
 
+/* Whether lines carry priority prefixes for the journal. */
+enum rzc_log_format {
+    RZC_LOG_FORMAT_AUTO,   /* when stderr is the journal (the default) */
+    RZC_LOG_FORMAT_OWN,    /* never: the style's own line */
+    RZC_LOG_FORMAT_JOURNAL /* always */
+};
+
 #define RZC_LOG_LINE 2048
 
 /* Name the program and choose the form of its lines. program is borrowed
@@ -31,11 +47,19 @@ enum rzc_log_style { RZC_LOG_STAMPED, RZC_LOG_PLAIN };
  * executable's name. */
 void rzc_log_init(const char *program, int style);
 
+/* Choose the format (enum rzc_log_format); AUTO looks at stderr and
+ * JOURNAL_STREAM now. rzc_log_init chooses AUTO. Safe while other threads
+ * log. */
+void rzc_log_set_format(int format);
+
+/* 1 when lines carry journal priority prefixes. */
+int rzc_log_journal(void);
+
 /* The level for a name ("error", "warn", "info", "debug"), or -1. */
 int rzc_log_level_parse(const char *name);
 
-/* Lines above level are dropped (the default is RZC_LOG_INFO). Set it
- * before other threads log. */
+/* Lines above level are dropped (the default is RZC_LOG_INFO). Safe
+ * while other threads log (a reload changes it). */
 void rzc_log_set_level(int level);
 
 /* 1 when a line at level would be written: for work done only to log. */
