@@ -2140,6 +2140,37 @@ fail:
     return s_fail("topic heads", rc);
 }
 
+int rz_store_topic_last(rz_store_t *s, const char *topic, size_t len,
+                        uint64_t *seq)
+{
+    MDB_cursor *c = NULL;
+    MDB_txn *txn;
+    MDB_val k = {len, (void *)topic}, v;
+    int rc;
+
+    *seq = 0;
+    if (!s || !len || len > s->max_key)
+        return RZ_EINVAL;
+    if ((rc = s_read_begin(s, &txn)))
+        return rc;
+    if ((rc = mdb_cursor_open(txn, s->topics, &c)))
+        goto fail;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET);
+    if (rc == 0)
+        rc = mdb_cursor_get(c, &k, &v, MDB_LAST_DUP);
+    if (rc == 0 && v.mv_size != 8)
+        rc = MDB_CORRUPTED;
+    if (rc == 0)
+        *seq = s_get_be64(v.mv_data);
+    else if (rc == MDB_NOTFOUND)
+        rc = 0;
+fail:
+    if (c)
+        mdb_cursor_close(c);
+    s_read_end(s, txn);
+    return s_fail("topic last", rc);
+}
+
 int rz_store_info(rz_store_t *s, rz_store_info_t *out)
 {
     MDB_envinfo info;

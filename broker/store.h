@@ -297,6 +297,11 @@ int rz_store_consumer_get(rz_store_t *s, const char *group,
  * ratusz__v1__consumer_list__free_unpacked. */
 int rz_store_consumer_list(rz_store_t *s, Ratusz__V1__ConsumerList **out);
 
+/* The last seq of one topic in the store: 0 and *seq (0 when it has no
+ * event), or a code. */
+int rz_store_topic_last(rz_store_t *s, const char *topic, size_t len,
+                        uint64_t *seq);
+
 /* The last seq of every topic, for the fan-out's prev_topic_seq after a
  * restart: calls fn(topic, len, last_seq, user) per topic. */
 int rz_store_topic_heads(rz_store_t *s,

@@ -270,7 +270,13 @@ typedef struct s_node {
     const uint8_t *digest;
 } s_node_t;
 
-/* A topic's last seq, for prev_topic_seq. */
+/* A topic's last seq, for prev_topic_seq. The map holds every topic while
+ * there are at most S_TOPICS_MAX; past that, those whose last seq LMDB has
+ * (seq <= applied) are dropped, and a topic not in the map is looked up in
+ * LMDB: publishers that make up new topics cannot grow the writer's
+ * memory (at most about S_TOPICS_MAX x (48 + RZ_TOPIC_MAX) bytes = 20 MB,
+ * plus the topics of events not applied yet). */
+#define S_TOPICS_MAX 65536
 typedef struct s_topic {
     struct s_topic *next;
     uint64_t hash;
@@ -301,6 +307,7 @@ typedef struct s_journal_writer {
     /* topics */
     s_topic_t **topics;
     size_t topics_mask, n_topics;
+    int topics_partial; /* some were dropped: look up a miss in LMDB */
     /* journaled, not freed yet */
     s_batch_t *head, *tail;
     uint64_t pending_bytes, pending_cost;
@@ -404,14 +411,17 @@ static s_topic_t *s_topic_get(s_journal_writer_t *w, const char *t, size_t len,
         for (s_topic_t *x = w->topics[h & w->topics_mask]; x; x = x->next)
             if (x->hash == h && x->len == len && !memcmp(x->name, t, len))
                 return x;
-    if (!add || s_table_grow((void ***)&w->topics, &w->topics_mask,
-                             w->n_topics + 1) < 0)
+    uint64_t last = 0;
+    if (!add ||
+        s_table_grow((void ***)&w->topics, &w->topics_mask, w->n_topics + 1) <
+            0 ||
+        (w->topics_partial && rz_store_topic_last(w->b->store, t, len, &last)))
         return NULL;
     s_topic_t *x = malloc(sizeof *x + len);
     if (!x)
         return NULL;
     x->hash = h;
-    x->seq = 0;
+    x->seq = last;
     x->len = len;
     memcpy(x->name, t, len);
     x->next = w->topics[h & w->topics_mask];
@@ -426,6 +436,29 @@ static void s_topic_head(const char *topic, size_t len, uint64_t last_seq,
     s_topic_t *x = s_topic_get(user, topic, len, 1);
     if (x)
         x->seq = last_seq;
+}
+
+/* Past S_TOPICS_MAX topics, drop those LMDB knows the last seq of. */
+static void s_topics_trim(s_journal_writer_t *w, uint64_t applied)
+{
+    if (w->n_topics <= S_TOPICS_MAX)
+        return;
+    size_t before = w->n_topics;
+    for (size_t i = 0; i <= w->topics_mask; i++)
+        for (s_topic_t **p = &w->topics[i]; *p;) {
+            s_topic_t *x = *p;
+            if (x->seq > applied) {
+                p = &x->next;
+                continue;
+            }
+            *p = x->next;
+            free(x);
+            w->n_topics--;
+        }
+    w->topics_partial = 1;
+    rz_debug("writer: %zu topics, %zu of them dropped from memory (LMDB has "
+             "their last seq)",
+             before, before - w->n_topics);
 }
 
 /* Free the batches the applier has stored (their seqs <= applied). */
@@ -545,6 +578,7 @@ static void s_journal_publishes(s_journal_writer_t *w, s_group_t *g)
     for (size_t i = 0; i < n; i++)
         cost += s_cost(&g->items[i]);
     s_prune(w, atomic_load(&b->applied));
+    s_topics_trim(w, atomic_load(&b->applied));
     if ((rc = s_room(w, cost)))
         goto out;
     if ((rc = s_reserve((void **)&w->entries, &w->cap_entries, n,
