@@ -1,4 +1,5 @@
-# install.cmake - what `cmake --install` puts in place (README, Install).
+# install.cmake - what `cmake --install` puts in place, and the Debian
+# packages `cpack -G DEB` makes of it (README, Install).
 #
 #   programs      bin/: ratuszd, ratusz, ratusz-adapter, ratusz-kafka,
 #                 ratusz-kafka-mock
@@ -9,7 +10,10 @@
 #   system files  the systemd units, /etc/ratusz/ratuszd.yaml and the
 #                 examples (cmake/install-system.cmake, run at install time)
 #
-# The components (server, lib, dev) are the Debian packages to come.
+# Components, one Debian package each:
+#   server  ratusz         the programs, units, configuration, man pages
+#   lib     libratusz0     the shared library
+#   dev     libratusz-dev  headers, libratusz.so, libratusz.a, ratusz.pc
 
 # The programs' --version (RZ_VERSION, ratusz.h) is what the man pages, the
 # library's file names and the packages say: one number.
@@ -172,3 +176,63 @@ install(CODE "
 install(SCRIPT ${CMAKE_SOURCE_DIR}/cmake/install-system.cmake COMPONENT server)
 install(FILES README.md docs/SECURITY.md docs/PROTOCOL.md
   DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/ratusz COMPONENT server)
+
+# --- cpack -G DEB ----------------------------------------------------------------
+set(CPACK_PACKAGE_NAME ratusz)
+set(CPACK_PACKAGE_VENDOR "Ratusz")
+set(CPACK_PACKAGE_CONTACT
+  "Ratusz maintainers <maintainers@users.noreply.h-seed-25cd6335.example>")
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+set(CPACK_STRIP_FILES ON)
+set(CPACK_DEB_COMPONENT_INSTALL ON)
+set(CPACK_COMPONENTS_ALL server lib dev)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SECTION net)
+set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_DEBIAN_ENUM_COMPONENT_DEPENDS OFF)
+
+set(CPACK_DEBIAN_SERVER_PACKAGE_NAME ratusz)
+set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS "adduser")
+set(CPACK_DEBIAN_SERVER_DESCRIPTION
+  "event bus for municipal IT: broker, command line, adapters, Kafka bridge
+ratuszd stores every event in LMDB and fans events out over ZeroMQ;
+ratusz is its command line, ratusz-adapter moves data between municipal
+systems and the bus, ratusz-kafka bridges it to Kafka. The package creates
+the system user ratusz and /var/lib/ratusz; the units are not started.")
+configure_file(${CMAKE_SOURCE_DIR}/deploy/deb/conffiles
+  ${CMAKE_BINARY_DIR}/deb/conffiles COPYONLY)
+set(CPACK_DEBIAN_SERVER_PACKAGE_CONTROL_EXTRA
+  ${CMAKE_SOURCE_DIR}/deploy/deb/postinst
+  ${CMAKE_SOURCE_DIR}/deploy/deb/prerm
+  ${CMAKE_SOURCE_DIR}/deploy/deb/postrm
+  ${CMAKE_BINARY_DIR}/deb/conffiles)
+set(CPACK_DEBIAN_SERVER_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+
+set(CPACK_DEBIAN_LIB_PACKAGE_NAME libratusz${RZ_SOVERSION})
+set(CPACK_DEBIAN_LIB_PACKAGE_SECTION libs)
+set(CPACK_DEBIAN_LIB_PACKAGE_CONTROL_EXTRA
+  ${CMAKE_SOURCE_DIR}/deploy/deb/libratusz/triggers
+  ${CMAKE_SOURCE_DIR}/deploy/deb/libratusz/postinst
+  ${CMAKE_SOURCE_DIR}/deploy/deb/libratusz/postrm)
+set(CPACK_DEBIAN_LIB_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+# a shlibs file (and the ldconfig trigger) for the package with the library
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
+set(CPACK_DEBIAN_LIB_DESCRIPTION
+  "client library of the Ratusz event bus
+libratusz publishes events to a Ratusz broker, reads them back, follows
+consumer groups and subscribes to the live stream.")
+
+set(CPACK_DEBIAN_DEV_PACKAGE_NAME libratusz-dev)
+set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
+set(CPACK_DEBIAN_DEV_PACKAGE_SHLIBDEPS OFF)
+set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
+  "libratusz${RZ_SOVERSION} (= ${PROJECT_VERSION}), libprotobuf-c-dev, libzmq3-dev, libjansson-dev, pkg-config")
+set(CPACK_DEBIAN_DEV_DESCRIPTION
+  "client library of the Ratusz event bus (development files)
+Headers, the static library and ratusz.pc for building programs on
+libratusz: pkg-config --cflags --libs ratusz.")
+
+include(CPack)
