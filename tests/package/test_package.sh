@@ -13,7 +13,8 @@
 #    developer's machine is not disposable, and root's dpkg database would
 #    then hold a test package).
 # 4. The root's files: programs, units pointing at /usr/bin and running as
-#    ratusz, libratusz.so.0 (readelf: SONAME, exports), man pages (man -l).
+#    ratusz and passing tests/ops/units.py, libratusz.so.0 (readelf: SONAME,
+#    exports), man pages (man -l).
 # 5. hello.c is compiled with `pkg-config --cflags --libs ratusz` from the
 #    root (prefix moved there with --define-variable), against the shared
 #    and, with --static, the static library, and run against the root's own
@@ -42,7 +43,7 @@ skip() {
 }
 step() { echo "--- $*"; }
 
-for tool in cpack dpkg-deb readelf nm pkg-config man gzip; do
+for tool in cpack dpkg-deb readelf nm pkg-config man gzip python3; do
     command -v "$tool" >/dev/null || skip "$tool is missing"
 done
 [[ -d $BUILD/man ]] ||
@@ -170,6 +171,19 @@ for f in principals.example.yaml adapters/ndjson.yaml; do
 done
 [[ ! -e $root/var/lib/ratusz ]] ||
     fail "/var/lib/ratusz is in the package (postinst makes it)"
+
+# The packaged units as tests/ops/units.py checks deploy/'s: they load
+# (systemd-analyze verify) and are hardened as well (exposure score).
+mkdir -p "$work/units/deploy"
+cp "$root"/lib/systemd/system/*.service "$work/units/deploy/"
+rc=0
+python3 "$SRC/tests/ops/units.py" "$work/units" >"$work/units.log" 2>&1 || rc=$?
+if ((rc == 77)); then
+    echo "(units not verified: $(tail -1 "$work/units.log"))"
+elif ((rc != 0)); then
+    cat "$work/units.log" >&2
+    fail "the packaged units do not pass tests/ops/units.py"
+fi
 
 step "libratusz.so: SONAME and exports"
 so=$libdir/libratusz.so.$version
