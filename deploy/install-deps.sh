@@ -37,6 +37,8 @@ BUILD_PKGS=(
     libcmocka-dev       # unit and integration tests
     curl                # demo and tests: scrape /metrics
     procps              # ps, pgrep for scripts
+    help2man            # man pages from each program's --help
+    file                # cpack -G DEB: finds the ELF files for dpkg-shlibdeps
 )
 # Only the test suite needs these (clang and prometheus are ~100 MB each).
 TEST_PKGS=(
@@ -51,6 +53,7 @@ TEST_PKGS=(
     kcat                # tests/bridge: reads the mock Kafka cluster as a
                         #   real Kafka client would
     gdal-bin            # tests/adapters: ogrinfo opens the GIS sink's output
+    man-db              # tests/package: man -l renders each man page
 )
 
 usage() {

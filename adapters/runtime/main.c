@@ -38,17 +38,19 @@
 
 static void s_usage(FILE *out, const rz_conf_option_t *opts)
 {
-    fprintf(out,
-            "usage: ratusz-adapter -c FILE [--OPTION VALUE...] [FILE...]\n"
-            "       ratusz-adapter -c FILE --dry-run FILE...\n"
-            "       ratusz-adapter -c FILE quarantine list|show ID|retry "
-            "ID|retry --all\n"
-            "       ratusz-adapter --list-modules\n"
-            "       printf %%s TOKEN | ratusz-adapter --hash-token\n\n"
-            "Without FILEs it runs: drop folder, tailed files, HTTP and sink "
-            "as configured.\nWith FILEs it imports them, waits until the "
-            "broker has every event and exits.\n\noptions (YAML keys of -c "
-            "FILE; a module's own options go in the section named after it):\n");
+    fprintf(
+        out,
+        "Usage: ratusz-adapter -c FILE [--OPTION VALUE...] [FILE...]\n"
+        "  or:  ratusz-adapter -c FILE --dry-run FILE...\n"
+        "  or:  ratusz-adapter -c FILE quarantine list|show ID|retry "
+        "ID|retry --all\n"
+        "  or:  ratusz-adapter --list-modules\n"
+        "  or:  printf %%s TOKEN | ratusz-adapter --hash-token\n"
+        "  or:  ratusz-adapter --version\n\n"
+        "Without FILEs it runs: drop folder, tailed files, HTTP and sink "
+        "as configured.\nWith FILEs it imports them, waits until the "
+        "broker has every event and exits.\n\noptions (YAML keys of -c "
+        "FILE; a module's own options go in the section named after it):\n");
     rz_conf_usage(opts, out);
 }
 

@@ -27,7 +27,7 @@ static void s_usage(FILE *out)
 {
     fprintf(
         out,
-        "usage: ratusz-kafka [-c FILE] [--OPTION VALUE ...] [COMMAND]\n"
+        "Usage: ratusz-kafka [-c FILE] [--OPTION VALUE ...] [COMMAND]\n"
         "\n"
         "Carries events between a Ratusz broker and Kafka: mode 'out'\n"
         "produces the broker's log to Kafka topics, mode 'in' publishes\n"
@@ -43,7 +43,8 @@ static void s_usage(FILE *out)
         "options (each is also a YAML key of the -c file):\n"
         "  -c, --config FILE   YAML configuration\n"
         "  --print-config      print the effective configuration\n"
-        "  -h, --help          this text\n");
+        "  -h, --help          this text\n"
+        "  -V, --version       print the version\n");
     rz_conf_usage(rzk_options, out);
 }
 
@@ -65,6 +66,12 @@ static const char *s_config_path(int argc, char **argv)
 int main(int argc, char **argv)
 {
     rzc_log_init("ratusz-kafka", RZC_LOG_STAMPED);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
+            printf("ratusz-kafka %s\n", RZ_VERSION);
+            return 0;
+        }
+    }
     rzk_conf_t c;
     rz_keyopts_t keys;
     char err[1024], name[128];

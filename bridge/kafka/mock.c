@@ -171,8 +171,9 @@ static void s_command(rd_kafka_mock_cluster_t *mc, char *line, char *out,
 
 static void s_usage(FILE *out)
 {
-    fprintf(out, "usage: ratusz-kafka-mock [--brokers N] "
+    fprintf(out, "Usage: ratusz-kafka-mock [--brokers N] "
                  "[--topic NAME:PARTITIONS[:RF]]...\n"
+                 "  or:  ratusz-kafka-mock --version\n"
                  "Runs librdkafka's mock Kafka cluster until SIGTERM; prints "
                  "its bootstrap servers;\nreads fault-injection commands on "
                  "stdin (see the source's header).\n");
@@ -185,6 +186,10 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             s_usage(stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
+            printf("ratusz-kafka-mock %s\n", RZK_MOCK_VERSION);
             return 0;
         }
         if (!strcmp(argv[i], "--brokers") && i + 1 < argc) {

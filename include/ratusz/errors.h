@@ -16,6 +16,12 @@
 extern "C" {
 #endif
 
+/* The library is built with hidden visibility: what this header declares
+ * is its exported API. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define RZ_ERR_BASE (-32000)
 
 /* X(NAME, offset, message) */
@@ -58,6 +64,10 @@ const char *rz_strerror(int code);
 /* The symbolic name ("RZ_ESTOREFULL", "ENOMEM"), or "RZ_E?" if unknown.
  * Static string. */
 const char *rz_err_name(int code);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

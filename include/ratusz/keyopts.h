@@ -26,6 +26,12 @@
 extern "C" {
 #endif
 
+/* The library is built with hidden visibility: what this header declares
+ * is its exported API. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 typedef struct rz_keyopts {
     int curve;           /* 0: plain connections, the fields are empty */
     rz_keypair_t self;   /* this program's key pair (from `key`) */
@@ -48,6 +54,10 @@ void rz_keyopts_apply(const rz_keyopts_t *k, rz_client_opts_t *opts);
 
 /* Wipe the secret key from memory. Safe twice. */
 void rz_keyopts_close(rz_keyopts_t *k);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -24,6 +24,12 @@
 extern "C" {
 #endif
 
+/* The library is built with hidden visibility: what this header declares
+ * is its exported API. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define RZ_KEY_Z85_LEN 40
 #define RZ_KEY_NAME_MAX 100
 
@@ -70,6 +76,10 @@ int rz__key_parse(const char *text, size_t len, const char *where,
 
 /* Internal: 1 when name is a valid key name. */
 int rz__key_name_ok(const char *name);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

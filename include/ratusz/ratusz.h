@@ -34,6 +34,12 @@
 extern "C" {
 #endif
 
+/* The library is built with hidden visibility: what this header declares
+ * is its exported API. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
 #define RZ_VERSION "0.1.0"
 #define RZ_PROTOCOL 1
 
@@ -447,6 +453,10 @@ void rz_sub_destroy(rz_sub_t **s);
  * malloc'd string the caller frees, or NULL and sets errno (EINVAL for a
  * NULL m, ENOMEM). */
 char *rz_message_to_json(const ProtobufCMessage *m);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }
