@@ -46,7 +46,7 @@ set(RZ_SOVERSION ${PROJECT_VERSION_MAJOR})
 set_target_properties(rzpersonal PROPERTIES C_VISIBILITY_PRESET hidden)
 
 add_library(ratusz_shared SHARED ${RZ_LIB_OBJECTS})
-target_link_libraries(ratusz_shared PRIVATE PkgConfig::ZMQ PkgConfig::JANSSON
+target_link_libraries(ratusz_shared PRIVATE PkgConfig::ZMQ PkgConfig::JANSSON PkgConfig::YAJL
   PkgConfig::PROTOBUFC Threads::Threads)
 set_target_properties(ratusz_shared PROPERTIES
   OUTPUT_NAME ratusz
@@ -229,7 +229,7 @@ set(CPACK_DEBIAN_DEV_PACKAGE_NAME libratusz-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_PACKAGE_SHLIBDEPS OFF)
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
-  "libratusz${RZ_SOVERSION} (= ${PROJECT_VERSION}), libprotobuf-c-dev, libzmq3-dev, libjansson-dev, pkg-config")
+  "libratusz${RZ_SOVERSION} (= ${PROJECT_VERSION}), libprotobuf-c-dev, libzmq3-dev, libjansson-dev, libyajl-dev, pkg-config")
 set(CPACK_DEBIAN_DEV_DESCRIPTION
   "client library of the Ratusz event bus (development files)
 Headers, the static library and ratusz.pc for building programs on

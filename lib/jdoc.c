@@ -17,9 +17,9 @@
 #include "ratusz/errors.h"
 
 typedef struct s_parse {
-    rz_jdoc_t *d;
+    rzj_doc_t *d;
     yajl_handle h;
-    uint32_t open[RZ_JDOC_MAX_DEPTH]; /* containers being read */
+    uint32_t open[RZJ_MAX_DEPTH]; /* containers being read */
     unsigned depth;
     size_t top_end; /* where the top-level value ended, when yajl said */
     int rc;         /* set when a callback stops the parse */
@@ -36,7 +36,7 @@ static int s_stop(s_parse_t *p, int rc, const char *why)
 /* Copy bytes into the text buffer, NUL-terminated; *off is where. */
 static int s_text(s_parse_t *p, const void *s, size_t len, uint32_t *off)
 {
-    rz_jdoc_t *d = p->d;
+    rzj_doc_t *d = p->d;
     if (len >= UINT32_MAX - d->text_len)
         return s_stop(p, RZ_ETOOBIG, "document too large");
     if (d->text_len + len + 1 > d->text_cap) {
@@ -57,16 +57,16 @@ static int s_text(s_parse_t *p, const void *s, size_t len, uint32_t *off)
 }
 
 /* Append a node for a value (or, when key is set, an object's key). */
-static rz_jnode_t *s_node(s_parse_t *p, rz_jkind_t kind, int key)
+static rzj_node_t *s_node(s_parse_t *p, rzj_kind_t kind, int key)
 {
-    rz_jdoc_t *d = p->d;
+    rzj_doc_t *d = p->d;
     if (d->n == d->cap) {
         uint32_t cap = d->cap ? d->cap * 2 : 64;
         if (cap <= d->cap) {
             s_stop(p, RZ_ETOOBIG, "document too large");
             return NULL;
         }
-        rz_jnode_t *n = realloc(d->nodes, cap * sizeof *n);
+        rzj_node_t *n = realloc(d->nodes, cap * sizeof *n);
         if (!n) {
             s_stop(p, RZ_ENOMEM, "out of memory");
             return NULL;
@@ -76,14 +76,14 @@ static rz_jnode_t *s_node(s_parse_t *p, rz_jkind_t kind, int key)
     }
     /* an object counts its members by their keys, an array its values */
     if (p->depth) {
-        rz_jnode_t *c = &d->nodes[p->open[p->depth - 1]];
-        if (key || c->kind == RZ_JARR)
+        rzj_node_t *c = &d->nodes[p->open[p->depth - 1]];
+        if (key || c->kind == RZJ_ARR)
             c->len++;
     }
-    rz_jnode_t *n = &d->nodes[d->n];
-    *n = (rz_jnode_t){.kind = kind, .end = d->n + 1};
+    rzj_node_t *n = &d->nodes[d->n];
+    *n = (rzj_node_t){.kind = kind, .end = d->n + 1};
     d->n++;
-    if (p->depth == 0 && kind != RZ_JOBJ && kind != RZ_JARR)
+    if (p->depth == 0 && kind != RZJ_OBJ && kind != RZJ_ARR)
         p->top_end = yajl_get_bytes_consumed(p->h);
     return n;
 }
@@ -96,7 +96,7 @@ static int s_string_node(s_parse_t *p, const unsigned char *s, size_t len,
     /* yajl's own check lets overlong forms and the like through */
     if (!rzc_utf8_valid(s, len))
         return s_stop(p, RZ_EDECODE, "a string that is not UTF-8");
-    rz_jnode_t *n = s_node(p, RZ_JSTR, key);
+    rzj_node_t *n = s_node(p, RZJ_STR, key);
     if (!n)
         return 0;
     uint32_t off;
@@ -109,12 +109,12 @@ static int s_string_node(s_parse_t *p, const unsigned char *s, size_t len,
 
 static int s_on_null(void *ctx)
 {
-    return s_node(ctx, RZ_JNULL, 0) != NULL;
+    return s_node(ctx, RZJ_NULL, 0) != NULL;
 }
 
 static int s_on_bool(void *ctx, int b)
 {
-    return s_node(ctx, b ? RZ_JTRUE : RZ_JFALSE, 0) != NULL;
+    return s_node(ctx, b ? RZJ_TRUE : RZJ_FALSE, 0) != NULL;
 }
 
 static int s_on_number(void *ctx, const char *s, size_t len)
@@ -126,7 +126,7 @@ static int s_on_number(void *ctx, const char *s, size_t len)
     memcpy(buf, s, len);
     buf[len] = '\0';
     int real = strpbrk(buf, ".eE") != NULL;
-    rz_jnode_t *n = s_node(p, real ? RZ_JREAL : RZ_JINT, 0);
+    rzj_node_t *n = s_node(p, real ? RZJ_REAL : RZJ_INT, 0);
     if (!n)
         return 0;
     char *end;
@@ -153,11 +153,11 @@ static int s_on_key(void *ctx, const unsigned char *s, size_t len)
     return s_string_node(ctx, s, len, 1);
 }
 
-static int s_open(s_parse_t *p, rz_jkind_t kind)
+static int s_open(s_parse_t *p, rzj_kind_t kind)
 {
-    if (p->depth == RZ_JDOC_MAX_DEPTH)
+    if (p->depth == RZJ_MAX_DEPTH)
         return s_stop(p, RZ_EDECODE, "nested too deep");
-    rz_jnode_t *n = s_node(p, kind, 0);
+    rzj_node_t *n = s_node(p, kind, 0);
     if (!n)
         return 0;
     p->open[p->depth++] = (uint32_t)(n - p->d->nodes);
@@ -166,12 +166,12 @@ static int s_open(s_parse_t *p, rz_jkind_t kind)
 
 static int s_on_start_map(void *ctx)
 {
-    return s_open(ctx, RZ_JOBJ);
+    return s_open(ctx, RZJ_OBJ);
 }
 
 static int s_on_start_array(void *ctx)
 {
-    return s_open(ctx, RZ_JARR);
+    return s_open(ctx, RZJ_ARR);
 }
 
 typedef struct s_key {
@@ -191,17 +191,17 @@ static int s_key_cmp(const void *a, const void *b)
  * objects events are made of, sorted for large ones. */
 static int s_unique_keys(s_parse_t *p, uint32_t obj)
 {
-    const rz_jdoc_t *d = p->d;
-    rz_jv_t o = {d, obj};
+    const rzj_doc_t *d = p->d;
+    rzj_v_t o = {d, obj};
     uint32_t n = d->nodes[obj].len;
     if (n < 2)
         return 1;
     if (n <= 16) {
-        for (rz_jv_t a = rz_jv_first(o); !rz_jv_absent(a); a = rz_jv_next(o, a))
-            for (rz_jv_t b = rz_jv_next(o, a); !rz_jv_absent(b);
-                 b = rz_jv_next(o, b))
-                if (rz_jv_len(a) == rz_jv_len(b) &&
-                    memcmp(rz_jv_str(a), rz_jv_str(b), rz_jv_len(a)) == 0)
+        for (rzj_v_t a = rzj_v_first(o); !rzj_v_absent(a); a = rzj_v_next(o, a))
+            for (rzj_v_t b = rzj_v_next(o, a); !rzj_v_absent(b);
+                 b = rzj_v_next(o, b))
+                if (rzj_v_len(a) == rzj_v_len(b) &&
+                    memcmp(rzj_v_str(a), rzj_v_str(b), rzj_v_len(a)) == 0)
                     return s_stop(p, RZ_EDECODE, "duplicate object key");
         return 1;
     }
@@ -209,8 +209,8 @@ static int s_unique_keys(s_parse_t *p, uint32_t obj)
     if (!keys)
         return s_stop(p, RZ_ENOMEM, "out of memory");
     uint32_t k = 0;
-    for (rz_jv_t a = rz_jv_first(o); !rz_jv_absent(a); a = rz_jv_next(o, a))
-        keys[k++] = (s_key_t){rz_jv_str(a), (uint32_t)rz_jv_len(a)};
+    for (rzj_v_t a = rzj_v_first(o); !rzj_v_absent(a); a = rzj_v_next(o, a))
+        keys[k++] = (s_key_t){rzj_v_str(a), (uint32_t)rzj_v_len(a)};
     qsort(keys, k, sizeof *keys, s_key_cmp);
     int ok = 1;
     for (uint32_t i = 1; i < k && ok; i++)
@@ -226,7 +226,7 @@ static int s_close(s_parse_t *p)
     p->d->nodes[c].end = p->d->n;
     if (p->depth == 0)
         p->top_end = yajl_get_bytes_consumed(p->h);
-    return p->d->nodes[c].kind == RZ_JOBJ ? s_unique_keys(p, c) : 1;
+    return p->d->nodes[c].kind == RZJ_OBJ ? s_unique_keys(p, c) : 1;
 }
 
 static int s_on_end(void *ctx)
@@ -301,7 +301,7 @@ static size_t s_space(const char *text, size_t i, size_t len)
     return i;
 }
 
-int rz_jdoc_parse(rz_jdoc_t *d, const char *text, size_t len, char *err,
+int rzj_doc_parse(rzj_doc_t *d, const char *text, size_t len, char *err,
                   size_t err_len)
 {
     s_parse_t p = {.d = d};
@@ -370,31 +370,31 @@ int rz_jdoc_parse(rz_jdoc_t *d, const char *text, size_t len, char *err,
     return rc;
 }
 
-void rz_jdoc_free(rz_jdoc_t *d)
+void rzj_doc_free(rzj_doc_t *d)
 {
     if (!d)
         return;
     free(d->nodes);
     free(d->text);
-    *d = (rz_jdoc_t){0};
+    *d = (rzj_doc_t){0};
 }
 
-rz_jv_t rz_jv_get(rz_jv_t o, const char *key)
+rzj_v_t rzj_v_get(rzj_v_t o, const char *key)
 {
-    if (!rz_jv_is(o, RZ_JOBJ))
-        return (rz_jv_t){0};
+    if (!rzj_v_is(o, RZJ_OBJ))
+        return (rzj_v_t){0};
     size_t kl = strlen(key);
-    for (rz_jv_t k = rz_jv_first(o); !rz_jv_absent(k); k = rz_jv_next(o, k))
-        if (rz_jv_len(k) == kl && memcmp(rz_jv_str(k), key, kl) == 0)
-            return rz_jv_value(k);
-    return (rz_jv_t){0};
+    for (rzj_v_t k = rzj_v_first(o); !rzj_v_absent(k); k = rzj_v_next(o, k))
+        if (rzj_v_len(k) == kl && memcmp(rzj_v_str(k), key, kl) == 0)
+            return rzj_v_value(k);
+    return (rzj_v_t){0};
 }
 
-const char *rz_jv_kind_name(rz_jv_t v)
+const char *rzj_v_kind_name(rzj_v_t v)
 {
     static const char *const names[] = {
-        [RZ_JNULL] = "null",   [RZ_JFALSE] = "boolean", [RZ_JTRUE] = "boolean",
-        [RZ_JINT] = "integer", [RZ_JREAL] = "number",   [RZ_JSTR] = "string",
-        [RZ_JOBJ] = "object",  [RZ_JARR] = "array"};
-    return rz_jv_absent(v) ? "nothing" : names[rz_jv_kind(v)];
+        [RZJ_NULL] = "null",   [RZJ_FALSE] = "boolean", [RZJ_TRUE] = "boolean",
+        [RZJ_INT] = "integer", [RZJ_REAL] = "number",   [RZJ_STR] = "string",
+        [RZJ_OBJ] = "object",  [RZJ_ARR] = "array"};
+    return rzj_v_absent(v) ? "nothing" : names[rzj_v_kind(v)];
 }

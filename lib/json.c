@@ -588,26 +588,26 @@ char *rz_message_to_json(const ProtobufCMessage *m)
  * allocated, so a failure anywhere leaves a message that frees cleanly.
  */
 
-static int s_msg_from_json(const ProtobufCMessageDescriptor *d, rz_jv_t j,
+static int s_msg_from_json(const ProtobufCMessageDescriptor *d, rzj_v_t j,
                            ProtobufCMessage **out, s_ctx_t *cx);
 
 /* An integer in [min, max] from a JSON integer, an integral number or a
  * decimal string (the proto3 mapping writes 64-bit values as strings). */
-static int s_get_int(rz_jv_t v, int64_t min, int64_t max, int64_t *out,
+static int s_get_int(rzj_v_t v, int64_t min, int64_t max, int64_t *out,
                      s_ctx_t *cx)
 {
     int64_t i;
-    if (rz_jv_is(v, RZ_JINT)) {
-        i = rz_jnode(v)->num.i;
-    } else if (rz_jv_is(v, RZ_JREAL)) {
-        double d = rz_jnode(v)->num.r;
+    if (rzj_v_is(v, RZJ_INT)) {
+        i = rzj_node(v)->num.i;
+    } else if (rzj_v_is(v, RZJ_REAL)) {
+        double d = rzj_node(v)->num.r;
         /* 2^63 is exactly representable: anything below it fits */
         if (d != floor(d) || d < -9223372036854775808.0 ||
             d >= 9223372036854775808.0)
             return s_fail(cx, RZ_EINVALEVENT, "not an integer: %.17g", d);
         i = (int64_t)d;
-    } else if (rz_jv_is(v, RZ_JSTR)) {
-        const char *s = rz_jv_str(v);
+    } else if (rzj_v_is(v, RZJ_STR)) {
+        const char *s = rzj_v_str(v);
         char *end;
         errno = 0;
         long long ll = strtoll(s, &end, 10);
@@ -616,7 +616,7 @@ static int s_get_int(rz_jv_t v, int64_t min, int64_t max, int64_t *out,
         i = ll;
     } else {
         return s_fail(cx, RZ_EINVALEVENT, "expected an integer, got %s",
-                      rz_jv_kind_name(v));
+                      rzj_v_kind_name(v));
     }
     if (i < min || i > max)
         return s_fail(cx, RZ_EINVALEVENT, "%lld out of range",
@@ -625,10 +625,10 @@ static int s_get_int(rz_jv_t v, int64_t min, int64_t max, int64_t *out,
     return 0;
 }
 
-static int s_get_uint64(rz_jv_t v, uint64_t *out, s_ctx_t *cx)
+static int s_get_uint64(rzj_v_t v, uint64_t *out, s_ctx_t *cx)
 {
-    if (rz_jv_is(v, RZ_JSTR)) {
-        const char *s = rz_jv_str(v);
+    if (rzj_v_is(v, RZJ_STR)) {
+        const char *s = rzj_v_str(v);
         char *end;
         errno = 0;
         unsigned long long u = strtoull(s, &end, 10);
@@ -645,14 +645,14 @@ static int s_get_uint64(rz_jv_t v, uint64_t *out, s_ctx_t *cx)
     return rc;
 }
 
-static int s_get_double(rz_jv_t v, double *out, s_ctx_t *cx)
+static int s_get_double(rzj_v_t v, double *out, s_ctx_t *cx)
 {
-    if (rz_jv_is_number(v)) {
-        *out = rz_jv_number(v);
+    if (rzj_v_is_number(v)) {
+        *out = rzj_v_number(v);
         return 0;
     }
-    if (rz_jv_is(v, RZ_JSTR)) {
-        const char *s = rz_jv_str(v);
+    if (rzj_v_is(v, RZJ_STR)) {
+        const char *s = rzj_v_str(v);
         if (strcmp(s, "NaN") == 0) {
             *out = NAN;
             return 0;
@@ -674,7 +674,7 @@ static int s_get_double(rz_jv_t v, double *out, s_ctx_t *cx)
         return s_fail(cx, RZ_EINVALEVENT, "not a number: '%.40s'", s);
     }
     return s_fail(cx, RZ_EINVALEVENT, "expected a number, got %s",
-                  rz_jv_kind_name(v));
+                  rzj_v_kind_name(v));
 }
 
 static char *s_strndup(const char *s, size_t n)
@@ -689,7 +689,7 @@ static char *s_strndup(const char *s, size_t n)
 
 /* Parse one value of field f into p. For strings, bytes and messages the
  * pointer is stored at p only once complete. */
-static int s_value_from_json(const ProtobufCFieldDescriptor *f, rz_jv_t v,
+static int s_value_from_json(const ProtobufCFieldDescriptor *f, rzj_v_t v,
                              void *p, s_ctx_t *cx)
 {
     int64_t i;
@@ -736,47 +736,47 @@ static int s_value_from_json(const ProtobufCFieldDescriptor *f, rz_jv_t v,
         *(double *)p = d;
         return 0;
     case PROTOBUF_C_TYPE_BOOL:
-        if (!rz_jv_is(v, RZ_JTRUE) && !rz_jv_is(v, RZ_JFALSE))
+        if (!rzj_v_is(v, RZJ_TRUE) && !rzj_v_is(v, RZJ_FALSE))
             return s_fail(cx, RZ_EINVALEVENT, "expected a boolean, got %s",
-                          rz_jv_kind_name(v));
-        *(protobuf_c_boolean *)p = rz_jv_is(v, RZ_JTRUE);
+                          rzj_v_kind_name(v));
+        *(protobuf_c_boolean *)p = rzj_v_is(v, RZJ_TRUE);
         return 0;
     case PROTOBUF_C_TYPE_ENUM: {
         const ProtobufCEnumDescriptor *ed = f->descriptor;
-        if (rz_jv_is(v, RZ_JSTR)) {
+        if (rzj_v_is(v, RZJ_STR)) {
             const ProtobufCEnumValue *ev =
-                protobuf_c_enum_descriptor_get_value_by_name(ed, rz_jv_str(v));
+                protobuf_c_enum_descriptor_get_value_by_name(ed, rzj_v_str(v));
             if (!ev)
                 return s_fail(cx, RZ_EINVALEVENT, "unknown %s value '%.60s'",
-                              ed->name, rz_jv_str(v));
+                              ed->name, rzj_v_str(v));
             *(int *)p = ev->value;
             return 0;
         }
-        if (!rz_jv_is(v, RZ_JINT))
+        if (!rzj_v_is(v, RZJ_INT))
             return s_fail(cx, RZ_EINVALEVENT, "expected a %s name, got %s",
-                          ed->name, rz_jv_kind_name(v));
+                          ed->name, rzj_v_kind_name(v));
         if ((rc = s_get_int(v, INT32_MIN, INT32_MAX, &i, cx)))
             return rc;
         *(int *)p = (int)i;
         return 0;
     }
     case PROTOBUF_C_TYPE_STRING: {
-        if (!rz_jv_is(v, RZ_JSTR))
+        if (!rzj_v_is(v, RZJ_STR))
             return s_fail(cx, RZ_EINVALEVENT, "expected a string, got %s",
-                          rz_jv_kind_name(v));
-        char *s = s_strndup(rz_jv_str(v), rz_jv_len(v));
+                          rzj_v_kind_name(v));
+        char *s = s_strndup(rzj_v_str(v), rzj_v_len(v));
         if (!s)
             return RZ_ENOMEM;
         *(char **)p = s;
         return 0;
     }
     case PROTOBUF_C_TYPE_BYTES: {
-        if (!rz_jv_is(v, RZ_JSTR))
+        if (!rzj_v_is(v, RZJ_STR))
             return s_fail(cx, RZ_EINVALEVENT,
                           "expected a base64 string, got %s",
-                          rz_jv_kind_name(v));
+                          rzj_v_kind_name(v));
         ProtobufCBinaryData *b = p;
-        rc = s_b64_decode(rz_jv_str(v), rz_jv_len(v), &b->data, &b->len);
+        rc = s_b64_decode(rzj_v_str(v), rzj_v_len(v), &b->data, &b->len);
         if (rc == RZ_EINVAL)
             return s_fail(cx, RZ_EINVALEVENT, "not base64");
         return rc;
@@ -788,10 +788,10 @@ static int s_value_from_json(const ProtobufCFieldDescriptor *f, rz_jv_t v,
 }
 
 /* A map key from its object key text into the entry's key field. */
-static int s_map_key_from_text(const ProtobufCFieldDescriptor *kf, rz_jv_t k,
+static int s_map_key_from_text(const ProtobufCFieldDescriptor *kf, rzj_v_t k,
                                void *p, s_ctx_t *cx)
 {
-    const char *key = rz_jv_str(k);
+    const char *key = rzj_v_str(k);
     if (kf->type == PROTOBUF_C_TYPE_STRING) {
         char *s = strdup(key);
         if (!s)
@@ -809,15 +809,15 @@ static int s_map_key_from_text(const ProtobufCFieldDescriptor *kf, rz_jv_t k,
     return s_value_from_json(kf, k, p, cx);
 }
 
-static int s_map_from_json(const ProtobufCFieldDescriptor *f, rz_jv_t v,
+static int s_map_from_json(const ProtobufCFieldDescriptor *f, rzj_v_t v,
                            char *base, s_ctx_t *cx)
 {
     const ProtobufCMessageDescriptor *md = f->descriptor;
     const ProtobufCFieldDescriptor *kf = &md->fields[0], *vf = &md->fields[1];
-    if (!rz_jv_is(v, RZ_JOBJ))
+    if (!rzj_v_is(v, RZJ_OBJ))
         return s_fail(cx, RZ_EINVALEVENT, "expected an object, got %s",
-                      rz_jv_kind_name(v));
-    size_t n = rz_jv_len(v);
+                      rzj_v_kind_name(v));
+    size_t n = rzj_v_len(v);
     if (n == 0)
         return 0;
     ProtobufCMessage **arr = calloc(n, sizeof *arr);
@@ -826,17 +826,17 @@ static int s_map_from_json(const ProtobufCFieldDescriptor *f, rz_jv_t v,
     *(ProtobufCMessage ***)(base + f->offset) = arr;
     *(size_t *)(base + f->quantifier_offset) = n;
     size_t k = 0;
-    for (rz_jv_t key = rz_jv_first(v); !rz_jv_absent(key);
-         key = rz_jv_next(v, key)) {
-        rz_jv_t val = rz_jv_value(key);
+    for (rzj_v_t key = rzj_v_first(v); !rzj_v_absent(key);
+         key = rzj_v_next(v, key)) {
+        rzj_v_t val = rzj_v_value(key);
         ProtobufCMessage *e = calloc(1, md->sizeof_message);
         if (!e)
             return RZ_ENOMEM;
         md->message_init(e);
         arr[k++] = e;
-        size_t old = s_path_push(cx, rz_jv_str(key), 0);
+        size_t old = s_path_push(cx, rzj_v_str(key), 0);
         int rc = s_map_key_from_text(kf, key, (char *)e + kf->offset, cx);
-        if (rc == 0 && !rz_jv_is_null(val))
+        if (rc == 0 && !rzj_v_is_null(val))
             rc = s_value_from_json(vf, val, (char *)e + vf->offset, cx);
         s_path_pop(cx, old);
         if (rc)
@@ -845,15 +845,15 @@ static int s_map_from_json(const ProtobufCFieldDescriptor *f, rz_jv_t v,
     return 0;
 }
 
-static int s_repeated_from_json(const ProtobufCFieldDescriptor *f, rz_jv_t v,
+static int s_repeated_from_json(const ProtobufCFieldDescriptor *f, rzj_v_t v,
                                 char *base, s_ctx_t *cx)
 {
     if (f->type == PROTOBUF_C_TYPE_MESSAGE && s_is_map_entry(f->descriptor))
         return s_map_from_json(f, v, base, cx);
-    if (!rz_jv_is(v, RZ_JARR))
+    if (!rzj_v_is(v, RZJ_ARR))
         return s_fail(cx, RZ_EINVALEVENT, "expected an array, got %s",
-                      rz_jv_kind_name(v));
-    size_t n = rz_jv_len(v), sz = s_type_size(f->type);
+                      rzj_v_kind_name(v));
+    size_t n = rzj_v_len(v), sz = s_type_size(f->type);
     if (n == 0)
         return 0;
     char *arr = calloc(n, sz);
@@ -862,10 +862,10 @@ static int s_repeated_from_json(const ProtobufCFieldDescriptor *f, rz_jv_t v,
     *(char **)(base + f->offset) = arr;
     *(size_t *)(base + f->quantifier_offset) = n;
     size_t k = 0;
-    for (rz_jv_t el = rz_jv_first(v); !rz_jv_absent(el);
-         el = rz_jv_next(v, el), k++) {
+    for (rzj_v_t el = rzj_v_first(v); !rzj_v_absent(el);
+         el = rzj_v_next(v, el), k++) {
         size_t old = s_path_push(cx, NULL, (long)k);
-        int rc = rz_jv_is_null(el)
+        int rc = rzj_v_is_null(el)
                      ? s_fail(cx, RZ_EINVALEVENT, "null in an array")
                      : s_value_from_json(f, el, arr + k * sz, cx);
         s_path_pop(cx, old);
@@ -913,15 +913,15 @@ static const char *s_oneof_member(const ProtobufCMessageDescriptor *d,
 
 /* Parse object j into a new message of type d. On success *out is set;
  * on failure nothing is left allocated. */
-static int s_msg_from_json(const ProtobufCMessageDescriptor *d, rz_jv_t j,
+static int s_msg_from_json(const ProtobufCMessageDescriptor *d, rzj_v_t j,
                            ProtobufCMessage **out, s_ctx_t *cx)
 {
     int rc = 0;
     bool *seen = NULL;
     ProtobufCMessage *m = NULL;
-    if (!rz_jv_is(j, RZ_JOBJ))
+    if (!rzj_v_is(j, RZJ_OBJ))
         return s_fail(cx, RZ_EINVALEVENT, "expected an object for %s, got %s",
-                      d->name, rz_jv_kind_name(j));
+                      d->name, rzj_v_kind_name(j));
     m = calloc(1, d->sizeof_message);
     seen = calloc(d->n_fields ? d->n_fields : 1, sizeof *seen);
     if (!m || !seen) {
@@ -933,9 +933,9 @@ static int s_msg_from_json(const ProtobufCMessageDescriptor *d, rz_jv_t j,
     d->message_init(m);
     char *base = (char *)m;
 
-    for (rz_jv_t k = rz_jv_first(j); !rz_jv_absent(k); k = rz_jv_next(j, k)) {
-        const char *key = rz_jv_str(k);
-        rz_jv_t v = rz_jv_value(k);
+    for (rzj_v_t k = rzj_v_first(j); !rzj_v_absent(k); k = rzj_v_next(j, k)) {
+        const char *key = rzj_v_str(k);
+        rzj_v_t v = rzj_v_value(k);
         const ProtobufCFieldDescriptor *f = s_field_by_name(d, key);
         if (!f) {
             rc = s_fail(cx, RZ_EINVALEVENT, "unknown field '%.60s' in %s",
@@ -949,7 +949,7 @@ static int s_msg_from_json(const ProtobufCMessageDescriptor *d, rz_jv_t j,
             goto fail;
         }
         seen[idx] = true;
-        if (rz_jv_is_null(v))
+        if (rzj_v_is_null(v))
             continue; /* proto3 JSON: null is the default value */
 
         size_t old = s_path_push(cx, f->name, 0);
@@ -1068,12 +1068,12 @@ static bool s_parses_as(const s_domain_t *dom, const void *text, size_t len)
     char scratch[8];
     s_ctx_t cx = {.err = scratch, .err_len = sizeof scratch};
     ProtobufCMessage *m = NULL;
-    rz_jdoc_t doc = {0};
-    bool yes = rz_jdoc_parse(&doc, text, len, scratch, sizeof scratch) == 0 &&
-               s_msg_from_json(dom->desc, rz_jdoc_root(&doc), &m, &cx) == 0;
+    rzj_doc_t doc = {0};
+    bool yes = rzj_doc_parse(&doc, text, len, scratch, sizeof scratch) == 0 &&
+               s_msg_from_json(dom->desc, rzj_doc_root(&doc), &m, &cx) == 0;
     if (m)
         protobuf_c_message_free_unpacked(m, NULL);
-    rz_jdoc_free(&doc);
+    rzj_doc_free(&doc);
     return yes;
 }
 
@@ -1192,57 +1192,57 @@ fail:
 
 /* A string attribute: absent or null leaves *out alone. */
 /* A string attribute: absent or null leaves *out alone. (The document
- * holds no string with a NUL inside: rz_jdoc_parse refuses them.) */
-static int s_attr_str(rz_jv_t root, const char *name, bool required,
+ * holds no string with a NUL inside: rzj_doc_parse refuses them.) */
+static int s_attr_str(rzj_v_t root, const char *name, bool required,
                       const char **out, s_ctx_t *cx)
 {
-    rz_jv_t v = rz_jv_get(root, name);
-    if (rz_jv_absent(v) || rz_jv_is_null(v)) {
+    rzj_v_t v = rzj_v_get(root, name);
+    if (rzj_v_absent(v) || rzj_v_is_null(v)) {
         if (required)
             return s_fail(cx, RZ_EINVALEVENT, "missing attribute '%s'", name);
         return 0;
     }
-    if (!rz_jv_is(v, RZ_JSTR))
+    if (!rzj_v_is(v, RZJ_STR))
         return s_fail(cx, RZ_EINVALEVENT, "%s: expected a string, got %s", name,
-                      rz_jv_kind_name(v));
-    if (required && rz_jv_len(v) == 0)
+                      rzj_v_kind_name(v));
+    if (required && rzj_v_len(v) == 0)
         return s_fail(cx, RZ_EINVALEVENT, "attribute '%s' is empty", name);
-    *out = rz_jv_str(v);
+    *out = rzj_v_str(v);
     return 0;
 }
 
 /* The same with a default (when not NULL or "") for when the attribute is
  * absent, null or "". */
-static int s_attr_or(rz_jv_t root, const char *name, bool required,
+static int s_attr_or(rzj_v_t root, const char *name, bool required,
                      const char *dflt, const char **out, s_ctx_t *cx)
 {
-    rz_jv_t v = rz_jv_get(root, name);
+    rzj_v_t v = rzj_v_get(root, name);
     if (dflt && *dflt &&
-        (rz_jv_absent(v) || rz_jv_is_null(v) ||
-         (rz_jv_is(v, RZ_JSTR) && rz_jv_len(v) == 0))) {
+        (rzj_v_absent(v) || rzj_v_is_null(v) ||
+         (rzj_v_is(v, RZJ_STR) && rzj_v_len(v) == 0))) {
         *out = dflt;
         return 0;
     }
     return s_attr_str(root, name, required, out, cx);
 }
 
-static int s_attr_time(rz_jv_t root, const char *name, int64_t *out,
+static int s_attr_time(rzj_v_t root, const char *name, int64_t *out,
                        s_ctx_t *cx)
 {
-    rz_jv_t v = rz_jv_get(root, name);
-    if (rz_jv_absent(v) || rz_jv_is_null(v))
+    rzj_v_t v = rzj_v_get(root, name);
+    if (rzj_v_absent(v) || rzj_v_is_null(v))
         return 0;
     /* what s_set_time writes for years RFC 3339 cannot hold */
-    if (rz_jv_is(v, RZ_JINT)) {
-        *out = rz_jnode(v)->num.i;
+    if (rzj_v_is(v, RZJ_INT)) {
+        *out = rzj_node(v)->num.i;
         return 0;
     }
-    if (!rz_jv_is(v, RZ_JSTR))
+    if (!rzj_v_is(v, RZJ_STR))
         return s_fail(cx, RZ_EINVALEVENT, "%s: expected a string, got %s", name,
-                      rz_jv_kind_name(v));
-    if (rzc_rfc3339_parse(rz_jv_str(v), out))
+                      rzj_v_kind_name(v));
+    if (rzc_rfc3339_parse(rzj_v_str(v), out))
         return s_fail(cx, RZ_EINVALEVENT, "%s: not RFC 3339: '%.60s'", name,
-                      rz_jv_str(v));
+                      rzj_v_str(v));
     return 0;
 }
 
@@ -1257,32 +1257,32 @@ typedef struct s_build {
 } s_build_t;
 
 /* A value of the document as a jansson value, for s_dumps. */
-static json_t *s_jv_to_json(rz_jv_t v)
+static json_t *s_jv_to_json(rzj_v_t v)
 {
-    switch (rz_jv_kind(v)) {
-    case RZ_JNULL: return json_null();
-    case RZ_JFALSE: return json_false();
-    case RZ_JTRUE: return json_true();
-    case RZ_JINT: return json_integer(rz_jnode(v)->num.i);
-    case RZ_JREAL: return json_real(rz_jnode(v)->num.r);
-    case RZ_JSTR: return json_stringn_nocheck(rz_jv_str(v), rz_jv_len(v));
-    case RZ_JOBJ: {
+    switch (rzj_v_kind(v)) {
+    case RZJ_NULL: return json_null();
+    case RZJ_FALSE: return json_false();
+    case RZJ_TRUE: return json_true();
+    case RZJ_INT: return json_integer(rzj_node(v)->num.i);
+    case RZJ_REAL: return json_real(rzj_node(v)->num.r);
+    case RZJ_STR: return json_stringn_nocheck(rzj_v_str(v), rzj_v_len(v));
+    case RZJ_OBJ: {
         json_t *o = json_object();
-        for (rz_jv_t k = rz_jv_first(v); o && !rz_jv_absent(k);
-             k = rz_jv_next(v, k)) {
-            json_t *m = s_jv_to_json(rz_jv_value(k));
-            if (!m || json_object_setn_new_nocheck(o, rz_jv_str(k),
-                                                   rz_jv_len(k), m)) {
+        for (rzj_v_t k = rzj_v_first(v); o && !rzj_v_absent(k);
+             k = rzj_v_next(v, k)) {
+            json_t *m = s_jv_to_json(rzj_v_value(k));
+            if (!m || json_object_setn_new_nocheck(o, rzj_v_str(k),
+                                                   rzj_v_len(k), m)) {
                 json_decref(o);
                 o = NULL;
             }
         }
         return o;
     }
-    case RZ_JARR: {
+    case RZJ_ARR: {
         json_t *a = json_array();
-        for (rz_jv_t e = rz_jv_first(v); a && !rz_jv_absent(e);
-             e = rz_jv_next(v, e)) {
+        for (rzj_v_t e = rzj_v_first(v); a && !rzj_v_absent(e);
+             e = rzj_v_next(v, e)) {
             if (json_array_append_new(a, s_jv_to_json(e))) {
                 json_decref(a);
                 a = NULL;
@@ -1295,12 +1295,12 @@ static json_t *s_jv_to_json(rz_jv_t v)
 }
 
 /* Raw data from "data" that is not (or not cleanly) a domain message. */
-static int s_raw_from_data(s_build_t *b, rz_jv_t data, const char *ct)
+static int s_raw_from_data(s_build_t *b, rzj_v_t data, const char *ct)
 {
-    if (rz_jv_is(data, RZ_JSTR) && ct && !s_is_json_type(ct)) {
+    if (rzj_v_is(data, RZJ_STR) && ct && !s_is_json_type(ct)) {
         /* CloudEvents: non-JSON data travels as a JSON string */
-        b->raw.bytes.data = (uint8_t *)rz_jv_str(data);
-        b->raw.bytes.len = rz_jv_len(data);
+        b->raw.bytes.data = (uint8_t *)rzj_v_str(data);
+        b->raw.bytes.len = rzj_v_len(data);
     } else {
         json_t *j = s_jv_to_json(data);
         b->raw_bytes = j ? s_dumps(j) : NULL;
@@ -1340,29 +1340,29 @@ static void s_set_domain(s_build_t *b, const s_domain_t *dom,
     }
 }
 
-static int s_data_from_json(s_build_t *b, rz_jv_t root, s_ctx_t *cx)
+static int s_data_from_json(s_build_t *b, rzj_v_t root, s_ctx_t *cx)
 {
     const char *ct = NULL, *schema = NULL;
     int rc;
     if ((rc = s_attr_str(root, "datacontenttype", false, &ct, cx)) ||
         (rc = s_attr_str(root, "dataschema", false, &schema, cx)))
         return rc;
-    rz_jv_t data = rz_jv_get(root, "data");
-    rz_jv_t b64 = rz_jv_get(root, "data_base64");
-    if (rz_jv_is_null(data))
-        data = (rz_jv_t){0};
-    if (rz_jv_is_null(b64))
-        b64 = (rz_jv_t){0};
-    if (!rz_jv_absent(data) && !rz_jv_absent(b64))
+    rzj_v_t data = rzj_v_get(root, "data");
+    rzj_v_t b64 = rzj_v_get(root, "data_base64");
+    if (rzj_v_is_null(data))
+        data = (rzj_v_t){0};
+    if (rzj_v_is_null(b64))
+        b64 = (rzj_v_t){0};
+    if (!rzj_v_absent(data) && !rzj_v_absent(b64))
         return s_fail(cx, RZ_EINVALEVENT,
                       "both 'data' and 'data_base64' are set");
 
-    if (!rz_jv_absent(b64)) {
-        if (!rz_jv_is(b64, RZ_JSTR))
+    if (!rzj_v_absent(b64)) {
+        if (!rzj_v_is(b64, RZJ_STR))
             return s_fail(cx, RZ_EINVALEVENT,
                           "data_base64: expected a string, got %s",
-                          rz_jv_kind_name(b64));
-        rc = s_b64_decode(rz_jv_str(b64), rz_jv_len(b64), &b->raw.bytes.data,
+                          rzj_v_kind_name(b64));
+        rc = s_b64_decode(rzj_v_str(b64), rzj_v_len(b64), &b->raw.bytes.data,
                           &b->raw.bytes.len);
         if (rc == RZ_EINVAL)
             return s_fail(cx, RZ_EINVALEVENT, "data_base64: not base64");
@@ -1374,7 +1374,7 @@ static int s_data_from_json(s_build_t *b, rz_jv_t root, s_ctx_t *cx)
         b->ev.raw = &b->raw;
         return 0;
     }
-    if (rz_jv_absent(data))
+    if (rzj_v_absent(data))
         return 0;
 
     const s_domain_t *dom = schema ? s_domain_by_schema(schema) : NULL;
@@ -1390,7 +1390,7 @@ static int s_data_from_json(s_build_t *b, rz_jv_t root, s_ctx_t *cx)
         return 0;
     }
     dom = schema ? NULL : s_domain_by_type(b->ev.type);
-    if (dom && rz_jv_is(data, RZ_JOBJ) && (!ct || s_is_json_type(ct))) {
+    if (dom && rzj_v_is(data, RZJ_OBJ) && (!ct || s_is_json_type(ct))) {
         /* a guess from the type: take it only if the data fits; a domain
          * may have kinds of events that have no message yet */
         char scratch[8];
@@ -1409,7 +1409,7 @@ static int s_data_from_json(s_build_t *b, rz_jv_t root, s_ctx_t *cx)
 /* The document buffers of this thread, kept between events while small:
  * reading a line then costs no allocation for them. */
 #define S_DOC_KEEP (256u * 1024)
-static _Thread_local rz_jdoc_t s_doc;
+static _Thread_local rzj_doc_t s_doc;
 
 int rz_event_from_json_visit(const char *text, size_t len,
                              const Ratusz__V1__Event *defaults, rz_event_fn fn,
@@ -1420,7 +1420,7 @@ int rz_event_from_json_visit(const char *text, size_t len,
     s_ctx_t cx = {.err = err, .err_len = err_len};
     s_build_t b = {.ev = RATUSZ__V1__EVENT__INIT,
                    .raw = RATUSZ__V1__RAW_DATA__INIT};
-    rz_jdoc_t *doc = &s_doc;
+    rzj_doc_t *doc = &s_doc;
     const char *s;
     int rc;
 
@@ -1430,13 +1430,13 @@ int rz_event_from_json_visit(const char *text, size_t len,
         return s_fail(&cx, RZ_EINVAL, "no callback or no text");
 
     char jerr[160];
-    rc = rz_jdoc_parse(doc, text ? text : "", len, jerr, sizeof jerr);
+    rc = rzj_doc_parse(doc, text ? text : "", len, jerr, sizeof jerr);
     if (rc) {
         rc = s_fail(&cx, rc == RZ_ENOMEM ? rc : RZ_EDECODE, "%s", jerr);
         goto fail;
     }
-    rz_jv_t root = rz_jdoc_root(doc);
-    if (!rz_jv_is(root, RZ_JOBJ)) {
+    rzj_v_t root = rzj_doc_root(doc);
+    if (!rzj_v_is(root, RZJ_OBJ)) {
         rc = s_fail(&cx, RZ_EDECODE, "JSON: not an object");
         goto fail;
     }
@@ -1485,8 +1485,8 @@ int rz_event_from_json_visit(const char *text, size_t len,
     if ((rc = s_attr_time(root, "time", &b.ev.time, &cx)) ||
         (rc = s_attr_time(root, "ingesttime", &b.ev.ingest_time, &cx)))
         goto fail;
-    rz_jv_t seq = rz_jv_get(root, "seq");
-    if (!rz_jv_absent(seq) && !rz_jv_is_null(seq)) {
+    rzj_v_t seq = rzj_v_get(root, "seq");
+    if (!rzj_v_absent(seq) && !rzj_v_is_null(seq)) {
         size_t old = s_path_push(&cx, "seq", 0);
         rc = s_get_uint64(seq, &b.ev.seq, &cx);
         s_path_pop(&cx, old);
@@ -1503,7 +1503,7 @@ fail:
         protobuf_c_message_free_unpacked(b.domain, NULL);
     free(b.raw_bytes);
     if (doc->cap * sizeof *doc->nodes + doc->text_cap > S_DOC_KEEP)
-        rz_jdoc_free(doc);
+        rzj_doc_free(doc);
     return rc;
 }
 
