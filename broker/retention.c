@@ -579,7 +579,7 @@ int64_t rz_retention_pass(rz_retention_t *r, int64_t now_us)
     }
     /* give the figures back, unless the rules changed meanwhile */
     pthread_mutex_lock(&r->mu);
-    if (!r->rules_changed && r->st == st)
+    if (n && !r->rules_changed && r->st == st)
         memcpy(r->st, work, n * sizeof *work);
     pthread_mutex_unlock(&r->mu);
 done:

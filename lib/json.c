@@ -45,6 +45,7 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -1406,10 +1407,44 @@ static int s_data_from_json(s_build_t *b, rzj_v_t root, s_ctx_t *cx)
     return s_raw_from_data(b, data, ct);
 }
 
-/* The document buffers of this thread, kept between events while small:
- * reading a line then costs no allocation for them. */
+/* The document buffers of each thread, kept between events while small:
+ * reading a line then costs no allocation for them. A thread-specific
+ * key, not _Thread_local, so that a thread's buffers are freed when it
+ * ends. A callback that reads JSON again gets a document of its own. */
 #define S_DOC_KEEP (256u * 1024)
-static _Thread_local rzj_doc_t s_doc;
+typedef struct s_tdoc {
+    rzj_doc_t doc;
+    int busy;
+} s_tdoc_t;
+static pthread_key_t s_doc_key;
+static int s_doc_key_ok;
+static pthread_once_t s_doc_once = PTHREAD_ONCE_INIT;
+
+static void s_tdoc_free(void *p)
+{
+    s_tdoc_t *t = p;
+    rzj_doc_free(&t->doc);
+    free(t);
+}
+
+static void s_doc_key_make(void)
+{
+    s_doc_key_ok = pthread_key_create(&s_doc_key, s_tdoc_free) == 0;
+}
+
+/* This thread's kept document, or NULL (then the caller uses its own). */
+static s_tdoc_t *s_tdoc(void)
+{
+    pthread_once(&s_doc_once, s_doc_key_make);
+    if (!s_doc_key_ok)
+        return NULL;
+    s_tdoc_t *t = pthread_getspecific(s_doc_key);
+    if (!t && (t = calloc(1, sizeof *t)) && pthread_setspecific(s_doc_key, t)) {
+        free(t);
+        t = NULL;
+    }
+    return t && !t->busy ? t : NULL;
+}
 
 int rz_event_from_json_visit(const char *text, size_t len,
                              const Ratusz__V1__Event *defaults, rz_event_fn fn,
@@ -1420,7 +1455,8 @@ int rz_event_from_json_visit(const char *text, size_t len,
     s_ctx_t cx = {.err = err, .err_len = err_len};
     s_build_t b = {.ev = RATUSZ__V1__EVENT__INIT,
                    .raw = RATUSZ__V1__RAW_DATA__INIT};
-    rzj_doc_t *doc = &s_doc;
+    s_tdoc_t *kept = s_tdoc();
+    rzj_doc_t own = {0}, *doc = kept ? &kept->doc : &own;
     const char *s;
     int rc;
 
@@ -1428,6 +1464,8 @@ int rz_event_from_json_visit(const char *text, size_t len,
         err[0] = '\0';
     if (!fn || (!text && len))
         return s_fail(&cx, RZ_EINVAL, "no callback or no text");
+    if (kept)
+        kept->busy = 1;
 
     char jerr[160];
     rc = rzj_doc_parse(doc, text ? text : "", len, jerr, sizeof jerr);
@@ -1502,8 +1540,10 @@ fail:
     if (b.domain)
         protobuf_c_message_free_unpacked(b.domain, NULL);
     free(b.raw_bytes);
-    if (doc->cap * sizeof *doc->nodes + doc->text_cap > S_DOC_KEEP)
+    if (!kept || doc->cap * sizeof *doc->nodes + doc->text_cap > S_DOC_KEEP)
         rzj_doc_free(doc);
+    if (kept)
+        kept->busy = 0;
     return rc;
 }
 
