@@ -33,6 +33,7 @@ BUILD_PKGS=(
     libmicrohttpd-dev   # Prometheus /metrics endpoint
     libjansson-dev      # CloudEvents JSON out (and the JSON of the adapters)
     libyajl-dev         # CloudEvents JSON in: the reader's parser (lib/jdoc.c)
+    libncurses-dev      # ratusz top: the full-screen view (ncursesw)
     libcmocka-dev       # unit and integration tests
     curl                # demo and tests: scrape /metrics
     procps              # ps, pgrep for scripts
@@ -50,6 +51,8 @@ TEST_PKGS=(
     kcat                # tests/bridge: reads the mock Kafka cluster as a
                         #   real Kafka client would
     gdal-bin            # tests/adapters: ogrinfo opens the GIS sink's output
+    tmux                # tests/integration/test_top.py: ratusz top on a
+                        #   terminal of a given size, read with capture-pane
 )
 
 usage() {
