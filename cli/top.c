@@ -1091,8 +1091,7 @@ static void s_draw_components(const s_top_t *t, int y0, int rows)
 static const char *const s_help_lines[] = {
     "q          quit",
     "s / S      sort by the next column / reverse the order",
-    "/          filter by prefix of source or topic (Enter applies, Esc "
-    "clears)",
+    "/          filter by a source or topic prefix (Enter, Esc clears)",
     "arrows PgUp PgDn Home End   scroll",
     "Enter, space   collapse or expand a tenant or domain",
     "g          consumer groups (again: back to the series)",
