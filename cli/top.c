@@ -197,7 +197,7 @@ static void s_add(int attr, const char *fmt, ...)
  * would wrap it onto the next). */
 static void s_add(int attr, const char *fmt, ...)
 {
-    char text[2048], fit[4 * S_COLS_MAX + 8];
+    char text[4 * S_COLS_MAX + 8], fit[4 * S_COLS_MAX + 8];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
@@ -873,6 +873,31 @@ static void s_draw_header(const s_top_t *t)
     }
 }
 
+/* The problems joined by sep into buf, as many as fit in width columns,
+ * the rest counted as "+N more". The first is always there (the line cuts
+ * it when it alone is too wide). */
+static void s_problems_fit(const s_items_t *it, const char *sep, int width,
+                           char *buf, size_t len)
+{
+    size_t o = 0, total = it->n + it->dropped;
+    int used = 0, sepw = (int)text_width(sep);
+    buf[0] = '\0';
+    for (size_t i = 0; i < it->n && o < len; i++) {
+        int w = (int)text_width(it->text[i]) + (i ? sepw : 0);
+        /* unless this is the last, room for " · +NN more" after it */
+        int more = i + 1 < total ? sepw + 9 : 0;
+        if (i && used + w + more > width) {
+            snprintf(buf + o, len - o, "%s+%zu more", sep, total - i);
+            return;
+        }
+        int n = snprintf(buf + o, len - o, "%s%s", i ? sep : "", it->text[i]);
+        o += n > 0 ? (size_t)n : 0;
+        used += w;
+    }
+    if (it->dropped && o < len)
+        snprintf(buf + o, len - o, "%s+%zu more", sep, it->dropped);
+}
+
 static void s_draw_problems(const s_top_t *t)
 {
     s_items_t it;
@@ -882,28 +907,11 @@ static void s_draw_problems(const s_top_t *t)
         s_add(s_attr_green(t), "no problems");
         return;
     }
-    const char *sep = t->utf8 ? " · " : " | ";
+    char line[S_ITEMS_MAX * sizeof it.text[0] + 64];
+    s_problems_fit(&it, t->utf8 ? " · " : " | ",
+                   s_cols() - (int)strlen("PROBLEMS "), line, sizeof line);
     s_add(s_attr_red(t), "PROBLEMS");
-    s_add(0, " ");
-    int cols = s_cols();
-    size_t total = it.n + it.dropped;
-    for (size_t i = 0; i < it.n; i++) {
-        int y, x;
-        getyx(stdscr, y, x);
-        (void)y;
-        /* room for this item and, unless it is the last, "+N more" */
-        int need = (int)text_width(it.text[i]) + (i ? 3 : 0);
-        int more = i + 1 < total ? 12 : 0;
-        if (x + need + more > cols) {
-            s_add(A_BOLD, "%s+%zu more", i ? sep : "", total - i);
-            return;
-        }
-        if (i)
-            s_add(0, "%s", sep);
-        s_add(A_BOLD, "%s", it.text[i]);
-    }
-    if (it.dropped)
-        s_add(A_BOLD, "%s+%zu more", sep, it.dropped);
+    s_add(A_BOLD, " %s", line);
 }
 
 /* Widths of the series table's columns for this terminal; NAME takes
