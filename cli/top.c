@@ -810,31 +810,49 @@ static void s_draw_header(const s_top_t *t)
 {
     const Ratusz__V1__Stats *st = t->cur;
     const Ratusz__V1__Health *h = st ? st->health : NULL;
-    char a[64], b[64], c[64];
-    move(0, 0);
-    s_add(A_BOLD, "ratuszd %s", h ? h->version : "?");
+    char a[64], b[64], c[64], rest[320];
+    /* head, uptime, store and memory use; with single spaces and no
+     * version when the line would not fit (a big store on 80 columns) */
+    for (int compact = 0; compact < 2; compact++) {
+        const char *sp = compact ? " " : "  ";
+        size_t o = 0;
+        rest[0] = '\0';
+        if (h)
+            o += (size_t)snprintf(rest + o, sizeof rest - o,
+                                  "%shead %" PRIu64 "%sup %s", sp,
+                                  h->head_seq, sp,
+                                  human_duration(a, sizeof a, h->uptime_us));
+        if (st && o < sizeof rest) {
+            o += (size_t)snprintf(rest + o, sizeof rest - o, "%sstore %s", sp,
+                                  human_size(a, sizeof a, st->store_bytes));
+            if (st->map_bytes && o < sizeof rest)
+                o += (size_t)snprintf(
+                    rest + o, sizeof rest - o, "/%s %.0f%%",
+                    human_size(b, sizeof b, st->map_bytes),
+                    100.0 * (double)st->store_bytes / (double)st->map_bytes);
+            if (st->memory_budget && o < sizeof rest)
+                snprintf(rest + o, sizeof rest - o, "%smem %s/%s", sp,
+                         human_size(a, sizeof a, st->memory_queued),
+                         human_size(b, sizeof b, st->memory_budget));
+        }
+        size_t w = strlen("ratuszd   ") + strlen(h ? h->version : "?") +
+                   (h ? strlen(h->status) : 0) + text_width(rest);
+        move(0, 0);
+        if (compact || t->err || (int)w <= s_cols()) {
+            if (!compact)
+                s_add(A_BOLD, "ratuszd %s  ", h ? h->version : "?");
+            break;
+        }
+    }
     if (t->err) {
-        s_add(0, "  ");
         s_add(s_attr_red(t), "UNREACHABLE");
         s_add(0, " %s", t->err_text);
     } else if (h) {
         bool ok = !strcmp(h->status, "ok");
-        s_add(0, "  ");
         s_add(ok ? s_attr_green(t) | (int)A_BOLD : s_attr_red(t), "%s",
               h->status);
     }
-    if (h)
-        s_add(0, "  head %" PRIu64 "  up %s", h->head_seq,
-              human_duration(a, sizeof a, h->uptime_us));
-    if (st) {
-        s_add(0, "  store %s", human_size(a, sizeof a, st->store_bytes));
-        if (st->map_bytes)
-            s_add(0, "/%s %.0f%%", human_size(b, sizeof b, st->map_bytes),
-                  100.0 * (double)st->store_bytes / (double)st->map_bytes);
-        if (st->memory_budget)
-            s_add(0, "  mem %s/%s", human_size(a, sizeof a, st->memory_queued),
-                  human_size(b, sizeof b, st->memory_budget));
-    }
+    s_add(0, "%s", rest);
     /* the clock at the right end, where there is room for it */
     char clock[16];
     time_t now = time(NULL);
