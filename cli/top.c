@@ -867,7 +867,8 @@ static void s_draw_header(const s_top_t *t)
 
     /* line 1: the rates with their sparklines, then the latencies */
     move(1, 0);
-    int spark = (s_cols() - 60) / 2;
+    /* what is left after about 85 columns of numbers, for two lines */
+    int spark = (s_cols() - 85) / 2;
     if (spark > 60)
         spark = 60;
     if (spark < 8)
