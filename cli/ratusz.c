@@ -43,6 +43,7 @@
 #include "ratusz/ratusz.h"
 #include "ratusz/text.h"
 #include "table.h"
+#include "top.h"
 
 #define S_EXIT_OK 0
 #define S_EXIT_FAIL 1
@@ -55,9 +56,6 @@
 
 /* Request timeout without -t, as the library's own default. */
 #define S_TIMEOUT_MS 10000
-
-/* A "SILENT" source in stats: nothing for this long. */
-#define S_SILENT_US (15 * 60 * 1000000LL)
 
 /* ==========================================================================
  * Global options, errors, signals
@@ -1450,17 +1448,6 @@ static int s_consumers_admin(int argc, char **argv)
 }
 
 /* "12s ago", or "never" for 0. */
-static const char *s_ago(char *buf, size_t len, int64_t when, int64_t now)
-{
-    if (when <= 0) {
-        snprintf(buf, len, "never");
-        return buf;
-    }
-    char d[32];
-    snprintf(buf, len, "%s ago", human_duration(d, sizeof d, now - when));
-    return buf;
-}
-
 /* Retention per rule: its limits, the oldest event kept, what it removed. */
 static void s_retention_table(FILE *out, const Ratusz__V1__Stats *st)
 {
@@ -1525,7 +1512,7 @@ static void s_consumer_table(FILE *out, Ratusz__V1__ConsumerGroup **groups,
         table_add(t, "%s", g->topic_prefix && *g->topic_prefix
                                ? g->topic_prefix
                                : "(all)");
-        table_add(t, "%s", s_ago(ago, sizeof ago, g->updated, now));
+        table_add(t, "%s", human_ago(ago, sizeof ago, g->updated, now));
         /* events retention removed before the group read them */
         if (g->lost && color)
             table_add(t, "\033[1;31m%" PRIu64 "\033[0m", g->lost);
@@ -1711,7 +1698,9 @@ static const char s_stats_help[] =
     "the broker, with their numbers (STALE when silent for 15 seconds).\n"
     "\n"
     "  --json              the Stats message as one JSON line\n"
-    "  -w, --watch [SEC]   redraw every SEC seconds (default 2) until Ctrl-C\n";
+    "  -w, --watch [SEC]   every SEC seconds (default 2) until Ctrl-C: on a\n"
+    "                      terminal, 'ratusz top'; on a pipe (or with --json)\n"
+    "                      the table redrawn (a JSON line) each time\n";
 
 static int s_counter_cmp(const void *a, const void *b)
 {
@@ -1728,21 +1717,9 @@ static int s_counter_cmp(const void *a, const void *b)
 static const char *s_pcts(char *buf, size_t len,
                           const Ratusz__V1__Histogram *h, bool micros)
 {
-    if (!h || h->count == 0) {
-        snprintf(buf, len, "-");
-        return buf;
-    }
-    char a[24], b[24];
-    if (micros)
-        snprintf(buf, len, "p50 %s  p99 %s", human_micros(a, sizeof a, h->p50),
-                 human_micros(b, sizeof b, h->p99));
-    else
-        snprintf(buf, len, "p50 %.0f  p99 %.0f", h->p50, h->p99);
-    return buf;
+    return h ? human_pcts(buf, len, h->count, h->p50, h->p99, micros)
+             : human_pcts(buf, len, 0, 0, 0, micros);
 }
-
-/* A component whose reports stopped this long ago is shown as STALE. */
-#define S_STALE_US (15 * INT64_C(1000000))
 
 /* Adapters and bridges, as they last reported: a table of their state,
  * then each one's numbers on a line of its own. */
@@ -1759,7 +1736,7 @@ static void s_component_table(FILE *out, const Ratusz__V1__Stats *st,
     table_max_width(t, 4, 60);
     for (size_t i = 0; i < st->n_components; i++) {
         const Ratusz__V1__Component *c = st->components[i];
-        bool stale = now - c->reported > S_STALE_US;
+        bool stale = now - c->reported > TOP_STALE_US;
         bool ok = !stale && !strcmp(c->status, "ok");
         table_add(t, "%s", c->name);
         table_add(t, "%s", *c->kind ? c->kind : "-");
@@ -1768,7 +1745,7 @@ static void s_component_table(FILE *out, const Ratusz__V1__Stats *st,
         else
             table_add(t, "%s%s%s", ok ? "" : red,
                       *c->status ? c->status : "-", ok ? "" : off);
-        table_add(t, "%s", s_ago(a, sizeof a, c->reported, now));
+        table_add(t, "%s", human_ago(a, sizeof a, c->reported, now));
         table_add(t, "%s", c->detail);
     }
     table_print(t, out, NULL);
@@ -1878,13 +1855,14 @@ static void s_render_stats(FILE *out, const Ratusz__V1__Stats *st,
                 table_add(t, "%.2f", c->rate15);
                 if (c->last_event <= 0)
                     table_add(t, "never");
-                else if (now - c->last_event > S_SILENT_US)
+                else if (now - c->last_event > TOP_SILENT_US)
                     /* a source that went quiet is usually a broken
                      * adapter: make it impossible to miss */
                     table_add(t, "%sSILENT%s %s", red, off,
-                              s_ago(a, sizeof a, c->last_event, now));
+                              human_ago(a, sizeof a, c->last_event, now));
                 else
-                    table_add(t, "%s", s_ago(a, sizeof a, c->last_event, now));
+                    table_add(t, "%s",
+                              human_ago(a, sizeof a, c->last_event, now));
             }
             table_print(t, out, NULL);
             fputc('\n', out);
@@ -1918,6 +1896,19 @@ static void s_render_stats(FILE *out, const Ratusz__V1__Stats *st,
 
     if (st->n_components)
         s_component_table(out, st, now, color);
+}
+
+/* The full-screen view; stdout and stdin are a terminal. */
+static int s_top(rz_client_t *cl, uint32_t every)
+{
+    int rc = top_run(cl, every, &s_stop);
+    s_disconnect(&cl);
+    if (rc < 0) {
+        fprintf(stderr, "ratusz: top: cannot drive this terminal (TERM=%s)\n",
+                getenv("TERM") ? getenv("TERM") : "");
+        return S_EXIT_FAIL;
+    }
+    return S_EXIT_OK;
 }
 
 static int s_cmd_stats(int argc, char **argv)
@@ -1961,6 +1952,8 @@ static int s_cmd_stats(int argc, char **argv)
         return conn;
     if (watch)
         s_install_signals();
+    if (watch && !json && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO))
+        return s_top(cl, every);
     int status = S_EXIT_OK;
     bool color = s_color();
     do {
@@ -2019,6 +2012,69 @@ static int s_cmd_stats(int argc, char **argv)
     } while (!s_stop);
     s_disconnect(&cl);
     return status;
+}
+
+static const char s_top_help[] =
+    "Usage: ratusz top [--interval SEC]\n"
+    "\n"
+    "The broker on one full terminal screen (80x24 or larger), redrawn every\n"
+    "SEC seconds (default 2) from one STATS request: a fixed header (status,\n"
+    "head seq, uptime, store and memory budget use, commit latency, events\n"
+    "in and out per second with sparklines of the last minutes), a problems\n"
+    "line naming what needs attention first (broker not ok, STALE or failing\n"
+    "components, store or memory nearly full, SILENT sources, quarantine or\n"
+    "consumer lag growing, rejected events by reason, denied requests), and\n"
+    "a table: the series grouped tenant > domain > source, sorted by the\n"
+    "1-minute rate; the consumer groups (g) or the components (c).\n"
+    "\n"
+    "Keys: q quit, s / S next sort column / reverse, / filter by a prefix of\n"
+    "the source or of the topic (Enter applies, Esc clears), arrows, PgUp,\n"
+    "PgDn, Home, End scroll, Enter or space fold a tenant or domain, g\n"
+    "groups, c components, h or ? help, r refresh now.\n"
+    "\n"
+    "When stdout is not a terminal it prints what 'ratusz stats --watch'\n"
+    "does: the plain table, redrawn every SEC seconds.\n"
+    "\n"
+    "  -n, --interval SEC  seconds between requests (1-86400, default 2)\n";
+
+static int s_cmd_top(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"interval", required_argument, NULL, 'n'},
+        S_GLOBAL_LONGOPTS,
+        {NULL, 0, NULL, 0}};
+    uint32_t every = 2;
+    int c, g;
+    while ((c = getopt_long(argc, argv, S_GLOBAL_SHORTOPTS "n:", longopts,
+                            NULL)) != -1) {
+        switch (c) {
+        case S_OPT_HELP: s_help(s_top_help); return S_EXIT_OK;
+        case 'n':
+            if (s_parse_u32(optarg, &every) || every == 0 || every > 86400)
+                return s_usage_error(
+                    "top", "--interval: not a number of seconds: '%s'", optarg);
+            break;
+        default:
+            if ((g = s_global_opt("top", c, optarg, argv)) != 1)
+                return g ? g : s_bad_option("top", '?', argv);
+        }
+    }
+    if (optind < argc)
+        return s_usage_error("top", "unexpected argument '%s'", argv[optind]);
+    if (!isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO)) {
+        /* a pipe: the plain table, as stats --watch draws it there */
+        char arg[32];
+        snprintf(arg, sizeof arg, "--watch=%u", every);
+        char *args[] = {"stats", arg, NULL};
+        optind = 0;
+        return s_cmd_stats(2, args);
+    }
+    rz_client_t *cl;
+    int conn = s_connect("top", NULL, &cl);
+    if (conn)
+        return conn;
+    s_install_signals();
+    return s_top(cl, every);
 }
 
 static const char s_health_help[] =
@@ -3133,6 +3189,7 @@ static const s_cmd_t s_cmds[] = {
     {"query", s_cmd_query, "print an entity's timeline or a topic's events"},
     {"replay", s_cmd_replay, "print stored events in seq order"},
     {"stats", s_cmd_stats, "show broker statistics (--watch: like top)"},
+    {"top", s_cmd_top, "the broker on one full screen: rates, problems"},
     {"health", s_cmd_health, "check that the broker is up"},
     {"consumers", s_cmd_consumers, "list durable consumer groups"},
     {"fetch", s_cmd_fetch, "print the next events for a consumer group"},

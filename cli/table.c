@@ -288,3 +288,30 @@ const char *human_count(char *buf, size_t len, uint64_t n)
     snprintf(buf, len, v < 100 ? "%.1f%c" : "%.0f%c", v, units[u]);
     return buf;
 }
+
+const char *human_ago(char *buf, size_t len, int64_t when, int64_t now)
+{
+    if (when <= 0) {
+        snprintf(buf, len, "never");
+        return buf;
+    }
+    char d[32];
+    snprintf(buf, len, "%s ago", human_duration(d, sizeof d, now - when));
+    return buf;
+}
+
+const char *human_pcts(char *buf, size_t len, uint64_t count, double p50,
+                       double p99, bool micros)
+{
+    if (count == 0) {
+        snprintf(buf, len, "-");
+        return buf;
+    }
+    char a[24], b[24];
+    if (micros)
+        snprintf(buf, len, "p50 %s  p99 %s", human_micros(a, sizeof a, p50),
+                 human_micros(b, sizeof b, p99));
+    else
+        snprintf(buf, len, "p50 %.0f  p99 %.0f", p50, p99);
+    return buf;
+}

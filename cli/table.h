@@ -8,6 +8,7 @@
 #ifndef RATUSZ_CLI_TABLE_H
 #define RATUSZ_CLI_TABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -64,5 +65,13 @@ const char *human_micros(char *buf, size_t len, double us);
 
 /* A count with a unit prefix when large: 999, 12.3k, 4.56M, 7.89G. */
 const char *human_count(char *buf, size_t len, uint64_t n);
+
+/* How long ago unix-µs when was at now: "3m12s ago", or "never" for 0. */
+const char *human_ago(char *buf, size_t len, int64_t when, int64_t now);
+
+/* Two percentiles of a histogram of count samples: "p50 850µs  p99 12.3ms"
+ * (micros) or "p50 12  p99 40"; "-" when count is 0. */
+const char *human_pcts(char *buf, size_t len, uint64_t count, double p50,
+                       double p99, bool micros);
 
 #endif

@@ -34,6 +34,7 @@ BUILD_PKGS=(
     libsystemd-dev      # ratuszd: sd_notify (Type=notify, watchdog, STATUS)
     libjansson-dev      # CloudEvents JSON out (and the JSON of the adapters)
     libyajl-dev         # CloudEvents JSON in: the reader's parser (lib/jdoc.c)
+    libncurses-dev      # ratusz top: the full-screen view (ncursesw)
     libcmocka-dev       # unit and integration tests
     curl                # demo and tests: scrape /metrics
     procps              # ps, pgrep for scripts
@@ -54,6 +55,8 @@ TEST_PKGS=(
                         #   real Kafka client would
     gdal-bin            # tests/adapters: ogrinfo opens the GIS sink's output
     man-db              # tests/package: man -l renders each man page
+    tmux                # tests/integration/test_top.py: ratusz top on a
+                        #   terminal of a given size, read with capture-pane
 )
 
 usage() {
