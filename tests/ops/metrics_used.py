@@ -292,7 +292,12 @@ def run_broker_and_scrape(ratuszd, adapter, cli, src, work, kafka, mock):
     front = "tcp://127.0.0.1:%d" % free_port()
     stream = "tcp://127.0.0.1:%d" % free_port()
     mport = free_port()
-    broker = subprocess.Popen([ratuszd, "--data-dir", os.path.join(work, "db"),
+    # a retention rule, so that the retention families exist
+    conf = os.path.join(work, "ratuszd.yaml")
+    with open(conf, "w") as f:
+        f.write('retention:\n  "0264011.env.": {max_age: 400d}\n')
+    broker = subprocess.Popen([ratuszd, "-c", conf,
+                               "--data-dir", os.path.join(work, "db"),
                                "--listen", front, "--stream", stream,
                                "--metrics", "127.0.0.1:%d" % mport])
     try:
