@@ -297,7 +297,10 @@ static int s_walk(const ProtobufCMessageDescriptor *md, const json_t *obj,
         const ProtobufCFieldDescriptor *f = &md->fields[i];
         char col[128], name[300];
         s_conv_t conv = s_conv_of(md, f, col, sizeof col);
-        snprintf(name, sizeof name, "%s%s%s", prefix, *prefix ? "." : "", col);
+        int nl = snprintf(name, sizeof name, "%s%s%s", prefix,
+                          *prefix ? "." : "", col);
+        if (nl < 0 || (size_t)nl >= sizeof name)
+            return RZ_EINVAL; /* no message of the schema nests that deep */
         json_t *v = obj ? json_object_get(obj, f->name) : NULL;
         int rc;
         if (f->type == PROTOBUF_C_TYPE_MESSAGE &&
