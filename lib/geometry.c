@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "ratusz/core/buf.h"
 #include "ratusz/errors.h"
 #include "ratusz/geometry.h"
 
@@ -70,49 +71,13 @@ int rz_geo_json_number(const char *s, size_t n)
 }
 
 /* ---------------------------------------------------------------------------
- * A growable string; a failed allocation sets oom and later puts do nothing
- */
-
-typedef struct s_buf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} s_buf_t;
-
-static void s_put(s_buf_t *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *ns = realloc(b->s, cap);
-        if (!ns) {
-            b->oom = 1;
-            return;
-        }
-        b->s = ns;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void s_puts(s_buf_t *b, const char *s)
-{
-    s_put(b, s, strlen(s));
-}
-
-/* ---------------------------------------------------------------------------
  * WKT to GeoJSON
  */
 
 typedef struct s_wkt {
     const char *p;
     int swap;
-    s_buf_t *b;
+    rzc_buf_t *b;
     char *err;
     size_t err_len;
 } s_wkt_t;
@@ -139,7 +104,7 @@ static int s_wchar(s_wkt_t *w, char c)
 }
 
 /* The shortest text that reads back as v. */
-static void s_put_double(s_buf_t *b, double v)
+static void s_put_double(rzc_buf_t *b, double v)
 {
     char tmp[40];
     for (int prec = 15; prec <= 17; prec++) {
@@ -147,7 +112,7 @@ static void s_put_double(s_buf_t *b, double v)
         if (strtod(tmp, NULL) == v)
             break;
     }
-    s_puts(b, tmp);
+    rzc_buf_puts(b, tmp);
 }
 
 static int s_wpos(s_wkt_t *w)
@@ -175,19 +140,19 @@ static int s_wpos(s_wkt_t *w)
         tok[0] = tok[1], len[0] = len[1];
         tok[1] = t, len[1] = l;
     }
-    s_puts(w->b, "[");
+    rzc_buf_puts(w->b, "[");
     for (int i = 0; i < n; i++) {
         double v;
         if (rz_geo_number(tok[i], len[i], &v))
             return s_werr(w, "not a number");
         if (i)
-            s_puts(w->b, ",");
+            rzc_buf_puts(w->b, ",");
         if (rz_geo_json_number(tok[i], len[i]))
-            s_put(w->b, tok[i], len[i]);
+            rzc_buf_put(w->b, tok[i], len[i]);
         else
             s_put_double(w->b, v); /* "+5", ".5", "5.": valid WKT only */
     }
-    s_puts(w->b, "]");
+    rzc_buf_puts(w->b, "]");
     return 0;
 }
 
@@ -196,11 +161,11 @@ static int s_wlist(s_wkt_t *w, int level, int point_parens)
 {
     if (!s_wchar(w, '('))
         return s_werr(w, "'(' expected");
-    s_puts(w->b, "[");
+    rzc_buf_puts(w->b, "[");
     int n = 0;
     do {
         if (n++)
-            s_puts(w->b, ",");
+            rzc_buf_puts(w->b, ",");
         if (level > 1) {
             if (s_wlist(w, level - 1, 0))
                 return -1;
@@ -214,7 +179,7 @@ static int s_wlist(s_wkt_t *w, int level, int point_parens)
     } while (s_wchar(w, ','));
     if (!s_wchar(w, ')'))
         return s_werr(w, "')' expected");
-    s_puts(w->b, "]");
+    rzc_buf_puts(w->b, "]");
     return 0;
 }
 
@@ -254,42 +219,42 @@ static int s_wgeom(s_wkt_t *w, int depth)
     s_wws(w);
     if (strncasecmp(w->p, "EMPTY", 5) == 0)
         return s_werr(w, "an EMPTY geometry has no place in GeoJSON");
-    s_puts(w->b, "{\"type\":\"");
-    s_puts(w->b, types[k].geo);
-    s_puts(w->b, "\",");
+    rzc_buf_puts(w->b, "{\"type\":\"");
+    rzc_buf_puts(w->b, types[k].geo);
+    rzc_buf_puts(w->b, "\",");
     if (types[k].level < 0) {
         if (depth > 8)
             return s_werr(w, "collections nested too deep");
-        s_puts(w->b, "\"geometries\":[");
+        rzc_buf_puts(w->b, "\"geometries\":[");
         if (!s_wchar(w, '('))
             return s_werr(w, "'(' expected");
         int n = 0;
         do {
             if (n++)
-                s_puts(w->b, ",");
+                rzc_buf_puts(w->b, ",");
             if (s_wgeom(w, depth + 1))
                 return -1;
         } while (s_wchar(w, ','));
         if (!s_wchar(w, ')'))
             return s_werr(w, "')' expected");
-        s_puts(w->b, "]}");
+        rzc_buf_puts(w->b, "]}");
         return 0;
     }
-    s_puts(w->b, "\"coordinates\":");
+    rzc_buf_puts(w->b, "\"coordinates\":");
     if (types[k].level == 0) {
         if (!s_wchar(w, '(') || s_wpos(w) || !s_wchar(w, ')'))
             return s_werr(w, "POINT(x y) expected");
     } else if (s_wlist(w, types[k].level, k == 3)) {
         return -1;
     }
-    s_puts(w->b, "}");
+    rzc_buf_puts(w->b, "}");
     return 0;
 }
 
 int rz_geo_wkt_to_geojson(const char *wkt, int swap, char **out, char *err,
                           size_t err_len)
 {
-    s_buf_t b = {0};
+    rzc_buf_t b = {0};
     s_wkt_t w = {wkt, swap, &b, err, err_len};
     *out = NULL;
     if (s_wgeom(&w, 0))

@@ -263,7 +263,7 @@ int rz__gis_json_each(rz_gis_span_t arr, rz_gis_elem_fn fn, void *user)
     }
 }
 
-void rz__gis_json_compact(rz_gis_buf_t *b, const char *p, const char *e)
+void rz__gis_json_compact(rzc_buf_t *b, const char *p, const char *e)
 {
     const char *run = p;
     while (p < e) {
@@ -272,14 +272,14 @@ void rz__gis_json_compact(rz_gis_buf_t *b, const char *p, const char *e)
             s_string_end(p, e, &q);
             p = q;
         } else if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
-            rz__gis_buf_put(b, run, (size_t)(p - run));
+            rzc_buf_put(b, run, (size_t)(p - run));
             p = rz__gis_json_ws(p, e);
             run = p;
         } else {
             p++;
         }
     }
-    rz__gis_buf_put(b, run, (size_t)(p - run));
+    rzc_buf_put(b, run, (size_t)(p - run));
 }
 
 /* ---------------------------------------------------------------------------
@@ -657,10 +657,10 @@ static char *s_prop_text(rz_gis_span_t v)
         return s_decode(v.p, v.e);
     if (*v.p == 'n')
         return NULL;
-    rz_gis_buf_t b = {0};
+    rzc_buf_t b = {0};
     rz__gis_json_compact(&b, v.p, v.e);
     if (b.oom || !b.s) {
-        rz__gis_buf_free(&b);
+        rzc_buf_free(&b);
         return strdup("");
     }
     return b.s;
@@ -724,7 +724,7 @@ static int s_map(s_ctx_t *c, const char *p, const char *e, const char *key,
     int rc = 0;
     rz_gis_rec_t r;
     rz__gis_rec_init(&r);
-    rz_gis_buf_t gtext = {0};
+    rzc_buf_t gtext = {0};
     char why[400] = "";
     const char *type = json_string_value(json_object_get(root, "type"));
     json_t *geom = root;
@@ -917,7 +917,7 @@ static int s_map(s_ctx_t *c, const char *p, const char *e, const char *key,
     if (rc != RZ_ENOMEM)
         rc = 0;
 done:
-    rz__gis_buf_free(&gtext);
+    rzc_buf_free(&gtext);
     rz__gis_rec_free(&r);
     json_decref(root);
     return rc;

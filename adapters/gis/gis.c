@@ -242,65 +242,6 @@ void rz__gis_pool_free(rz_gis_pool_t *p)
     }
 }
 
-void rz__gis_buf_put(rz_gis_buf_t *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *ns = realloc(b->s, cap);
-        if (!ns) {
-            b->oom = 1;
-            return;
-        }
-        b->s = ns;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-void rz__gis_buf_puts(rz_gis_buf_t *b, const char *s)
-{
-    rz__gis_buf_put(b, s, strlen(s));
-}
-
-void rz__gis_buf_printf(rz_gis_buf_t *b, const char *fmt, ...)
-{
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->oom = 1;
-        return;
-    }
-    if ((size_t)n < sizeof(tmp)) {
-        rz__gis_buf_put(b, tmp, (size_t)n);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (!big) {
-        b->oom = 1;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    rz__gis_buf_put(b, big, (size_t)n);
-    free(big);
-}
-
-void rz__gis_buf_free(rz_gis_buf_t *b)
-{
-    free(b->s);
-    memset(b, 0, sizeof(*b));
-}
-
 /* ---------------------------------------------------------------------------
  * Records
  */

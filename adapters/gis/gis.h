@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "ratusz/adapter.h"
+#include "ratusz/core/buf.h"
 #include "ratusz/core/time.h"
 
 /* The module (gis.c). */
@@ -76,20 +77,6 @@ char *rz__gis_strndup(rz_gis_pool_t *p, const char *s, size_t n);
 char *rz__gis_printf(rz_gis_pool_t *p, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void rz__gis_pool_free(rz_gis_pool_t *p);
-
-/* A growable string (malloc'd, NUL-terminated). A failed allocation sets
- * oom and later calls do nothing, so callers check once at the end. */
-typedef struct rz_gis_buf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} rz_gis_buf_t;
-
-void rz__gis_buf_put(rz_gis_buf_t *b, const char *s, size_t n);
-void rz__gis_buf_puts(rz_gis_buf_t *b, const char *s);
-void rz__gis_buf_printf(rz_gis_buf_t *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void rz__gis_buf_free(rz_gis_buf_t *b);
 
 /* ---------------------------------------------------------------------------
  * One record being built into an event
@@ -198,7 +185,7 @@ const char *rz__gis_json_ws(const char *p, const char *e);
 int rz__gis_json_member(rz_gis_span_t obj, const char *key, rz_gis_span_t *val);
 
 /* Copy a JSON text without the white space between tokens. */
-void rz__gis_json_compact(rz_gis_buf_t *b, const char *p, const char *e);
+void rz__gis_json_compact(rzc_buf_t *b, const char *p, const char *e);
 
 /* Call fn for each element of the array spanned by arr (stops on the first
  * syntax error: returns it, or 0). */
@@ -211,7 +198,7 @@ int rz__gis_json_each(rz_gis_span_t arr, rz_gis_elem_fn fn, void *user);
 
 /* Write the GeoJSON geometry object for wkt into b, swapping the first two
  * ordinates when swap is set. Returns 0 or -1 with a reason in err. */
-int rz__gis_wkt_to_geojson(const char *wkt, int swap, rz_gis_buf_t *b,
-                           char *err, size_t err_len);
+int rz__gis_wkt_to_geojson(const char *wkt, int swap, rzc_buf_t *b, char *err,
+                           size_t err_len);
 
 #endif

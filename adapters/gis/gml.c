@@ -485,7 +485,7 @@ static char *s_find_text(xmlXPathContextPtr x, xmlNodePtr node,
  */
 
 typedef struct s_geom {
-    rz_gis_buf_t wkt;
+    rzc_buf_t wkt;
     int epsg, yx, dim;
     double bb[4];
     int have;
@@ -535,27 +535,27 @@ static int s_attr_int(xmlNodePtr n, const char *name, int def)
 static int s_positions(s_geom_t *g, xmlNodePtr holder, size_t min, int ring,
                        const char *what)
 {
-    rz_gis_buf_t toks = {0};
+    rzc_buf_t toks = {0};
     int dim = g->dim;
     for (xmlNodePtr c = holder->children; c; c = c->next) {
         if (s_is(c, S_NS_GML, "posList") || s_is(c, S_NS_GML, "pos")) {
             dim = s_attr_int(c, "srsDimension", dim);
             xmlChar *t = xmlNodeGetContent(c);
-            rz__gis_buf_puts(&toks, t ? (const char *)t : "");
-            rz__gis_buf_puts(&toks, " ");
+            rzc_buf_puts(&toks, t ? (const char *)t : "");
+            rzc_buf_puts(&toks, " ");
             xmlFree(t);
         } else if (s_is(c, S_NS_GML, "coordinates")) {
             snprintf(g->why, sizeof(g->why),
                      "%s: gml:coordinates is not supported (GML 3.2 uses "
                      "gml:posList)",
                      what);
-            rz__gis_buf_free(&toks);
+            rzc_buf_free(&toks);
             return -1;
         }
     }
     if (dim < 2 || dim > 4) {
         snprintf(g->why, sizeof(g->why), "%s: srsDimension %d", what, dim);
-        rz__gis_buf_free(&toks);
+        rzc_buf_free(&toks);
         return -1;
     }
     g->dim = dim;
@@ -577,11 +577,11 @@ static int s_positions(s_geom_t *g, xmlNodePtr holder, size_t min, int ring,
         }
         if (ntok % dim == 0) {
             if (n)
-                rz__gis_buf_puts(&g->wkt, ", ");
+                rzc_buf_puts(&g->wkt, ", ");
         } else {
-            rz__gis_buf_puts(&g->wkt, " ");
+            rzc_buf_puts(&g->wkt, " ");
         }
-        rz__gis_buf_put(&g->wkt, t, (size_t)(p - t));
+        rzc_buf_put(&g->wkt, t, (size_t)(p - t));
         if (++ntok % dim == 0) {
             char buf[200];
             const char *bad =
@@ -620,14 +620,14 @@ static int s_positions(s_geom_t *g, xmlNodePtr holder, size_t min, int ring,
         snprintf(g->why, sizeof(g->why), "%s: ring is not closed", what);
         rc = -1;
     }
-    rz__gis_buf_free(&toks);
+    rzc_buf_free(&toks);
     return rc;
 }
 
 static int s_polygon(s_geom_t *g, xmlNodePtr poly)
 {
     int rings = 0;
-    rz__gis_buf_puts(&g->wkt, "(");
+    rzc_buf_puts(&g->wkt, "(");
     for (xmlNodePtr c = poly->children; c; c = c->next) {
         int ext = s_is(c, S_NS_GML, "exterior");
         if (!ext && !s_is(c, S_NS_GML, "interior"))
@@ -644,13 +644,13 @@ static int s_polygon(s_geom_t *g, xmlNodePtr poly)
                      ext ? "exterior" : "interior");
             return -1;
         }
-        rz__gis_buf_puts(&g->wkt, rings ? ", (" : "(");
+        rzc_buf_puts(&g->wkt, rings ? ", (" : "(");
         if (s_positions(g, ring, 4, 1, ext ? "exterior ring" : "interior ring"))
             return -1;
-        rz__gis_buf_puts(&g->wkt, ")");
+        rzc_buf_puts(&g->wkt, ")");
         rings++;
     }
-    rz__gis_buf_puts(&g->wkt, ")");
+    rzc_buf_puts(&g->wkt, ")");
     if (!rings) {
         snprintf(g->why, sizeof(g->why), "gml:Polygon without an exterior");
         return -1;
@@ -664,7 +664,7 @@ static int s_multi(s_geom_t *g, xmlNodePtr multi, const char *part,
                    int (*fn)(s_geom_t *, xmlNodePtr))
 {
     int n = 0;
-    rz__gis_buf_puts(&g->wkt, "(");
+    rzc_buf_puts(&g->wkt, "(");
     for (xmlNodePtr m = multi->children; m; m = m->next) {
         if (m->type != XML_ELEMENT_NODE)
             continue;
@@ -678,12 +678,12 @@ static int s_multi(s_geom_t *g, xmlNodePtr multi, const char *part,
                 return -1;
             }
             if (n++)
-                rz__gis_buf_puts(&g->wkt, ", ");
+                rzc_buf_puts(&g->wkt, ", ");
             if (fn(g, c))
                 return -1;
         }
     }
-    rz__gis_buf_puts(&g->wkt, ")");
+    rzc_buf_puts(&g->wkt, ")");
     if (!n) {
         snprintf(g->why, sizeof(g->why), "gml:%s without members",
                  (const char *)multi->name);
@@ -694,17 +694,17 @@ static int s_multi(s_geom_t *g, xmlNodePtr multi, const char *part,
 
 static int s_point_body(s_geom_t *g, xmlNodePtr pt)
 {
-    rz__gis_buf_puts(&g->wkt, "(");
+    rzc_buf_puts(&g->wkt, "(");
     int rc = s_positions(g, pt, 1, 0, "gml:Point");
-    rz__gis_buf_puts(&g->wkt, ")");
+    rzc_buf_puts(&g->wkt, ")");
     return rc;
 }
 
 static int s_line_body(s_geom_t *g, xmlNodePtr ls)
 {
-    rz__gis_buf_puts(&g->wkt, "(");
+    rzc_buf_puts(&g->wkt, "(");
     int rc = s_positions(g, ls, 2, 0, "gml:LineString");
-    rz__gis_buf_puts(&g->wkt, ")");
+    rzc_buf_puts(&g->wkt, ")");
     return rc;
 }
 
@@ -718,7 +718,7 @@ static const char *s_geometry(s_geom_t *g, xmlNodePtr geom)
     g->dim = s_attr_int(geom, "srsDimension", 2);
     /* the type, then " Z" for 3D, is known only once the positions are
      * read: write the body first and the prefix after */
-    rz_gis_buf_t body = g->wkt;
+    rzc_buf_t body = g->wkt;
     memset(&g->wkt, 0, sizeof(g->wkt));
     if (strcmp(name, "Point") == 0) {
         type = "Point";
@@ -743,7 +743,7 @@ static const char *s_geometry(s_geom_t *g, xmlNodePtr geom)
         snprintf(g->why, sizeof(g->why), "gml:%s is not supported", name);
         rc = -1;
     }
-    rz_gis_buf_t inner = g->wkt;
+    rzc_buf_t inner = g->wkt;
     g->wkt = body;
     if (rc == 0) {
         static const struct {
@@ -756,13 +756,11 @@ static const char *s_geometry(s_geom_t *g, xmlNodePtr geom)
                      {"MultiLineString", "MULTILINESTRING"}};
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
             if (strcmp(names[i].geo, type) == 0)
-                rz__gis_buf_puts(&g->wkt, names[i].wkt);
-        rz__gis_buf_puts(&g->wkt, g->dim == 3   ? " Z "
-                                  : g->dim == 4 ? " ZM "
-                                                : "");
-        rz__gis_buf_put(&g->wkt, inner.s ? inner.s : "", inner.len);
+                rzc_buf_puts(&g->wkt, names[i].wkt);
+        rzc_buf_puts(&g->wkt, g->dim == 3 ? " Z " : g->dim == 4 ? " ZM " : "");
+        rzc_buf_put(&g->wkt, inner.s ? inner.s : "", inner.len);
     }
-    rz__gis_buf_free(&inner);
+    rzc_buf_free(&inner);
     return rc == 0 ? type : NULL;
 }
 
@@ -1243,7 +1241,7 @@ done:
     free(area);
     free(srs_owned);
     free(unit);
-    rz__gis_buf_free(&sg.wkt);
+    rzc_buf_free(&sg.wkt);
     rz__gis_rec_free(&r);
     return rc;
 }

@@ -50,7 +50,7 @@
  */
 
 /* The shortest text that reads back as v. */
-static void s_put_double(rz_gis_buf_t *b, double v)
+static void s_put_double(rzc_buf_t *b, double v)
 {
     char tmp[40];
     for (int prec = 15; prec <= 17; prec++) {
@@ -58,16 +58,16 @@ static void s_put_double(rz_gis_buf_t *b, double v)
         if (strtod(tmp, NULL) == v)
             break;
     }
-    rz__gis_buf_puts(b, tmp);
+    rzc_buf_puts(b, tmp);
 }
 
-int rz__gis_wkt_to_geojson(const char *wkt, int swap, rz_gis_buf_t *b,
-                           char *err, size_t err_len)
+int rz__gis_wkt_to_geojson(const char *wkt, int swap, rzc_buf_t *b, char *err,
+                           size_t err_len)
 {
     char *text;
     if (rz_geo_wkt_to_geojson(wkt, swap, &text, err, err_len))
         return -1;
-    rz__gis_buf_puts(b, text);
+    rzc_buf_puts(b, text);
     free(text);
     if (b->oom) {
         snprintf(err, err_len, "out of memory");
@@ -288,14 +288,14 @@ static int s_load_feature(rz_gis_span_t el, size_t i, void *user)
     }
     if (tstr)
         rzc_time_parse(tstr, &us);
-    rz_gis_buf_t b = {0};
+    rzc_buf_t b = {0};
     rz__gis_json_compact(&b, el.p, el.e);
     char *key =
         s_key(subject ? subject : "", source ? source : "", id ? id : "");
     json_decref(j);
     if (!key || b.oom || !b.s) {
         free(key);
-        rz__gis_buf_free(&b);
+        rzc_buf_free(&b);
         l->rc = RZ_ENOMEM;
         return -1;
     }
@@ -464,7 +464,7 @@ int rz__gis_sink_event(void *sink, const Ratusz__V1__Event *ev, char *err,
         !lonlat && geo && geo->axis_order && strcmp(geo->axis_order, "yx") == 0;
     char why[200] = "";
 
-    rz_gis_buf_t g = {0};
+    rzc_buf_t g = {0};
     char *text = NULL;
     int geo_epsg;
     int grc = rz_geo_to_geojson(geo, &text, &geo_epsg, why, sizeof(why));
@@ -474,7 +474,7 @@ int rz__gis_sink_event(void *sink, const Ratusz__V1__Event *ev, char *err,
         rz__gis_json_compact(&g, text, text + strlen(text));
     free(text);
     if (g.oom) {
-        rz__gis_buf_free(&g);
+        rzc_buf_free(&g);
         return RZ_ENOMEM;
     }
 
@@ -513,33 +513,33 @@ int rz__gis_sink_event(void *sink, const Ratusz__V1__Event *ev, char *err,
     json_t *jid = json_string(ev->id ? ev->id : "");
     char *id = jid ? json_dumps(jid, JSON_ENCODE_ANY) : NULL;
     json_decref(jid);
-    rz_gis_buf_t f = {0};
+    rzc_buf_t f = {0};
     if (props && id) {
-        rz__gis_buf_printf(&f, "{\"type\":\"Feature\",\"id\":%s,", id);
+        rzc_buf_printf(&f, "{\"type\":\"Feature\",\"id\":%s,", id);
         if (!*why && geo && geo->n_bbox == 4) {
-            rz__gis_buf_puts(&f, "\"bbox\":[");
+            rzc_buf_puts(&f, "\"bbox\":[");
             for (int i = 0; i < 4; i++) {
                 if (i)
-                    rz__gis_buf_puts(&f, ",");
+                    rzc_buf_puts(&f, ",");
                 s_put_double(&f, geo->bbox[yx ? i ^ 1 : i]);
             }
-            rz__gis_buf_puts(&f, "],");
+            rzc_buf_puts(&f, "],");
         }
-        rz__gis_buf_puts(&f, "\"geometry\":");
+        rzc_buf_puts(&f, "\"geometry\":");
         if (*why)
-            rz__gis_buf_puts(&f, "null");
+            rzc_buf_puts(&f, "null");
         else
-            rz__gis_buf_put(&f, g.s, g.len);
-        rz__gis_buf_printf(&f, ",\"properties\":%s}", props);
+            rzc_buf_put(&f, g.s, g.len);
+        rzc_buf_printf(&f, ",\"properties\":%s}", props);
     }
     free(props);
     free(id);
-    rz__gis_buf_free(&g);
+    rzc_buf_free(&g);
     char *key = s_key(ev->subject ? ev->subject : "",
                       ev->source ? ev->source : "", ev->id ? ev->id : "");
     s_file_t *file = s_file(k, *why ? 4326 : (epsg == 4326 ? 4326 : epsg));
     if (f.oom || !f.s || !key || !file) {
-        rz__gis_buf_free(&f);
+        rzc_buf_free(&f);
         free(key);
         snprintf(err, err_len, "gis sink: out of memory");
         return RZ_ENOMEM;

@@ -37,13 +37,13 @@ static int s_event(rz_out_t *o, const rz_record_ref_t *ref,
     e.source = "/fuzz/gis";
     char why[256];
     CHECK(rz_event_check(&e, why, sizeof(why)) == 0);
-    rz_gis_buf_t b = {0};
+    rzc_buf_t b = {0};
     CHECK(rz__gis_wkt_to_geojson(ev->gis->geometry->wkt, 1, &b, why,
                                  sizeof(why)) == 0);
     json_t *j = json_loads(b.s, JSON_DECODE_INT_AS_REAL, NULL);
     CHECK(json_is_object(j));
     json_decref(j);
-    rz__gis_buf_free(&b);
+    rzc_buf_free(&b);
     return 0;
 }
 

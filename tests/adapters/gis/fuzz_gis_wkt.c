@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     char *wkt = malloc(len + 1);
     memcpy(wkt, data, len);
     wkt[len] = '\0';
-    rz_gis_buf_t b = {0};
+    rzc_buf_t b = {0};
     char err[200];
     if (rz__gis_wkt_to_geojson(wkt, len & 1, &b, err, sizeof(err)) == 0) {
         /* numbers are copied as written: integers may be bigger than
@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     } else {
         CHECK(err[0]);
     }
-    rz__gis_buf_free(&b);
+    rzc_buf_free(&b);
     free(wkt);
     return 0;
 }

@@ -1478,7 +1478,7 @@ static void test_wkt_to_geojson(void **st)
          "2],[3,4]]}]}"},
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-        rz_gis_buf_t b = {0};
+        rzc_buf_t b = {0};
         char err[200];
         int rc =
             rz__gis_wkt_to_geojson(ok[i].wkt, ok[i].swap, &b, err, sizeof(err));
@@ -1486,7 +1486,7 @@ static void test_wkt_to_geojson(void **st)
             print_message("%s: %s\n", ok[i].wkt, err);
         assert_int_equal(rc, 0);
         assert_string_equal(b.s, ok[i].json);
-        rz__gis_buf_free(&b);
+        rzc_buf_free(&b);
     }
     static const struct {
         const char *wkt, *err;
@@ -1498,7 +1498,7 @@ static void test_wkt_to_geojson(void **st)
         {"LINESTRING(1 2, 0x10 3)", "WKT: a position needs 2 ordinates"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        rz_gis_buf_t b = {0};
+        rzc_buf_t b = {0};
         char err[200];
         assert_int_equal(
             rz__gis_wkt_to_geojson(bad[i].wkt, 0, &b, err, sizeof(err)), -1);
@@ -1506,7 +1506,7 @@ static void test_wkt_to_geojson(void **st)
             print_message("%s: '%s'\n", bad[i].wkt, err);
             fail();
         }
-        rz__gis_buf_free(&b);
+        rzc_buf_free(&b);
     }
 }
 

@@ -1,0 +1,24 @@
+/* buf.h - a growable string (malloc'd, NUL-terminated).
+ *
+ * A failed allocation sets oom and every later call does nothing, so a
+ * writer checks once at the end instead of after every piece.
+ */
+#ifndef RATUSZ_CORE_BUF_H
+#define RATUSZ_CORE_BUF_H
+
+#include <stddef.h>
+
+typedef struct rzc_buf {
+    char *s;
+    size_t len, cap;
+    int oom;
+} rzc_buf_t;
+
+void rzc_buf_put(rzc_buf_t *b, const char *s, size_t n);
+void rzc_buf_puts(rzc_buf_t *b, const char *s);
+void rzc_buf_printf(rzc_buf_t *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Free the text and start again empty. */
+void rzc_buf_free(rzc_buf_t *b);
+
+#endif
