@@ -1702,18 +1702,6 @@ static const char s_stats_help[] =
     "                      terminal, 'ratusz top'; on a pipe (or with --json)\n"
     "                      the table redrawn (a JSON line) each time\n";
 
-static int s_counter_cmp(const void *a, const void *b)
-{
-    const Ratusz__V1__Counter *x = *(Ratusz__V1__Counter *const *)a;
-    const Ratusz__V1__Counter *y = *(Ratusz__V1__Counter *const *)b;
-    int c = strcmp(x->tenant, y->tenant);
-    if (!c)
-        c = strcmp(x->domain, y->domain);
-    if (!c)
-        c = strcmp(x->source, y->source);
-    return c;
-}
-
 static const char *s_pcts(char *buf, size_t len,
                           const Ratusz__V1__Histogram *h, bool micros)
 {
@@ -1839,7 +1827,7 @@ static void s_render_stats(FILE *out, const Ratusz__V1__Stats *st,
             malloc(st->n_counters * sizeof *rows);
         if (t && rows) {
             memcpy(rows, st->counters, st->n_counters * sizeof *rows);
-            qsort(rows, st->n_counters, sizeof *rows, s_counter_cmp);
+            qsort(rows, st->n_counters, sizeof *rows, top_series_cmp);
             for (size_t i = 3; i < 8; i++)
                 table_align(t, i, TABLE_RIGHT);
             table_max_width(t, 2, 40);

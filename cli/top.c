@@ -227,7 +227,7 @@ static void s_cell(int attr, int width, bool right, const char *s)
  * Samples
  */
 
-static int s_series_cmp(const void *a, const void *b)
+int top_series_cmp(const void *a, const void *b)
 {
     const Ratusz__V1__Counter *x = *(Ratusz__V1__Counter *const *)a;
     const Ratusz__V1__Counter *y = *(Ratusz__V1__Counter *const *)b;
@@ -351,7 +351,7 @@ static void s_sample(s_top_t *t)
         return;
     }
     t->err = 0;
-    qsort(st->counters, st->n_counters, sizeof *st->counters, s_series_cmp);
+    qsort(st->counters, st->n_counters, sizeof *st->counters, top_series_cmp);
     if (t->prev)
         ratusz__v1__stats__free_unpacked(t->prev, NULL);
     t->prev = t->cur;
@@ -383,7 +383,7 @@ static double s_series_now(const s_top_t *t, const Ratusz__V1__Counter *c)
         return 0;
     Ratusz__V1__Counter **hit =
         bsearch(&c, t->prev->counters, t->prev->n_counters,
-                sizeof *t->prev->counters, s_series_cmp);
+                sizeof *t->prev->counters, top_series_cmp);
     if (!hit || c->events_in < (*hit)->events_in)
         return 0;
     return (double)(c->events_in - (*hit)->events_in) /

@@ -30,6 +30,10 @@
  * non-zero (a signal handler's flag). A broker that stops answering is
  * shown in the header and asked again next interval. Returns 0, or
  * RZ_EINVAL when the terminal cannot be driven (nothing was drawn). */
+/* qsort order of Stats.counters (Ratusz__V1__Counter *): tenant, domain,
+ * source, as `stats` prints them and `top` groups them. */
+int top_series_cmp(const void *a, const void *b);
+
 int top_run(rz_client_t *cl, unsigned interval_s, volatile sig_atomic_t *stop);
 
 #endif
