@@ -611,19 +611,10 @@ static void s_load_init(s_load_t *l, const char *file, char *err,
 
 int rz_access_load(const char *path, char *err, size_t err_len)
 {
-    if (!path || !*path) {
-        s_swap(NULL);
-        return 0;
-    }
-    s_file_t file;
-    s_load_t l;
-    s_load_init(&l, path, err, err_len);
-    if (rz_conf_init(s_file_opts, &file) != 0)
-        return RZ_ENOMEM;
-    int rc = rz_conf_load_file(s_file_opts, &file, path, err, err_len);
-    if (rc == 0)
-        rc = s_load_parsed(&l, &file);
-    rz_conf_close(s_file_opts, &file);
+    rz_access_grants_t *g = NULL;
+    int rc = rz_access_parse(path, &g, err, err_len);
+    if (rc >= 0)
+        s_swap(g); /* none for an empty path */
     return rc;
 }
 
