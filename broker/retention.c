@@ -38,37 +38,6 @@ static void s_err(char *err, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
-int rz_retention_parse_duration(const char *text, int64_t *us)
-{
-    const char *p = text;
-    uint64_t v = 0, unit = 1;
-
-    if (!text || !isdigit((unsigned char)*p))
-        return RZ_EINVAL;
-    for (; isdigit((unsigned char)*p); p++) {
-        unsigned d = (unsigned)(*p - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return RZ_EINVAL;
-        v = v * 10 + d;
-    }
-    switch (*p) {
-    case '\0': break;
-    case 's': unit = 1; break;
-    case 'm': unit = 60; break;
-    case 'h': unit = 3600; break;
-    case 'd': unit = 86400; break;
-    case 'w': unit = 7 * 86400; break;
-    default: return RZ_EINVAL;
-    }
-    if (*p && p[1])
-        return RZ_EINVAL;
-    /* 100 years is more than any retention; it keeps the µs in range */
-    if (v > UINT64_C(3153600000) / unit)
-        return RZ_EINVAL;
-    *us = (int64_t)(v * unit) * 1000000;
-    return 0;
-}
-
 void rz_retention_rules_free(rz_retention_rules_t *r)
 {
     if (!r)
@@ -89,7 +58,7 @@ static int s_longest_first(const void *a, const void *b)
 static int s_duration_opt(const char *key, const char *text, int64_t *us,
                           char *err, size_t err_len)
 {
-    if (rz_retention_parse_duration(text, us) == 0)
+    if (rz_conf_parse_duration(text, us) == 0)
         return 0;
     s_err(err, err_len,
           "%s '%s' is not a duration (a number and s, m, h, d or w: 400d, "
@@ -148,7 +117,7 @@ int rz_retention_rules_parse(rz_retention_rules_t *out, const rz_config_t *cfg,
                 goto fail;
             }
             if (!strcmp(k, "max_age")) {
-                if (rz_retention_parse_duration(v, &rule->max_age_us) ||
+                if (rz_conf_parse_duration(v, &rule->max_age_us) ||
                     rule->max_age_us == 0) {
                     s_err(err, err_len,
                           "line %u: retention.\"%s\".max_age: '%s' is not a "

@@ -62,10 +62,6 @@ typedef struct rz_retention_rules {
     int64_t interval_us;       /* between passes */
 } rz_retention_rules_t;
 
-/* Parse a duration: a number and a unit s, m, h, d or w ("400d", "12h");
- * a bare number is seconds. Returns 0 and *us, or RZ_EINVAL. */
-int rz_retention_parse_duration(const char *text, int64_t *us);
-
 /* Parse cfg's retention, retention_hold_max, dedup_window and
  * retention_interval into out. Errors name the key and its line:
  * "line 7: retention.\"0264011.env.\": unknown key 'max_agе'". Returns 0,

@@ -249,13 +249,13 @@ uint32_t rz_conf_map_line(const rz_conf_map_t *map, const char *key)
  * Parsing values
  */
 
-int rz_conf_parse_size(const char *text, uint64_t *out)
+/* The decimal number *p starts with (at least one digit), *p moved past
+ * it. Returns 0, or RZ_EINVAL when there is none or it overflows. */
+static int s_leading_uint(const char **pp, uint64_t *out)
 {
-    const char *p = text;
+    const char *p = *pp;
     uint64_t v = 0;
-    unsigned shift = 0;
-
-    if (!text || !isdigit((unsigned char)*p))
+    if (!p || !isdigit((unsigned char)*p))
         return RZ_EINVAL;
     for (; isdigit((unsigned char)*p); p++) {
         unsigned d = (unsigned)(*p - '0');
@@ -263,6 +263,43 @@ int rz_conf_parse_size(const char *text, uint64_t *out)
             return RZ_EINVAL;
         v = v * 10 + d;
     }
+    *pp = p;
+    *out = v;
+    return 0;
+}
+
+int rz_conf_parse_duration(const char *text, int64_t *us)
+{
+    const char *p = text;
+    uint64_t v, unit = 1;
+    if (s_leading_uint(&p, &v))
+        return RZ_EINVAL;
+    switch (*p) {
+    case '\0': break;
+    case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86400; break;
+    case 'w': unit = 7 * 86400; break;
+    default: return RZ_EINVAL;
+    }
+    if (*p && p[1])
+        return RZ_EINVAL;
+    /* 100 years is more than any setting needs; it keeps the µs in range */
+    if (v > UINT64_C(3153600000) / unit)
+        return RZ_EINVAL;
+    *us = (int64_t)(v * unit) * 1000000;
+    return 0;
+}
+
+int rz_conf_parse_size(const char *text, uint64_t *out)
+{
+    const char *p = text;
+    uint64_t v;
+    unsigned shift = 0;
+
+    if (s_leading_uint(&p, &v))
+        return RZ_EINVAL;
     while (*p == ' ')
         p++;
     /* Tolerate the spellings people write (M, MB, MiB, m): all mean

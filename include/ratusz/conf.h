@@ -179,6 +179,11 @@ uint32_t rz_conf_map_line(const rz_conf_map_t *map, const char *key);
 /* Parse a size with an optional K/M/G/T suffix. 0 or RZ_EINVAL. */
 int rz_conf_parse_size(const char *text, uint64_t *out);
 
+/* Parse a duration: a number and a unit s, m, h, d or w ("400d", "12h");
+ * a bare number is seconds; at most 100 years. Returns 0 and *us, or
+ * RZ_EINVAL. */
+int rz_conf_parse_duration(const char *text, int64_t *us);
+
 #ifdef __cplusplus
 }
 #endif
