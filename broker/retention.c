@@ -2,7 +2,6 @@
 #include "retention.h"
 #include "log.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
