@@ -699,8 +699,9 @@ static int s_get_time(rzj_v_t v, int64_t *out, s_ctx_t *cx)
         strspn(s + (s[0] == '-'), "0123456789") == n - (s[0] == '-'))
         return s_get_int(v, INT64_MIN, INT64_MAX, out, cx);
     int y, m, d;
-    if (n == 10 && strlen(s) == n && s[4] == '-' && s[7] == '-' &&
-        strspn(s, "0123456789-") == n &&
+    if (n == 10 && strlen(s) == n && strspn(s, "0123456789") == 4 &&
+        s[4] == '-' && strspn(s + 5, "0123456789") == 2 && s[7] == '-' &&
+        strspn(s + 8, "0123456789") == 2 &&
         sscanf(s, "%4d-%2d-%2d", &y, &m, &d) == 3) {
         if (m < 1 || m > 12 || d < 1 || d > rzc_mdays(y, m))
             return s_fail(cx, RZ_EINVALEVENT, "no such date: '%s'", s);

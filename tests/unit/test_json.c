@@ -775,6 +775,10 @@ static void test_json_errors_name_the_problem(void **st)
          "\"data\":{\"due_date\":\"2024-02-30\"}}",
          "data.due_date: no such date: '2024-02-30'"},
         {"{\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\","
+         "\"dataschema\":\"ratusz.v1.TaxAssessment\","
+         "\"data\":{\"due_date\":\"-024-03-15\"}}",
+         "data.due_date: not an RFC 3339 time, a date or unix µs"},
+        {"{\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\","
          "\"dataschema\":\"ratusz.v1.AirQualityMeasurement\","
          "\"data\":{\"period_start\":\"2021-01-23 16:00\"}}",
          "data.period_start: not an RFC 3339 time, a date or unix µs"},
