@@ -14,7 +14,9 @@
  * JSON. Values are what lib/json.c renders, made for spreadsheets:
  * money in grosze becomes decimal złoty in a column named _zl
  * ("amount_grosze" 123456 -> "amount_zl" "1234.56"), thousandths become
- * decimals ("base_milli" -> "base"), times in unix µs become RFC 3339,
+ * decimals ("base_milli" -> "base"), the fields the schema marks as times
+ * (ratusz.v1.time) are RFC 3339 in UTC or a date ("2024-03-15") as lib/json.c
+ * writes them, "" when unset or beyond year 9999,
  * and a field left at its proto3 default is "0", "false" or "" (a value
  * that was not measured, the empty oneof, stays ""). Events of that topic
  * without that message (raw data) are skipped and counted. A prefix
@@ -126,19 +128,17 @@ typedef enum {
     S_MILLI, /* int64 thousandths -> "12.345" */
     S_RATE,  /* TaxObject.rate_grosze: zł per unit, or per mille of a PLN
               * base -> percent */
-    S_TIME   /* int64 unix µs -> RFC 3339 UTC */
+    S_TIME   /* marked (ratusz.v1.time): lib/json.c's text, "" for 0 */
 } s_conv_t;
 
 /* Fields whose numbers mean more than they say. Any other int64 field
- * named *_grosze is money too. */
+ * named *_grosze is money too; times are the schema's (time) marks. */
 static const struct {
     const char *msg, *field, *column;
     s_conv_t conv;
 } s_convs[] = {
     {"ratusz.v1.TaxObject", "rate_grosze", "rate", S_RATE},
     {"ratusz.v1.TaxObject", "base_milli", "base", S_MILLI},
-    {"ratusz.v1.TaxAssessment", "due_date", "due_date", S_TIME},
-    {"ratusz.v1.AirQualityMeasurement", "period_start", "period_start", S_TIME},
 };
 
 /* How field f of message md is written, and its column name in buf. */
@@ -152,6 +152,10 @@ static s_conv_t s_conv_of(const ProtobufCMessageDescriptor *md,
             snprintf(buf, len, "%s", s_convs[i].column);
             return s_convs[i].conv;
         }
+    if (rz__time_mark(md->name, f->id)) { /* int64 only: personal_gen */
+        snprintf(buf, len, "%s", f->name);
+        return S_TIME;
+    }
     size_t n = strlen(f->name);
     if (f->type == PROTOBUF_C_TYPE_INT64 && n > 7 &&
         strcmp(f->name + n - 7, "_grosze") == 0) {
@@ -211,13 +215,9 @@ static char *s_cell(const ProtobufCFieldDescriptor *f, const json_t *v,
         s_decimal(buf, sizeof buf, s_json_int(v), pln ? 1 : 2);
         return strdup(buf);
     }
-    case S_TIME: {
-        int64_t us = s_json_int(v);
-        if (!us || !rzc_rfc3339_writable(us))
-            return strdup("");
-        rzc_rfc3339_format(us, buf, sizeof buf);
-        return strdup(buf);
-    }
+    case S_TIME:
+        /* an integer is a year RFC 3339 cannot write */
+        return strdup(json_is_string(v) ? json_string_value(v) : "");
     case S_AS_IS: break;
     }
     if (absent) {

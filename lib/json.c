@@ -9,6 +9,11 @@
  *   -----------------------------  -------------------------------------------
  *   field name (snake_case)        key (lowerCamelCase accepted on input)
  *   int32/uint32/int64 ...         integer (64-bit beyond int64: a string)
+ *   int64 marked (ratusz.v1.time)  "2021-01-21T00:00:00Z" (TIME_INSTANT),
+ *                                  "2024-03-15" (TIME_DATE: midnight in
+ *                                  Warsaw; another instant as RFC 3339);
+ *                                  an integer for years RFC 3339 lacks;
+ *                                  the integer is read too
  *   double/float                   number; "NaN", "Infinity", "-Infinity"
  *   bool                           true / false
  *   enum                           value name (a number accepted on input)
@@ -37,6 +42,11 @@
  * rz_event_free has one way to free them all. Writing JSON stays on
  * jansson.
  *
+ * Times: the schema marks int64 fields that hold unix microseconds
+ * (options.proto; the generated table ratusz/v1/personal.h). Only the JSON
+ * form changes: what is read is the same integer the writer started from,
+ * so `ratusz sub | ratusz pub` copies events exactly.
+ *
  * Numbers: jansson prints every real with 17 significant digits, so 42.1
  * would come out as 42.100000000000001. s_dumps first finds the smallest
  * precision at which every real in the document reads back to the same
@@ -60,6 +70,7 @@
 #include "ratusz/core/text.h"
 #include "ratusz/core/time.h"
 #include "ratusz/ratusz.h"
+#include "ratusz/v1/personal.h"
 
 /* ==========================================================================
  * Errors and where they happened
@@ -72,6 +83,8 @@ typedef struct s_ctx {
     size_t err_len;
     char path[256];
     size_t path_len;
+    /* the time mark of the field being read (s_msg_from_json sets it) */
+    rz_time_kind_t time;
 } s_ctx_t;
 
 static int s_fail(s_ctx_t *cx, int code, const char *fmt, ...)
@@ -374,6 +387,49 @@ static json_t *s_double_to_json(double d)
     return json_real(d);
 }
 
+/* Is f a field the time marks may apply to (options.proto)? */
+static bool s_is_int64(const ProtobufCFieldDescriptor *f)
+{
+    return f->type == PROTOBUF_C_TYPE_INT64 ||
+           f->type == PROTOBUF_C_TYPE_SINT64 ||
+           f->type == PROTOBUF_C_TYPE_SFIXED64;
+}
+
+/* The time mark of field f of message d. */
+static rz_time_kind_t s_time_kind(const ProtobufCMessageDescriptor *d,
+                                  const ProtobufCFieldDescriptor *f)
+{
+    return s_is_int64(f) ? rz__time_mark(d->name, f->id) : RZ_TIME_NONE;
+}
+
+/* us as "YYYY-MM-DD" when it is midnight in Warsaw of that day, which is
+ * what reads back to it; else 0. us is rzc_rfc3339_writable. */
+static int s_warsaw_date(int64_t us, char *buf, size_t len)
+{
+    int64_t s = us / 1000000 - (us % 1000000 < 0);
+    int64_t local = s + rzc_tz_offset(rzc_warsaw(), s);
+    int64_t y;
+    int m, d;
+    rzc_civil(local / 86400 - (local % 86400 < 0), &y, &m, &d);
+    if (y < 0 || y > 9999 || rzc_warsaw_midnight_us(y, m, d) != us)
+        return 0;
+    snprintf(buf, len, "%04d-%02d-%02d", (int)y, m, d);
+    return 1;
+}
+
+/* A marked time: text people read, or the integer where RFC 3339 has no
+ * year for it (as the envelope's time). NULL on ENOMEM. */
+static json_t *s_time_to_json(rz_time_kind_t kind, int64_t us)
+{
+    char buf[96]; /* 28 used; gcc cannot see the fields' ranges */
+    if (!rzc_rfc3339_writable(us))
+        return json_integer(us);
+    if (kind == RZ_TIME_DATE && s_warsaw_date(us, buf, sizeof buf))
+        return json_string(buf);
+    rzc_rfc3339_format(us, buf, sizeof buf);
+    return json_string(buf);
+}
+
 /* One value of field f stored at p. NULL on ENOMEM. */
 static json_t *s_value_to_json(const ProtobufCFieldDescriptor *f,
                                const void *p)
@@ -539,6 +595,7 @@ static json_t *s_msg_to_json(const ProtobufCMessage *m)
         const ProtobufCFieldDescriptor *f = &d->fields[i];
         if (!s_is_present(f, base))
             continue;
+        rz_time_kind_t tk = s_time_kind(d, f);
         json_t *v;
         if (f->label == PROTOBUF_C_LABEL_REPEATED) {
             size_t n = *(const size_t *)(base + f->quantifier_offset);
@@ -551,11 +608,15 @@ static json_t *s_msg_to_json(const ProtobufCMessage *m)
                 v = json_array();
                 for (size_t k = 0; v && k < n; k++)
                     if (json_array_append_new(
-                            v, s_value_to_json(f, arr + k * sz))) {
+                            v, tk ? s_time_to_json(
+                                        tk, *(const int64_t *)(arr + k * sz))
+                                  : s_value_to_json(f, arr + k * sz))) {
                         json_decref(v);
                         v = NULL;
                     }
             }
+        } else if (tk) {
+            v = s_time_to_json(tk, *(const int64_t *)(base + f->offset));
         } else {
             v = s_value_to_json(f, base + f->offset);
         }
@@ -623,6 +684,33 @@ static int s_get_int(rzj_v_t v, int64_t min, int64_t max, int64_t *out,
         return s_fail(cx, RZ_EINVALEVENT, "%lld out of range",
                       (long long)i);
     *out = i;
+    return 0;
+}
+
+/* A marked time (cx->time): what s_time_to_json writes, "YYYY-MM-DD"
+ * (midnight in Warsaw, for either mark), or an integer as for any int64. */
+static int s_get_time(rzj_v_t v, int64_t *out, s_ctx_t *cx)
+{
+    if (!rzj_v_is(v, RZJ_STR))
+        return s_get_int(v, INT64_MIN, INT64_MAX, out, cx);
+    const char *s = rzj_v_str(v);
+    size_t n = rzj_v_len(v);
+    if (n > 0 && strlen(s) == n &&
+        strspn(s + (s[0] == '-'), "0123456789") == n - (s[0] == '-'))
+        return s_get_int(v, INT64_MIN, INT64_MAX, out, cx);
+    int y, m, d;
+    if (n == 10 && strlen(s) == n && strspn(s, "0123456789") == 4 &&
+        s[4] == '-' && strspn(s + 5, "0123456789") == 2 && s[7] == '-' &&
+        strspn(s + 8, "0123456789") == 2 &&
+        sscanf(s, "%4d-%2d-%2d", &y, &m, &d) == 3) {
+        if (m < 1 || m > 12 || d < 1 || d > rzc_mdays(y, m))
+            return s_fail(cx, RZ_EINVALEVENT, "no such date: '%s'", s);
+        *out = rzc_warsaw_midnight_us(y, m, d);
+        return 0;
+    }
+    if (strlen(s) != n || rzc_rfc3339_parse(s, out))
+        return s_fail(cx, RZ_EINVALEVENT,
+                      "not an RFC 3339 time, a date or unix µs: '%.40s'", s);
     return 0;
 }
 
@@ -714,7 +802,8 @@ static int s_value_from_json(const ProtobufCFieldDescriptor *f, rzj_v_t v,
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64:
-        if ((rc = s_get_int(v, INT64_MIN, INT64_MAX, &i, cx)))
+        if ((rc = cx->time ? s_get_time(v, &i, cx)
+                           : s_get_int(v, INT64_MIN, INT64_MAX, &i, cx)))
             return rc;
         *(int64_t *)p = i;
         return 0;
@@ -954,6 +1043,8 @@ static int s_msg_from_json(const ProtobufCMessageDescriptor *d, rzj_v_t j,
             continue; /* proto3 JSON: null is the default value */
 
         size_t old = s_path_push(cx, f->name, 0);
+        /* a message field's own fields set it again as they are read */
+        cx->time = s_time_kind(d, f);
         if (f->label == PROTOBUF_C_LABEL_REPEATED) {
             rc = s_repeated_from_json(f, v, base, cx);
         } else if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
@@ -978,6 +1069,7 @@ static int s_msg_from_json(const ProtobufCMessageDescriptor *d, rzj_v_t j,
                 *(protobuf_c_boolean *)(base + f->quantifier_offset) = 1;
         }
         s_path_pop(cx, old);
+        cx->time = RZ_TIME_NONE;
         if (rc)
             goto fail;
     }

@@ -1,21 +1,32 @@
-/* personal_gen.c - the schema's personal-data marks as a C table.
+/* personal_gen.c - the schema's marks as C tables: personal data, times.
  *
  *   personal_gen SCHEMA.desc OUT.c OUT.h
  *
  * SCHEMA.desc is a FileDescriptorSet (protoc --include_imports
  * --descriptor_set_out). protobuf-c keeps no custom options in the
  * descriptors it generates, so the build runs this program over the set and
- * compiles what it writes: for every message with (ratusz.v1.personal)
- * fields, its full name, the numbers of those fields and its
- * (ratusz.v1.personal_unless) condition resolved to numbers. The options
- * arrive as unknown fields of FieldOptions and MessageOptions, since this
- * program's descriptor.proto does not know options.proto:
+ * compiles what it writes, one table per kind of mark:
+ *
+ *   rz_personal_msgs  every message with (ratusz.v1.personal) fields: its
+ *                     full name, the numbers of those fields and its
+ *                     (ratusz.v1.personal_unless) condition resolved to
+ *                     numbers;
+ *   rz_time_msgs      every message with (ratusz.v1.time) fields: its full
+ *                     name, the numbers of those fields and each one's
+ *                     TimeMark (rz__time_mark() looks one up).
+ *
+ * The options arrive as unknown fields of FieldOptions and MessageOptions,
+ * since this program's descriptor.proto does not know options.proto:
  *
  *   FieldOptions   field 50601, varint        personal = true
  *   MessageOptions field 50602, length-delim  personal_unless = "F=VALUE"
+ *   FieldOptions   field 50603, varint        time = TIME_INSTANT (1) or
+ *                                             TIME_DATE (2)
  *
  * A condition that names no enum field of its message, or no value of that
  * enum, fails the build: a typo must not silently switch redaction off.
+ * So does a time mark on a field that is not a 64-bit signed integer, or
+ * with a value this program does not know.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +37,8 @@
 
 #define S_OPT_PERSONAL 50601u
 #define S_OPT_PERSONAL_UNLESS 50602u
+#define S_OPT_TIME 50603u
+#define S_TIME_MAX 2 /* TimeMark: TIME_INSTANT 1, TIME_DATE 2 */
 
 typedef Google__Protobuf__FileDescriptorSet s_set_t;
 typedef Google__Protobuf__FileDescriptorProto s_file_t;
@@ -81,6 +94,30 @@ static int s_field_personal(const s_field_t *f)
         !s_varint(u->data, u->len, &v))
         s_die("field %s: (personal) is not a bool", f->name, "");
     return v != 0;
+}
+
+/* f's TimeMark, 0 when unmarked. */
+static int s_field_time(const s_field_t *f)
+{
+    const ProtobufCMessageUnknownField *u = s_unknown(f->options, S_OPT_TIME);
+    uint64_t v = 0;
+    if (!u)
+        return 0;
+    if (u->wire_type != PROTOBUF_C_WIRE_TYPE_VARINT ||
+        !s_varint(u->data, u->len, &v))
+        s_die("field %s: (time) is not an enum value", f->name, "");
+    if (v > S_TIME_MAX)
+        s_die("field %s: (time) has a value this generator does not know%s",
+              f->name, "");
+    if (v &&
+        f->type != GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_INT64 &&
+        f->type !=
+            GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_SINT64 &&
+        f->type !=
+            GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_SFIXED64)
+        s_die("field %s: (time) applies to int64 fields (unix µs)%s", f->name,
+              "");
+    return (int)v;
 }
 
 /* The personal_unless text of m, malloc'd, or NULL. protobuf-c keeps a
@@ -168,14 +205,39 @@ static const s_enum_t *s_find_enum(const s_set_t *set, const char *want)
 
 typedef struct s_out {
     FILE *c;
-    size_t n; /* messages written */
+    size_t n;  /* messages written to the personal table */
+    size_t nt; /* ... to the time table */
     const s_set_t *set;
 } s_out_t;
+
+/* m's time marks, if any, as one row of the time table. */
+static void s_message_times(s_out_t *o, const s_msg_t *m, const char *full)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->n_field; i++) {
+        int t = s_field_time(m->field[i]);
+        if (!t)
+            continue;
+        if (n++ == 0)
+            fprintf(o->c, "static const rz_time_field_t s_times_%zu[] = {",
+                    o->nt);
+        fprintf(o->c, "%s{%d, %s}", n > 1 ? ", " : "", m->field[i]->number,
+                t == 2 ? "RZ_TIME_DATE" : "RZ_TIME_INSTANT");
+    }
+    if (!n)
+        return;
+    fprintf(o->c,
+            "};\nstatic const rz_time_msg_t s_tmsg_%zu = {\"%s\", "
+            "s_times_%zu, %zu};\n\n",
+            o->nt, full, o->nt, n);
+    o->nt++;
+}
 
 /* One message (full name without the leading dot) and its nested ones. */
 static void s_message(s_out_t *o, const s_msg_t *m, const char *full)
 {
     size_t n = 0;
+    s_message_times(o, m, full);
     for (size_t i = 0; i < m->n_field; i++) {
         const s_field_t *f = m->field[i];
         if (!s_field_personal(f))
@@ -240,8 +302,9 @@ static void s_message(s_out_t *o, const s_msg_t *m, const char *full)
 
 static const char s_header[] =
     "/* personal.h - generated by tools/personal_gen.c from the schema's\n"
-    " * (ratusz.v1.personal) marks (proto/ratusz/v1/options.proto). Do not\n"
-    " * edit: annotate the .proto and rebuild. */\n"
+    " * marks, (ratusz.v1.personal) and (ratusz.v1.time)\n"
+    " * (proto/ratusz/v1/options.proto). Do not edit: annotate the .proto\n"
+    " * and rebuild. */\n"
     "#ifndef RATUSZ_V1_PERSONAL_H\n"
     "#define RATUSZ_V1_PERSONAL_H\n"
     "\n"
@@ -262,6 +325,33 @@ static const char s_header[] =
     "\n"
     "extern const rz_personal_msg_t *const rz_personal_msgs[];\n"
     "extern const size_t rz_personal_n_msgs;\n"
+    "\n"
+    "/* How an int64 field holding unix microseconds is written for people\n"
+    " * (TimeMark in options.proto). */\n"
+    "typedef enum rz_time_kind {\n"
+    "    RZ_TIME_NONE = 0,    /* not a time: an integer */\n"
+    "    RZ_TIME_INSTANT = 1, /* RFC 3339, UTC */\n"
+    "    RZ_TIME_DATE = 2     /* a day: its midnight in Europe/Warsaw */\n"
+    "} rz_time_kind_t;\n"
+    "\n"
+    "typedef struct rz_time_field {\n"
+    "    uint32_t field; /* field number */\n"
+    "    rz_time_kind_t kind;\n"
+    "} rz_time_field_t;\n"
+    "\n"
+    "/* One message with time fields. */\n"
+    "typedef struct rz_time_msg {\n"
+    "    const char *name; /* full name: \"ratusz.v1.TaxAssessment\" */\n"
+    "    const rz_time_field_t *fields;\n"
+    "    size_t n_fields;\n"
+    "} rz_time_msg_t;\n"
+    "\n"
+    "extern const rz_time_msg_t *const rz__time_msgs[];\n"
+    "extern const size_t rz__time_n_msgs;\n"
+    "\n"
+    "/* The mark of field number field of message msg (its full name, as\n"
+    " * ProtobufCMessageDescriptor.name has it); RZ_TIME_NONE when none. */\n"
+    "rz_time_kind_t rz__time_mark(const char *msg, uint32_t field);\n"
     "\n"
     "#endif\n";
 
@@ -290,12 +380,13 @@ int main(int argc, char **argv)
     if (!set)
         s_die("%s: not a FileDescriptorSet%s", argv[1], "");
 
-    s_out_t o = {NULL, 0, set};
+    s_out_t o = {NULL, 0, 0, set};
     if (!(o.c = fopen(argv[2], "w")))
         s_die("%s: %s", argv[2], strerror(errno));
     fprintf(o.c,
             "/* %s - generated by tools/personal_gen.c from the "
-            "schema. Do not edit. */\n#include \"ratusz/v1/personal.h\"\n\n",
+            "schema. Do not edit. */\n#include <string.h>\n\n"
+            "#include \"ratusz/v1/personal.h\"\n\n",
             strrchr(argv[2], '/') ? strrchr(argv[2], '/') + 1 : argv[2]);
     for (size_t f = 0; f < set->n_file; f++) {
         const s_file_t *fd = set->file[f];
@@ -312,6 +403,25 @@ int main(int argc, char **argv)
     /* never an empty initializer, which C11 does not allow */
     fprintf(o.c, "%sNULL};\nconst size_t rz_personal_n_msgs = %zu;\n",
             o.n ? ", " : "", o.n);
+    fprintf(o.c, "\nconst rz_time_msg_t *const rz__time_msgs[] = {");
+    for (size_t i = 0; i < o.nt; i++)
+        fprintf(o.c, "%s&s_tmsg_%zu", i ? ", " : "", i);
+    fprintf(o.c,
+            "%sNULL};\nconst size_t rz__time_n_msgs = %zu;\n\n"
+            "rz_time_kind_t rz__time_mark(const char *msg, uint32_t field)\n"
+            "{\n"
+            "    for (size_t i = 0; msg && i < rz__time_n_msgs; i++) {\n"
+            "        const rz_time_msg_t *m = rz__time_msgs[i];\n"
+            "        if (strcmp(m->name, msg) != 0)\n"
+            "            continue;\n"
+            "        for (size_t k = 0; k < m->n_fields; k++)\n"
+            "            if (m->fields[k].field == field)\n"
+            "                return m->fields[k].kind;\n"
+            "        break;\n"
+            "    }\n"
+            "    return RZ_TIME_NONE;\n"
+            "}\n",
+            o.nt ? ", " : "", o.nt);
     if (fclose(o.c) != 0)
         s_die("%s: %s", argv[2], strerror(errno));
 

@@ -27,7 +27,6 @@ import json
 import os
 import re
 import sys
-import xml.etree.ElementTree as ET
 from collections import Counter, OrderedDict
 from zoneinfo import ZoneInfo
 
@@ -445,7 +444,10 @@ def gios_events(terc):
 
 
 # --------------------------------------------------------------------------
-# GIS: voivodeship outlines (PRG), Żoliborz, one EGiB parcel
+# GIS: voivodeship outlines (PRG), Żoliborz. The EGiB parcel in src/ is no
+# event here: deploy/demo.sh's gis adapter publishes it from the GML, as a
+# municipality's EGiB import would, and two copies of one record from one
+# system would stand side by side on the parcel's timeline.
 
 
 def gis_events(terc):
@@ -504,72 +506,7 @@ def gis_events(terc):
         "pl.gov.gmina.gis.boundary.v1", "district:zoliborz", "1465011",
         warsaw(2020, 1, 1), data, "ratusz.v1.GisFeature"))
 
-    out.append(egib_event(terc))
     return out
-
-
-NS = {
-    "gml": "http://www.opengis.net/gml/3.2",
-    "egb": "urn:gugik:specyfikacje:gmlas:ewidencjaGruntowBudynkow:1.0",
-    "bt": "urn:gugik:specyfikacje:gmlas:modelPodstawowy:1.0",
-}
-
-
-def egib_event(terc):
-    root = ET.fromstring(read_bytes("egib_dzialka_221101_1.0001.161_8.gml"))
-    d = root.find(".//egb:EGB_DzialkaEwidencyjna", NS)
-    parcel = d.find("egb:idDzialki", NS).text          # 221101_1.0001.161/8
-    area = d.find("egb:powierzchniaEwidencyjna", NS)
-    poly = d.find("egb:geometria/gml:Polygon", NS)
-    srs = poly.get("srsName")                          # urn:...:EPSG::2177
-    crs = "EPSG:" + srs.rsplit(":", 1)[1]
-    nums = poly.find(".//gml:posList", NS).text.split()
-    pairs = [(nums[i], nums[i + 1]) for i in range(0, len(nums), 2)]
-    wkt = "POLYGON((" + ", ".join("%s %s" % p for p in pairs) + "))"
-    first = [float(a) for a, _ in pairs]
-    second = [float(b) for _, b in pairs]
-    ident = d.find("gml:identifier", NS).text
-    iip = d.find("egb:idIIP/bt:BT_Identyfikator", NS)
-    start = d.find("egb:startWersjaObiekt", NS).text   # 2017-03-13T13:09:47
-    label = root.find(".//bt:KR_Etykieta/bt:tekst", NS)
-
-    # The TERYT part of the parcel id, 221101_1 -> WOJ 22 POW 11 GMI 01
-    # RODZ 1, is the gmina the parcel lies in (Hel, powiat pucki).
-    unit = parcel.split(".")[0]
-    tenant = unit.replace("_", "")
-    assert any(terc.code(r) == tenant for r in terc.rows), tenant
-
-    props = OrderedDict([
-        ("gml_id", d.get("{%s}id" % NS["gml"])),
-        ("lokalnyId", iip.find("bt:lokalnyId", NS).text),
-        ("przestrzenNazw", iip.find("bt:przestrzenNazw", NS).text),
-        ("wersjaId", iip.find("bt:wersjaId", NS).text),
-        ("startObiekt", d.find("egb:startObiekt", NS).text),
-        ("startWersjaObiekt", start),
-        ("informacjaODokladnReprezentacjiPola",
-         d.find("egb:informacjaODokladnReprezentacjiPola", NS).text),
-        ("srsName", srs),
-        ("powierzchniaEwidencyjna", area.text),
-    ])
-    data = OrderedDict([
-        ("feature_id", parcel),
-        ("kind", "parcel"),
-        ("name", label.text if label is not None else parcel),
-        ("geometry", OrderedDict([
-            ("crs", crs),
-            ("type", "Polygon"),
-            ("wkt", wkt),
-            ("axis_order", "yx"),  # posList is northing, easting
-            ("bbox", [min(first), min(second), max(first), max(second)]),
-        ])),
-        ("area", float(area.text)),
-        ("area_unit", area.get("uom")),
-        ("properties", props),
-    ])
-    t = dt.datetime.strptime(start, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=WARSAW)
-    return event(ident, "/%s/gis/egib" % tenant,
-                 "pl.gov.gmina.gis.parcel.v1", "parcel:" + parcel, tenant, t,
-                 data, "ratusz.v1.GisFeature")
 
 
 # --------------------------------------------------------------------------

@@ -112,7 +112,9 @@ int64_t rz_now_us(void);
 /* Render ev as one line of CloudEvents JSON (no trailing newline):
  * specversion, id, source, type, subject, time (RFC 3339, UTC), tenant,
  * and, when set by the broker, seq, ingesttime and principal; a domain
- * message becomes "data" (a JSON object with the proto field names) with
+ * message becomes "data" (a JSON object with the proto field names; an
+ * int64 time the schema marks with (ratusz.v1.time) as RFC 3339 in UTC, or
+ * "YYYY-MM-DD" for a date, see proto/ratusz/v1/options.proto) with
  * datacontenttype "application/json" and dataschema naming the message;
  * raw data becomes "data" when its content type is JSON and valid, else
  * "data_base64". Returns a malloc'd string the caller frees, or NULL on
@@ -122,7 +124,8 @@ char *rz_event_to_json(const Ratusz__V1__Event *ev);
 /* Parse one CloudEvents JSON object into a new event. "data" is read into
  * the domain message named by dataschema, or by the domain of the type
  * when the type starts with RZ_TYPE_PREFIX and its domain has a message;
- * any other data is kept raw with its datacontenttype. On success *out is
+ * any other data is kept raw with its datacontenttype. A marked time reads
+ * from that text or from the integer of unix microseconds. On success *out is
  * the caller's (free with rz_event_free) and 0 is returned; on failure
  * RZ_EINVALEVENT or RZ_EDECODE with a reason in err. */
 int rz_event_from_json(const char *text, size_t len, Ratusz__V1__Event **out,
@@ -449,7 +452,8 @@ void rz_sub_destroy(rz_sub_t **s);
  * message) as one line of JSON, by the same rules as "data" in
  * rz_event_to_json: proto field names as keys, default values left out,
  * enums by name, bytes as base64, maps as objects, 64-bit integers as JSON
- * integers (a uint64 above INT64_MAX as a decimal string). Returns a
+ * integers (a uint64 above INT64_MAX as a decimal string), marked times as
+ * text. Returns a
  * malloc'd string the caller frees, or NULL and sets errno (EINVAL for a
  * NULL m, ENOMEM). */
 char *rz_message_to_json(const ProtobufCMessage *m);

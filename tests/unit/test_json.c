@@ -567,6 +567,141 @@ static void test_json_broker_attributes_and_optional_ones(void **st)
  * Errors
  */
 
+/* ---------------------------------------------------------------------------
+ * Times the schema marks (ratusz.v1.time): text people read, the same µs back
+ */
+
+/* The tax event's due date (TIME_DATE) as JSON and back. */
+static char *s_due_date_json(int64_t due, int64_t *back_due)
+{
+    Ratusz__V1__Event ev = RATUSZ__V1__EVENT__INIT;
+    Ratusz__V1__TaxAssessment t = RATUSZ__V1__TAX_ASSESSMENT__INIT;
+    s_envelope(&ev, "pl.gov.gmina.tax.property.assessment.v1");
+    t.document_id = "DN-1/2024/17";
+    t.total_grosze = 434522;
+    t.due_date = due;
+    ev.data_case = RATUSZ__V1__EVENT__DATA_TAX;
+    ev.tax = &t;
+    Ratusz__V1__Event *back = NULL;
+    char *json = s_round_trip(&ev, &back);
+    *back_due = back->tax->due_date;
+    rz_event_free(back);
+    return json;
+}
+
+static void test_json_due_date_prints_as_a_date_and_reads_back(void **st)
+{
+    (void)st;
+    int64_t back = 0;
+    /* 2024-03-15 00:00 in Warsaw (CET) is 2024-03-14T23:00:00Z */
+    char *json = s_due_date_json(INT64_C(1710457200000000), &back);
+    s_assert_contains(json, "\"due_date\":\"2024-03-15\"");
+    assert_true(back == INT64_C(1710457200000000));
+    /* the envelope's time and unmarked integers are as before */
+    s_assert_contains(json, "\"time\":\"2021-01-23T16:00:00Z\"");
+    s_assert_contains(json, "\"total_grosze\":434522");
+    free(json);
+
+    /* summer time: 2024-07-01 00:00 CEST is 2024-06-30T22:00:00Z */
+    json = s_due_date_json(INT64_C(1719784800000000), &back);
+    s_assert_contains(json, "\"due_date\":\"2024-07-01\"");
+    assert_true(back == INT64_C(1719784800000000));
+    free(json);
+
+    /* not a midnight in Warsaw: a date would lose the hour */
+    json = s_due_date_json(INT64_C(1710457200000001), &back);
+    s_assert_contains(json, "\"due_date\":\"2024-03-14T23:00:00.000001Z\"");
+    assert_true(back == INT64_C(1710457200000001));
+    free(json);
+    json = s_due_date_json(INT64_C(1710489600000000), &back);
+    s_assert_contains(json, "\"due_date\":\"2024-03-15T08:00:00Z\"");
+    assert_true(back == INT64_C(1710489600000000));
+    free(json);
+
+    /* a year RFC 3339 cannot hold stays an integer, and reads back */
+    json = s_due_date_json(INT64_C(253402300800000000), &back);
+    s_assert_contains(json, "\"due_date\":253402300800000000");
+    assert_true(back == INT64_C(253402300800000000));
+    free(json);
+    json = s_due_date_json(INT64_C(-62167219200000001), &back);
+    s_assert_contains(json, "\"due_date\":-62167219200000001");
+    assert_true(back == INT64_C(-62167219200000001));
+    free(json);
+}
+
+static void test_json_period_start_prints_rfc3339_and_reads_back(void **st)
+{
+    (void)st;
+    Ratusz__V1__Event ev = RATUSZ__V1__EVENT__INIT;
+    Ratusz__V1__AirQualityMeasurement aq =
+        RATUSZ__V1__AIR_QUALITY_MEASUREMENT__INIT;
+    s_envelope(&ev, "pl.gov.gmina.env.air.measurement.v1");
+    aq.station_code = "PL0012A";
+    aq.station_id = 114;
+    aq.period_start = INT64_C(1611417600123456);
+    aq.period_seconds = 3600;
+    ev.data_case = RATUSZ__V1__EVENT__DATA_AIR_QUALITY;
+    ev.air_quality = &aq;
+    Ratusz__V1__Event *back = NULL;
+    char *json = s_round_trip(&ev, &back);
+    s_assert_contains(json, "\"period_start\":\"2021-01-23T16:00:00.123456Z\"");
+    s_assert_contains(json, "\"station_id\":114");
+    assert_true(back->air_quality->period_start == INT64_C(1611417600123456));
+    free(json);
+    rz_event_free(back);
+
+    /* a midnight is still an instant for a TIME_INSTANT field */
+    aq.period_start = INT64_C(1710457200000000);
+    json = s_round_trip(&ev, &back);
+    s_assert_contains(json, "\"period_start\":\"2024-03-14T23:00:00Z\"");
+    free(json);
+    rz_event_free(back);
+}
+
+static void test_json_marked_times_read_every_form(void **st)
+{
+    (void)st;
+    static const struct {
+        const char *data;
+        int64_t due;
+    } cases[] = {
+        /* what older versions wrote, and the proto3 string form */
+        {"{\"due_date\":1710457200000000}", INT64_C(1710457200000000)},
+        {"{\"due_date\":\"1710457200000000\"}", INT64_C(1710457200000000)},
+        {"{\"due_date\":-5}", -5},
+        {"{\"due_date\":\"2024-03-15\"}", INT64_C(1710457200000000)},
+        {"{\"due_date\":\"2024-03-14T23:00:00Z\"}", INT64_C(1710457200000000)},
+        {"{\"due_date\":\"2024-03-15T00:00:00+01:00\"}",
+         INT64_C(1710457200000000)},
+        {"{\"due_date\":\"2024-03-15T08:00:00.5Z\"}",
+         INT64_C(1710489600500000)},
+        {"{\"dueDate\":\"2024-07-01\"}", INT64_C(1719784800000000)},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "{\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\","
+                 "\"dataschema\":\"ratusz.v1.TaxAssessment\",\"data\":%s}",
+                 cases[i].data);
+        Ratusz__V1__Event *ev = s_parse(text);
+        assert_int_equal(ev->data_case, RATUSZ__V1__EVENT__DATA_TAX);
+        if (ev->tax->due_date != cases[i].due)
+            print_error("case %zu: %lld\n", i, (long long)ev->tax->due_date);
+        assert_true(ev->tax->due_date == cases[i].due);
+        rz_event_free(ev);
+    }
+    /* the air measurement's time in the sample's form (an integer) */
+    Ratusz__V1__Event *ev =
+        s_parse("{\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\","
+                "\"dataschema\":\"ratusz.v1.AirQualityMeasurement\","
+                "\"data\":{\"period_start\":1611187200000000}}");
+    assert_true(ev->air_quality->period_start == INT64_C(1611187200000000));
+    char *json = rz_event_to_json(ev);
+    s_assert_contains(json, "\"period_start\":\"2021-01-21T00:00:00Z\"");
+    free(json);
+    rz_event_free(ev);
+}
+
 static void test_json_errors_name_the_problem(void **st)
 {
     (void)st;
@@ -631,6 +766,31 @@ static void test_json_errors_name_the_problem(void **st)
          "duplicate object key"},
         {"{\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\",\"seq\":-1}",
          "seq: -1 out of range"},
+        {"{\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\","
+         "\"dataschema\":\"ratusz.v1.TaxAssessment\","
+         "\"data\":{\"due_date\":\"soon\"}}",
+         "data.due_date: not an RFC 3339 time, a date or unix µs: 'soon'"},
+        {"{\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\","
+         "\"dataschema\":\"ratusz.v1.TaxAssessment\","
+         "\"data\":{\"due_date\":\"2024-02-30\"}}",
+         "data.due_date: no such date: '2024-02-30'"},
+        {"{\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\","
+         "\"dataschema\":\"ratusz.v1.TaxAssessment\","
+         "\"data\":{\"due_date\":\"-024-03-15\"}}",
+         "data.due_date: not an RFC 3339 time, a date or unix µs"},
+        {"{\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\","
+         "\"dataschema\":\"ratusz.v1.AirQualityMeasurement\","
+         "\"data\":{\"period_start\":\"2021-01-23 16:00\"}}",
+         "data.period_start: not an RFC 3339 time, a date or unix µs"},
+        {"{\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\","
+         "\"dataschema\":\"ratusz.v1.AirQualityMeasurement\","
+         "\"data\":{\"period_start\":true}}",
+         "data.period_start: expected an integer, got boolean"},
+        /* an unmarked int64 reads no time text */
+        {"{\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\","
+         "\"dataschema\":\"ratusz.v1.TaxAssessment\","
+         "\"data\":{\"total_grosze\":\"2024-03-15\"}}",
+         "data.total_grosze: not an integer: '2024-03-15'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char err[256] = "";
@@ -760,6 +920,9 @@ int main(void)
         cmocka_unit_test(test_json_domain_type_takes_data_only_if_it_fits),
         cmocka_unit_test(test_json_time_with_offset_becomes_utc_micros),
         cmocka_unit_test(test_json_broker_attributes_and_optional_ones),
+        cmocka_unit_test(test_json_due_date_prints_as_a_date_and_reads_back),
+        cmocka_unit_test(test_json_period_start_prints_rfc3339_and_reads_back),
+        cmocka_unit_test(test_json_marked_times_read_every_form),
         cmocka_unit_test(test_json_errors_name_the_problem),
         cmocka_unit_test(test_json_garbage_returns_error_without_crashing),
         cmocka_unit_test(test_json_invalid_utf8_from_protobuf_is_replaced),
