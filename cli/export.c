@@ -71,51 +71,14 @@
  * The domains a CSV can have columns for
  */
 
-typedef struct s_domain {
-    const char *name; /* the topic's second segment */
-    const ProtobufCMessageDescriptor *desc;
-    Ratusz__V1__Event__DataCase data_case;
-} s_domain_t;
-
-static const s_domain_t s_domains[] = {
-    {"budget", &ratusz__v1__budget_entry__descriptor,
-     RATUSZ__V1__EVENT__DATA_BUDGET},
-    {"env", &ratusz__v1__air_quality_measurement__descriptor,
-     RATUSZ__V1__EVENT__DATA_AIR_QUALITY},
-    {"tax", &ratusz__v1__tax_assessment__descriptor,
-     RATUSZ__V1__EVENT__DATA_TAX},
-    {"gis", &ratusz__v1__gis_feature__descriptor, RATUSZ__V1__EVENT__DATA_GIS},
-};
-#define S_NDOMAINS (sizeof s_domains / sizeof s_domains[0])
-
 /* The domain a topic prefix names: "2261011.tax." and "2261011.tax" are
  * tax; "2261011.", "2261011.ta" and "" name none. */
-static const s_domain_t *s_domain_of_topic(const char *topic)
+static const rz_domain_t *s_domain_of_topic(const char *topic)
 {
     const char *dot = strchr(topic, '.');
     if (!dot)
         return NULL;
-    const char *d = dot + 1;
-    size_t n = strcspn(d, ".");
-    for (size_t i = 0; i < S_NDOMAINS; i++)
-        if (strlen(s_domains[i].name) == n &&
-            strncmp(d, s_domains[i].name, n) == 0)
-            return &s_domains[i];
-    return NULL;
-}
-
-/* The domain message of ev, or NULL. */
-static const ProtobufCMessage *s_data(const Ratusz__V1__Event *ev)
-{
-    switch (ev->data_case) {
-    case RATUSZ__V1__EVENT__DATA_BUDGET:
-        return (const ProtobufCMessage *)ev->budget;
-    case RATUSZ__V1__EVENT__DATA_AIR_QUALITY:
-        return (const ProtobufCMessage *)ev->air_quality;
-    case RATUSZ__V1__EVENT__DATA_TAX: return (const ProtobufCMessage *)ev->tax;
-    case RATUSZ__V1__EVENT__DATA_GIS: return (const ProtobufCMessage *)ev->gis;
-    default: return NULL;
-    }
+    return rz_domain_named(dot + 1, strcspn(dot + 1, "."));
 }
 
 /* ==========================================================================
@@ -439,7 +402,7 @@ static int s_leak(const ProtobufCMessage *m, int marked, char *where,
 struct export_job {
     export_opts_t o;
     FILE *out;
-    const s_domain_t *dom; /* CSV: the one message of the topic, or NULL */
+    const rz_domain_t *dom; /* CSV: the one message of the topic, or NULL */
     int started;           /* CSV header / GeoJSON head written */
     int epsg;              /* GeoJSON: the file's CRS */
     uint64_t count;
@@ -567,7 +530,7 @@ static int s_csv_header(export_t *x)
     for (size_t i = 0; !rc && i < 7; i++)
         rc = s_put_field(&r, s_envelope_cols[i]);
     if (!rc && x->dom)
-        rc = s_walk(x->dom->desc, NULL, "", s_header_col, &r, 0);
+        rc = s_walk(x->dom->message, NULL, "", s_header_col, &r, 0);
     else if (!rc)
         rc = s_put_field(&r, "dataschema");
     if (!rc && !x->dom)
@@ -581,7 +544,7 @@ static int s_csv_header(export_t *x)
 static int s_csv_event(export_t *x, const Ratusz__V1__Event *ev, char *err,
                        size_t err_len)
 {
-    const ProtobufCMessage *m = s_data(ev);
+    const ProtobufCMessage *m = rz_event_data_message(ev);
     if (x->dom && (ev->data_case != x->dom->data_case || !m)) {
         x->skip_other_data++;
         return 0;
@@ -606,7 +569,7 @@ static int s_csv_event(export_t *x, const Ratusz__V1__Event *ev, char *err,
         free(text);
         if (!j)
             return RZ_ENOMEM;
-        rc = s_walk(x->dom->desc, j, "", s_value_col, &r, 0);
+        rc = s_walk(x->dom->message, j, "", s_value_col, &r, 0);
         json_decref(j);
     } else {
         /* mixed types: the data as `ratusz query` prints it */
@@ -750,7 +713,7 @@ static int s_geo_event(export_t *x, const Ratusz__V1__Event *ev, char *err,
 int export_event(export_t *x, const Ratusz__V1__Event *ev, char *err,
                  size_t err_len)
 {
-    const ProtobufCMessage *m = s_data(ev);
+    const ProtobufCMessage *m = rz_event_data_message(ev);
     char where[200];
     if (!m && !x->o.raw) {
         /* no schema, no marks: nobody can say what the bytes hold */

@@ -20,13 +20,60 @@ int64_t rz_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* Every domain with a message, once: the JSON reader and writer, the
+ * exporter and the topic all look here. */
+static const rz_domain_t s_domains[] = {
+    {"budget", &ratusz__v1__budget_entry__descriptor,
+     RATUSZ__V1__EVENT__DATA_BUDGET},
+    {"env", &ratusz__v1__air_quality_measurement__descriptor,
+     RATUSZ__V1__EVENT__DATA_AIR_QUALITY},
+    {"tax", &ratusz__v1__tax_assessment__descriptor,
+     RATUSZ__V1__EVENT__DATA_TAX},
+    {"gis", &ratusz__v1__gis_feature__descriptor, RATUSZ__V1__EVENT__DATA_GIS},
+};
+#define S_NDOMAINS (sizeof s_domains / sizeof s_domains[0])
+
+const rz_domain_t *rz_domain_named(const char *name, size_t len)
+{
+    for (size_t i = 0; name && i < S_NDOMAINS; i++)
+        if (strlen(s_domains[i].name) == len &&
+            memcmp(s_domains[i].name, name, len) == 0)
+            return &s_domains[i];
+    return NULL;
+}
+
+const rz_domain_t *rz_domain_of_case(int data_case)
+{
+    for (size_t i = 0; i < S_NDOMAINS; i++)
+        if ((int)s_domains[i].data_case == data_case)
+            return &s_domains[i];
+    return NULL;
+}
+
+const rz_domain_t *rz_domain_of_schema(const char *schema)
+{
+    for (size_t i = 0; schema && i < S_NDOMAINS; i++)
+        if (strcmp(schema, s_domains[i].message->name) == 0)
+            return &s_domains[i];
+    return NULL;
+}
+
 const char *rz_event_data_domain(const Ratusz__V1__Event *ev)
 {
+    const rz_domain_t *d = rz_domain_of_case(ev->data_case);
+    return d ? d->name : NULL;
+}
+
+const ProtobufCMessage *rz_event_data_message(const Ratusz__V1__Event *ev)
+{
+    /* casts rather than &ev->budget->base: the pointer may be NULL */
     switch (ev->data_case) {
-    case RATUSZ__V1__EVENT__DATA_BUDGET: return "budget";
-    case RATUSZ__V1__EVENT__DATA_AIR_QUALITY: return "env";
-    case RATUSZ__V1__EVENT__DATA_TAX: return "tax";
-    case RATUSZ__V1__EVENT__DATA_GIS: return "gis";
+    case RATUSZ__V1__EVENT__DATA_BUDGET:
+        return (const ProtobufCMessage *)ev->budget;
+    case RATUSZ__V1__EVENT__DATA_AIR_QUALITY:
+        return (const ProtobufCMessage *)ev->air_quality;
+    case RATUSZ__V1__EVENT__DATA_TAX: return (const ProtobufCMessage *)ev->tax;
+    case RATUSZ__V1__EVENT__DATA_GIS: return (const ProtobufCMessage *)ev->gis;
     default: return NULL;
     }
 }

@@ -1088,53 +1088,14 @@ fail:
  * CloudEvents: the domain messages "data" can hold
  */
 
-typedef struct s_domain {
-    const char *name; /* the type's domain segment */
-    const ProtobufCMessageDescriptor *desc;
-    Ratusz__V1__Event__DataCase data_case;
-} s_domain_t;
-
-static const s_domain_t s_domains[] = {
-    {"budget", &ratusz__v1__budget_entry__descriptor,
-     RATUSZ__V1__EVENT__DATA_BUDGET},
-    {"env", &ratusz__v1__air_quality_measurement__descriptor,
-     RATUSZ__V1__EVENT__DATA_AIR_QUALITY},
-    {"tax", &ratusz__v1__tax_assessment__descriptor,
-     RATUSZ__V1__EVENT__DATA_TAX},
-    {"gis", &ratusz__v1__gis_feature__descriptor,
-     RATUSZ__V1__EVENT__DATA_GIS},
-};
-#define S_NDOMAINS (sizeof s_domains / sizeof s_domains[0])
-
-static const s_domain_t *s_domain_by_schema(const char *schema)
-{
-    for (size_t i = 0; i < S_NDOMAINS; i++)
-        if (strcmp(schema, s_domains[i].desc->name) == 0)
-            return &s_domains[i];
-    return NULL;
-}
-
-static const s_domain_t *s_domain_by_case(int data_case)
-{
-    for (size_t i = 0; i < S_NDOMAINS; i++)
-        if ((int)s_domains[i].data_case == data_case)
-            return &s_domains[i];
-    return NULL;
-}
-
 /* "pl.gov.gmina.budget.execution.v1" -> budget. */
-static const s_domain_t *s_domain_by_type(const char *type)
+static const rz_domain_t *s_domain_by_type(const char *type)
 {
     size_t pl = sizeof(RZ_TYPE_PREFIX) - 1;
     if (!type || strncmp(type, RZ_TYPE_PREFIX, pl) != 0)
         return NULL;
-    const char *dom = type + pl;
-    for (size_t i = 0; i < S_NDOMAINS; i++) {
-        size_t n = strlen(s_domains[i].name);
-        if (strncmp(dom, s_domains[i].name, n) == 0 && dom[n] == '.')
-            return &s_domains[i];
-    }
-    return NULL;
+    const char *dom = type + pl, *dot = strchr(dom, '.');
+    return dot ? rz_domain_named(dom, (size_t)(dot - dom)) : NULL;
 }
 
 /* Does the media type carry JSON? "application/json", "text/json",
@@ -1156,14 +1117,14 @@ static bool s_is_json_type(const char *ct)
 }
 
 /* Would the JSON text read back as the domain message of this type? */
-static bool s_parses_as(const s_domain_t *dom, const void *text, size_t len)
+static bool s_parses_as(const rz_domain_t *dom, const void *text, size_t len)
 {
     char scratch[8];
     s_ctx_t cx = {.err = scratch, .err_len = sizeof scratch};
     ProtobufCMessage *m = NULL;
     rzj_doc_t doc = {0};
     bool yes = rzj_doc_parse(&doc, text, len, scratch, sizeof scratch) == 0 &&
-               s_msg_from_json(dom->desc, rzj_doc_root(&doc), &m, &cx) == 0;
+               s_msg_from_json(dom->message, rzj_doc_root(&doc), &m, &cx) == 0;
     if (m)
         protobuf_c_message_free_unpacked(m, NULL);
     rzj_doc_free(&doc);
@@ -1208,7 +1169,7 @@ static int s_set_data(json_t *obj, const Ratusz__V1__Event *ev)
                                    raw->bytes.len,
                                    JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
                                    NULL);
-            const s_domain_t *dom = s_domain_by_type(ev->type);
+            const rz_domain_t *dom = s_domain_by_type(ev->type);
             /* Keep the bytes as base64 when "data" would not read back as
              * this same raw event: JSON null reads as no data, and an
              * object that fits the type's domain message reads as that
@@ -1226,29 +1187,12 @@ static int s_set_data(json_t *obj, const Ratusz__V1__Event *ev)
         free(b64);
         return rc;
     }
-    const s_domain_t *dom = s_domain_by_case(ev->data_case);
-    /* casts rather than &ev->budget->base: the pointer may be NULL in an
-     * event someone built by hand */
-    const ProtobufCMessage *m = NULL;
-    switch (ev->data_case) {
-    case RATUSZ__V1__EVENT__DATA_BUDGET:
-        m = (const ProtobufCMessage *)ev->budget;
-        break;
-    case RATUSZ__V1__EVENT__DATA_AIR_QUALITY:
-        m = (const ProtobufCMessage *)ev->air_quality;
-        break;
-    case RATUSZ__V1__EVENT__DATA_TAX:
-        m = (const ProtobufCMessage *)ev->tax;
-        break;
-    case RATUSZ__V1__EVENT__DATA_GIS:
-        m = (const ProtobufCMessage *)ev->gis;
-        break;
-    default: return 0;
-    }
+    const rz_domain_t *dom = rz_domain_of_case(ev->data_case);
+    const ProtobufCMessage *m = rz_event_data_message(ev);
     if (!dom || !m)
         return 0;
     if (s_jset(obj, "datacontenttype", json_string("application/json")) ||
-        s_jset(obj, "dataschema", json_string(dom->desc->name)))
+        s_jset(obj, "dataschema", json_string(dom->message->name)))
         return -1;
     return s_jset(obj, "data", s_msg_to_json(m));
 }
@@ -1411,7 +1355,7 @@ static int s_raw_from_data(s_build_t *b, rzj_v_t data, const char *ct)
     return 0;
 }
 
-static void s_set_domain(s_build_t *b, const s_domain_t *dom,
+static void s_set_domain(s_build_t *b, const rz_domain_t *dom,
                          ProtobufCMessage *m)
 {
     b->domain = m;
@@ -1470,12 +1414,12 @@ static int s_data_from_json(s_build_t *b, rzj_v_t root, s_ctx_t *cx)
     if (rzj_v_absent(data))
         return 0;
 
-    const s_domain_t *dom = schema ? s_domain_by_schema(schema) : NULL;
+    const rz_domain_t *dom = schema ? rz_domain_of_schema(schema) : NULL;
     ProtobufCMessage *m = NULL;
     if (dom) {
         /* the producer named the message: it must fit exactly */
         size_t old = s_path_push(cx, "data", 0);
-        rc = s_msg_from_json(dom->desc, data, &m, cx);
+        rc = s_msg_from_json(dom->message, data, &m, cx);
         s_path_pop(cx, old);
         if (rc)
             return rc;
@@ -1488,7 +1432,7 @@ static int s_data_from_json(s_build_t *b, rzj_v_t root, s_ctx_t *cx)
          * may have kinds of events that have no message yet */
         char scratch[8];
         s_ctx_t quiet = {.err = scratch, .err_len = sizeof scratch};
-        rc = s_msg_from_json(dom->desc, data, &m, &quiet);
+        rc = s_msg_from_json(dom->message, data, &m, &quiet);
         if (rc == RZ_ENOMEM)
             return rc;
         if (rc == 0) {

@@ -95,6 +95,24 @@ int rz_event_topic(const Ratusz__V1__Event *ev, char *buf, size_t len);
  * for raw data and no data. */
 const char *rz_event_data_domain(const Ratusz__V1__Event *ev);
 
+/* A domain whose events carry a message of the schema in "data". */
+typedef struct rz_domain {
+    const char *name;                          /* "budget", "env", ... */
+    const ProtobufCMessageDescriptor *message; /* ratusz.v1.BudgetEntry ... */
+    Ratusz__V1__Event__DataCase data_case;
+} rz_domain_t;
+
+/* The domain of that name (len bytes of name: the segment of a type or a
+ * topic), of that data case, or whose message has that full name
+ * ("ratusz.v1.BudgetEntry", as dataschema says); NULL when none. */
+const rz_domain_t *rz_domain_named(const char *name, size_t len);
+const rz_domain_t *rz_domain_of_case(int data_case);
+const rz_domain_t *rz_domain_of_schema(const char *schema);
+
+/* The domain message ev carries (NULL for raw data, no data, or a data
+ * case whose pointer is NULL in an event built by hand). */
+const ProtobufCMessage *rz_event_data_message(const Ratusz__V1__Event *ev);
+
 /* Limits, in bytes. */
 #define RZ_ID_MAX 200
 #define RZ_SOURCE_MAX 200
