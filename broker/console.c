@@ -748,15 +748,16 @@ static void *s_sampler(void *arg)
 }
 
 /* "history": {"step_s":10,"times":[...],"series":[{"name":..,"rate":[..]}]}
- * with rate in events per second between consecutive samples. */
+ * with the n sample times and n - 1 rates: events per second between
+ * consecutive samples. */
 static void s_history(rz_console_t *c, s_buf_t *out)
 {
     pthread_mutex_lock(&c->lock);
     uint64_t n = c->tick < S_POINTS ? c->tick : S_POINTS;
     uint64_t first = c->tick - n;
     s_printf(out, "\"history\":{\"step_s\":%d,\"times\":[", S_TICK_S);
-    for (uint64_t t = first + 1; t < c->tick; t++)
-        s_printf(out, "%s%lld", t > first + 1 ? "," : "",
+    for (uint64_t t = first; t < c->tick; t++)
+        s_printf(out, "%s%lld", t > first ? "," : "",
                  (long long)c->tick_time[t % S_POINTS]);
     s_puts(out, "],\"series\":[");
     int any = 0;

@@ -194,9 +194,11 @@ function lineChart(series, w, h, fmtX, unit, xr) {
   return s;
 }
 
+/* the swatches are SVG: the page's policy allows no inline style */
 function legend(names) {
   return el('div', { class: 'legend' }, names.map((n, i) =>
-    el('span', {}, el('i', { style: `background:${COLORS[i % COLORS.length]}` }), n)));
+    el('span', {}, svg('svg', { width: 10, height: 10, class: 'swatch' },
+      svg('rect', { width: 10, height: 10, fill: COLORS[i % COLORS.length] })), ' ', n)));
 }
 
 /* WKT (POINT, LINESTRING, POLYGON, MULTI*) as rings of [x, y]. */
@@ -357,13 +359,19 @@ async function showOverview() {
   for (const x of s.rejected || []) problems.push(t('rejected', x.reason, x.count));
   for (const g of s.consumers || []) if (Number(g.lost)) problems.push(t('lost', g.name, g.lost));
 
+  /* each rate holds from one sample to the next: drawn as steps */
   const hist = r.history;
-  const ser = hist.series.map(x => ({ name: x.name, xs: hist.times.map(Number).map(v => v / 1000), ys: x.rate }))
+  const tms = hist.times.map(Number).map(v => v / 1000);
+  const steps = rate => ({
+    xs: rate.flatMap((_, i) => [tms[i], tms[i + 1]]),
+    ys: rate.flatMap(v => [v, v]),
+  });
+  const ser = hist.series.map(x => ({ name: x.name, ...steps(x.rate) }))
     .map(x => ({ ...x, sum: x.ys.reduce((a, b) => a + b, 0) }))
     .sort((a, b) => b.sum - a.sum).slice(0, COLORS.length);
-  const chart = hist.times.length
+  const chart = hist.times.length > 1
     ? [lineChart(ser, 900, 220, x => fmtTime(x * 1000).slice(-8), '/s',
-      [now / 1000 - 3600e3, now / 1000]), legend(ser.map(x => x.name))]
+      [Math.max(now / 1000 - 3600e3, tms[0]), now / 1000]), legend(ser.map(x => x.name))]
     : [el('p', { class: 'muted' }, t('no_rates'))];
 
   const counters = (s.counters || []).slice()

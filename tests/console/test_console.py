@@ -421,6 +421,64 @@ def run(ratuszd, cli, adapter, src, shots, work, procs, keep):
           "audit: the logins, the failed one too")
     check("http:127.0.0.1" in log_text, "audit: the client address")
 
+    # --- beyond loopback: TLS or no start ------------------------------------
+    common = ["--server-key", os.path.join(keys, "ratuszd.key"),
+              "--principals", os.path.join(work, "principals.yaml"),
+              "--console", "on"]
+    r = subprocess.run(
+        [ratuszd, "--data-dir", os.path.join(work, "data2"),
+         "--listen", f"tcp://127.0.0.1:{free_port()}",
+         "--stream", f"tcp://127.0.0.1:{free_port()}",
+         "--metrics", f"0.0.0.0:{free_port()}"] + common,
+        capture_output=True, text=True, timeout=60)
+    check(r.returncode == 2 and "without TLS" in r.stderr,
+          "console beyond loopback without TLS: refused (exit 2)")
+    tls_port = free_port()
+    crt, key = os.path.join(work, "console.crt"), os.path.join(work, "console.key")
+    if shutil.which("openssl"):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                        "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-keyout", key, "-out", crt], check=True,
+                       capture_output=True)
+        os.chmod(key, 0o600)
+        tls = subprocess.Popen(
+            [ratuszd, "--data-dir", os.path.join(work, "data3"),
+             "--listen", f"tcp://127.0.0.1:{free_port()}",
+             "--stream", f"tcp://127.0.0.1:{free_port()}",
+             "--metrics", f"0.0.0.0:{tls_port}",
+             "--console-tls-cert", crt, "--console-tls-key", key] + common,
+            stdout=log, stderr=subprocess.STDOUT)
+        keep(tls)
+        import ssl
+        ctx = ssl.create_default_context(cafile=crt)
+        ctx.check_hostname = False
+
+        def https(path, data=None):
+            req = urllib.request.Request(f"https://127.0.0.1:{tls_port}" + path,
+                                         data=data)
+            try:
+                with urllib.request.urlopen(req, context=ctx, timeout=60) as r:
+                    return r.status, dict(r.headers)
+            except urllib.error.HTTPError as e:
+                return e.code, dict(e.headers)
+        wait(lambda: https("/healthz")[0] == 200, "the console over HTTPS")
+        st, hdr = https("/api/login",
+                        f"user=iod&password={pw['iod']}".encode())
+        check(st == 200 and "; Secure" in hdr.get("Set-Cookie", ""),
+              "HTTPS: a login's cookie is Secure")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{tls_port}/healthz",
+                                   timeout=10)
+            plain = True
+        except Exception:
+            plain = False
+        check(not plain, "HTTPS: plain HTTP is not served")
+
+    # a clean stop: under ASan a leak or an error makes the exit non-zero
+    broker.terminate()
+    rc = broker.wait(timeout=60)
+    check(rc == 0, f"ratuszd stops cleanly (exit {rc})")
+
     if failures:
         print(f"{len(failures)} checks failed")
         with open(os.path.join(work, "ratuszd.log")) as f:
