@@ -1,6 +1,7 @@
 /* console.c - the read-only web console: sessions, audit and a JSON API */
 #include "console.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -997,9 +998,18 @@ static void s_done(void *user, void **req_cls)
 
 int rz__console_local(const char *hp)
 {
-    if (!strncmp(hp, "127.", 4) || !strncmp(hp, "[::1]:", 6) ||
-        !strncmp(hp, "localhost:", 10))
+    char host[64];
+    const char *colon = strrchr(hp, ':');
+    size_t n = colon ? (size_t)(colon - hp) : 0;
+    if (!colon || n == 0 || n >= sizeof host)
+        return 0; /* ":PORT" is every address */
+    memcpy(host, hp, n);
+    host[n] = '\0';
+    if (!strcmp(host, "localhost") || !strcmp(host, "[::1]"))
         return 1;
+    struct in_addr a4;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
     return 0;
 }
 
