@@ -233,7 +233,7 @@ def run(ratuszd, cli, adapter, src, shots, work, procs, keep):
     admin: [stats]
   official:
     console_password: "{hashes['official']}"
-    read: ["2211011.", "0264011.", "1465011."]
+    read: ["2211011.", "0264011.", "1465011.", "2261011."]
   iod:
     console_password: "{hashes['iod']}"
     read: [""]
@@ -382,6 +382,13 @@ def run(ratuszd, cli, adapter, src, shots, work, procs, keep):
     b.view(f"#timeline?subject={PARCEL_PERSON}", "timeline")
     check(PESEL not in b.source(),
           "official (no clearance): no PESEL on the timeline of parcel 162")
+    b.view("#timeline?subject=station:117", "timeline")
+    check(b.js("return document.querySelectorAll('#air-chart polyline').length") > 0,
+          "Timeline station:117: the air measurements as a chart")
+    b.view("#timeline?subject=project:OLS/0004", "timeline")
+    page = b.js("return document.getElementById('view').innerText")
+    check("BudgetEntry" not in page and " zł" in page.replace("\u00a0", " "),
+          "Timeline of a budget project: its amount in zł")
     b.view("#topic?prefix=2211011.tax.", "topic")
     check(PESEL not in b.source(), "official: no PESEL on the Topic page")
     b.view("#overview", "overview")
