@@ -46,7 +46,8 @@ extern const rz__console_asset_t rz__console_assets[];
 #define S_LIFE_US (12 * INT64_C(3600000000)) /* and after 12 h in any case */
 #define S_BODY_MAX 2048                      /* a login form */
 #define S_PAGE 100                           /* events per API page */
-#define S_TOKEN_HEX 64                       /* 32 random bytes */
+#define S_REPLY_BYTES (8u << 20) /* a page stops growing at 8 MiB of JSON */
+#define S_TOKEN_HEX 64           /* 32 random bytes */
 #define S_COOKIE "rz_console"
 
 /* Rates for the Overview: events in per tenant.domain, sampled every
@@ -515,7 +516,9 @@ static int s_event(uint64_t seq, const uint8_t *ev, size_t len, void *user)
     }
     free(json);
     e->n++;
-    return e->out->failed ? 1 : 0;
+    /* a page ends early rather than grow past S_REPLY_BYTES; its cursor
+     * goes on after this event */
+    return e->out->failed || e->out->n >= S_REPLY_BYTES ? 1 : 0;
 }
 
 /* The heads: what LMDB holds and what was acked (the journal may hold

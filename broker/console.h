@@ -11,8 +11,9 @@
  *   POST /api/logout
  *   GET  /api/me           who is logged in, and what they may see
  *   GET  /api/overview     Stats (as `ratusz stats`) and the last hour of
- *                          events in per tenant.domain, a point a minute
- *   GET  /api/timeline?subject=S[&after=CURSOR]
+ *                          events in per tenant.domain, a sample every 10 s
+ *   GET  /api/timeline?subject=S[&after=CURSOR]   (100 events a page, less
+ *                          when they pass 8 MiB of JSON)
  *   GET  /api/topic?prefix=P[&since=US][&until=US][&after=CURSOR]
  *   GET  /api/event?seq=N  one event as CloudEvents JSON
  *   GET  /api/quarantine   what each adapter reports of its quarantine
