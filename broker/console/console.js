@@ -29,6 +29,8 @@ const TEXT = {
     lag_note: 'Magazyn LMDB ma zdarzenia do seq {0}; potwierdzone do {1}.',
     amount: 'Kwota', total: 'Razem', due: 'Termin', taxpayer: 'Podatnik',
     year: 'Rok', objects: 'Przedmioty', area: 'Powierzchnia',
+    form: 'Formularz', document: 'Dokument', kind: 'Rodzaj', parcel: 'Działka',
+    use: 'Przeznaczenie', base: 'Podstawa', station: 'Stacja',
     measurements: 'Pomiary', value: 'Wartość', crs: 'Układ',
     forbidden: 'Brak uprawnienia do tego widoku.',
     store_full: 'Magazyn zajęty w {0}% (map_max).',
@@ -60,6 +62,8 @@ const TEXT = {
     lag_note: 'LMDB holds events up to seq {0}; acked up to {1}.',
     amount: 'Amount', total: 'Total', due: 'Due', taxpayer: 'Taxpayer',
     year: 'Year', objects: 'Objects', area: 'Area',
+    form: 'Form', document: 'Document', kind: 'Kind', parcel: 'Parcel',
+    use: 'Use', base: 'Base', station: 'Station',
     measurements: 'Measurements', value: 'Value', crs: 'CRS',
     forbidden: 'You have no grant for this view.',
     store_full: 'Store {0}% full (of map_max).',
@@ -265,16 +269,16 @@ function renderData(ev) {
   switch (ev.dataschema) {
   case 'ratusz.v1.GisFeature':
     return el('div', { class: 'gisrow' }, gisMap(d.geometry || {}),
-      kv([[t('name'), d.name], ['kind', d.kind], ['feature_id', d.feature_id],
+      kv([[t('name'), d.name], [t('kind'), d.kind], ['feature_id', d.feature_id],
         [t('area'), d.area !== undefined ? `${d.area} ${d.area_unit || ''}` : undefined]]));
   case 'ratusz.v1.TaxAssessment': {
     const p = d.taxpayer || {};
     const who = [p.name, p.pesel && 'PESEL ' + p.pesel, p.nip && 'NIP ' + p.nip,
       p.regon && 'REGON ' + p.regon, p.address].filter(Boolean).join(', ');
-    return el('div', {}, kv([['form', d.form], ['document', d.document_id],
+    return el('div', {}, kv([[t('form'), d.form], [t('document'), d.document_id],
       [t('year'), d.tax_year], [t('taxpayer'), who], [t('total'), fmtMoney(d.total_grosze)],
       [t('due'), fmtTime(d.due_date)]]),
-    (d.objects || []).length ? table(['kind', 'parcel', 'use', 'base', t('amount')],
+    (d.objects || []).length ? table([t('kind'), t('parcel'), t('use'), t('base'), t('amount')],
       d.objects.map(o => [o.kind || '', o.parcel_id || o.building_id || '', o.use || '',
         `${fmtNum(Number(o.base_milli || 0) / 1000, 3)} ${o.base_unit || ''}`,
         fmtMoney(o.tax_grosze)])) : null);
@@ -286,7 +290,7 @@ function renderData(ev) {
       ['report', d.report], ['unit', d.unit], [t('detail'), d.description], ['task', d.task]]);
   case 'ratusz.v1.AirQualityMeasurement':
     return kv([[d.parameter || t('value'), d.value !== undefined ? `${d.value} ${d.unit || ''}` : '—'],
-      ['station', d.station_code], ['period_start', fmtTime(d.period_start)]]);
+      [t('station'), d.station_code], [t('since'), fmtTime(d.period_start)]]);
   default: {
     const pairs = Object.entries(d).slice(0, 12).map(([k, v]) =>
       [k, typeof v === 'object' ? JSON.stringify(v).slice(0, 200) : String(v)]);
@@ -308,7 +312,7 @@ function renderEvent(item) {
       el('span', { class: 'muted' }, ev.source || ''), ' ',
       el('a', { href: '/api/event?seq=' + item.seq, target: '_blank', class: 'raw' },
         t('raw') + ' #' + item.seq),
-      ev.redaction ? el('span', { class: 'redacted', title: t('redacted_note') }, ' ⦸ ' + ev.redaction) : null),
+      ev.redaction ? el('span', { class: 'redacted', title: t('redacted_note') }, ' · ' + ev.redaction) : null),
     renderData(ev)));
 }
 

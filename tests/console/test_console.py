@@ -328,9 +328,11 @@ def run(ratuszd, cli, adapter, src, shots, work, procs, keep):
     durl = f"http://127.0.0.1:{dport}"
     wait(lambda: http("GET", durl + "/status")[0] == 200, "chromedriver")
 
-    def login(user):
+    def login(user, lang="en"):
         b = Browser(durl)
         keep(b)
+        b.go(base + "/")
+        b.js("localStorage.setItem('rz-lang', arguments[0])", lang)
         b.go(base + "/")
         wait(lambda: b.js("return !document.getElementById('login').hidden"),
              "the login form")
@@ -358,9 +360,11 @@ def run(ratuszd, cli, adapter, src, shots, work, procs, keep):
           "operator (no clearance): parcel 162 shows pseudonyms, no PESEL")
 
     # official: one parcel across systems
-    b = login("official")
+    b = login("official", "pl")
     check(b.js("return document.body.dataset.ready") == "timeline",
           "official without stats starts on the Timeline")
+    nav = b.js("return document.getElementById('nav').innerText")
+    check("Oś czasu" in nav, f"the page in Polish ({nav!r})")
     b.view(f"#timeline?subject={PARCEL}", "timeline")
     types = b.js("return [...document.querySelectorAll('article.event')]"
                  ".map(a => a.dataset.type)")
@@ -413,7 +417,7 @@ def run(ratuszd, cli, adapter, src, shots, work, procs, keep):
     check(n > 10000, f"Topic screenshot ({n} bytes)")
     b.js("document.getElementById('lang').click()")
     wait(lambda: b.js("return document.querySelector('#nav a').innerText")
-         in ("Overview", "Przegląd"), "language switch")
+         == "Przegląd", "the language button: English to Polish")
 
     # --- the audit log: every view, with principal and address ---------------
     r = subprocess.run([cli, "-k", os.path.join(keys, "auditor.key"),
