@@ -64,6 +64,20 @@ typedef struct s_session {
     int64_t created, used;
 } s_session_t;
 
+/* Failed logins of a name that has a console login: after S_FAILS_MAX in
+ * a row it is refused for S_LOCKOUT_US without a password check, which
+ * bounds both guessing and the Argon2id work it costs the server. Names
+ * without a login cost no check and are not counted. */
+#define S_FAIL_NAMES 64
+#define S_FAILS_MAX 5
+#define S_LOCKOUT_US (60 * INT64_C(1000000))
+
+typedef struct s_fail {
+    char name[RZ_PRINCIPAL_MAX]; /* "" = free */
+    unsigned fails;
+    int64_t until, last;
+} s_fail_t;
+
 typedef struct s_series {
     char name[S_SERIES_NAME]; /* "tenant.domain"; "" = free */
     uint64_t total[S_POINTS]; /* events in, cumulative, ring by tick */
@@ -76,6 +90,7 @@ struct rz_console {
 
     pthread_mutex_t lock; /* sessions and series */
     s_session_t sessions[S_SESSIONS];
+    s_fail_t fails[S_FAIL_NAMES];
     s_series_t series[S_SERIES + 1]; /* the last is "other" */
     uint64_t tick;                   /* samples taken */
     int64_t tick_time[S_POINTS];     /* unix µs of each sample */
@@ -411,6 +426,53 @@ static int s_form(const char *body, const char *key, char *out, size_t len)
     return 0;
 }
 
+/* The failure record of name, or NULL; with make, a new one (a free slot
+ * or the one used the longest ago). Under c->lock. */
+static s_fail_t *s_fail_find(rz_console_t *c, const char *name, int make)
+{
+    s_fail_t *old = &c->fails[0];
+    for (size_t i = 0; i < S_FAIL_NAMES; i++) {
+        s_fail_t *f = &c->fails[i];
+        if (f->name[0] && strcmp(f->name, name) == 0)
+            return f;
+        if (!f->name[0] || (old->name[0] && f->last < old->last))
+            old = f;
+    }
+    if (!make)
+        return NULL;
+    memset(old, 0, sizeof *old);
+    snprintf(old->name, sizeof old->name, "%s", name);
+    return old;
+}
+
+/* 1 when name is locked out now. */
+static int s_locked(rz_console_t *c, const char *name, int64_t now)
+{
+    pthread_mutex_lock(&c->lock);
+    s_fail_t *f = s_fail_find(c, name, 0);
+    int locked = f && f->until > now;
+    pthread_mutex_unlock(&c->lock);
+    return locked;
+}
+
+/* Count a login's outcome for name. */
+static void s_login_outcome(rz_console_t *c, const char *name, int ok,
+                            int64_t now)
+{
+    pthread_mutex_lock(&c->lock);
+    s_fail_t *f = s_fail_find(c, name, !ok);
+    if (f && ok)
+        memset(f, 0, sizeof *f);
+    else if (f) {
+        f->last = now;
+        if (++f->fails >= S_FAILS_MAX) {
+            f->fails = 0;
+            f->until = now + S_LOCKOUT_US;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
 static int s_login(rz_console_t *c, struct MHD_Connection *conn,
                    const s_req_t *r, const char *address)
 {
@@ -421,9 +483,21 @@ static int s_login(rz_console_t *c, struct MHD_Connection *conn,
         s_form(r->body, "password", pw, sizeof pw) != 1 || !user[0])
         return s_error(conn, MHD_HTTP_BAD_REQUEST,
                        "a login needs user and password (form fields)");
-    int ok = rz_access_console_hash(user, hash, sizeof hash) == 0 &&
-             crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0;
+    int64_t now = rz_now_us();
+    if (s_locked(c, user, now)) {
+        sodium_memzero(pw, sizeof pw);
+        atomic_fetch_add(&c->b->denied, 1);
+        s_audit(c, user, address, "denied", "CONSOLE LOGIN", "",
+                "locked out after failed logins", 0, NULL, 0);
+        return s_error(conn, 429,
+                       "too many failed logins for this user: try again "
+                       "in a minute");
+    }
+    int known = rz_access_console_hash(user, hash, sizeof hash) == 0;
+    int ok = known && crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0;
     sodium_memzero(pw, sizeof pw);
+    if (known)
+        s_login_outcome(c, user, ok, now);
     if (!ok) {
         atomic_fetch_add(&c->b->denied, 1);
         s_audit(c, user, address, "denied", "CONSOLE LOGIN", "",

@@ -7,7 +7,8 @@
  *   GET  /console.js       built into the binary from broker/console/)
  *   GET  /console.css
  *   POST /api/login        user=NAME&password=PW (form): 200 and a session
- *                          cookie, or 401
+ *                          cookie, or 401; 429 for a minute after five
+ *                          wrong passwords in a row for NAME
  *   POST /api/logout
  *   GET  /api/me           who is logged in, and what they may see
  *   GET  /api/overview     Stats (as `ratusz stats`) and the last hour of

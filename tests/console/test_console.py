@@ -208,7 +208,8 @@ def run(ratuszd, cli, adapter, src, shots, work, procs, keep):
         return subprocess.run([cli, "passwd"], input=pw + "\n", check=True,
                               capture_output=True, text=True).stdout.strip()
 
-    pw = {"operator": "op-Haslo-1", "official": "urzednik-2", "iod": "iod-3"}
+    pw = {"operator": "op-Haslo-1", "official": "urzednik-2", "iod": "iod-3",
+          "clerk": "clerk-4"}
     hashes = {k: passwd(v) for k, v in pw.items()}
     check(all(h.startswith("$argon2id$") for h in hashes.values()),
           "ratusz passwd prints Argon2id hashes")
@@ -234,6 +235,9 @@ def run(ratuszd, cli, adapter, src, shots, work, procs, keep):
   official:
     console_password: "{hashes['official']}"
     read: ["2211011.", "0264011.", "1465011.", "2261011."]
+  clerk:
+    console_password: "{hashes['clerk']}"
+    read: ["2211011."]
   iod:
     console_password: "{hashes['iod']}"
     read: [""]
@@ -288,6 +292,13 @@ def run(ratuszd, cli, adapter, src, shots, work, procs, keep):
                     b"user=official&password=wrong",
                     ctype="application/x-www-form-urlencoded")
     check(st == 401, "a wrong password: 401")
+    form = "application/x-www-form-urlencoded"
+    codes = [http("POST", base + "/api/login", b"user=clerk&password=guess",
+                  ctype=form)[0] for _ in range(5)]
+    st, _, _ = http("POST", base + "/api/login",
+                    f"user=clerk&password={pw['clerk']}".encode(), ctype=form)
+    check(codes == [401] * 5 and st == 429,
+          f"five wrong passwords lock the name out ({codes}, then {st})")
     st, hdr, body = http("POST", base + "/api/login",
                          f"user=official&password={pw['official']}".encode(),
                          ctype="application/x-www-form-urlencoded")
@@ -431,6 +442,8 @@ def run(ratuszd, cli, adapter, src, shots, work, procs, keep):
     check("CONSOLE LOGIN" in log_text and "wrong user or password" in log_text,
           "audit: the logins, the failed one too")
     check("http:127.0.0.1" in log_text, "audit: the client address")
+    check("locked out after failed logins" in log_text,
+          "audit: the locked-out login")
 
     # --- beyond loopback: TLS or no start ------------------------------------
     common = ["--server-key", os.path.join(keys, "ratuszd.key"),
