@@ -318,6 +318,15 @@ def run(ratuszd, cli, adapter, src, shots, work, procs, keep):
     st, _, body = http("GET", base + "/api/timeline?subject=x&after=zz",
                        cookie=session)
     check(st == 400, "a malformed cursor: 400")
+    st, hdr, _ = http("POST", base + "/api/login",
+                      f"user=official&password={pw['official']}".encode(),
+                      ctype=form)
+    other = hdr.get("Set-Cookie", "").split(";")[0]
+    st, _, _ = http("POST", base + "/api/logout", b"", cookie=other)
+    st2, _, _ = http("GET", base + "/api/me", cookie=other)
+    st3, _, _ = http("GET", base + "/api/me", cookie=session)
+    check(st == 200 and st2 == 401 and st3 == 200,
+          "logout ends that session only")
 
     # the rates chart needs two samples with the publishes between them
     def rated():
