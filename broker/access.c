@@ -55,6 +55,7 @@ typedef struct s_principal_conf {
     rz_conf_list_t groups;
     rz_conf_list_t admin;
     int personal_data;
+    char *console_password;
 } s_principal_conf_t;
 
 static const rz_conf_option_t s_principal_opts[] = {
@@ -76,6 +77,9 @@ static const rz_conf_option_t s_principal_opts[] = {
      "ACTION", "admin actions it may use"},
     {"personal_data", RZ_CONF_BOOL, offsetof(s_principal_conf_t, personal_data),
      "false", NULL, 0, 0, "BOOL", "may see personal data unredacted"},
+    {"console_password", RZ_CONF_STRING,
+     offsetof(s_principal_conf_t, console_password), "", NULL, 0, 0, "HASH",
+     "web console login: an Argon2id hash from `ratusz passwd`"},
     {NULL, RZ_CONF_STRING, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 
@@ -95,6 +99,7 @@ static const char *const s_actions[] = {
 typedef struct s_principal {
     char *name;
     uint8_t key[32];
+    bool has_key; /* false: a console login only, never a CURVE client */
     s_principal_conf_t c; /* as written, for messages and Whoami */
     /* read prefixes without those inside another one: a subscription to
      * each never delivers an event twice */
@@ -411,13 +416,24 @@ static int s_check(s_load_t *l, s_principal_t *p, const rz_conf_section_t *sec)
     }
 
     bool has_key = c->key[0] != '\0', has_file = c->key_file[0] != '\0';
+    bool has_pw = c->console_password[0] != '\0';
     if (has_key && has_file)
         return s_fail(l, rz_conf_map_line(m, "key_file"),
                       "principal '%s': give key or key_file, not both", who);
-    if (!has_key && !has_file)
-        return s_fail(l, line, "principal '%s': no key (give key or key_file)",
+    if (has_pw && strncmp(c->console_password, "$argon2id$", 10) != 0)
+        return s_fail(l, rz_conf_map_line(m, "console_password"),
+                      "principal '%s': console_password is not an Argon2id "
+                      "hash (make one with `ratusz passwd`)",
                       who);
-    if (has_key) {
+    if (!has_key && !has_file && !has_pw)
+        return s_fail(l, line,
+                      "principal '%s': no key (give key or key_file, or "
+                      "console_password for a web console login only)",
+                      who);
+    p->has_key = has_key || has_file;
+    if (!p->has_key) {
+        /* a console login only: no CURVE key can name it */
+    } else if (has_key) {
         const char *bad = s_z85(c->key, p->key);
         if (bad)
             return s_fail(l, rz_conf_map_line(m, "key"),
@@ -557,8 +573,9 @@ static int s_build(s_load_t *l, s_file_t *file, s_grants_t **out)
             goto fail;
         if ((rc = s_check(l, p, &sec->s[i])) != 0)
             goto fail;
-        for (size_t j = 0; j < i; j++) {
-            if (memcmp(g->p[j].key, p->key, sizeof p->key) == 0) {
+        for (size_t j = 0; j < i && p->has_key; j++) {
+            if (g->p[j].has_key &&
+                memcmp(g->p[j].key, p->key, sizeof p->key) == 0) {
                 rc = s_fail(l, line,
                             "principal '%s': same key as principal "
                             "'%s' (line %u)",
@@ -688,7 +705,7 @@ int rz_access_key(const uint8_t key[32], char *name, size_t name_len)
     pthread_mutex_lock(&s_lock);
     const s_grants_t *g = s_grants;
     for (size_t i = 0; g && i < g->n; i++) {
-        if (memcmp(g->p[i].key, key, 32) == 0) {
+        if (g->p[i].has_key && memcmp(g->p[i].key, key, 32) == 0) {
             if (name && name_len)
                 snprintf(name, name_len, "%s", g->p[i].name);
             rc = 0;
@@ -987,4 +1004,102 @@ int rz_access_event_topic(const uint8_t *ev, size_t len, char *buf,
     memcpy(buf + tl + 1, type, yl);
     buf[n] = '\0';
     return (int)n;
+}
+
+/* ===========================================================================
+ * The web console (console.c): its own thread, so every answer is a copy
+ * made under the lock, never a pointer into grants a reload may free
+ */
+
+int rz_access_console_hash(const char *principal, char *hash, size_t len)
+{
+    int rc = RZ_EDENIED;
+    if (len)
+        hash[0] = '\0';
+    pthread_mutex_lock(&s_lock);
+    const s_grants_t *g = s_grants;
+    for (size_t i = 0; g && principal && i < g->n; i++) {
+        const s_principal_t *p = &g->p[i];
+        if (strcmp(p->name, principal) == 0) {
+            if (p->c.console_password[0] &&
+                strlen(p->c.console_password) < len) {
+                snprintf(hash, len, "%s", p->c.console_password);
+                rc = 0;
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s_lock);
+    return rc;
+}
+
+void rz_access_view_free(rz_access_view_t *v)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < v->nreads; i++)
+        free(v->reads[i]);
+    free(v->reads);
+    memset(v, 0, sizeof *v);
+}
+
+int rz_access_view(const char *principal, rz_access_view_t *v)
+{
+    int rc = RZ_EDENIED;
+    memset(v, 0, sizeof *v);
+    pthread_mutex_lock(&s_lock);
+    const s_grants_t *g = s_grants;
+    for (size_t i = 0; g && principal && i < g->n; i++) {
+        const s_principal_t *p = &g->p[i];
+        if (strcmp(p->name, principal) != 0)
+            continue;
+        /* a login whose console_password was removed is logged out */
+        if (!p->c.console_password[0])
+            break;
+        rc = 0;
+        v->personal = p->c.personal_data ? 1 : 0;
+        v->read_all = p->read_all;
+        v->stats = (p->admin & 1u) != 0; /* s_actions[0]: "stats" */
+        v->reads = calloc(p->nreads + 1, sizeof *v->reads);
+        if (!v->reads) {
+            rc = RZ_ENOMEM;
+            break;
+        }
+        for (size_t j = 0; j < p->nreads; j++) {
+            if (!(v->reads[j] = strdup(p->reads[j]))) {
+                rc = RZ_ENOMEM;
+                break;
+            }
+            v->nreads = j + 1;
+        }
+        break;
+    }
+    pthread_mutex_unlock(&s_lock);
+    if (rc < 0)
+        rz_access_view_free(v);
+    return rc;
+}
+
+int rz_access_view_topic(const rz_access_view_t *v, const char *topic,
+                         size_t len)
+{
+    if (v->read_all)
+        return 1;
+    for (size_t i = 0; i < v->nreads; i++) {
+        size_t rl = strlen(v->reads[i]);
+        if (rl <= len && memcmp(v->reads[i], topic, rl) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int rz_access_view_prefix(const rz_access_view_t *v, const char *prefix)
+{
+    size_t pl = strlen(prefix);
+    if (v->read_all || rz_access_view_topic(v, prefix, pl))
+        return RZ_READ_ALL;
+    for (size_t i = 0; i < v->nreads; i++)
+        if (strncmp(v->reads[i], prefix, pl) == 0)
+            return RZ_READ_SOME;
+    return RZ_EDENIED;
 }

@@ -116,4 +116,31 @@ int rz_access_subscribe(const char *principal, const char *prefix,
 struct Ratusz__V1__Whoami;
 void rz_access_whoami(const char *principal, struct Ratusz__V1__Whoami *out);
 
+/* --- the web console (console.c): any thread ---------------------------- */
+
+/* The console_password hash of principal into hash (len bytes). 0, or
+ * RZ_EDENIED when the principal is unknown, has no console login, or
+ * security is off. */
+int rz_access_console_hash(const char *principal, char *hash, size_t len);
+
+/* What a console login may see: a copy of its grants, made under the lock
+ * so that a reload can free the grants meanwhile. */
+typedef struct rz_access_view {
+    int personal; /* personal_data: true */
+    int read_all; /* read: [""] */
+    int stats;    /* admin: [stats]: the Overview */
+    char **reads; /* read prefixes (malloc'd) */
+    size_t nreads;
+} rz_access_view_t;
+
+/* Fill v for principal. 0, RZ_EDENIED (unknown, no console_password any
+ * more, security off) or RZ_ENOMEM. Free with rz_access_view_free. */
+int rz_access_view(const char *principal, rz_access_view_t *v);
+void rz_access_view_free(rz_access_view_t *v);
+/* 1 when v may read an event of this topic. */
+int rz_access_view_topic(const rz_access_view_t *v, const char *topic,
+                         size_t len);
+/* RZ_READ_ALL, RZ_READ_SOME or RZ_EDENIED for reads under prefix. */
+int rz_access_view_prefix(const rz_access_view_t *v, const char *prefix);
+
 #endif

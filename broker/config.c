@@ -146,6 +146,14 @@ static const rz_conf_option_t s_options[] = {
      0, 0, "auto|stamped|journal",
      "journal: lines start with their syslog priority (<4>) and no time; "
      "auto: so when stderr is the journal"},
+    {"console", RZ_CONF_BOOL, S_OFF(console), "false", NULL, 0, 0, "BOOL",
+     "the read-only web console on the metrics address (logins: "
+     "console_password in the principals file)"},
+    {"console_tls_cert", RZ_CONF_STRING, S_OFF(console_tls_cert), "", NULL, 0,
+     0, "FILE", "PEM certificate: HTTPS for the console and /metrics "
+     "(needed beyond loopback)"},
+    {"console_tls_key", RZ_CONF_STRING, S_OFF(console_tls_key), "", NULL, 0, 0,
+     "FILE", "PEM private key of console_tls_cert"},
     {NULL, RZ_CONF_STRING, 0, NULL, NULL, 0, 0, NULL, NULL},
 };
 

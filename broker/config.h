@@ -58,6 +58,11 @@ typedef struct rz_config {
     char *retention_hold_max;     /* "30d"; "0" = groups hold forever */
     char *dedup_window;           /* "7d": ids kept after their event */
     char *retention_interval;     /* "60s" between passes */
+
+    /* the web console (console.h), on the metrics address */
+    int console;            /* off by default */
+    char *console_tls_cert; /* PEM; "" = plain HTTP (loopback only) */
+    char *console_tls_key;
 } rz_config_t;
 
 enum rz_security {

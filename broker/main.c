@@ -15,6 +15,7 @@
 #include "ratusz/keys.h"
 #include "log.h"
 #include "metrics.h"
+#include "console.h"
 
 static void s_usage(FILE *out)
 {
@@ -277,6 +278,7 @@ int main(int argc, char **argv)
                 stall);
     }
     rz_metrics_t *metrics = NULL;
+    rz_console_t *console = NULL;
     /* with sync full the journal holds what an apply commit's flush has
      * not made durable yet (store.h, lazy_meta) */
     rz_store_opts_t so = {cfg.data_dir, cfg.map_size, cfg.map_max, cfg.sync,
@@ -330,12 +332,30 @@ int main(int argc, char **argv)
         goto close;
     }
     if (cfg.metrics && *cfg.metrics && strcmp(cfg.metrics, "off") != 0) {
-        if (rz_metrics_start(&metrics, cfg.metrics, s_metrics_render,
-                             s_metrics_health, &b, err, sizeof err) < 0) {
+        rz_metrics_extra_t extra = {0};
+        if (cfg.console) {
+            if (rz_console_new(&console, &b, err, sizeof err) < 0) {
+                rz_error("%s", err);
+                rc = 2;
+                goto close;
+            }
+            rz_console_extra(console, &extra);
+        }
+        if (rz_metrics_start_extra(&metrics, cfg.metrics, s_metrics_render,
+                                   s_metrics_health, &b, &extra, err,
+                                   sizeof err) < 0) {
             rz_error("%s", err);
             goto close;
         }
-        rz_info("metrics on http://%s/metrics", cfg.metrics);
+        const char *scheme = *cfg.console_tls_cert ? "https" : "http";
+        rz_info("metrics on %s://%s/metrics", scheme, cfg.metrics);
+        if (console)
+            rz_info("web console on %s://%s/", scheme, cfg.metrics);
+    } else if (cfg.console) {
+        rz_error("console: it is served on the metrics address, which is "
+                 "off");
+        rc = 2;
+        goto close;
     }
     if (rz_server_run(&b) == 0) {
         rz_info("stopped; head seq %llu",
@@ -344,6 +364,7 @@ int main(int argc, char **argv)
     }
 close:
     rz_metrics_stop(&metrics);
+    rz_console_destroy(&console);
     rz_retention_destroy(&b.retention); /* before the store it prunes */
     if (b.zctx)
         zmq_ctx_term(b.zctx);

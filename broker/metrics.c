@@ -22,6 +22,8 @@ struct rz_metrics {
     rz_metrics_health_fn health;
     void *user;
     int port;
+    rz_metrics_extra_t extra;
+    char *tls_cert, *tls_key; /* copies: MHD keeps pointers to them */
 };
 
 static void s_err(char *err, size_t err_len, const char *fmt, ...)
@@ -73,9 +75,13 @@ static enum MHD_Result s_handle(void *cls, struct MHD_Connection *conn,
 {
     rz_metrics_t *m = cls;
     (void)version;
-    (void)upload_data;
-    (void)upload_data_size;
-    (void)req_cls;
+
+    if (m->extra.route && strcmp(url, "/metrics") != 0 &&
+        strcmp(url, "/healthz") != 0)
+        return m->extra.route(m->extra.user, conn, url, method, upload_data,
+                              upload_data_size, req_cls)
+                   ? MHD_YES
+                   : MHD_NO;
 
     /* HEAD is GET without the body, which MHD drops for us */
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
@@ -209,9 +215,29 @@ fail:
     return rc;
 }
 
+static void s_completed(void *cls, struct MHD_Connection *conn,
+                        void **req_cls, enum MHD_RequestTerminationCode toe)
+{
+    rz_metrics_t *m = cls;
+    (void)conn;
+    (void)toe;
+    if (m->extra.done)
+        m->extra.done(m->extra.user, req_cls);
+}
+
 int rz_metrics_start(rz_metrics_t **out, const char *hostport,
                      rz_metrics_render_fn render, rz_metrics_health_fn health,
                      void *user, char *err, size_t err_len)
+{
+    return rz_metrics_start_extra(out, hostport, render, health, user, NULL,
+                                  err, err_len);
+}
+
+int rz_metrics_start_extra(rz_metrics_t **out, const char *hostport,
+                           rz_metrics_render_fn render,
+                           rz_metrics_health_fn health, void *user,
+                           const rz_metrics_extra_t *extra, char *err,
+                           size_t err_len)
 {
     rz_metrics_t *m = NULL;
     int fd = -1, rc;
@@ -228,6 +254,19 @@ int rz_metrics_start(rz_metrics_t **out, const char *hostport,
     m->render = render;
     m->health = health;
     m->user = user;
+    if (extra) {
+        m->extra = *extra;
+        m->extra.tls_cert = m->extra.tls_key = NULL;
+        if (extra->tls_cert && extra->tls_key) {
+            m->tls_cert = strdup(extra->tls_cert);
+            m->tls_key = strdup(extra->tls_key);
+            if (!m->tls_cert || !m->tls_key) {
+                s_err(err, err_len, "metrics: out of memory");
+                rc = RZ_ENOMEM;
+                goto fail;
+            }
+        }
+    }
 
     rc = s_listen(hostport, &fd, &m->port, err, err_len);
     if (rc != 0)
@@ -235,14 +274,28 @@ int rz_metrics_start(rz_metrics_t **out, const char *hostport,
 
     /* One polling thread is plenty for scrapes and probes; the timeout
      * and connection cap keep idle or slow clients from holding it. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
+    if (m->tls_cert) {
+        if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+            s_err(err, err_len,
+                  "metrics: this libmicrohttpd was built without TLS");
+            rc = RZ_ECONFIG;
+            goto fail;
+        }
+        flags |= MHD_USE_TLS;
+    }
+    /* MHD reads the options up to MHD_OPTION_END: without TLS the key
+     * options are left out by ending the list before them */
     m->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, s_handle,
-        m, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+        flags, 0, NULL, NULL, s_handle, m, MHD_OPTION_LISTEN_SOCKET,
+        (MHD_socket)fd, MHD_OPTION_NOTIFY_COMPLETED, s_completed, m,
         /* idle connections are closed after 5 s; a thousand of them (one
          * epoll set, a few KiB each) leave room for the probes when
          * someone holds hundreds open on purpose */
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)5,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
+        m->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, m->tls_cert,
+        MHD_OPTION_HTTPS_MEM_KEY, m->tls_key, MHD_OPTION_END);
     if (!m->daemon) {
         /* Whether MHD closed the socket it was given differs between its
          * versions; leaking one fd on a failed start beats closing a
@@ -255,6 +308,10 @@ int rz_metrics_start(rz_metrics_t **out, const char *hostport,
     *out = m;
     return 0;
 fail:
+    if (m) {
+        free(m->tls_cert);
+        free(m->tls_key);
+    }
     free(m);
     return rc;
 }
@@ -271,6 +328,8 @@ void rz_metrics_stop(rz_metrics_t **pm)
     rz_metrics_t *m = *pm;
     /* waits for the polling thread and closes the listening socket */
     MHD_stop_daemon(m->daemon);
+    free(m->tls_cert);
+    free(m->tls_key);
     free(m);
     *pm = NULL;
 }

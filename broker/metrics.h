@@ -43,6 +43,33 @@ int rz_metrics_start(rz_metrics_t **out, const char *hostport,
                      rz_metrics_render_fn render, rz_metrics_health_fn health,
                      void *user, char *err, size_t err_len);
 
+/* What else the server may do (the web console, console.h): every path
+ * other than /metrics and /healthz goes to route, with libmicrohttpd's
+ * own arguments (any method: the console takes a POST); done is called
+ * with *req_cls when each request ends, so that route can keep state
+ * there. With tls_cert and tls_key (PEM text, NUL-terminated, copied by
+ * the server) it serves HTTPS only, /metrics included. */
+struct MHD_Connection;
+typedef int (*rz_metrics_route_fn)(void *user, struct MHD_Connection *conn,
+                                   const char *url, const char *method,
+                                   const char *upload_data,
+                                   size_t *upload_data_size, void **req_cls);
+typedef void (*rz_metrics_done_fn)(void *user, void **req_cls);
+typedef struct rz_metrics_extra {
+    rz_metrics_route_fn route;
+    rz_metrics_done_fn done;
+    void *user;
+    const char *tls_cert;
+    const char *tls_key;
+} rz_metrics_extra_t;
+
+/* rz_metrics_start with extra (NULL: the same). */
+int rz_metrics_start_extra(rz_metrics_t **out, const char *hostport,
+                           rz_metrics_render_fn render,
+                           rz_metrics_health_fn health, void *user,
+                           const rz_metrics_extra_t *extra, char *err,
+                           size_t err_len);
+
 /* The port actually bound (useful after asking for port 0); 0 for NULL. */
 int rz_metrics_port(const rz_metrics_t *m);
 

@@ -33,6 +33,8 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
+#include <termios.h>
 #include <sys/stat.h>
 
 #include "export.h"
@@ -2168,6 +2170,112 @@ static int s_cmd_keygen(int argc, char **argv)
     return S_EXIT_OK;
 }
 
+static const char s_passwd_help[] =
+    "Usage: ratusz passwd\n"
+    "\n"
+    "Read a password (from the terminal without echo, asked twice; or the\n"
+    "first line of stdin) and print its Argon2id hash, for a web console\n"
+    "login in the principals file:\n"
+    "\n"
+    "  principals:\n"
+    "    official:\n"
+    "      console_password: \"$argon2id$v=19$m=65536,t=2,p=1$...\"\n"
+    "      read: [\"2211011.\"]\n"
+    "\n"
+    "The password itself is kept nowhere. Exit status 1 when the two\n"
+    "entries differ or the password is empty or longer than 255 bytes.\n";
+
+/* One line of in into buf without its newline; -1 at EOF or too long. */
+static int s_passwd_line(FILE *in, char *buf, size_t len)
+{
+    if (!fgets(buf, (int)len, in))
+        return -1;
+    size_t n = strlen(buf);
+    if (n && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    else if (n == len - 1)
+        return -1;
+    if (n && buf[n - 1] == '\r')
+        buf[--n] = '\0';
+    return (int)n;
+}
+
+/* Ask for a password on the terminal, echo off. */
+static int s_passwd_ask(const char *prompt, char *buf, size_t len)
+{
+    struct termios old, quiet;
+    FILE *tty = fopen("/dev/tty", "r+");
+    if (!tty)
+        return -1;
+    fputs(prompt, tty);
+    fflush(tty);
+    int fd = fileno(tty), off = tcgetattr(fd, &old) == 0;
+    if (off) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(fd, TCSAFLUSH, &quiet);
+    }
+    int n = s_passwd_line(tty, buf, len);
+    if (off)
+        tcsetattr(fd, TCSAFLUSH, &old);
+    fputs("\n", tty);
+    fclose(tty);
+    return n;
+}
+
+static int s_cmd_passwd(int argc, char **argv)
+{
+    static const struct option longopts[] = {S_GLOBAL_LONGOPTS,
+                                             {NULL, 0, NULL, 0}};
+    int c, g;
+    while ((c = getopt_long(argc, argv, S_GLOBAL_SHORTOPTS, longopts,
+                            NULL)) != -1) {
+        switch (c) {
+        case S_OPT_HELP: s_help(s_passwd_help); return S_EXIT_OK;
+        default:
+            if ((g = s_global_opt("passwd", c, optarg, argv)) != 1)
+                return g ? g : s_bad_option("passwd", '?', argv);
+        }
+    }
+    if (argc != optind)
+        return s_usage_error("passwd", "too many arguments");
+    if (sodium_init() < 0) {
+        fprintf(stderr, "ratusz: passwd: libsodium would not start\n");
+        return S_EXIT_FAIL;
+    }
+    char pw[256], again[256], hash[crypto_pwhash_STRBYTES];
+    int n, rc = S_EXIT_FAIL;
+    if (isatty(STDIN_FILENO)) {
+        n = s_passwd_ask("Password: ", pw, sizeof pw);
+        if (n > 0 && (s_passwd_ask("Again: ", again, sizeof again) != n ||
+                      memcmp(pw, again, (size_t)n) != 0)) {
+            fprintf(stderr, "ratusz: passwd: the two entries differ\n");
+            goto out;
+        }
+    } else {
+        n = s_passwd_line(stdin, pw, sizeof pw);
+    }
+    if (n <= 0) {
+        fprintf(stderr, "ratusz: passwd: no password (empty, or longer "
+                        "than 255 bytes)\n");
+        goto out;
+    }
+    /* Argon2id, libsodium's interactive limits: about 0.1 s and 64 MiB a
+     * login on the broker's machine */
+    if (crypto_pwhash_str(hash, pw, (unsigned long long)n,
+                          crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+        fprintf(stderr, "ratusz: passwd: out of memory hashing\n");
+        goto out;
+    }
+    printf("%s\n", hash);
+    rc = S_EXIT_OK;
+out:
+    sodium_memzero(pw, sizeof pw);
+    sodium_memzero(again, sizeof again);
+    return rc;
+}
+
 static const char s_whoami_help[] =
     "Usage: ratusz whoami [--json]\n"
     "\n"
@@ -3184,6 +3292,7 @@ static const s_cmd_t s_cmds[] = {
     {"commit", s_cmd_commit, "move a consumer group's position"},
     {"keygen", s_cmd_keygen, "make a CURVE key pair (NAME.key, NAME.pub)"},
     {"whoami", s_cmd_whoami, "show this client's principal and grants"},
+    {"passwd", s_cmd_passwd, "hash a web console password (Argon2id)"},
     {"reload", s_cmd_reload,
      "have the broker read its configuration and grants again"},
     {"audit", s_cmd_audit, "print the audit log; 'audit verify' checks it"},

@@ -116,6 +116,22 @@ for name in "${PROGRAMS[@]}"; do
     fi
 done
 ls "$KEYS"
+# Web console logins (README "Web console"): a new random password per
+# run, kept in var/console-logins.txt (mode 0600); only the Argon2id
+# hashes go into the principals file.
+CONSOLE_LOGINS=$VAR/console-logins.txt
+declare -A CPW CHASH
+for who in operator official auditor; do
+    CPW[$who]=$(head -c 12 /dev/urandom | base64 | tr -d '/+=' | cut -c1-12)
+    CHASH[$who]=$(printf '%s\n' "${CPW[$who]}" | "$BIN/ratusz" passwd) ||
+        die "could not hash the console password of $who"
+done
+(
+    umask 077
+    for who in operator official auditor; do
+        printf '%s %s\n' "$who" "${CPW[$who]}"
+    done >"$CONSOLE_LOGINS"
+)
 cat >"$PRINCIPALS" <<'EOF'
 # Who may do what on the demo bus (docs/SECURITY.md). Public keys only:
 # each program keeps its secret var/keys/NAME.key.
@@ -159,15 +175,25 @@ principals:
     personal_data: true
     admin: [audit, verify, stats]
 EOF
+# the web console: the operator and the auditor log in with their own
+# passwords; an official reads every topic without personal data and
+# has no key (a console login only)
+sed -i -e "/^  operator:/a\\    console_password: \"${CHASH[operator]}\"" \
+    -e "/^  auditor:/a\\    console_password: \"${CHASH[auditor]}\"" "$PRINCIPALS"
+cat >>"$PRINCIPALS" <<EOF
+  official:
+    console_password: "${CHASH[official]}"
+    read: [""]
+EOF
 # every ratusz command below runs as the operator unless it says otherwise
 export RATUSZ_KEY=$KEYS/operator.key RATUSZ_SERVER_KEY=$KEYS/ratuszd.pub
 AUDITOR=(-k "$KEYS/auditor.key")
 
 step "Starting ratuszd with CURVE (store in var/ratusz, log in var/ratuszd.log)"
 printf '\n--- %s demo start ---\n' "$(date -Is)" >>"$LOG"
-printf '%s$ %s%s\n' "$G" "./build/ratuszd --data-dir ./var/ratusz --server-key var/keys/ratuszd.key --principals var/principals.yaml --stream-redacted tcp://127.0.0.1:$REDACTED_PORT &" "$N"
+printf '%s$ %s%s\n' "$G" "./build/ratuszd --data-dir ./var/ratusz --server-key var/keys/ratuszd.key --principals var/principals.yaml --stream-redacted tcp://127.0.0.1:$REDACTED_PORT --console on &" "$N"
 nohup "$BIN/ratuszd" --data-dir ./var/ratusz --server-key "$KEYS/ratuszd.key" \
-    --principals "$PRINCIPALS" \
+    --principals "$PRINCIPALS" --console on \
     --stream-redacted "tcp://127.0.0.1:$REDACTED_PORT" </dev/null >>"$LOG" 2>&1 &
 pid=$!
 echo "$pid" >"$PIDFILE"
@@ -297,6 +323,14 @@ Look around:
 
 Stop it:
   kill \$(cat var/ratuszd.pid)
+
+${B}The web console${N} (read-only; the logins are also in var/console-logins.txt):
+  http://127.0.0.1:$METRICS_PORT/
+  operator  ${CPW[operator]}   Overview, every topic, personal data as pseudonyms
+  official  ${CPW[official]}   Timeline and Topics, no personal data
+  auditor   ${CPW[auditor]}   personal data in the clear (every view audited)
+  On the Timeline try parcel:221101_1.0001.161/8: its EGiB record and its tax.
+In a terminal instead, the broker on one screen:  build/ratusz top
 
 Start over with an empty store: stop it, then rm -rf var/
 EOF

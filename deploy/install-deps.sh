@@ -35,6 +35,7 @@ BUILD_PKGS=(
     libjansson-dev      # CloudEvents JSON out (and the JSON of the adapters)
     libyajl-dev         # CloudEvents JSON in: the reader's parser (lib/jdoc.c)
     libncurses-dev      # ratusz top: the full-screen view (ncursesw)
+    libsodium-dev       # the web console: Argon2id password hashes, tokens
     libcmocka-dev       # unit and integration tests
     curl                # demo and tests: scrape /metrics
     procps              # ps, pgrep for scripts
@@ -55,6 +56,8 @@ TEST_PKGS=(
                         #   real Kafka client would
     gdal-bin            # tests/adapters: ogrinfo opens the GIS sink's output
     man-db              # tests/package: man -l renders each man page
+    chromium            # tests/console: the web console in a real browser
+    chromium-driver     #   (headless, driven over WebDriver)
     tmux                # tests/integration/test_top.py: ratusz top on a
                         #   terminal of a given size, read with capture-pane
 )

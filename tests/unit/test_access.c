@@ -455,7 +455,8 @@ static void test_access_errors_name_file_line(void **state)
          "P:2: principal 'anonymous': the name is reserved for clients "
          "without CURVE"},
         {"principals:\n  a:\n", "    read: [x]\n", "",
-         "P:2: principal 'a': no key (give key or key_file)"},
+         "P:2: principal 'a': no key (give key or key_file, or "
+         "console_password for a web console login only)"},
         {"principals:\n  a:\n", p1, "    key_file: keys/operator.pub\n",
          "P:4: principal 'a': give key or key_file, not both"},
         {"principals:\n  a:\n", "    key_file: keys/none.pub\n", "",
@@ -572,7 +573,7 @@ static void test_access_example_file_loads(void **state)
                            sizeof err);
     if (n < 0)
         fail_msg("%s", err);
-    assert_int_equal(n, 7);
+    assert_int_equal(n, 8);
     assert_int_equal(rz_access_publish("adapter-tax", "/1261011/tax/decl",
                                        "1261011", "tax", why, sizeof why),
                      0);
@@ -585,6 +586,98 @@ static void test_access_example_file_loads(void **state)
         rz_access_admin("iod@gmina.example.pl", "audit", why, sizeof why), 0);
     assert_int_equal(
         rz_access_group("bridge-kafka", "kafka-budget", why, sizeof why), 0);
+}
+
+/* ===========================================================================
+ * Web console logins
+ */
+
+#define S_HASH "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"
+
+static void test_access_console_login_without_key(void **state)
+{
+    (void)state;
+    char err[512] = "", hash[256], name[RZ_PRINCIPAL_MAX];
+    const char *yaml = "principals:\n"
+                       "  clerk:\n"
+                       "    console_password: \"" S_HASH "\"\n"
+                       "    read: [\"1261011.tax.\", \"1261011.gis.\"]\n"
+                       "  clerk2:\n"
+                       "    console_password: \"" S_HASH "\"\n"
+                       "    read: [\"\"]\n"
+                       "    personal_data: true\n"
+                       "    admin: [stats]\n";
+    /* two logins without keys are not "the same key" */
+    int n = rz_access_load_string(yaml, strlen(yaml), "c.yaml", err,
+                                  sizeof err);
+    if (n < 0)
+        fail_msg("%s", err);
+    assert_int_equal(n, 2);
+    /* no CURVE key names a login-only principal, the zero key included */
+    uint8_t zero[32] = {0};
+    assert_int_equal(rz_access_key(zero, name, sizeof name), RZ_EDENIED);
+    assert_int_equal(rz_access_console_hash("clerk", hash, sizeof hash), 0);
+    assert_string_equal(hash, S_HASH);
+    assert_int_equal(rz_access_console_hash("nobody", hash, sizeof hash),
+                     RZ_EDENIED);
+
+    rz_access_view_t v;
+    assert_int_equal(rz_access_view("clerk", &v), 0);
+    assert_int_equal(v.personal, 0);
+    assert_int_equal(v.stats, 0);
+    assert_int_equal(v.nreads, 2);
+    assert_int_equal(rz_access_view_topic(&v, "1261011.tax.decl", 16), 1);
+    assert_int_equal(rz_access_view_topic(&v, "1261011.budget.x", 16), 0);
+    assert_int_equal(rz_access_view_prefix(&v, "1261011.tax."), RZ_READ_ALL);
+    assert_int_equal(rz_access_view_prefix(&v, "1261011."), RZ_READ_SOME);
+    assert_int_equal(rz_access_view_prefix(&v, "02."), RZ_EDENIED);
+    rz_access_view_free(&v);
+    assert_int_equal(rz_access_view("clerk2", &v), 0);
+    assert_int_equal(v.personal, 1);
+    assert_int_equal(v.stats, 1);
+    assert_int_equal(v.read_all, 1);
+    assert_int_equal(rz_access_view_topic(&v, "02.gis.x", 8), 1);
+    rz_access_view_free(&v);
+
+    /* a reload without the password ends the login */
+    uint8_t k[32];
+    char z[41], y2[256];
+    s_key(7, k, z);
+    snprintf(y2, sizeof y2,
+             "principals:\n"
+             "  clerk:\n"
+             "    key: \"%s\"\n"
+             "    read: [\"\"]\n",
+             z);
+    assert_int_equal(rz_access_load_string(y2, strlen(y2), "c.yaml", err,
+                                           sizeof err),
+                     1);
+    assert_int_equal(rz_access_view("clerk", &v), RZ_EDENIED);
+    assert_int_equal(rz_access_console_hash("clerk", hash, sizeof hash),
+                     RZ_EDENIED);
+    rz_access_shutdown();
+    assert_int_equal(rz_access_view("clerk", &v), RZ_EDENIED);
+}
+
+static void test_access_console_password_not_argon2id_is_refused(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    const char *yaml = "principals:\n"
+                       "  clerk:\n"
+                       "    console_password: \"secret\"\n";
+    assert_int_equal(rz_access_load_string(yaml, strlen(yaml), "c.yaml", err,
+                                           sizeof err),
+                     RZ_ECONFIG);
+    assert_non_null(strstr(err, "c.yaml:3:"));
+    assert_non_null(strstr(err, "not an Argon2id hash"));
+    const char *none = "principals:\n"
+                       "  clerk:\n"
+                       "    read: [\"\"]\n";
+    assert_int_equal(rz_access_load_string(none, strlen(none), "c.yaml", err,
+                                           sizeof err),
+                     RZ_ECONFIG);
+    assert_non_null(strstr(err, "console_password"));
 }
 
 /* ===========================================================================
@@ -788,6 +881,8 @@ int main(void)
         cmocka_unit_test(test_access_reload_replaces_grants),
         cmocka_unit_test(test_access_example_file_loads),
         cmocka_unit_test(test_access_reload_while_zap_looks_up),
+        cmocka_unit_test(test_access_console_login_without_key),
+        cmocka_unit_test(test_access_console_password_not_argon2id_is_refused),
         cmocka_unit_test(test_access_event_topic_equals_rz_event_topic),
         cmocka_unit_test(test_access_event_topic_last_value_wins_and_garbage),
     };
