@@ -200,7 +200,7 @@ def main():
 def run(ratuszd, cli, adapter, src, shots, work, procs, keep):
     keys = os.path.join(work, "keys")
     os.makedirs(keys)
-    for name in ("ratuszd", "loader", "adapter-tax", "auditor"):
+    for name in ("ratuszd", "loader", "adapter-tax", "adapter-gis", "auditor"):
         subprocess.run([cli, "keygen", name, "--dir", keys], check=True,
                        stdout=subprocess.DEVNULL)
 
@@ -223,6 +223,11 @@ def run(ratuszd, cli, adapter, src, shots, work, procs, keep):
     key_file: keys/adapter-tax.pub
     publish_sources: ["/2211011/tax/*"]
     publish_tenants: ["2211011"]
+    admin: [report]
+  adapter-gis:
+    key_file: keys/adapter-gis.pub
+    publish_sources: ["/*/gis/*"]
+    publish_tenants: ["*"]
     admin: [report]
   auditor:
     key_file: keys/auditor.pub
@@ -264,26 +269,37 @@ def run(ratuszd, cli, adapter, src, shots, work, procs, keep):
                             "pub"], stdin=f, env=env, capture_output=True)
     check(r.returncode == 0, "the demo sample is published")
 
-    # the tax exports through the adapter, as deploy/demo.sh runs it
-    with open(os.path.join(src, "deploy/adapters/tax.yaml")) as f:
-        conf = f.read()
-    conf = conf.replace("var/adapters/tax", os.path.join(work, "tax"))
-    conf = conf.replace("deploy/sample/src", os.path.join(src, "deploy/sample/src"))
-    os.makedirs(os.path.join(work, "tax"))
-    with open(os.path.join(work, "tax.yaml"), "w") as f:
-        f.write(conf)
+    # the tax exports and the EGiB parcel through the adapters, as
+    # deploy/demo.sh runs them (the sample leaves the parcel to the gis
+    # adapter)
+    def run_adapter(system, files, what):
+        with open(os.path.join(src, f"deploy/adapters/{system}.yaml")) as f:
+            conf = f.read()
+        conf = conf.replace(f"var/adapters/{system}",
+                            os.path.join(work, system))
+        conf = conf.replace("deploy/sample/src",
+                            os.path.join(src, "deploy/sample/src"))
+        os.makedirs(os.path.join(work, system))
+        with open(os.path.join(work, f"{system}.yaml"), "w") as f:
+            f.write(conf)
+        r = subprocess.run(
+            [adapter, "-c", os.path.join(work, f"{system}.yaml"),
+             "--broker", f"tcp://127.0.0.1:{front}",
+             "--key", os.path.join(keys, f"adapter-{system}.key"),
+             "--server-key", os.path.join(keys, "ratuszd.pub"),
+             "--data-dir", os.path.join(work, system, "data")] + files,
+            capture_output=True, text=True, timeout=300)
+        check(r.returncode == 0, what + " "
+              + (r.stderr[-300:] if r.returncode else ""))
+
     taxdir = os.path.join(src, "deploy/sample/tax")
-    files = sorted(os.path.join(taxdir, n) for n in os.listdir(taxdir)
-                   if n.endswith((".xml", ".txt")))
-    r = subprocess.run(
-        [adapter, "-c", os.path.join(work, "tax.yaml"),
-         "--broker", f"tcp://127.0.0.1:{front}",
-         "--key", os.path.join(keys, "adapter-tax.key"),
-         "--server-key", os.path.join(keys, "ratuszd.pub"),
-         "--data-dir", os.path.join(work, "tax", "data")] + files,
-        capture_output=True, text=True, timeout=300)
-    check(r.returncode == 0, "the tax adapter publishes the Hel exports "
-          + (r.stderr[-300:] if r.returncode else ""))
+    run_adapter("tax", sorted(os.path.join(taxdir, n)
+                              for n in os.listdir(taxdir)
+                              if n.endswith((".xml", ".txt"))),
+                "the tax adapter publishes the Hel exports")
+    run_adapter("gis", [os.path.join(
+        src, "deploy/sample/src/egib_dzialka_221101_1.0001.161_8.gml")],
+        "the gis adapter publishes the EGiB parcel")
 
     # --- the API without a browser: refusals --------------------------------
     st, _, _ = http("GET", base + "/api/overview")
