@@ -553,13 +553,7 @@ int rz_journal_recover(rz_journal_t *j, rz_store_t *store)
         rz_info("journal: %d acked events applied to the store from %s "
                 "(head now %" PRIu64 ")",
                 applied, j->dir, head);
-    /* everything the segments hold is in the store now, once its last
-     * commit is flushed (store.h, lazy_meta) */
-    if (applied && (rc = rz_store_flush(store)) < 0) {
-        rz_error("journal: cannot flush the store after applying: %s",
-                 rz_strerror(rc));
-        goto out;
-    }
+    /* everything the segments hold is in the store now */
     for (size_t i = 0; i < j->n_segs; i++) {
         j->segs[i].last = 0;
         s_small_pages(j->segs[i].fd); /* read whole above */

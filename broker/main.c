@@ -279,10 +279,7 @@ int main(int argc, char **argv)
     }
     rz_metrics_t *metrics = NULL;
     rz_console_t *console = NULL;
-    /* with sync full the journal holds what an apply commit's flush has
-     * not made durable yet (store.h, lazy_meta) */
-    rz_store_opts_t so = {cfg.data_dir, cfg.map_size, cfg.map_max, cfg.sync,
-                          cfg.sync == RZ_SYNC_FULL};
+    rz_store_opts_t so = {cfg.data_dir, cfg.map_size, cfg.map_max, cfg.sync};
     int src = rz_store_open(&b.store, &so);
     if (src < 0) {
         /* -EBUSY: the store said which broker holds the directory */

@@ -142,10 +142,6 @@ struct rz_store {
     size_t map_max;
     size_t max_key;
     int sync;
-    int lazy_meta; /* rz_store_opts_t.lazy_meta */
-    /* the highest seq of the last apply commit, and of those a crash can
-     * no longer undo (atomics: the applier writes, the writer reads) */
-    uint64_t apply_head, durable_head;
     int full_logged; /* "store full" said once until an append works */
     int lock_fd;     /* DATA_DIR/ratuszd.lock, flock'd while open */
     int last_error;  /* LMDB or errno code behind the last failed append */
@@ -368,26 +364,7 @@ typedef int (*s_txn_fn)(rz_store_t *s, MDB_txn *txn, void *arg);
  * whole transaction run again (fn must be repeatable: an aborted
  * transaction left nothing behind). Returns 0, MDB_MAP_FULL when the map
  * cannot grow, another LMDB code, or what fn returned. */
-static int s_write_as(rz_store_t *s, s_txn_fn fn, void *arg, int lazy);
-
 static int s_write(rz_store_t *s, s_txn_fn fn, void *arg)
-{
-    return s_write_as(s, fn, arg, 0);
-}
-
-/* Everything committed, flushed: data and meta pages. */
-static int s_flush_all(rz_store_t *s)
-{
-    uint64_t h = __atomic_load_n(&s->apply_head, __ATOMIC_ACQUIRE);
-    int rc = mdb_env_sync(s->env, 1);
-    if (rc == 0 && h > __atomic_load_n(&s->durable_head, __ATOMIC_ACQUIRE))
-        __atomic_store_n(&s->durable_head, h, __ATOMIC_RELEASE);
-    return rc;
-}
-
-/* lazy: an apply commit of a lazy_meta store, whose meta page the next
- * flush writes; any other commit of such a store is flushed whole. */
-static int s_write_as(rz_store_t *s, s_txn_fn fn, void *arg, int lazy)
 {
     int rc, resized = 0;
 
@@ -403,8 +380,6 @@ static int s_write_as(rz_store_t *s, s_txn_fn fn, void *arg, int lazy)
             else
                 mdb_txn_abort(txn);
         }
-        if (rc == 0 && s->lazy_meta && !lazy)
-            rc = s_flush_all(s);
         pthread_rwlock_unlock(&s->lock);
 
         if (rc == MDB_MAP_FULL) {
@@ -713,7 +688,6 @@ int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts)
     }
     s->map_max = opts->map_max;
     s->sync = opts->sync;
-    s->lazy_meta = opts->sync == RZ_SYNC_FULL && opts->lazy_meta;
     s->lock_fd = s_lock_dir(opts->dir);
     if (s->lock_fd < 0) {
         rc = s->lock_fd;
@@ -746,8 +720,6 @@ int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts)
     /* An existing environment keeps the map it grew to in earlier runs */
     if (opts->sync == RZ_SYNC_OS)
         flags |= MDB_NOSYNC;
-    else if (opts->lazy_meta)
-        flags |= MDB_NOMETASYNC;
     rzc_lmdb_opts_t env = {.dir = opts->dir,
                            .dir_mode = S_DIR_MODE,
                            .file_mode = S_FILE_MODE,
@@ -785,26 +757,12 @@ fail:
     return rc;
 }
 
-uint64_t rz_store_durable_head(rz_store_t *s)
-{
-    return __atomic_load_n(&s->durable_head, __ATOMIC_ACQUIRE);
-}
-
-int rz_store_flush(rz_store_t *s)
-{
-    int rc = s_flush_all(s);
-    return rc ? s_fail("flush", rc) : 0;
-}
-
 void rz_store_close(rz_store_t **sp)
 {
     if (!sp || !*sp)
         return;
     rz_store_t *s = *sp;
     *sp = NULL;
-    if (s->env && s->lazy_meta && s_flush_all(s))
-        rz_error("store: the last flush at close failed: the journal "
-                 "still holds what it would have made durable");
     if (s->env)
         mdb_env_close(s->env);
     if (s->lock_ok)
@@ -1330,15 +1288,7 @@ int rz_store_apply(rz_store_t *s, const rz_store_entry_t *e, size_t n)
         s->last_error = rc;
         return rc;
     }
-    /* this commit's flush writes the meta page the last one left */
-    uint64_t before = __atomic_load_n(&s->apply_head, __ATOMIC_ACQUIRE);
-    rc = s_write_as(s, s_apply_txn, &a, 1);
-    if (rc == 0) {
-        uint64_t head = e[n - 1].seq > before ? e[n - 1].seq : before;
-        __atomic_store_n(&s->apply_head, head, __ATOMIC_RELEASE);
-        __atomic_store_n(&s->durable_head, s->lazy_meta ? before : head,
-                         __ATOMIC_RELEASE);
-    }
+    rc = s_write(s, s_apply_txn, &a);
     if (rc) {
         s->last_error = rc;
         rc = rc == RZ_ESTORE ? rc : rzc_lmdb_code(rc);

@@ -87,12 +87,6 @@ typedef struct rz_store_opts {
     size_t map_size;    /* initial LMDB map size, bytes */
     size_t map_max;     /* grow the map up to this, bytes (>= map_size) */
     int sync;           /* enum rz_sync_mode */
-    /* sync full with the journal in front: an apply commit (rz_store_apply)
-     * flushes its data once and leaves LMDB's meta page to the next
-     * flush (MDB_NOMETASYNC), so that a crash may undo the last apply
-     * commit, which the journal holds until rz_store_durable_head covers
-     * it. Every other commit is flushed whole before it returns. */
-    int lazy_meta;
 } rz_store_opts_t;
 
 /* Open (creating if needed) the store in opts->dir. Returns 0 and *out, or
@@ -102,19 +96,8 @@ typedef struct rz_store_opts {
  * -errno for the directory and the lock file. */
 int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts);
 
-/* Close the environment (flushing what a lazy_meta store left). Safe with
- * NULL and twice. */
+/* Close the environment. Safe with NULL and twice. */
 void rz_store_close(rz_store_t **s);
-
-/* The highest seq of the events rz_store_apply stored that a crash cannot
- * undo: with lazy_meta, those of every apply commit but the last until
- * the next flush; else all of them. Any thread. */
-uint64_t rz_store_durable_head(rz_store_t *s);
-
-/* Flush whatever is committed (with lazy_meta, the last apply commit's
- * meta page), so that rz_store_durable_head covers every apply commit.
- * Returns 0 or RZ_ESTORE. */
-int rz_store_flush(rz_store_t *s);
 
 /* --- writing (one writer thread) ----------------------------------------- */
 

@@ -681,7 +681,7 @@ static void s_journal_publishes(s_journal_writer_t *w, s_group_t *g)
         bt->last = w->next_seq - 1;
         uint64_t t0 = s_mono_us();
         rc = rz_journal_append(b->journal, bt->rec, bt->len, bt->last,
-                               rz_store_durable_head(b->store));
+                               atomic_load(&b->applied));
         if (!rc) /* a group commit, as STATS counts them: the ack's flush */
             rz_stats_commit(b->stats, s_mono_us() - t0, n);
     }
@@ -829,17 +829,8 @@ static void *s_applier_main(void *arg)
     for (;;) {
         atomic_fetch_add(&b->beat_applier, 1);
         pthread_mutex_lock(&w->mu);
-        while (!s_apply_now(w)) {
+        while (!s_apply_now(w))
             s_apply_wait(w);
-            /* idle: make the last commit durable (store.h, lazy_meta),
-             * so that the journal may write over its segment */
-            if (!w->q_head && !w->stop &&
-                rz_store_durable_head(b->store) < atomic_load(&b->applied)) {
-                pthread_mutex_unlock(&w->mu);
-                rz_store_flush(b->store);
-                pthread_mutex_lock(&w->mu);
-            }
-        }
         s_batch_t *first = w->q_head, *last = first;
         size_t events = first ? first->last - first->first + 1 : 0;
         uint64_t bytes = first ? first->len : 0;

@@ -41,7 +41,7 @@ static int s_setup(void **state)
     fx_t *f = calloc(1, sizeof *f);
     if (!f || rzt_tmpdir(f->dir, sizeof f->dir) != 0)
         return -1;
-    rz_store_opts_t o = {f->dir, 1 << 20, 1ull << 30, RZ_SYNC_OS, 0};
+    rz_store_opts_t o = {f->dir, 1 << 20, 1ull << 30, RZ_SYNC_OS};
     if (rz_store_open(&f->s, &o) != 0)
         return -1;
     *state = f;
@@ -513,7 +513,7 @@ static void s_tamper(const char *dir, const char *db, uint64_t key, long flip)
 
 static void s_reopen_expect_bad(fx_t *f, uint64_t bad, const char *says)
 {
-    rz_store_opts_t o = {f->dir, 1 << 20, 1ull << 30, RZ_SYNC_OS, 0};
+    rz_store_opts_t o = {f->dir, 1 << 20, 1ull << 30, RZ_SYNC_OS};
     Ratusz__V1__VerifyResult r;
     assert_int_equal(rz_store_open(&f->s, &o), 0);
     assert_int_equal(rz_store_verify(f->s, 0, &r), 0);
@@ -629,7 +629,7 @@ static void test_retention_survives_a_killed_pruner(void **state)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        rz_store_opts_t o = {dir, 1 << 20, 1ull << 30, RZ_SYNC_OS, 0};
+        rz_store_opts_t o = {dir, 1 << 20, 1ull << 30, RZ_SYNC_OS};
         rz_store_close(&f->s); /* the parent's: not used across fork */
         f->r = NULL;
         if (rz_store_open(&f->s, &o) != 0)
@@ -646,7 +646,7 @@ static void test_retention_survives_a_killed_pruner(void **state)
     waitpid(pid, NULL, 0);
 
     rz_store_close(&f->s);
-    rz_store_opts_t o = {dir, 1 << 20, 1ull << 30, RZ_SYNC_OS, 0};
+    rz_store_opts_t o = {dir, 1 << 20, 1ull << 30, RZ_SYNC_OS};
     assert_int_equal(rz_store_open(&f->s, &o), 0);
     uint64_t head = rz_store_head(f->s);
     assert_true(head > 0);
@@ -681,7 +681,7 @@ static void test_retention_survives_a_killed_pruner(void **state)
     assert_true(old.young > 0);
     s_expect_verify_ok(f, after.events);
     rz_store_close(&f->s);
-    rz_store_opts_t back = {f->dir, 1 << 20, 1ull << 30, RZ_SYNC_OS, 0};
+    rz_store_opts_t back = {f->dir, 1 << 20, 1ull << 30, RZ_SYNC_OS};
     assert_int_equal(rz_store_open(&f->s, &back), 0);
 }
 

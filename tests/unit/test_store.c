@@ -47,7 +47,7 @@ typedef struct got {
 
 static rz_store_t *s_open(const char *dir, size_t map, size_t max, int sync)
 {
-    rz_store_opts_t o = {dir, map, max, sync, 0};
+    rz_store_opts_t o = {dir, map, max, sync};
     rz_store_t *s = NULL;
     assert_int_equal(rz_store_open(&s, &o), 0);
     assert_non_null(s);
@@ -59,7 +59,7 @@ static int s_setup(void **state)
     fx_t *f = calloc(1, sizeof *f);
     if (!f || rzt_tmpdir(f->dir, sizeof f->dir) != 0)
         return -1;
-    rz_store_opts_t o = {f->dir, 1 << 20, 64 << 20, RZ_SYNC_OS, 0};
+    rz_store_opts_t o = {f->dir, 1 << 20, 64 << 20, RZ_SYNC_OS};
     if (rz_store_open(&f->s, &o) != 0)
         return -1;
     *state = f;
@@ -311,7 +311,7 @@ static void test_store_refuses_a_newer_format(void **state)
     rz_store_close(&s);
     snprintf(newer, sizeof newer, "%d", RZ_STORE_FORMAT + 1);
     s_meta_raw(dir, "format", newer);
-    rz_store_opts_t o = {dir, 1 << 20, 4 << 20, RZ_SYNC_OS, 0};
+    rz_store_opts_t o = {dir, 1 << 20, 4 << 20, RZ_SYNC_OS};
     assert_int_equal(rz_store_open(&s, &o), RZ_ECONFIG);
     assert_null(s);
     /* not a number: a damaged store, not a newer one */
@@ -329,7 +329,7 @@ static void test_store_open_rejects_bad_options(void **state)
     fx_t *f = *state;
     char file[400];
     rz_store_t *s = (rz_store_t *)1;
-    rz_store_opts_t o = {f->dir, 1 << 20, 1 << 19, RZ_SYNC_FULL, 0};
+    rz_store_opts_t o = {f->dir, 1 << 20, 1 << 19, RZ_SYNC_FULL};
 
     assert_int_equal(rz_store_open(&s, &o), RZ_EINVAL); /* max < size */
     assert_null(s);
@@ -1758,7 +1758,7 @@ static void test_store_old_id_without_digest_is_a_duplicate(void **state)
 static void test_store_open_refuses_a_dir_in_use(void **state)
 {
     fx_t *f = *state;
-    rz_store_opts_t o = {f->dir, 1 << 20, 64 << 20, RZ_SYNC_OS, 0};
+    rz_store_opts_t o = {f->dir, 1 << 20, 64 << 20, RZ_SYNC_OS};
     rz_store_t *second = NULL;
     char path[400], text[64] = {0};
 
