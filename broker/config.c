@@ -173,20 +173,6 @@ static const char *const s_live[] = {
     "retention_hold_max", "dedup_window", "retention_interval", NULL,
 };
 
-
-static void s_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void s_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (!err || err_len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
-
 /* The shortest exact text of a size, as the engine prints it. */
 static void s_size_text(uint64_t v, char *buf, size_t len)
 {
@@ -273,91 +259,92 @@ int rz_config_check(const rz_config_t *cfg, char *err, size_t err_len)
         return rc;
 
     if (!*cfg->data_dir) {
-        s_err(err, err_len, "data_dir is empty");
+        rzc_errf(err, err_len, "data_dir is empty");
         return RZ_ECONFIG;
     }
     if (!strstr(cfg->listen, "://")) {
-        s_err(err, err_len,
-              "listen '%s' is not a ZeroMQ endpoint "
-              "(tcp://HOST:PORT or ipc://PATH)",
-              cfg->listen);
+        rzc_errf(err, err_len,
+                 "listen '%s' is not a ZeroMQ endpoint "
+                 "(tcp://HOST:PORT or ipc://PATH)",
+                 cfg->listen);
         return RZ_ECONFIG;
     }
     if (!strstr(cfg->stream, "://")) {
-        s_err(err, err_len,
-              "stream '%s' is not a ZeroMQ endpoint "
-              "(tcp://HOST:PORT or ipc://PATH)",
-              cfg->stream);
+        rzc_errf(err, err_len,
+                 "stream '%s' is not a ZeroMQ endpoint "
+                 "(tcp://HOST:PORT or ipc://PATH)",
+                 cfg->stream);
         return RZ_ECONFIG;
     }
     if (!strcmp(cfg->listen, cfg->stream)) {
-        s_err(err, err_len, "listen and stream are both '%s'", cfg->listen);
+        rzc_errf(err, err_len, "listen and stream are both '%s'", cfg->listen);
         return RZ_ECONFIG;
     }
     if (!s_metrics_ok(cfg->metrics)) {
-        s_err(err, err_len, "metrics '%s' is not HOST:PORT or \"off\"",
-              cfg->metrics);
+        rzc_errf(err, err_len, "metrics '%s' is not HOST:PORT or \"off\"",
+                 cfg->metrics);
         return RZ_ECONFIG;
     }
     if (cfg->map_max < cfg->map_size) {
         s_size_text(cfg->map_max, a, sizeof a);
         s_size_text(cfg->map_size, b, sizeof b);
-        s_err(err, err_len, "map_max (%s) is smaller than map_size (%s)", a, b);
+        rzc_errf(err, err_len, "map_max (%s) is smaller than map_size (%s)", a,
+                 b);
         return RZ_ECONFIG;
     }
     if (cfg->max_message > cfg->map_max) {
         s_size_text(cfg->max_message, a, sizeof a);
         s_size_text(cfg->map_max, b, sizeof b);
-        s_err(err, err_len, "max_message (%s) is larger than map_max (%s)", a,
-              b);
+        rzc_errf(err, err_len, "max_message (%s) is larger than map_max (%s)",
+                 a, b);
         return RZ_ECONFIG;
     }
     if (*cfg->stream_redacted && !strstr(cfg->stream_redacted, "://")) {
-        s_err(err, err_len,
-              "stream_redacted '%s' is not a ZeroMQ endpoint "
-              "(tcp://HOST:PORT or ipc://PATH)",
-              cfg->stream_redacted);
+        rzc_errf(err, err_len,
+                 "stream_redacted '%s' is not a ZeroMQ endpoint "
+                 "(tcp://HOST:PORT or ipc://PATH)",
+                 cfg->stream_redacted);
         return RZ_ECONFIG;
     }
     if (*cfg->stream_redacted && (!strcmp(cfg->stream_redacted, cfg->listen) ||
                                   !strcmp(cfg->stream_redacted, cfg->stream))) {
-        s_err(err, err_len, "stream_redacted '%s' is already in use",
-              cfg->stream_redacted);
+        rzc_errf(err, err_len, "stream_redacted '%s' is already in use",
+                 cfg->stream_redacted);
         return RZ_ECONFIG;
     }
     int curve = cfg->security == RZ_SECURITY_CURVE ||
                 (cfg->security == RZ_SECURITY_AUTO && *cfg->server_key);
     if (cfg->security == RZ_SECURITY_NONE && (*cfg->server_key ||
                                               *cfg->principals)) {
-        s_err(err, err_len,
-              "security is 'none' but %s is set: remove it, or use "
-              "security: curve",
-              *cfg->server_key ? "server_key" : "principals");
+        rzc_errf(err, err_len,
+                 "security is 'none' but %s is set: remove it, or use "
+                 "security: curve",
+                 *cfg->server_key ? "server_key" : "principals");
         return RZ_ECONFIG;
     }
     if (curve && (!*cfg->server_key || !*cfg->principals)) {
-        s_err(err, err_len,
-              "CURVE needs both server_key (the broker's secret key) and "
-              "principals (who may connect); %s is missing",
-              *cfg->server_key ? "principals" : "server_key");
+        rzc_errf(err, err_len,
+                 "CURVE needs both server_key (the broker's secret key) and "
+                 "principals (who may connect); %s is missing",
+                 *cfg->server_key ? "principals" : "server_key");
         return RZ_ECONFIG;
     }
     if (!curve && *cfg->principals) {
-        s_err(err, err_len,
-              "principals is set but server_key is not: grants need CURVE "
-              "to know who is asking");
+        rzc_errf(err, err_len,
+                 "principals is set but server_key is not: grants need CURVE "
+                 "to know who is asking");
         return RZ_ECONFIG;
     }
     if (!curve && cfg->security != RZ_SECURITY_NONE) {
         const char *eps[] = {cfg->listen, cfg->stream, cfg->stream_redacted};
         for (size_t i = 0; i < 3; i++)
             if (*eps[i] && !rz_config_endpoint_local(eps[i])) {
-                s_err(err, err_len,
-                      "refusing to serve %s without CURVE: anyone who can "
-                      "reach it could read and publish everything. Set "
-                      "server_key and principals (docs/SECURITY.md), or "
-                      "'security: none' to accept that",
-                      eps[i]);
+                rzc_errf(err, err_len,
+                         "refusing to serve %s without CURVE: anyone who can "
+                         "reach it could read and publish everything. Set "
+                         "server_key and principals (docs/SECURITY.md), or "
+                         "'security: none' to accept that",
+                         eps[i]);
                 return RZ_ECONFIG;
             }
     }
@@ -365,10 +352,10 @@ int rz_config_check(const rz_config_t *cfg, char *err, size_t err_len)
     if (cfg->max_message * 4 > cfg->memory_budget) {
         s_size_text(cfg->max_message, a, sizeof a);
         s_size_text(cfg->memory_budget, b, sizeof b);
-        s_err(err, err_len,
-              "max_message (%s) must be at most a quarter of memory_budget "
-              "(%s)",
-              a, b);
+        rzc_errf(err, err_len,
+                 "max_message (%s) must be at most a quarter of memory_budget "
+                 "(%s)",
+                 a, b);
         return RZ_ECONFIG;
     }
     rz_retention_rules_t rules;
@@ -377,10 +364,10 @@ int rz_config_check(const rz_config_t *cfg, char *err, size_t err_len)
     rz_retention_rules_free(&rules);
     /* a batch the queue can never hold would be refused forever */
     if (cfg->max_inflight < cfg->max_batch) {
-        s_err(err, err_len,
-              "max_inflight (%" PRIu64 ") is smaller than max_batch (%" PRIu64
-              ")",
-              cfg->max_inflight, cfg->max_batch);
+        rzc_errf(err, err_len,
+                 "max_inflight (%" PRIu64
+                 ") is smaller than max_batch (%" PRIu64 ")",
+                 cfg->max_inflight, cfg->max_batch);
         return RZ_ECONFIG;
     }
     return 0;
@@ -439,7 +426,7 @@ int rz_config_from_args(rz_config_t *cfg, int argc, char *const *argv,
             continue;
         }
         if (strncmp(a, "--", 2) != 0) {
-            s_err(err, err_len, "unexpected argument '%s' (see --help)", a);
+            rzc_errf(err, err_len, "unexpected argument '%s' (see --help)", a);
             return RZ_ECONFIG;
         }
         char name[64];
@@ -451,7 +438,7 @@ int rz_config_from_args(rz_config_t *cfg, int argc, char *const *argv,
         } else {
             snprintf(name, sizeof name, "%s", a + 2);
             if (i + 1 >= argc) {
-                s_err(err, err_len, "option --%s needs a value", name);
+                rzc_errf(err, err_len, "option --%s needs a value", name);
                 return RZ_ECONFIG;
             }
             val = argv[++i];
@@ -593,9 +580,9 @@ int rz_config_reload(rz_config_t *running, rz_config_t *fresh,
                    (const char *)fresh + o->offset, s_type_size(o->type));
     char why[512];
     if (rz_config_check(&merged, why, sizeof why) < 0) {
-        s_err(err, err_len,
-              "%s (with the values that need a restart kept as they run)",
-              why);
+        rzc_errf(err, err_len,
+                 "%s (with the values that need a restart kept as they run)",
+                 why);
         return RZ_ECONFIG;
     }
     /* every line first, so that running changes only when all are made */
@@ -625,7 +612,7 @@ int rz_config_reload(rz_config_t *running, rz_config_t *fresh,
     if (rc < 0) {
         free(swap);
         rz_config_diff_close(diff);
-        s_err(err, err_len, "out of memory");
+        rzc_errf(err, err_len, "out of memory");
         return rc;
     }
     i = 0;

@@ -24,6 +24,7 @@
 
 #include "access.h"
 #include "log.h"
+#include "ratusz/core/log.h"
 #include "ratusz/errors.h"
 #include "ratusz/ratusz.h"
 #include "ratusz/wire.h"
@@ -108,19 +109,6 @@ typedef struct s_req {
     size_t n;
     int too_big;
 } s_req_t;
-
-static void s_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void s_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (!err || err_len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 /* ===========================================================================
  * A growing text buffer for the replies
@@ -1099,23 +1087,24 @@ static int s_pem(const char *path, int secret, char **out, char *err,
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0) {
         int e = errno;
-        s_err(err, err_len, "console: cannot read %s: %s", path, strerror(e));
+        rzc_errf(err, err_len, "console: cannot read %s: %s", path,
+                 strerror(e));
         if (fd >= 0)
             close(fd);
         return -e;
     }
     if (secret && (st.st_mode & 077)) {
         close(fd);
-        s_err(err, err_len, "console: %s may be read by others (chmod 600 it)",
-              path);
+        rzc_errf(err, err_len,
+                 "console: %s may be read by others (chmod 600 it)", path);
         return RZ_ECONFIG;
     }
     if (!S_ISREG(st.st_mode) || st.st_size <= 0 || st.st_size > 1 << 20) {
         close(fd);
-        s_err(err, err_len,
-              "console: %s is not a PEM file (empty, too "
-              "large or not a file)",
-              path);
+        rzc_errf(err, err_len,
+                 "console: %s is not a PEM file (empty, too "
+                 "large or not a file)",
+                 path);
         return RZ_ECONFIG;
     }
     char *t = malloc((size_t)st.st_size + 1);
@@ -1123,13 +1112,13 @@ static int s_pem(const char *path, int secret, char **out, char *err,
     close(fd);
     if (n != st.st_size) {
         free(t);
-        s_err(err, err_len, "console: cannot read %s", path);
+        rzc_errf(err, err_len, "console: cannot read %s", path);
         return RZ_EIO;
     }
     t[n] = '\0';
     if (!strstr(t, "-----BEGIN ")) {
         free(t);
-        s_err(err, err_len, "console: %s holds no PEM block", path);
+        rzc_errf(err, err_len, "console: %s holds no PEM block", path);
         return RZ_ECONFIG;
     }
     *out = t;
@@ -1155,36 +1144,36 @@ int rz_console_new(rz_console_t **out, rz_broker_t *b, char *err,
     int rc;
     *out = NULL;
     if (!*cfg->metrics || !strcmp(cfg->metrics, "off")) {
-        s_err(err, err_len,
-              "console: it is served on the metrics address, "
-              "which is off");
+        rzc_errf(err, err_len,
+                 "console: it is served on the metrics address, "
+                 "which is off");
         return RZ_ECONFIG;
     }
     if (!rz_access_enabled()) {
-        s_err(err, err_len,
-              "console: needs security on (server_key and principals): "
-              "its logins are principals with console_password");
+        rzc_errf(err, err_len,
+                 "console: needs security on (server_key and principals): "
+                 "its logins are principals with console_password");
         return RZ_ECONFIG;
     }
     if (!*cfg->console_tls_cert != !*cfg->console_tls_key) {
-        s_err(err, err_len,
-              "console: give console_tls_cert and console_tls_key together");
+        rzc_errf(err, err_len,
+                 "console: give console_tls_cert and console_tls_key together");
         return RZ_ECONFIG;
     }
     if (!*cfg->console_tls_cert && !rz__console_local(cfg->metrics)) {
-        s_err(err, err_len,
-              "console: refusing to serve logins on %s without TLS: set "
-              "console_tls_cert and console_tls_key, or listen on loopback",
-              cfg->metrics);
+        rzc_errf(err, err_len,
+                 "console: refusing to serve logins on %s without TLS: set "
+                 "console_tls_cert and console_tls_key, or listen on loopback",
+                 cfg->metrics);
         return RZ_ECONFIG;
     }
     if (sodium_init() < 0) {
-        s_err(err, err_len, "console: libsodium would not start");
+        rzc_errf(err, err_len, "console: libsodium would not start");
         return RZ_EIO;
     }
     rz_console_t *c = calloc(1, sizeof *c);
     if (!c) {
-        s_err(err, err_len, "console: out of memory");
+        rzc_errf(err, err_len, "console: out of memory");
         return RZ_ENOMEM;
     }
     c->b = b;
@@ -1202,7 +1191,8 @@ int rz_console_new(rz_console_t **out, rz_broker_t *b, char *err,
         c->tls = 1;
     }
     if ((rc = pthread_create(&c->sampler, NULL, s_sampler, c)) != 0) {
-        s_err(err, err_len, "console: cannot start a thread: %s", strerror(rc));
+        rzc_errf(err, err_len, "console: cannot start a thread: %s",
+                 strerror(rc));
         s_free(c);
         return -rc;
     }

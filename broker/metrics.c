@@ -14,6 +14,7 @@
 
 #include <microhttpd.h>
 
+#include "ratusz/core/log.h"
 #include "ratusz/errors.h"
 
 struct rz_metrics {
@@ -25,19 +26,6 @@ struct rz_metrics {
     rz_metrics_extra_t extra;
     char *tls_cert, *tls_key; /* copies: MHD keeps pointers to them */
 };
-
-static void s_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void s_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (!err || err_len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 /* ===========================================================================
  * Requests
@@ -157,8 +145,8 @@ static int s_listen(const char *hostport, int *fd_out, int *port_out, char *err,
     if (!copy)
         return RZ_ENOMEM;
     if (s_split(copy, &host, &port) != 0) {
-        s_err(err, err_len, "metrics: invalid address '%s' (want HOST:PORT)",
-              hostport);
+        rzc_errf(err, err_len, "metrics: invalid address '%s' (want HOST:PORT)",
+                 hostport);
         rc = RZ_ECONFIG;
         goto fail;
     }
@@ -168,8 +156,8 @@ static int s_listen(const char *hostport, int *fd_out, int *port_out, char *err,
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     int gai = getaddrinfo(host, port, &hints, &res);
     if (gai != 0) {
-        s_err(err, err_len, "metrics: cannot resolve '%s': %s", hostport,
-              gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
+        rzc_errf(err, err_len, "metrics: cannot resolve '%s': %s", hostport,
+                 gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
         rc = RZ_ECONFIG;
         goto fail;
     }
@@ -191,8 +179,8 @@ static int s_listen(const char *hostport, int *fd_out, int *port_out, char *err,
         fd = -1;
     }
     if (fd < 0) {
-        s_err(err, err_len, "metrics: cannot listen on %s: %s", hostport,
-              strerror(saved ? saved : EADDRNOTAVAIL));
+        rzc_errf(err, err_len, "metrics: cannot listen on %s: %s", hostport,
+                 strerror(saved ? saved : EADDRNOTAVAIL));
         rc = saved ? -saved : -EADDRNOTAVAIL;
         goto fail;
     }
@@ -248,7 +236,7 @@ int rz_metrics_start_extra(rz_metrics_t **out, const char *hostport,
 
     m = calloc(1, sizeof *m);
     if (!m) {
-        s_err(err, err_len, "metrics: out of memory");
+        rzc_errf(err, err_len, "metrics: out of memory");
         return RZ_ENOMEM;
     }
     m->render = render;
@@ -261,7 +249,7 @@ int rz_metrics_start_extra(rz_metrics_t **out, const char *hostport,
             m->tls_cert = strdup(extra->tls_cert);
             m->tls_key = strdup(extra->tls_key);
             if (!m->tls_cert || !m->tls_key) {
-                s_err(err, err_len, "metrics: out of memory");
+                rzc_errf(err, err_len, "metrics: out of memory");
                 rc = RZ_ENOMEM;
                 goto fail;
             }
@@ -277,8 +265,8 @@ int rz_metrics_start_extra(rz_metrics_t **out, const char *hostport,
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
     if (m->tls_cert) {
         if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
-            s_err(err, err_len,
-                  "metrics: this libmicrohttpd was built without TLS");
+            rzc_errf(err, err_len,
+                     "metrics: this libmicrohttpd was built without TLS");
             rc = RZ_ECONFIG;
             goto fail;
         }
@@ -300,8 +288,8 @@ int rz_metrics_start_extra(rz_metrics_t **out, const char *hostport,
         /* Whether MHD closed the socket it was given differs between its
          * versions; leaking one fd on a failed start beats closing a
          * number another thread may have reused. */
-        s_err(err, err_len, "metrics: cannot start the HTTP server on %s",
-              hostport);
+        rzc_errf(err, err_len, "metrics: cannot start the HTTP server on %s",
+                 hostport);
         rc = RZ_EIO;
         goto fail;
     }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ratusz/core/log.h"
 #include "ratusz/errors.h"
 
 /* Events a pass examines per rule, at most: a rule whose oldest events are
@@ -23,19 +24,6 @@
 /* ===========================================================================
  * Rules
  */
-
-static void s_err(char *err, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void s_err(char *err, size_t len, const char *fmt, ...)
-{
-    if (!err || !len)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-}
 
 void rz_retention_rules_free(rz_retention_rules_t *r)
 {
@@ -59,10 +47,10 @@ static int s_duration_opt(const char *key, const char *text, int64_t *us,
 {
     if (rz_conf_parse_duration(text, us) == 0)
         return 0;
-    s_err(err, err_len,
-          "%s '%s' is not a duration (a number and s, m, h, d or w: 400d, "
-          "12h)",
-          key, text);
+    rzc_errf(err, err_len,
+             "%s '%s' is not a duration (a number and s, m, h, d or w: 400d, "
+             "12h)",
+             key, text);
     return RZ_ECONFIG;
 }
 
@@ -81,7 +69,7 @@ int rz_retention_rules_parse(rz_retention_rules_t *out, const rz_config_t *cfg,
                              &r.interval_us, err, err_len)))
         return rc;
     if (r.interval_us == 0) {
-        s_err(err, err_len, "retention_interval must be at least 1s");
+        rzc_errf(err, err_len, "retention_interval must be at least 1s");
         return RZ_ECONFIG;
     }
     if (sec->n) {
@@ -93,10 +81,10 @@ int rz_retention_rules_parse(rz_retention_rules_t *out, const rz_config_t *cfg,
         const rz_conf_section_t *one = &sec->s[i];
         rz_retention_rule_t *rule = &r.rule[r.n];
         if (strlen(one->name) > RZ_TOPIC_MAX) {
-            s_err(err, err_len,
-                  "line %u: retention: the prefix '%.40s...' is longer than "
-                  "a topic (%d bytes)",
-                  one->line, one->name, RZ_TOPIC_MAX);
+            rzc_errf(err, err_len,
+                     "line %u: retention: the prefix '%.40s...' is longer than "
+                     "a topic (%d bytes)",
+                     one->line, one->name, RZ_TOPIC_MAX);
             rc = RZ_ECONFIG;
             goto fail;
         }
@@ -109,46 +97,46 @@ int rz_retention_rules_parse(rz_retention_rules_t *out, const rz_config_t *cfg,
             const char *k = one->map.keys[j], *v = one->map.values[j];
             unsigned line = one->map.lines[j];
             if (one->lists && one->lists[j]) {
-                s_err(err, err_len,
-                      "line %u: retention.\"%s\".%s: a list is not a limit",
-                      line, one->name, k);
+                rzc_errf(err, err_len,
+                         "line %u: retention.\"%s\".%s: a list is not a limit",
+                         line, one->name, k);
                 rc = RZ_ECONFIG;
                 goto fail;
             }
             if (!strcmp(k, "max_age")) {
                 if (rz_conf_parse_duration(v, &rule->max_age_us) ||
                     rule->max_age_us == 0) {
-                    s_err(err, err_len,
-                          "line %u: retention.\"%s\".max_age: '%s' is not a "
-                          "duration above 0 (400d, 12h, 90m)",
-                          line, one->name, v);
+                    rzc_errf(err, err_len,
+                             "line %u: retention.\"%s\".max_age: '%s' is not a "
+                             "duration above 0 (400d, 12h, 90m)",
+                             line, one->name, v);
                     rc = RZ_ECONFIG;
                     goto fail;
                 }
             } else if (!strcmp(k, "max_bytes")) {
                 if (rz_conf_parse_size(v, &rule->max_bytes) ||
                     rule->max_bytes == 0) {
-                    s_err(err, err_len,
-                          "line %u: retention.\"%s\".max_bytes: '%s' is not "
-                          "a size above 0 (200G, 512M)",
-                          line, one->name, v);
+                    rzc_errf(err, err_len,
+                             "line %u: retention.\"%s\".max_bytes: '%s' is not "
+                             "a size above 0 (200G, 512M)",
+                             line, one->name, v);
                     rc = RZ_ECONFIG;
                     goto fail;
                 }
             } else {
-                s_err(err, err_len,
-                      "line %u: retention.\"%s\": unknown key '%s' (want "
-                      "max_age or max_bytes)",
-                      line, one->name, k);
+                rzc_errf(err, err_len,
+                         "line %u: retention.\"%s\": unknown key '%s' (want "
+                         "max_age or max_bytes)",
+                         line, one->name, k);
                 rc = RZ_ECONFIG;
                 goto fail;
             }
         }
         if (!rule->max_age_us && !rule->max_bytes) {
-            s_err(err, err_len,
-                  "line %u: retention.\"%s\": no limit (set max_age, "
-                  "max_bytes or both)",
-                  one->line, one->name);
+            rzc_errf(err, err_len,
+                     "line %u: retention.\"%s\": no limit (set max_age, "
+                     "max_bytes or both)",
+                     one->line, one->name);
             rc = RZ_ECONFIG;
             goto fail;
         }

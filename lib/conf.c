@@ -12,24 +12,12 @@
 
 #include <yaml.h>
 
+#include "ratusz/core/log.h"
 #include "ratusz/errors.h"
 
 /* ===========================================================================
  * Helpers
  */
-
-static void s_err(char *err, size_t err_len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void s_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (!err || err_len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 static void *s_field(void *obj, const rz_conf_option_t *o)
 {
@@ -376,9 +364,9 @@ static int s_check_range(const rz_conf_option_t *o, const char *key,
         snprintf(a, sizeof a, "%" PRIu64, v);
         snprintf(b, sizeof b, "%" PRIu64, bound);
     }
-    s_err(err, err_len, "key '%s': %s is %s the %s %s", key, a,
-          v < o->min ? "below" : "above", v < o->min ? "minimum" : "maximum",
-          b);
+    rzc_errf(err, err_len, "key '%s': %s is %s the %s %s", key, a,
+             v < o->min ? "below" : "above", v < o->min ? "minimum" : "maximum",
+             b);
     return RZ_ECONFIG;
 }
 
@@ -396,8 +384,8 @@ static int s_set_field(const rz_conf_option_t *o, void *f, const char *key,
     case RZ_CONF_STRING: {
         if (o->choices && s_choice(o->choices, value) < 0) {
             s_choices_text(o->choices, what, sizeof what);
-            s_err(err, err_len, "key '%s': invalid value '%s' (want %s)", key,
-                  value, what);
+            rzc_errf(err, err_len, "key '%s': invalid value '%s' (want %s)",
+                     key, value, what);
             return RZ_ECONFIG;
         }
         char *dup = strdup(value);
@@ -409,7 +397,7 @@ static int s_set_field(const rz_conf_option_t *o, void *f, const char *key,
     }
     case RZ_CONF_SIZE:
         if (rz_conf_parse_size(value, &v) != 0) {
-            s_err(err, err_len, "key '%s': invalid size '%s'", key, value);
+            rzc_errf(err, err_len, "key '%s': invalid size '%s'", key, value);
             return RZ_ECONFIG;
         }
         if ((rc = s_check_range(o, key, v, err, err_len)) != 0)
@@ -418,7 +406,7 @@ static int s_set_field(const rz_conf_option_t *o, void *f, const char *key,
         return 0;
     case RZ_CONF_UINT:
         if (s_parse_uint(value, &v) != 0) {
-            s_err(err, err_len, "key '%s': invalid number '%s'", key, value);
+            rzc_errf(err, err_len, "key '%s': invalid number '%s'", key, value);
             return RZ_ECONFIG;
         }
         if ((rc = s_check_range(o, key, v, err, err_len)) != 0)
@@ -429,8 +417,8 @@ static int s_set_field(const rz_conf_option_t *o, void *f, const char *key,
         int i = s_choice(o->choices, value);
         if (i < 0) {
             s_choices_text(o->choices, what, sizeof what);
-            s_err(err, err_len, "key '%s': invalid value '%s' (want %s)", key,
-                  value, what);
+            rzc_errf(err, err_len, "key '%s': invalid value '%s' (want %s)",
+                     key, value, what);
             return RZ_ECONFIG;
         }
         *(int *)f = i;
@@ -438,16 +426,17 @@ static int s_set_field(const rz_conf_option_t *o, void *f, const char *key,
     }
     case RZ_CONF_BOOL:
         if (s_parse_bool(value, (int *)f) != 0) {
-            s_err(err, err_len,
-                  "key '%s': invalid value '%s' (want true or false)", key,
-                  value);
+            rzc_errf(err, err_len,
+                     "key '%s': invalid value '%s' (want true or false)", key,
+                     value);
             return RZ_ECONFIG;
         }
         return 0;
     case RZ_CONF_MAP: {
         const char *eq = strchr(value, '=');
         if (!eq || eq == value) {
-            s_err(err, err_len, "key '%s': '%s' is not KEY=VALUE", key, value);
+            rzc_errf(err, err_len, "key '%s': '%s' is not KEY=VALUE", key,
+                     value);
             return RZ_ECONFIG;
         }
         char *k = strndup(value, (size_t)(eq - value));
@@ -460,7 +449,7 @@ static int s_set_field(const rz_conf_option_t *o, void *f, const char *key,
     case RZ_CONF_LIST: return s_list_push(f, value);
     case RZ_CONF_SECTIONS:
         /* a section's name may hold any character: no flag spelling */
-        s_err(err, err_len, "key '%s' can only be set in a file", key);
+        rzc_errf(err, err_len, "key '%s' can only be set in a file", key);
         return RZ_ECONFIG;
     }
     return RZ_EINVAL;
@@ -520,7 +509,7 @@ int rz_conf_set(const rz_conf_option_t *opts, void *obj, const char *name,
 {
     const rz_conf_option_t *o = s_find(opts, name);
     if (!o) {
-        s_err(err, err_len, "unknown key '%s'", name);
+        rzc_errf(err, err_len, "unknown key '%s'", name);
         return RZ_ECONFIG;
     }
     return s_set(o, obj, name, value, err, err_len);
@@ -640,12 +629,13 @@ static int s_next(s_yaml_t *y, yaml_event_t *ev)
         return RZ_ENOMEM;
     const char *problem = p->problem ? p->problem : "invalid YAML";
     if (p->context)
-        s_err(y->err, y->err_len, "%s:%zu: syntax error: %s (%s from line %zu)",
-              y->name, p->problem_mark.line + 1, problem, p->context,
-              p->context_mark.line + 1);
+        rzc_errf(y->err, y->err_len,
+                 "%s:%zu: syntax error: %s (%s from line %zu)", y->name,
+                 p->problem_mark.line + 1, problem, p->context,
+                 p->context_mark.line + 1);
     else
-        s_err(y->err, y->err_len, "%s:%zu: syntax error: %s", y->name,
-              p->problem_mark.line + 1, problem);
+        rzc_errf(y->err, y->err_len, "%s:%zu: syntax error: %s", y->name,
+                 p->problem_mark.line + 1, problem);
     return RZ_ECONFIG;
 }
 
@@ -655,8 +645,8 @@ static int s_scalar(s_yaml_t *y, const yaml_event_t *ev, const char *what,
 {
     const char *text = (const char *)ev->data.scalar.value;
     if (strlen(text) != ev->data.scalar.length) {
-        s_err(y->err, y->err_len, "%s:%zu: NUL byte in %s", y->name,
-              s_line(ev), what);
+        rzc_errf(y->err, y->err_len, "%s:%zu: NUL byte in %s", y->name,
+                 s_line(ev), what);
         return RZ_ECONFIG;
     }
     *out = s_is_null(ev) ? "" : text;
@@ -694,8 +684,9 @@ static int s_read_map_list(s_yaml_t *y, rz_conf_map_t *m,
             at += il;
         }
         if (rz_conf_map_get(m, full)) {
-            s_err(y->err, y->err_len, "%s:%u: key '%s': duplicate entry '%s'",
-                  y->name, line, key, full);
+            rzc_errf(y->err, y->err_len,
+                     "%s:%u: key '%s': duplicate entry '%s'", y->name, line,
+                     key, full);
             rc = RZ_ECONFIG;
         } else if ((rc = s_map_put(m, full, text, line)) == 0) {
             rc = s_lists_push(lists, m->n, &l);
@@ -725,8 +716,10 @@ static int s_read_map(s_yaml_t *y, rz_conf_map_t *m, rz_conf_list_t ***lists,
         }
         const char *k;
         if (kev.type != YAML_SCALAR_EVENT) {
-            s_err(y->err, y->err_len, "%s:%zu: key '%s': keys must be scalars, "
-                  "not %s", y->name, s_line(&kev), key, s_event_what(kev.type));
+            rzc_errf(y->err, y->err_len,
+                     "%s:%zu: key '%s': keys must be scalars, "
+                     "not %s",
+                     y->name, s_line(&kev), key, s_event_what(kev.type));
             yaml_event_delete(&kev);
             return RZ_ECONFIG;
         }
@@ -757,8 +750,10 @@ static int s_read_map(s_yaml_t *y, rz_conf_map_t *m, rz_conf_list_t ***lists,
             const char *v;
             rc = s_scalar(y, &vev, "value", &v);
             if (rc == 0 && rz_conf_map_get(m, full)) {
-                s_err(y->err, y->err_len, "%s:%u: key '%s': duplicate entry "
-                      "'%s'", y->name, line, key, full);
+                rzc_errf(y->err, y->err_len,
+                         "%s:%u: key '%s': duplicate entry "
+                         "'%s'",
+                         y->name, line, key, full);
                 rc = RZ_ECONFIG;
             }
             if (rc == 0)
@@ -767,10 +762,11 @@ static int s_read_map(s_yaml_t *y, rz_conf_map_t *m, rz_conf_list_t ***lists,
                 free(m->keys[--m->n]), free(m->values[m->n]);
             yaml_event_delete(&vev);
         } else {
-            s_err(y->err, y->err_len,
-                  "%s:%zu: key '%s': entry '%s' must be a scalar%s or a "
-                  "mapping, not %s", y->name, s_line(&vev), key, full,
-                  lists ? ", a list" : "", s_event_what(vev.type));
+            rzc_errf(y->err, y->err_len,
+                     "%s:%zu: key '%s': entry '%s' must be a scalar%s or a "
+                     "mapping, not %s",
+                     y->name, s_line(&vev), key, full, lists ? ", a list" : "",
+                     s_event_what(vev.type));
             yaml_event_delete(&vev);
             rc = RZ_ECONFIG;
         }
@@ -794,9 +790,10 @@ static int s_read_list(s_yaml_t *y, rz_conf_list_t *l, const char *key)
         }
         const char *v;
         if (ev.type != YAML_SCALAR_EVENT) {
-            s_err(y->err, y->err_len, "%s:%zu: key '%s': list items must be "
-                  "scalars, not %s", y->name, s_line(&ev), key,
-                  s_event_what(ev.type));
+            rzc_errf(y->err, y->err_len,
+                     "%s:%zu: key '%s': list items must be "
+                     "scalars, not %s",
+                     y->name, s_line(&ev), key, s_event_what(ev.type));
             rc = RZ_ECONFIG;
         } else if ((rc = s_scalar(y, &ev, "list item", &v)) == 0) {
             rc = s_list_push(l, v);
@@ -824,9 +821,10 @@ static int s_read_sections(s_yaml_t *y, rz_conf_sections_t *sec,
         const char *name;
         uint32_t line = (uint32_t)s_line(&kev);
         if (kev.type != YAML_SCALAR_EVENT) {
-            s_err(y->err, y->err_len, "%s:%u: key '%s': section names must be "
-                  "scalars, not %s", y->name, line, key,
-                  s_event_what(kev.type));
+            rzc_errf(y->err, y->err_len,
+                     "%s:%u: key '%s': section names must be "
+                     "scalars, not %s",
+                     y->name, line, key, s_event_what(kev.type));
             yaml_event_delete(&kev);
             return RZ_ECONFIG;
         }
@@ -836,9 +834,10 @@ static int s_read_sections(s_yaml_t *y, rz_conf_sections_t *sec,
         }
         for (size_t i = 0; i < sec->n; i++) {
             if (strcmp(sec->s[i].name, name) == 0) {
-                s_err(y->err, y->err_len, "%s:%u: key '%s': duplicate "
-                      "section '%s' (first at line %u)", y->name, line, key,
-                      name, sec->s[i].line);
+                rzc_errf(y->err, y->err_len,
+                         "%s:%u: key '%s': duplicate "
+                         "section '%s' (first at line %u)",
+                         y->name, line, key, name, sec->s[i].line);
                 yaml_event_delete(&kev);
                 return RZ_ECONFIG;
             }
@@ -854,9 +853,10 @@ static int s_read_sections(s_yaml_t *y, rz_conf_sections_t *sec,
         if (vev.type == YAML_MAPPING_START_EVENT) {
             rc = s_read_map(y, &one->map, &one->lists, what, "");
         } else if (!s_is_null(&vev)) {
-            s_err(y->err, y->err_len, "%s:%zu: key '%s': a section must be a "
-                  "mapping, not %s", y->name, s_line(&vev), what,
-                  s_event_what(vev.type));
+            rzc_errf(y->err, y->err_len,
+                     "%s:%zu: key '%s': a section must be a "
+                     "mapping, not %s",
+                     y->name, s_line(&vev), what, s_event_what(vev.type));
             rc = RZ_ECONFIG;
         }
         yaml_event_delete(&vev);
@@ -884,13 +884,13 @@ static int s_read_value(s_yaml_t *y, const rz_conf_option_t *o,
                ev.type == YAML_MAPPING_START_EVENT) {
         rc = s_read_sections(y, &p->v.sec, key);
     } else if (ev.type != YAML_SCALAR_EVENT) {
-        s_err(y->err, y->err_len, "%s:%zu: key '%s': value must be %s, not %s",
-              y->name, s_line(&ev), key,
-              o->type == RZ_CONF_MAP || o->type == RZ_CONF_SECTIONS
-                  ? "a mapping"
-              : o->type == RZ_CONF_LIST ? "a list or a scalar"
-                                        : "a scalar",
-              s_event_what(ev.type));
+        rzc_errf(
+            y->err, y->err_len, "%s:%zu: key '%s': value must be %s, not %s",
+            y->name, s_line(&ev), key,
+            o->type == RZ_CONF_MAP || o->type == RZ_CONF_SECTIONS ? "a mapping"
+            : o->type == RZ_CONF_LIST ? "a list or a scalar"
+                                      : "a scalar",
+            s_event_what(ev.type));
         rc = RZ_ECONFIG;
     } else {
         const char *v;
@@ -899,9 +899,10 @@ static int s_read_value(s_yaml_t *y, const rz_conf_option_t *o,
         if (rc == 0 &&
             (o->type == RZ_CONF_MAP || o->type == RZ_CONF_SECTIONS)) {
             if (*v) { /* only "kafka:" (empty) is a scalar map */
-                s_err(y->err, y->err_len,
-                      "%s:%zu: key '%s': value must be a mapping, not a "
-                      "scalar", y->name, s_line(&ev), key);
+                rzc_errf(y->err, y->err_len,
+                         "%s:%zu: key '%s': value must be a mapping, not a "
+                         "scalar",
+                         y->name, s_line(&ev), key);
                 rc = RZ_ECONFIG;
             }
         } else if (rc == 0 && o->type == RZ_CONF_LIST) {
@@ -910,8 +911,8 @@ static int s_read_value(s_yaml_t *y, const rz_conf_option_t *o,
         } else if (rc == 0) {
             rc = s_set_field(o, &p->v, key, v, 0, msg, sizeof msg);
             if (rc == RZ_ECONFIG)
-                s_err(y->err, y->err_len, "%s:%zu: %s", y->name, s_line(&ev),
-                      msg);
+                rzc_errf(y->err, y->err_len, "%s:%zu: %s", y->name, s_line(&ev),
+                         msg);
         }
     }
     yaml_event_delete(&ev);
@@ -944,8 +945,8 @@ static int s_load(const rz_conf_option_t *opts, s_yaml_t *y, s_pending_t *pend,
         if (t == YAML_DOCUMENT_START_EVENT) {
             yaml_event_delete(&ev);
             if (seen_doc) {
-                s_err(y->err, y->err_len, "%s:%zu: more than one YAML document",
-                      y->name, line);
+                rzc_errf(y->err, y->err_len,
+                         "%s:%zu: more than one YAML document", y->name, line);
                 return RZ_ECONFIG;
             }
             seen_doc = in_doc = true;
@@ -967,9 +968,9 @@ static int s_load(const rz_conf_option_t *opts, s_yaml_t *y, s_pending_t *pend,
         }
         yaml_event_delete(&ev);
         if (t != YAML_MAPPING_START_EVENT) {
-            s_err(y->err, y->err_len,
-                  "%s:%zu: top level must be a mapping of option: value",
-                  y->name, line);
+            rzc_errf(y->err, y->err_len,
+                     "%s:%zu: top level must be a mapping of option: value",
+                     y->name, line);
             return RZ_ECONFIG;
         }
         for (;;) {
@@ -981,9 +982,9 @@ static int s_load(const rz_conf_option_t *opts, s_yaml_t *y, s_pending_t *pend,
                 break;
             }
             if (ev.type != YAML_SCALAR_EVENT) {
-                s_err(y->err, y->err_len,
-                      "%s:%zu: key must be a scalar, not %s", y->name, line,
-                      s_event_what(ev.type));
+                rzc_errf(y->err, y->err_len,
+                         "%s:%zu: key must be a scalar, not %s", y->name, line,
+                         s_event_what(ev.type));
                 yaml_event_delete(&ev);
                 return RZ_ECONFIG;
             }
@@ -997,15 +998,15 @@ static int s_load(const rz_conf_option_t *opts, s_yaml_t *y, s_pending_t *pend,
                 return rc;
             const rz_conf_option_t *o = s_find(opts, key);
             if (!o) {
-                s_err(y->err, y->err_len, "%s:%zu: unknown key '%s'", y->name,
-                      line, key);
+                rzc_errf(y->err, y->err_len, "%s:%zu: unknown key '%s'",
+                         y->name, line, key);
                 return RZ_ECONFIG;
             }
             size_t i = (size_t)(o - opts);
             if (lines[i]) {
-                s_err(y->err, y->err_len,
-                      "%s:%zu: duplicate key '%s' (first set at line %zu)",
-                      y->name, line, key, lines[i]);
+                rzc_errf(y->err, y->err_len,
+                         "%s:%zu: duplicate key '%s' (first set at line %zu)",
+                         y->name, line, key, lines[i]);
                 return RZ_ECONFIG;
             }
             lines[i] = line;
@@ -1094,14 +1095,14 @@ int rz_conf_load_file(const rz_conf_option_t *opts, void *obj,
 
     f = fopen(path, "rb");
     if (!f) {
-        s_err(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+        rzc_errf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
         goto fail;
     }
     for (;;) {
         if (cap - len < 4096) {
             /* a config is a few hundred bytes; a huge one is a mistake */
             if (cap >= (1u << 20)) {
-                s_err(err, err_len, "%s: larger than 1 MiB", path);
+                rzc_errf(err, err_len, "%s: larger than 1 MiB", path);
                 goto fail;
             }
             size_t ncap = cap ? cap * 2 : 8192;
@@ -1117,8 +1118,8 @@ int rz_conf_load_file(const rz_conf_option_t *opts, void *obj,
         len += n;
         if (n == 0) {
             if (ferror(f)) {
-                s_err(err, err_len, "%s: cannot read: %s", path,
-                      strerror(errno));
+                rzc_errf(err, err_len, "%s: cannot read: %s", path,
+                         strerror(errno));
                 goto fail;
             }
             break;
@@ -1145,8 +1146,8 @@ static int s_apply(const rz_conf_option_t *opts, void *obj,
             snprintf(where, sizeof where, "%s: ", file);
         const rz_conf_option_t *o = s_find(opts, map->keys[i]);
         if (!o) {
-            s_err(err, err_len, "%sunknown key '%s.%s'", where,
-                  section ? section : "", map->keys[i]);
+            rzc_errf(err, err_len, "%sunknown key '%s.%s'", where,
+                     section ? section : "", map->keys[i]);
             return RZ_ECONFIG;
         }
         char key[256];
@@ -1174,7 +1175,7 @@ static int s_apply(const rz_conf_option_t *opts, void *obj,
             rc = s_set(o, obj, key, map->values[i], msg, sizeof msg);
         }
         if (rc == RZ_ECONFIG)
-            s_err(err, err_len, "%s%s", where, msg);
+            rzc_errf(err, err_len, "%s%s", where, msg);
         if (rc)
             return rc;
     }
@@ -1209,14 +1210,14 @@ int rz_conf_check(const rz_conf_option_t *opts, const void *obj, char *err,
         case RZ_CONF_STRING: {
             const char *s = *(char *const *)f;
             if (!s) {
-                s_err(err, err_len, "key '%s' is not set", o->name);
+                rzc_errf(err, err_len, "key '%s' is not set", o->name);
                 return RZ_ECONFIG;
             }
             if (o->choices && s_choice(o->choices, s) < 0) {
                 char what[160];
                 s_choices_text(o->choices, what, sizeof what);
-                s_err(err, err_len, "key '%s': invalid value '%s' (want %s)",
-                      o->name, s, what);
+                rzc_errf(err, err_len, "key '%s': invalid value '%s' (want %s)",
+                         o->name, s, what);
                 return RZ_ECONFIG;
             }
             break;
@@ -1234,15 +1235,16 @@ int rz_conf_check(const rz_conf_option_t *opts, const void *obj, char *err,
             while (o->choices[n])
                 n++;
             if (v < 0 || v >= n) {
-                s_err(err, err_len, "key '%s': invalid value %d", o->name, v);
+                rzc_errf(err, err_len, "key '%s': invalid value %d", o->name,
+                         v);
                 return RZ_ECONFIG;
             }
             break;
         }
         case RZ_CONF_BOOL:
             if (*(const int *)f != 0 && *(const int *)f != 1) {
-                s_err(err, err_len, "key '%s': invalid value %d", o->name,
-                      *(const int *)f);
+                rzc_errf(err, err_len, "key '%s': invalid value %d", o->name,
+                         *(const int *)f);
                 return RZ_ECONFIG;
             }
             break;
@@ -1270,7 +1272,7 @@ int rz_conf_args(const rz_conf_option_t *opts, void *obj, int argc,
         const char *path = NULL;
         if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config"))) {
             if (i + 1 >= argc) {
-                s_err(err, err_len, "option %s needs a file", argv[i]);
+                rzc_errf(err, err_len, "option %s needs a file", argv[i]);
                 rc = RZ_ECONFIG;
                 goto out;
             }
@@ -1310,7 +1312,7 @@ int rz_conf_args(const rz_conf_option_t *opts, void *obj, int argc,
             } else {
                 snprintf(name, sizeof name, "%s", a + 2);
                 if (i + 1 >= argc) {
-                    s_err(err, err_len, "option --%s needs a value", name);
+                    rzc_errf(err, err_len, "option --%s needs a value", name);
                     rc = RZ_ECONFIG;
                     goto out;
                 }

@@ -135,3 +135,13 @@ void rzc_log(int level, const char *fmt, ...)
     rzc_vlog(level, fmt, ap);
     va_end(ap);
 }
+
+void rzc_errf(char *err, size_t len, const char *fmt, ...)
+{
+    if (!err || !len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, len, fmt, ap);
+    va_end(ap);
+}

@@ -27,6 +27,7 @@
 #define RATUSZ_CORE_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum rzc_log_level { RZC_LOG_ERROR, RZC_LOG_WARN, RZC_LOG_INFO, RZC_LOG_DEBUG };
 
@@ -70,5 +71,10 @@ void rzc_log(int level, const char *fmt, ...)
 
 void rzc_vlog(int level, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
+
+/* Write a message into a caller's error buffer (err may be NULL, len 0):
+ * how every parser and opener of the project says what went wrong. */
+void rzc_errf(char *err, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif
