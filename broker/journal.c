@@ -69,9 +69,8 @@ static void s_crc_init(void)
     s_crc_ready = 1;
 }
 
-uint32_t rz_journal_crc32c(uint32_t crc, const void *data, size_t len)
+static uint32_t s_crc32c_table(uint32_t crc, const uint8_t *p, size_t len)
 {
-    const uint8_t *p = data;
     if (!s_crc_ready)
         s_crc_init();
     crc = ~crc;
@@ -88,6 +87,46 @@ uint32_t rz_journal_crc32c(uint32_t crc, const void *data, size_t len)
     while (len--)
         crc = (crc >> 8) ^ s_crc_table[0][(crc ^ *p++) & 0xff];
     return ~crc;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* SSE 4.2's crc32 computes exactly CRC-32C, 8 bytes an instruction: about
+ * ten times the tables' speed, and the writer checksums every record. */
+__attribute__((target("sse4.2"))) static uint32_t
+s_crc32c_hw(uint32_t crc, const uint8_t *p, size_t len)
+{
+    uint64_t c = ~crc;
+    while (len >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        c = __builtin_ia32_crc32di(c, v);
+        p += 8;
+        len -= 8;
+    }
+    uint32_t c32 = (uint32_t)c;
+    while (len--)
+        c32 = __builtin_ia32_crc32qi(c32, *p++);
+    return ~c32;
+}
+
+uint32_t rz_journal_crc32c(uint32_t crc, const void *data, size_t len)
+{
+    static int hw = -1; /* the same answer for every thread: no race harm */
+    if (hw < 0)
+        hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+    return hw ? s_crc32c_hw(crc, data, len) : s_crc32c_table(crc, data, len);
+}
+#else
+uint32_t rz_journal_crc32c(uint32_t crc, const void *data, size_t len)
+{
+    return s_crc32c_table(crc, data, len);
+}
+#endif
+
+/* The software path, for the unit test that checks both give the same. */
+uint32_t rz__journal_crc32c_table(uint32_t crc, const void *data, size_t len)
+{
+    return s_crc32c_table(crc, data, len);
 }
 
 /* ------------------------------------------------------------------------
@@ -201,6 +240,21 @@ static size_t s_event_at(const rz_journal_record_t *r, size_t at,
     p += e->subject_len;
     e->topic = (const char *)p;
     return rz_journal_event_size(e);
+}
+
+int rz_journal_record_open(const uint8_t *p, size_t len,
+                           rz_journal_record_t *out)
+{
+    if (len < RZ_JOURNAL_HDR || memcmp(p, S_MAGIC, 4) != 0 ||
+        s_get32(p + 4) != len)
+        return RZ_EDECODE;
+    *out = (rz_journal_record_t){.p = p,
+                                 .len = len,
+                                 .first = s_get64(p + 16),
+                                 .count = s_get32(p + 12),
+                                 .ingest_time = (int64_t)s_get64(p + 24),
+                                 .at = RZ_JOURNAL_HDR};
+    return 0;
 }
 
 int rz_journal_record_parse(const uint8_t *p, size_t avail,

@@ -116,11 +116,22 @@ typedef struct rz_journal_record {
 int rz_journal_record_parse(const uint8_t *p, size_t avail,
                             rz_journal_record_t *out);
 
+/* A record this process encoded and kept in memory (the writer's map, the
+ * applier's input): the same view as rz_journal_record_parse without
+ * checking it again, which costs a pass over every byte. Returns 0, or
+ * RZ_EDECODE when the header is not a record's (a bug). */
+int rz_journal_record_open(const uint8_t *p, size_t len,
+                           rz_journal_record_t *out);
+
 /* The next event of a parsed record into e (views into the record;
  * ends_link set on the record's last). Returns 1, or 0 after the last. */
 int rz_journal_record_next(rz_journal_record_t *r, rz_store_entry_t *e);
 
-/* CRC-32C (Castagnoli) of len bytes, continuing crc (0 to start). */
+/* CRC-32C (Castagnoli) of len bytes, continuing crc (0 to start): the
+ * processor's crc32 instruction where it has one (SSE 4.2), else tables. */
 uint32_t rz_journal_crc32c(uint32_t crc, const void *p, size_t len);
+
+/* The same with tables only, whatever the processor (for the unit test). */
+uint32_t rz__journal_crc32c_table(uint32_t crc, const void *p, size_t len);
 
 #endif

@@ -701,7 +701,7 @@ static void s_journal_publishes(s_journal_writer_t *w, s_group_t *g)
         /* the map now points into the record, which outlives the jobs */
         rz_journal_record_t r;
         rz_store_entry_t e;
-        if (rz_journal_record_parse(bt->rec, bt->len, &r) < 0)
+        if (rz_journal_record_open(bt->rec, bt->len, &r) < 0)
             abort(); /* we just encoded it */
         for (size_t i = 0; rz_journal_record_next(&r, &e); i++) {
             bt->nodes[i].source = e.source;
@@ -851,7 +851,7 @@ static void *s_applier_main(void *arg)
             rc = RZ_ENOMEM;
         for (s_batch_t *bt = first; !rc; bt = bt->queued) {
             rz_journal_record_t r;
-            if (rz_journal_record_parse(bt->rec, bt->len, &r) < 0)
+            if (rz_journal_record_open(bt->rec, bt->len, &r) < 0)
                 abort(); /* the writer's own bytes */
             while (rz_journal_record_next(&r, &entries[n]))
                 n++;

@@ -204,6 +204,62 @@ static void test_journal_record_parse_refuses_a_bad_crc(void **state)
     free(rec);
 }
 
+/* The check value of CRC-32C (RFC 3720 B.4 and every catalogue), and the
+ * instruction path against the tables at every length and alignment. */
+static void test_journal_crc32c_is_castagnoli_on_every_path(void **state)
+{
+    (void)state;
+    assert_int_equal(rz_journal_crc32c(0, "123456789", 9), 0xE3069283u);
+    assert_int_equal(rz__journal_crc32c_table(0, "123456789", 9),
+                     0xE3069283u);
+    uint8_t zeros[32] = {0};
+    assert_int_equal(rz_journal_crc32c(0, zeros, sizeof zeros), 0x8A9136AAu);
+    uint8_t buf[300];
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i < sizeof buf; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        buf[i] = (uint8_t)x;
+    }
+    for (size_t off = 0; off < 8; off++)
+        for (size_t len = 0; len + off <= sizeof buf; len += 7) {
+            uint32_t a = rz_journal_crc32c(0, buf + off, len);
+            assert_int_equal(a, rz__journal_crc32c_table(0, buf + off, len));
+            /* continuing a CRC over two pieces is the CRC of the whole */
+            uint32_t h = rz_journal_crc32c(0, buf + off, len / 2);
+            assert_int_equal(
+                rz_journal_crc32c(h, buf + off + len / 2, len - len / 2), a);
+        }
+}
+
+/* The writer's and the applier's view of their own record is the checked
+ * one, event by event. */
+static void test_journal_record_open_matches_parse(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *rec = s_record(11, 5, 70, &len);
+    rz_journal_record_t a, b;
+    assert_int_equal(rz_journal_record_parse(rec, len, &a), (int)len);
+    assert_int_equal(rz_journal_record_open(rec, len, &b), 0);
+    assert_int_equal(b.first, 11);
+    assert_int_equal(b.count, 5);
+    assert_int_equal(b.ingest_time, a.ingest_time);
+    rz_store_entry_t ea, eb;
+    size_t n = 0;
+    while (rz_journal_record_next(&a, &ea)) {
+        assert_int_equal(rz_journal_record_next(&b, &eb), 1);
+        assert_int_equal(ea.seq, eb.seq);
+        assert_int_equal(ea.stored_len, eb.stored_len);
+        assert_ptr_equal(ea.stored, eb.stored);
+        assert_ptr_equal(ea.topic, eb.topic);
+        n++;
+    }
+    assert_int_equal(n, 5);
+    assert_int_equal(rz_journal_record_next(&b, &eb), 0);
+    assert_int_equal(rz_journal_record_open(rec, len - 1, &b), RZ_EDECODE);
+    free(rec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +272,8 @@ int main(void)
             test_journal_segments_are_written_again_once_applied, s_setup,
             s_teardown),
         cmocka_unit_test(test_journal_record_parse_refuses_a_bad_crc),
+        cmocka_unit_test(test_journal_crc32c_is_castagnoli_on_every_path),
+        cmocka_unit_test(test_journal_record_open_matches_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
