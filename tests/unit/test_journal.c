@@ -210,8 +210,7 @@ static void test_journal_crc32c_is_castagnoli_on_every_path(void **state)
 {
     (void)state;
     assert_int_equal(rz_journal_crc32c(0, "123456789", 9), 0xE3069283u);
-    assert_int_equal(rz__journal_crc32c_table(0, "123456789", 9),
-                     0xE3069283u);
+    assert_int_equal(rz__journal_crc32c_table(0, "123456789", 9), 0xE3069283u);
     uint8_t zeros[32] = {0};
     assert_int_equal(rz_journal_crc32c(0, zeros, sizeof zeros), 0x8A9136AAu);
     uint8_t buf[300];
