@@ -2,7 +2,7 @@
 # compare.sh - Ratusz against Redis Streams, NATS JetStream and Mosquitto,
 # on this machine, with the same workloads and C clients for every system.
 #
-#   bench/compare.sh              the full run (about 35 min on 2 cores)
+#   bench/compare.sh              the full run (about 55 min on 2 cores)
 #   bench/compare.sh --quick      a short run for development (about 5 min)
 #
 # Options:
@@ -14,9 +14,12 @@
 #   --dir DIR       where the temporary data folders go (default
 #                   $RZ_BENCH_DIR or /var/tmp: a disk, not tmpfs, where
 #                   fsync means something)
-#   --scale-budget S  seconds the scale workload may take at most (1200;
+#   --scale-budget S  seconds each scale series may take at most (1200;
 #                   quick 180; or $RZ_BENCH_SCALE_BUDGET): it stops growing
 #                   the store then, and says so in the results
+#   --scale-subjects LIST  the scale series: distinct subjects the events
+#                   are spread over, comma-separated (10000,200000; quick
+#                   10000); each series grows its own store
 #   --keep          keep the temporary folder (logs, stores) afterwards
 #   --no-install    do not install missing packages
 #
@@ -59,6 +62,7 @@ BASE_DIR=${RZ_BENCH_DIR:-/var/tmp}
 KEEP=no
 INSTALL=yes
 SCALE_BUDGET_ARG=${RZ_BENCH_SCALE_BUDGET:-}
+SCALE_SUBJECTS_ARG=
 ARGS_GIVEN="$*"
 while (($#)); do
     case "$1" in
@@ -68,6 +72,7 @@ while (($#)); do
         --only) ONLY=${2:?--only LIST}; shift ;;
         --dir) BASE_DIR=${2:?--dir DIR}; shift ;;
         --scale-budget) SCALE_BUDGET_ARG=${2:?--scale-budget S}; shift ;;
+        --scale-subjects) SCALE_SUBJECTS_ARG=${2:?--scale-subjects LIST}; shift ;;
         --keep) KEEP=yes ;;
         --no-install) INSTALL=no ;;
         -h|--help) usage; exit 0 ;;
@@ -78,12 +83,15 @@ done
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: bad --rounds '$ROUNDS'" >&2; exit 2; }
 [[ -z $SCALE_BUDGET_ARG || $SCALE_BUDGET_ARG =~ ^[0-9]+$ ]] ||
     { echo "compare.sh: bad --scale-budget '$SCALE_BUDGET_ARG'" >&2; exit 2; }
+[[ -z $SCALE_SUBJECTS_ARG || $SCALE_SUBJECTS_ARG =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] ||
+    { echo "compare.sh: bad --scale-subjects '$SCALE_SUBJECTS_ARG'" >&2; exit 2; }
 
 if [[ $QUICK == yes ]]; then
     DURATION=${DURATION:-1}
     REPLAY_N=200000        # events stored, then read back
     SCALE_MAX=2000000      # the store grows to this
-    SCALE_BUDGET=${SCALE_BUDGET_ARG:-180} # seconds for all of scale, at most
+    SCALE_BUDGET=${SCALE_BUDGET_ARG:-180} # seconds for a scale series, at most
+    SCALE_SUBJECTS=${SCALE_SUBJECTS_ARG:-10000}
     SCALE_QUERIES=500
     GET_N=20000            # events with personal data stored per get round
     GET_QUERIES=5000       # GETs per get round
@@ -92,6 +100,7 @@ else
     REPLAY_N=1000000
     SCALE_MAX=20000000
     SCALE_BUDGET=${SCALE_BUDGET_ARG:-1200}
+    SCALE_SUBJECTS=${SCALE_SUBJECTS_ARG:-10000,200000}
     SCALE_QUERIES=2000
     GET_N=100000
     GET_QUERIES=20000
@@ -513,8 +522,15 @@ fi
 
 # --- 5. scale with size (Ratusz) -------------------------------------------------
 if want scale; then
-    log "== 5. scale: Ratusz from 0 to $SCALE_MAX events, $SCALE_STEP a step (budget ${SCALE_BUDGET} s)"
+  IFS=, read -r -a series <<<"$SCALE_SUBJECTS"
+  for subjects in "${series[@]}"; do
+    # the first series keeps the plain name (earlier results compare)
+    label=ratusz
+    ((subjects == 10000)) || label=ratusz-subjects-$subjects
+    log "== 5. scale: Ratusz from 0 to $SCALE_MAX events over $subjects subjects," \
+        "$SCALE_STEP a step (budget ${SCALE_BUDGET} s)"
     dir=$(mktemp -d "$WORK/scale.XXXXXX")
+    stopped=
     if start_server ratusz "$dir"; then
         t0=$(date +%s)
         stored=0
@@ -526,9 +542,11 @@ if want scale; then
                 stopped="time budget of ${SCALE_BUDGET} s used up at $stored events"
                 break
             fi
-            EXTRA_FIELDS='' measure scale "$step" '"window":4096' $((left + 120)) -- \
+            EXTRA_FIELDS=",\"subjects\":$subjects" measure scale "$step" \
+                '"window":4096' $((left + 120)) -- \
                 --mode scale --count "$SCALE_STEP" --window 4096 \
-                --duration "$left" --queries "$SCALE_QUERIES"
+                --duration "$left" --queries "$SCALE_QUERIES" \
+                --subjects "$subjects" --label "$label"
             # The store's size on disk, into the line just written.
             bytes=$(du -sb "$dir/data" | cut -f1)
             sed -i '$ s/}$/,"store_bytes":'"$bytes"'}/' "$RESULTS"
@@ -540,12 +558,14 @@ if want scale; then
             fi
             stored=$got
         done
-        if [[ -n ${stopped:-} ]]; then
+        if [[ -n $stopped ]]; then
             sed -i '$ s/}$/,"stopped":"'"$stopped"'"}/' "$RESULTS"
             log "  scale stopped early: $stopped"
         fi
         stop_pid "$SRV_PID"
+        [[ $KEEP == yes ]] || rm -rf "$dir"
     fi
+  done
 fi
 
 # --- 6. the cost of security (Ratusz) --------------------------------------------

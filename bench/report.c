@@ -524,21 +524,22 @@ static void s_text_group(FILE *f, const s_group_t *g)
     }
 }
 
-static void s_text_scale(FILE *f, const s_group_t *g)
+/* One series of scale steps (a row: one store grown step by step). */
+static void s_text_scale_row(FILE *f, const s_row_t *row)
 {
-    if (!g->nrows)
-        return;
-    const s_row_t *row = &g->rows[0];
-    char step[32];
+    char step[32], subjects[48] = "";
     s_fmt_rate(step, sizeof step, s_num(row->runs[0], "events"));
+    double nsub = s_num(row->runs[0], "subjects");
+    if (isfinite(nsub) && nsub > 0)
+        snprintf(subjects, sizeof subjects, ", %.0f subjects", nsub);
     fprintf(f,
-            "\n5. Scale with size (%s): each step publishes %s events "
+            "\n5. Scale with size (%s%s): each step publishes %s events "
             "(window %.0f), then runs subject queries\n"
             "  (query = 10 events of a random subject since the step "
             "began; CPU and disk B/ev = broker CPU time and bytes written "
             "per event\n   in the step; disk MB = size of the data dir; "
             "B/event = disk MB per stored event)\n",
-            row->system, step, s_num(row->runs[0], "window"));
+            row->system, subjects, step, s_num(row->runs[0], "window"));
     fprintf(f, "  %8s %9s %8s %8s %9s %9s %9s %9s %9s %8s %7s %7s\n", "stored",
             "events/s", "ack p50", "ack p99", "query p50", "query p99",
             "qry p999", "CPU us/ev", "disk B/ev", "disk MB", "B/event",
@@ -572,6 +573,13 @@ static void s_text_scale(FILE *f, const s_group_t *g)
     const char *stop = s_str(row->runs[row->n - 1], "stopped", NULL);
     if (stop)
         fprintf(f, "  stopped early: %s\n", stop);
+}
+
+static void s_text_scale(FILE *f, const s_group_t *g)
+{
+    for (size_t i = 0; i < g->nrows; i++)
+        if (g->rows[i].n)
+            s_text_scale_row(f, &g->rows[i]);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -884,9 +892,9 @@ static json_t *s_json_summary(const s_report_t *rep)
         json_array_append_new(groups, jg);
     }
     json_t *scale = json_array();
-    if (rep->scale.nrows)
-        for (size_t i = 0; i < rep->scale.rows[0].n; i++)
-            json_array_append(scale, rep->scale.rows[0].runs[i]);
+    for (size_t r = 0; r < rep->scale.nrows; r++)
+        for (size_t i = 0; i < rep->scale.rows[r].n; i++)
+            json_array_append(scale, rep->scale.rows[r].runs[i]);
     return json_pack("{s:O,s:o,s:o,s:o,s:O}", "meta",
                      rep->meta ? rep->meta : json_null(), "summary", groups,
                      "scale", scale, "security", s_json_security(rep),
@@ -1002,19 +1010,17 @@ static int s_svg_cluster(FILE *f, int y, const char *title, const s_group_t *g,
 static int s_svg_line(FILE *f, int y, const char *title, const s_group_t *g,
                       const char *field, s_fmt_fn fmt)
 {
-    if (!g->nrows || g->rows[0].n == 0)
-        return y;
-    const s_row_t *row = &g->rows[0];
     int h = 120, x0 = S_LABEL, w = S_BARW;
     double xmax = 0, ymax = 0;
-    for (size_t i = 0; i < row->n; i++) {
-        double x = s_num(row->runs[i], "head_seq");
-        double v = s_num(row->runs[i], field);
-        if (isfinite(x) && x > xmax)
-            xmax = x;
-        if (isfinite(v) && v > ymax)
-            ymax = v;
-    }
+    for (size_t r = 0; r < g->nrows; r++)
+        for (size_t i = 0; i < g->rows[r].n; i++) {
+            double x = s_num(g->rows[r].runs[i], "head_seq");
+            double v = s_num(g->rows[r].runs[i], field);
+            if (isfinite(x) && x > xmax)
+                xmax = x;
+            if (isfinite(v) && v > ymax)
+                ymax = v;
+        }
     if (xmax <= 0 || ymax <= 0)
         return y;
     fprintf(f, "<text x=\"10\" y=\"%d\" class=\"t\">", y + 14);
@@ -1033,26 +1039,45 @@ static int s_svg_line(FILE *f, int y, const char *title, const s_group_t *g,
     s_fmt_rate(b, sizeof b, xmax);
     fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"v\">%s events stored</text>\n",
             x0 + w + 6, y + h + 4, b);
-    fprintf(f,
-            "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
-            "points=\"",
-            s_color(row->system, 0));
-    for (size_t i = 0; i < row->n; i++) {
-        double x = s_num(row->runs[i], "head_seq");
-        double v = s_num(row->runs[i], field);
-        if (isfinite(x) && isfinite(v))
-            fprintf(f, "%.1f,%.1f ", x0 + x / xmax * w, y + h - v / ymax * h);
-    }
-    fprintf(f, "\"/>\n");
-    for (size_t i = 0; i < row->n; i++) {
-        double x = s_num(row->runs[i], "head_seq");
-        double v = s_num(row->runs[i], field);
-        if (isfinite(x) && isfinite(v))
+    /* one line a series, named at its last point */
+    for (size_t r = 0; r < g->nrows; r++) {
+        const s_row_t *row = &g->rows[r];
+        const char *color = s_color(row->system, r);
+        double lx = NAN, ly = NAN;
+        fprintf(f,
+                "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
+                "points=\"",
+                color);
+        for (size_t i = 0; i < row->n; i++) {
+            double x = s_num(row->runs[i], "head_seq");
+            double v = s_num(row->runs[i], field);
+            if (isfinite(x) && isfinite(v))
+                fprintf(f, "%.1f,%.1f ", x0 + x / xmax * w,
+                        y + h - v / ymax * h);
+        }
+        fprintf(f, "\"/>\n");
+        for (size_t i = 0; i < row->n; i++) {
+            double x = s_num(row->runs[i], "head_seq");
+            double v = s_num(row->runs[i], field);
+            if (!isfinite(x) || !isfinite(v))
+                continue;
+            lx = x0 + x / xmax * w;
+            ly = y + h - v / ymax * h;
             fprintf(f,
                     "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" "
                     "fill=\"%s\"/>\n",
-                    x0 + x / xmax * w, y + h - v / ymax * h,
-                    s_color(row->system, 0));
+                    lx, ly, color);
+        }
+        if (g->nrows > 1 && isfinite(lx)) {
+            double nsub = s_num(row->runs[0], "subjects");
+            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"l\" fill=\"%s\">",
+                    lx - 4, ly - 6, color);
+            if (isfinite(nsub) && nsub > 0)
+                fprintf(f, "%.0f subjects", nsub);
+            else
+                s_xml(f, row->system);
+            fprintf(f, "</text>\n");
+        }
     }
     return y + h + 24;
 }
