@@ -591,7 +591,7 @@ static int s_event(rz_out_t *out, const rz_record_ref_t *ref,
                          ev->tenant ? ev->tenant : "");
             else
                 snprintf(why, sizeof why,
-                         "tenant '%s' is %s (%s), a part of a gmina: use "
+                         "tenant '%s' is '%s' (%s), a part of a gmina: use "
                          "the gmina's code",
                          u->code, u->name, u->kind);
             int rc = s_quarantine_store(g, ref, why);
