@@ -211,6 +211,13 @@ int rz_rt_open(rz_rt_t *rt, rz_rt_conf_t *conf, const char *conf_file,
                             err_len);
         if (rc)
             return rc;
+        rz_qclass_count_t qc[RZ_QCLASS_MAX + 1];
+        int n = rz_quarantine_classes(rt->store, qc, RZ_QCLASS_MAX + 1);
+        for (int i = 0; i < n; i++) {
+            memcpy(rt->qbase[i].cls, qc[i].cls, sizeof rt->qbase[i].cls);
+            rt->qbase[i].total = qc[i].total;
+        }
+        rt->qbase_n = n > 0 ? (size_t)n : 0;
     }
     return 0;
 }
