@@ -1779,7 +1779,7 @@ static void s_quarantine_table(FILE *out, const Ratusz__V1__Stats *st)
             if (!t) {
                 if (!(t = table_new(hdr, 4)))
                     return;
-                table_max_width(t, 1, 50);
+                table_max_width(t, 1, 64);
                 table_align(t, 2, TABLE_RIGHT);
                 table_max_width(t, 3, 60);
             }
