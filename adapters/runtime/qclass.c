@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ratusz/core/text.h"
 #include "ratusz/errors.h"
 #include "store.h"
 #include "store_int.h"
@@ -37,21 +38,51 @@
 typedef struct s_out {
     char *p;
     size_t len, o;
+    int full; /* cut: nothing more goes in */
 } s_out_t;
 
 static void s_put(s_out_t *w, const char *s, size_t n)
 {
+    if (w->full)
+        return;
     /* whole UTF-8 sequences only: a cut class stays valid text */
     if (w->o + n >= w->len) {
         n = w->len - 1 - w->o;
         while (n && ((unsigned char)s[n] & 0xc0) == 0x80)
             n--;
-        if (n && (unsigned char)s[n - 1] >= 0xc0)
-            n--;
+        w->full = 1;
     }
     memcpy(w->p + w->o, s, n);
     w->o += n;
     w->p[w->o] = '\0';
+}
+
+/* in as one line of UTF-8 into out (at most len bytes with the NUL, whole
+ * characters): a byte outside a well-formed sequence becomes '?', a
+ * control character a space. A reason holds the record's own bytes, cut
+ * anywhere ("%.60s"), and the broker takes only clean text. */
+static void s_clean(const char *in, char *out, size_t len)
+{
+    const uint8_t *p = (const uint8_t *)in;
+    size_t n = strlen(in), o = 0;
+    while (n) {
+        size_t l = p[0] < 0x80 ? 1 : p[0] >= 0xf0 ? 4 : p[0] >= 0xe0 ? 3 : 2;
+        char c = 0;
+        if (l > n || !rzc_utf8_valid(p, l))
+            c = '?', l = 1;
+        else if (l == 1 && (p[0] < 0x20 || p[0] == 0x7f))
+            c = ' ';
+        if (o + l >= len)
+            break;
+        if (c)
+            out[o] = c;
+        else
+            memcpy(out + o, p, l);
+        o += l;
+        p += l;
+        n -= l;
+    }
+    out[o] = '\0';
 }
 
 static int s_digit(char c) { return c >= '0' && c <= '9'; }
@@ -115,12 +146,13 @@ static int s_number_word(const char *w, size_t n)
 
 size_t rz_qclass(const char *reason, char *out, size_t len)
 {
-    s_out_t w = {out, len, 0};
+    s_out_t w = {out, len, 0, 0};
     if (!len)
         return 0;
     out[0] = '\0';
-    if (!reason)
-        reason = "";
+    char clean[1024];
+    s_clean(reason ? reason : "", clean, sizeof clean);
+    reason = clean;
     /* The field: up to the first ": " (within 80 bytes, no quote opened
      * before it), kept with its quoted name ("column 'Kod'") and its
      * numbers replaced ("line 3" is a place, not a field). */
@@ -238,15 +270,14 @@ static int s_cput(rz_atxn_t *t, const char *key, const s_cval_t *c,
         example = keep;
     }
     char ex[RZ_QCLASS_EXAMPLE];
-    s_out_t w = {ex, sizeof ex, 0};
-    ex[0] = '\0';
-    s_put(&w, example, strlen(example));
+    s_clean(example, ex, sizeof ex);
+    size_t exl = strlen(ex);
     uint8_t buf[S_VHEAD + RZ_QCLASS_EXAMPLE];
     rz__le64(buf, c->records);
     rz__le64(buf + 8, c->total);
     rz__le64(buf + 16, (uint64_t)c->last);
-    memcpy(buf + S_VHEAD, ex, w.o);
-    MDB_val k = {strlen(key), (void *)key}, v = {S_VHEAD + w.o, buf};
+    memcpy(buf + S_VHEAD, ex, exl);
+    MDB_val k = {strlen(key), (void *)key}, v = {S_VHEAD + exl, buf};
     return rz__astore_err(mdb_put(t->txn, t->s->state, &k, &v, 0),
                           "quarantine class put");
 }

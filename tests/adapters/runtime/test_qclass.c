@@ -121,6 +121,9 @@ static void test_class_is_cut_as_utf8(void **state)
     assert_true(n < sizeof c);
     assert_int_equal(strlen(c), n);
     assert_true(rzc_utf8_valid((const uint8_t *)c, n));
+    /* bytes that are not UTF-8 (a value cut by "%.60s") and controls */
+    n = rz_qclass("id: 'Krak\xc3' is not\ta station\n\xff", c, sizeof c);
+    assert_string_equal(c, "id: '…' is not a station ?");
     /* an odd cut: a 3-byte placeholder at the end */
     size_t m = rz_qclass("abcdefghijklmnopqrstuvwxyz0123456789 1", c, 38);
     assert_true(rzc_utf8_valid((const uint8_t *)c, m));
@@ -265,6 +268,13 @@ static void test_counts_follow_put_replace_delete(void **state)
         sum += c[i].records;
     assert_int_equal(sum, ac.quarantined);
     assert_int_equal(sum, 4);
+
+    /* the example is kept as clean text too */
+    s_qput(f, "id: 'x\xff' is not\na station id", 800, 0);
+    n = rz_quarantine_classes(f->s, c, RZ_QCLASS_MAX + 1);
+    const rz_qclass_count_t *id = s_find(c, n, "id: '…' is not a station id");
+    assert_non_null(id);
+    assert_string_equal(id->example, "id: 'x?' is not a station id");
 }
 
 static void test_classes_beyond_the_bound_are_other(void **state)
