@@ -896,8 +896,7 @@ static void s_quarantine_classes(s_buf_t *out, const Ratusz__V1__Component *k)
         s_puts(out, j ? ",{\"class\":" : "{\"class\":");
         s_put_jstr(out, q->class_, strlen(q->class_));
         s_printf(out, ",\"records\":%llu,\"total\":%llu,\"example\":",
-                 (unsigned long long)q->records,
-                 (unsigned long long)q->total);
+                 (unsigned long long)q->records, (unsigned long long)q->total);
         s_put_jstr(out, q->example, strlen(q->example));
         s_printf(out, ",\"last\":%lld}", (long long)q->last);
     }

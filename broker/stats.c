@@ -642,8 +642,7 @@ static bool s_text_ok(const char *t, size_t max)
 /* One printable line of valid UTF-8, at most max bytes. */
 static bool s_line_ok(const char *t, size_t max)
 {
-    return s_text_ok(t, max) &&
-           rzc_utf8_valid((const uint8_t *)t, strlen(t));
+    return s_text_ok(t, max) && rzc_utf8_valid((const uint8_t *)t, strlen(t));
 }
 
 /* Component.quarantine: at most RZ_COMPONENT_QUARANTINE_MAX classes, each
@@ -653,8 +652,8 @@ static int s_quarantine_check(const Ratusz__V1__Component *c, char *why,
 {
     if (c->n_quarantine > RZ_COMPONENT_QUARANTINE_MAX) {
         snprintf(why, why_len,
-                 "component '%s': %zu quarantine classes (at most %d)",
-                 c->name, c->n_quarantine, RZ_COMPONENT_QUARANTINE_MAX);
+                 "component '%s': %zu quarantine classes (at most %d)", c->name,
+                 c->n_quarantine, RZ_COMPONENT_QUARANTINE_MAX);
         return RZ_EBADREQ;
     }
     for (size_t i = 0; i < c->n_quarantine; i++) {
@@ -676,8 +675,8 @@ static int s_quarantine_check(const Ratusz__V1__Component *c, char *why,
         for (size_t j = 0; j < i; j++)
             if (!strcmp(c->quarantine[j]->class_, q->class_)) {
                 snprintf(why, why_len,
-                         "component '%s': quarantine class '%s' twice",
-                         c->name, q->class_);
+                         "component '%s': quarantine class '%s' twice", c->name,
+                         q->class_);
                 return RZ_EBADREQ;
             }
     }
@@ -700,8 +699,9 @@ int rz_stats_component_body_check(const uint8_t *body, size_t len, char *why,
         while ((r = rz_wire_next(&q, &g)) == 1)
             if ((g.number == 1 || g.number == 4) && g.type == 2 &&
                 memchr(g.data, '\0', g.len)) {
-                snprintf(why, why_len, "REPORT: a quarantine %s holds a NUL "
-                         "byte", g.number == 1 ? "class" : "example");
+                snprintf(why, why_len,
+                         "REPORT: a quarantine %s holds a NUL byte",
+                         g.number == 1 ? "class" : "example");
                 return RZ_EBADREQ;
             }
         if (r < 0)

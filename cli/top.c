@@ -591,8 +591,9 @@ static const s_rule_t s_rules[] = {
      s_rule_component},
     {"full", "the store or the memory budget is over 90% used", s_rule_store},
     {"silent", "a source sent nothing for 15 minutes", s_rule_silent},
-    {"quarantine", "a component's quarantine grew in the last minute (with "
-                   "its class of reason with the most records)",
+    {"quarantine",
+     "a component's quarantine grew in the last minute (with "
+     "its class of reason with the most records)",
      s_rule_quarantine},
     {"lag", "a consumer group's lag grew in the last minute", s_rule_lag},
     {"rejected", "events were rejected, by reason (+growth in a minute)",

@@ -85,15 +85,18 @@ static void s_clean(const char *in, char *out, size_t len)
     out[o] = '\0';
 }
 
-static int s_digit(char c) { return c >= '0' && c <= '9'; }
+static int s_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
 
 /* Words with digits that name a format or a rule, not a value. */
 static int s_constant(const char *w, size_t n)
 {
-    static const char *const k[] = {"WGS84", "UTF-8", "Windows-1250",
-                                    "CP1250", "ISO-8859-2", "RFC", "3339",
-                                    "ISO", "8601", "EPSG:2180", "EPSG:4326",
-                                    "CRS84", NULL};
+    static const char *const k[] = {
+        "WGS84", "UTF-8", "Windows-1250", "CP1250",    "ISO-8859-2", "RFC",
+        "3339",  "ISO",   "8601",         "EPSG:2180", "EPSG:4326",  "CRS84",
+        NULL};
     /* trailing punctuation is not part of the word */
     while (n && strchr(",.;:)", w[n - 1]))
         n--;
@@ -318,7 +321,7 @@ static int s_room_cb(const MDB_val *k, const MDB_val *v, void *user)
     int64_t last = (int64_t)rz__get_le64((const uint8_t *)v->mv_data + 16);
     if (!r->victim[0] || last < r->oldest) {
         size_t n = k->mv_size < sizeof r->victim - 1 ? k->mv_size
-                                                      : sizeof r->victim - 1;
+                                                     : sizeof r->victim - 1;
         memcpy(r->victim, k->mv_data, n);
         r->victim[n] = '\0';
         r->oldest = last;
@@ -350,9 +353,8 @@ static int s_count(rz_atxn_t *t, const char *reason, int delta, int64_t time)
                 return rc;
             if (room.n >= RZ_QCLASS_MAX && room.victim[0]) {
                 MDB_val k = {strlen(room.victim), room.victim};
-                if ((rc = rz__astore_err(
-                         mdb_del(t->txn, t->s->state, &k, NULL),
-                         "quarantine class del")))
+                if ((rc = rz__astore_err(mdb_del(t->txn, t->s->state, &k, NULL),
+                                         "quarantine class del")))
                     return rc;
                 room.n--;
             }
@@ -470,8 +472,7 @@ typedef struct s_list {
     size_t max, n;
 } s_list_t;
 
-static void s_take(s_list_t *l, const char *cls, size_t clen,
-                   const MDB_val *v)
+static void s_take(s_list_t *l, const char *cls, size_t clen, const MDB_val *v)
 {
     if (l->n >= l->max || v->mv_size < S_VHEAD)
         return;
@@ -508,8 +509,7 @@ static int s_cmp(const void *a, const void *b)
     return strcmp(x->cls, y->cls);
 }
 
-int rz_quarantine_classes(rz_astore_t *s, rz_qclass_count_t *out,
-                          size_t max)
+int rz_quarantine_classes(rz_astore_t *s, rz_qclass_count_t *out, size_t max)
 {
     MDB_txn *txn;
     int rc =

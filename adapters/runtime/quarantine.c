@@ -107,9 +107,8 @@ int rz_quarantine_put(rz_atxn_t *t, const rz_qrec_t *r, int replace,
     uint8_t kb[8];
     rz__be64(kb, n);
     MDB_val k = {8, kb}, v = {size, NULL};
-    rc = rz__astore_err(
-        mdb_put(t->txn, t->s->quarantine, &k, &v, MDB_RESERVE),
-        "quarantine put");
+    rc = rz__astore_err(mdb_put(t->txn, t->s->quarantine, &k, &v, MDB_RESERVE),
+                        "quarantine put");
     if (rc)
         return rc;
     uint8_t *p = v.mv_data;

@@ -142,8 +142,8 @@ static void s_quarantine(rz_rt_t *rt, rz_qclass_count_t *qc,
                          Ratusz__V1__QuarantineReason **ptrs,
                          Ratusz__V1__Component *comp)
 {
-    int n = rt->store ? rz_quarantine_classes(rt->store, qc, RZ_QCLASS_MAX + 1)
-                      : 0;
+    int n =
+        rt->store ? rz_quarantine_classes(rt->store, qc, RZ_QCLASS_MAX + 1) : 0;
     size_t k = 0;
     for (int i = 0; i < n; i++) {
         uint64_t since = qc[i].total;

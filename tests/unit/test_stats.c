@@ -524,8 +524,7 @@ static void test_stats_quarantine_nul_refused_and_labels_escaped(void **state)
     uint8_t buf[512];
     size_t n = ratusz__v1__component__pack(&c, buf);
     assert_true(n < sizeof buf);
-    assert_int_equal(rz_stats_component_body_check(buf, n, why, sizeof why),
-                     0);
+    assert_int_equal(rz_stats_component_body_check(buf, n, why, sizeof why), 0);
     /* the same bytes with the class's X a NUL */
     uint8_t *x = memchr(buf, 'X', n);
     assert_non_null(x);

@@ -240,18 +240,19 @@ static void test_counts_follow_put_replace_delete(void **state)
     assert_string_equal(lat->example, "lat: 95 is not a WGS84 latitude");
 
     /* ... and for another: it moves */
-    s_qput(f, "tenant: unknown tenant '9999999' (not in the TERYT TERC "
-              "register)",
+    s_qput(f,
+           "tenant: unknown tenant '9999999' (not in the TERYT TERC "
+           "register)",
            700, a1);
     n = rz_quarantine_classes(f->s, c, RZ_QCLASS_MAX + 1);
     assert_int_equal(n, 3);
     assert_int_equal(s_find(c, n, "lat: … is not a WGS84 latitude")->records,
                      1);
-    assert_int_equal(
-        s_find(c, n, "tenant: unknown tenant '…' (not in the TERYT TERC "
-                     "register)")
-            ->records,
-        1);
+    assert_int_equal(s_find(c, n,
+                            "tenant: unknown tenant '…' (not in the TERYT TERC "
+                            "register)")
+                         ->records,
+                     1);
 
     /* a record deleted (a retry that published it) leaves its class */
     s_qdel(f, b1);
@@ -292,7 +293,8 @@ static void test_classes_beyond_the_bound_are_other(void **state)
     assert_true(c[n - 1].other);
     assert_string_equal(c[n - 1].cls, "other");
     assert_int_equal(c[n - 1].records, 4);
-    assert_string_equal(c[n - 1].example, "field" "t: missing");
+    assert_string_equal(c[n - 1].example, "field"
+                                          "t: missing");
 
     /* emptying a class makes no room while "other" has records ... */
     s_qdel(f, ids[0]);
@@ -351,8 +353,8 @@ int main(void)
         cmocka_unit_test(test_class_is_cut_as_utf8),
         cmocka_unit_test_setup_teardown(test_counts_follow_put_replace_delete,
                                         s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(
-            test_classes_beyond_the_bound_are_other, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_classes_beyond_the_bound_are_other,
+                                        s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_uncounted_store_is_counted_at_open,
                                         s_setup, s_teardown),
     };

@@ -157,15 +157,14 @@ static void test_quarantine_classes_reported_and_retried(void **state)
     snprintf(path, sizeof path, "%s/in.ndjson", f->drop);
     for (int i = 0; i < 100 && !s_exists(f->drop); i++)
         s_sleep_ms(50);
-    s_write(tmp,
-            "{\"specversion\":\"1.0\",\"source\":\"/q\",\"type\":\"t.q\","
-            "\"id\":\"a\"}\n"
-            "{\"specversion\":\"1.0\",\"source\":\"/q\",\"type\":\"t.q\","
-            "\"id\":\"b\"}\n"
-            "{\"specversion\":\"1.0\",\"source\":\"/q\",\"tenant\":"
-            "\"1261011\",\"id\":\"c\"}\n"
-            "{\"specversion\":\"1.0\",\"source\":\"/q\",\"type\":\"t.q\","
-            "\"tenant\":\"1261011\",\"id\":\"d\"}\n");
+    s_write(tmp, "{\"specversion\":\"1.0\",\"source\":\"/q\",\"type\":\"t.q\","
+                 "\"id\":\"a\"}\n"
+                 "{\"specversion\":\"1.0\",\"source\":\"/q\",\"type\":\"t.q\","
+                 "\"id\":\"b\"}\n"
+                 "{\"specversion\":\"1.0\",\"source\":\"/q\",\"tenant\":"
+                 "\"1261011\",\"id\":\"c\"}\n"
+                 "{\"specversion\":\"1.0\",\"source\":\"/q\",\"type\":\"t.q\","
+                 "\"tenant\":\"1261011\",\"id\":\"d\"}\n");
     assert_int_equal(rename(tmp, path), 0);
 
     const Ratusz__V1__Component *comp;
@@ -294,8 +293,8 @@ static void test_bad_quarantine_report_is_refused(void **state)
     /* the same class twice */
     q[1].class_ = names[0];
     assert_int_equal(rz_report(c, &comp), RZ_EBADREQ);
-    assert_non_null(strstr(rz_client_last_error(c),
-                           "quarantine class 'class a' twice"));
+    assert_non_null(
+        strstr(rz_client_last_error(c), "quarantine class 'class a' twice"));
     rz_client_destroy(&c);
 
     /* the broker kept the last good one */
