@@ -37,6 +37,7 @@ typedef struct fx {
     char data[300];
     char drop[300];
     char log[300];
+    pid_t pid; /* the adapter daemon, killed by the teardown if running */
 } fx_t;
 
 static void s_sleep_ms(int ms)
@@ -62,6 +63,10 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     fx_t *f = *state;
+    if (f->pid > 0) {
+        kill(f->pid, SIGKILL);
+        waitpid(f->pid, NULL, 0);
+    }
     rzt_broker_cleanup(&f->b);
     rzt_rmtree(f->dir);
     free(f);
@@ -150,7 +155,7 @@ static void test_quarantine_classes_reported_and_retried(void **state)
     fx_t *f = *state;
     char cmd[1200], out[32768], path[400], tmp[400];
     s_conf(f, "");
-    pid_t pid = s_spawn(f);
+    pid_t pid = f->pid = s_spawn(f);
 
     /* two lines without a tenant, one without a type, one good */
     snprintf(tmp, sizeof tmp, "%s/.in.tmp", f->drop);
@@ -222,6 +227,7 @@ static void test_quarantine_classes_reported_and_retried(void **state)
     kill(pid, SIGTERM);
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
+    f->pid = 0;
     assert_true(WIFEXITED(status));
 
     /* the store agrees: one record left, in its class */
