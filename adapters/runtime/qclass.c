@@ -414,7 +414,7 @@ int rz__qclass_put(rz_atxn_t *t, const char *reason, int64_t time,
             }
             if ((rc = s_count(t, old, -1, 0)))
                 return rc;
-        } else if (rc != RZ_ENOTFOUND) {
+        } else if (rc != RZ_ENOTFOUND && rc != RZ_ESTORE) {
             return rc;
         }
     }
@@ -426,7 +426,9 @@ int rz__qclass_del(rz_atxn_t *t, uint64_t id)
     char old[1024];
     int rc = s_reason_of(t, id, old, sizeof old);
     if (rc)
-        return rc == RZ_ENOTFOUND ? 0 : rc;
+        /* none, or one that does not decode: its delete is not refused
+         * for the sake of a count */
+        return rc == RZ_ENOTFOUND || rc == RZ_ESTORE ? 0 : rc;
     return s_count(t, old, -1, 0);
 }
 
