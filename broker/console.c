@@ -886,8 +886,25 @@ static int s_overview(rz_console_t *c, struct MHD_Connection *conn,
     return s_json(conn, &out);
 }
 
+/* ,"classes":[{"class":..,"records":..,"total":..,"example":..,"last":..}]
+ * of a component: its quarantine by class of reason, as reported. */
+static void s_quarantine_classes(s_buf_t *out, const Ratusz__V1__Component *k)
+{
+    s_puts(out, ",\"classes\":[");
+    for (size_t j = 0; j < k->n_quarantine; j++) {
+        const Ratusz__V1__QuarantineReason *q = k->quarantine[j];
+        s_puts(out, j ? ",{\"class\":" : "{\"class\":");
+        s_put_jstr(out, q->class_, strlen(q->class_));
+        s_printf(out, ",\"records\":%llu,\"total\":%llu,\"example\":",
+                 (unsigned long long)q->records, (unsigned long long)q->total);
+        s_put_jstr(out, q->example, strlen(q->example));
+        s_printf(out, ",\"last\":%lld}", (long long)q->last);
+    }
+    s_puts(out, "]");
+}
+
 /* What each component reports of its quarantine: the metrics whose name
- * holds "quarantin" and its status line. */
+ * holds "quarantin", its classes of reason and its status line. */
 static int s_quarantine(rz_console_t *c, struct MHD_Connection *conn,
                         const char *who, const rz_access_view_t *view,
                         const char *address)
@@ -929,7 +946,9 @@ static int s_quarantine(rz_console_t *c, struct MHD_Connection *conn,
             s_printf(&out, ":%.0f", m->value);
             any = 1;
         }
-        s_puts(&out, "}}");
+        s_puts(&out, "}");
+        s_quarantine_classes(&out, k);
+        s_puts(&out, "}");
     }
     s_puts(&out, "]}");
     rz_stats_snapshot_free(&s);

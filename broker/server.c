@@ -1323,6 +1323,9 @@ static void s_report(s_front_t *f, s_req_t *q)
     char why[640];
     int rc = rz_stats_component_check(c, why, sizeof why);
     if (rc == 0)
+        rc = rz_stats_component_body_check(zmq_msg_data(body),
+                                           zmq_msg_size(body), why, sizeof why);
+    if (rc == 0)
         rc = rz_stats_component(f->b->stats, c->name, zmq_msg_data(body),
                                 zmq_msg_size(body), rz_now_us());
     ratusz__v1__component__free_unpacked(c, NULL);

@@ -12,6 +12,7 @@
 
 #include "ratusz/core/text.h"
 #include "ratusz/errors.h"
+#include "ratusz/wire.h"
 
 /* ===========================================================================
  * Histograms
@@ -638,6 +639,81 @@ static bool s_text_ok(const char *t, size_t max)
     return len <= max;
 }
 
+/* One printable line of valid UTF-8, at most max bytes. */
+static bool s_line_ok(const char *t, size_t max)
+{
+    return s_text_ok(t, max) && rzc_utf8_valid((const uint8_t *)t, strlen(t));
+}
+
+/* Component.quarantine: at most RZ_COMPONENT_QUARANTINE_MAX classes, each
+ * a class and an example of one printable UTF-8 line. */
+static int s_quarantine_check(const Ratusz__V1__Component *c, char *why,
+                              size_t why_len)
+{
+    if (c->n_quarantine > RZ_COMPONENT_QUARANTINE_MAX) {
+        snprintf(why, why_len,
+                 "component '%s': %zu quarantine classes (at most %d)", c->name,
+                 c->n_quarantine, RZ_COMPONENT_QUARANTINE_MAX);
+        return RZ_EBADREQ;
+    }
+    for (size_t i = 0; i < c->n_quarantine; i++) {
+        const Ratusz__V1__QuarantineReason *q = c->quarantine[i];
+        if (!*q->class_ || !s_line_ok(q->class_, RZ_COMPONENT_CLASS_MAX)) {
+            snprintf(why, why_len,
+                     "component '%s': quarantine class %zu must be one "
+                     "printable line of UTF-8 (1-%d bytes)",
+                     c->name, i + 1, RZ_COMPONENT_CLASS_MAX);
+            return RZ_EBADREQ;
+        }
+        if (!s_line_ok(q->example, RZ_COMPONENT_EXAMPLE_MAX)) {
+            snprintf(why, why_len,
+                     "component '%s': quarantine class '%s': the example "
+                     "must be one printable line of UTF-8 (at most %d bytes)",
+                     c->name, q->class_, RZ_COMPONENT_EXAMPLE_MAX);
+            return RZ_EBADREQ;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(c->quarantine[j]->class_, q->class_)) {
+                snprintf(why, why_len,
+                         "component '%s': quarantine class '%s' twice", c->name,
+                         q->class_);
+                return RZ_EBADREQ;
+            }
+    }
+    return 0;
+}
+
+int rz_stats_component_body_check(const uint8_t *body, size_t len, char *why,
+                                  size_t why_len)
+{
+    rz_wire_t w;
+    rz_wire_field_t f;
+    int r;
+    rz_wire_init(&w, body, len);
+    while ((r = rz_wire_next(&w, &f)) == 1) {
+        if (f.number != 12 || f.type != 2)
+            continue;
+        rz_wire_t q;
+        rz_wire_field_t g;
+        rz_wire_init(&q, f.data, f.len);
+        while ((r = rz_wire_next(&q, &g)) == 1)
+            if ((g.number == 1 || g.number == 4) && g.type == 2 &&
+                memchr(g.data, '\0', g.len)) {
+                snprintf(why, why_len,
+                         "REPORT: a quarantine %s holds a NUL byte",
+                         g.number == 1 ? "class" : "example");
+                return RZ_EBADREQ;
+            }
+        if (r < 0)
+            break;
+    }
+    if (r < 0) {
+        snprintf(why, why_len, "REPORT body is not a Component message");
+        return RZ_EDECODE;
+    }
+    return 0;
+}
+
 int rz_stats_component_check(const Ratusz__V1__Component *c, char *why,
                              size_t why_len)
 {
@@ -678,6 +754,9 @@ int rz_stats_component_check(const Ratusz__V1__Component *c, char *why,
             return RZ_EBADREQ;
         }
     }
+    int qrc = s_quarantine_check(c, why, why_len);
+    if (qrc)
+        return qrc;
     for (size_t i = 0; i < c->n_histograms; i++) {
         const Ratusz__V1__Histogram *h = c->histograms[i];
         if (!s_metric_name_ok(h->name)) {
@@ -931,6 +1010,32 @@ static void s_component_series(struct s_buf *b, const char *name,
     s_puts(b, "\"} ");
 }
 
+/* Component.quarantine: records now in each class, one series per
+ * component and class (at most RZ_COMPONENT_QUARANTINE_MAX a component). */
+static void s_quarantine_series(struct s_buf *b, const Ratusz__V1__Stats *s)
+{
+    bool any = false;
+    for (size_t i = 0; i < s->n_components && !any; i++)
+        any = s->components[i]->n_quarantine > 0;
+    if (!any)
+        return;
+    s_family(b, "ratusz_component_quarantine_records", "gauge",
+             "Records in the component's quarantine, by class of reason "
+             "(the reason with its values replaced by ...; \"other\": the "
+             "classes beyond the first 16).");
+    for (size_t i = 0; i < s->n_components; i++) {
+        const Ratusz__V1__Component *c = s->components[i];
+        for (size_t k = 0; k < c->n_quarantine; k++) {
+            s_puts(b, "ratusz_component_quarantine_records{component=\"");
+            s_label_value(b, c->name);
+            s_puts(b, "\",class=\"");
+            s_label_value(b, c->quarantine[k]->class_);
+            s_printf(b, "\"} %llu\n",
+                     (unsigned long long)c->quarantine[k]->records);
+        }
+    }
+}
+
 /* What components reported: one family per metric name, every component
  * that reports it a series (the text format wants a family's samples
  * together). Counters get the _total suffix if they lack it. */
@@ -985,6 +1090,7 @@ static void s_components(struct s_buf *b, const Ratusz__V1__Stats *s)
             }
         }
     }
+    s_quarantine_series(b, s);
     (void)now;
 }
 

@@ -79,6 +79,19 @@ void rz_stats_snapshot_free(Ratusz__V1__Stats *out);
 int rz_stats_component_check(const Ratusz__V1__Component *c, char *why,
                              size_t why_len);
 
+/* Component.quarantine: classes per component and their lengths, in
+ * bytes (the adapters' RZ_QCLASS_MAX + 1, RZ_QCLASS_LEN - 1 and
+ * RZ_QCLASS_EXAMPLE - 1). */
+#define RZ_COMPONENT_QUARANTINE_MAX 17
+#define RZ_COMPONENT_CLASS_MAX 159
+#define RZ_COMPONENT_EXAMPLE_MAX 255
+
+/* The checks a decoded report cannot make: no NUL inside the texts of
+ * Component.quarantine (protobuf-c would cut them there). Returns 0, or
+ * RZ_EBADREQ / RZ_EDECODE with why. */
+int rz_stats_component_body_check(const uint8_t *body, size_t len, char *why,
+                                  size_t why_len);
+
 /* Keep body (an encoded Component named name, already checked). */
 int rz_stats_component(rz_stats_t *st, const char *name, const uint8_t *body,
                        size_t len, int64_t now_us);

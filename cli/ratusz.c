@@ -1765,6 +1765,37 @@ static void s_component_table(FILE *out, const Ratusz__V1__Stats *st,
     fputc('\n', out);
 }
 
+/* What the components' quarantines hold, by class of reason: only when
+ * one reports some. */
+static void s_quarantine_table(FILE *out, const Ratusz__V1__Stats *st)
+{
+    static const char *const hdr[] = {"QUARANTINE", "CLASS", "RECORDS",
+                                      "EXAMPLE"};
+    table_t *t = NULL;
+    for (size_t i = 0; i < st->n_components; i++) {
+        const Ratusz__V1__Component *c = st->components[i];
+        for (size_t k = 0; k < c->n_quarantine; k++) {
+            const Ratusz__V1__QuarantineReason *q = c->quarantine[k];
+            if (!t) {
+                if (!(t = table_new(hdr, 4)))
+                    return;
+                table_max_width(t, 1, 64);
+                table_align(t, 2, TABLE_RIGHT);
+                table_max_width(t, 3, 60);
+            }
+            table_add(t, "%s", c->name);
+            table_add(t, "%s", q->class_);
+            table_add(t, "%" PRIu64, q->records);
+            table_add(t, "%s", q->example);
+        }
+    }
+    if (!t)
+        return;
+    table_print(t, out, NULL);
+    fputc('\n', out);
+    table_destroy(&t);
+}
+
 /* Draw the stats screen. */
 static void s_render_stats(FILE *out, const Ratusz__V1__Stats *st,
                            bool color)
@@ -1886,6 +1917,7 @@ static void s_render_stats(FILE *out, const Ratusz__V1__Stats *st,
 
     if (st->n_components)
         s_component_table(out, st, now, color);
+    s_quarantine_table(out, st);
 }
 
 /* The full-screen view; stdout and stdin are a terminal. */

@@ -476,6 +476,30 @@ static void s_rule_silent(const s_top_t *t, s_items_t *it)
         s_item(it, "%zu sources SILENT (%s, ...)", n, first);
 }
 
+/* The class of reason with the most records in c's quarantine, cut to
+ * len bytes on a UTF-8 boundary ("..." when cut); 0 when c reports none. */
+static int s_top_class(const Ratusz__V1__Component *c, char *buf, size_t len)
+{
+    const Ratusz__V1__QuarantineReason *best = NULL;
+    for (size_t k = 0; k < c->n_quarantine; k++)
+        if (c->quarantine[k]->records &&
+            (!best || c->quarantine[k]->records > best->records))
+            best = c->quarantine[k];
+    if (!best || len < 8)
+        return 0;
+    size_t n = strlen(best->class_);
+    if (n < len) {
+        memcpy(buf, best->class_, n + 1);
+        return 1;
+    }
+    n = len - 4;
+    while (n && ((unsigned char)best->class_[n] & 0xc0) == 0x80)
+        n--;
+    memcpy(buf, best->class_, n);
+    memcpy(buf + n, "...", 4);
+    return 1;
+}
+
 static void s_rule_quarantine(const s_top_t *t, s_items_t *it)
 {
     const s_point_t *base = s_baseline(t);
@@ -485,7 +509,12 @@ static void s_rule_quarantine(const s_top_t *t, s_items_t *it)
         double q = s_quarantined(c, &has);
         double was =
             s_kv_get(base->quarantined, base->nquarantined, c->name, &found);
-        if (has && found && q > was)
+        if (!(has && found && q > was))
+            continue;
+        char top[48];
+        if (s_top_class(c, top, sizeof top))
+            s_item(it, "%s quarantine +%.0f (%s)", c->name, q - was, top);
+        else
             s_item(it, "%s quarantine +%.0f", c->name, q - was);
     }
 }
@@ -562,7 +591,9 @@ static const s_rule_t s_rules[] = {
      s_rule_component},
     {"full", "the store or the memory budget is over 90% used", s_rule_store},
     {"silent", "a source sent nothing for 15 minutes", s_rule_silent},
-    {"quarantine", "a component's quarantine grew in the last minute",
+    {"quarantine",
+     "a component's quarantine grew in the last minute (with "
+     "its class of reason with the most records)",
      s_rule_quarantine},
     {"lag", "a consumer group's lag grew in the last minute", s_rule_lag},
     {"rejected", "events were rejected, by reason (+growth in a minute)",

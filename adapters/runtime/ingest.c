@@ -211,6 +211,13 @@ int rz_rt_open(rz_rt_t *rt, rz_rt_conf_t *conf, const char *conf_file,
                             err_len);
         if (rc)
             return rc;
+        rz_qclass_count_t qc[RZ_QCLASS_MAX + 1];
+        int n = rz_quarantine_classes(rt->store, qc, RZ_QCLASS_MAX + 1);
+        for (int i = 0; i < n; i++) {
+            memcpy(rt->qbase[i].cls, qc[i].cls, sizeof rt->qbase[i].cls);
+            rt->qbase[i].total = qc[i].total;
+        }
+        rt->qbase_n = n > 0 ? (size_t)n : 0;
     }
     return 0;
 }
@@ -591,7 +598,7 @@ static int s_event(rz_out_t *out, const rz_record_ref_t *ref,
                          ev->tenant ? ev->tenant : "");
             else
                 snprintf(why, sizeof why,
-                         "tenant '%s' is %s (%s), a part of a gmina: use "
+                         "tenant '%s' is '%s' (%s), a part of a gmina: use "
                          "the gmina's code",
                          u->code, u->name, u->kind);
             int rc = s_quarantine_store(g, ref, why);

@@ -100,12 +100,15 @@ int rz_quarantine_put(rz_atxn_t *t, const rz_qrec_t *r, int replace,
         return RZ_ETOOBIG;
     uint64_t n = replace && r->id ? r->id
                                   : rz__atxn_next(t, "c:qid", &t->next_qid);
+    int rc = rz__qclass_put(t, r->reason ? r->reason : "", r->time,
+                            replace && r->id ? r->id : 0);
+    if (rc)
+        return rc;
     uint8_t kb[8];
     rz__be64(kb, n);
     MDB_val k = {8, kb}, v = {size, NULL};
-    int rc = rz__astore_err(
-        mdb_put(t->txn, t->s->quarantine, &k, &v, MDB_RESERVE),
-        "quarantine put");
+    rc = rz__astore_err(mdb_put(t->txn, t->s->quarantine, &k, &v, MDB_RESERVE),
+                        "quarantine put");
     if (rc)
         return rc;
     uint8_t *p = v.mv_data;
@@ -134,6 +137,9 @@ int rz_quarantine_put(rz_atxn_t *t, const rz_qrec_t *r, int replace,
 
 int rz_quarantine_del(rz_atxn_t *t, uint64_t id)
 {
+    int rc = rz__qclass_del(t, id);
+    if (rc)
+        return rc;
     uint8_t kb[8];
     rz__be64(kb, id);
     MDB_val k = {8, kb};
@@ -217,6 +223,47 @@ rz_qrec_t *rz_quarantine_get(rz_astore_t *s, uint64_t id, int *rc)
         *rc = RZ_ESTORE;
     mdb_txn_abort(txn);
     return r;
+}
+
+rz_qrec_t *rz__quarantine_get_txn(rz_atxn_t *t, uint64_t id, int *rc)
+{
+    uint8_t kb[8];
+    rz__be64(kb, id);
+    MDB_val k = {8, kb}, v;
+    rz_qrec_t *r = NULL;
+    *rc = rz__astore_err(mdb_get(t->txn, t->s->quarantine, &k, &v),
+                         "quarantine get");
+    if (!*rc && !(r = s_decode(id, &v)))
+        *rc = RZ_ESTORE;
+    return r;
+}
+
+int rz__quarantine_each_txn(rz_atxn_t *t, rz_quarantine_cb cb, void *user)
+{
+    MDB_cursor *cur;
+    int rc = rz__astore_err(mdb_cursor_open(t->txn, t->s->quarantine, &cur),
+                            "cursor");
+    if (rc)
+        return rc;
+    MDB_val k, v;
+    int n = 0, mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    for (; mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        rz_qrec_t *r =
+            k.mv_size == 8 ? s_decode(rz__get_be64(k.mv_data), &v) : NULL;
+        if (!r) {
+            rc = RZ_ESTORE;
+            break;
+        }
+        n++;
+        int stop = cb(r, user);
+        free(r);
+        if (stop) {
+            rc = RZ_ESTORE;
+            break;
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc ? rc : n;
 }
 
 int rz_quarantine_list(rz_astore_t *s, uint64_t after, size_t max,

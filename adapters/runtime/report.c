@@ -135,6 +135,41 @@ static void s_tenants(rz_rt_t *rt, char *buf, size_t len)
         memcpy(buf + len - 4, "...", 4);
 }
 
+/* The quarantine by class: the classes with records in it now or
+ * quarantined since the start, most records first, "other" last. */
+static void s_quarantine(rz_rt_t *rt, rz_qclass_count_t *qc,
+                         Ratusz__V1__QuarantineReason *qr,
+                         Ratusz__V1__QuarantineReason **ptrs,
+                         Ratusz__V1__Component *comp)
+{
+    int n =
+        rt->store ? rz_quarantine_classes(rt->store, qc, RZ_QCLASS_MAX + 1) : 0;
+    size_t k = 0;
+    for (int i = 0; i < n; i++) {
+        uint64_t since = qc[i].total;
+        for (size_t j = 0; j < rt->qbase_n; j++)
+            if (!strcmp(rt->qbase[j].cls, qc[i].cls)) {
+                /* a class counted afresh since (its records all gone and
+                 * its place taken) counts from 0 */
+                if (qc[i].total >= rt->qbase[j].total)
+                    since = qc[i].total - rt->qbase[j].total;
+                break;
+            }
+        if (!qc[i].records && !since)
+            continue;
+        ratusz__v1__quarantine_reason__init(&qr[k]);
+        qr[k].class_ = qc[i].cls;
+        qr[k].records = qc[i].records;
+        qr[k].total = since;
+        qr[k].example = qc[i].example;
+        qr[k].last = qc[i].last;
+        ptrs[k] = &qr[k];
+        k++;
+    }
+    comp->n_quarantine = k;
+    comp->quarantine = k ? ptrs : NULL;
+}
+
 Ratusz__V1__Component *rz_rt_component(rz_rt_t *rt)
 {
     /* one block: the message, its metrics and histogram, and the texts */
@@ -149,6 +184,9 @@ Ratusz__V1__Component *rz_rt_component(rz_rt_t *rt)
         char status[420];
         char detail[600];
         char host[128];
+        rz_qclass_count_t qc[RZ_QCLASS_MAX + 1];
+        Ratusz__V1__QuarantineReason qr[RZ_QCLASS_MAX + 1];
+        Ratusz__V1__QuarantineReason *qrptrs[RZ_QCLASS_MAX + 1];
     } *b = calloc(1, sizeof *b);
     if (!b)
         return NULL;
@@ -207,6 +245,7 @@ Ratusz__V1__Component *rz_rt_component(rz_rt_t *rt)
              v[M_CONFLICTS], v[M_QUARANTINED], v[M_DEPTH],
              tenants[0] ? "; tenants " : "", tenants);
     b->comp.detail = b->detail;
+    s_quarantine(rt, b->qc, b->qr, b->qrptrs, &b->comp);
     return &b->comp;
 }
 

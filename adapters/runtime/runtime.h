@@ -146,6 +146,13 @@ typedef struct rz_rt {
         char code[8];
         uint64_t n;
     } tenants[RZ_RT_TENANTS];
+    /* each quarantine class's total when the runtime started: reports
+     * count from there ("since start") */
+    struct {
+        char cls[RZ_QCLASS_LEN];
+        uint64_t total;
+    } qbase[RZ_QCLASS_MAX + 1];
+    size_t qbase_n;
     /* called (from any thread) after events were acked, so the owner of
      * the drop folder can move finished files to done/ */
     void (*on_acked)(void *user);

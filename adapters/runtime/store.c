@@ -118,6 +118,14 @@ int rz_astore_open(rz_astore_t **out, const char *dir, uint64_t map_size,
         free(s);
         return rzc_lmdb_code(mrc);
     }
+    /* a quarantine kept before its classes were counted is counted now */
+    if ((rc = rz__qclass_seed(s))) {
+        snprintf(err, err_len, "data_dir %s: cannot count the quarantine: %s",
+                 dir, rz_strerror(rc));
+        mdb_env_close(s->env);
+        free(s);
+        return rc;
+    }
     *out = s;
     return 0;
 }

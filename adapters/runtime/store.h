@@ -166,6 +166,35 @@ typedef int (*rz_quarantine_cb)(const rz_qrec_t *r, void *user);
 int rz_quarantine_list(rz_astore_t *s, uint64_t after, size_t max,
                        rz_quarantine_cb cb, void *user);
 
+/* Quarantine classes (qclass.c). The class of a reason is the reason with
+ * the values in it replaced by "…": quoted text, words with digits, and
+ * the word right after the leading "FIELD: " when "is" follows it; the
+ * field itself is kept with its quoted name. So "lat: 91.2 is not a WGS84
+ * latitude" and "lat: -3 is not a WGS84 latitude" are one class, "lat: …
+ * is not a WGS84 latitude", and "lon: ..." another. Writes at most len
+ * bytes (whole UTF-8 sequences) and returns the length. */
+#define RZ_QCLASS_MAX 16      /* classes per store, plus "other" */
+#define RZ_QCLASS_LEN 160     /* bytes of a class, NUL included */
+#define RZ_QCLASS_EXAMPLE 256 /* bytes of an example reason, NUL included */
+size_t rz_qclass(const char *reason, char *out, size_t len);
+
+/* One class: records of it now in the quarantine, records ever put in it
+ * (while the class was counted), the latest reason and when. */
+typedef struct rz_qclass_count {
+    char cls[RZ_QCLASS_LEN];
+    uint64_t records, total;
+    int64_t last; /* unix µs */
+    char example[RZ_QCLASS_EXAMPLE];
+    int other; /* the records of classes beyond RZ_QCLASS_MAX */
+} rz_qclass_count_t;
+
+/* The classes counted in s (at most max; RZ_QCLASS_MAX + 1 is all), most
+ * records first, "other" last. Returns how many, or a negative code. The
+ * counts move with rz_quarantine_put and rz_quarantine_del in their
+ * transaction; a store whose quarantine was never counted is counted at
+ * rz_astore_open. */
+int rz_quarantine_classes(rz_astore_t *s, rz_qclass_count_t *out, size_t max);
+
 /* ---------------------------------------------------------------------------
  * Kept inputs: what a quarantined record needs to be parsed again
  *

@@ -27,4 +27,16 @@ uint32_t rz__get_le32(const uint8_t *b);
  * *cache for the rest of the transaction and written at commit. */
 uint64_t rz__atxn_next(rz_atxn_t *t, const char *name, uint64_t *cache);
 
+/* quarantine.c: one record, and every record, inside t. */
+rz_qrec_t *rz__quarantine_get_txn(rz_atxn_t *t, uint64_t id, int *rc);
+int rz__quarantine_each_txn(rz_atxn_t *t, rz_quarantine_cb cb, void *user);
+
+/* qclass.c: the class counts of a record put (replacing the record under
+ * replaces, 0: none) or deleted, in t; and the first count of a store's
+ * quarantine. */
+int rz__qclass_put(rz_atxn_t *t, const char *reason, int64_t time,
+                   uint64_t replaces);
+int rz__qclass_del(rz_atxn_t *t, uint64_t id);
+int rz__qclass_seed(rz_astore_t *s);
+
 #endif

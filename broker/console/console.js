@@ -26,6 +26,8 @@ const TEXT = {
     redacted_note: 'Dane osobowe zastąpione pseudonimami (brak uprawnień).',
     prefix: 'Prefiks tematu', since: 'Od', until: 'Do', next: 'Następna strona',
     quarantine: 'Kwarantanna adapterów', count: 'Liczba',
+    q_classes: 'Kwarantanna według przyczyn', q_class: 'Przyczyna (klasa)',
+    q_records: 'Rekordy', q_example: 'Przykład', q_none: 'Brak rekordów w kwarantannie.',
     lag_note: 'Magazyn LMDB ma zdarzenia do seq {0}; potwierdzone do {1}.',
     amount: 'Kwota', total: 'Razem', due: 'Termin', taxpayer: 'Podatnik',
     year: 'Rok', objects: 'Przedmioty', area: 'Powierzchnia',
@@ -59,6 +61,8 @@ const TEXT = {
     redacted_note: 'Personal data replaced by pseudonyms (no clearance).',
     prefix: 'Topic prefix', since: 'Since', until: 'Until', next: 'Next page',
     quarantine: 'Adapter quarantine', count: 'Count',
+    q_classes: 'Quarantine by reason', q_class: 'Reason (class)',
+    q_records: 'Records', q_example: 'Example', q_none: 'No records in quarantine.',
     lag_note: 'LMDB holds events up to seq {0}; acked up to {1}.',
     amount: 'Amount', total: 'Total', due: 'Due', taxpayer: 'Taxpayer',
     year: 'Year', objects: 'Objects', area: 'Area',
@@ -500,7 +504,21 @@ async function showQuarantine(box) {
       c.status, c.detail || '', fmtTime(c.reported)]);
   }
   box.replaceChildren(el('h2', {}, t('quarantine')),
-    table([t('name'), t('count'), t('status'), t('detail'), t('reported')], rows));
+    table([t('name'), t('count'), t('status'), t('detail'), t('reported')], rows),
+    quarantineClasses(r.components));
+}
+
+/* Each component's quarantine by class of reason: the reason with its
+ * values replaced by "…", the records of it now in the quarantine, the
+ * latest reason in full and when. */
+function quarantineClasses(components) {
+  const rows = [];
+  for (const c of components)
+    for (const q of c.classes || [])
+      rows.push([c.name, q.class, fmtNum(q.records), q.example, fmtTime(q.last)]);
+  return el('div', { id: 'quarantine-classes' }, el('h3', {}, t('q_classes')),
+    rows.length ? table([t('name'), t('q_class'), t('q_records'), t('q_example'), t('last')], rows)
+      : el('p', {}, t('q_none')));
 }
 
 /* --- shell ---------------------------------------------------------------- */

@@ -272,25 +272,26 @@ def run(ratuszd, cli, adapter, src, shots, work, procs, keep):
     # the tax exports and the EGiB parcel through the adapters, as
     # deploy/demo.sh runs them (the sample leaves the parcel to the gis
     # adapter)
-    def run_adapter(system, files, what):
+    def run_adapter(system, files, what, name=None, code=0):
+        d = name.replace("/", "-") if name else system
         with open(os.path.join(src, f"deploy/adapters/{system}.yaml")) as f:
             conf = f.read()
-        conf = conf.replace(f"var/adapters/{system}",
-                            os.path.join(work, system))
+        conf = conf.replace(f"var/adapters/{system}", os.path.join(work, d))
         conf = conf.replace("deploy/sample/src",
                             os.path.join(src, "deploy/sample/src"))
-        os.makedirs(os.path.join(work, system))
-        with open(os.path.join(work, f"{system}.yaml"), "w") as f:
+        os.makedirs(os.path.join(work, d))
+        with open(os.path.join(work, f"{d}.yaml"), "w") as f:
             f.write(conf)
         r = subprocess.run(
-            [adapter, "-c", os.path.join(work, f"{system}.yaml"),
+            [adapter, "-c", os.path.join(work, f"{d}.yaml"),
              "--broker", f"tcp://127.0.0.1:{front}",
              "--key", os.path.join(keys, f"adapter-{system}.key"),
              "--server-key", os.path.join(keys, "ratuszd.pub"),
-             "--data-dir", os.path.join(work, system, "data")] + files,
+             "--data-dir", os.path.join(work, d, "data")]
+            + (["--name", name] if name else []) + files,
             capture_output=True, text=True, timeout=300)
-        check(r.returncode == 0, what + " "
-              + (r.stderr[-300:] if r.returncode else ""))
+        check(r.returncode == code, what + " "
+              + (r.stderr[-300:] if r.returncode != code else ""))
 
     taxdir = os.path.join(src, "deploy/sample/tax")
     run_adapter("tax", sorted(os.path.join(taxdir, n)
@@ -300,6 +301,12 @@ def run(ratuszd, cli, adapter, src, shots, work, procs, keep):
     run_adapter("gis", [os.path.join(
         src, "deploy/sample/src/egib_dzialka_221101_1.0001.161_8.gml")],
         "the gis adapter publishes the EGiB parcel")
+    # a decisions export with three broken records (its two good ones are
+    # the sample's: duplicates), for the quarantine by class of reason
+    run_adapter("tax", [os.path.join(
+        src, "tests/fixtures/tax/decyzje_2024_hel_bledy.txt")],
+        "the tax adapter quarantines 3 records of the broken export",
+        name="adapter/tax-bledy", code=1)
 
     # --- the API without a browser: refusals --------------------------------
     st, _, _ = http("GET", base + "/api/overview")
@@ -390,6 +397,36 @@ def run(ratuszd, cli, adapter, src, shots, work, procs, keep):
     check("2211011" in text, "Overview: the Hel tax series in the table")
     n = b.shot(os.path.join(shots, "overview.png"))
     check(n > 10000, f"Overview screenshot ({n} bytes)")
+
+    # operator: the quarantine by class of reason, under Topics
+    def quarantine_rows(b):
+        wait(lambda: b.js("return !!document.querySelector("
+                          "'#quarantine-classes tbody tr')"),
+             "the quarantine classes table")
+        return b.js("return [...document.querySelectorAll("
+                    "'#quarantine-classes tbody tr')].map(r => "
+                    "[...r.cells].map(c => c.innerText))")
+    b.view("#topic", "topic")
+    rows = quarantine_rows(b)
+    pesel = [r for r in rows if r[0] == "adapter/tax-bledy"
+             and r[1] == "PESEL (columns …): '…': checksum digit is …, "
+                         "expected …"]
+    check(len(pesel) == 1 and pesel[0][2] == "1"
+          and "'90123100001'" in pesel[0][3] and pesel[0][4],
+          f"Topics: the quarantine lists the PESEL class with 1 record "
+          f"and its example ({rows})")
+    check(len([r for r in rows if r[0] == "adapter/tax-bledy"]) == 3,
+          "Topics: the broken export's three classes")
+    check("Quarantine by reason" in b.js(
+        "return document.getElementById('quarantine-classes').innerText"),
+        "Topics: the quarantine classes headed in English")
+    bpl = login("operator", "pl")
+    bpl.view("#topic", "topic")
+    quarantine_rows(bpl)
+    head = bpl.js("return document.getElementById('quarantine-classes')"
+                  ".innerText")
+    check("Kwarantanna według przyczyn" in head and "Przykład" in head,
+          "Topics: the quarantine classes headed in Polish")
     b.view(f"#timeline?subject={PARCEL_PERSON}", "timeline")
     src_op = b.source()
     check(PESEL not in src_op and "~" in src_op,

@@ -505,6 +505,56 @@ static void test_stats_prometheus_renders_every_family_once(void **state)
     rz_stats_destroy(&st);
 }
 
+/* A NUL inside a quarantine class or example is refused from the bytes
+ * (protobuf-c would cut the text there), and the labels are escaped. */
+static void test_stats_quarantine_nul_refused_and_labels_escaped(void **state)
+{
+    (void)state;
+    Ratusz__V1__Component c = RATUSZ__V1__COMPONENT__INIT;
+    c.name = "adapter/q";
+    Ratusz__V1__QuarantineReason q = RATUSZ__V1__QUARANTINE_REASON__INIT,
+                                 *pq = &q;
+    q.class_ = "lat: \"…\" is not aXb";
+    q.example = "lat: \"x\" is not aXb";
+    q.records = 3;
+    c.quarantine = &pq;
+    c.n_quarantine = 1;
+    char why[256];
+    assert_int_equal(rz_stats_component_check(&c, why, sizeof why), 0);
+    uint8_t buf[512];
+    size_t n = ratusz__v1__component__pack(&c, buf);
+    assert_true(n < sizeof buf);
+    assert_int_equal(rz_stats_component_body_check(buf, n, why, sizeof why), 0);
+    /* the same bytes with the class's X a NUL */
+    uint8_t *x = memchr(buf, 'X', n);
+    assert_non_null(x);
+    *x = 0;
+    assert_int_equal(rz_stats_component_body_check(buf, n, why, sizeof why),
+                     RZ_EBADREQ);
+    assert_string_equal(why, "REPORT: a quarantine class holds a NUL byte");
+    *x = 'X';
+    x = memchr(x + 1, 'X', n - (size_t)(x + 1 - buf));
+    assert_non_null(x);
+    *x = 0;
+    assert_int_equal(rz_stats_component_body_check(buf, n, why, sizeof why),
+                     RZ_EBADREQ);
+    assert_string_equal(why, "REPORT: a quarantine example holds a NUL byte");
+    /* cut short: not a Component */
+    assert_int_equal(rz_stats_component_body_check(buf, n - 3, why, sizeof why),
+                     RZ_EDECODE);
+
+    Ratusz__V1__Component *pc = &c;
+    Ratusz__V1__Stats st = RATUSZ__V1__STATS__INIT;
+    st.components = &pc;
+    st.n_components = 1;
+    char *text = rz_stats_prometheus(&st);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "ratusz_component_quarantine_records{"
+                                 "component=\"adapter/q\",class=\"lat: "
+                                 "\\\"…\\\" is not aXb\"} 3\n"));
+    free(text);
+}
+
 static void test_stats_prometheus_escapes_label_values(void **state)
 {
     (void)state;
@@ -800,6 +850,7 @@ int main(void)
         cmocka_unit_test(test_stats_concurrent_updates_are_all_counted),
         cmocka_unit_test(test_stats_prometheus_renders_every_family_once),
         cmocka_unit_test(test_stats_prometheus_escapes_label_values),
+        cmocka_unit_test(test_stats_quarantine_nul_refused_and_labels_escaped),
         cmocka_unit_test(test_stats_prometheus_passes_promtool),
         cmocka_unit_test(test_metrics_serves_metrics_and_healthz),
         cmocka_unit_test(test_metrics_unknown_path_404_and_post_405),

@@ -199,6 +199,42 @@ static void test_top_lag_and_quarantine_growth_within_a_minute(void **state)
     assert_int_equal(it.n, 0);
 }
 
+/* The problems line names the class with the most records of a growing
+ * quarantine, cut on a UTF-8 boundary. */
+static void test_top_quarantine_names_its_top_class(void **state)
+{
+    s_fix_t *f = *state;
+    s_items_t it;
+    Ratusz__V1__QuarantineReason q[2], *pq[2] = {&q[0], &q[1]};
+    for (int i = 0; i < 2; i++)
+        ratusz__v1__quarantine_reason__init(&q[i]);
+    q[0].class_ = "id: '…' is not a station id";
+    q[0].records = 2;
+    q[1].class_ = "lat: … is not a WGS84 latitude";
+    q[1].records = 7;
+    f->comps[0].quarantine = pq;
+    f->comps[0].n_quarantine = 2;
+    f->metric.value = 4;
+    s_remember(f, 30000000);
+    f->metric.value = 9;
+    s_problems(&f->t, &it);
+    assert_int_equal(it.n, 1);
+    assert_string_equal(it.text[0], "adapter/gios quarantine +5 (lat: … is "
+                                    "not a WGS84 latitude)");
+    /* a long class is cut, never inside a character: here bytes 43-45
+     * are one "…" and the cut falls at 44 */
+    q[1].class_ = "field_with_a_long_name_of_forty_three_bytes…: missing";
+    s_problems(&f->t, &it);
+    assert_string_equal(it.text[0], "adapter/gios quarantine +5 "
+                                    "(field_with_a_long_name_of_forty_three_"
+                                    "bytes...)");
+    /* no class with records: the count alone */
+    q[0].records = q[1].records = 0;
+    s_problems(&f->t, &it);
+    assert_string_equal(it.text[0], "adapter/gios quarantine +5");
+    f->comps[0].n_quarantine = 0;
+}
+
 static void test_top_rejected_by_reason_most_first(void **state)
 {
     s_fix_t *f = *state;
@@ -264,6 +300,7 @@ int main(void)
         T(test_top_full_store_and_memory),
         T(test_top_silent_sources_are_counted),
         T(test_top_lag_and_quarantine_growth_within_a_minute),
+        T(test_top_quarantine_names_its_top_class),
         T(test_top_rejected_by_reason_most_first),
         T(test_top_problems_cut_to_the_width_with_more),
         T(test_top_every_rule_has_a_name_and_condition),

@@ -269,8 +269,8 @@ static void test_oneshot_publishes_quarantines_and_reimport_adds_nothing(
     assert_non_null(strstr(out, "in.ndjson:301 [line 301] not JSON"));
     assert_non_null(strstr(out, "in.ndjson:302 [line 302] unknown tenant "
                                 "'9999999' (not in the TERYT TERC register)"));
-    assert_non_null(strstr(out, "in.ndjson:303 [line 303] tenant '1465028' is "
-                                "Bemowo (dzielnica)"));
+    assert_non_null(strstr(out, "in.ndjson:303 [line 303] tenant '1465028' is '"
+                                "Bemowo' (dzielnica)"));
 
     /* the same export again: read again, nothing new on the bus, and not
      * said to be published */
