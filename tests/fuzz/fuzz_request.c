@@ -194,7 +194,7 @@ static void s_query(const Ratusz__V1__QueryRequest *m)
 {
     rz_store_query_t q = {m->subject,  m->topic_prefix,           m->since,
                           m->until,    m->limit ? m->limit : 100, m->after.data,
-                          m->after.len};
+                          m->after.len, NULL};
     if (q.limit > LIMIT_CAP)
         q.limit = LIMIT_CAP;
     uint8_t next[RZ_CURSOR_MAX];
@@ -471,7 +471,7 @@ static void s_write_seeds(const char *dir)
     q.limit = 5;
     s_seed(dir, "query-subject", K_QUERY, &q.base, NULL, 0);
     /* and with a real cursor of page 1 */
-    rz_store_query_t sq = {q.subject, "", 0, 0, 5, NULL, 0};
+    rz_store_query_t sq = {q.subject, "", 0, 0, 5, NULL, 0, NULL};
     uint8_t next[RZ_CURSOR_MAX];
     size_t next_len = 0, n = 0;
     if (rz_store_query(s_store, &sq, s_visit, &n, next, &next_len) != 5 ||
