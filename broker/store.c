@@ -3066,6 +3066,10 @@ static int s_prune_event(rz_store_t *s, MDB_txn *txn, rz_store_prune_t *p,
         rc = MDB_CORRUPTED; /* the writer never stored such an event */
         goto done;
     }
+    /* the pseudonym index, where the indexer got to this event: first,
+     * while v still points at the event's bytes */
+    if (seq <= pmark && (rc = s_pseud_unindex(s, txn, seq, v)))
+        goto done;
     if ((rc = s_link_prune(s, txn, seq)))
         goto done;
     k.mv_size = sizeof seq;
@@ -3097,10 +3101,6 @@ static int s_prune_event(rz_store_t *s, MDB_txn *txn, rz_store_prune_t *p,
     d.mv_data = be;
     rc = mdb_del(txn, s->topics, &k, &d);
     if (rc && rc != MDB_NOTFOUND)
-        goto done;
-
-    /* the pseudonym index, where the indexer got to this event */
-    if (seq <= pmark && (rc = s_pseud_unindex(s, txn, seq, v)))
         goto done;
 
     /* ids: only the entry that points at this event */
