@@ -154,8 +154,8 @@ int main(int argc, char **argv)
         mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) ||
         mdb_dbi_open(txn, "pseudonyms", 0, &dbi) || mdb_stat(txn, dbi, &st))
         return 1;
-    uint64_t pages = st.ms_branch_pages + st.ms_leaf_pages +
-                     st.ms_overflow_pages;
+    uint64_t pages =
+        st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
     uint64_t bytes = pages * st.ms_psize;
     mdb_txn_abort(txn);
     mdb_env_close(env);

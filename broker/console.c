@@ -749,8 +749,8 @@ static int s_pseudonym(rz_console_t *c, struct MHD_Connection *conn,
                        const char *who, const rz_access_view_t *view,
                        const char *address)
 {
-    const char *val = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
-                                                  "q");
+    const char *val =
+        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "q");
     const char *after =
         MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "after");
     const char *command = "CONSOLE PSEUDONYM";

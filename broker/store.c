@@ -3487,8 +3487,7 @@ static int s_bind_txn(rz_store_t *s, MDB_txn *txn, void *arg)
         return rc;
     b->rebuilt = rc == MDB_NOTFOUND ? 2 : 1;
     b->mark = 0;
-    if ((rc = mdb_drop(txn, s->pseud, 0)) ||
-        (rc = s_pseud_mark_put(s, txn, 0)))
+    if ((rc = mdb_drop(txn, s->pseud, 0)) || (rc = s_pseud_mark_put(s, txn, 0)))
         return rc;
     v.mv_size = idl;
     v.mv_data = (void *)b->key_id;
@@ -3525,9 +3524,9 @@ int rz_store_pseud_state(rz_store_t *s, uint64_t *mark, uint64_t *head)
 
 struct s_pseud_write {
     uint64_t from_mark, mark;
-    size_t n;     /* entries in s->pseud_buf */
-    size_t put;   /* out: entries written */
-    int moved;    /* out: the mark was not where the batch began */
+    size_t n;   /* entries in s->pseud_buf */
+    size_t put; /* out: entries written */
+    int moved;  /* out: the mark was not where the batch began */
 };
 
 static int s_pseud_txn(rz_store_t *s, MDB_txn *txn, void *arg)

@@ -99,8 +99,9 @@ static int s_setup(void **state)
     s_write(F->principals, text);
     snprintf(F->conf, sizeof F->conf, "%s/ratuszd.yaml", F->keys);
     s_write_conf(0);
-    const char *extra[] = {"-c",           F->conf,      "--server-key", key,
-                           "--principals", F->principals, NULL};
+    const char *extra[] = {"-c", F->conf,        "--server-key",
+                           key,  "--principals", F->principals,
+                           NULL};
     rzt_curve(F->pub[OPERATOR], F->sec[OPERATOR], F->srv_pub);
     F->now = rz_now_us();
     return rzt_broker_start(&F->b, extra);
@@ -170,8 +171,8 @@ static uint64_t s_budget(rz_client_t *c, const char *id)
 {
     Ratusz__V1__Event ev;
     Ratusz__V1__BudgetEntry be;
-    rzt_event(&ev, &be, "/" TENANT "/budget/besti", id, "unit:1400000",
-              F->now, 5000);
+    rzt_event(&ev, &be, "/" TENANT "/budget/besti", id, "unit:1400000", F->now,
+              5000);
     ev.tenant = TENANT;
     uint64_t seq = 0;
     assert_int_equal(rzt_publish_sync(c, &ev, &seq), 0);
@@ -254,8 +255,7 @@ static int s_found(const rz_event_t *e, void *user)
     return 0;
 }
 
-static void s_query(enum who w, const char *pseud, uint32_t limit,
-                    found_t *f)
+static void s_query(enum who w, const char *pseud, uint32_t limit, found_t *f)
 {
     memset(f, 0, sizeof *f);
     snprintf(f->pseud, sizeof f->pseud, "%s", pseud);
@@ -316,8 +316,8 @@ static void test_a_taxpayer_is_found_by_pseudonym(void **state)
      * B across parcels and years, with budget events in between */
     for (int y = 0; y < 2; y++) {
         snprintf(id, sizeof id, "a-old-%d", y);
-        F->a[F->na++] = s_tax(tax, id, parcels[y], 2021 + y, PESEL_A, NAME_A,
-                              old + y);
+        F->a[F->na++] =
+            s_tax(tax, id, parcels[y], 2021 + y, PESEL_A, NAME_A, old + y);
     }
     F->na_old = F->na;
     for (int p = 0; p < 3; p++) {
@@ -496,8 +496,7 @@ static void test_retention_takes_the_entries_with_the_events(void **state)
     s_assert_seqs(&f, F->a + F->na_old, F->na - F->na_old);
     /* and the index holds no entry of theirs */
     assert_int_equal(rzt_broker_stop(&F->b), 0);
-    assert_int_equal(s_index_entries(),
-                     2 * (F->na - F->na_old + F->nb));
+    assert_int_equal(s_index_entries(), 2 * (F->na - F->na_old + F->nb));
     assert_int_equal(rzt_broker_restart(&F->b), 0);
 }
 

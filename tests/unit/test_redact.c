@@ -361,9 +361,9 @@ static void test_redact_each_names_what_redaction_replaces(void **state)
     free(b);
 
     /* bytes that are not an Event: a decode error */
-    assert_int_equal(rz_redact_each((const uint8_t *)"\xff\xff\xff", 3, &f->a,
-                                    s_val, &v),
-                     RZ_EDECODE);
+    assert_int_equal(
+        rz_redact_each((const uint8_t *)"\xff\xff\xff", 3, &f->a, s_val, &v),
+        RZ_EDECODE);
 }
 
 static void test_redact_pseudonym_raw_and_parse_agree(void **state)
@@ -388,11 +388,15 @@ static void test_redact_pseudonym_raw_and_parse_agree(void **state)
                      0);
     assert_int_equal(r[15], 0x07);
     assert_int_equal(r[16], 0xc0);
-    static const char *bad[] = {
-        "",   "~",  "~aaaaaaaaaaaaaaaaaaaaaaaaa", "~aaaaaaaaaaaaaaaaaaaaaaaaaaa",
-        "aaaaaaaaaaaaaaaaaaaaaaaaaaa", "~aaaaaaaaaaaaaaaaaaaaaaaaa8",
-        "~aaaaaaaaaaaaaaaaaaaaaaaaaA", "~aaaaaaaaaaaaaaaaaaaaaaaaa=",
-        "~aaaaaaaaaaaaaaaaaaaaaaaaa\xc5"};
+    static const char *bad[] = {"",
+                                "~",
+                                "~aaaaaaaaaaaaaaaaaaaaaaaaa",
+                                "~aaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                                "aaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                                "~aaaaaaaaaaaaaaaaaaaaaaaaa8",
+                                "~aaaaaaaaaaaaaaaaaaaaaaaaaA",
+                                "~aaaaaaaaaaaaaaaaaaaaaaaaa=",
+                                "~aaaaaaaaaaaaaaaaaaaaaaaaa\xc5"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         memset(r, 0xee, sizeof r);
         assert_int_equal(rz_redact_pseudonym_parse(bad[i], r, why, sizeof why),
