@@ -135,9 +135,11 @@ int main(int argc, char **argv)
     rz_store_pseud_batch_t b;
     uint64_t entries = 0, indexed = 0;
     int rc;
-    while ((rc = rz_store_pseud_batch(s, RZ_PINDEX_BATCH, &b)) > 0) {
+    uint64_t mark = 0;
+    while ((rc = rz_store_pseud_batch(s, mark, RZ_PINDEX_BATCH, &b)) > 0) {
         entries += b.entries;
         indexed += b.indexed;
+        mark = b.mark;
     }
     double t1 = s_now();
     if (rc < 0)

@@ -103,7 +103,8 @@ static void *s_main(void *arg)
     int failing = 0;
     while (!s_stopping(p)) {
         rz_store_pseud_batch_t b;
-        int rc = rz_store_pseud_batch(p->store, RZ_PINDEX_BATCH, &b);
+        int rc = rz_store_pseud_batch(p->store, atomic_load(&p->mark),
+                                      RZ_PINDEX_BATCH, &b);
         if (rc < 0) {
             if (!failing)
                 rz_warn("pseudonym index: %s; trying again", rz_strerror(rc));
@@ -183,6 +184,12 @@ void rz_pindex_destroy(rz_pindex_t **pp)
         pthread_cond_signal(&p->wake);
         pthread_mutex_unlock(&p->mu);
         pthread_join(p->thread, NULL);
+    }
+    if (p->running) { /* where it got to, past events without entries */
+        int rc = rz_store_pseud_flush(p->store, atomic_load(&p->mark));
+        if (rc < 0)
+            rz_warn("pseudonym index: cannot store its mark: %s",
+                    rz_strerror(rc));
     }
     rz_store_pseud_hook(p->store, NULL, NULL);
     pthread_cond_destroy(&p->wake);

@@ -1259,8 +1259,13 @@ static void s_pindex_stats(rz_broker_t *b, Ratusz__V1__Stats *s)
     uint64_t mark = 0, head = 0;
     rz_pindex_stats(b->pindex, &st);
     s->pseudonym_indexed_total = st.indexed;
-    if (rz_store_pseud_state(b->store, &mark, &head) == 0 && head > mark)
-        s->pseudonym_index_lag = head - mark;
+    /* the indexer's own mark: the stored one may trail it (store.h) */
+    if (rz_store_pseud_state(b->store, &mark, &head) == 0) {
+        if (st.mark > mark)
+            mark = st.mark;
+        if (head > mark)
+            s->pseudonym_index_lag = head - mark;
+    }
 }
 
 int rz_broker_stats(rz_broker_t *b, Ratusz__V1__Stats *s)

@@ -3523,10 +3523,9 @@ int rz_store_pseud_state(rz_store_t *s, uint64_t *mark, uint64_t *head)
 }
 
 struct s_pseud_write {
-    uint64_t from_mark, mark;
+    uint64_t mark;
     size_t n;   /* entries in s->pseud_buf */
     size_t put; /* out: entries written */
-    int moved;  /* out: the mark was not where the batch began */
 };
 
 static int s_pseud_txn(rz_store_t *s, MDB_txn *txn, void *arg)
@@ -3538,10 +3537,6 @@ static int s_pseud_txn(rz_store_t *s, MDB_txn *txn, void *arg)
     w->put = 0;
     if ((rc = s_pseud_mark(s, txn, &mark)))
         return rc;
-    if (mark != w->from_mark) {
-        w->moved = 1; /* rebound meanwhile: this batch is stale */
-        return 0;
-    }
     for (size_t i = 0; i < w->n; i++) {
         uint8_t *e = s->pseud_buf + i * S_PSEUD_ENT;
         uint64_t seq = s_get_be64(e + RZ_STORE_PSEUD);
@@ -3565,15 +3560,23 @@ static int s_pseud_txn(rz_store_t *s, MDB_txn *txn, void *arg)
         if (rc)
             return rc;
     }
-    return s_pseud_mark_put(s, txn, w->mark);
+    return w->mark > mark ? s_pseud_mark_put(s, txn, w->mark) : 0;
 }
 
-int rz_store_pseud_batch(rz_store_t *s, size_t max, rz_store_pseud_batch_t *out)
+int rz_store_pseud_flush(rz_store_t *s, uint64_t mark)
+{
+    struct s_pseud_write w = {mark, 0, 0};
+    int rc = s ? s_write(s, s_pseud_txn, &w) : RZ_EINVAL;
+    return rc ? s_fail("pseudonym index", rc) : 0;
+}
+
+int rz_store_pseud_batch(rz_store_t *s, uint64_t after, size_t max,
+                         rz_store_pseud_batch_t *out)
 {
     MDB_txn *txn;
     MDB_cursor *c = NULL;
     MDB_val k, v;
-    uint64_t from_mark = 0, mark = 0;
+    uint64_t stored = 0, mark = after;
     size_t n = 0;
     int rc;
 
@@ -3585,11 +3588,12 @@ int rz_store_pseud_batch(rz_store_t *s, size_t max, rz_store_pseud_batch_t *out)
         return rc;
     if ((rc = s_read_begin(s, &txn)))
         return rc;
-    if ((rc = s_pseud_mark(s, txn, &from_mark)) ||
+    if ((rc = s_pseud_mark(s, txn, &stored)) ||
         (rc = mdb_cursor_open(txn, s->log, &c)))
         goto read_done;
-    mark = from_mark;
-    uint64_t first = from_mark + 1;
+    if (stored > after)
+        after = mark = stored;
+    uint64_t first = after + 1;
     k.mv_size = sizeof first;
     k.mv_data = &first;
     rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
@@ -3628,17 +3632,18 @@ read_done:
     s_read_end(s, txn);
     if (rc)
         return s_fail("pseudonym index", rc);
-    out->mark = from_mark;
+    out->mark = mark;
     if (out->events == 0)
         return 0;
-    struct s_pseud_write w = {from_mark, mark, n, 0, 0};
+    /* events without personal data need no write: the mark moves on in
+     * the caller's memory, and is written with the next entries, every
+     * RZ_STORE_PSEUD_MARK_EVERY events, or by rz_store_pseud_flush */
+    if (n == 0 && mark - stored < RZ_STORE_PSEUD_MARK_EVERY)
+        return (int)out->events;
+    struct s_pseud_write w = {mark, n, 0};
     if ((rc = s_write(s, s_pseud_txn, &w)))
         return s_fail("pseudonym index", rc);
-    if (w.moved) {
-        memset(out, 0, sizeof *out);
-        return 0;
-    }
     out->entries = w.put;
-    out->mark = mark;
+    out->written = 1;
     return (int)out->events;
 }

@@ -506,15 +506,28 @@ typedef struct rz_store_pseud_batch {
     uint64_t indexed;    /* of them, with at least one pseudonym */
     uint64_t entries;    /* index entries written */
     uint64_t unreadable; /* events the hook could not read (not indexed) */
-    uint64_t mark;       /* the mark after the batch */
+    uint64_t mark;       /* every seq up to this is looked at */
+    int written;         /* 1: entries and mark written */
 } rz_store_pseud_batch_t;
 
-/* Index up to max events after the mark (the hook's pseudonyms read in a
- * read transaction, written with the new mark in one write transaction).
- * Returns the number of events looked at (0: the mark is at the head), or
- * a code. The indexer's thread only. */
-int rz_store_pseud_batch(rz_store_t *s, size_t max,
+/* The stored mark may trail the indexer's by at most this many events,
+ * all without personal data (looked at again after a crash). */
+#define RZ_STORE_PSEUD_MARK_EVERY 4096
+
+/* Index up to max events after seq `after` (the indexer's mark, or the
+ * stored one when that is further): the hook's pseudonyms are read in a
+ * read transaction, and written with the new mark in one write
+ * transaction. A batch without personal data writes nothing (the publish
+ * path shares the single LMDB writer, and a small map its pages) unless
+ * the stored mark trails by RZ_STORE_PSEUD_MARK_EVERY. Entries are only
+ * ever stored together with a mark at or past their seq. Returns the
+ * number of events looked at (0: at the head), or a code. The indexer's
+ * thread only. */
+int rz_store_pseud_batch(rz_store_t *s, uint64_t after, size_t max,
                          rz_store_pseud_batch_t *out);
+
+/* Store the indexer's mark (when it is past the stored one): at stop. */
+int rz_store_pseud_flush(rz_store_t *s, uint64_t mark);
 
 /* The index's mark and the log's head, read together. */
 int rz_store_pseud_state(rz_store_t *s, uint64_t *mark, uint64_t *head);

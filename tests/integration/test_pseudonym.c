@@ -432,6 +432,22 @@ static void test_restart_resumes_without_reindexing(void **state)
     found_t f;
     s_query(OPERATOR, pa, 100, &f);
     s_assert_seqs(&f, F->a, F->na); /* no duplicates, the new one last */
+
+    /* a crash after events without personal data (whose batches store no
+     * mark): they are looked at again, and nothing is indexed twice */
+    tax = s_client(TAX);
+    for (int i = 0; i < 5; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "bud-crash-%d", i);
+        F->budget[F->nbudget++ % 8] = s_budget(tax, id);
+    }
+    rz_client_destroy(&tax);
+    assert_int_equal(s_wait_indexed(), 1); /* since start: a-after-restart */
+    rzt_broker_kill(&F->b);
+    assert_int_equal(rzt_broker_restart(&F->b), 0);
+    assert_int_equal(s_wait_indexed(), 0);
+    s_query(OPERATOR, pa, 100, &f);
+    s_assert_seqs(&f, F->a, F->na);
 }
 
 static void test_new_key_rebuilds_the_index(void **state)
