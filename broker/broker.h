@@ -30,6 +30,7 @@
 #include "audit.h"
 #include "config.h"
 #include "journal.h"
+#include "pindex.h"
 #include "redact.h"
 #include "retention.h"
 #include "stats.h"
@@ -126,6 +127,7 @@ typedef struct rz_broker {
     atomic_uint_fast64_t redacted;
     atomic_uint_fast64_t queued_bytes; /* the front's, for stats */
     rz_retention_t *retention;         /* its own thread; NULL: no rules */
+    rz_pindex_t *pindex;               /* the pseudonym index's thread */
 
     /* reload: the command line the config was built from (main's argv),
      * built again the same way so that flags keep overriding the file */

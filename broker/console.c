@@ -700,7 +700,8 @@ static int s_query(rz_console_t *c, struct MHD_Connection *conn,
                           until,
                           S_PAGE,
                           cur_len ? cur : NULL,
-                          cur_len};
+                          cur_len,
+                          NULL};
     int rc = rz_store_query(c->b->store, &q, s_event, &e, next, &next_len);
     if (rc < 0) {
         rz_arena_close(&e.arena);
@@ -719,6 +720,111 @@ static int s_query(rz_console_t *c, struct MHD_Connection *conn,
     s_heads(c, &out);
     s_puts(&out, "}");
     s_audit_events(c, who, address, command, detail, &e);
+    rz_arena_close(&e.arena);
+    return s_json(conn, &out);
+}
+
+/* What the Timeline's search box holds when it is not a subject: a
+ * pseudonym, or a PESEL, NIP or REGON (digits only) that a principal with
+ * clearance may have turned into its pseudonym here. */
+enum { S_SEARCH_PSEUDONYM = 1, S_SEARCH_NUMBER = 2 };
+
+static int s_search_kind(const char *q)
+{
+    if (q[0] == '~')
+        return S_SEARCH_PSEUDONYM;
+    size_t n = strlen(q);
+    if (n < 9 || n > 14)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (q[i] < '0' || q[i] > '9')
+            return 0;
+    return S_SEARCH_NUMBER;
+}
+
+/* GET /api/pseudonym?q=...&after=...: every event holding a pseudonym, in
+ * seq order, under the reader's grants and redaction. The audit names the
+ * pseudonym, never the number typed. */
+static int s_pseudonym(rz_console_t *c, struct MHD_Connection *conn,
+                       const char *who, const rz_access_view_t *view,
+                       const char *address)
+{
+    const char *val =
+        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "q");
+    const char *after =
+        MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "after");
+    const char *command = "CONSOLE PSEUDONYM";
+    char pseud[28], why[160], detail[64];
+    uint8_t raw[RZ_PSEUDONYM_RAW];
+    uint8_t cur[RZ_CURSOR_MAX], next[RZ_CURSOR_MAX];
+    size_t cur_len = 0, next_len = 0;
+
+    int kind = val ? s_search_kind(val) : 0;
+    if (!kind)
+        return s_error(conn, MHD_HTTP_BAD_REQUEST,
+                       "q is a pseudonym ('~' and 26 letters a-z, 2-7), or a "
+                       "PESEL, NIP or REGON (9 to 14 digits)");
+    if (kind == S_SEARCH_NUMBER && !view->personal) {
+        atomic_fetch_add(&c->b->denied, 1);
+        s_audit(c, who, address, "denied", command, "number",
+                "no personal data clearance", 0, NULL, 0);
+        json_t *o = json_pack("{s:s,s:s}", "error",
+                              "without personal data clearance you may "
+                              "search by pseudonym only (~...)",
+                              "code", "pseudonym_only");
+        char *t = o ? json_dumps(o, 0) : NULL;
+        json_decref(o);
+        return t ? s_send(conn, MHD_HTTP_FORBIDDEN, S_JSON, t, NULL, NULL) : 0;
+    }
+    if (kind == S_SEARCH_NUMBER) {
+        rz_redact_pseudonym(&c->b->redact_key, val, strlen(val), pseud);
+        rz_redact_pseudonym_raw(&c->b->redact_key, val, strlen(val), raw);
+    } else {
+        if (rz_redact_pseudonym_parse(val, raw, why, sizeof why) < 0) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "malformed pseudonym: %s", why);
+            return s_error(conn, MHD_HTTP_BAD_REQUEST, msg);
+        }
+        snprintf(pseud, sizeof pseud, "%s", val);
+    }
+    if (s_unhex(after, cur, &cur_len) < 0)
+        return s_error(conn, MHD_HTTP_BAD_REQUEST,
+                       "after is not a cursor of this console");
+    snprintf(detail, sizeof detail, "pseudonym=%s", pseud);
+
+    s_buf_t out = {0};
+    s_events_t e = {.c = c, .view = view, .out = &out};
+    rz_arena_init(&e.arena);
+    s_puts(&out, "{\"events\":[");
+    rz_store_query_t q = {.limit = S_PAGE,
+                          .after = cur_len ? cur : NULL,
+                          .after_len = cur_len,
+                          .pseudonym = raw};
+    int rc = rz_store_query(c->b->store, &q, s_event, &e, next, &next_len);
+    if (rc < 0) {
+        rz_arena_close(&e.arena);
+        free(out.p);
+        return s_error(conn, MHD_HTTP_BAD_REQUEST,
+                       rc == RZ_EBADCURSOR
+                           ? "after is not a cursor of this query"
+                           : rz_strerror(rc));
+    }
+    char hex[2 * RZ_CURSOR_MAX + 1];
+    s_hex(next, next_len, hex);
+    s_printf(&out,
+             "],\"pseudonym\":\"%s\",\"next\":\"%s\",\"withheld\":%" PRIu64
+             ",\"redacted\":%" PRIu64 ",",
+             pseud, hex, e.withheld, e.redacted);
+    s_heads(c, &out);
+    s_puts(&out, "}");
+    /* a number typed by a cleared principal is a personal read, whatever
+     * came back */
+    s_audit(c, who, address,
+            kind == S_SEARCH_NUMBER || e.personal ? "read-personal" : "console",
+            command, detail, "ok", e.n, e.subjects, e.n_subjects);
+    if (e.redacted)
+        atomic_fetch_add(&c->b->redacted, e.redacted);
+    rz_stats_read(c->b->stats, e.n);
     rz_arena_close(&e.arena);
     return s_json(conn, &out);
 }
@@ -1063,6 +1169,8 @@ static int s_route(void *user, struct MHD_Connection *conn, const char *url,
         rc = s_event_get(c, conn, who, &view, address);
     else if (strcmp(url, "/api/quarantine") == 0)
         rc = s_quarantine(c, conn, who, &view, address);
+    else if (strcmp(url, "/api/pseudonym") == 0)
+        rc = s_pseudonym(c, conn, who, &view, address);
     else
         rc = s_error(conn, MHD_HTTP_NOT_FOUND, "no such API");
     rz_access_view_free(&view);

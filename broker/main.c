@@ -324,6 +324,12 @@ int main(int argc, char **argv)
         rz_error("out of memory");
         goto close;
     }
+    /* before retention, which removes index entries through its hook */
+    int prc = rz_pindex_start(&b.pindex, b.store, &b.redact_key);
+    if (prc < 0) {
+        rz_error("cannot start the pseudonym index: %s", rz_strerror(prc));
+        goto close;
+    }
     if (s_retention_start(&b, err, sizeof err) < 0) {
         rz_error("%s", err);
         goto close;
@@ -363,6 +369,7 @@ close:
     rz_metrics_stop(&metrics);
     rz_console_destroy(&console);
     rz_retention_destroy(&b.retention); /* before the store it prunes */
+    rz_pindex_destroy(&b.pindex);       /* after retention, its hook's user */
     if (b.zctx)
         zmq_ctx_term(b.zctx);
     rz_stats_destroy(&b.stats);

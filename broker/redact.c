@@ -422,13 +422,18 @@ typedef struct s_walk {
     const rz_redact_key_t *k;
     rz_arena_t *a;
     int replaced;
+    rz_redact_value_fn fn; /* rz_redact_each: told each value, no change */
+    void *user;
 } s_walk_t;
 
-/* Replace the string *s when it is not empty; 0 or RZ_ENOMEM. */
+/* Replace the string *s when it is not empty (or tell w->fn about it);
+ * 0, RZ_ENOMEM, or what w->fn returned. */
 static int s_replace(s_walk_t *w, char **s)
 {
     if (!*s || !**s)
         return 0;
+    if (w->fn)
+        return w->fn(*s, strlen(*s), w->user);
     char *p = rz_arena_alloc(w->a, 28);
     if (!p)
         return RZ_ENOMEM;
@@ -517,7 +522,7 @@ int rz_redact_event(const rz_redact_key_t *k, const uint8_t *ev, size_t len,
     Ratusz__V1__Event *e = ratusz__v1__event__unpack(&a->pb, len, ev);
     if (!e)
         return RZ_EDECODE; /* or out of memory: either way, withhold */
-    s_walk_t w = {k, a, 0};
+    s_walk_t w = {k, a, 0, NULL, NULL};
     int rc = s_walk(&w, &e->base, 0);
     if (rc)
         return rc;
@@ -546,4 +551,69 @@ int rz_redact_event(const rz_redact_key_t *k, const uint8_t *ev, size_t len,
     *out_len = packed;
     *out = buf;
     return 1;
+}
+
+int rz_redact_each(const uint8_t *ev, size_t len, rz_arena_t *a,
+                   rz_redact_value_fn fn, void *user)
+{
+    s_schema_get();
+    Ratusz__V1__Event *e = ratusz__v1__event__unpack(&a->pb, len, ev);
+    if (!e)
+        return RZ_EDECODE;
+    s_walk_t w = {NULL, a, 0, fn, user};
+    return s_walk(&w, &e->base, 0);
+}
+
+/* ==========================================================================
+ * Pseudonyms as index keys
+ */
+
+void rz_redact_pseudonym_raw(const rz_redact_key_t *k, const char *value,
+                             size_t n, uint8_t out[RZ_PSEUDONYM_RAW])
+{
+    uint8_t md[EVP_MAX_MD_SIZE];
+    unsigned md_len = 0;
+    if (!HMAC(EVP_sha256(), k->key, (int)sizeof k->key,
+              (const unsigned char *)(value ? value : ""), n, md, &md_len))
+        memset(md, 0, sizeof md); /* as rz_redact_pseudonym */
+    /* the 130 bits the 26 letters show, the rest of the last byte zero */
+    memcpy(out, md, 16);
+    out[16] = md[16] & 0xc0;
+    OPENSSL_cleanse(md, sizeof md);
+}
+
+int rz_redact_pseudonym_parse(const char *text, uint8_t out[RZ_PSEUDONYM_RAW],
+                              char *why, size_t why_len)
+{
+    size_t n = text ? strlen(text) : 0;
+    memset(out, 0, RZ_PSEUDONYM_RAW);
+    if (n != 27 || text[0] != '~') {
+        snprintf(why, why_len,
+                 "a pseudonym is '~' and 26 letters a-z, 2-7 (got %zu "
+                 "characters%s)",
+                 n, n && text[0] != '~' ? ", not starting with '~'" : "");
+        return RZ_EINVAL;
+    }
+    for (int i = 0; i < 26; i++) {
+        int c = (unsigned char)text[1 + i], v;
+        if (c >= 'a' && c <= 'z')
+            v = c - 'a';
+        else if (c >= '2' && c <= '7')
+            v = c - '2' + 26;
+        else {
+            snprintf(why, why_len,
+                     "a pseudonym is '~' and 26 letters a-z, 2-7 (character "
+                     "%d is not one)",
+                     i + 2);
+            memset(out, 0, RZ_PSEUDONYM_RAW);
+            return RZ_EINVAL;
+        }
+        /* 5 bits at bit 5i, most significant first */
+        for (int b = 0; b < 5; b++)
+            if (v & (16 >> b)) {
+                int bit = 5 * i + b;
+                out[bit / 8] |= (uint8_t)(0x80 >> (bit % 8));
+            }
+    }
+    return 0;
 }

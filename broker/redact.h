@@ -57,4 +57,29 @@ int rz_redact_event(const rz_redact_key_t *k, const uint8_t *ev, size_t len,
 void rz_redact_pseudonym(const rz_redact_key_t *k, const char *value, size_t n,
                          char out[28]);
 
+/* Called by rz_redact_each with each personal value (n bytes, not empty);
+ * non-zero stops the walk and is returned. */
+typedef int (*rz_redact_value_fn)(const char *value, size_t n, void *user);
+
+/* Call fn with every string rz_redact_event would replace, in the same
+ * walk (empty strings are skipped: they are never replaced). The values
+ * live in a. Returns 0, RZ_EDECODE (not an Event), RZ_ENOMEM, or what fn
+ * returned. Thread-safe. */
+int rz_redact_each(const uint8_t *ev, size_t len, rz_arena_t *a,
+                   rz_redact_value_fn fn, void *user);
+
+/* A pseudonym as an index key: the 130 bits of the MAC its 26 letters
+ * show, packed most significant first into 17 bytes (the last 6 bits 0). */
+#define RZ_PSEUDONYM_RAW 17
+
+/* The raw form of rz_redact_pseudonym(k, value, n). */
+void rz_redact_pseudonym_raw(const rz_redact_key_t *k, const char *value,
+                             size_t n, uint8_t out[RZ_PSEUDONYM_RAW]);
+
+/* Parse a pseudonym ("~" and 26 letters a-z, 2-7) into its raw form.
+ * Returns 0, or RZ_EINVAL with why saying what is wrong (length, first
+ * character, or which character is outside the alphabet). */
+int rz_redact_pseudonym_parse(const char *text, uint8_t out[RZ_PSEUDONYM_RAW],
+                              char *why, size_t why_len);
+
 #endif

@@ -850,6 +850,25 @@ static void s_get(s_front_t *f, s_req_t *q, rz_arena_t *a)
     s_reply_events(f, q, "GET", &c, NULL, 0, 0, 1);
 }
 
+/* QUERY by pseudonym: alone, and well-formed (its raw form into raw).
+ * Returns 0, or -1 with the error sent. */
+static int s_query_pseudonym(s_front_t *f, s_req_t *q,
+                             const Ratusz__V1__QueryRequest *m, uint8_t *raw)
+{
+    char why[160];
+    if (*m->subject || *m->topic_prefix) {
+        s_reply_error(f, q, RZ_EBADREQ,
+                      "QUERY takes a pseudonym alone, without subject or "
+                      "topic_prefix");
+        return -1;
+    }
+    if (rz_redact_pseudonym_parse(m->pseudonym, raw, why, sizeof why) < 0) {
+        s_reply_error(f, q, RZ_EBADREQ, "QUERY pseudonym: %s", why);
+        return -1;
+    }
+    return 0;
+}
+
 static void s_query(s_front_t *f, s_req_t *q, rz_arena_t *a)
 {
     Ratusz__V1__QueryRequest *m = S_UNPACK(ratusz__v1__query_request, q, a);
@@ -862,20 +881,26 @@ static void s_query(s_front_t *f, s_req_t *q, rz_arena_t *a)
                       "QUERY takes a subject or a topic_prefix, not both");
         return;
     }
+    uint8_t raw[RZ_PSEUDONYM_RAW];
+    if (*m->pseudonym && s_query_pseudonym(f, q, m, raw) < 0)
+        return;
     int scope = s_read_scope(f, q, "QUERY", m->topic_prefix);
     if (scope < 0)
         return;
     uint64_t cap = f->b->cfg->query_limit * 10;
     rz_store_query_t sq = {m->subject, m->topic_prefix, m->since, m->until,
                            m->limit ? m->limit : (uint32_t)f->b->cfg->query_limit,
-                           m->after.data, m->after.len};
+                           m->after.data, m->after.len, NULL};
     if (sq.limit > cap)
         sq.limit = (uint32_t)cap;
     s_collect_t c;
     s_collect_init(&c, f, q, a, scope);
     if (m->redact) /* asked for: pseudonyms whatever the clearance */
         c.redact = 1;
-    if (*m->subject)
+    if (*m->pseudonym) {
+        sq.pseudonym = raw;
+        snprintf(c.detail, sizeof c.detail, "pseudonym=%.27s", m->pseudonym);
+    } else if (*m->subject)
         snprintf(c.detail, sizeof c.detail, "subject=%.180s", m->subject);
     else if (*m->topic_prefix)
         snprintf(c.detail, sizeof c.detail, "topic=%.180s", m->topic_prefix);
@@ -1227,6 +1252,22 @@ static void s_retention_stats(rz_broker_t *b, Ratusz__V1__Stats *s)
     free(st);
 }
 
+/* Stats.pseudonym_index_*: the index's lag behind the log's head. */
+static void s_pindex_stats(rz_broker_t *b, Ratusz__V1__Stats *s)
+{
+    rz_pindex_stat_t st;
+    uint64_t mark = 0, head = 0;
+    rz_pindex_stats(b->pindex, &st);
+    s->pseudonym_indexed_total = st.indexed;
+    /* the indexer's own mark: the stored one may trail it (store.h) */
+    if (rz_store_pseud_state(b->store, &mark, &head) == 0) {
+        if (st.mark > mark)
+            mark = st.mark;
+        if (head > mark)
+            s->pseudonym_index_lag = head - mark;
+    }
+}
+
 int rz_broker_stats(rz_broker_t *b, Ratusz__V1__Stats *s)
 {
     ratusz__v1__stats__init(s);
@@ -1259,6 +1300,7 @@ int rz_broker_stats(rz_broker_t *b, Ratusz__V1__Stats *s)
         ratusz__v1__consumer_list__free_unpacked(l, NULL);
     }
     s_retention_stats(b, s);
+    s_pindex_stats(b, s);
     return 0;
 }
 

@@ -1319,6 +1319,14 @@ char *rz_stats_prometheus(const Ratusz__V1__Stats *s)
     }
     if (s->n_retention)
         s_retention(&b, s);
+    s_scalar(&b, "ratusz_pseudonym_index_lag", "gauge",
+             "Events the pseudonym index has not looked at yet (head seq "
+             "less its mark).",
+             s->pseudonym_index_lag);
+    s_scalar(&b, "ratusz_pseudonym_indexed_total", "counter",
+             "Events with personal values the pseudonym index indexed "
+             "since start.",
+             s->pseudonym_indexed_total);
 
     if (s->n_components)
         s_components(&b, s);

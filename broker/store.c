@@ -25,6 +25,22 @@
  *   consumers  key  group name              val  ConsumerGroup (protobuf)
  *   meta       key  "version"               val  "1"
  *              key  "chain"                 val  first chained seq (8, BE)
+ *              key  "pseud.key"             val  the redaction key id the
+ *                                                pseudonym index was built
+ *                                                with (16 hex digits)
+ *              key  "pseud.mark"            val  the index covers every
+ *                                                seq up to this (8, BE)
+ *
+ *   pseudonyms key  raw pseudonym (17: the 130 bits of the MAC that the
+ *                   pseudonym's 26 letters show)
+ *                                           dup (DUPFIXED)  seq (8, BE)
+ *              Built behind the log by the pseudonym indexer (pindex.c),
+ *              not by the writer. It was added without a format bump: an
+ *              older ratuszd never opens it by name, so to it the store
+ *              is unchanged; what it appends lies past pseud.mark and is
+ *              indexed when this version runs again; what its retention
+ *              removes leaves index entries without their event, which
+ *              the query skips.
  *
  *   chain      key  first seq of the commit, native uint64 (MDB_INTEGERKEY),
  *                   put with MDB_APPEND: one link per append transaction
@@ -52,6 +68,7 @@
  *     'S'    FNV-1a of kind,   subjects dup: flipped time | seq (16)
  *     'A'    key, since,       times key:    flipped time | seq (16)
  *     'T'    until             topic query:  seq (8)
+ *     'P'                      pseudonym query: seq (8)
  *
  * The check binds a cursor to the query that made it, so a cursor from
  * another query (or not from us at all) is RZ_EBADCURSOR rather than a
@@ -129,13 +146,31 @@ enum { S_ENT_KEPT = 0, S_ENT_PRUNED = 1 };
  * not pin old pages, nor hold off a map resize (and with it all ingest). */
 #define S_VERIFY_CHUNK 65536
 
-enum { S_CUR_SUBJECT = 'S', S_CUR_TOPIC = 'T', S_CUR_ALL = 'A' };
+enum {
+    S_CUR_SUBJECT = 'S',
+    S_CUR_TOPIC = 'T',
+    S_CUR_ALL = 'A',
+    S_CUR_PSEUD = 'P'
+};
+
+/* meta keys of the pseudonym index */
+#define S_PSEUD_KEY "pseud.key"
+#define S_PSEUD_MARK "pseud.mark"
+/* one batch entry: raw pseudonym, then seq (8, BE) */
+#define S_PSEUD_ENT (RZ_STORE_PSEUD + 8)
 #define S_CUR_HDR 5
 
 struct rz_store {
     MDB_env *env;
     MDB_dbi log, ids, subjects, topics, times, consumers, meta, chain;
     MDB_dbi forget; /* ids of pruned events kept for the dedup window */
+    MDB_dbi pseud;  /* the pseudonym index: raw pseudonym -> seqs */
+    /* what pseudonyms an event has (pindex.c); retention asks too */
+    rz_store_pseud_fn pseud_fn;
+    void *pseud_user;
+    /* the indexer's batch: entries of RZ_STORE_PSEUD + 8 bytes */
+    uint8_t *pseud_buf;
+    size_t pseud_cap;
     pthread_rwlock_t lock;
     int lock_ok;
     size_t map_size; /* changed only with lock held exclusively */
@@ -467,7 +502,8 @@ static int s_setup_txn(rz_store_t *s, MDB_txn *txn, void *arg)
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) ||
         (rc = mdb_dbi_open(txn, "chain", MDB_CREATE | MDB_INTEGERKEY,
                            &s->chain)) ||
-        (rc = mdb_dbi_open(txn, "forget", MDB_CREATE, &s->forget)))
+        (rc = mdb_dbi_open(txn, "forget", MDB_CREATE, &s->forget)) ||
+        (rc = mdb_dbi_open(txn, "pseudonyms", dup, &s->pseud)))
         return rc;
 
     rc = mdb_get(txn, s->meta, &k, &v);
@@ -772,6 +808,7 @@ void rz_store_close(rz_store_t **sp)
     free(s->arena);
     free(s->link);
     free(s->seal);
+    free(s->pseud_buf);
     EVP_MD_CTX_free(s->md_prune_ev);
     EVP_MD_CTX_free(s->md_prune);
     EVP_MD_CTX_free(s->md_id);
@@ -1947,6 +1984,61 @@ static int s_query_topic(rz_store_t *s, MDB_txn *txn, const char *prefix,
     return rc;
 }
 
+/* A taxpayer's events: the dups of one pseudonyms key, in seq order. An
+ * entry whose event is gone (removed by an older version's retention,
+ * which did not know the index) is skipped. Time bounds are read off each
+ * candidate, with the topic query's budget. */
+static int s_query_pseud(rz_store_t *s, MDB_txn *txn, const uint8_t *key,
+                         const uint8_t *after, struct s_page *pg)
+{
+    const rz_store_query_t *q = pg->q;
+    int timed = q->since || q->until;
+    size_t examined = 0;
+    MDB_cursor *c = NULL;
+    uint8_t start[8];
+    MDB_val k = {RZ_STORE_PSEUD, (void *)key}, v = {sizeof start, start};
+    int rc;
+
+    uint64_t from = after ? s_get_be64(after) + 1 : 1;
+    if (from == 0)
+        return 0;
+    s_put_be64(start, from);
+    if ((rc = mdb_cursor_open(txn, s->pseud, &c)))
+        return rc;
+    rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE);
+    while (rc == 0) {
+        if (v.mv_size != 8) {
+            rc = MDB_CORRUPTED;
+            break;
+        }
+        if (pg->visited == q->limit || pg->stop || examined == S_QUERY_BUDGET) {
+            pg->more = 1;
+            break;
+        }
+        examined++;
+        uint64_t seq = s_get_be64(v.mv_data);
+        MDB_val lk = {sizeof seq, &seq}, lv;
+        int64_t t;
+        rc = mdb_get(txn, s->log, &lk, &lv);
+        if (rc == 0 &&
+            (!timed ||
+             (s_event_time(lv.mv_data, lv.mv_size, &t) == 0 &&
+              (!q->since || t >= q->since) && (!q->until || t < q->until)))) {
+            pg->visited++;
+            if (pg->fn && pg->fn(seq, lv.mv_data, lv.mv_size, pg->user))
+                pg->stop = 1;
+        } else if (rc != MDB_NOTFOUND && rc != 0) {
+            break;
+        }
+        memcpy(pg->last, v.mv_data, 8);
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP);
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    mdb_cursor_close(c);
+    return rc;
+}
+
 static int s_cursor_read(const rz_store_query_t *q, int kind, uint32_t check,
                          size_t pos_len, const uint8_t **pos)
 {
@@ -1977,7 +2069,14 @@ int rz_store_query(rz_store_t *s, const rz_store_query_t *q,
         return RZ_EINVAL;
     if (q->subject && *q->subject && q->topic_prefix && *q->topic_prefix)
         return RZ_EINVAL;
-    if (q->subject && *q->subject) {
+    if (q->pseudonym &&
+        ((q->subject && *q->subject) || (q->topic_prefix && *q->topic_prefix)))
+        return RZ_EINVAL;
+    if (q->pseudonym) {
+        kind = S_CUR_PSEUD;
+        key = (const char *)q->pseudonym;
+        pos_len = 8;
+    } else if (q->subject && *q->subject) {
         kind = S_CUR_SUBJECT;
         key = q->subject;
     } else if (q->topic_prefix && *q->topic_prefix) {
@@ -1985,7 +2084,7 @@ int rz_store_query(rz_store_t *s, const rz_store_query_t *q,
         key = q->topic_prefix;
         pos_len = 8;
     }
-    klen = strlen(key);
+    klen = q->pseudonym ? RZ_STORE_PSEUD : strlen(key);
     uint32_t check = s_query_check(kind, key, klen, q->since, q->until);
     if ((rc = s_cursor_read(q, kind, check, pos_len, &after)))
         return rc;
@@ -1997,6 +2096,8 @@ int rz_store_query(rz_store_t *s, const rz_store_query_t *q,
         return rc;
     if (kind == S_CUR_TOPIC)
         rc = s_query_topic(s, txn, key, klen, after, &pg);
+    else if (kind == S_CUR_PSEUD)
+        rc = s_query_pseud(s, txn, q->pseudonym, after, &pg);
     else
         rc = s_query_timed(s, txn, key, klen, after, &pg);
     s_read_end(s, txn);
@@ -2940,8 +3041,11 @@ static int s_group_lost(rz_store_t *s, MDB_txn *txn, const rz_store_lost_t *l)
 }
 
 /* Remove one event (its log value is v) and its index entries. */
+static int s_pseud_unindex(rz_store_t *s, MDB_txn *txn, uint64_t seq,
+                           const MDB_val *v);
+
 static int s_prune_event(rz_store_t *s, MDB_txn *txn, rz_store_prune_t *p,
-                         uint64_t seq, const MDB_val *v)
+                         uint64_t seq, const MDB_val *v, uint64_t pmark)
 {
     Ratusz__V1__Event *ev =
         ratusz__v1__event__unpack(NULL, v->mv_size, v->mv_data);
@@ -2962,6 +3066,10 @@ static int s_prune_event(rz_store_t *s, MDB_txn *txn, rz_store_prune_t *p,
         rc = MDB_CORRUPTED; /* the writer never stored such an event */
         goto done;
     }
+    /* the pseudonym index, where the indexer got to this event: first,
+     * while v still points at the event's bytes */
+    if (seq <= pmark && (rc = s_pseud_unindex(s, txn, seq, v)))
+        goto done;
     if ((rc = s_link_prune(s, txn, seq)))
         goto done;
     k.mv_size = sizeof seq;
@@ -3023,17 +3131,21 @@ done:
     return rc;
 }
 
+static int s_pseud_mark(rz_store_t *s, MDB_txn *txn, uint64_t *mark);
+
 static int s_prune_txn(rz_store_t *s, MDB_txn *txn, void *arg)
 {
     rz_store_prune_t *p = arg;
     uint8_t key[S_KEY_BUF], val[16];
-    uint64_t head = 0, events = 0, bytes = 0;
+    uint64_t head = 0, events = 0, bytes = 0, pmark = 0;
     size_t klen;
     MDB_val k, v;
     int rc;
 
     p->removed = p->bytes = 0; /* a retried transaction starts again */
     if ((rc = s_head(s, txn, &head)))
+        return rc;
+    if (s->pseud_fn && (rc = s_pseud_mark(s, txn, &pmark)))
         return rc;
     for (size_t i = 0; i < p->n; i++) {
         uint64_t seq = p->seqs[i];
@@ -3044,7 +3156,7 @@ static int s_prune_txn(rz_store_t *s, MDB_txn *txn, void *arg)
         rc = mdb_get(txn, s->log, &k, &v);
         if (rc == MDB_NOTFOUND)
             continue;
-        if (rc || (rc = s_prune_event(s, txn, p, seq, &v)))
+        if (rc || (rc = s_prune_event(s, txn, p, seq, &v, pmark)))
             return rc;
     }
     for (size_t i = 0; i < p->n_lost; i++)
@@ -3290,4 +3402,248 @@ uint64_t rz_store_id_seq(rz_store_t *s, const char *source, const char *id)
         seq = s_get_be64(v.mv_data);
     s_read_end(s, txn);
     return seq;
+}
+
+/* ------------------------------------------------------------------------
+ * The pseudonym index (store.h; pindex.c runs it)
+ *
+ * The indexer reads a batch of events after pseud.mark in a read
+ * transaction and asks the hook for their pseudonyms there (the HMACs are
+ * the cost, and they run outside the single LMDB writer), then writes the
+ * entries and the new mark in one short write transaction. An event
+ * retention removed in between is not indexed: its log entry is checked
+ * in the write transaction, which LMDB serialises with the prune's.
+ */
+
+static int s_pseud_mark(rz_store_t *s, MDB_txn *txn, uint64_t *mark)
+{
+    MDB_val k = {sizeof S_PSEUD_MARK - 1, (void *)S_PSEUD_MARK}, v;
+    int rc = mdb_get(txn, s->meta, &k, &v);
+    *mark = 0;
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc == 0 && v.mv_size != 8)
+        return MDB_CORRUPTED;
+    if (rc == 0)
+        *mark = s_get_be64(v.mv_data);
+    return rc;
+}
+
+static int s_pseud_mark_put(rz_store_t *s, MDB_txn *txn, uint64_t mark)
+{
+    uint8_t be[8];
+    s_put_be64(be, mark);
+    MDB_val k = {sizeof S_PSEUD_MARK - 1, (void *)S_PSEUD_MARK};
+    MDB_val v = {sizeof be, be};
+    return mdb_put(txn, s->meta, &k, &v, 0);
+}
+
+/* Remove the index entries of the event (its log value v). */
+static int s_pseud_unindex(rz_store_t *s, MDB_txn *txn, uint64_t seq,
+                           const MDB_val *v)
+{
+    uint8_t keys[RZ_STORE_PSEUD_EVENT_MAX * RZ_STORE_PSEUD], be[8];
+    if (!s->pseud_fn)
+        return 0;
+    int n = s->pseud_fn(v->mv_data, v->mv_size, keys, RZ_STORE_PSEUD_EVENT_MAX,
+                        s->pseud_user);
+    if (n <= 0)
+        return 0; /* nothing indexed, or nothing the indexer could read */
+    s_put_be64(be, seq);
+    for (int i = 0; i < n; i++) {
+        MDB_val k = {RZ_STORE_PSEUD, keys + (size_t)i * RZ_STORE_PSEUD};
+        MDB_val d = {sizeof be, be};
+        int rc = mdb_del(txn, s->pseud, &k, &d);
+        if (rc && rc != MDB_NOTFOUND)
+            return rc;
+    }
+    return 0;
+}
+
+void rz_store_pseud_hook(rz_store_t *s, rz_store_pseud_fn fn, void *user)
+{
+    if (!s)
+        return;
+    s->pseud_fn = fn;
+    s->pseud_user = user;
+}
+
+struct s_bind {
+    const char *key_id;
+    uint64_t mark;
+    int rebuilt; /* 1: emptied for another key, 2: new */
+};
+
+static int s_bind_txn(rz_store_t *s, MDB_txn *txn, void *arg)
+{
+    struct s_bind *b = arg;
+    MDB_val k = {sizeof S_PSEUD_KEY - 1, (void *)S_PSEUD_KEY}, v;
+    size_t idl = strlen(b->key_id);
+    int rc = mdb_get(txn, s->meta, &k, &v);
+    b->rebuilt = 0;
+    if (rc == 0 && v.mv_size == idl && memcmp(v.mv_data, b->key_id, idl) == 0)
+        return s_pseud_mark(s, txn, &b->mark);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    b->rebuilt = rc == MDB_NOTFOUND ? 2 : 1;
+    b->mark = 0;
+    if ((rc = mdb_drop(txn, s->pseud, 0)) || (rc = s_pseud_mark_put(s, txn, 0)))
+        return rc;
+    v.mv_size = idl;
+    v.mv_data = (void *)b->key_id;
+    return mdb_put(txn, s->meta, &k, &v, 0);
+}
+
+int rz_store_pseud_bind(rz_store_t *s, const char *key_id, uint64_t *mark)
+{
+    if (!s || !key_id || !*key_id || strlen(key_id) > 64)
+        return RZ_EINVAL;
+    struct s_bind b = {key_id, 0, 0};
+    int rc = s_write(s, s_bind_txn, &b);
+    if (rc)
+        return s_fail("pseudonym index", rc);
+    if (mark)
+        *mark = b.mark;
+    return b.rebuilt;
+}
+
+int rz_store_pseud_state(rz_store_t *s, uint64_t *mark, uint64_t *head)
+{
+    MDB_txn *txn;
+    int rc;
+    if (!s)
+        return RZ_EINVAL;
+    if ((rc = s_read_begin(s, &txn)))
+        return rc;
+    rc = s_pseud_mark(s, txn, mark);
+    if (rc == 0 && head)
+        rc = s_head(s, txn, head);
+    s_read_end(s, txn);
+    return rc ? s_fail("pseudonym index", rc) : 0;
+}
+
+struct s_pseud_write {
+    uint64_t mark;
+    size_t n;   /* entries in s->pseud_buf */
+    size_t put; /* out: entries written */
+};
+
+static int s_pseud_txn(rz_store_t *s, MDB_txn *txn, void *arg)
+{
+    struct s_pseud_write *w = arg;
+    uint64_t mark, checked = 0;
+    int gone = 0, rc;
+
+    w->put = 0;
+    if ((rc = s_pseud_mark(s, txn, &mark)))
+        return rc;
+    for (size_t i = 0; i < w->n; i++) {
+        uint8_t *e = s->pseud_buf + i * S_PSEUD_ENT;
+        uint64_t seq = s_get_be64(e + RZ_STORE_PSEUD);
+        if (seq != checked) { /* one look per event: entries come grouped */
+            MDB_val lk = {sizeof seq, &seq}, lv;
+            rc = mdb_get(txn, s->log, &lk, &lv);
+            if (rc && rc != MDB_NOTFOUND)
+                return rc;
+            gone = rc == MDB_NOTFOUND; /* retention took it meanwhile */
+            checked = seq;
+        }
+        if (gone)
+            continue;
+        MDB_val k = {RZ_STORE_PSEUD, e};
+        MDB_val d = {8, e + RZ_STORE_PSEUD};
+        rc = mdb_put(txn, s->pseud, &k, &d, MDB_NODUPDATA);
+        if (rc == MDB_KEYEXIST) /* the same value twice in one event */
+            rc = 0;
+        else if (rc == 0)
+            w->put++;
+        if (rc)
+            return rc;
+    }
+    return w->mark > mark ? s_pseud_mark_put(s, txn, w->mark) : 0;
+}
+
+int rz_store_pseud_flush(rz_store_t *s, uint64_t mark)
+{
+    struct s_pseud_write w = {mark, 0, 0};
+    int rc = s ? s_write(s, s_pseud_txn, &w) : RZ_EINVAL;
+    return rc ? s_fail("pseudonym index", rc) : 0;
+}
+
+int rz_store_pseud_batch(rz_store_t *s, uint64_t after, size_t max,
+                         rz_store_pseud_batch_t *out)
+{
+    MDB_txn *txn;
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+    uint64_t stored = 0, mark = after;
+    size_t n = 0;
+    int rc;
+
+    if (!s || !out || !s->pseud_fn || max == 0)
+        return RZ_EINVAL;
+    memset(out, 0, sizeof *out);
+    if ((rc = s_reserve((void **)&s->pseud_buf, &s->pseud_cap,
+                        RZ_STORE_PSEUD_EVENT_MAX * S_PSEUD_ENT)))
+        return rc;
+    if ((rc = s_read_begin(s, &txn)))
+        return rc;
+    if ((rc = s_pseud_mark(s, txn, &stored)) ||
+        (rc = mdb_cursor_open(txn, s->log, &c)))
+        goto read_done;
+    if (stored > after)
+        after = mark = stored;
+    uint64_t first = after + 1;
+    k.mv_size = sizeof first;
+    k.mv_data = &first;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && out->events < max) {
+        uint64_t seq = s_key_seq(&k);
+        /* room for one more event's entries */
+        if ((rc = s_reserve((void **)&s->pseud_buf, &s->pseud_cap,
+                            (n + RZ_STORE_PSEUD_EVENT_MAX) * S_PSEUD_ENT)))
+            break;
+        uint8_t *at = s->pseud_buf + n * S_PSEUD_ENT;
+        /* the hook writes packed keys; spread them into entries from the
+         * end so that none is overwritten before it is moved */
+        int got = s->pseud_fn(v.mv_data, v.mv_size, at,
+                              RZ_STORE_PSEUD_EVENT_MAX, s->pseud_user);
+        if (got < 0) {
+            out->unreadable++;
+            got = 0;
+        }
+        for (int i = got - 1; i >= 0; i--) {
+            memmove(at + (size_t)i * S_PSEUD_ENT,
+                    at + (size_t)i * RZ_STORE_PSEUD, RZ_STORE_PSEUD);
+            s_put_be64(at + (size_t)i * S_PSEUD_ENT + RZ_STORE_PSEUD, seq);
+        }
+        n += (size_t)got;
+        if (got > 0)
+            out->indexed++;
+        out->events++;
+        mark = seq;
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+read_done:
+    if (c)
+        mdb_cursor_close(c);
+    s_read_end(s, txn);
+    if (rc)
+        return s_fail("pseudonym index", rc);
+    out->mark = mark;
+    if (out->events == 0)
+        return 0;
+    /* events without personal data need no write: the mark moves on in
+     * the caller's memory, and is written with the next entries, every
+     * RZ_STORE_PSEUD_MARK_EVERY events, or by rz_store_pseud_flush */
+    if (n == 0 && mark - stored < RZ_STORE_PSEUD_MARK_EVERY)
+        return (int)out->events;
+    struct s_pseud_write w = {mark, n, 0};
+    if ((rc = s_write(s, s_pseud_txn, &w)))
+        return s_fail("pseudonym index", rc);
+    out->entries = w.put;
+    out->written = 1;
+    return (int)out->events;
 }

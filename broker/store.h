@@ -265,6 +265,10 @@ typedef struct rz_store_query {
     uint32_t limit;           /* > 0 */
     const uint8_t *after;     /* cursor from a previous page */
     size_t after_len;
+    /* NULL: not by pseudonym; else RZ_STORE_PSEUD bytes (a raw pseudonym,
+     * redact.h): the events holding it, in seq order, from the pseudonym
+     * index. Not with subject or topic_prefix (RZ_EINVAL). */
+    const uint8_t *pseudonym;
 } rz_store_query_t;
 
 /* Run one page of a query (see QueryRequest in api.proto for the orders).
@@ -467,5 +471,65 @@ int rz_store_summary(rz_store_t *s, rz_store_summary_t *out);
  * may write it), opened read-only. Returns 0, RZ_ESTORE (logged) or
  * -errno. */
 int rz_store_summary_file(const char *path, rz_store_summary_t *out);
+
+/* --- the pseudonym index (pindex.h runs it) -------------------------------
+ *
+ * "pseudonyms": raw pseudonym (RZ_STORE_PSEUD bytes) -> the seqs of the
+ * events holding it, built behind the log; meta "pseud.mark" is the seq up
+ * to which every event was looked at, "pseud.key" the id of the redaction
+ * key the entries were made with. Retention removes an event's entries
+ * with it (through the hook). */
+
+#define RZ_STORE_PSEUD 17
+/* Pseudonyms indexed per event, at most (distinct values; more are not
+ * indexed). */
+#define RZ_STORE_PSEUD_EVENT_MAX 64
+
+/* The raw pseudonyms of the stored event (ev, len) into out (max of them,
+ * RZ_STORE_PSEUD bytes each, distinct): returns how many, 0 when it holds
+ * no personal value, or a negative code when the bytes cannot be read.
+ * Called from the indexer's and retention's threads: thread-safe. */
+typedef int (*rz_store_pseud_fn)(const uint8_t *ev, size_t len, uint8_t *out,
+                                 size_t max, void *user);
+
+/* Set the hook before the indexer or retention starts. */
+void rz_store_pseud_hook(rz_store_t *s, rz_store_pseud_fn fn, void *user);
+
+/* Bind the index to the redaction key key_id: when meta names another key
+ * (or none), the index is emptied and its mark set to 0, in one write
+ * transaction. *mark gets the mark. Returns 0 (kept), 1 (emptied: it was
+ * made with another key), 2 (new), or a code. */
+int rz_store_pseud_bind(rz_store_t *s, const char *key_id, uint64_t *mark);
+
+typedef struct rz_store_pseud_batch {
+    uint64_t events;     /* events looked at */
+    uint64_t indexed;    /* of them, with at least one pseudonym */
+    uint64_t entries;    /* index entries written */
+    uint64_t unreadable; /* events the hook could not read (not indexed) */
+    uint64_t mark;       /* every seq up to this is looked at */
+    int written;         /* 1: entries and mark written */
+} rz_store_pseud_batch_t;
+
+/* The stored mark may trail the indexer's by at most this many events,
+ * all without personal data (looked at again after a crash). */
+#define RZ_STORE_PSEUD_MARK_EVERY 4096
+
+/* Index up to max events after seq `after` (the indexer's mark, or the
+ * stored one when that is further): the hook's pseudonyms are read in a
+ * read transaction, and written with the new mark in one write
+ * transaction. A batch without personal data writes nothing (the publish
+ * path shares the single LMDB writer, and a small map its pages) unless
+ * the stored mark trails by RZ_STORE_PSEUD_MARK_EVERY. Entries are only
+ * ever stored together with a mark at or past their seq. Returns the
+ * number of events looked at (0: at the head), or a code. The indexer's
+ * thread only. */
+int rz_store_pseud_batch(rz_store_t *s, uint64_t after, size_t max,
+                         rz_store_pseud_batch_t *out);
+
+/* Store the indexer's mark (when it is past the stored one): at stop. */
+int rz_store_pseud_flush(rz_store_t *s, uint64_t mark);
+
+/* The index's mark and the log's head, read together. */
+int rz_store_pseud_state(rz_store_t *s, uint64_t *mark, uint64_t *head);
 
 #endif

@@ -258,6 +258,7 @@ enum {
     S_OPT_LICENCE,
     S_OPT_CRS,
     S_OPT_RAW,
+    S_OPT_PSEUDONYM,
 };
 
 #define S_GLOBAL_LONGOPTS                                                     \
@@ -1179,15 +1180,18 @@ static int s_cmd_get(int argc, char **argv)
 }
 
 static const char s_query_help[] =
-    "Usage: ratusz query [--subject S | --topic PREFIX] [OPTIONS]\n"
+    "Usage: ratusz query [--subject S | --topic PREFIX | --pseudonym P]\n"
+    "                    [OPTIONS]\n"
     "\n"
     "Print stored events as CloudEvents JSON lines: an entity's timeline in\n"
     "event time order (--subject), the events of a topic prefix in seq order\n"
-    "(--topic), or all events by time. One page unless --all; when more are\n"
-    "left, the cursor for --after is printed on stderr.\n"
+    "(--topic), every event about a person by pseudonym in seq order\n"
+    "(--pseudonym), or all events by time. One page unless --all; when more\n"
+    "are left, the cursor for --after is printed on stderr.\n"
     "\n"
     "  --subject S         e.g. parcel:106101_1.0001.161/8\n"
     "  --topic PREFIX      e.g. 1061011.budget\n"
+    "  --pseudonym P       '~' and 26 letters, as redaction shows a taxpayer\n"
     "  --since T           event time from T (inclusive): RFC 3339 or unix\n"
     "                      microseconds\n"
     "  --until T           event time before T\n"
@@ -1238,6 +1242,7 @@ static int s_cmd_query(int argc, char **argv)
         {"limit", required_argument, NULL, S_OPT_LIMIT},
         {"after", required_argument, NULL, S_OPT_AFTER},
         {"all", no_argument, NULL, S_OPT_ALL},
+        {"pseudonym", required_argument, NULL, S_OPT_PSEUDONYM},
         S_GLOBAL_LONGOPTS,
         {NULL, 0, NULL, 0}};
     rz_query_t q;
@@ -1251,6 +1256,7 @@ static int s_cmd_query(int argc, char **argv)
         case S_OPT_HELP: s_help(s_query_help); return S_EXIT_OK;
         case S_OPT_SUBJECT: q.subject = optarg; break;
         case S_OPT_TOPIC: q.topic_prefix = optarg; break;
+        case S_OPT_PSEUDONYM: q.pseudonym = optarg; break;
         case S_OPT_ALL: all = true; break;
         case S_OPT_SINCE:
         case S_OPT_UNTIL:
@@ -1278,6 +1284,9 @@ static int s_cmd_query(int argc, char **argv)
                              argv[optind]);
     if (q.subject && q.topic_prefix)
         return s_usage_error("query", "--subject or --topic, not both");
+    if (q.pseudonym && (q.subject || q.topic_prefix))
+        return s_usage_error("query",
+                             "--pseudonym alone, without --subject or --topic");
     if (q.since && q.until && q.until <= q.since)
         return s_usage_error("query", "--until is not after --since");
 

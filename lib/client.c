@@ -878,6 +878,7 @@ int rz_query(rz_client_t *c, rz_query_t *q, rz_event_cb cb, void *user)
     m.after.data = q->after;
     m.after.len = q->after_len;
     m.redact = q->redact != 0;
+    m.pseudonym = (char *)(q->pseudonym ? q->pseudonym : "");
     s_reply_t r;
     int rc = s_request(c, "QUERY", &m.base, &r);
     if (rc < 0)

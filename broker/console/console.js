@@ -39,6 +39,10 @@ const TEXT = {
     comp_bad: 'Komponent {0}: {1}', comp_silent: 'Komponent {0} milczy od {1} min.',
     rejected: 'Odrzucone {0}: {1}', lost: 'Grupa {0} straciła {1} zdarzeń.',
     broker_bad: 'Broker: {0}',
+    pseud_hint: 'albo pseudonim podatnika: ~ i 26 liter',
+    pseud_only: 'Bez uprawnienia do danych osobowych możesz szukać tylko po pseudonimie (~...).',
+    pseud_of: 'Zdarzenia z pseudonimem {0}',
+    pseud_bad: 'To nie jest pseudonim: ~ i 26 znaków a-z, 2-7.',
   },
   en: {
     overview: 'Overview', timeline: 'Timeline', topic: 'Topics',
@@ -74,6 +78,10 @@ const TEXT = {
     comp_bad: 'Component {0}: {1}', comp_silent: 'Component {0} silent for {1} min.',
     rejected: 'Rejected {0}: {1}', lost: 'Group {0} lost {1} events.',
     broker_bad: 'Broker: {0}',
+    pseud_hint: 'or a taxpayer pseudonym: ~ and 26 letters',
+    pseud_only: 'Without personal data clearance you may search by pseudonym only (~...).',
+    pseud_of: 'Events with pseudonym {0}',
+    pseud_bad: 'Not a pseudonym: ~ and 26 characters a-z, 2-7.',
   },
 };
 
@@ -427,12 +435,36 @@ async function showTimeline() {
     location.hash = '#timeline?subject=' + encodeURIComponent(input.value.trim());
   } }, el('label', {}, t('subject'), ' ', input), el('button', { type: 'submit' }, t('search')));
   const list = el('div', { id: 'events' });
-  view().replaceChildren(form, list);
+  view().replaceChildren(form, el('p', { class: 'muted' }, t('pseud_hint')), list);
   if (!subject) return;
+  if (await pseudonymSearch(list, subject)) return;
   await loadEvents(list, '/api/timeline?subject=' + encodeURIComponent(subject), true);
 }
 
-async function loadEvents(list, base, chart) {
+/* The Timeline's box holding a pseudonym ("~...") or a PESEL/NIP/REGON
+ * (digits): every event about that taxpayer, from the pseudonym index.
+ * A number is turned into its pseudonym by the broker, for a principal with
+ * clearance only. Returns false for anything else (a subject). */
+async function pseudonymSearch(list, q) {
+  const number = /^[0-9]{9,14}$/.test(q);
+  if (!q.startsWith('~') && !number) return false;
+  if (q.startsWith('~') && !/^~[a-z2-7]{26}$/.test(q)) {
+    list.append(el('p', { class: 'error', id: 'pseud-error' }, t('pseud_bad')));
+    return true;
+  }
+  if (number && !(me && me.personal_data)) {
+    list.append(el('p', { class: 'error', id: 'pseud-error' }, t('pseud_only')));
+    return true;
+  }
+  const title = el('h2', { id: 'pseud-title' });
+  list.append(title);
+  const base = '/api/pseudonym?q=' + encodeURIComponent(q);
+  /* the pseudonym the broker searched (for a number: its own) */
+  await loadEvents(list, base, false, r => { title.textContent = t('pseud_of', r.pseudonym); });
+  return true;
+}
+
+async function loadEvents(list, base, chart, onReply) {
   const items = [];
   let after = '';
   const more = el('button', { id: 'more', type: 'button' }, t('more'));
@@ -443,6 +475,7 @@ async function loadEvents(list, base, chart) {
       if (e.message !== 'login') list.append(el('p', { class: 'error' }, e.message));
       return;
     }
+    if (onReply) onReply(r);
     r.events.forEach(it => { items.push(it); list.insertBefore(renderEvent(it), more); });
     after = r.next;
     more.hidden = !after;

@@ -317,6 +317,9 @@ typedef struct rz_query {
     /* Out: events of this page's range that the principal's grant does
      * not allow, or that could not be redacted (EventList.withheld). */
     uint64_t withheld;
+    /* Or a pseudonym ("~" and 26 letters): every event holding it, in seq
+     * order (QueryRequest.pseudonym); not with subject or topic_prefix. */
+    const char *pseudonym;
 } rz_query_t;
 
 /* Run one page of a query. Calls cb per event; on return q->after holds

@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 CHROMIUM = shutil.which("chromium")
@@ -195,6 +196,103 @@ def main():
         else:
             print("work dir kept:", work)
         del browser
+
+
+def find_key(j, key):
+    """The first value of key anywhere in a JSON document, or None."""
+    if isinstance(j, dict):
+        if key in j:
+            return j[key]
+        j = list(j.values())
+    if isinstance(j, list):
+        for v in j:
+            r = find_key(v, key)
+            if r is not None:
+                return r
+    return None
+
+
+def check_pseudonym_search(base, pw, login, shots):
+    """The Timeline's search by a taxpayer's pseudonym: the official (no
+    clearance) follows the demo taxpayer of parcel 162 without learning who
+    it is; a PESEL is refused for them and searched for the iod. Returns the
+    pseudonym."""
+    form = "application/x-www-form-urlencoded"
+
+    def session(user):
+        _, hdr, _ = http("POST", base + "/api/login",
+                         f"user={user}&password={pw[user]}".encode(),
+                         ctype=form)
+        return hdr.get("Set-Cookie", "").split(";")[0]
+
+    official, iod = session("official"), session("iod")
+    st, _, body = http("GET", base + "/api/timeline?subject=" + PARCEL_PERSON,
+                       cookie=official)
+    pseud = find_key(json.loads(body), "pesel")
+    check(st == 200 and isinstance(pseud, str) and len(pseud) == 27
+          and pseud.startswith("~"),
+          f"the official reads the taxpayer of parcel 162 as {pseud}")
+
+    def by(q, cookie):
+        st, _, b = http("GET", base + "/api/pseudonym?q="
+                        + urllib.parse.quote(q), cookie=cookie)
+        return st, (json.loads(b) if b else {}), b
+    # the index trails the log by a poll interval: wait for it (bounded)
+    wait(lambda: by(pseud, official)[1].get("events"),
+         "the pseudonym index holds the demo taxpayer")
+    st, j, raw = by(pseud, official)
+    seqs = [e["seq"] for e in j["events"]]
+    check(st == 200 and seqs == sorted(seqs) and all(
+        e["topic"].startswith("2211011.tax.") for e in j["events"])
+        and PESEL.encode() not in raw,
+        f"API by pseudonym: {len(seqs)} tax events in seq order, no PESEL")
+    check(all(find_key(e["event"], "pesel") == pseud for e in j["events"]),
+          "API by pseudonym: every event is the same taxpayer's")
+    st, j2, _ = by(PESEL, official)
+    check(st == 403 and j2.get("code") == "pseudonym_only",
+          "API: a PESEL from a principal without clearance: 403")
+    st, j3, raw3 = by(PESEL, iod)
+    check(st == 200 and j3.get("pseudonym") == pseud
+          and [e["seq"] for e in j3["events"]] == seqs
+          and PESEL.encode() in raw3,
+          "API: the iod's PESEL is searched as its pseudonym, in the clear")
+    for bad in ("~abc", "~" + "a" * 25 + "1", "Kowalski"):
+        st, _, _ = by(bad, official)
+        check(st == 400, f"API: {bad!r} is not a pseudonym: 400")
+
+    # the page: the official types the pseudonym into the Timeline's box
+    b = login("official", "pl")
+    b.view("#timeline", "timeline")
+    b.type("#subject", pseud)
+    b.js("document.body.dataset.ready = '';"
+         "document.querySelector('form.search button').click()")
+    wait(lambda: b.js("return document.body.dataset.ready") == "timeline",
+         "the Timeline by pseudonym")
+    types = b.js("return [...document.querySelectorAll('article.event')]"
+                 ".map(a => a.dataset.type)")
+    title = b.js("return (document.getElementById('pseud-title') || {})"
+                 ".innerText || ''")
+    check(len(types) == len(seqs)
+          and all(t.startswith("pl.gov.gmina.tax.") for t in types),
+          f"Timeline by pseudonym: the taxpayer's {len(types)} tax events")
+    check(pseud in title and "pseudonim" in title.lower(),
+          f"Timeline by pseudonym: the title names it ({title!r})")
+    check(PESEL not in b.source(),
+          "Timeline by pseudonym: no PESEL for the official")
+    n = b.shot(os.path.join(shots, "timeline-pseudonym.png"))
+    check(n > 10000, f"Timeline by pseudonym screenshot ({n} bytes)")
+    b.view(f"#timeline?subject={PESEL}", "timeline")
+    msg = b.js("return (document.getElementById('pseud-error') || {})"
+               ".innerText || ''")
+    check("pseudonimie" in msg and not b.js(
+        "return document.querySelectorAll('article.event').length"),
+        f"Timeline: a PESEL from the official is refused in Polish ({msg!r})")
+    b = login("iod")
+    b.view(f"#timeline?subject={PESEL}", "timeline")
+    n_iod = b.js("return document.querySelectorAll('article.event').length")
+    check(n_iod == len(seqs) and PESEL in b.source(),
+          f"Timeline: the iod's PESEL finds the {n_iod} events in the clear")
+    return pseud
 
 
 def run(ratuszd, cli, adapter, src, shots, work, procs, keep):
@@ -492,6 +590,9 @@ def run(ratuszd, cli, adapter, src, shots, work, procs, keep):
     wait(lambda: b.js("return document.querySelector('#nav a').innerText")
          == "Przegląd", "the language button: English to Polish")
 
+    # --- a taxpayer by pseudonym (the pseudonym index) ----------------------
+    pseud = check_pseudonym_search(base, pw, login, shots)
+
     # --- the audit log: every view, with principal and address ---------------
     r = subprocess.run([cli, "-k", os.path.join(keys, "auditor.key"),
                         "audit", "--limit", "1000"], env=env,
@@ -501,6 +602,10 @@ def run(ratuszd, cli, adapter, src, shots, work, procs, keep):
           "audit: the official's timeline views")
     check("read-personal" in log_text and "iod" in log_text,
           "audit: the iod's read of personal data")
+    check("CONSOLE PSEUDONYM" in log_text and f"pseudonym={pseud}" in log_text,
+          "audit: the pseudonym searches, by pseudonym")
+    check(PESEL not in log_text,
+          "audit: the PESEL the iod typed is not in the audit log")
     check("CONSOLE LOGIN" in log_text and "wrong user or password" in log_text,
           "audit: the logins, the failed one too")
     check("http:127.0.0.1" in log_text, "audit: the client address")

@@ -31,6 +31,7 @@
 
 #include "arena.h"
 #include "ratusz/ratusz.h"
+#include "redact.h"
 #include "store.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -194,13 +195,21 @@ static void s_query(const Ratusz__V1__QueryRequest *m)
 {
     rz_store_query_t q = {m->subject,  m->topic_prefix,           m->since,
                           m->until,    m->limit ? m->limit : 100, m->after.data,
-                          m->after.len};
+                          m->after.len, NULL};
+    uint8_t raw[RZ_PSEUDONYM_RAW];
+    char why[160];
+    if (*m->pseudonym) { /* as the server: parsed, or refused */
+        if (rz_redact_pseudonym_parse(m->pseudonym, raw, why, sizeof why) < 0)
+            return;
+        q.pseudonym = raw;
+    }
     if (q.limit > LIMIT_CAP)
         q.limit = LIMIT_CAP;
     uint8_t next[RZ_CURSOR_MAX];
     size_t next_len = 99, n = 0;
     int rc = rz_store_query(s_store, &q, s_visit, &n, next, &next_len);
-    int both = *m->subject && *m->topic_prefix;
+    int both = (*m->subject && *m->topic_prefix) ||
+               (q.pseudonym && (*m->subject || *m->topic_prefix));
     if (both ? rc != RZ_EINVAL : rc != RZ_EBADCURSOR && rc < 0)
         abort();
     if (rc >= 0 &&
@@ -471,7 +480,7 @@ static void s_write_seeds(const char *dir)
     q.limit = 5;
     s_seed(dir, "query-subject", K_QUERY, &q.base, NULL, 0);
     /* and with a real cursor of page 1 */
-    rz_store_query_t sq = {q.subject, "", 0, 0, 5, NULL, 0};
+    rz_store_query_t sq = {q.subject, "", 0, 0, 5, NULL, 0, NULL};
     uint8_t next[RZ_CURSOR_MAX];
     size_t next_len = 0, n = 0;
     if (rz_store_query(s_store, &sq, s_visit, &n, next, &next_len) != 5 ||
@@ -488,12 +497,12 @@ static void s_write_seeds(const char *dir)
     qt.until = 30000000;
     qt.limit = 3;
     s_seed(dir, "query-topic-time", K_QUERY, &qt.base, NULL, 0);
-    sq = (rz_store_query_t){"", "1261011.", 0, 0, 7, NULL, 0};
+    sq = (rz_store_query_t){"", "1261011.", 0, 0, 7, NULL, 0, NULL};
     if (rz_store_query(s_store, &sq, s_visit, &n, next, &next_len) != 7 ||
         !next_len)
         abort();
     s_seed(dir, "cursor-topic", K_CURSOR, NULL, next, next_len);
-    sq = (rz_store_query_t){"", "", -5000000, 0, 7, NULL, 0};
+    sq = (rz_store_query_t){"", "", -5000000, 0, 7, NULL, 0, NULL};
     if (rz_store_query(s_store, &sq, s_visit, &n, next, &next_len) != 7 ||
         !next_len)
         abort();

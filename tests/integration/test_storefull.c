@@ -82,7 +82,9 @@ static int s_fill(rz_client_t *c)
         acked++;
     }
     assert_int_equal(rc, RZ_ESTOREFULL);
-    assert_true(acked > 100 && acked < 500); /* 1 MiB, 2 KB each */
+    /* 1 MiB, 2 KB each: fewer when readers (the pseudonym indexer's, in
+     * the background) keep LMDB from reusing freed pages at that moment */
+    assert_true(acked > 50 && acked < 500);
     return acked;
 }
 

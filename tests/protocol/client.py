@@ -201,6 +201,18 @@ def main():
         check([x.id for x in page.events] + [x.id for x in page2.events]
               == ["py-0", "py-1", "py-2"] and not page2.next,
               "QUERY pages through the subject with the cursor")
+        # QUERY by pseudonym (PROTOCOL.md section 6): a malformed one is
+        # refused by name; a well-formed one of nobody finds nothing
+        cmd, body = request(b"QUERY", api_pb2.QueryRequest(
+            pseudonym="~abc").SerializeToString())
+        err = api_pb2.Error.FromString(body)
+        check(cmd == b"ERR" and err.name == "RZ_EBADREQ"
+              and "pseudonym" in err.message,
+              "QUERY with a malformed pseudonym: %r" % err.message)
+        cmd, body = request(b"QUERY", api_pb2.QueryRequest(
+            pseudonym="~" + "a" * 26).SerializeToString())
+        check(cmd == b"QUERY" and not api_pb2.EventList.FromString(body).events,
+              "QUERY by a pseudonym of nobody: no events")
         ids = []
         frm = 1
         while True:

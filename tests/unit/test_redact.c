@@ -300,6 +300,111 @@ static void test_redact_budget_env_gis_unchanged(void **state)
     s_assert_untouched(f, &ev);
 }
 
+/* ------------------------------------------------------------------------
+ * The values redaction replaces, as the pseudonym index sees them
+ */
+
+typedef struct vals {
+    char v[8][64];
+    int n;
+} vals_t;
+
+static int s_val(const char *value, size_t n, void *user)
+{
+    vals_t *v = user;
+    assert_true(n > 0);
+    if (v->n < 8)
+        snprintf(v->v[v->n], sizeof v->v[0], "%.*s", (int)n, value);
+    v->n++;
+    return 0;
+}
+
+static int s_has(const vals_t *v, const char *s)
+{
+    for (int i = 0; i < v->n && i < 8; i++)
+        if (strcmp(v->v[i], s) == 0)
+            return 1;
+    return 0;
+}
+
+static void test_redact_each_names_what_redaction_replaces(void **state)
+{
+    fx_t *f = *state;
+    size_t len, out_len;
+    const uint8_t *out;
+    vals_t v = {0};
+    uint8_t *b = s_tax_event(RATUSZ__V1__PARTY__KIND__KIND_PERSON, PESEL, NAME,
+                             ADDRESS, &len);
+    assert_int_equal(rz_redact_each(b, len, &f->a, s_val, &v), 0);
+    /* pesel, name, address, account; the empty nip and regon are not */
+    assert_int_equal(v.n, 4);
+    assert_true(s_has(&v, PESEL) && s_has(&v, NAME) && s_has(&v, ADDRESS) &&
+                s_has(&v, ACCOUNT));
+    /* each one's pseudonym is what redaction writes in its place */
+    assert_int_equal(rz_redact_event(&f->key, b, len, &f->a, &out, &out_len),
+                     1);
+    for (int i = 0; i < v.n; i++) {
+        char p[28];
+        rz_redact_pseudonym(&f->key, v.v[i], strlen(v.v[i]), p);
+        assert_true(s_contains(out, out_len, p));
+    }
+    free(b);
+
+    /* an organisation keeps nip, regon, name and address: only the
+     * account is personal */
+    memset(&v, 0, sizeof v);
+    b = s_tax_event(RATUSZ__V1__PARTY__KIND__KIND_ORGANISATION, "", ORG_NAME,
+                    ADDRESS, &len);
+    assert_int_equal(rz_redact_each(b, len, &f->a, s_val, &v), 0);
+    assert_int_equal(v.n, 1);
+    assert_string_equal(v.v[0], ACCOUNT);
+    free(b);
+
+    /* bytes that are not an Event: a decode error */
+    assert_int_equal(
+        rz_redact_each((const uint8_t *)"\xff\xff\xff", 3, &f->a, s_val, &v),
+        RZ_EDECODE);
+}
+
+static void test_redact_pseudonym_raw_and_parse_agree(void **state)
+{
+    fx_t *f = *state;
+    const char *values[] = {PESEL, NAME, ADDRESS, "x", "02270803628"};
+    char why[160];
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        char p[28];
+        uint8_t raw[RZ_PSEUDONYM_RAW], parsed[RZ_PSEUDONYM_RAW];
+        rz_redact_pseudonym(&f->key, values[i], strlen(values[i]), p);
+        rz_redact_pseudonym_raw(&f->key, values[i], strlen(values[i]), raw);
+        assert_int_equal(rz_redact_pseudonym_parse(p, parsed, why, sizeof why),
+                         0);
+        assert_memory_equal(raw, parsed, sizeof raw);
+        assert_int_equal(raw[16] & 0x3f, 0); /* only 130 bits */
+    }
+    /* the last letter's 5 bits: '7' is all ones */
+    uint8_t r[RZ_PSEUDONYM_RAW];
+    assert_int_equal(rz_redact_pseudonym_parse("~aaaaaaaaaaaaaaaaaaaaaaaaa7", r,
+                                               why, sizeof why),
+                     0);
+    assert_int_equal(r[15], 0x07);
+    assert_int_equal(r[16], 0xc0);
+    static const char *bad[] = {"",
+                                "~",
+                                "~aaaaaaaaaaaaaaaaaaaaaaaaa",
+                                "~aaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                                "aaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                                "~aaaaaaaaaaaaaaaaaaaaaaaaa8",
+                                "~aaaaaaaaaaaaaaaaaaaaaaaaaA",
+                                "~aaaaaaaaaaaaaaaaaaaaaaaaa=",
+                                "~aaaaaaaaaaaaaaaaaaaaaaaaa\xc5"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(r, 0xee, sizeof r);
+        assert_int_equal(rz_redact_pseudonym_parse(bad[i], r, why, sizeof why),
+                         RZ_EINVAL);
+        assert_non_null(strstr(why, "a pseudonym is '~' and 26 letters"));
+    }
+}
+
 /* Protobuf keeps the last member of a oneof: a tax member followed by a
  * budget member is a budget event, and the reverse a tax one. */
 static void test_redact_needed_last_oneof_member_wins(void **state)
@@ -462,6 +567,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_redact_budget_env_gis_unchanged,
                                         s_setup, s_teardown),
         cmocka_unit_test(test_redact_needed_last_oneof_member_wins),
+        cmocka_unit_test_setup_teardown(
+            test_redact_each_names_what_redaction_replaces, s_setup,
+            s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_redact_pseudonym_raw_and_parse_agree, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_redact_garbage_is_a_decode_error,
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(

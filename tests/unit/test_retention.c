@@ -177,7 +177,7 @@ static int s_query_n(fx_t *f, const char *subject, const char *prefix,
     uint8_t after[RZ_CURSOR_MAX], next[RZ_CURSOR_MAX];
     size_t next_len = 0;
     int n = 0;
-    rz_store_query_t q = {subject, prefix, since, until, 1000, after, 0};
+    rz_store_query_t q = {subject, prefix, since, until, 1000, after, 0, NULL};
     do {
         int before = n;
         int rc = rz_store_query(f->s, &q, s_count_cb, &n, next, &next_len);
