@@ -1856,6 +1856,13 @@ static void s_render_stats(FILE *out, const Ratusz__V1__Stats *st,
                 human_count(a, sizeof a, st->handshakes_refused),
                 human_count(b, sizeof b, st->denied_total),
                 human_count(d, sizeof d, st->redacted_total));
+    if (st->pseudonym_indexed_total || st->pseudonym_index_lag)
+        fprintf(out,
+                "pseudonym index  events with personal data %s  lag %s%s%s\n",
+                human_count(a, sizeof a, st->pseudonym_indexed_total),
+                st->pseudonym_index_lag > 100000 ? red : "",
+                human_count(b, sizeof b, st->pseudonym_index_lag),
+                st->pseudonym_index_lag > 100000 ? off : "");
     fprintf(out, "commit latency %s    batch size %s\n\n",
             s_pcts(a, sizeof a, st->commit_latency_us, true),
             s_pcts(b, sizeof b, st->batch_size, false));

@@ -335,6 +335,19 @@ static void test_a_taxpayer_is_found_by_pseudonym(void **state)
     }
     rz_client_destroy(&tax);
     assert_int_equal(s_wait_indexed(), F->na + F->nb); /* budget: none */
+    /* the operator reads the same in `ratusz stats` */
+    char key[400], cmd[1400], out[16384], want[96];
+    snprintf(key, sizeof key, "%s/operator.key", F->keys);
+    assert_int_equal(
+        rzt_write_key(key, "operator", F->pub[OPERATOR], F->sec[OPERATOR]), 0);
+    snprintf(cmd, sizeof cmd, "%s -e %s -k '%s' -K '%s' stats 2>&1",
+             RZ_RATUSZ_CLI, F->b.front, key, F->srv_pub);
+    assert_int_equal(rzt_run(cmd, out, sizeof out), 0);
+    snprintf(want, sizeof want,
+             "pseudonym index  events with personal data %zu  lag 0\n",
+             F->na + F->nb);
+    if (!strstr(out, want))
+        fail_msg("ratusz stats does not say '%s':\n%s", want, out);
 
     char pa[64], pb[64], pa2[64];
     s_pseudonym_of(F->a[3], pa);
