@@ -130,9 +130,18 @@ function table(head, rows) {
 
 /* --- formatting ---------------------------------------------------------- */
 
-/* A time: unix µs (number or digits) or RFC 3339, shown in Europe/Warsaw. */
+/* A time: unix µs (number or digits) or RFC 3339, shown in Europe/Warsaw.
+ * A date the schema marks as a date ("2024-03-15": a day in Warsaw) is
+ * shown as that day: JavaScript would read it as midnight UTC, 01:00 in
+ * Warsaw. */
 function fmtTime(v) {
   if (v === undefined || v === null || v === '' || v === 0) return '';
+  const day = /^(\d{4})-(\d{2})-(\d{2})$/.exec(String(v));
+  if (day) {
+    return new Intl.DateTimeFormat(lang === 'pl' ? 'pl-PL' : 'en-GB', {
+      timeZone: 'UTC', year: 'numeric', month: '2-digit', day: '2-digit',
+    }).format(new Date(Date.UTC(+day[1], +day[2] - 1, +day[3])));
+  }
   let ms;
   if (typeof v === 'number' || /^-?\d+$/.test(String(v))) ms = Number(v) / 1000;
   else ms = Date.parse(v);

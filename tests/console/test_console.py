@@ -28,6 +28,7 @@ import base64
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import subprocess
@@ -549,6 +550,14 @@ def run(ratuszd, cli, adapter, src, shots, work, procs, keep):
     check("EPSG:2177" in cap, f"Timeline: the map names its CRS ({cap})")
     page = b.js("return document.getElementById('view').innerText")
     check("zł" in page, "Timeline: money in zł")
+    # due_date is marked a date (midnight in Warsaw): shown as the day,
+    # not as 01:00 of a UTC midnight
+    due = b.js("return [...document.querySelectorAll('article.event dt')]"
+               ".filter(e => e.innerText === 'Termin')"
+               ".map(e => e.nextElementSibling.innerText)")
+    check(bool(due) and all(re.fullmatch(r"\d{2}\.\d{2}\.\d{4}", d)
+                            for d in due),
+          f"Timeline: the tax due date shown as a day ({due[:2]})")
     links = b.js("return [...document.querySelectorAll('a.raw')].map(a => a.href)")
     check(links and all("/api/event?seq=" in h for h in links),
           "Timeline: every event links its raw CloudEvent")
