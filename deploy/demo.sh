@@ -279,6 +279,19 @@ step "The operator reads a parcel's tax records: a person's data arrives as pseu
 echo "(the same taxpayer has the same pseudonym in the declaration and the decision)"
 run "$BIN/ratusz" query --subject parcel:221101_1.0001.162
 
+# the pseudonym the operator saw in place of the PESEL finds the taxpayer
+# on every parcel (the broker indexes pseudonyms behind the log)
+pseudonym=$("$BIN/ratusz" query --subject parcel:221101_1.0001.162 |
+    grep -o '"pesel":"~[a-z2-7]\{26\}"' | head -n 1 | cut -d'"' -f4 || true)
+if [[ -n $pseudonym ]]; then
+    step "Every event about that taxpayer, by the pseudonym (as the operator: no PESEL)"
+    for _ in $(seq 50); do # the index trails the log by at most ~200 ms
+        [[ -n $("$BIN/ratusz" query --pseudonym "$pseudonym" --limit 1) ]] && break
+        sleep 0.1
+    done
+    run "$BIN/ratusz" query --pseudonym "$pseudonym"
+fi
+
 step "The auditor (personal-data clearance) reads the declaration: PESEL, name, address"
 run "$BIN/ratusz" "${AUDITOR[@]}" get --source /2211011/tax/tax \
     --id IN-1/IN-1/2024/000311/221101_1.0001.162
@@ -329,7 +342,8 @@ ${B}The web console${N} (read-only; the logins are also in var/console-logins.tx
   operator  ${CPW[operator]}   Overview, every topic, personal data as pseudonyms
   official  ${CPW[official]}   Timeline and Topics, no personal data
   auditor   ${CPW[auditor]}   personal data in the clear (every view audited)
-  On the Timeline try parcel:221101_1.0001.161/8: its EGiB record and its tax.
+  On the Timeline try parcel:221101_1.0001.161/8: its EGiB record and its tax,
+  then a taxpayer's pseudonym (${pseudonym:-~...}) to follow that person everywhere.
 In a terminal instead, the broker on one screen:  build/ratusz top
 
 Start over with an empty store: stop it, then rm -rf var/
