@@ -286,7 +286,7 @@ pseudonym=$("$BIN/ratusz" query --subject parcel:221101_1.0001.162 |
 if [[ -n $pseudonym ]]; then
     step "Every event about that taxpayer, by the pseudonym (as the operator: no PESEL)"
     for _ in $(seq 50); do # the index trails the log by at most ~200 ms
-        [[ -n $("$BIN/ratusz" query --pseudonym "$pseudonym" --limit 1) ]] && break
+        [[ -n $("$BIN/ratusz" query --pseudonym "$pseudonym" --limit 1 2>/dev/null) ]] && break
         sleep 0.1
     done
     run "$BIN/ratusz" query --pseudonym "$pseudonym"
