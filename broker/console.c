@@ -652,6 +652,46 @@ static void s_audit_events(rz_console_t *c, const char *who,
     rz_stats_read(c->b->stats, e->n);
 }
 
+/* One page of q as the console answers it: {"events":[...], then extra
+ * (NULL, or members ending in a comma), "next", "withheld", "redacted" and
+ * the heads}, audited as command with detail; "read-personal" when
+ * personal data went out unredacted, or when personal is set (a number
+ * that a cleared principal typed). */
+static int s_page(rz_console_t *c, struct MHD_Connection *conn, const char *who,
+                  const rz_access_view_t *view, const char *address,
+                  const char *command, const char *detail,
+                  const rz_store_query_t *q, const char *extra, int personal)
+{
+    uint8_t next[RZ_CURSOR_MAX];
+    size_t next_len = 0;
+    s_buf_t out = {0};
+    s_events_t e = {.c = c, .view = view, .out = &out};
+    rz_arena_init(&e.arena);
+    s_puts(&out, "{\"events\":[");
+    int rc = rz_store_query(c->b->store, q, s_event, &e, next, &next_len);
+    if (rc < 0) {
+        rz_arena_close(&e.arena);
+        free(out.p);
+        return s_error(conn, MHD_HTTP_BAD_REQUEST,
+                       rc == RZ_EBADCURSOR
+                           ? "after is not a cursor of this query"
+                           : rz_strerror(rc));
+    }
+    char hex[2 * RZ_CURSOR_MAX + 1];
+    s_hex(next, next_len, hex);
+    s_printf(&out,
+             "],%s\"next\":\"%s\",\"withheld\":%" PRIu64
+             ",\"redacted\":%" PRIu64 ",",
+             extra ? extra : "", hex, e.withheld, e.redacted);
+    s_heads(c, &out);
+    s_puts(&out, "}");
+    if (personal && !e.personal)
+        e.personal = 1;
+    s_audit_events(c, who, address, command, detail, &e);
+    rz_arena_close(&e.arena);
+    return s_json(conn, &out);
+}
+
 static int s_query(rz_console_t *c, struct MHD_Connection *conn,
                    const char *who, const rz_access_view_t *view,
                    const char *address, int by_subject)
@@ -664,8 +704,8 @@ static int s_query(rz_console_t *c, struct MHD_Connection *conn,
     const char *command = by_subject ? "CONSOLE TIMELINE" : "CONSOLE TOPIC";
     char detail[300];
     int64_t since = 0, until = 0;
-    uint8_t cur[RZ_CURSOR_MAX], next[RZ_CURSOR_MAX];
-    size_t cur_len = 0, next_len = 0;
+    uint8_t cur[RZ_CURSOR_MAX];
+    size_t cur_len = 0;
 
     if (!val)
         val = "";
@@ -690,10 +730,6 @@ static int s_query(rz_console_t *c, struct MHD_Connection *conn,
                        "this topic prefix is outside your read grants");
     }
 
-    s_buf_t out = {0};
-    s_events_t e = {.c = c, .view = view, .out = &out};
-    rz_arena_init(&e.arena);
-    s_puts(&out, "{\"events\":[");
     rz_store_query_t q = {by_subject ? val : NULL,
                           by_subject ? NULL : val,
                           since,
@@ -702,26 +738,7 @@ static int s_query(rz_console_t *c, struct MHD_Connection *conn,
                           cur_len ? cur : NULL,
                           cur_len,
                           NULL};
-    int rc = rz_store_query(c->b->store, &q, s_event, &e, next, &next_len);
-    if (rc < 0) {
-        rz_arena_close(&e.arena);
-        free(out.p);
-        return s_error(conn, MHD_HTTP_BAD_REQUEST,
-                       rc == RZ_EBADCURSOR
-                           ? "after is not a cursor of this query"
-                           : rz_strerror(rc));
-    }
-    char hex[2 * RZ_CURSOR_MAX + 1];
-    s_hex(next, next_len, hex);
-    s_printf(&out,
-             "],\"next\":\"%s\",\"withheld\":%" PRIu64 ",\"redacted\":%" PRIu64
-             ",",
-             hex, e.withheld, e.redacted);
-    s_heads(c, &out);
-    s_puts(&out, "}");
-    s_audit_events(c, who, address, command, detail, &e);
-    rz_arena_close(&e.arena);
-    return s_json(conn, &out);
+    return s_page(c, conn, who, view, address, command, detail, &q, NULL, 0);
 }
 
 /* What the Timeline's search box holds when it is not a subject: a
@@ -756,8 +773,8 @@ static int s_pseudonym(rz_console_t *c, struct MHD_Connection *conn,
     const char *command = "CONSOLE PSEUDONYM";
     char pseud[28], why[160], detail[64];
     uint8_t raw[RZ_PSEUDONYM_RAW];
-    uint8_t cur[RZ_CURSOR_MAX], next[RZ_CURSOR_MAX];
-    size_t cur_len = 0, next_len = 0;
+    uint8_t cur[RZ_CURSOR_MAX];
+    size_t cur_len = 0;
 
     int kind = val ? s_search_kind(val) : 0;
     if (!kind)
@@ -792,41 +809,14 @@ static int s_pseudonym(rz_console_t *c, struct MHD_Connection *conn,
                        "after is not a cursor of this console");
     snprintf(detail, sizeof detail, "pseudonym=%s", pseud);
 
-    s_buf_t out = {0};
-    s_events_t e = {.c = c, .view = view, .out = &out};
-    rz_arena_init(&e.arena);
-    s_puts(&out, "{\"events\":[");
     rz_store_query_t q = {.limit = S_PAGE,
                           .after = cur_len ? cur : NULL,
                           .after_len = cur_len,
                           .pseudonym = raw};
-    int rc = rz_store_query(c->b->store, &q, s_event, &e, next, &next_len);
-    if (rc < 0) {
-        rz_arena_close(&e.arena);
-        free(out.p);
-        return s_error(conn, MHD_HTTP_BAD_REQUEST,
-                       rc == RZ_EBADCURSOR
-                           ? "after is not a cursor of this query"
-                           : rz_strerror(rc));
-    }
-    char hex[2 * RZ_CURSOR_MAX + 1];
-    s_hex(next, next_len, hex);
-    s_printf(&out,
-             "],\"pseudonym\":\"%s\",\"next\":\"%s\",\"withheld\":%" PRIu64
-             ",\"redacted\":%" PRIu64 ",",
-             pseud, hex, e.withheld, e.redacted);
-    s_heads(c, &out);
-    s_puts(&out, "}");
-    /* a number typed by a cleared principal is a personal read, whatever
-     * came back */
-    s_audit(c, who, address,
-            kind == S_SEARCH_NUMBER || e.personal ? "read-personal" : "console",
-            command, detail, "ok", e.n, e.subjects, e.n_subjects);
-    if (e.redacted)
-        atomic_fetch_add(&c->b->redacted, e.redacted);
-    rz_stats_read(c->b->stats, e.n);
-    rz_arena_close(&e.arena);
-    return s_json(conn, &out);
+    char extra[64];
+    snprintf(extra, sizeof extra, "\"pseudonym\":\"%s\",", pseud);
+    return s_page(c, conn, who, view, address, command, detail, &q, extra,
+                  kind == S_SEARCH_NUMBER);
 }
 
 static int s_event_get(rz_console_t *c, struct MHD_Connection *conn,
