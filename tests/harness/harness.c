@@ -167,10 +167,25 @@ static int s_spawn(rzt_broker_t *b)
         rz_client_destroy(&c);
         if (rc == 0) {
             ratusz__v1__health__free_unpacked(h, NULL);
+            /* the answer must be this broker's: one that died on start
+             * leaves its port to whoever still listens there */
+            if (waitpid(pid, &status, WNOHANG) == pid) {
+                b->pid = 0;
+                fprintf(stderr,
+                        "rzt: ratuszd pid %d exited, yet %s answered HEALTH "
+                        "(another broker listens there)\n",
+                        (int)pid, b->front);
+                s_print_log(b);
+                return -1;
+            }
             return 0;
         }
         usleep(100000);
     }
+    /* never healthy: stop it, or it outlives the test */
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    b->pid = 0;
     s_print_log(b);
     return -1;
 }
@@ -201,6 +216,13 @@ int rzt_broker_start(rzt_broker_t *b, const char *const *extra)
 
 int rzt_broker_restart(rzt_broker_t *b)
 {
+    if (b->pid > 0) {
+        fprintf(stderr,
+                "rzt_broker_restart: ratuszd pid %d still runs: stop or kill "
+                "it first\n",
+                (int)b->pid);
+        return -1;
+    }
     return s_spawn(b);
 }
 

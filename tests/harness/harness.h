@@ -52,7 +52,9 @@ typedef struct rzt_broker {
  * arguments. Returns 0 or -1 (with the log printed). */
 int rzt_broker_start(rzt_broker_t *b, const char *const *extra);
 
-/* Start it again on the same dir and ports (after stop or kill). */
+/* Start it again on the same dir and ports, after stop or kill (-1 while
+ * it still runs: the restart would find its store locked and its port
+ * answered by the old one). */
 int rzt_broker_restart(rzt_broker_t *b);
 
 /* SIGTERM and wait; returns the exit status (or -1). */
