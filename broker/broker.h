@@ -94,6 +94,8 @@ typedef struct rz_job {
     size_t held; /* bytes counted against the memory budget while queued */
 } rz_job_t;
 
+struct rz_writer_here;
+
 typedef struct rz_broker {
     rz_config_t *cfg;
     rz_store_t *store;
@@ -114,6 +116,9 @@ typedef struct rz_broker {
     atomic_int read_waiting;      /* the front holds reads for the applier */
     atomic_int apply_failing;     /* the applier's last failure, 0 when its
                                      last transaction committed */
+    /* the writer's lock and state, for groups the front runs itself
+     * (rz_writer_run_here); NULL while the journal's writer is not up */
+    _Atomic(struct rz_writer_here *) here;
     int64_t started_us;
 
     /* security (docs/SECURITY.md) */
@@ -166,6 +171,13 @@ int rz__zap_decide(rz_broker_t *b, const uint8_t *const *f, const size_t *n,
 /* The writer thread's body: arg is the rz_broker_t. It connects a PAIR to
  * RZ_WRITER_ENDPOINT and serves jobs until it receives a NULL job. */
 void *rz_writer_main(void *arg);
+
+/* With sync: full, run n publish jobs on the calling thread (the front)
+ * when the writer is idle, as the writer would: returns 1 when they ran
+ * (each job's results are set and nothing comes back through the pipe),
+ * 0 when they should be queued for the writer. The caller must have
+ * nothing queued for the writer, so that groups keep their order. */
+int rz_writer_run_here(rz_broker_t *b, rz_job_t **jobs, size_t n);
 
 /* Run the front loop until SIGTERM/SIGINT (or rz_server_stop), then drain:
  * every queued publish is committed and acked before it returns. Returns 0

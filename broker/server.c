@@ -64,6 +64,9 @@ typedef struct s_front {
     struct s_req *backup_q;
     rz_notify_t notify; /* systemd */
     int64_t front_max;  /* ZMQ_MAXMSGSIZE of the front, set at its bind */
+    /* publish jobs of this burst the front may run itself (s_here_run) */
+    struct rz_job **here;
+    size_t n_here, cap_here, here_events;
 } s_front_t;
 
 /* A request being handled: its frames, borrowed from the receive. */
@@ -250,6 +253,29 @@ static size_t s_job_bytes(const rz_job_t *job)
            job->arena.used;
 }
 
+static void s_job_done(s_front_t *f, rz_job_t *job);
+
+/* Run the publish jobs of the burst (rz_writer_run_here) and answer them,
+ * or, when the writer is busy, hand them to it. */
+static void s_here_run(s_front_t *f)
+{
+    size_t n = f->n_here;
+    if (!n)
+        return;
+    f->n_here = 0;
+    f->here_events = 0;
+    if (rz_writer_run_here(f->b, f->here, n)) {
+        for (size_t i = 0; i < n; i++)
+            s_job_done(f, f->here[i]);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        zmq_send(f->pipe, &f->here[i], sizeof f->here[i], 0);
+}
+
+/* Keep a publish for the front to run at the end of the burst when
+ * nothing waits at the writer (so groups keep the order of their
+ * requests); else queue it for the writer, after those kept. */
 static void s_queue(s_front_t *f, rz_job_t *job)
 {
     f->queued_events += job->kind == RZ_JOB_PUBLISH ? job->n : 1;
@@ -257,6 +283,25 @@ static void s_queue(s_front_t *f, rz_job_t *job)
     job->held = s_job_bytes(job);
     f->queued_bytes += job->held;
     atomic_store(&f->b->queued_bytes, f->queued_bytes);
+    if (job->kind == RZ_JOB_PUBLISH && f->b->journal &&
+        f->queued_jobs == f->n_here + 1) {
+        if (f->n_here == f->cap_here) {
+            size_t cap = f->cap_here ? 2 * f->cap_here : 64;
+            rz_job_t **more = realloc(f->here, cap * sizeof *more);
+            if (more) {
+                f->here = more;
+                f->cap_here = cap;
+            }
+        }
+        if (f->n_here < f->cap_here) {
+            f->here[f->n_here++] = job;
+            f->here_events += job->n;
+            if (f->here_events >= f->b->cfg->commit_max)
+                s_here_run(f);
+            return;
+        }
+    }
+    s_here_run(f);
     zmq_send(f->pipe, &job, sizeof job, 0);
 }
 
@@ -2348,7 +2393,9 @@ int rz_server_run(rz_broker_t *b)
                     break;
             }
         }
+        s_here_run(&f);
         s_deferred_run(&f);
+        s_here_run(&f);
         s_backup_done(&f);
         int64_t now = rz_now_us();
         s_watch_stats(&f);
@@ -2361,6 +2408,7 @@ int rz_server_run(rz_broker_t *b)
     }
     rc = 0;
 stop_writer: {
+    s_here_run(&f);
     rz_job_t *stop = NULL;
     zmq_send(f.pipe, &stop, sizeof stop, 0);
     pthread_join(b->writer, NULL);
@@ -2373,6 +2421,7 @@ out:
         s_req_close(f.backup_q);
         free(f.backup_q);
     }
+    free(f.here);
     while (f.deferred) { /* the loop failed: nobody answers them */
         s_deferred_t *d = f.deferred;
         f.deferred = d->next;

@@ -314,6 +314,7 @@ typedef struct s_journal_writer {
     uint64_t next_seq;
     uint64_t full_room; /* the map's room when it was last found full */
     uint64_t full_disk; /* the disk's room then */
+    atomic_uint_fast64_t flush_avg_us; /* moving average of an append */
     /* scratch of one group */
     rz_store_entry_t *entries;
     size_t cap_entries;
@@ -542,6 +543,8 @@ static void s_store_state(rz_broker_t *b, int rc, s_faults_t *f)
 }
 
 /* Journal the valid events of the publish jobs of g as one record. */
+static int s_apply_now(s_journal_writer_t *w);
+
 static void s_journal_publishes(s_journal_writer_t *w, s_group_t *g)
 {
     rz_broker_t *b = w->b;
@@ -682,8 +685,11 @@ static void s_journal_publishes(s_journal_writer_t *w, s_group_t *g)
         uint64_t t0 = s_mono_us();
         rc = rz_journal_append(b->journal, bt->rec, bt->len, bt->last,
                                atomic_load(&b->applied));
+        uint64_t took = s_mono_us() - t0;
         if (!rc) /* a group commit, as STATS counts them: the ack's flush */
-            rz_stats_commit(b->stats, s_mono_us() - t0, n);
+            rz_stats_commit(b->stats, took, n);
+        uint64_t avg = atomic_load(&w->flush_avg_us);
+        atomic_store(&w->flush_avg_us, avg - avg / 8 + took / 8);
     }
     if (rc) {
         /* nothing of this group is journaled: forget it, newest first */
@@ -728,7 +734,11 @@ static void s_journal_publishes(s_journal_writer_t *w, s_group_t *g)
         w->q_tail = bt;
         w->q_events += n_new;
         w->q_bytes += bt->len;
-        pthread_cond_broadcast(&w->cv);
+        /* an idle applier sleeps for a second: it learns of the first
+         * record at once; after that it looks every millisecond, and is
+         * woken only when the queue must go now */
+        if (w->q_head == bt || s_apply_now(w))
+            pthread_cond_broadcast(&w->cv);
         pthread_mutex_unlock(&w->mu);
         bt = NULL;
     }
@@ -1013,6 +1023,54 @@ static void s_run_group(rz_broker_t *b, void *pipe, s_group_t *g,
     g->n_jobs = 0;
 }
 
+/* ------------------------------------------------------------------------
+ * Groups run by the front (sync: full)
+ *
+ * A request that finds the writer idle would cross two threads and back
+ * for its ack: the front hands it to the writer, which wakes, journals
+ * and flushes it, and hands it back, waking the front. Instead the front
+ * runs such a group itself, as a single-threaded server does, under the
+ * lock the writer holds for each of its own groups: the writer's state
+ * (the pending map, the topics, the journal) has one owner at a time, and
+ * as the front does this only when it has nothing queued for the writer,
+ * groups still run in the order their requests came. While the front
+ * flushes it reads no requests; those that arrive meanwhile make the next
+ * group. On a disk whose appends take more than S_HERE_MAX_US on average,
+ * the front leaves the flushing to the writer and keeps serving reads.
+ */
+
+#define S_HERE_MAX_US 1000
+
+struct rz_writer_here {
+    pthread_mutex_t run; /* held while a group runs */
+    s_journal_writer_t *w;
+    s_group_t g;       /* the front's scratch */
+    s_faults_t faults; /* shared by both: one log line a second */
+};
+
+int rz_writer_run_here(rz_broker_t *b, rz_job_t **jobs, size_t n)
+{
+    struct rz_writer_here *h = atomic_load(&b->here);
+    if (!h || b->test_stall_writer || atomic_load(&b->stopping))
+        return 0;
+    if (pthread_mutex_trylock(&h->run))
+        return 0; /* the writer is busy: queue behind it */
+    s_journal_writer_t *w = h->w;
+    int ran = 0;
+    if (atomic_load(&w->flush_avg_us) < S_HERE_MAX_US &&
+        w->pending_bytes <= s_journal_share(b)) {
+        h->g.jobs = jobs;
+        h->g.n_jobs = n;
+        s_journal_publishes(w, &h->g);
+        h->g.jobs = NULL;
+        h->g.n_jobs = 0;
+        atomic_fetch_add(&b->beat_writer, 1);
+        ran = 1;
+    }
+    pthread_mutex_unlock(&h->run);
+    return ran;
+}
+
 /* Test only (RATUSZ_TEST_STALL_WRITER): while the file exists, sleep
  * without beating, as a writer stuck in fdatasync would. */
 static void s_test_stall(const char *path)
@@ -1037,8 +1095,9 @@ void *rz_writer_main(void *arg)
         zmq_close(pipe);
         return NULL;
     }
-    s_faults_t faults = {0};
-    s_group_t g = {.faults = &faults};
+    struct rz_writer_here here = {.run = PTHREAD_MUTEX_INITIALIZER};
+    here.g.faults = &here.faults;
+    s_group_t g = {.faults = &here.faults};
     s_journal_writer_t jw, *w = NULL;
     if (b->journal) {
         if (s_journal_start(&jw, b) < 0) {
@@ -1048,6 +1107,8 @@ void *rz_writer_main(void *arg)
             return NULL;
         }
         w = &jw;
+        here.w = w;
+        atomic_store(&b->here, &here);
     }
     /* idle, the writer still wakes once a second to beat (notify.h) */
     int beat_ms = 1000;
@@ -1058,8 +1119,11 @@ void *rz_writer_main(void *arg)
         atomic_fetch_add(&b->beat_writer, 1);
         if (b->test_stall_writer)
             s_test_stall(b->test_stall_writer);
-        if (w)
+        if (w) {
+            pthread_mutex_lock(&here.run);
             s_journal_backpressure(w);
+            pthread_mutex_unlock(&here.run);
+        }
         rz_job_t *job = s_recv_job(pipe, 0, &got);
         if (!got) {
             if (zmq_errno() == EINTR || zmq_errno() == EAGAIN)
@@ -1088,13 +1152,22 @@ void *rz_writer_main(void *arg)
                 break;
             job = s_recv_job(pipe, ZMQ_DONTWAIT, &got);
         }
-        if (g.n_jobs)
+        if (g.n_jobs) {
+            pthread_mutex_lock(&here.run);
             s_run_group(b, pipe, &g, w);
+            pthread_mutex_unlock(&here.run);
+        }
     }
-    if (w)
+    if (w) {
+        pthread_mutex_lock(&here.run);
+        atomic_store(&b->here, NULL);
+        pthread_mutex_unlock(&here.run);
         s_journal_stop(w); /* the applier stores what is left first */
+    }
+    pthread_mutex_destroy(&here.run);
     free(g.jobs);
     free(g.items);
+    free(here.g.items);
     zmq_close(pipe);
     return NULL;
 }
