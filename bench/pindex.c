@@ -69,7 +69,7 @@ int main(int argc, char **argv)
              argc > 2 ? argv[2] : "/tmp/ratusz-bench-pindex-XXXXXX");
     if (argc <= 2 && !mkdtemp(dir))
         return 1;
-    rz_store_opts_t o = {dir, (size_t)1 << 30, (size_t)8 << 30, RZ_SYNC_OS};
+    rz_store_opts_t o = {dir, (size_t)1 << 30, (size_t)8 << 30, RZ_SYNC_OS, 0};
     rz_store_t *s = NULL;
     if (rz_store_open(&s, &o) < 0)
         return 1;

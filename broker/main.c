@@ -279,7 +279,7 @@ int main(int argc, char **argv)
     }
     rz_metrics_t *metrics = NULL;
     rz_console_t *console = NULL;
-    rz_store_opts_t so = {cfg.data_dir, cfg.map_size, cfg.map_max, cfg.sync};
+    rz_store_opts_t so = {cfg.data_dir, cfg.map_size, cfg.map_max, cfg.sync, 0};
     int src = rz_store_open(&b.store, &so);
     if (src < 0) {
         /* -EBUSY: the store said which broker holds the directory */

@@ -16,10 +16,27 @@
  *              were written before the digest: their content is unknown,
  *              and a republish of their id counts as a duplicate.
  *
- *   subjects   key  subject                 dup (DUPFIXED, 16 bytes)
- *                                           +---------------+-----------+
- *                                           | time^2^63 (BE)| seq (BE)  |
- *                                           +---------------+-----------+
+ *   subjruns   key  +---------+---------+----+----------------+----------+
+ *                   | run (4, | subject | 00 | time^2^63 (8,  | seq (8,  |
+ *                   | BE)     |         |    | BE)            | BE)      |
+ *                   +---------+---------+----+----------------+----------+
+ *              val  (empty)
+ *   runs       key  last seq of the run (8, BE)
+ *              val  run (4, BE) | entries (8, BE)
+ *              The subject index, as sorted runs. Run r holds the subject
+ *              entries of the events after the run before it, up to its
+ *              last seq, written once and whole in key order (MDB_APPEND),
+ *              so an entry costs its bytes on an appended page: a B-tree
+ *              keyed by subject rewrote a page per event, and more of them
+ *              the larger the store grew. The entries of the events after
+ *              the last run wait in memory (subjtab.h) until there are
+ *              run_events of them; at open they are read again from the
+ *              log. A subject query merges its entries from every run and
+ *              from memory. Retention deletes an event's entry from its
+ *              run; an entry whose event is gone anyway (removed while its
+ *              entry was still in memory) is skipped by the query.
+ *              Format 1 kept a "subjects" DUPSORT database (subject ->
+ *              time | seq): migrating it makes it run 0.
  *   topics     key  topic                   dup (DUPFIXED)  seq (8, BE)
  *   times      key  time^2^63 (BE) | seq (BE), 16 bytes      val  (empty)
  *   consumers  key  group name              val  ConsumerGroup (protobuf)
@@ -104,8 +121,9 @@
 #include <unistd.h>
 
 #include "ratusz/core/lmdb.h"
+#include "subjtab.h"
 
-#define S_MAXDBS 16 /* ours are 8; room for quarantine, ... */
+#define S_MAXDBS 16 /* ours are 11; room for quarantine, ... */
 #define S_VERSION "1"
 #define S_FILE_MODE 0640 /* tax events carry personal data */
 #define S_DIR_MODE 0750
@@ -142,6 +160,20 @@
 #define S_SEALED_SIZE(n) (S_LINK_HDR + S_DIGEST + (size_t)S_SEAL_ENT * (n))
 enum { S_ENT_KEPT = 0, S_ENT_PRUNED = 1 };
 
+/* The subject index (see the layout above): a run is written when this
+ * many events with a subject came after the last one, unless the store
+ * was opened with another count; up to three tables are kept. */
+#define S_RUN_EVENTS 131072
+#define S_MT_MAX 3
+#define S_RUN_NO 4
+#define S_SUBJ_KEY(len) (S_RUN_NO + (len) + 1 + 16)
+/* the longest subject a run key has room for */
+#define S_SUBJ_MAX(s) ((s)->max_key - S_SUBJ_KEY(0))
+/* runs: seq (8, BE) -> run number (4, BE), entries (8, BE) */
+#define S_RUN_VAL (S_RUN_NO + 8)
+/* Tries of a subject query whose snapshot the tables no longer reach */
+#define S_QUERY_TRIES 8
+
 /* Events rz_store_verify checks per read transaction: a long verify must
  * not pin old pages, nor hold off a map resize (and with it all ingest). */
 #define S_VERIFY_CHUNK 65536
@@ -162,7 +194,8 @@ enum {
 
 struct rz_store {
     MDB_env *env;
-    MDB_dbi log, ids, subjects, topics, times, consumers, meta, chain;
+    MDB_dbi log, ids, topics, times, consumers, meta, chain;
+    MDB_dbi subjruns, runs; /* the subject index: sorted runs */
     MDB_dbi forget; /* ids of pruned events kept for the dedup window */
     MDB_dbi pseud;  /* the pseudonym index: raw pseudonym -> seqs */
     /* what pseudonyms an event has (pindex.c); retention asks too */
@@ -173,6 +206,16 @@ struct rz_store {
     size_t pseud_cap;
     pthread_rwlock_t lock;
     int lock_ok;
+    /* the subject index past the last run (subjtab.h): mt[0] takes the
+     * new events; the tables before it went into runs and stay for the
+     * queries that began before those runs were written */
+    pthread_mutex_t mt_mu;
+    int mt_mu_ok;
+    rz_subjtab_t *mt[S_MT_MAX];
+    size_t n_mt;
+    size_t mt_mark;    /* entries of mt[0] committed before this write */
+    int mt_split;      /* this write began mt[0]: undone if it fails */
+    size_t run_events; /* a run is written once mt[0] holds this many */
     size_t map_size; /* changed only with lock held exclusively */
     size_t map_max;
     size_t max_key;
@@ -486,16 +529,19 @@ static int s_lock_dir(const char *dir)
     return rc;
 }
 
+/* s_setup_txn's arg while a migration runs: the store is not stamped */
+static const int s_migrating = 1;
+
 static int s_setup_txn(rz_store_t *s, MDB_txn *txn, void *arg)
 {
     const unsigned dup = MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED;
     MDB_val k = {7, (void *)"version"}, v;
     int rc;
 
-    (void)arg;
     if ((rc = mdb_dbi_open(txn, "log", MDB_CREATE | MDB_INTEGERKEY, &s->log)) ||
         (rc = mdb_dbi_open(txn, "ids", MDB_CREATE, &s->ids)) ||
-        (rc = mdb_dbi_open(txn, "subjects", dup, &s->subjects)) ||
+        (rc = mdb_dbi_open(txn, "subjruns", MDB_CREATE, &s->subjruns)) ||
+        (rc = mdb_dbi_open(txn, "runs", MDB_CREATE, &s->runs)) ||
         (rc = mdb_dbi_open(txn, "topics", dup, &s->topics)) ||
         (rc = mdb_dbi_open(txn, "times", MDB_CREATE, &s->times)) ||
         (rc = mdb_dbi_open(txn, "consumers", MDB_CREATE, &s->consumers)) ||
@@ -521,16 +567,19 @@ static int s_setup_txn(rz_store_t *s, MDB_txn *txn, void *arg)
     if (rc)
         return rc;
 
-    /* rz_store_open refused a newer format and migrated an older one:
-     * what is left to do is to stamp a store made before "format" */
+    /* rz_store_open refused a newer format and migrated an older one
+     * (which stamps each step): what is left to do is to stamp a new
+     * store */
     k.mv_size = 6;
     k.mv_data = (void *)"format";
     rc = mdb_get(txn, s->meta, &k, &v);
-    if (rc == MDB_NOTFOUND) {
+    if (rc == MDB_NOTFOUND && arg != &s_migrating) {
         char f[16];
         v.mv_size = (size_t)snprintf(f, sizeof f, "%u", RZ_STORE_FORMAT);
         v.mv_data = f;
         rc = mdb_put(txn, s->meta, &k, &v, 0);
+    } else if (rc == MDB_NOTFOUND) {
+        rc = 0;
     }
     if (rc)
         return rc;
@@ -589,14 +638,17 @@ static int s_format_get(MDB_txn *txn, MDB_dbi meta, long *format)
 }
 
 /* One step of the layout, from format `from` to from + 1, in one write
- * transaction (which also stamps from + 1). None yet: format 1 is the
- * first one kept. A new step is a row here and RZ_STORE_FORMAT + 1. */
+ * transaction (which also stamps from + 1). Format 1 is the first one
+ * kept. A new step is a row here and RZ_STORE_FORMAT + 1. */
 typedef int (*s_migrate_fn)(rz_store_t *s, MDB_txn *txn);
+static int s_migrate_subjects(rz_store_t *s, MDB_txn *txn);
+static int s_subj_load(rz_store_t *s);
 static const struct {
     unsigned from;
     s_migrate_fn run;
     const char *what;
 } s_migrations[] = {
+    {1, s_migrate_subjects, "the subject index is kept as sorted runs"},
     {0, NULL, NULL}, /* end */
 };
 
@@ -652,10 +704,13 @@ static int s_format_settle(rz_store_t *s, const char *dir)
     if (rc)
         return rc;
     rc = mdb_dbi_open(txn, "meta", 0, &meta);
-    if (rc == 0)
+    if (rc == 0) {
         rc = s_format_get(txn, meta, &format);
-    else if (rc == MDB_NOTFOUND)
+        if (rc == 0 && format == 0)
+            format = 1; /* made before "format" was kept */
+    } else if (rc == MDB_NOTFOUND) {
         rc = 0; /* a new store */
+    }
     s_read_end(s, txn);
     if (rc)
         return s_fail("format version", rc);
@@ -686,8 +741,8 @@ static int s_format_settle(rz_store_t *s, const char *dir)
         }
         if ((rc = s_migrate_copy(s, dir, f)))
             return rc;
-        /* meta's handle, for the stamp */
-        if ((rc = s_write(s, s_setup_txn, NULL)))
+        /* the handles, and meta's for the stamp */
+        if ((rc = s_write(s, s_setup_txn, (void *)&s_migrating)))
             return s_fail("migration", rc);
         struct s_step st = {s_migrations[i].run, (unsigned)f + 1};
         if ((rc = s_write(s, s_migrate_txn, &st)))
@@ -752,6 +807,12 @@ int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts)
         goto fail;
     }
     s->lock_ok = 1;
+    if ((rc = pthread_mutex_init(&s->mt_mu, NULL))) {
+        rc = -rc;
+        goto fail;
+    }
+    s->mt_mu_ok = 1;
+    s->run_events = opts->subject_run ? opts->subject_run : S_RUN_EVENTS;
 
     /* An existing environment keeps the map it grew to in earlier runs */
     if (opts->sync == RZ_SYNC_OS)
@@ -776,6 +837,8 @@ int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts)
     if (rc)
         goto fail;
     rc = s_write(s, s_setup_txn, NULL);
+    if (rc == 0)
+        rc = s_subj_load(s);
     if (rc)
         goto lmdb_fail;
     *out = s;
@@ -803,6 +866,10 @@ void rz_store_close(rz_store_t **sp)
         mdb_env_close(s->env);
     if (s->lock_ok)
         pthread_rwlock_destroy(&s->lock);
+    if (s->mt_mu_ok)
+        pthread_mutex_destroy(&s->mt_mu);
+    for (size_t i = 0; i < s->n_mt; i++)
+        rz_subjtab_free(s->mt[i]);
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* after LMDB: the lock outlives the env */
     free(s->arena);
@@ -851,7 +918,7 @@ static int s_item_ok(const rz_store_t *s, const rz_store_item_t *it)
            (it->id || !it->id_len) && (it->subject || !it->subject_len) &&
            (it->principal || !it->principal_len) && it->topic &&
            it->source_len + 1 + it->id_len <= s->max_key &&
-           it->subject_len <= s->max_key && it->topic_len >= 1 &&
+           it->subject_len <= S_SUBJ_MAX(s) && it->topic_len >= 1 &&
            it->topic_len <= s->max_key;
 }
 
@@ -985,6 +1052,296 @@ static int s_link_end(rz_store_t *s, MDB_txn *txn, uint64_t first, size_t n)
     return mdb_put(txn, s->chain, &k, &v, MDB_APPEND);
 }
 
+/* ------------------------------------------------------------------------
+ * The subject index: runs, and the tables of what came after them
+ * (the layout is at the top; subjtab.h has the tables)
+ */
+
+/* The last run: the seq it reaches (0 and *have 0 when there is none) and
+ * its number. */
+static int s_runs_last(rz_store_t *s, MDB_txn *txn, uint64_t *mark,
+                       uint32_t *run, int *have)
+{
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+
+    *mark = 0;
+    *run = 0;
+    *have = 0;
+    int rc = mdb_cursor_open(txn, s->runs, &c);
+    if (rc)
+        return rc;
+    rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+    if (rc == 0 && (k.mv_size != 8 || v.mv_size != S_RUN_VAL))
+        rc = MDB_CORRUPTED;
+    if (rc == 0) {
+        *mark = s_get_be64(k.mv_data);
+        *run = s_get_be32(v.mv_data);
+        *have = 1;
+    } else if (rc == MDB_NOTFOUND) {
+        rc = 0;
+    }
+    mdb_cursor_close(c);
+    return rc;
+}
+
+/* A run entry's key: run | subject | 00 | time | seq. */
+struct s_run_put {
+    MDB_cursor *c;
+    size_t max_key;
+    uint64_t n;
+    uint8_t key[S_KEY_BUF]; /* the run's number first */
+};
+
+static int s_run_put(const char *subject, size_t len,
+                     const uint8_t ent[RZ_SUBJTAB_ENT], void *user)
+{
+    struct s_run_put *r = user;
+    MDB_val k = {S_SUBJ_KEY(len), r->key}, v = {0, r->key};
+    if (k.mv_size > r->max_key)
+        return MDB_BAD_VALSIZE; /* refused before it was stored */
+    memcpy(r->key + S_RUN_NO, subject, len);
+    r->key[S_RUN_NO + len] = 0;
+    memcpy(r->key + S_RUN_NO + len + 1, ent, RZ_SUBJTAB_ENT);
+    r->n++;
+    return mdb_cursor_put(r->c, &k, &v, MDB_APPEND);
+}
+
+/* Put the run of number run into txn: the entries each calls for, then
+ * its record in runs, reaching seq last. */
+static int s_run_write(rz_store_t *s, MDB_txn *txn, uint32_t run, uint64_t last,
+                       int (*each)(void *, struct s_run_put *), void *arg)
+{
+    struct s_run_put r = {.max_key = s->max_key};
+    uint8_t kb[8], vb[S_RUN_VAL];
+    int rc;
+
+    s_put_be32(r.key, run);
+    if ((rc = mdb_cursor_open(txn, s->subjruns, &r.c)))
+        return rc;
+    rc = each(arg, &r);
+    mdb_cursor_close(r.c);
+    if (rc)
+        return rc;
+    s_put_be64(kb, last);
+    s_put_be32(vb, run);
+    s_put_be64(vb + S_RUN_NO, r.n);
+    MDB_val k = {sizeof kb, kb}, v = {sizeof vb, vb};
+    return mdb_put(txn, s->runs, &k, &v, MDB_APPEND);
+}
+
+static int s_run_from_table(void *arg, struct s_run_put *r)
+{
+    int rc = rz_subjtab_each(arg, s_run_put, r);
+    return rc == RZ_ENOMEM ? ENOMEM : rc;
+}
+
+static int s_subj_add(rz_store_t *s, const char *subject, size_t len,
+                      int64_t time, uint64_t seq)
+{
+    pthread_mutex_lock(&s->mt_mu);
+    int rc = rz_subjtab_add(s->mt[0], subject, len, time, seq);
+    pthread_mutex_unlock(&s->mt_mu);
+    return rc ? ENOMEM : 0;
+}
+
+/* Before a write that stores events (one thread at a time: the writer,
+ * or the applier): what mt[0] holds now is committed. */
+static void s_subj_prepare(rz_store_t *s)
+{
+    s->mt_mark = rz_subjtab_count(s->mt[0]);
+    s->mt_split = 0;
+}
+
+/* Forget what a try of the write added since s_subj_prepare. */
+static void s_subj_undo(rz_store_t *s)
+{
+    pthread_mutex_lock(&s->mt_mu);
+    if (s->mt_split) {
+        rz_subjtab_free(s->mt[0]);
+        for (size_t i = 1; i < s->n_mt; i++)
+            s->mt[i - 1] = s->mt[i];
+        s->mt[--s->n_mt] = NULL;
+        s->mt_split = 0;
+    }
+    rz_subjtab_truncate(s->mt[0], s->mt_mark);
+    pthread_mutex_unlock(&s->mt_mu);
+}
+
+/* After the write: undone when it failed; when it wrote a run, only the
+ * table of that run stays behind the new one. */
+static void s_subj_end(rz_store_t *s, int committed)
+{
+    if (!committed) {
+        s_subj_undo(s);
+        return;
+    }
+    if (!s->mt_split)
+        return;
+    pthread_mutex_lock(&s->mt_mu);
+    while (s->n_mt > 2) {
+        rz_subjtab_free(s->mt[--s->n_mt]);
+        s->mt[s->n_mt] = NULL;
+    }
+    s->mt_split = 0;
+    pthread_mutex_unlock(&s->mt_mu);
+}
+
+/* First in a write that stores events after head: undo what an earlier
+ * try of it left (s_write runs it again after growing the map); then, once
+ * mt[0] holds run_events entries, write them as the next run and begin a
+ * new table. */
+static int s_subj_begin(rz_store_t *s, MDB_txn *txn, uint64_t head)
+{
+    uint64_t mark;
+    uint32_t run;
+    int have, rc;
+
+    s_subj_undo(s);
+    if (rz_subjtab_count(s->mt[0]) < s->run_events)
+        return 0;
+    if ((rc = s_runs_last(s, txn, &mark, &run, &have)) ||
+        (rc = s_run_write(s, txn, have ? run + 1 : 0, head, s_run_from_table,
+                          s->mt[0])))
+        return rc;
+    rz_subjtab_t *t = rz_subjtab_new(head);
+    if (!t)
+        return ENOMEM;
+    pthread_mutex_lock(&s->mt_mu);
+    for (size_t i = s->n_mt; i > 0; i--)
+        s->mt[i] = s->mt[i - 1];
+    s->mt[0] = t;
+    s->n_mt++;
+    s->mt_split = 1;
+    pthread_mutex_unlock(&s->mt_mu);
+    return 0;
+}
+
+/* At open: the table of the events after the last run, read again from
+ * the log. */
+static int s_subj_load(rz_store_t *s)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+    uint64_t mark, from, bad = 0;
+    uint32_t run;
+    int have;
+    rz_subjtab_t *t = NULL;
+    int rc = s_read_begin(s, &txn);
+    if (rc)
+        return rc;
+    if ((rc = s_runs_last(s, txn, &mark, &run, &have)) ||
+        (rc = mdb_cursor_open(txn, s->log, &c)))
+        goto out;
+    if (!(t = rz_subjtab_new(mark))) {
+        rc = ENOMEM;
+        goto out;
+    }
+    from = mark + 1;
+    k.mv_size = sizeof from;
+    k.mv_data = &from;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        Ratusz__V1__Event *ev =
+            ratusz__v1__event__unpack(NULL, v.mv_size, v.mv_data);
+        if (!ev) {
+            bad++; /* damaged in the file: verify names it */
+            continue;
+        }
+        if (ev->subject && *ev->subject &&
+            rz_subjtab_add(t, ev->subject, strlen(ev->subject), ev->time,
+                           s_key_seq(&k)))
+            rc = ENOMEM;
+        ratusz__v1__event__free_unpacked(ev, NULL);
+        if (rc)
+            break;
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (bad)
+        rz_warn("store: %" PRIu64 " events after seq %" PRIu64 " cannot be "
+                "decoded and are left out of the subject index: `ratusz "
+                "verify` names them",
+                bad, mark);
+out:
+    if (c)
+        mdb_cursor_close(c);
+    s_read_end(s, txn);
+    if (rc) {
+        rz_subjtab_free(t);
+        return rc;
+    }
+    s->mt[0] = t;
+    s->n_mt = 1;
+    return 0;
+}
+
+/* Retention: delete the entry of seq from the run that holds it. An event
+ * after the last run has its entry in memory, where it stays: the query
+ * skips it. */
+static int s_subj_unindex(rz_store_t *s, MDB_txn *txn, const char *subject,
+                          size_t len, const uint8_t ts[16], uint64_t seq)
+{
+    uint8_t be[8], key[S_KEY_BUF];
+    MDB_cursor *c = NULL;
+    MDB_val k = {sizeof be, be}, v;
+    int rc;
+
+    if (S_SUBJ_KEY(len) > s->max_key)
+        return 0; /* never indexed */
+    s_put_be64(be, seq);
+    if ((rc = mdb_cursor_open(txn, s->runs, &c)))
+        return rc;
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && v.mv_size == S_RUN_VAL) {
+        memcpy(key, v.mv_data, S_RUN_NO);
+        memcpy(key + S_RUN_NO, subject, len);
+        key[S_RUN_NO + len] = 0;
+        memcpy(key + S_RUN_NO + len + 1, ts, 16);
+        k.mv_size = S_SUBJ_KEY(len);
+        k.mv_data = key;
+        rc = mdb_del(txn, s->subjruns, &k, NULL);
+    }
+    mdb_cursor_close(c);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Format 1 -> 2: the "subjects" DUPSORT database becomes run 0. It yields
+ * its keys (subjects) and their dups (time | seq) in the order of run
+ * keys already. */
+static int s_migrate_each(void *arg, struct s_run_put *r)
+{
+    MDB_cursor *c = arg;
+    MDB_val k, v;
+    int rc;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (v.mv_size != 16 || !k.mv_size || memchr(k.mv_data, 0, k.mv_size))
+            return MDB_CORRUPTED;
+        if ((rc = s_run_put(k.mv_data, k.mv_size, v.mv_data, r)))
+            return rc;
+    }
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int s_migrate_subjects(rz_store_t *s, MDB_txn *txn)
+{
+    MDB_dbi old;
+    MDB_cursor *c = NULL;
+    uint64_t head;
+    int rc = mdb_dbi_open(txn, "subjects", MDB_DUPSORT | MDB_DUPFIXED, &old);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc || (rc = s_head(s, txn, &head)) ||
+        (rc = mdb_cursor_open(txn, old, &c)))
+        return rc;
+    if (head)
+        rc = s_run_write(s, txn, 0, head, s_migrate_each, c);
+    mdb_cursor_close(c);
+    return rc ? rc : mdb_drop(txn, old, 1);
+}
+
 /* What both writing paths store for a new event besides its id and topic
  * entries: the log entry of seq, its hash in the chain's current run (run,
  * NULL when the chain is off), and its subject and time index entries. */
@@ -1004,14 +1361,8 @@ static int s_put_event(rz_store_t *s, MDB_txn *txn, MDB_cursor *logc,
         return s_hash_fail();
 
     s_time_seq(ts, time, seq);
-    if (subject_len) {
-        k.mv_size = subject_len;
-        k.mv_data = (void *)subject;
-        v.mv_size = sizeof ts;
-        v.mv_data = ts;
-        if ((rc = mdb_put(txn, s->subjects, &k, &v, 0)))
-            return rc;
-    }
+    if (subject_len && (rc = s_subj_add(s, subject, subject_len, time, seq)))
+        return rc;
     /* events mostly arrive in time order: append, else insert */
     k.mv_size = sizeof ts;
     k.mv_data = ts;
@@ -1035,7 +1386,7 @@ static int s_append_txn(rz_store_t *s, MDB_txn *txn, void *arg)
     if ((rc = mdb_cursor_open(txn, s->log, &logc)) ||
         (rc = mdb_cursor_open(txn, s->topics, &topc)) ||
         (rc = mdb_cursor_open(txn, s->times, &timc)) ||
-        (rc = s_head(s, txn, &head)) ||
+        (rc = s_head(s, txn, &head)) || (rc = s_subj_begin(s, txn, head)) ||
         (!s->chain_off && (rc = s_link_begin(s, txn))))
         goto fail;
     first = head + 1;
@@ -1169,7 +1520,9 @@ int rz_store_append(rz_store_t *s, rz_store_item_t *items, size_t n,
         goto fail;
     }
 
+    s_subj_prepare(s);
     rc = s_write(s, s_append_txn, &a);
+    s_subj_end(s, rc == 0);
     if (rc) {
         /* no log line here: a full disk fails every commit, and the writer
          * reports failures at most once a second (rz_store_last_error) */
@@ -1220,7 +1573,7 @@ static int s_apply_txn(rz_store_t *s, MDB_txn *txn, void *arg)
     if ((rc = mdb_cursor_open(txn, s->log, &logc)) ||
         (rc = mdb_cursor_open(txn, s->topics, &topc)) ||
         (rc = mdb_cursor_open(txn, s->times, &timc)) ||
-        (rc = s_head(s, txn, &head)) ||
+        (rc = s_head(s, txn, &head)) || (rc = s_subj_begin(s, txn, head)) ||
         (!s->chain_off && (rc = s_link_begin(s, txn))))
         goto fail;
     first = head + 1;
@@ -1318,14 +1671,16 @@ int rz_store_apply(rz_store_t *s, const rz_store_entry_t *e, size_t n)
         return 0;
     for (size_t i = 0; i < n; i++)
         if (e[i].source_len + 1 + e[i].id_len > s->max_key ||
-            e[i].subject_len > s->max_key || !e[i].topic_len ||
+            e[i].subject_len > S_SUBJ_MAX(s) || !e[i].topic_len ||
             e[i].topic_len > s->max_key || !e[i].digest)
             return RZ_EINVAL;
     if ((rc = s_reserve(&s->link, &s->link_cap, S_LINK_HDR + S_RUN * n))) {
         s->last_error = rc;
         return rc;
     }
+    s_subj_prepare(s);
     rc = s_write(s, s_apply_txn, &a);
+    s_subj_end(s, rc == 0);
     if (rc) {
         s->last_error = rc;
         rc = rc == RZ_ESTORE ? rc : rzc_lmdb_code(rc);
@@ -1874,58 +2229,59 @@ struct s_page {
     uint8_t last[16];
 };
 
-/* Subject timeline (dups of one subjects key) or all events (times keys):
- * both are 16-byte time|seq entries in (time, seq) order. */
-static int s_query_timed(rz_store_t *s, MDB_txn *txn, const char *subject,
-                         size_t slen, const uint8_t *after, struct s_page *pg)
+/* One page in (time, seq) order: the first entry after `after`, else
+ * from since; until and the page's limit end it. */
+static void s_timed_bounds(const struct s_page *pg, const uint8_t *after,
+                           uint8_t start[16], uint8_t until[8])
 {
     const rz_store_query_t *q = pg->q;
-    MDB_cursor *c = NULL;
-    MDB_cursor_op first, step;
-    MDB_val k, v, *ent;
-    uint8_t start[16], until[8];
-    int rc;
-
     if (after)
-        memcpy(start, after, sizeof start);
+        memcpy(start, after, 16);
     else
         s_time_seq(start, q->since ? q->since : INT64_MIN, 0);
     s_put_be64(until, (uint64_t)q->until ^ S_TIME_BIAS);
+}
 
-    if (slen) {
-        k.mv_size = slen;
-        k.mv_data = (void *)subject;
-        v.mv_size = sizeof start;
-        v.mv_data = start;
-        first = MDB_GET_BOTH_RANGE;
-        step = MDB_NEXT_DUP;
-        ent = &v;
-    } else {
-        k.mv_size = sizeof start;
-        k.mv_data = start;
-        first = MDB_SET_RANGE;
-        step = MDB_NEXT;
-        ent = &k;
+/* Whether the page ends before the entry ent (16 bytes, time | seq). */
+static int s_timed_stop(struct s_page *pg, const uint8_t *ent,
+                        const uint8_t until[8])
+{
+    if (pg->q->until && memcmp(ent, until, 8) >= 0)
+        return 1;
+    if (pg->visited == pg->q->limit || pg->stop) {
+        pg->more = 1;
+        return 1;
     }
-    if ((rc = mdb_cursor_open(txn, slen ? s->subjects : s->times, &c)))
+    return 0;
+}
+
+/* All events: the times keys, 16-byte time | seq in (time, seq) order. */
+static int s_query_timed(rz_store_t *s, MDB_txn *txn, const uint8_t *after,
+                         struct s_page *pg)
+{
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+    uint8_t start[16], until[8];
+    int rc;
+
+    s_timed_bounds(pg, after, start, until);
+    k.mv_size = sizeof start;
+    k.mv_data = start;
+    if ((rc = mdb_cursor_open(txn, s->times, &c)))
         return rc;
-    rc = mdb_cursor_get(c, &k, &v, first);
-    if (rc == 0 && after && ent->mv_size == 16 &&
-        memcmp(ent->mv_data, after, 16) == 0)
-        rc = mdb_cursor_get(c, &k, &v, step); /* the cursor's own entry */
+    rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+    if (rc == 0 && after && k.mv_size == 16 &&
+        memcmp(k.mv_data, after, 16) == 0)
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT); /* the cursor's own entry */
 
     while (rc == 0) {
-        if (ent->mv_size != 16) {
+        if (k.mv_size != 16) {
             rc = MDB_CORRUPTED;
             break;
         }
-        if (q->until && memcmp(ent->mv_data, until, 8) >= 0)
+        if (s_timed_stop(pg, k.mv_data, until))
             break;
-        if (pg->visited == q->limit || pg->stop) {
-            pg->more = 1;
-            break;
-        }
-        memcpy(pg->last, ent->mv_data, 16);
+        memcpy(pg->last, k.mv_data, 16);
         rc = s_visit(s, txn, s_get_be64(pg->last + 8), pg->fn, pg->user,
                      &pg->stop);
         if (rc == MDB_NOTFOUND)
@@ -1933,11 +2289,193 @@ static int s_query_timed(rz_store_t *s, MDB_txn *txn, const char *subject,
         if (rc)
             break;
         pg->visited++;
-        rc = mdb_cursor_get(c, &k, &v, step);
+        rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
     if (rc == MDB_NOTFOUND)
         rc = 0;
     mdb_cursor_close(c);
+    return rc;
+}
+
+/* A subject query merges one source per run and one from memory, each in
+ * (time, seq) order, through a heap on their current entries. */
+typedef struct s_subj_src {
+    MDB_cursor *c; /* a run's; NULL: the entries from memory */
+    uint8_t run[S_RUN_NO];
+    const uint8_t *ent;
+    size_t at; /* memory: the index of ent */
+} s_subj_src_t;
+
+typedef struct s_subj_merge {
+    uint8_t key[S_KEY_BUF]; /* run | subject | 00 | entry, to seek */
+    size_t plen;            /* up to the entry */
+    const uint8_t *mem;     /* the entries from memory, sorted */
+    size_t n_mem;
+    s_subj_src_t *src;
+    s_subj_src_t **heap;
+    size_t n_src, n_heap;
+} s_subj_merge_t;
+
+static int s_ent16_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, 16);
+}
+
+static void s_subj_sift(s_subj_merge_t *m, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, min = i;
+        if (l < m->n_heap && memcmp(m->heap[l]->ent, m->heap[min]->ent, 16) < 0)
+            min = l;
+        if (r < m->n_heap && memcmp(m->heap[r]->ent, m->heap[min]->ent, 16) < 0)
+            min = r;
+        if (min == i)
+            return;
+        s_subj_src_t *t = m->heap[i];
+        m->heap[i] = m->heap[min];
+        m->heap[min] = t;
+        i = min;
+    }
+}
+
+/* Check what a run's cursor points at: an entry of the subject (1), past
+ * them (0), or a key that is no run entry (MDB_CORRUPTED). */
+static int s_subj_at(s_subj_merge_t *m, s_subj_src_t *src, const MDB_val *k)
+{
+    if (k->mv_size != m->plen + 16 ||
+        memcmp(k->mv_data, src->run, S_RUN_NO) != 0 ||
+        memcmp((const uint8_t *)k->mv_data + S_RUN_NO, m->key + S_RUN_NO,
+               m->plen - S_RUN_NO) != 0)
+        return 0;
+    src->ent = (const uint8_t *)k->mv_data + m->plen;
+    return 1;
+}
+
+/* Move src to its next entry; drop it from the heap top when it has none.
+ * first: position it at the first entry at or after start. */
+static int s_subj_next(s_subj_merge_t *m, s_subj_src_t *src,
+                       const uint8_t *start, int first)
+{
+    int rc = 0, more;
+    if (!src->c) {
+        if (first)
+            while (src->at < m->n_mem &&
+                   memcmp(m->mem + 16 * src->at, start, 16) < 0)
+                src->at++;
+        else
+            src->at++;
+        more = src->at < m->n_mem;
+        if (more)
+            src->ent = m->mem + 16 * src->at;
+    } else {
+        MDB_val k, v;
+        if (first) {
+            memcpy(m->key, src->run, S_RUN_NO);
+            memcpy(m->key + m->plen, start, 16);
+            k.mv_size = m->plen + 16;
+            k.mv_data = m->key;
+        }
+        rc = mdb_cursor_get(src->c, &k, &v, first ? MDB_SET_RANGE : MDB_NEXT);
+        more = rc == 0 && s_subj_at(m, src, &k);
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+    }
+    if (first) {
+        if (more)
+            m->heap[m->n_heap++] = src;
+    } else if (!more) {
+        m->heap[0] = m->heap[--m->n_heap];
+    }
+    return rc;
+}
+
+static void s_subj_merge_free(s_subj_merge_t *m)
+{
+    for (size_t i = 0; i < m->n_src; i++)
+        if (m->src[i].c)
+            mdb_cursor_close(m->src[i].c);
+    free(m->src);
+    free(m->heap);
+}
+
+/* A subject's timeline: the entries of every run of the snapshot, and
+ * those in memory past the last of them. EAGAIN when the tables in memory
+ * no longer reach back to the snapshot's last run (one was written and the
+ * table before it dropped since the snapshot was taken): read again. */
+static int s_query_subject(rz_store_t *s, MDB_txn *txn, const char *subject,
+                           size_t slen, const uint8_t *after, struct s_page *pg)
+{
+    s_subj_merge_t m = {0};
+    uint8_t start[16], until[8], *mem = NULL;
+    uint64_t head, mark;
+    uint32_t run;
+    size_t n_mem = 0, cap_mem = 0, n_runs;
+    int have, reach, rc;
+
+    if (S_SUBJ_KEY(slen) > s->max_key)
+        return 0; /* no event of such a subject could be stored */
+    s_timed_bounds(pg, after, start, until);
+    if ((rc = s_head(s, txn, &head)) ||
+        (rc = s_runs_last(s, txn, &mark, &run, &have)))
+        return rc;
+    pthread_mutex_lock(&s->mt_mu);
+    reach = s->n_mt && rz_subjtab_lo(s->mt[s->n_mt - 1]) <= mark;
+    for (size_t i = 0; reach && !rc && i < s->n_mt; i++)
+        rc = rz_subjtab_find(s->mt[i], subject, slen, mark, head, &mem, &n_mem,
+                             &cap_mem);
+    pthread_mutex_unlock(&s->mt_mu);
+    if (!reach || rc) {
+        free(mem);
+        return !reach ? EAGAIN : ENOMEM;
+    }
+    if (n_mem)
+        qsort(mem, n_mem, 16, s_ent16_cmp);
+
+    n_runs = have ? (size_t)run + 1 : 0;
+    m.mem = mem;
+    m.n_mem = n_mem;
+    m.plen = S_RUN_NO + slen + 1;
+    memcpy(m.key + S_RUN_NO, subject, slen);
+    m.key[S_RUN_NO + slen] = 0;
+    m.src = calloc(n_runs + 1, sizeof *m.src);
+    m.heap = calloc(n_runs + 1, sizeof *m.heap);
+    if (!m.src || !m.heap)
+        rc = ENOMEM;
+    for (size_t r = 0; !rc && r <= n_runs; r++) {
+        s_subj_src_t *src = &m.src[m.n_src++];
+        if (r < n_runs) {
+            s_put_be32(src->run, (uint32_t)r);
+            if ((rc = mdb_cursor_open(txn, s->subjruns, &src->c)))
+                break;
+        }
+        rc = s_subj_next(&m, src, start, 1);
+    }
+    for (size_t i = m.n_heap / 2; !rc && i-- > 0;)
+        s_subj_sift(&m, i);
+    /* the cursor's own entry is where its page ended */
+    while (!rc && m.n_heap && after && memcmp(m.heap[0]->ent, after, 16) == 0) {
+        rc = s_subj_next(&m, m.heap[0], NULL, 0);
+        if (!rc && m.n_heap)
+            s_subj_sift(&m, 0);
+    }
+
+    while (!rc && m.n_heap) {
+        if (s_timed_stop(pg, m.heap[0]->ent, until))
+            break;
+        memcpy(pg->last, m.heap[0]->ent, 16);
+        rc = s_visit(s, txn, s_get_be64(pg->last + 8), pg->fn, pg->user,
+                     &pg->stop);
+        if (rc == 0)
+            pg->visited++;
+        else if (rc == MDB_NOTFOUND)
+            rc = 0; /* removed while its entry was in memory */
+        if (!rc)
+            rc = s_subj_next(&m, m.heap[0], NULL, 0);
+        if (!rc && m.n_heap)
+            s_subj_sift(&m, 0);
+    }
+    s_subj_merge_free(&m);
+    free(mem);
     return rc;
 }
 
@@ -2092,15 +2630,21 @@ int rz_store_query(rz_store_t *s, const rz_store_query_t *q,
     if ((q->until && q->until <= q->since) || klen > s->max_key)
         return 0;
 
-    if ((rc = s_read_begin(s, &txn)))
-        return rc;
-    if (kind == S_CUR_TOPIC)
-        rc = s_query_topic(s, txn, key, klen, after, &pg);
-    else if (kind == S_CUR_PSEUD)
-        rc = s_query_pseud(s, txn, q->pseudonym, after, &pg);
-    else
-        rc = s_query_timed(s, txn, key, klen, after, &pg);
-    s_read_end(s, txn);
+    for (int tries = 1;; tries++) {
+        if ((rc = s_read_begin(s, &txn)))
+            return rc;
+        if (kind == S_CUR_TOPIC)
+            rc = s_query_topic(s, txn, key, klen, after, &pg);
+        else if (kind == S_CUR_PSEUD)
+            rc = s_query_pseud(s, txn, q->pseudonym, after, &pg);
+        else if (kind == S_CUR_SUBJECT)
+            rc = s_query_subject(s, txn, key, klen, after, &pg);
+        else
+            rc = s_query_timed(s, txn, after, &pg);
+        s_read_end(s, txn);
+        if (rc != EAGAIN || tries == S_QUERY_TRIES)
+            break;
+    }
     if (rc)
         return s_fail("query", rc);
 
@@ -3080,15 +3624,8 @@ static int s_prune_event(rz_store_t *s, MDB_txn *txn, rz_store_prune_t *p,
     /* the index entries s_put_event and the topic put wrote; one that is
      * gone already is not an error (an older version's crash) */
     s_time_seq(ts, ev->time, seq);
-    if (jl) {
-        k.mv_size = jl;
-        k.mv_data = (void *)subj;
-        d.mv_size = sizeof ts;
-        d.mv_data = ts;
-        rc = mdb_del(txn, s->subjects, &k, &d);
-        if (rc && rc != MDB_NOTFOUND)
-            goto done;
-    }
+    if (jl && (rc = s_subj_unindex(s, txn, subj, jl, ts, seq)))
+        goto done;
     k.mv_size = sizeof ts;
     k.mv_data = ts;
     rc = mdb_del(txn, s->times, &k, NULL);

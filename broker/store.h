@@ -87,6 +87,8 @@ typedef struct rz_store_opts {
     size_t map_size;    /* initial LMDB map size, bytes */
     size_t map_max;     /* grow the map up to this, bytes (>= map_size) */
     int sync;           /* enum rz_sync_mode */
+    size_t subject_run; /* events with a subject per run of the subject
+                           index (store.c); 0: 131072 */
 } rz_store_opts_t;
 
 /* Open (creating if needed) the store in opts->dir. Returns 0 and *out, or
@@ -444,7 +446,7 @@ int rz_store_info(rz_store_t *s, rz_store_info_t *out);
  * RZ_ECONFIG (logged, naming both versions), and migrates an older one
  * step by step (N to N+1), each step after a copy of the environment is
  * made next to it as data.mdb.format-N. */
-#define RZ_STORE_FORMAT 1
+#define RZ_STORE_FORMAT 2
 
 /* Copy the environment, compacted, into fd (a new, empty file) while the
  * writers go on: LMDB copies one read transaction's snapshot. The map

@@ -55,7 +55,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     }
     rz_audit_flush(s_audit);
     snprintf(path, sizeof path, "%s/store", dir);
-    rz_store_opts_t so = {path, 1 << 20, 64 << 20, RZ_SYNC_OS};
+    rz_store_opts_t so = {path, 1 << 20, 64 << 20, RZ_SYNC_OS, 0};
     if (rz_store_open(&s_store, &so) < 0)
         abort();
     for (int i = 0; i < 40; i++) {

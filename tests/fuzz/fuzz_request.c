@@ -130,7 +130,7 @@ static void s_open_store(void)
     if (!mkdtemp(s_dir))
         abort();
     atexit(s_cleanup);
-    rz_store_opts_t o = {s_dir, 1 << 20, 64 << 20, RZ_SYNC_OS};
+    rz_store_opts_t o = {s_dir, 1 << 20, 64 << 20, RZ_SYNC_OS, 0};
     if (rz_store_open(&s_store, &o) != 0)
         abort();
     for (int i = 0; i < N_EVENTS; i++) {

@@ -242,7 +242,7 @@ static void test_backup_under_load_restores_every_acked_event(void **state)
     assert_int_equal(r->events, r->head_seq); /* gap-free from seq 1 */
     assert_int_equal(r->chain_last, r->head_seq);
     assert_int_equal(strlen(r->chain_digest), 64);
-    assert_int_equal(r->store_format, 1);
+    assert_int_equal(r->store_format, 2);
     assert_int_equal(r->consumer_groups, 1);
     assert_true(r->audit_head >= 1);
     assert_true(r->bytes > 0);
@@ -465,7 +465,7 @@ static void test_ratuszd_refuses_a_store_of_a_newer_format(void **state)
     /* exit 2, as for a configuration error, naming both versions */
     assert_int_equal(s_ratuszd_once(b.dir, out, sizeof out), 2);
     assert_non_null(strstr(out, "format 99"));
-    assert_non_null(strstr(out, "(format 1)"));
+    assert_non_null(strstr(out, "(format 2)"));
     rzt_broker_cleanup(&b);
 }
 

@@ -32,7 +32,7 @@ typedef struct fx {
 
 static rz_store_t *s_open(const char *dir)
 {
-    rz_store_opts_t o = {dir, 1 << 20, 1ull << 30, RZ_SYNC_OS};
+    rz_store_opts_t o = {dir, 1 << 20, 1ull << 30, RZ_SYNC_OS, 0};
     rz_store_t *s = NULL;
     assert_int_equal(rz_store_open(&s, &o), 0);
     return s;
@@ -43,7 +43,7 @@ static int s_setup(void **state)
     fx_t *f = calloc(1, sizeof *f);
     if (!f || rzt_tmpdir(f->dir, sizeof f->dir) != 0)
         return -1;
-    rz_store_opts_t o = {f->dir, 1 << 20, 1ull << 30, RZ_SYNC_OS};
+    rz_store_opts_t o = {f->dir, 1 << 20, 1ull << 30, RZ_SYNC_OS, 0};
     if (rz_store_open(&f->s, &o) != 0)
         return -1;
     *state = f;

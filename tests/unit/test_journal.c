@@ -31,7 +31,7 @@ static int s_setup(void **state)
     fx_t *f = calloc(1, sizeof *f);
     if (!f || rzt_tmpdir(f->dir, sizeof f->dir) < 0)
         return -1;
-    rz_store_opts_t o = {f->dir, 1 << 20, 64 << 20, RZ_SYNC_FULL};
+    rz_store_opts_t o = {f->dir, 1 << 20, 64 << 20, RZ_SYNC_FULL, 0};
     if (rz_store_open(&f->store, &o) != 0)
         return -1;
     *state = f;

@@ -41,7 +41,7 @@ static int s_setup(void **state)
     fx_t *f = calloc(1, sizeof *f);
     if (!f || rzt_tmpdir(f->dir, sizeof f->dir) != 0)
         return -1;
-    rz_store_opts_t o = {f->dir, 1 << 20, 1ull << 30, RZ_SYNC_OS};
+    rz_store_opts_t o = {f->dir, 1 << 20, 1ull << 30, RZ_SYNC_OS, 0};
     if (rz_store_open(&f->s, &o) != 0)
         return -1;
     *state = f;
@@ -341,6 +341,61 @@ static void test_retention_prunes_by_age_with_indexes(void **state)
     assert_int_equal(rz_retention_pass(f->r, NOW), 0);
 }
 
+/* Entries of one LMDB database of the (closed) store. */
+static size_t s_raw_entries(const char *dir, const char *db)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_stat st;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+    assert_int_equal(mdb_stat(txn, dbi, &st), 0);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return st.ms_entries;
+}
+
+static void test_retention_prunes_subject_runs_and_memory(void **state)
+{
+    fx_t *f = *state;
+    /* runs of 3 events with a subject (store.c): a run is written before
+     * the append that finds 3 waiting in memory */
+    rz_store_close(&f->s);
+    rz_store_opts_t o = {f->dir, 1 << 20, 1ull << 30, RZ_SYNC_OS, 3};
+    assert_int_equal(rz_store_open(&f->s, &o), 0);
+    s_rules(f, "retention:\n  \"1261011.env.\": {max_age: 7d}\n"
+               "dedup_window: 0\n");
+    s_add(f, T_AIR, NOW - 30 * DAY, 100);    /* 1: run 0, pruned */
+    s_add(f, T_AIR, NOW - 30 * DAY, 100);    /* 2: run 0, pruned */
+    s_add(f, T_AIR, NOW - 30 * DAY, 100);    /* 3: run 0, pruned */
+    s_add(f, T_BUDGET, NOW - 30 * DAY, 100); /* 4: run 1, kept */
+    s_add(f, T_AIR, NOW - DAY, 100);         /* 5: run 1, kept */
+    s_add(f, T_AIR, NOW - 20 * DAY, 100);    /* 6: run 1, pruned */
+    s_add(f, T_AIR, NOW - DAY, 100);         /* 7: memory, kept */
+    s_add(f, T_AIR, NOW - 20 * DAY, 100);    /* 8: memory, pruned */
+    s_add(f, T_AIR, NOW, 100);               /* 9: memory, the head */
+    assert_int_equal(s_query_n(f, "station:PL0012A", NULL, 0, 0), 9);
+    assert_int_equal(rz_retention_pass(f->r, NOW), 5);
+    assert_int_equal(s_query_n(f, "station:PL0012A", NULL, 0, 0), 4);
+    /* 8's entry goes into the next run with 7 and 9; its event is gone */
+    s_add(f, T_AIR, NOW, 100); /* 10: after run 2 = 7, 8, 9 */
+    assert_int_equal(s_query_n(f, "station:PL0012A", NULL, 0, 0), 5);
+    assert_int_equal(s_query_n(f, "station:PL0012A", NULL, NOW - 2 * DAY, 0),
+                     4);
+    s_expect_verify_ok(f, 5);
+    rz_retention_destroy(&f->r);
+    rz_store_close(&f->s);
+    /* the runs kept 4, 5 of run 1 and all of run 2 */
+    assert_int_equal(s_raw_entries(f->dir, "runs"), 3);
+    assert_int_equal(s_raw_entries(f->dir, "subjruns"), 5);
+    assert_int_equal(rz_store_open(&f->s, &o), 0);
+    assert_int_equal(s_query_n(f, "station:PL0012A", NULL, 0, 0), 5);
+}
+
 static void test_retention_keeps_the_head(void **state)
 {
     fx_t *f = *state;
@@ -513,7 +568,7 @@ static void s_tamper(const char *dir, const char *db, uint64_t key, long flip)
 
 static void s_reopen_expect_bad(fx_t *f, uint64_t bad, const char *says)
 {
-    rz_store_opts_t o = {f->dir, 1 << 20, 1ull << 30, RZ_SYNC_OS};
+    rz_store_opts_t o = {f->dir, 1 << 20, 1ull << 30, RZ_SYNC_OS, 0};
     Ratusz__V1__VerifyResult r;
     assert_int_equal(rz_store_open(&f->s, &o), 0);
     assert_int_equal(rz_store_verify(f->s, 0, &r), 0);
@@ -629,7 +684,7 @@ static void test_retention_survives_a_killed_pruner(void **state)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        rz_store_opts_t o = {dir, 1 << 20, 1ull << 30, RZ_SYNC_OS};
+        rz_store_opts_t o = {dir, 1 << 20, 1ull << 30, RZ_SYNC_OS, 0};
         rz_store_close(&f->s); /* the parent's: not used across fork */
         f->r = NULL;
         if (rz_store_open(&f->s, &o) != 0)
@@ -646,7 +701,7 @@ static void test_retention_survives_a_killed_pruner(void **state)
     waitpid(pid, NULL, 0);
 
     rz_store_close(&f->s);
-    rz_store_opts_t o = {dir, 1 << 20, 1ull << 30, RZ_SYNC_OS};
+    rz_store_opts_t o = {dir, 1 << 20, 1ull << 30, RZ_SYNC_OS, 0};
     assert_int_equal(rz_store_open(&f->s, &o), 0);
     uint64_t head = rz_store_head(f->s);
     assert_true(head > 0);
@@ -681,7 +736,7 @@ static void test_retention_survives_a_killed_pruner(void **state)
     assert_true(old.young > 0);
     s_expect_verify_ok(f, after.events);
     rz_store_close(&f->s);
-    rz_store_opts_t back = {f->dir, 1 << 20, 1ull << 30, RZ_SYNC_OS};
+    rz_store_opts_t back = {f->dir, 1 << 20, 1ull << 30, RZ_SYNC_OS, 0};
     assert_int_equal(rz_store_open(&f->s, &back), 0);
 }
 
@@ -761,6 +816,7 @@ int main(void)
         T(test_retention_group_holds_until_the_hard_limit),
         T(test_retention_dedup_window_keeps_ids),
         T(test_retention_verify_still_finds_what_retention_did_not),
+        T(test_retention_prunes_subject_runs_and_memory),
         T(test_retention_survives_a_killed_pruner),
         T(test_retention_prune_rate),
     };

@@ -47,7 +47,7 @@ typedef struct got {
 
 static rz_store_t *s_open(const char *dir, size_t map, size_t max, int sync)
 {
-    rz_store_opts_t o = {dir, map, max, sync};
+    rz_store_opts_t o = {dir, map, max, sync, 0};
     rz_store_t *s = NULL;
     assert_int_equal(rz_store_open(&s, &o), 0);
     assert_non_null(s);
@@ -59,7 +59,7 @@ static int s_setup(void **state)
     fx_t *f = calloc(1, sizeof *f);
     if (!f || rzt_tmpdir(f->dir, sizeof f->dir) != 0)
         return -1;
-    rz_store_opts_t o = {f->dir, 1 << 20, 64 << 20, RZ_SYNC_OS};
+    rz_store_opts_t o = {f->dir, 1 << 20, 64 << 20, RZ_SYNC_OS, 0};
     if (rz_store_open(&f->s, &o) != 0)
         return -1;
     *state = f;
@@ -284,20 +284,24 @@ static void s_meta_raw(const char *dir, const char *key, const char *val)
 static void test_store_format_is_stamped_on_a_store_without_one(void **state)
 {
     fx_t *f = *state;
-    char dir[400];
+    char dir[400], copy[500];
     rz_store_summary_t sum;
+    struct stat st;
 
     snprintf(dir, sizeof dir, "%s/fmt-old", f->dir);
     rz_store_t *s = s_open(dir, 1 << 20, 4 << 20, RZ_SYNC_OS);
     assert_int_equal(rz_store_summary(s, &sum), 0);
     assert_int_equal(sum.format, RZ_STORE_FORMAT);
     rz_store_close(&s);
-    /* what every store made before the format was kept looks like */
+    /* what every store made before the format was kept looks like: it is
+     * format 1, and migrated from there (a copy kept first) */
     s_meta_raw(dir, "format", NULL);
     s = s_open(dir, 1 << 20, 4 << 20, RZ_SYNC_OS);
     assert_int_equal(rz_store_summary(s, &sum), 0);
-    assert_int_equal(sum.format, 1);
+    assert_int_equal(sum.format, RZ_STORE_FORMAT);
     rz_store_close(&s);
+    snprintf(copy, sizeof copy, "%s/data.mdb.format-1", dir);
+    assert_int_equal(stat(copy, &st), 0);
 }
 
 static void test_store_refuses_a_newer_format(void **state)
@@ -311,7 +315,7 @@ static void test_store_refuses_a_newer_format(void **state)
     rz_store_close(&s);
     snprintf(newer, sizeof newer, "%d", RZ_STORE_FORMAT + 1);
     s_meta_raw(dir, "format", newer);
-    rz_store_opts_t o = {dir, 1 << 20, 4 << 20, RZ_SYNC_OS};
+    rz_store_opts_t o = {dir, 1 << 20, 4 << 20, RZ_SYNC_OS, 0};
     assert_int_equal(rz_store_open(&s, &o), RZ_ECONFIG);
     assert_null(s);
     /* not a number: a damaged store, not a newer one */
@@ -329,7 +333,7 @@ static void test_store_open_rejects_bad_options(void **state)
     fx_t *f = *state;
     char file[400];
     rz_store_t *s = (rz_store_t *)1;
-    rz_store_opts_t o = {f->dir, 1 << 20, 1 << 19, RZ_SYNC_FULL};
+    rz_store_opts_t o = {f->dir, 1 << 20, 1 << 19, RZ_SYNC_FULL, 0};
 
     assert_int_equal(rz_store_open(&s, &o), RZ_EINVAL); /* max < size */
     assert_null(s);
@@ -704,6 +708,283 @@ static void test_store_query_subject_orders_by_time_across_topics(void **state)
                      0);
     assert_int_equal(next_len, 0);
     free(g);
+}
+
+/* ------------------------------------------------------------------------
+ * The subject index: sorted runs, and what came after them in memory
+ */
+
+#define SR_SUBJECTS 5
+#define SR_MAX 1500
+
+/* What the subject index must answer: every event, by subject. */
+typedef struct sr_model {
+    uint64_t seq[SR_MAX];
+    int64_t time[SR_MAX];
+    int subj[SR_MAX];
+    size_t n;
+} sr_model_t;
+
+static const char *sr_subject(int i)
+{
+    static const char *names[SR_SUBJECTS] = {"parcel:1", "parcel:10",
+                                             "parcel:1a", "p", "parcel:2"};
+    return names[i];
+}
+
+static rz_store_t *sr_open(const char *dir, size_t map, size_t max, size_t run)
+{
+    rz_store_opts_t o = {dir, map, max, RZ_SYNC_OS, run};
+    rz_store_t *s = NULL;
+    assert_int_equal(rz_store_open(&s, &o), 0);
+    return s;
+}
+
+/* Append n events (one call) with random subjects and times that mostly
+ * rise; returns the rz_store_append code. What was stored goes into m. */
+static int sr_append(rz_store_t *s, sr_model_t *m, int *next_id, size_t n,
+                     uint32_t *rnd)
+{
+    static uint8_t bufs[32][512];
+    static char ids[32][32];
+    rz_store_item_t it[32];
+    int subj[32];
+    assert_true(n <= 32 && m->n + n <= SR_MAX);
+    for (size_t i = 0; i < n; i++) {
+        subj[i] = (int)(s_rand(rnd) % SR_SUBJECTS);
+        /* a tenth of them back in time; some share a time */
+        int64_t t =
+            1700000000000000 + (int64_t)(m->n + i) * 1000 -
+            (s_rand(rnd) % 10 == 0 ? (int64_t)(s_rand(rnd) % 50) * 1000 : 0);
+        snprintf(ids[i], sizeof ids[i], "sr-%d", ++*next_id);
+        s_item(&it[i], bufs[i], sizeof bufs[i], SRC, ids[i],
+               sr_subject(subj[i]), T_BUDGET, t, 300);
+    }
+    int rc = rz_store_append(s, it, n, 1000);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        assert_int_equal(it[i].code, 0);
+        m->seq[m->n] = it[i].seq;
+        m->time[m->n] = it[i].time;
+        m->subj[m->n] = subj[i];
+        m->n++;
+    }
+    return rc;
+}
+
+/* A subject's whole timeline, page by page (pages of 7), against m. */
+static void sr_check(rz_store_t *s, const sr_model_t *m, int subj,
+                     int64_t since, int64_t until)
+{
+    got_t *g = s_got();
+    rz_store_query_t q = {
+        sr_subject(subj), NULL, since, until, 7, NULL, 0, NULL};
+    s_query_pages(s, q, g);
+    /* the expected entries in (time, seq) order */
+    size_t n = 0;
+    uint64_t want_seq[SR_MAX];
+    int64_t want_time[SR_MAX];
+    for (size_t i = 0; i < m->n; i++) {
+        if (m->subj[i] != subj || (since && m->time[i] < since) ||
+            (until && m->time[i] >= until))
+            continue;
+        size_t j = n++;
+        while (j > 0 && (want_time[j - 1] > m->time[i] ||
+                         (want_time[j - 1] == m->time[i] &&
+                          want_seq[j - 1] > m->seq[i]))) {
+            want_time[j] = want_time[j - 1];
+            want_seq[j] = want_seq[j - 1];
+            j--;
+        }
+        want_time[j] = m->time[i];
+        want_seq[j] = m->seq[i];
+    }
+    if (g->n != n)
+        print_error("subject %s: %zu events, want %zu\n", sr_subject(subj),
+                    g->n, n);
+    assert_int_equal(g->n, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(g->seq[i], want_seq[i]);
+        assert_int_equal(g->time[i], want_time[i]);
+    }
+    free(g);
+}
+
+static void sr_check_all(rz_store_t *s, const sr_model_t *m)
+{
+    for (int j = 0; j < SR_SUBJECTS; j++)
+        sr_check(s, m, j, 0, 0);
+}
+
+/* Entries of an LMDB database, read with the C API on a closed store. */
+static size_t sr_raw_count(const char *dir, const char *db)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_stat st;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    int rc = mdb_dbi_open(txn, db, 0, &dbi);
+    size_t n = 0;
+    if (rc == 0) {
+        assert_int_equal(mdb_stat(txn, dbi, &st), 0);
+        n = st.ms_entries;
+    } else {
+        assert_int_equal(rc, MDB_NOTFOUND);
+    }
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return n;
+}
+
+static void test_store_subject_runs_answer_like_one_index(void **state)
+{
+    fx_t *f = *state;
+    char dir[400];
+    uint32_t rnd = 7;
+    int next_id = 0;
+    sr_model_t *m = calloc(1, sizeof *m);
+    assert_non_null(m);
+    snprintf(dir, sizeof dir, "%s/runs", f->dir);
+    /* a map that must grow many times: the transactions that write a run
+     * are run again after each growth */
+    rz_store_t *s = sr_open(dir, 1 << 16, 64 << 20, 8);
+    while (m->n < 600) {
+        assert_int_equal(sr_append(s, m, &next_id, 1 + s_rand(&rnd) % 20, &rnd),
+                         0);
+        sr_check(s, m, (int)(s_rand(&rnd) % SR_SUBJECTS), 0, 0);
+    }
+    sr_check_all(s, m);
+    /* time bounds cut across runs and memory alike */
+    sr_check(s, m, 0, m->time[100], m->time[400]);
+    sr_check(s, m, 3, m->time[250], 0);
+    rz_store_close(&s);
+    /* a run is written before an append once 8 wait in memory, and an
+     * append brings up to 20: runs of 8 to 27, less than 28 left over */
+    size_t runs = sr_raw_count(dir, "runs");
+    assert_true(runs >= 600 / 28 && runs <= 600 / 8);
+    size_t in_runs = sr_raw_count(dir, "subjruns");
+    assert_true(in_runs > 600 - 28 && in_runs <= 600);
+
+    /* the part in memory is read again from the log; another run size */
+    s = sr_open(dir, 1 << 20, 64 << 20, 8);
+    sr_check_all(s, m);
+    rz_store_close(&s);
+    s = sr_open(dir, 1 << 20, 64 << 20, 1000);
+    sr_check_all(s, m);
+    while (m->n < 800)
+        assert_int_equal(sr_append(s, m, &next_id, 10, &rnd), 0);
+    sr_check_all(s, m);
+    rz_store_close(&s);
+    rzt_rmtree(dir);
+    free(m);
+}
+
+static void test_store_subject_runs_forget_a_failed_append(void **state)
+{
+    fx_t *f = *state;
+    char dir[400];
+    uint32_t rnd = 11;
+    int next_id = 0, full = 0, after_full = 0;
+    sr_model_t *m = calloc(1, sizeof *m);
+    assert_non_null(m);
+    snprintf(dir, sizeof dir, "%s/full", f->dir);
+    rz_store_t *s = sr_open(dir, 1 << 16, 1 << 19, 64);
+    /* Batches of 32 until one no longer fits the map: it fails part way,
+     * after some of its events went into the index in memory. Single
+     * events may still fit, and take the seqs it did not get: the index
+     * must have forgotten what the failed batch put there. */
+    while (full < 3 && m->n < SR_MAX - 64) {
+        int rc = sr_append(s, m, &next_id, 32, &rnd);
+        assert_true(rc == 0 || rc == RZ_ESTOREFULL);
+        if (rc == 0)
+            continue;
+        full++;
+        while (sr_append(s, m, &next_id, 1, &rnd) == 0)
+            after_full++;
+        sr_check_all(s, m);
+    }
+    assert_int_equal(full, 3);
+    assert_true(after_full > 0);
+    sr_check_all(s, m);
+    rz_store_close(&s);
+    /* more room: the index goes on from what was stored */
+    s = sr_open(dir, 1 << 20, 64 << 20, 4);
+    sr_check_all(s, m);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(sr_append(s, m, &next_id, 5, &rnd), 0);
+    sr_check_all(s, m);
+    rz_store_close(&s);
+    rzt_rmtree(dir);
+    free(m);
+}
+
+static void test_store_migrates_a_format_1_subject_index(void **state)
+{
+    fx_t *f = *state;
+    char dir[400], copy[500];
+    uint32_t rnd = 5;
+    int next_id = 0;
+    struct stat st;
+    sr_model_t *m = calloc(1, sizeof *m);
+    assert_non_null(m);
+    snprintf(dir, sizeof dir, "%s/fmt1", f->dir);
+    rz_store_t *s = sr_open(dir, 1 << 20, 64 << 20, 0);
+    while (m->n < 300)
+        assert_int_equal(sr_append(s, m, &next_id, 10, &rnd), 0);
+    rz_store_close(&s);
+
+    /* what format 1 kept: every entry in a "subjects" DUPSORT database,
+     * and no runs */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi old, dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "subjects",
+                                  MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED,
+                                  &old),
+                     0);
+    for (size_t i = 0; i < m->n; i++) {
+        uint8_t ent[16];
+        uint64_t t = (uint64_t)m->time[i] ^ UINT64_C(0x8000000000000000);
+        for (int b = 0; b < 8; b++) {
+            ent[b] = (uint8_t)(t >> (56 - 8 * b));
+            ent[8 + b] = (uint8_t)(m->seq[i] >> (56 - 8 * b));
+        }
+        const char *subj = sr_subject(m->subj[i]);
+        MDB_val k = {strlen(subj), (void *)subj}, v = {16, ent};
+        assert_int_equal(mdb_put(txn, old, &k, &v, 0), 0);
+    }
+    assert_int_equal(mdb_dbi_open(txn, "runs", 0, &dbi), 0);
+    assert_int_equal(mdb_drop(txn, dbi, 1), 0);
+    assert_int_equal(mdb_dbi_open(txn, "subjruns", 0, &dbi), 0);
+    assert_int_equal(mdb_drop(txn, dbi, 1), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    s_meta_raw(dir, "format", "1");
+
+    s = sr_open(dir, 1 << 20, 64 << 20, 0);
+    sr_check_all(s, m);
+    rz_store_summary_t sum;
+    assert_int_equal(rz_store_summary(s, &sum), 0);
+    assert_int_equal(sum.format, RZ_STORE_FORMAT);
+    while (m->n < 400)
+        assert_int_equal(sr_append(s, m, &next_id, 10, &rnd), 0);
+    sr_check_all(s, m);
+    rz_store_close(&s);
+    /* run 0 holds every entry; the old database is gone, a copy kept */
+    assert_int_equal(sr_raw_count(dir, "runs"), 1);
+    assert_int_equal(sr_raw_count(dir, "subjruns"), 300);
+    assert_int_equal(sr_raw_count(dir, "subjects"), 0);
+    snprintf(copy, sizeof copy, "%s/data.mdb.format-1", dir);
+    assert_int_equal(stat(copy, &st), 0);
+    rzt_rmtree(dir);
+    free(m);
 }
 
 static void test_store_query_all_orders_by_time(void **state)
@@ -1758,7 +2039,7 @@ static void test_store_old_id_without_digest_is_a_duplicate(void **state)
 static void test_store_open_refuses_a_dir_in_use(void **state)
 {
     fx_t *f = *state;
-    rz_store_opts_t o = {f->dir, 1 << 20, 64 << 20, RZ_SYNC_OS};
+    rz_store_opts_t o = {f->dir, 1 << 20, 64 << 20, RZ_SYNC_OS, 0};
     rz_store_t *second = NULL;
     char path[400], text[64] = {0};
 
@@ -1881,6 +2162,9 @@ int main(void)
         T(test_store_query_rejects_foreign_cursor),
         T(test_store_query_topic_prefix_merges_in_seq_order),
         T(test_store_query_time_range),
+        T(test_store_subject_runs_answer_like_one_index),
+        T(test_store_subject_runs_forget_a_failed_append),
+        T(test_store_migrates_a_format_1_subject_index),
         T(test_store_query_topic_time_range_pages_past_long_misses),
         T(test_store_scan_from_middle),
         T(test_store_scan_prefix),
