@@ -25,7 +25,7 @@
 #define S_DIR_MODE 0750
 #define S_FILE_MODE 0640
 #define S_SEG_MIN (64 * 1024)
-#define S_ZERO_CHUNK (1024 * 1024)
+#define S_PAGE 4096 /* the zero-fill's write size: see s_make_seg */
 
 typedef struct s_seg {
     int fd;
@@ -370,17 +370,25 @@ static size_t s_new_size(const rz_journal_t *j, size_t need)
 
 /* Drop a segment's (clean) pages from the page cache. The page cache
  * may hold a file in large folios, as large as the writes or reads that
- * brought it in (1 MiB zero-fill chunks, a whole-segment read): a record
- * written into one then dirties, and its fdatasync writes, the whole folio
- * (measured: 1 MiB per 600-byte record on ext4). Brought back by small
- * writes, the pages come back small. */
+ * brought it in (a whole-segment read): a record written into one then
+ * dirties, and its fdatasync writes, the whole folio (measured: 1 MiB per
+ * 600-byte record on ext4). Brought back by small writes, the pages come
+ * back small; the first record into each page then waits for the page to
+ * be read from the disk. */
 static void s_small_pages(int fd)
 {
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 }
 
 /* Make a segment of at least need bytes: zero-filled, synced, its name
- * synced in the directory. Returns its index, or a negative code. */
+ * synced in the directory. Returns its index, or a negative code.
+ *
+ * The zeros go in page by page, so that the page cache keeps the segment
+ * in pages of 4 KiB: a record then dirties (and its fdatasync writes) only
+ * the pages it touches, and finds them in memory. Dropped from the cache
+ * instead (s_small_pages), every page a record begins in had to be read
+ * back from the disk first: 39 us on average per append at window 1,
+ * measured, against 2 for a cached page. */
 static int s_make_seg(rz_journal_t *j, size_t need)
 {
     char path[4200];
@@ -390,7 +398,7 @@ static int s_make_seg(rz_journal_t *j, size_t need)
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, S_FILE_MODE);
     if (fd < 0)
         return -errno;
-    static const uint8_t zero[S_ZERO_CHUNK];
+    static const uint8_t zero[S_PAGE];
     int rc = 0;
     for (size_t off = 0; off < size && !rc;) {
         size_t n = size - off < sizeof zero ? size - off : sizeof zero;
@@ -404,8 +412,6 @@ static int s_make_seg(rz_journal_t *j, size_t need)
     }
     if (!rc && fsync(fd) < 0)
         rc = -errno;
-    if (!rc)
-        s_small_pages(fd);
     if (!rc)
         rc = rzc_sync_dir(j->dir);
     if (!rc)
