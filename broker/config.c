@@ -82,6 +82,12 @@ static const rz_conf_option_t s_options[] = {
     /* one write transaction holds its dirty pages in memory until commit */
     {"commit_max", RZ_CONF_UINT, S_OFF(commit_max), "8192", NULL, 1, 1000000, "N",
      "most events written in one LMDB transaction"},
+    /* the entries waiting for their run are in memory: about 40 bytes
+     * each, and up to three runs' worth (store.c) */
+    {"subject_run", RZ_CONF_UINT, S_OFF(subject_run), "131072", NULL, 1,
+     4194304, "N",
+     "events with a subject per run of the subject index (kept in memory "
+     "until the run is written)"},
     /* a page is built whole in memory and sent as one message */
     {"query_limit", RZ_CONF_UINT, S_OFF(query_limit), "1000", NULL, 1, 100000, "N",
      "events per QUERY page when the request sets no limit"},

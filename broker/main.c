@@ -279,7 +279,8 @@ int main(int argc, char **argv)
     }
     rz_metrics_t *metrics = NULL;
     rz_console_t *console = NULL;
-    rz_store_opts_t so = {cfg.data_dir, cfg.map_size, cfg.map_max, cfg.sync, 0};
+    rz_store_opts_t so = {cfg.data_dir, cfg.map_size, cfg.map_max, cfg.sync,
+                          cfg.subject_run};
     int src = rz_store_open(&b.store, &so);
     if (src < 0) {
         /* -EBUSY: the store said which broker holds the directory */

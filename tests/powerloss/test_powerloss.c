@@ -459,6 +459,65 @@ static int s_found(uint64_t seq, const uint8_t *ev, size_t len, void *user)
     return 0;
 }
 
+/* The subject index: a query of each subject finds each of its events
+ * once and nothing else, and every event is found (each has a subject). */
+typedef struct s_subj_seen {
+    uint8_t *seen; /* by seq */
+    uint64_t head;
+    const char *subject;
+    int bad;
+} s_subj_seen_t;
+
+static int s_subj_visit(uint64_t seq, const uint8_t *ev, size_t len,
+                        void *user)
+{
+    s_subj_seen_t *x = user;
+    Ratusz__V1__Event *e = ratusz__v1__event__unpack(NULL, len, ev);
+    if (!e || seq == 0 || seq > x->head || x->seen[seq] ||
+        strcmp(e->subject, x->subject) != 0)
+        x->bad = 1;
+    else
+        x->seen[seq] = 1;
+    ratusz__v1__event__free_unpacked(e, NULL);
+    return 0;
+}
+
+static int s_subjects_check(rz_store_t *s, uint64_t head, char *why,
+                            size_t why_len)
+{
+    s_subj_seen_t x = {calloc(head + 1, 1), head, NULL, 0};
+    uint8_t after[RZ_CURSOR_MAX], next[RZ_CURSOR_MAX];
+    char subject[32];
+    int rc = 0;
+    for (int k = 0; k < 7 && rc >= 0 && !x.bad; k++) {
+        snprintf(subject, sizeof subject, "parcel-%d", k);
+        x.subject = subject;
+        rz_store_query_t q = {subject, NULL, 0, 0, 100, after, 0, NULL};
+        size_t next_len;
+        do {
+            rc = rz_store_query(s, &q, s_subj_visit, &x, next, &next_len);
+            memcpy(after, next, next_len);
+            q.after_len = next_len;
+        } while (rc >= 0 && next_len && !x.bad);
+    }
+    uint64_t missing = 0;
+    for (uint64_t seq = 1; rc >= 0 && !x.bad && seq <= head; seq++)
+        if (!x.seen[seq] && !missing)
+            missing = seq;
+    free(x.seen);
+    if (rc < 0 || x.bad || missing) {
+        snprintf(why, why_len,
+                 "the subject index is wrong: %s (first missing seq %llu)",
+                 rc < 0 ? rz_strerror(rc)
+                        : x.bad ? "an event found twice or under another "
+                                  "subject"
+                                : "an event is not found by its subject",
+                 (unsigned long long)missing);
+        return -1;
+    }
+    return 0;
+}
+
 /* Check the image in dir; on a problem, fill why and return -1. Returns
  * 1 when an event acked within the cut was only in the journal, so that
  * recovering the journal is what kept it. */
@@ -485,7 +544,8 @@ static int s_image_check(const char *dir, s_ack_t *const *acks, size_t n_acks,
     rz_store_opts_t o = {.dir = dir,
                          .map_size = 1 << 20,
                          .map_max = 64 << 20,
-                         .sync = RZ_SYNC_OS};
+                         .sync = RZ_SYNC_OS,
+                         .subject_run = 40};
     if (rz_store_open(&s, &o) != 0) {
         snprintf(why, why_len, "the store does not open");
         goto done;
@@ -537,6 +597,8 @@ static int s_image_check(const char *dir, s_ack_t *const *acks, size_t n_acks,
             goto done;
         }
     }
+    if (s_subjects_check(s, head, why, why_len) < 0)
+        goto done;
     qsort(x.ids, head, sizeof *x.ids, s_cmp_str);
     for (uint64_t i = 1; i < head; i++)
         if (strcmp(x.ids[i - 1], x.ids[i]) == 0) {
@@ -678,9 +740,11 @@ static void s_record(const char *dir, const char *log, s_pub_t *pubs)
      * size) while the events come in */
     /* and small journal segments, so that they are written again and
      * again while the events come in */
+    /* and short runs of the subject index, so that runs are written (and
+     * what waits for a run is read back from the log at each start) */
     static const char *const extra[] = {
-        "--metrics",         "off", "--map-size", "128K",
-        "--journal-segment", "64K", NULL};
+        "--metrics",         "off", "--map-size",    "128K",
+        "--journal-segment", "64K", "--subject-run", "40", NULL};
     rzt_broker_t b;
     pthread_t th[S_PUBLISHERS];
 

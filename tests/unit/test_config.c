@@ -522,7 +522,7 @@ static void test_config_print_round_trips(void **state)
         }
         line = nl ? nl + 1 : NULL;
     }
-    assert_int_equal(options, 35); /* 27, retention 4, log_format, console 3 */
+    assert_int_equal(options, 36); /* 28, retention 4, log_format, console 3 */
 
     /* printing what was loaded gives the same text */
     char *again = s_print(&b);
@@ -553,7 +553,7 @@ static void test_config_usage_lists_every_flag_with_default(void **state)
     int lines = 0;
     for (char *p = text; *p; p++)
         lines += *p == '\n';
-    assert_int_equal(lines, 34); /* 27, retention 3, log_format, console 3 */
+    assert_int_equal(lines, 35); /* 28, retention 3, log_format, console 3 */
     free(text);
 }
 
