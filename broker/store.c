@@ -22,7 +22,8 @@
  *                   +---------+---------+----+----------------+----------+
  *              val  (empty)
  *   runs       key  last seq of the run (8, BE)
- *              val  run (4, BE) | entries (8, BE)
+ *              val  run (4, BE) | entries (8, BE) | earliest and latest
+ *                   time^2^63 of its entries (8 + 8, BE)
  *              The subject index, as sorted runs. Run r holds the subject
  *              entries of the events after the run before it, up to its
  *              last seq, written once and whole in key order (MDB_APPEND),
@@ -169,8 +170,11 @@ enum { S_ENT_KEPT = 0, S_ENT_PRUNED = 1 };
 #define S_SUBJ_KEY(len) (S_RUN_NO + (len) + 1 + 16)
 /* the longest subject a run key has room for */
 #define S_SUBJ_MAX(s) ((s)->max_key - S_SUBJ_KEY(0))
-/* runs: seq (8, BE) -> run number (4, BE), entries (8, BE) */
-#define S_RUN_VAL (S_RUN_NO + 8)
+/* runs: seq (8, BE) -> run number (4, BE), entries (8, BE), the earliest
+ * and the latest time in it (8 each, sign bit flipped, BE) */
+#define S_RUN_VAL (S_RUN_NO + 8 + 8 + 8)
+#define S_RUN_TMIN (S_RUN_NO + 8)
+#define S_RUN_TMAX (S_RUN_NO + 16)
 /* Tries of a subject query whose snapshot the tables no longer reach */
 #define S_QUERY_TRIES 8
 
@@ -1090,7 +1094,8 @@ struct s_run_put {
     MDB_cursor *c;
     size_t max_key;
     uint64_t n;
-    uint8_t key[S_KEY_BUF]; /* the run's number first */
+    uint8_t tmin[8], tmax[8]; /* of the entries put (n > 0) */
+    uint8_t key[S_KEY_BUF];   /* the run's number first */
 };
 
 static int s_run_put(const char *subject, size_t len,
@@ -1103,7 +1108,10 @@ static int s_run_put(const char *subject, size_t len,
     memcpy(r->key + S_RUN_NO, subject, len);
     r->key[S_RUN_NO + len] = 0;
     memcpy(r->key + S_RUN_NO + len + 1, ent, RZ_SUBJTAB_ENT);
-    r->n++;
+    if (!r->n++ || memcmp(ent, r->tmin, 8) < 0)
+        memcpy(r->tmin, ent, 8);
+    if (r->n == 1 || memcmp(ent, r->tmax, 8) > 0)
+        memcpy(r->tmax, ent, 8);
     return mdb_cursor_put(r->c, &k, &v, MDB_APPEND);
 }
 
@@ -1112,7 +1120,7 @@ static int s_run_put(const char *subject, size_t len,
 static int s_run_write(rz_store_t *s, MDB_txn *txn, uint32_t run, uint64_t last,
                        int (*each)(void *, struct s_run_put *), void *arg)
 {
-    struct s_run_put r = {.max_key = s->max_key};
+    struct s_run_put r = {.max_key = s->max_key, .tmin = {0}, .tmax = {0}};
     uint8_t kb[8], vb[S_RUN_VAL];
     int rc;
 
@@ -1126,6 +1134,8 @@ static int s_run_write(rz_store_t *s, MDB_txn *txn, uint32_t run, uint64_t last,
     s_put_be64(kb, last);
     s_put_be32(vb, run);
     s_put_be64(vb + S_RUN_NO, r.n);
+    memcpy(vb + S_RUN_TMIN, r.tmin, 8);
+    memcpy(vb + S_RUN_TMAX, r.tmax, 8);
     MDB_val k = {sizeof kb, kb}, v = {sizeof vb, vb};
     return mdb_put(txn, s->runs, &k, &v, MDB_APPEND);
 }
@@ -2431,7 +2441,7 @@ static int s_query_subject(rz_store_t *s, MDB_txn *txn, const char *subject,
     if (n_mem)
         qsort(mem, n_mem, 16, s_ent16_cmp);
 
-    n_runs = have ? (size_t)run + 1 : 0;
+    n_runs = have ? (size_t)run + 1 : 0; /* numbered from 0, in order */
     m.mem = mem;
     m.n_mem = n_mem;
     m.plen = S_RUN_NO + slen + 1;
@@ -2441,13 +2451,44 @@ static int s_query_subject(rz_store_t *s, MDB_txn *txn, const char *subject,
     m.heap = calloc(n_runs + 1, sizeof *m.heap);
     if (!m.src || !m.heap)
         rc = ENOMEM;
-    for (size_t r = 0; !rc && r <= n_runs; r++) {
-        s_subj_src_t *src = &m.src[m.n_src++];
-        if (r < n_runs) {
-            s_put_be32(src->run, (uint32_t)r);
-            if ((rc = mdb_cursor_open(txn, s->subjruns, &src->c)))
-                break;
+    /* A run whose times all fall outside the page's range is not read.
+     * The others are sought with one cursor, which a run keeps when it
+     * has entries of the subject; a new one seeks in the next run. */
+    MDB_cursor *runs = NULL, *probe = NULL;
+    MDB_val rk, rv;
+    if (!rc && !(rc = mdb_cursor_open(txn, s->runs, &runs)))
+        rc = mdb_cursor_get(runs, &rk, &rv, MDB_FIRST);
+    for (; rc == 0; rc = mdb_cursor_get(runs, &rk, &rv, MDB_NEXT)) {
+        if (rv.mv_size != S_RUN_VAL || m.n_src == n_runs) {
+            rc = MDB_CORRUPTED;
+            break;
         }
+        const uint8_t *rval = rv.mv_data;
+        if (memcmp(rval + S_RUN_TMAX, start, 8) < 0 ||
+            (pg->q->until && memcmp(rval + S_RUN_TMIN, until, 8) >= 0))
+            continue;
+        if (!probe && (rc = mdb_cursor_open(txn, s->subjruns, &probe)))
+            break;
+        s_subj_src_t *src = &m.src[m.n_src];
+        memcpy(src->run, rval, S_RUN_NO);
+        src->c = probe;
+        size_t before = m.n_heap;
+        if ((rc = s_subj_next(&m, src, start, 1)))
+            break;
+        if (m.n_heap > before) {
+            m.n_src++; /* it keeps the cursor */
+            probe = NULL;
+        }
+    }
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (runs)
+        mdb_cursor_close(runs);
+    if (probe)
+        mdb_cursor_close(probe);
+    if (!rc) {
+        s_subj_src_t *src = &m.src[m.n_src++]; /* the entries in memory */
+        src->c = NULL;
         rc = s_subj_next(&m, src, start, 1);
     }
     for (size_t i = m.n_heap / 2; !rc && i-- > 0;)

@@ -857,9 +857,16 @@ static void test_store_subject_runs_answer_like_one_index(void **state)
         sr_check(s, m, (int)(s_rand(&rnd) % SR_SUBJECTS), 0, 0);
     }
     sr_check_all(s, m);
-    /* time bounds cut across runs and memory alike */
+    /* time bounds cut across runs and memory alike; a run is read only
+     * when its times reach into the bounds: each event's own time as
+     * since finds that event, whatever the run it is in */
     sr_check(s, m, 0, m->time[100], m->time[400]);
     sr_check(s, m, 3, m->time[250], 0);
+    for (size_t i = 0; i < m->n; i++)
+        if (m->subj[i] == 1) {
+            sr_check(s, m, 1, m->time[i], 0);
+            sr_check(s, m, 1, 0, m->time[i] + 1);
+        }
     rz_store_close(&s);
     /* a run is written before an append once 8 wait in memory, and an
      * append brings up to 20: runs of 8 to 27, less than 28 left over */
