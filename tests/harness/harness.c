@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <lmdb.h>
+#include <stdint.h>
 #include <zmq.h>
 
 int rzt_tmpdir(char *path, size_t len)
@@ -528,4 +530,27 @@ int rzt_event_mojibake(const Ratusz__V1__Event *ev)
     int bad = rzt_mojibake(p, n);
     free(p);
     return bad;
+}
+
+size_t rzt_lmdb_entries(const char *dir, const char *db)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_stat st;
+    size_t n = SIZE_MAX;
+    if (mdb_env_create(&env) != 0)
+        return n;
+    if (mdb_env_set_maxdbs(env, 16) == 0 &&
+        mdb_env_open(env, dir, MDB_RDONLY, 0600) == 0 &&
+        mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0) {
+        int rc = mdb_dbi_open(txn, db, 0, &dbi);
+        if (rc == MDB_NOTFOUND)
+            n = 0;
+        else if (rc == 0 && mdb_stat(txn, dbi, &st) == 0)
+            n = st.ms_entries;
+        mdb_txn_abort(txn);
+    }
+    mdb_env_close(env);
+    return n;
 }

@@ -36,6 +36,11 @@ void rzt_rmtree(const char *path);
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 int rzt_free_port(void);
 
+/* Entries of the LMDB database db in the environment dir (opened read-only
+ * with the C API: the store's owner stopped), 0 when there is no such
+ * database; SIZE_MAX when the environment does not open. */
+size_t rzt_lmdb_entries(const char *dir, const char *db);
+
 typedef struct rzt_broker {
     pid_t pid;
     char dir[256];       /* data dir (a temp dir unless given) */

@@ -284,19 +284,7 @@ static void s_assert_seqs(const found_t *f, const uint64_t *want, size_t n)
 /* Entries in the store's "pseudonyms" database (the broker stopped). */
 static size_t s_index_entries(void)
 {
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    MDB_stat st;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
-    assert_int_equal(mdb_env_open(env, F->b.dir, MDB_RDONLY, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "pseudonyms", 0, &dbi), 0);
-    assert_int_equal(mdb_stat(txn, dbi, &st), 0);
-    mdb_txn_abort(txn);
-    mdb_env_close(env);
-    return st.ms_entries;
+    return rzt_lmdb_entries(F->b.dir, "pseudonyms");
 }
 
 /* ------------------------------------------------------------------------

@@ -341,24 +341,6 @@ static void test_retention_prunes_by_age_with_indexes(void **state)
     assert_int_equal(rz_retention_pass(f->r, NOW), 0);
 }
 
-/* Entries of one LMDB database of the (closed) store. */
-static size_t s_raw_entries(const char *dir, const char *db)
-{
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    MDB_stat st;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
-    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
-    assert_int_equal(mdb_stat(txn, dbi, &st), 0);
-    mdb_txn_abort(txn);
-    mdb_env_close(env);
-    return st.ms_entries;
-}
-
 static void test_retention_prunes_subject_runs_and_memory(void **state)
 {
     fx_t *f = *state;
@@ -390,8 +372,8 @@ static void test_retention_prunes_subject_runs_and_memory(void **state)
     rz_retention_destroy(&f->r);
     rz_store_close(&f->s);
     /* the runs kept 4, 5 of run 1 and all of run 2 */
-    assert_int_equal(s_raw_entries(f->dir, "runs"), 3);
-    assert_int_equal(s_raw_entries(f->dir, "subjruns"), 5);
+    assert_int_equal(rzt_lmdb_entries(f->dir, "runs"), 3);
+    assert_int_equal(rzt_lmdb_entries(f->dir, "subjruns"), 5);
     assert_int_equal(rz_store_open(&f->s, &o), 0);
     assert_int_equal(s_query_n(f, "station:PL0012A", NULL, 0, 0), 5);
 }

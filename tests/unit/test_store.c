@@ -815,30 +815,6 @@ static void sr_check_all(rz_store_t *s, const sr_model_t *m)
         sr_check(s, m, j, 0, 0);
 }
 
-/* Entries of an LMDB database, read with the C API on a closed store. */
-static size_t sr_raw_count(const char *dir, const char *db)
-{
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    MDB_stat st;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
-    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
-    int rc = mdb_dbi_open(txn, db, 0, &dbi);
-    size_t n = 0;
-    if (rc == 0) {
-        assert_int_equal(mdb_stat(txn, dbi, &st), 0);
-        n = st.ms_entries;
-    } else {
-        assert_int_equal(rc, MDB_NOTFOUND);
-    }
-    mdb_txn_abort(txn);
-    mdb_env_close(env);
-    return n;
-}
-
 static void test_store_subject_runs_answer_like_one_index(void **state)
 {
     fx_t *f = *state;
@@ -870,9 +846,9 @@ static void test_store_subject_runs_answer_like_one_index(void **state)
     rz_store_close(&s);
     /* a run is written before an append once 8 wait in memory, and an
      * append brings up to 20: runs of 8 to 27, less than 28 left over */
-    size_t runs = sr_raw_count(dir, "runs");
+    size_t runs = rzt_lmdb_entries(dir, "runs");
     assert_true(runs >= 600 / 28 && runs <= 600 / 8);
-    size_t in_runs = sr_raw_count(dir, "subjruns");
+    size_t in_runs = rzt_lmdb_entries(dir, "subjruns");
     assert_true(in_runs > 600 - 28 && in_runs <= 600);
 
     /* the part in memory is read again from the log; another run size */
@@ -985,9 +961,9 @@ static void test_store_migrates_a_format_1_subject_index(void **state)
     sr_check_all(s, m);
     rz_store_close(&s);
     /* run 0 holds every entry; the old database is gone, a copy kept */
-    assert_int_equal(sr_raw_count(dir, "runs"), 1);
-    assert_int_equal(sr_raw_count(dir, "subjruns"), 300);
-    assert_int_equal(sr_raw_count(dir, "subjects"), 0);
+    assert_int_equal(rzt_lmdb_entries(dir, "runs"), 1);
+    assert_int_equal(rzt_lmdb_entries(dir, "subjruns"), 300);
+    assert_int_equal(rzt_lmdb_entries(dir, "subjects"), 0);
     snprintf(copy, sizeof copy, "%s/data.mdb.format-1", dir);
     assert_int_equal(stat(copy, &st), 0);
     rzt_rmtree(dir);
