@@ -67,6 +67,7 @@ typedef struct s_front {
     /* publish jobs of this burst the front may run itself (s_here_run) */
     struct rz_job **here;
     size_t n_here, cap_here, here_events;
+    int busy; /* requests were waiting when the front went to poll */
 } s_front_t;
 
 /* A request being handled: its frames, borrowed from the receive. */
@@ -255,8 +256,20 @@ static size_t s_job_bytes(const rz_job_t *job)
 
 static void s_job_done(s_front_t *f, rz_job_t *job);
 
+/* Whether requests wait in the front socket already. */
+static int s_front_waiting(s_front_t *f)
+{
+    int events = 0;
+    size_t len = sizeof events;
+    return zmq_getsockopt(f->front, ZMQ_EVENTS, &events, &len) == 0 &&
+           (events & ZMQ_POLLIN);
+}
+
 /* Run the publish jobs of the burst (rz_writer_run_here) and answer them,
- * or, when the writer is busy, hand them to it. */
+ * or hand them to the writer: when it is busy, and when more requests
+ * wait already, so that the front reads and checks them while the writer
+ * flushes (the front's own work per request, not the flush, is then what
+ * limits the rate). */
 static void s_here_run(s_front_t *f)
 {
     size_t n = f->n_here;
@@ -264,7 +277,7 @@ static void s_here_run(s_front_t *f)
         return;
     f->n_here = 0;
     f->here_events = 0;
-    if (rz_writer_run_here(f->b, f->here, n)) {
+    if (!f->busy && rz_writer_run_here(f->b, f->here, n)) {
         for (size_t i = 0; i < n; i++)
             s_job_done(f, f->here[i]);
         return;
@@ -2347,6 +2360,7 @@ int rz_server_run(rz_broker_t *b)
         if (!f.stream_red)
             items[3] = (zmq_pollitem_t){NULL, -1, 0, 0};
         /* kept reads wait for the applier, which does not wake us */
+        f.busy = take && s_front_waiting(&f);
         int n = zmq_poll(items, take ? 5 : 4, f.deferred ? 1 : wait_ms);
         if (n < 0 && zmq_errno() != EINTR) {
             rz_error("poll failed: %s", zmq_strerror(zmq_errno()));
