@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ratusz/core/buf.h"
 #include "ratusz/ratusz.h"
 
 #define S_TIME_BIAS UINT64_C(0x8000000000000000)
@@ -49,21 +50,6 @@ static uint64_t s_hash(const char *p, size_t len)
     for (size_t i = 0; i < len; i++)
         h = (h ^ (uint8_t)p[i]) * 1099511628211u;
     return h;
-}
-
-static int s_grow(void **buf, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 256;
-    while (n < need)
-        n *= 2;
-    void *p = realloc(*buf, n * size);
-    if (!p)
-        return RZ_ENOMEM;
-    *buf = p;
-    *cap = n;
-    return 0;
 }
 
 void rz_subjtab_ent(uint8_t ent[RZ_SUBJTAB_ENT], int64_t time, uint64_t seq)
@@ -166,15 +152,15 @@ int rz_subjtab_add(rz_subjtab_t *t, const char *subject, size_t len,
 {
     if (!len || len > UINT16_MAX || t->n >= UINT32_MAX - 1)
         return RZ_EINVAL;
-    if (s_grow((void **)&t->ents, &t->cap, t->n + 1, sizeof *t->ents))
+    if (rzc_grow((void **)&t->ents, &t->cap, t->n + 1, sizeof *t->ents))
         return RZ_ENOMEM;
     uint64_t h = s_hash(subject, len);
     size_t slot = s_slot(t, subject, len, h);
     uint32_t at = t->slots[slot];
     if (!at) {
-        if (s_grow((void **)&t->heads, &t->cap_heads, t->n_heads + 1,
-                   sizeof *t->heads) ||
-            s_grow((void **)&t->strs, &t->cap_strs, t->n_strs + len, 1))
+        if (rzc_grow((void **)&t->heads, &t->cap_heads, t->n_heads + 1,
+                     sizeof *t->heads) ||
+            rzc_grow((void **)&t->strs, &t->cap_strs, t->n_strs + len, 1))
             return RZ_ENOMEM;
         memcpy(t->strs + t->n_strs, subject, len);
         t->heads[t->n_heads] =
@@ -219,7 +205,7 @@ int rz_subjtab_find(const rz_subjtab_t *t, const char *subject, size_t len,
             break; /* older ones are older still */
         if (seq > hi)
             continue;
-        if (s_grow((void **)buf, cap, *n + 1, RZ_SUBJTAB_ENT))
+        if (rzc_grow((void **)buf, cap, *n + 1, RZ_SUBJTAB_ENT))
             return RZ_ENOMEM;
         memcpy(*buf + *n * RZ_SUBJTAB_ENT, ent, RZ_SUBJTAB_ENT);
         (*n)++;
@@ -259,7 +245,9 @@ int rz_subjtab_each(const rz_subjtab_t *t, rz_subjtab_fn fn, void *user)
         const s_head_t *hd = &t->heads[order[o]];
         size_t n = 0;
         for (uint32_t i = hd->last; i && !rc; i = t->ents[i - 1].prev) {
-            rc = s_grow((void **)&ents, &cap, n + 1, RZ_SUBJTAB_ENT);
+            rc = rzc_grow((void **)&ents, &cap, n + 1, RZ_SUBJTAB_ENT)
+                     ? RZ_ENOMEM
+                     : 0;
             if (!rc)
                 memcpy(ents + n++ * RZ_SUBJTAB_ENT, t->ents[i - 1].ent,
                        RZ_SUBJTAB_ENT);

@@ -24,6 +24,7 @@
 
 #include "broker.h"
 #include "log.h"
+#include "ratusz/core/buf.h"
 #include "ratusz/text.h"
 
 /* Values of b->store_full. */
@@ -114,17 +115,7 @@ static void s_send_job(void *pipe, rz_job_t *job)
 
 static int s_reserve(void **arr, size_t *cap, size_t need, size_t size)
 {
-    if (need <= *cap)
-        return 0;
-    size_t ncap = *cap ? *cap : 64;
-    while (ncap < need)
-        ncap *= 2;
-    void *p = realloc(*arr, ncap * size);
-    if (!p)
-        return RZ_ENOMEM;
-    *arr = p;
-    *cap = ncap;
-    return 0;
+    return rzc_grow(arr, cap, need, size) ? RZ_ENOMEM : 0;
 }
 
 /* Consecutive new events of one tenant, domain and source: counted in the

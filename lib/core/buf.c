@@ -1,5 +1,6 @@
 /* buf.c - a growable string (ratusz/core/buf.h). */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,4 +64,24 @@ void rzc_buf_free(rzc_buf_t *b)
 {
     free(b->s);
     memset(b, 0, sizeof(*b));
+}
+
+int rzc_grow(void **arr, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 64;
+    while (n < need) {
+        if (n > SIZE_MAX / 2)
+            return -1;
+        n *= 2;
+    }
+    if (size && n > SIZE_MAX / size)
+        return -1;
+    void *p = realloc(*arr, n * size);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = n;
+    return 0;
 }

@@ -1,4 +1,5 @@
-/* buf.h - a growable string (malloc'd, NUL-terminated).
+/* buf.h - a growable string (malloc'd, NUL-terminated), and room in a
+ * growable array.
  *
  * A failed allocation sets oom and every later call does nothing, so a
  * writer checks once at the end instead of after every piece.
@@ -20,5 +21,10 @@ void rzc_buf_printf(rzc_buf_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Free the text and start again empty. */
 void rzc_buf_free(rzc_buf_t *b);
+
+/* Room for need elements of size bytes in the array *arr of *cap
+ * elements: its capacity doubles (from 64) until it holds them. Returns 0,
+ * or -1 (out of memory, or too large) with *arr and *cap as they were. */
+int rzc_grow(void **arr, size_t *cap, size_t need, size_t size);
 
 #endif
