@@ -22,10 +22,11 @@
 
 #include "access.h"
 #include "backup.h"
-#include "ratusz/wire.h"
 #include "broker.h"
 #include "log.h"
 #include "notify.h"
+#include "ratusz/core/buf.h"
+#include "ratusz/wire.h"
 #include "watch.h"
 
 #define S_MAX_FRAMES 8
@@ -266,10 +267,10 @@ static int s_front_waiting(s_front_t *f)
 }
 
 /* Run the publish jobs of the burst (rz_writer_run_here) and answer them,
- * or hand them to the writer: when it is busy, and when more requests
- * wait already, so that the front reads and checks them while the writer
- * flushes (the front's own work per request, not the flush, is then what
- * limits the rate). */
+ * or hand them to the writer: when it is busy, and when requests were
+ * waiting at the front's last poll, so that the front reads and checks
+ * them while the writer flushes (the front's own work per request, not
+ * the flush, is then what limits the rate). */
 static void s_here_run(s_front_t *f)
 {
     size_t n = f->n_here;
@@ -297,22 +298,14 @@ static void s_queue(s_front_t *f, rz_job_t *job)
     f->queued_bytes += job->held;
     atomic_store(&f->b->queued_bytes, f->queued_bytes);
     if (job->kind == RZ_JOB_PUBLISH && f->b->journal &&
-        f->queued_jobs == f->n_here + 1) {
-        if (f->n_here == f->cap_here) {
-            size_t cap = f->cap_here ? 2 * f->cap_here : 64;
-            rz_job_t **more = realloc(f->here, cap * sizeof *more);
-            if (more) {
-                f->here = more;
-                f->cap_here = cap;
-            }
-        }
-        if (f->n_here < f->cap_here) {
-            f->here[f->n_here++] = job;
-            f->here_events += job->n;
-            if (f->here_events >= f->b->cfg->commit_max)
-                s_here_run(f);
-            return;
-        }
+        f->queued_jobs == f->n_here + 1 &&
+        rzc_grow((void **)&f->here, &f->cap_here, f->n_here + 1,
+                 sizeof *f->here) == 0) {
+        f->here[f->n_here++] = job;
+        f->here_events += job->n;
+        if (f->here_events >= f->b->cfg->commit_max)
+            s_here_run(f);
+        return;
     }
     s_here_run(f);
     zmq_send(f->pipe, &job, sizeof job, 0);
