@@ -20,7 +20,9 @@
 
 #include "ratusz/core/lmdb.h"
 
-#define S_MAGIC "RZJ1"
+#define S_MAGIC "RZJ2"
+#define S_MAGIC_1 "RZJ1" /* format 1, an older broker's: read, not written */
+#define RZ_JOURNAL_EVENT_1 44 /* its fixed part of an event */
 #define S_DIR "journal"
 #define S_DIR_MODE 0750
 #define S_FILE_MODE 0640
@@ -170,10 +172,27 @@ static uint64_t s_get64(const uint8_t *p)
     return v;
 }
 
+/* Whether the len bytes at p lie inside the n bytes at base. The
+ * addresses are compared as integers: p may point anywhere. */
+static int s_inside(const uint8_t *base, size_t n, const void *p, size_t len)
+{
+    uintptr_t b = (uintptr_t)base, q = (uintptr_t)p;
+    return len && p && q >= b && q - b <= n && len <= n - (q - b);
+}
+
+/* The bytes key k of e takes after the stored bytes: none when it is
+ * inside them. */
+static size_t s_extra(const rz_store_entry_t *e, const char *k, size_t len)
+{
+    return s_inside(e->stored, e->stored_len, k, len) ? 0 : len;
+}
+
 size_t rz_journal_event_size(const rz_store_entry_t *e)
 {
-    return RZ_JOURNAL_EVENT + e->stored_len + e->source_len + e->id_len +
-           e->subject_len + e->topic_len;
+    return RZ_JOURNAL_EVENT + e->stored_len +
+           s_extra(e, e->source, e->source_len) + s_extra(e, e->id, e->id_len) +
+           s_extra(e, e->subject, e->subject_len) +
+           s_extra(e, e->topic, e->topic_len);
 }
 
 /* Bytes already in place (the writer builds stored bytes inside the
@@ -185,26 +204,42 @@ static uint8_t *s_put_bytes(uint8_t *p, const void *src, size_t len)
     return p + len;
 }
 
+/* Key k of the event whose fixed part is at fixed and stored bytes at
+ * stored (in the record): its offset and length, and its bytes at *extra
+ * when they are not inside the stored ones. */
+static void s_put_key(uint8_t *fixed, int k, const rz_store_entry_t *e,
+                      const uint8_t *stored, const char *key, size_t len,
+                      uint8_t **extra)
+{
+    size_t off;
+    if (s_inside(e->stored, e->stored_len, key, len)) {
+        off = (size_t)((uintptr_t)key - (uintptr_t)e->stored);
+    } else {
+        off = (size_t)(*extra - stored);
+        *extra = s_put_bytes(*extra, key, len);
+    }
+    s_put32(fixed + 24 + 4 * k, (uint32_t)off);
+    s_put16(fixed + 40 + 2 * k, (uint16_t)len);
+}
+
 size_t rz_journal_record_encode(uint8_t *out, const rz_store_entry_t *e,
                                 size_t count, int64_t ingest_time)
 {
     uint8_t *p = out + RZ_JOURNAL_HDR;
     for (size_t i = 0; i < count; i++) {
         const rz_store_entry_t *x = &e[i];
-        s_put64(p, x->prev_topic_seq);
-        s_put64(p + 8, (uint64_t)x->time);
-        s_put32(p + 16, (uint32_t)x->stored_len);
-        s_put16(p + 20, (uint16_t)x->source_len);
-        s_put16(p + 22, (uint16_t)x->id_len);
-        s_put16(p + 24, (uint16_t)x->subject_len);
-        s_put16(p + 26, (uint16_t)x->topic_len);
-        memcpy(p + 28, x->digest, RZ_STORE_DIGEST);
-        p += RZ_JOURNAL_EVENT;
-        p = s_put_bytes(p, x->stored, x->stored_len);
-        p = s_put_bytes(p, x->source, x->source_len);
-        p = s_put_bytes(p, x->id, x->id_len);
-        p = s_put_bytes(p, x->subject, x->subject_len);
-        p = s_put_bytes(p, x->topic, x->topic_len);
+        uint8_t *fixed = p, *stored = p + RZ_JOURNAL_EVENT;
+        uint8_t *extra = s_put_bytes(stored, x->stored, x->stored_len);
+        s_put64(fixed, x->prev_topic_seq);
+        s_put64(fixed + 8, (uint64_t)x->time);
+        s_put32(fixed + 16, (uint32_t)x->stored_len);
+        s_put_key(fixed, 0, x, stored, x->source, x->source_len, &extra);
+        s_put_key(fixed, 1, x, stored, x->id, x->id_len, &extra);
+        s_put_key(fixed, 2, x, stored, x->subject, x->subject_len, &extra);
+        s_put_key(fixed, 3, x, stored, x->topic, x->topic_len, &extra);
+        s_put32(fixed + 20, (uint32_t)(extra - stored - x->stored_len));
+        memcpy(fixed + 48, x->digest, RZ_STORE_DIGEST);
+        p = extra;
     }
     size_t len = (size_t)(p - out);
     memcpy(out, S_MAGIC, 4);
@@ -216,6 +251,26 @@ size_t rz_journal_record_encode(uint8_t *out, const rz_store_entry_t *e,
     return len;
 }
 
+/* The size of the event at q in a record of the given format, from its
+ * fixed part (which must be there); 0 when it would not fit in avail
+ * bytes or its keys lie outside its bytes (format 2). */
+static size_t s_event_size(int format, const uint8_t *q, size_t avail)
+{
+    if (format == 1) {
+        uint64_t need = (uint64_t)RZ_JOURNAL_EVENT_1 + s_get32(q + 16) +
+                        s_get16(q + 20) + s_get16(q + 22) + s_get16(q + 24) +
+                        s_get16(q + 26);
+        return need <= avail && s_get16(q + 26) ? (size_t)need : 0;
+    }
+    uint64_t body = (uint64_t)s_get32(q + 16) + s_get32(q + 20);
+    if (body > avail - RZ_JOURNAL_EVENT || !s_get16(q + 46))
+        return 0; /* too long, or no topic */
+    for (int k = 0; k < 4; k++)
+        if (s_get32(q + 24 + 4 * k) + (uint64_t)s_get16(q + 40 + 2 * k) > body)
+            return 0;
+    return RZ_JOURNAL_EVENT + (size_t)body;
+}
+
 /* The event at r->at into e, without checks; returns its size. */
 static size_t s_event_at(const rz_journal_record_t *r, size_t at,
                          rz_store_entry_t *e)
@@ -224,35 +279,59 @@ static size_t s_event_at(const rz_journal_record_t *r, size_t at,
     e->prev_topic_seq = s_get64(p);
     e->time = (int64_t)s_get64(p + 8);
     e->stored_len = s_get32(p + 16);
-    e->source_len = s_get16(p + 20);
-    e->id_len = s_get16(p + 22);
-    e->subject_len = s_get16(p + 24);
-    e->topic_len = s_get16(p + 26);
-    e->digest = p + 28;
-    p += RZ_JOURNAL_EVENT;
-    e->stored = p;
-    p += e->stored_len;
-    e->source = (const char *)p;
-    p += e->source_len;
-    e->id = (const char *)p;
-    p += e->id_len;
-    e->subject = (const char *)p;
-    p += e->subject_len;
-    e->topic = (const char *)p;
-    return rz_journal_event_size(e);
+    if (r->format == 1) {
+        e->source_len = s_get16(p + 20);
+        e->id_len = s_get16(p + 22);
+        e->subject_len = s_get16(p + 24);
+        e->topic_len = s_get16(p + 26);
+        e->digest = p + 28;
+        p += RZ_JOURNAL_EVENT_1;
+        e->stored = p;
+        p += e->stored_len;
+        e->source = (const char *)p;
+        p += e->source_len;
+        e->id = (const char *)p;
+        p += e->id_len;
+        e->subject = (const char *)p;
+        p += e->subject_len;
+        e->topic = (const char *)p;
+        return RZ_JOURNAL_EVENT_1 + e->stored_len + e->source_len + e->id_len +
+               e->subject_len + e->topic_len;
+    }
+    const uint8_t *body = p + RZ_JOURNAL_EVENT;
+    e->stored = body;
+    e->source = (const char *)body + s_get32(p + 24);
+    e->source_len = s_get16(p + 40);
+    e->id = (const char *)body + s_get32(p + 28);
+    e->id_len = s_get16(p + 42);
+    e->subject = (const char *)body + s_get32(p + 32);
+    e->subject_len = s_get16(p + 44);
+    e->topic = (const char *)body + s_get32(p + 36);
+    e->topic_len = s_get16(p + 46);
+    e->digest = p + 48;
+    return RZ_JOURNAL_EVENT + e->stored_len + s_get32(p + 20);
+}
+
+/* The format a record's magic names: 1, 2, or 0 (not a record). */
+static int s_format(const uint8_t *p)
+{
+    if (!memcmp(p, S_MAGIC, 4))
+        return 2;
+    return !memcmp(p, S_MAGIC_1, 4) ? 1 : 0;
 }
 
 int rz_journal_record_open(const uint8_t *p, size_t len,
                            rz_journal_record_t *out)
 {
-    if (len < RZ_JOURNAL_HDR || memcmp(p, S_MAGIC, 4) != 0 ||
-        s_get32(p + 4) != len)
+    int format = len >= RZ_JOURNAL_HDR ? s_format(p) : 0;
+    if (!format || s_get32(p + 4) != len)
         return RZ_EDECODE;
     *out = (rz_journal_record_t){.p = p,
                                  .len = len,
                                  .first = s_get64(p + 16),
                                  .count = s_get32(p + 12),
                                  .ingest_time = (int64_t)s_get64(p + 24),
+                                 .format = format,
                                  .at = RZ_JOURNAL_HDR};
     return 0;
 }
@@ -260,12 +339,14 @@ int rz_journal_record_open(const uint8_t *p, size_t len,
 int rz_journal_record_parse(const uint8_t *p, size_t avail,
                             rz_journal_record_t *out)
 {
-    if (avail < RZ_JOURNAL_HDR || memcmp(p, S_MAGIC, 4) != 0)
+    int format = avail >= RZ_JOURNAL_HDR ? s_format(p) : 0;
+    if (!format)
         return RZ_EDECODE;
+    size_t fixed = format == 1 ? RZ_JOURNAL_EVENT_1 : RZ_JOURNAL_EVENT;
     size_t len = s_get32(p + 4);
     uint32_t count = s_get32(p + 12);
     if (len < RZ_JOURNAL_HDR || len > avail || len > INT32_MAX || !count ||
-        count > (len - RZ_JOURNAL_HDR) / RZ_JOURNAL_EVENT)
+        count > (len - RZ_JOURNAL_HDR) / fixed)
         return RZ_EDECODE;
     if (rz_journal_crc32c(0, p + 12, len - 12) != s_get32(p + 8))
         return RZ_EDECODE;
@@ -277,20 +358,16 @@ int rz_journal_record_parse(const uint8_t *p, size_t avail,
                              .first = first,
                              .count = count,
                              .ingest_time = (int64_t)s_get64(p + 24),
+                             .format = format,
                              .at = RZ_JOURNAL_HDR};
     /* every event's lengths must fit: next() then needs no checks */
     size_t at = RZ_JOURNAL_HDR;
     for (uint32_t i = 0; i < count; i++) {
-        rz_store_entry_t e;
-        if (len - at < RZ_JOURNAL_EVENT)
+        size_t size;
+        if (len - at < fixed ||
+            !(size = s_event_size(format, p + at, len - at)))
             return RZ_EDECODE;
-        const uint8_t *q = p + at;
-        size_t need = (size_t)RZ_JOURNAL_EVENT + s_get32(q + 16) +
-                      s_get16(q + 20) + s_get16(q + 22) + s_get16(q + 24) +
-                      s_get16(q + 26);
-        if (need > len - at || !s_get16(q + 26))
-            return RZ_EDECODE; /* too long, or no topic */
-        at += s_event_at(&r, at, &e);
+        at += size;
     }
     if (at != len)
         return RZ_EDECODE;
@@ -306,6 +383,13 @@ int rz_journal_record_next(rz_journal_record_t *r, rz_store_entry_t *e)
     e->seq = r->first + r->i++;
     e->ends_link = r->i == r->count; /* a record is a group acked at once */
     return 1;
+}
+
+size_t rz_journal_record_span(const rz_journal_record_t *r)
+{
+    if (r->format == 1)
+        return r->len;
+    return (r->len + RZ_JOURNAL_ALIGN - 1) & ~(size_t)(RZ_JOURNAL_ALIGN - 1);
 }
 
 /* ------------------------------------------------------------------------
@@ -572,7 +656,9 @@ int rz_journal_recover(rz_journal_t *j, rz_store_t *store)
             found[n_found++] =
                 (s_found_t){r.first, next - 1, i, off, (size_t)len};
             j->segs[i].last = next - 1;
-            off += (size_t)len;
+            off += rz_journal_record_span(&r);
+            if (off > j->segs[i].size)
+                break; /* the last record filled its segment */
         }
     }
     if (n_found)
@@ -687,7 +773,10 @@ int rz_journal_append(rz_journal_t *j, const uint8_t *rec, size_t len,
         j->broken = 1;
         return RZ_ESTORE;
     }
-    j->off += len;
+    /* the next record begins on a page of its own (journal.h) */
+    j->off += (len + RZ_JOURNAL_ALIGN - 1) & ~(size_t)(RZ_JOURNAL_ALIGN - 1);
+    if (j->off > sg->size)
+        j->off = sg->size;
     sg->last = last_seq;
     return 0;
 }

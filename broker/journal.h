@@ -14,22 +14,41 @@
  * its start. A record never spans two segments; a record larger than a
  * segment gets a segment of its own size.
  *
+ * Records begin on 4 KiB boundaries: the next one starts on the page
+ * after the one the last ended in, and the rest of that page is left as
+ * it is. A page that holds an acked record is therefore never written
+ * again until its segment is (a write torn by a power cut cannot reach
+ * an acked record), and each group's flush writes only pages of its own,
+ * where appending right behind the last record wrote that record's last
+ * page again with every group.
+ *
  * One record per group of events the writer acks together:
  *
  *   +-------+--------+--------+-------+-----------+-------------+
  *   | magic | length | crc32c | count | first seq | ingest time |
- *   | "RZJ1"| (4)    | (4)    | (4)   | (8)       | (8)         |
+ *   | "RZJ2"| (4)    | (4)    | (4)   | (8)       | (8)         |
  *   +-------+--------+--------+-------+-----------+-------------+
  *   then count times, the event of seq first + i:
- *   +----------------+----------+-------------+-----------+
- *   | prev topic seq | time (8) | stored len  | source,   |
- *   | (8)            |          | (4)         | id,       |
- *   +----------------+----------+-------------+ subject,  |
- *   | digest (16): the ids database's content  | topic len |
- *   | digest of the producer's bytes           | (2 each)  |
- *   +------------------------------------------+-----------+
- *   then the stored bytes (producer's Event + broker stamp), source, id,
- *   subject and topic.
+ *   +----------------+----------+------------+-----------+
+ *   | prev topic seq | time (8) | stored len | extra len |
+ *   | (8)            |          | (4)        | (4)       |
+ *   +----------------+----------+------------+-----------+
+ *   | offset (4) of source, id, subject, topic           |
+ *   | length (2) of source, id, subject, topic           |
+ *   +----------------------------------------------------+
+ *   | digest (16): the ids database's content digest of  |
+ *   | the producer's bytes                               |
+ *   +----------------------------------------------------+
+ *   then the stored bytes (producer's Event + broker stamp) and extra
+ *   len bytes more. The four keys are views into those stored len +
+ *   extra len bytes, at their offsets: a producer's source, id and
+ *   subject are inside its Event's bytes, where protobuf keeps strings,
+ *   and are not written twice; the topic (derived) and any key that is
+ *   not inside are in the extra bytes.
+ *
+ * Format 1 ("RZJ1", an older broker's) had a 44-byte fixed part without
+ * the offsets and extra len, each key copied after the stored bytes, and
+ * its records one right after the other. Recovery reads both.
  *
  * All integers little-endian. length covers the whole record; the CRC-32C
  * covers everything after it (count to the last byte).
@@ -53,7 +72,8 @@
 #include "store.h"
 
 #define RZ_JOURNAL_HDR 32   /* record header */
-#define RZ_JOURNAL_EVENT 44 /* fixed part of one event */
+#define RZ_JOURNAL_EVENT 64 /* fixed part of one event */
+#define RZ_JOURNAL_ALIGN 4096 /* where records begin in a segment */
 
 typedef struct rz_journal rz_journal_t;
 
@@ -95,7 +115,8 @@ size_t rz_journal_event_size(const rz_store_entry_t *e);
  * each. Returns the record's length. An event's stored bytes may already
  * be where the record keeps them (RZ_JOURNAL_EVENT bytes after the end of
  * the event before, the first after RZ_JOURNAL_HDR): they are not copied
- * then. */
+ * then. A key (source, id, subject, topic) that lies inside the event's
+ * stored bytes is recorded as its offset there; any other is copied. */
 size_t rz_journal_record_encode(uint8_t *out, const rz_store_entry_t *e,
                                 size_t count, int64_t ingest_time);
 
@@ -106,6 +127,7 @@ typedef struct rz_journal_record {
     uint64_t first; /* seq of the first event */
     uint32_t count;
     int64_t ingest_time;
+    int format; /* 1 or 2: the magic's */
     size_t at;  /* rz_journal_record_next: offset of the next event */
     uint32_t i; /* and its index */
 } rz_journal_record_t;
@@ -126,6 +148,11 @@ int rz_journal_record_open(const uint8_t *p, size_t len,
 /* The next event of a parsed record into e (views into the record;
  * ends_link set on the record's last). Returns 1, or 0 after the last. */
 int rz_journal_record_next(rz_journal_record_t *r, rz_store_entry_t *e);
+
+/* The bytes a parsed record takes in its segment, up to where the next
+ * one begins: its length, up to a whole RZ_JOURNAL_ALIGN (format 1: its
+ * length). */
+size_t rz_journal_record_span(const rz_journal_record_t *r);
 
 /* CRC-32C (Castagnoli) of len bytes, continuing crc (0 to start): the
  * processor's crc32 instruction where it has one (SSE 4.2), else tables. */

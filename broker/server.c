@@ -311,6 +311,40 @@ static void s_queue(s_front_t *f, rz_job_t *job)
     zmq_send(f->pipe, &job, sizeof job, 0);
 }
 
+/* key as the same string at data, when that is exactly it */
+static void s_view(const char **key, size_t len, const uint8_t *data, size_t n)
+{
+    if (data && n == len && len && !memcmp(data, *key, len))
+        *key = (const char *)data;
+}
+
+/* Point the item's source, id and subject (protobuf-c's copies) at the
+ * producer's bytes, where protobuf keeps strings as they are (the last of
+ * a field given twice is the one protobuf-c kept): the journal then
+ * records their offsets inside the event rather than the bytes again.
+ * Field numbers from proto/ratusz/v1/event.proto. */
+static void s_keys_in_bytes(rz_store_item_t *it, const uint8_t *bytes,
+                            size_t len)
+{
+    enum { ID = 1, SOURCE = 2, SUBJECT = 4 };
+    const uint8_t *at[SUBJECT + 1] = {0};
+    size_t n[SUBJECT + 1] = {0};
+    rz_wire_t w;
+    rz_wire_field_t fl;
+    int rc;
+    rz_wire_init(&w, bytes, len);
+    while ((rc = rz_wire_next(&w, &fl)) == 1)
+        if (fl.type == 2 && fl.number <= SUBJECT) {
+            at[fl.number] = fl.data;
+            n[fl.number] = fl.len;
+        }
+    if (rc < 0)
+        return;
+    s_view(&it->source, it->source_len, at[SOURCE], n[SOURCE]);
+    s_view(&it->id, it->id_len, at[ID], n[ID]);
+    s_view(&it->subject, it->subject_len, at[SUBJECT], n[SUBJECT]);
+}
+
 /* Fill item i of job from one encoded event, or set its code and reason. */
 static void s_prepare_event(s_req_t *q, rz_job_t *job, size_t i,
                             const char *principal, const uint8_t *bytes,
@@ -374,6 +408,7 @@ static void s_prepare_event(s_req_t *q, rz_job_t *job, size_t i,
     it->id_len = strlen(ev->id);
     it->subject = ev->subject;
     it->subject_len = strlen(ev->subject);
+    s_keys_in_bytes(it, bytes, len);
     it->principal = principal;
     it->principal_len = strlen(principal);
     it->time = ev->time;

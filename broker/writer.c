@@ -118,6 +118,19 @@ static int s_reserve(void **arr, size_t *cap, size_t need, size_t size)
     return rzc_grow(arr, cap, need, size) ? RZ_ENOMEM : 0;
 }
 
+/* A key of item it that lies inside its bytes (the front points the
+ * producer's strings there), as the same place in the copy at stored: the
+ * journal then records its offset instead of its bytes. Any other key is
+ * returned as it is. The addresses are compared as integers. */
+static const char *s_rebase(const rz_store_item_t *it, const char *key,
+                            size_t len, const uint8_t *stored)
+{
+    uintptr_t b = (uintptr_t)it->bytes, k = (uintptr_t)key;
+    if (len && key && k >= b && k - b <= it->len && len <= it->len - (k - b))
+        return (const char *)stored + (k - b);
+    return key;
+}
+
 /* Consecutive new events of one tenant, domain and source: counted in the
  * stats at once, since a batch usually comes from one system. */
 typedef struct s_run {
@@ -644,20 +657,21 @@ static void s_journal_publishes(s_journal_writer_t *w, s_group_t *g)
         size_t slen =
             it->len + rz_store_stamp(st + it->len, it->seq, ingest_time,
                                      it->principal, it->principal_len);
-        *e = (rz_store_entry_t){.seq = it->seq,
-                                .prev_topic_seq = it->prev_topic_seq,
-                                .time = it->time,
-                                .stored = st,
-                                .stored_len = slen,
-                                .source = it->source,
-                                .source_len = it->source_len,
-                                .id = it->id,
-                                .id_len = it->id_len,
-                                .subject = it->subject,
-                                .subject_len = it->subject_len,
-                                .topic = it->topic,
-                                .topic_len = it->topic_len,
-                                .digest = dg};
+        *e = (rz_store_entry_t){
+            .seq = it->seq,
+            .prev_topic_seq = it->prev_topic_seq,
+            .time = it->time,
+            .stored = st,
+            .stored_len = slen,
+            .source = s_rebase(it, it->source, it->source_len, st),
+            .source_len = it->source_len,
+            .id = s_rebase(it, it->id, it->id_len, st),
+            .id_len = it->id_len,
+            .subject = s_rebase(it, it->subject, it->subject_len, st),
+            .subject_len = it->subject_len,
+            .topic = it->topic,
+            .topic_len = it->topic_len,
+            .digest = dg};
         at += rz_journal_event_size(e);
         node = &bt->nodes[n_new];
         *node =

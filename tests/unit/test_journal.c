@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -159,7 +160,8 @@ static void test_journal_torn_tail_ends_the_recovery(void **state)
     uint8_t zero = 0;
     size_t second;
     free(s_record(3, 2, 200, &second));
-    assert_int_equal(pwrite(fd, &zero, 1, (off_t)(len + second - 1)), 1);
+    size_t at = (len + RZ_JOURNAL_ALIGN - 1) & ~(size_t)(RZ_JOURNAL_ALIGN - 1);
+    assert_int_equal(pwrite(fd, &zero, 1, (off_t)(at + second - 1)), 1);
     close(fd);
     free(rec);
 
@@ -259,6 +261,170 @@ static void test_journal_record_open_matches_parse(void **state)
     free(rec);
 }
 
+/* A producer's source, id and subject are inside its event's bytes:
+ * the record holds their offsets there, not the bytes again; a topic
+ * from elsewhere is copied. */
+static void test_journal_keys_inside_the_event_are_not_copied(void **state)
+{
+    (void)state;
+    static const uint8_t digest[RZ_STORE_DIGEST] = {2};
+    uint8_t stored[64];
+    memset(stored, 'x', sizeof stored);
+    memcpy(stored + 3, "/src", 4);
+    memcpy(stored + 10, "id-77", 5);
+    memcpy(stored + 20, "parcel:9", 8);
+    rz_store_entry_t e = {.seq = 9,
+                          .time = 5,
+                          .stored = stored,
+                          .stored_len = sizeof stored,
+                          .source = (const char *)stored + 3,
+                          .source_len = 4,
+                          .id = (const char *)stored + 10,
+                          .id_len = 5,
+                          .subject = (const char *)stored + 20,
+                          .subject_len = 8,
+                          .topic = "gmina.env.reading.v1",
+                          .topic_len = 20,
+                          .digest = digest};
+    size_t size = rz_journal_event_size(&e);
+    assert_int_equal(size, RZ_JOURNAL_EVENT + sizeof stored + 20);
+    uint8_t rec[RZ_JOURNAL_HDR + RZ_JOURNAL_EVENT + sizeof stored + 20];
+    assert_int_equal(rz_journal_record_encode(rec, &e, 1, 3), sizeof rec);
+
+    rz_journal_record_t r;
+    rz_store_entry_t x;
+    assert_int_equal(rz_journal_record_parse(rec, sizeof rec, &r),
+                     (int)sizeof rec);
+    assert_int_equal(rz_journal_record_next(&r, &x), 1);
+    assert_int_equal(x.seq, 9);
+    assert_int_equal(x.stored_len, sizeof stored);
+    assert_memory_equal(x.stored, stored, sizeof stored);
+    assert_ptr_equal(x.source, (const char *)x.stored + 3);
+    assert_ptr_equal(x.id, (const char *)x.stored + 10);
+    assert_ptr_equal(x.subject, (const char *)x.stored + 20);
+    assert_int_equal(x.subject_len, 8);
+    assert_ptr_equal(x.topic, (const char *)x.stored + sizeof stored);
+    assert_memory_equal(x.topic, "gmina.env.reading.v1", 20);
+    assert_memory_equal(x.digest, digest, RZ_STORE_DIGEST);
+
+    /* a key whose offset and length reach past the event's bytes: the
+     * record is refused, even with its CRC right */
+    rec[RZ_JOURNAL_HDR + 24] = sizeof stored + 20 - 3; /* source's offset */
+    uint32_t crc = rz_journal_crc32c(0, rec + 12, sizeof rec - 12);
+    for (int i = 0; i < 4; i++)
+        rec[8 + i] = (uint8_t)(crc >> (8 * i));
+    assert_int_equal(rz_journal_record_parse(rec, sizeof rec, &r), RZ_EDECODE);
+}
+
+/* Each record begins on a page of its own: the rest of the page the one
+ * before ended in is not written, and recovery does not read it. */
+static void test_journal_records_begin_on_pages_of_their_own(void **state)
+{
+    fx_t *f = *state;
+    rz_journal_t *j = NULL;
+    assert_int_equal(rz_journal_open(&j, f->dir, SEG), 0);
+    assert_int_equal(rz_journal_recover(j, f->store), 0);
+    s_append(j, 1, 2, 0);
+    s_append(j, 3, 3, 0);
+    s_append(j, 6, 1, 0);
+    rz_journal_close(&j);
+
+    size_t len;
+    free(s_record(1, 2, 200, &len));
+    assert_true(len < RZ_JOURNAL_ALIGN);
+    char path[512];
+    snprintf(path, sizeof path, "%s/journal/00000001.seg", f->dir);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    uint8_t page[RZ_JOURNAL_ALIGN];
+    assert_int_equal(pread(fd, page, sizeof page, 0), (ssize_t)sizeof page);
+    for (size_t i = len; i < sizeof page; i++)
+        assert_int_equal(page[i], 0); /* as the segment was made */
+    char magic[4];
+    assert_int_equal(pread(fd, magic, 4, RZ_JOURNAL_ALIGN), 4);
+    assert_memory_equal(magic, "RZJ2", 4);
+    assert_int_equal(pread(fd, magic, 4, 2 * RZ_JOURNAL_ALIGN), 4);
+    assert_memory_equal(magic, "RZJ2", 4);
+    /* what a recycled segment may hold there: recovery never looks */
+    memset(page + len, 0xa5, sizeof page - len);
+    assert_int_equal(pwrite(fd, page, sizeof page, 0), (ssize_t)sizeof page);
+    close(fd);
+
+    assert_int_equal(rz_journal_open(&j, f->dir, SEG), 0);
+    assert_int_equal(rz_journal_recover(j, f->store), 6);
+    assert_int_equal(rz_store_head(f->store), 6);
+    rz_journal_close(&j);
+}
+
+/* A format-1 record (an older broker's): 44-byte fixed part, the keys
+ * after the stored bytes, the next record right behind. */
+static size_t s_record_1(uint8_t *out, uint64_t seq, const char *id)
+{
+    static const uint8_t stored[40] = {0x0a};
+    uint8_t *p = out + 32;
+    memset(p, 0, 44);
+    p[8] = (uint8_t)seq; /* time */
+    p[16] = sizeof stored;
+    p[20] = 2;                   /* source "/j" */
+    p[22] = (uint8_t)strlen(id); /* id */
+    p[26] = 4;                   /* topic "t.v1" */
+    p[28] = 1;                   /* digest */
+    p += 44;
+    memcpy(p, stored, sizeof stored);
+    p += sizeof stored;
+    memcpy(p, "/j", 2);
+    p += 2;
+    memcpy(p, id, strlen(id));
+    p += strlen(id);
+    memcpy(p, "t.v1", 4);
+    p += 4;
+    size_t len = (size_t)(p - out);
+    memset(out, 0, 32);
+    memcpy(out, "RZJ1", 4);
+    out[4] = (uint8_t)len;
+    out[5] = (uint8_t)(len >> 8);
+    out[12] = 1;
+    out[16] = (uint8_t)seq;
+    uint32_t crc = rz_journal_crc32c(0, out + 12, len - 12);
+    for (int i = 0; i < 4; i++)
+        out[8 + i] = (uint8_t)(crc >> (8 * i));
+    return len;
+}
+
+static void test_journal_recovers_format_1_records(void **state)
+{
+    fx_t *f = *state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/journal", f->dir);
+    assert_int_equal(mkdir(path, 0750), 0);
+    snprintf(path, sizeof path, "%s/journal/00000001.seg", f->dir);
+    uint8_t *seg = calloc(1, SEG);
+    assert_non_null(seg);
+    size_t off = 0;
+    off += s_record_1(seg + off, 1, "a");
+    off += s_record_1(seg + off, 2, "bb");
+    off += s_record_1(seg + off, 3, "ccc");
+    int fd = open(path, O_RDWR | O_CREAT, 0640);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, seg, SEG), SEG);
+    close(fd);
+    free(seg);
+
+    rz_journal_t *j = NULL;
+    assert_int_equal(rz_journal_open(&j, f->dir, SEG), 0);
+    assert_int_equal(rz_journal_recover(j, f->store), 3);
+    assert_int_equal(rz_store_head(f->store), 3);
+    assert_int_equal(rz_store_id_seq(f->store, "/j", "bb"), 2);
+    assert_int_equal(rz_store_id_seq(f->store, "/j", "ccc"), 3);
+    /* and the journal goes on in format 2 */
+    s_append(j, 4, 2, 3);
+    rz_journal_close(&j);
+    assert_int_equal(rz_journal_open(&j, f->dir, SEG), 0);
+    assert_int_equal(rz_journal_recover(j, f->store), 2);
+    assert_int_equal(rz_store_head(f->store), 5);
+    rz_journal_close(&j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -273,6 +439,12 @@ int main(void)
         cmocka_unit_test(test_journal_record_parse_refuses_a_bad_crc),
         cmocka_unit_test(test_journal_crc32c_is_castagnoli_on_every_path),
         cmocka_unit_test(test_journal_record_open_matches_parse),
+        cmocka_unit_test(test_journal_keys_inside_the_event_are_not_copied),
+        cmocka_unit_test_setup_teardown(
+            test_journal_records_begin_on_pages_of_their_own, s_setup,
+            s_teardown),
+        cmocka_unit_test_setup_teardown(test_journal_recovers_format_1_records,
+                                        s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
