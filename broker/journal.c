@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,8 +46,13 @@ struct rz_journal {
     size_t cur_i;
     size_t off; /* where the next record goes in cur */
     int have_cur;
-    unsigned next_no;
+    atomic_uint next_no; /* a new segment's number */
     int broken;
+    /* a segment made ahead by rz_journal_prepare, for the writer to take */
+    pthread_mutex_t spare_mu;
+    s_seg_t spare;
+    int has_spare;
+    atomic_int want_spare;
 };
 
 /* ------------------------------------------------------------------------
@@ -428,8 +435,8 @@ static int s_add_seg(rz_journal_t *j, int fd, unsigned no, size_t size)
         j->cap_segs = cap;
     }
     j->segs[j->n_segs++] = (s_seg_t){fd, no, size, 0};
-    if (no >= j->next_no)
-        j->next_no = no + 1;
+    if (no >= atomic_load(&j->next_no))
+        atomic_store(&j->next_no, no + 1);
     return 0;
 }
 
@@ -464,8 +471,9 @@ static void s_small_pages(int fd)
     (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 }
 
-/* Make a segment of at least need bytes: zero-filled, synced, its name
- * synced in the directory. Returns its index, or a negative code.
+/* Make a segment file of at least need bytes: zero-filled, synced, its
+ * name synced in the directory, into *out. Any thread (its number is
+ * taken atomically). Returns 0 or -errno.
  *
  * The zeros go in page by page, so that the page cache keeps the segment
  * in pages of 4 KiB: a record then dirties (and its fdatasync writes) only
@@ -473,11 +481,11 @@ static void s_small_pages(int fd)
  * instead (s_small_pages), every page a record begins in had to be read
  * back from the disk first: 39 us on average per append at window 1,
  * measured, against 2 for a cached page. */
-static int s_make_seg(rz_journal_t *j, size_t need)
+static int s_create_seg(rz_journal_t *j, size_t need, s_seg_t *out)
 {
     char path[4200];
     size_t size = s_new_size(j, need);
-    unsigned no = j->next_no;
+    unsigned no = atomic_fetch_add(&j->next_no, 1);
     s_seg_path(j, no, path, sizeof path);
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, S_FILE_MODE);
     if (fd < 0)
@@ -498,14 +506,49 @@ static int s_make_seg(rz_journal_t *j, size_t need)
         rc = -errno;
     if (!rc)
         rc = rzc_sync_dir(j->dir);
-    if (!rc)
-        rc = s_add_seg(j, fd, no, size);
     if (rc) {
         close(fd);
         unlink(path);
         return rc;
     }
-    return (int)(j->n_segs - 1);
+    *out = (s_seg_t){fd, no, size, 0};
+    return 0;
+}
+
+/* Make a segment of at least need bytes and add it (the writer). Returns
+ * its index, or a negative code. */
+static int s_make_seg(rz_journal_t *j, size_t need)
+{
+    s_seg_t sg;
+    int rc = s_create_seg(j, need, &sg);
+    if (!rc && (rc = s_add_seg(j, sg.fd, sg.no, sg.size))) {
+        char path[4200];
+        s_seg_path(j, sg.no, path, sizeof path);
+        close(sg.fd);
+        unlink(path);
+    }
+    return rc ? rc : (int)(j->n_segs - 1);
+}
+
+int rz_journal_prepare(rz_journal_t *j)
+{
+    if (!j || !atomic_load(&j->want_spare))
+        return 0;
+    s_seg_t sg;
+    int rc = s_create_seg(j, 0, &sg);
+    if (rc)
+        return rc; /* wanted still: the next call tries again */
+    pthread_mutex_lock(&j->spare_mu);
+    int had = j->has_spare;
+    if (!had) {
+        j->spare = sg;
+        j->has_spare = 1;
+    }
+    atomic_store(&j->want_spare, 0);
+    pthread_mutex_unlock(&j->spare_mu);
+    if (had)
+        close(sg.fd); /* cannot happen with one caller; a free segment */
+    return 1;
 }
 
 int rz_journal_open(rz_journal_t **out, const char *data_dir, size_t seg_size)
@@ -521,7 +564,9 @@ int rz_journal_open(rz_journal_t **out, const char *data_dir, size_t seg_size)
     if (!j)
         return RZ_ENOMEM;
     j->seg_size = seg_size < S_SEG_MIN ? S_SEG_MIN : seg_size;
-    j->next_no = 1;
+    atomic_init(&j->next_no, 1);
+    atomic_init(&j->want_spare, 0);
+    pthread_mutex_init(&j->spare_mu, NULL);
     if ((size_t)snprintf(j->dir, sizeof j->dir, "%s/%s", data_dir, S_DIR) >=
         sizeof j->dir) {
         rc = -ENAMETOOLONG;
@@ -573,6 +618,9 @@ void rz_journal_close(rz_journal_t **jp)
     *jp = NULL;
     for (size_t i = 0; i < j->n_segs; i++)
         close(j->segs[i].fd);
+    if (j->has_spare)
+        close(j->spare.fd); /* on disk, a free segment for the next start */
+    pthread_mutex_destroy(&j->spare_mu);
     free(j->segs);
     free(j);
 }
@@ -708,6 +756,10 @@ int rz_journal_recover(rz_journal_t *j, rz_store_t *store)
      * which would wait for it; without room, the first append tries again */
     if (!j->n_segs)
         (void)s_make_seg(j, 0);
+    /* with a single segment, the writer needs a new one when it is full:
+     * rz_journal_prepare makes it ahead */
+    if (j->n_segs < 2)
+        atomic_store(&j->want_spare, 1);
     rc = applied;
 out:
     for (size_t i = 0; bufs && i < j->n_segs; i++)
@@ -730,6 +782,29 @@ static int s_next_seg(rz_journal_t *j, size_t len, uint64_t applied)
         if ((!j->have_cur || i != j->cur_i) && j->segs[i].last <= applied &&
             j->segs[i].size >= len)
             return (int)i;
+    /* none free: the one made ahead, else one made now (the acks wait
+     * for its zero-fill). Two segments take turns while LMDB keeps up;
+     * none free among two or more means it is behind by a segment, and
+     * the next switch may find none free either: another is wanted. */
+    pthread_mutex_lock(&j->spare_mu);
+    s_seg_t sg = j->spare;
+    int take = j->has_spare && sg.size >= len;
+    if (take)
+        j->has_spare = 0;
+    pthread_mutex_unlock(&j->spare_mu);
+    if (j->n_segs >= 2)
+        atomic_store(&j->want_spare, 1);
+    if (take) {
+        int rc = s_add_seg(j, sg.fd, sg.no, sg.size);
+        if (rc) { /* no room in the list: give it back */
+            pthread_mutex_lock(&j->spare_mu);
+            j->spare = sg;
+            j->has_spare = 1;
+            pthread_mutex_unlock(&j->spare_mu);
+            return rc;
+        }
+        return (int)(j->n_segs - 1);
+    }
     return s_make_seg(j, len);
 }
 

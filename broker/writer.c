@@ -843,6 +843,8 @@ static void *s_applier_main(void *arg)
     pthread_setname_np(pthread_self(), "rz-applier");
     for (;;) {
         atomic_fetch_add(&b->beat_applier, 1);
+        /* the writer's next journal segment, before it needs it */
+        (void)rz_journal_prepare(b->journal);
         pthread_mutex_lock(&w->mu);
         while (!s_apply_now(w))
             s_apply_wait(w);

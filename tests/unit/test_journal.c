@@ -97,6 +97,17 @@ static void s_append(rz_journal_t *j, uint64_t first, size_t count,
     free(rec);
 }
 
+/* n records of 40 events each from *seq on, none applied */
+static void s_append_records(rz_journal_t *j, uint64_t *seq, int n)
+{
+    for (int i = 0; i < n; i++, *seq += 40) {
+        size_t len;
+        uint8_t *rec = s_record(*seq, 40, 200, &len);
+        assert_int_equal(rz_journal_append(j, rec, len, *seq + 39, 0), 0);
+        free(rec);
+    }
+}
+
 static int s_segments(const char *dir)
 {
     char path[512];
@@ -188,6 +199,45 @@ static void test_journal_segments_are_written_again_once_applied(void **state)
         seq += 40;
     }
     assert_true(s_segments(f->dir) <= 2);
+    rz_journal_close(&j);
+}
+
+/* A fresh journal wants a second segment made ahead, and the writer goes
+ * on in it when the first is full. Two take turns while LMDB keeps up;
+ * when none of them is free, the writer makes one itself and wants the
+ * next made ahead, and takes that one. */
+static void test_journal_takes_the_segment_made_ahead(void **state)
+{
+    fx_t *f = *state;
+    rz_journal_t *j = NULL;
+    uint64_t seq = 1;
+    assert_int_equal(rz_journal_open(&j, f->dir, SEG), 0);
+    assert_int_equal(rz_journal_recover(j, f->store), 0);
+    assert_int_equal(s_segments(f->dir), 1);
+    assert_int_equal(rz_journal_prepare(j), 1);
+    assert_int_equal(s_segments(f->dir), 2);
+    assert_int_equal(rz_journal_prepare(j), 0); /* one is enough */
+
+    /* records of about 11 KiB take 12 with their pages, and none is
+     * applied: five fill a segment, the sixth goes into the one made
+     * ahead */
+    s_append_records(j, &seq, 6);
+    assert_int_equal(s_segments(f->dir), 2);
+    assert_int_equal(rz_journal_prepare(j), 0);
+    /* the second full, the first not applied: the writer makes a third */
+    s_append_records(j, &seq, 5);
+    assert_int_equal(s_segments(f->dir), 3);
+    assert_int_equal(rz_journal_prepare(j), 1);
+    assert_int_equal(s_segments(f->dir), 4);
+    /* the third full: the writer takes the fourth, made ahead */
+    s_append_records(j, &seq, 5);
+    assert_int_equal(s_segments(f->dir), 4);
+    rz_journal_close(&j);
+
+    assert_int_equal(rz_journal_open(&j, f->dir, SEG), 0);
+    assert_int_equal(rz_journal_recover(j, f->store), (int)(seq - 1));
+    assert_int_equal(rz_store_head(f->store), seq - 1);
+    assert_int_equal(rz_journal_prepare(j), 0); /* four segments: enough */
     rz_journal_close(&j);
 }
 
@@ -436,6 +486,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_journal_segments_are_written_again_once_applied, s_setup,
             s_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_journal_takes_the_segment_made_ahead, s_setup, s_teardown),
         cmocka_unit_test(test_journal_record_parse_refuses_a_bad_crc),
         cmocka_unit_test(test_journal_crc32c_is_castagnoli_on_every_path),
         cmocka_unit_test(test_journal_record_open_matches_parse),
