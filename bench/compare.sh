@@ -242,6 +242,27 @@ cpu_s() {
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 write_bytes() { awk '$1 == "write_bytes:" { print $2 }' "/proc/$1/io" 2>/dev/null || echo 0; }
 
+# The block device under the work folder, for what reaches the disk:
+# write_bytes counts a whole page-cache folio each time one is dirtied
+# (ext4 keeps files in large folios since Linux 6.16), which can be more
+# than the blocks written. Empty on a file system without one (tmpfs).
+DEV_STAT=
+dev_stat_file() {
+    local id
+    id=$(stat -c '%Hd:%Ld' "$WORK" 2>/dev/null) || return 0
+    [[ -r /sys/dev/block/$id/stat ]] && DEV_STAT=/sys/dev/block/$id/stat
+    return 0
+}
+dev_stat_file
+# Bytes written to that device so far, after a sync: what the system had
+# dirty is written and counted before a measurement, and the measured
+# broker's own after it (a sync waits for the whole system).
+dev_bytes() {
+    [[ -n $DEV_STAT ]] || return 0
+    sync
+    awk '{ printf "%.0f\n", $7 * 512 }' "$DEV_STAT"
+}
+
 # --- keys for ratusz-curve -------------------------------------------------------
 # security_keys: once, the key pairs of the broker and of two client
 # principals, and the grants: bench-cleared may do everything and read
@@ -387,9 +408,10 @@ RESULTS=$WORK/results.jsonl
 measure() {
     local workload=$1 round=$2 params=$3 limit=$4
     shift 5
-    local c0 c1 r0 r1 a1 hwm w0 w1 out rc=0 line
+    local c0 c1 r0 r1 a1 hwm w0 w1 d0 d1 out rc=0 line
     c0=$(cpu_s "$SRV_PID")
     r0=$(status_kb "$SRV_PID" VmRSS)
+    d0=$(dev_bytes)
     w0=$(write_bytes "$SRV_PID")
     out=$(timeout --kill-after=10 "$limit" "${CLIENT[@]}" "$@" \
         2>>"$WORK/clients.log") || rc=$?
@@ -398,6 +420,7 @@ measure() {
     a1=$(status_kb "$SRV_PID" RssAnon)
     hwm=$(status_kb "$SRV_PID" VmHWM)
     w1=$(write_bytes "$SRV_PID")
+    d1=$(dev_bytes)
     line=$(grep '^{' <<<"$out" | tail -1 || true)
     local sys=${PIDS[$SRV_PID]}
     if [[ -z $line ]]; then
@@ -410,7 +433,9 @@ measure() {
     line+=",\"broker_cpu_s\":$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.3f", b - a }')"
     line+=",\"rss_kb_before\":${r0:-0},\"rss_kb_after\":${r1:-0},\"rss_hwm_kb\":${hwm:-0}"
     line+=",\"anon_kb_after\":${a1:-0}"
-    line+=",\"write_bytes\":$((${w1:-0} - ${w0:-0}))${EXTRA_FIELDS:-}}"
+    line+=",\"write_bytes\":$((${w1:-0} - ${w0:-0}))"
+    [[ -n $d0 && -n $d1 ]] && line+=",\"dev_write_bytes\":$((d1 - d0))"
+    line+="${EXTRA_FIELDS:-}}"
     printf '%s\n' "$line" >>"$RESULTS"
     local rate note=""
     rate=$(sed -n 's/.*"events_per_s":\([0-9.e+]*\).*/\1/p' <<<"$line")
@@ -633,7 +658,7 @@ ELAPSED=$(($(date +%s) - T_START))
     printf '"libnats":%s,' "$(json_str "libnats $(pkg-config --modversion libnats 2>/dev/null || echo '?')")"
     printf '"libmosquitto":%s' "$(json_str "libmosquitto $(pkg-config --modversion libmosquitto 2>/dev/null || echo '?')")"
     printf '},"systems":{'
-    printf '"ratusz":%s,' "$(json_str "ratuszd --sync full (default): acked after the LMDB commit is fsync'd")"
+    printf '"ratusz":%s,' "$(json_str "ratuszd --sync full (default): acked after the journal record holding the event is fdatasync'd")"
     printf '"ratusz-os":%s,' "$(json_str "ratuszd --sync os: acked once committed to the page cache (reference)")"
     printf '"ratusz-stream":%s,' "$(json_str "ratuszd --sync full, subscribers on the stream socket (plain SUB) instead of WATCH (fan-out workload)")"
     printf '"redis-always":%s,' "$(json_str "Redis Streams XADD, appendonly yes, appendfsync always: AOF fsync'd before the replies")"

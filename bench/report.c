@@ -154,6 +154,9 @@ static s_stat_t s_stat(const s_row_t *row, const char *k)
         } else if (!strcmp(k, "write_bytes_per_event")) {
             double ev = s_num(row->runs[i], "events");
             x = s_num(row->runs[i], "write_bytes") / ev;
+        } else if (!strcmp(k, "dev_bytes_per_event")) {
+            double ev = s_num(row->runs[i], "events");
+            x = s_num(row->runs[i], "dev_write_bytes") / ev;
         } else if (!strcmp(k, "rss_mb")) {
             x = s_num(row->runs[i], "rss_kb_after") / 1024;
         } else if (!strcmp(k, "anon_mb")) {
@@ -244,8 +247,6 @@ static void s_fmt_bytes(char *b, size_t len, double v)
         snprintf(b, len, "%.1fM", v / 1048576);
     else if (v >= 10240)
         snprintf(b, len, "%.0fK", v / 1024);
-    else if (v >= 1024)
-        snprintf(b, len, "%.1fK", v / 1024);
     else
         snprintf(b, len, "%.0f", v);
 }
@@ -282,7 +283,7 @@ typedef struct s_view {
     const char *workload;
     const char *title; /* printf: the group's first run decides %s */
     const char *note;
-    s_col_t cols[8];
+    s_col_t cols[9];
 } s_view_t;
 
 static const s_view_t s_views[] = {
@@ -295,6 +296,7 @@ static const s_view_t s_views[] = {
       {"ack p99", "p99_us", s_fmt_us, 1, 0, 0},
       {"CPU us/ev", "cpu_us_per_event", s_fmt_num, 0, 0, 0},
       {"disk B/ev", "write_bytes_per_event", s_fmt_bytes, 0, 0, 0},
+      {"dev B/ev", "dev_bytes_per_event", s_fmt_bytes, 0, 0, 0},
       {"RSS MB", "rss_mb", s_fmt_num, 0, 0, 0},
       {"anon MB", "anon_mb", s_fmt_num, 0, 0, 0},
       {0}}},
@@ -306,6 +308,7 @@ static const s_view_t s_views[] = {
       {"ack p99", "p99_us", s_fmt_us, 1, 0, 0},
       {"CPU us/ev", "cpu_us_per_event", s_fmt_num, 0, 0, 0},
       {"disk B/ev", "write_bytes_per_event", s_fmt_bytes, 0, 0, 0},
+      {"dev B/ev", "dev_bytes_per_event", s_fmt_bytes, 0, 0, 0},
       {"RSS MB", "rss_mb", s_fmt_num, 0, 0, 0},
       {"anon MB", "anon_mb", s_fmt_num, 0, 0, 0},
       {0}}},
