@@ -547,6 +547,13 @@ fi
 
 # --- 5. scale with size (Ratusz) -------------------------------------------------
 if want scale; then
+  # The store's page cache grows by gigabytes here. On a VM whose memory
+  # the host backs only when the guest first touches it, that memory is
+  # slow the first time: the probe says how slow, before the store grows.
+  log "== 5. memory probe: 8 GB touched for the first time, then again"
+  MEM_PROBE=$("$BIN/rz-bench-memprobe" 8 2>>"$WORK/clients.log" | tail -1) || MEM_PROBE=
+  [[ $MEM_PROBE == '{'* ]] || MEM_PROBE=
+  [[ -n $MEM_PROBE ]] && log "  $MEM_PROBE"
   IFS=, read -r -a series <<<"$SCALE_SUBJECTS"
   for subjects in "${series[@]}"; do
     # the first series keeps the plain name (earlier results compare)
@@ -575,6 +582,9 @@ if want scale; then
             # The store's size on disk, into the line just written.
             bytes=$(du -sb "$dir/data" | cut -f1)
             sed -i '$ s/}$/,"store_bytes":'"$bytes"'}/' "$RESULTS"
+            # and the machine's page cache (the memory probe's reason)
+            cached=$(awk '$1 == "Cached:" { print $2 }' /proc/meminfo)
+            sed -i '$ s/}$/,"cached_kb":'"${cached:-0}"'}/' "$RESULTS"
             last=$(tail -1 "$RESULTS")
             got=$(sed -n 's/.*"head_seq":\([0-9]*\).*/\1/p' <<<"$last")
             if [[ -z $got ]] || ((got <= stored)); then
@@ -647,6 +657,7 @@ ELAPSED=$(($(date +%s) - T_START))
     printf '"machine":%s,' "$(json_str "$(nproc) cores ($CPU_MODEL), $RAM_GB GiB RAM")"
     printf '"kernel":%s,' "$(json_str "$(uname -srm)")"
     printf '"storage":%s,' "$(json_str "$FS_TYPE on $(df --output=source "$WORK" | tail -1) ($BASE_DIR)")"
+    [[ -n ${MEM_PROBE:-} ]] && printf '"memory_probe":%s,' "$MEM_PROBE"
     printf '"rounds":%s,"duration":%s,"elapsed_s":%s,"quick":%s,' \
         "$ROUNDS" "$(json_str "$DURATION")" "$ELAPSED" "$([[ $QUICK == yes ]] && echo true || echo false)"
     printf '"versions":{'

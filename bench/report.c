@@ -434,6 +434,18 @@ static void s_text_meta(FILE *f, const json_t *m)
     fprintf(f, "machine:  %s\n", s_str(m, "machine", "?"));
     fprintf(f, "kernel:   %s\n", s_str(m, "kernel", "?"));
     fprintf(f, "storage:  %s\n", s_str(m, "storage", "?"));
+    /* rz-bench-memprobe, before the scale workload */
+    json_t *probe = json_object_get(m, "memory_probe");
+    json_t *first = json_object_get(probe, "first_touch_gb_per_s");
+    if (json_array_size(first)) {
+        size_t i;
+        json_t *x;
+        fprintf(f, "memory:   first touch, GB/s for each GB in turn:");
+        json_array_foreach(first, i, x)
+            fprintf(f, " %.2f", json_number_value(x));
+        fprintf(f, "; touched again: %.1f GB/s\n",
+                s_num(probe, "again_gb_per_s"));
+    }
     json_t *v = json_object_get(m, "versions");
     const char *k;
     json_t *val;
@@ -541,12 +553,13 @@ static void s_text_scale_row(FILE *f, const s_row_t *row)
             "  (query = 10 events of a random subject since the step "
             "began; CPU and disk B/ev = broker CPU time and bytes written "
             "per event\n   in the step; disk MB = size of the data dir; "
-            "B/event = disk MB per stored event)\n",
+            "B/event = disk MB per stored event; cache GB = the machine's "
+            "page cache)\n",
             row->system, subjects, step, s_num(row->runs[0], "window"));
-    fprintf(f, "  %8s %9s %8s %8s %9s %9s %9s %9s %9s %8s %7s %7s\n", "stored",
-            "events/s", "ack p50", "ack p99", "query p50", "query p99",
-            "qry p999", "CPU us/ev", "disk B/ev", "disk MB", "B/event",
-            "RSS MB");
+    fprintf(f, "  %8s %9s %8s %8s %9s %9s %9s %9s %9s %8s %7s %7s %8s\n",
+            "stored", "events/s", "ack p50", "ack p99", "query p50",
+            "query p99", "qry p999", "CPU us/ev", "disk B/ev", "disk MB",
+            "B/event", "RSS MB", "cache GB");
     for (size_t i = 0; i < row->n; i++) {
         const json_t *r = row->runs[i];
         char st[32], ev[32], a50[32], a99[32], q50[32], q99[32], q999[32];
@@ -564,10 +577,11 @@ static void s_text_scale_row(FILE *f, const s_row_t *row)
         s_fmt_bytes(wr, sizeof wr, s_num(r, "write_bytes") / n);
         fprintf(f,
                 "  %8s %9s %8s %8s %9s %9s %9s %9.1f %9s %8.0f %7.0f "
-                "%7.0f%s\n",
+                "%7.0f %8.1f%s\n",
                 st, ev, a50, a99, q50, q99, q999,
                 s_num(r, "broker_cpu_s") * 1e6 / n, wr, disk / 1048576,
                 head > 0 ? disk / head : NAN, s_num(r, "rss_kb_after") / 1024,
+                s_num(r, "cached_kb") / 1048576,
                 s_num(r, "errors") > 0 ||
                         json_is_true(json_object_get(r, "failed"))
                     ? "  !"
