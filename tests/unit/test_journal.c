@@ -87,6 +87,24 @@ static uint8_t *s_record(uint64_t first, size_t count, size_t pad, size_t *len)
     return rec;
 }
 
+/* The journal of f's data folder, opened and recovered: the recovery
+ * must apply `applied` events. */
+static rz_journal_t *s_open(fx_t *f, int applied)
+{
+    rz_journal_t *j = NULL;
+    assert_int_equal(rz_journal_open(&j, f->dir, SEG), 0);
+    assert_int_equal(rz_journal_recover(j, f->store), applied);
+    return j;
+}
+
+/* The CRC of the len-byte record at rec, written into its header. */
+static void s_fix_crc(uint8_t *rec, size_t len)
+{
+    uint32_t crc = rz_journal_crc32c(0, rec + 12, len - 12);
+    for (int i = 0; i < 4; i++)
+        rec[8 + i] = (uint8_t)(crc >> (8 * i));
+}
+
 static void s_append(rz_journal_t *j, uint64_t first, size_t count,
                      uint64_t applied)
 {
@@ -127,21 +145,18 @@ test_journal_recovery_applies_synced_records_past_the_head(void **state)
 {
     fx_t *f = *state;
     rz_journal_t *j = NULL;
-    assert_int_equal(rz_journal_open(&j, f->dir, SEG), 0);
-    assert_int_equal(rz_journal_recover(j, f->store), 0);
+    j = s_open(f, 0);
     s_append(j, 1, 3, 0);
     s_append(j, 4, 2, 0);
     rz_journal_close(&j);
 
     /* the store has none of them: the journal gives back all five */
-    assert_int_equal(rz_journal_open(&j, f->dir, SEG), 0);
-    assert_int_equal(rz_journal_recover(j, f->store), 5);
+    j = s_open(f, 5);
     assert_int_equal(rz_store_head(f->store), 5);
     rz_journal_close(&j);
 
     /* again: nothing past the head */
-    assert_int_equal(rz_journal_open(&j, f->dir, SEG), 0);
-    assert_int_equal(rz_journal_recover(j, f->store), 0);
+    j = s_open(f, 0);
     rz_journal_close(&j);
     Ratusz__V1__VerifyResult vr = RATUSZ__V1__VERIFY_RESULT__INIT;
     assert_int_equal(rz_store_verify(f->store, 0, &vr), 0);
@@ -154,8 +169,7 @@ static void test_journal_torn_tail_ends_the_recovery(void **state)
 {
     fx_t *f = *state;
     rz_journal_t *j = NULL;
-    assert_int_equal(rz_journal_open(&j, f->dir, SEG), 0);
-    assert_int_equal(rz_journal_recover(j, f->store), 0);
+    j = s_open(f, 0);
     s_append(j, 1, 2, 0);
     s_append(j, 3, 2, 0);
     rz_journal_close(&j);
@@ -176,8 +190,7 @@ static void test_journal_torn_tail_ends_the_recovery(void **state)
     close(fd);
     free(rec);
 
-    assert_int_equal(rz_journal_open(&j, f->dir, SEG), 0);
-    assert_int_equal(rz_journal_recover(j, f->store), 2);
+    j = s_open(f, 2);
     assert_int_equal(rz_store_head(f->store), 2);
     rz_journal_close(&j);
 }
@@ -186,8 +199,7 @@ static void test_journal_segments_are_written_again_once_applied(void **state)
 {
     fx_t *f = *state;
     rz_journal_t *j = NULL;
-    assert_int_equal(rz_journal_open(&j, f->dir, SEG), 0);
-    assert_int_equal(rz_journal_recover(j, f->store), 0);
+    j = s_open(f, 0);
     /* records of about 10 KiB: six fill a segment; with everything
      * applied at once, two segments take turns */
     uint64_t seq = 1;
@@ -211,8 +223,7 @@ static void test_journal_takes_the_segment_made_ahead(void **state)
     fx_t *f = *state;
     rz_journal_t *j = NULL;
     uint64_t seq = 1;
-    assert_int_equal(rz_journal_open(&j, f->dir, SEG), 0);
-    assert_int_equal(rz_journal_recover(j, f->store), 0);
+    j = s_open(f, 0);
     assert_int_equal(s_segments(f->dir), 1);
     assert_int_equal(rz_journal_prepare(j), 1);
     assert_int_equal(s_segments(f->dir), 2);
@@ -234,8 +245,7 @@ static void test_journal_takes_the_segment_made_ahead(void **state)
     assert_int_equal(s_segments(f->dir), 4);
     rz_journal_close(&j);
 
-    assert_int_equal(rz_journal_open(&j, f->dir, SEG), 0);
-    assert_int_equal(rz_journal_recover(j, f->store), (int)(seq - 1));
+    j = s_open(f, (int)(seq - 1));
     assert_int_equal(rz_store_head(f->store), seq - 1);
     assert_int_equal(rz_journal_prepare(j), 0); /* four segments: enough */
     rz_journal_close(&j);
@@ -360,9 +370,7 @@ static void test_journal_keys_inside_the_event_are_not_copied(void **state)
     /* a key whose offset and length reach past the event's bytes: the
      * record is refused, even with its CRC right */
     rec[RZ_JOURNAL_HDR + 24] = sizeof stored + 20 - 3; /* source's offset */
-    uint32_t crc = rz_journal_crc32c(0, rec + 12, sizeof rec - 12);
-    for (int i = 0; i < 4; i++)
-        rec[8 + i] = (uint8_t)(crc >> (8 * i));
+    s_fix_crc(rec, sizeof rec);
     assert_int_equal(rz_journal_record_parse(rec, sizeof rec, &r), RZ_EDECODE);
 }
 
@@ -372,8 +380,7 @@ static void test_journal_records_begin_on_pages_of_their_own(void **state)
 {
     fx_t *f = *state;
     rz_journal_t *j = NULL;
-    assert_int_equal(rz_journal_open(&j, f->dir, SEG), 0);
-    assert_int_equal(rz_journal_recover(j, f->store), 0);
+    j = s_open(f, 0);
     s_append(j, 1, 2, 0);
     s_append(j, 3, 3, 0);
     s_append(j, 6, 1, 0);
@@ -400,8 +407,7 @@ static void test_journal_records_begin_on_pages_of_their_own(void **state)
     assert_int_equal(pwrite(fd, page, sizeof page, 0), (ssize_t)sizeof page);
     close(fd);
 
-    assert_int_equal(rz_journal_open(&j, f->dir, SEG), 0);
-    assert_int_equal(rz_journal_recover(j, f->store), 6);
+    j = s_open(f, 6);
     assert_int_equal(rz_store_head(f->store), 6);
     rz_journal_close(&j);
 }
@@ -435,9 +441,7 @@ static size_t s_record_1(uint8_t *out, uint64_t seq, const char *id)
     out[5] = (uint8_t)(len >> 8);
     out[12] = 1;
     out[16] = (uint8_t)seq;
-    uint32_t crc = rz_journal_crc32c(0, out + 12, len - 12);
-    for (int i = 0; i < 4; i++)
-        out[8 + i] = (uint8_t)(crc >> (8 * i));
+    s_fix_crc(out, len);
     return len;
 }
 
@@ -461,16 +465,14 @@ static void test_journal_recovers_format_1_records(void **state)
     free(seg);
 
     rz_journal_t *j = NULL;
-    assert_int_equal(rz_journal_open(&j, f->dir, SEG), 0);
-    assert_int_equal(rz_journal_recover(j, f->store), 3);
+    j = s_open(f, 3);
     assert_int_equal(rz_store_head(f->store), 3);
     assert_int_equal(rz_store_id_seq(f->store, "/j", "bb"), 2);
     assert_int_equal(rz_store_id_seq(f->store, "/j", "ccc"), 3);
     /* and the journal goes on in format 2 */
     s_append(j, 4, 2, 3);
     rz_journal_close(&j);
-    assert_int_equal(rz_journal_open(&j, f->dir, SEG), 0);
-    assert_int_equal(rz_journal_recover(j, f->store), 2);
+    j = s_open(f, 2);
     assert_int_equal(rz_store_head(f->store), 5);
     rz_journal_close(&j);
 }
