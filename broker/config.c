@@ -84,7 +84,7 @@ static const rz_conf_option_t s_options[] = {
      "most events written in one LMDB transaction"},
     /* the entries waiting for their run are in memory: about 40 bytes
      * each, and up to three runs' worth (store.c) */
-    {"subject_run", RZ_CONF_UINT, S_OFF(subject_run), "131072", NULL, 1,
+    {"subject_run", RZ_CONF_UINT, S_OFF(subject_run), "65536", NULL, 1,
      4194304, "N",
      "events with a subject per run of the subject index (kept in memory "
      "until the run is written)"},

@@ -29,7 +29,7 @@ typedef struct rz_config {
                                catches up (default 200000) */
     uint64_t journal_segment; /* journal segment file, bytes (64 MiB) */
     uint64_t commit_max;    /* most events in one transaction (default 8192) */
-    uint64_t subject_run;   /* events per run of the subject index (131072) */
+    uint64_t subject_run;   /* events per run of the subject index (65536) */
     uint64_t query_limit;   /* default and cap of a QUERY page (1000/10000) */
     uint64_t replay_chunk;  /* events per REPLAY reply (default 1000) */
     uint64_t stream_hwm;    /* XPUB high-water mark, messages (default 100000) */

@@ -164,7 +164,7 @@ enum { S_ENT_KEPT = 0, S_ENT_PRUNED = 1 };
 /* The subject index (see the layout above): a run is written when this
  * many events with a subject came after the last one, unless the store
  * was opened with another count; up to three tables are kept. */
-#define S_RUN_EVENTS 131072
+#define S_RUN_EVENTS 65536
 #define S_MT_MAX 3
 #define S_RUN_NO 4
 #define S_SUBJ_KEY(len) (S_RUN_NO + (len) + 1 + 16)

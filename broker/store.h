@@ -88,7 +88,7 @@ typedef struct rz_store_opts {
     size_t map_max;     /* grow the map up to this, bytes (>= map_size) */
     int sync;           /* enum rz_sync_mode */
     size_t subject_run; /* events with a subject per run of the subject
-                           index (store.c); 0: 131072 */
+                           index (store.c); 0: 65536 */
 } rz_store_opts_t;
 
 /* Open (creating if needed) the store in opts->dir. Returns 0 and *out, or
