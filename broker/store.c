@@ -122,6 +122,7 @@
 #include <unistd.h>
 
 #include "ratusz/core/lmdb.h"
+#include "sha256.h"
 #include "subjtab.h"
 
 #define S_MAXDBS 16 /* ours are 11; room for quarantine, ... */
@@ -232,8 +233,8 @@ struct rz_store {
     size_t arena_cap;
     /* hash chain: the writer's SHA-256 state and the link being built */
     EVP_MD *sha256;
-    EVP_MD_CTX *md, *md_run;
-    EVP_MD_CTX *md_id; /* content digests for the ids database */
+    rz_sha256_t chain_h; /* the hash chain of the transaction being
+                            written (sha256.h: no allocation per event) */
     void *link;
     size_t link_cap;
     uint64_t chain_from; /* seqs below were stored before the chain */
@@ -789,13 +790,9 @@ int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts)
         goto fail;
     }
     s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    s->md = EVP_MD_CTX_new();
-    s->md_run = EVP_MD_CTX_new();
-    s->md_id = EVP_MD_CTX_new();
     s->md_prune = EVP_MD_CTX_new();
     s->md_prune_ev = EVP_MD_CTX_new();
-    if (!s->sha256 || !s->md || !s->md_run || !s->md_id || !s->md_prune ||
-        !s->md_prune_ev) {
+    if (!s->sha256 || !s->md_prune || !s->md_prune_ev) {
         rz_error("store: SHA-256 is not available");
         rc = RZ_ENOMEM;
         goto fail;
@@ -882,9 +879,6 @@ void rz_store_close(rz_store_t **sp)
     free(s->pseud_buf);
     EVP_MD_CTX_free(s->md_prune_ev);
     EVP_MD_CTX_free(s->md_prune);
-    EVP_MD_CTX_free(s->md_id);
-    EVP_MD_CTX_free(s->md_run);
-    EVP_MD_CTX_free(s->md);
     EVP_MD_free(s->sha256);
     free(s);
 }
@@ -974,14 +968,32 @@ static size_t s_stamp(const rz_store_item_t *it, uint64_t seq,
 
 /* The chain's hash input for one event: seq and stored length, 8 bytes BE
  * each, then the stored bytes. */
+static void s_event_hdr(uint8_t hdr[16], uint64_t seq, size_t len)
+{
+    s_put_be64(hdr, seq);
+    s_put_be64(hdr + 8, (uint64_t)len);
+}
+
 static int s_hash_event(EVP_MD_CTX *md, uint64_t seq, const void *bytes,
                         size_t len)
 {
     uint8_t hdr[16];
-    s_put_be64(hdr, seq);
-    s_put_be64(hdr + 8, (uint64_t)len);
+    s_event_hdr(hdr, seq, len);
     return EVP_DigestUpdate(md, hdr, sizeof hdr) &&
            EVP_DigestUpdate(md, bytes, len);
+}
+
+/* The same into the chain being written, and the first S_RUN bytes of its
+ * digest after the event into run. */
+static void s_chain_event(rz_store_t *s, uint64_t seq, const void *bytes,
+                          size_t len, uint8_t *run)
+{
+    uint8_t hdr[16], d[RZ_SHA256_LEN];
+    s_event_hdr(hdr, seq, len);
+    rz_sha256_update(&s->chain_h, hdr, sizeof hdr);
+    rz_sha256_update(&s->chain_h, bytes, len);
+    rz_sha256_peek(&s->chain_h, d);
+    memcpy(run, d, S_RUN);
 }
 
 /* The first S_RUN bytes of the digest so far, md left to go on. */
@@ -1002,17 +1014,16 @@ static int s_hash_fail(void)
 
 /* The ids value of a new event: seq, then the digest of its producer's
  * bytes. */
-static int s_id_value(rz_store_t *s, const rz_store_item_t *it, uint64_t seq,
-                      uint8_t out[S_ID_VAL])
+static void s_id_value(const rz_store_item_t *it, uint64_t seq,
+                       uint8_t out[S_ID_VAL])
 {
-    uint8_t d[EVP_MAX_MD_SIZE];
+    uint8_t d[RZ_SHA256_LEN];
+    rz_sha256_t h;
     s_put_be64(out, seq);
-    if (!EVP_DigestInit_ex(s->md_id, s->sha256, NULL) ||
-        !EVP_DigestUpdate(s->md_id, it->bytes, it->len) ||
-        !EVP_DigestFinal_ex(s->md_id, d, NULL))
-        return s_hash_fail();
+    rz_sha256_init(&h);
+    rz_sha256_update(&h, it->bytes, it->len);
+    rz_sha256_final(&h, d);
     memcpy(out + 8, d, S_ID_DIGEST);
-    return 0;
 }
 
 /* Start this transaction's link after the last one (its digest is prev). */
@@ -1035,9 +1046,8 @@ static int s_link_begin(rz_store_t *s, MDB_txn *txn)
     mdb_cursor_close(c);
     if (rc)
         return rc;
-    if (!EVP_DigestInit_ex(s->md, s->sha256, NULL) ||
-        !EVP_DigestUpdate(s->md, link, S_DIGEST))
-        return s_hash_fail();
+    rz_sha256_init(&s->chain_h);
+    rz_sha256_update(&s->chain_h, link, S_DIGEST);
     return 0;
 }
 
@@ -1050,8 +1060,7 @@ static int s_link_end(rz_store_t *s, MDB_txn *txn, uint64_t first, size_t n)
 
     if (!n)
         return 0;
-    if (!EVP_DigestFinal_ex(s->md, link + S_DIGEST, NULL))
-        return s_hash_fail();
+    rz_sha256_final(&s->chain_h, link + S_DIGEST);
     s_put_be32(link + 2 * S_DIGEST, (uint32_t)n);
     return mdb_put(txn, s->chain, &k, &v, MDB_APPEND);
 }
@@ -1366,9 +1375,8 @@ static int s_put_event(rz_store_t *s, MDB_txn *txn, MDB_cursor *logc,
 
     if ((rc = mdb_cursor_put(logc, &k, &v, MDB_APPEND)))
         return rc;
-    if (run && (!s_hash_event(s->md, seq, stored, len) ||
-                !s_hash_run(s->md_run, s->md, run)))
-        return s_hash_fail();
+    if (run)
+        s_chain_event(s, seq, stored, len, run);
 
     s_time_seq(ts, time, seq);
     if (subject_len && (rc = s_subj_add(s, subject, subject_len, time, seq)))
@@ -1424,8 +1432,7 @@ static int s_append_txn(rz_store_t *s, MDB_txn *txn, void *arg)
         if (it->id_len)
             memcpy(idkey + it->source_len + 1, it->id, it->id_len);
         MDB_val idk = {it->source_len + 1 + it->id_len, idkey};
-        if ((rc = s_id_value(s, it, head + 1, idval)))
-            goto fail;
+        s_id_value(it, head + 1, idval);
         s_put_be64(seqbe, head + 1);
         v.mv_size = sizeof idval;
         v.mv_data = idval;
@@ -1716,10 +1723,10 @@ int rz_store_digest(rz_store_t *s, const uint8_t *bytes, size_t len,
 {
     rz_store_item_t it = {.bytes = bytes, .len = len};
     uint8_t val[S_ID_VAL];
-    int rc = s_id_value(s, &it, 0, val);
-    if (rc == 0)
-        memcpy(out, val + 8, S_ID_DIGEST);
-    return rc;
+    (void)s;
+    s_id_value(&it, 0, val);
+    memcpy(out, val + 8, S_ID_DIGEST);
+    return 0;
 }
 
 int rz_store_ids_find(rz_store_t *s, rz_store_item_t *items, size_t n,

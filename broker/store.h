@@ -190,7 +190,7 @@ int rz_store_apply(rz_store_t *s, const rz_store_entry_t *e, size_t n);
 int rz_store_item_valid(const rz_store_t *s, const rz_store_item_t *it);
 
 /* The content digest of len producer bytes into out (RZ_STORE_DIGEST
- * bytes). The writer thread only. Returns 0 or RZ_ESTORE. */
+ * bytes). Any thread; no allocation. Returns 0. */
 int rz_store_digest(rz_store_t *s, const uint8_t *bytes, size_t len,
                     uint8_t *out);
 
