@@ -9,6 +9,7 @@
 
 struct rz_arena_chunk {
     rz_arena_chunk_t *next;
+    size_t cap;
     max_align_t data[];
 };
 
@@ -45,6 +46,25 @@ void rz_arena_close(rz_arena_t *a)
     a->used = 0;
 }
 
+void rz_arena_reset(rz_arena_t *a)
+{
+    rz_arena_chunk_t *keep = NULL, *c = a->head;
+    while (c) {
+        rz_arena_chunk_t *next = c->next;
+        if (!keep && c->cap == S_CHUNK) {
+            keep = c;
+            keep->next = NULL;
+        } else {
+            free(c);
+        }
+        c = next;
+    }
+    a->head = keep;
+    a->ptr = keep ? (char *)keep->data : NULL;
+    a->left = keep ? S_CHUNK : 0;
+    a->used = 0;
+}
+
 void *rz_arena_alloc(rz_arena_t *a, size_t size)
 {
     size = (size + S_ALIGN - 1) & ~(size_t)(S_ALIGN - 1);
@@ -53,6 +73,7 @@ void *rz_arena_alloc(rz_arena_t *a, size_t size)
         rz_arena_chunk_t *c = malloc(sizeof *c + cap);
         if (!c)
             return NULL;
+        c->cap = cap;
         if (cap == size && a->head) {
             /* A big block: keep the current chunk's free space in use. */
             c->next = a->head->next;

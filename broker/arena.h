@@ -23,6 +23,11 @@ typedef struct rz_arena {
 void rz_arena_init(rz_arena_t *a);
 /* Free every chunk; the arena can be used again. */
 void rz_arena_close(rz_arena_t *a);
+/* Free every chunk but one of the usual size, kept for the next use: an
+ * arena used again and again (a pooled job's) then allocates nothing while
+ * what it is asked for fits in one chunk. */
+void rz_arena_reset(rz_arena_t *a);
+
 /* size bytes aligned for any type, or NULL. */
 void *rz_arena_alloc(rz_arena_t *a, size_t size);
 /* A NUL-terminated copy of n bytes, or NULL. */

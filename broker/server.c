@@ -42,6 +42,8 @@ typedef struct s_binding {
     char *group, *prefix;
 } s_binding_t;
 
+#define S_JOB_POOL 64
+
 typedef struct s_front {
     rz_broker_t *b;
     s_binding_t *bindings;
@@ -69,6 +71,11 @@ typedef struct s_front {
     struct rz_job **here;
     size_t n_here, cap_here, here_events;
     int busy; /* requests were waiting when the front went to poll */
+    /* answered jobs kept for the next requests, each with its arena's
+     * first chunk (s_job_new, s_job_release): a request then allocates
+     * no job */
+    struct rz_job *job_pool[S_JOB_POOL];
+    size_t n_job_pool;
 } s_front_t;
 
 /* A request being handled: its frames, borrowed from the receive. */
@@ -216,14 +223,22 @@ static void s_deny(s_front_t *f, s_req_t *q, const char *command,
  * Publish: decode, check, queue to the writer
  */
 
-static rz_job_t *s_job_new(s_req_t *q, int kind)
+static rz_job_t *s_job_new(s_front_t *f, s_req_t *q, int kind)
 {
-    rz_job_t *job = calloc(1, sizeof *job);
-    if (!job)
-        return NULL;
+    rz_job_t *job;
+    if (f->n_job_pool) {
+        job = f->job_pool[--f->n_job_pool];
+        rz_arena_t arena = job->arena; /* reset, its first chunk kept */
+        memset(job, 0, sizeof *job);
+        job->arena = arena;
+    } else {
+        job = calloc(1, sizeof *job);
+        if (!job)
+            return NULL;
+        rz_arena_init(&job->arena);
+    }
     job->kind = kind;
     job->reply = 1;
-    rz_arena_init(&job->arena);
     zmq_msg_init(&job->rid);
     zmq_msg_init(&job->cmd);
     zmq_msg_init(&job->corr);
@@ -246,6 +261,23 @@ void rz_job_free(rz_job_t *job)
     zmq_msg_close(&job->body);
     rz_arena_close(&job->arena);
     free(job);
+}
+
+/* Done with a job: into the pool, or freed when the pool is full. */
+static void s_job_release(s_front_t *f, rz_job_t *job)
+{
+    if (!job)
+        return;
+    if (f->n_job_pool == S_JOB_POOL) {
+        rz_job_free(job);
+        return;
+    }
+    zmq_msg_close(&job->rid);
+    zmq_msg_close(&job->cmd);
+    zmq_msg_close(&job->corr);
+    zmq_msg_close(&job->body);
+    rz_arena_reset(&job->arena);
+    f->job_pool[f->n_job_pool++] = job;
 }
 
 /* What a job holds in memory while it waits for the writer. */
@@ -429,7 +461,7 @@ static void s_publish(s_front_t *f, s_req_t *q, int batch)
         s_reply_error(f, q, RZ_ESTOPPING, "the broker is shutting down");
         return;
     }
-    rz_job_t *job = s_job_new(q, RZ_JOB_PUBLISH);
+    rz_job_t *job = s_job_new(f, q, RZ_JOB_PUBLISH);
     if (!job) {
         s_reply_error(f, q, RZ_ENOMEM, "out of memory");
         return;
@@ -500,7 +532,7 @@ fail:
     zmq_msg_move(&q->frames[0], &job->rid);
     zmq_msg_move(&q->frames[q->cmd_at + 1], &job->corr);
     s_reply_error(f, q, code, "%s", why);
-    rz_job_free(job);
+    s_job_release(f, job);
 }
 
 static s_binding_t *s_binding_find(s_front_t *f, const char *group)
@@ -721,7 +753,7 @@ static void s_job_done(s_front_t *f, rz_job_t *job)
         s_send_reply(f, &job->rid, job->has_delim, cmd, corr, clen, &body);
     }
 out:
-    rz_job_free(job);
+    s_job_release(f, job);
 }
 
 /* --------------------------------------------------------------------------
@@ -1062,7 +1094,7 @@ static int s_group_ok(const char *g)
 static void s_queue_group(s_front_t *f, s_req_t *q, const char *group,
                           uint64_t seq, int op)
 {
-    rz_job_t *job = s_job_new(q, RZ_JOB_COMMIT);
+    rz_job_t *job = s_job_new(f, q, RZ_JOB_COMMIT);
     if (!job) {
         s_reply_error(f, q, RZ_ENOMEM, "out of memory");
         return;
@@ -1071,7 +1103,7 @@ static void s_queue_group(s_front_t *f, s_req_t *q, const char *group,
     job->seq = seq;
     job->op = op;
     if (!job->group) {
-        rz_job_free(job);
+        s_job_release(f, job);
         return;
     }
     s_queue(f, job);
@@ -1152,7 +1184,7 @@ static void s_fetch(s_front_t *f, s_req_t *q, rz_arena_t *a)
                 s_binding_add(f, m->group, m->topic_prefix) == 0)
                 s_queue(f, job);
             else
-                rz_job_free(job);
+                s_job_release(f, job);
         }
     }
     uint64_t max = m->max ? m->max : f->b->cfg->replay_chunk;
@@ -2464,6 +2496,11 @@ out:
         free(f.backup_q);
     }
     free(f.here);
+    while (f.n_job_pool) { /* their messages closed when they came back */
+        rz_job_t *job = f.job_pool[--f.n_job_pool];
+        rz_arena_close(&job->arena);
+        free(job);
+    }
     while (f.deferred) { /* the loop failed: nobody answers them */
         s_deferred_t *d = f.deferred;
         f.deferred = d->next;
