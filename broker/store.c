@@ -210,6 +210,7 @@ struct rz_store {
     uint8_t *pseud_buf;
     size_t pseud_cap;
     pthread_rwlock_t lock;
+    MDB_txn *ids_txn; /* rz_store_ids_find's, reset between its calls */
     int lock_ok;
     /* the subject index past the last run (subjtab.h): mt[0] takes the
      * new events; the tables before it went into runs and stay for the
@@ -863,6 +864,8 @@ void rz_store_close(rz_store_t **sp)
         return;
     rz_store_t *s = *sp;
     *sp = NULL;
+    if (s->ids_txn)
+        mdb_txn_abort(s->ids_txn);
     if (s->env)
         mdb_env_close(s->env);
     if (s->lock_ok)
@@ -1738,8 +1741,19 @@ int rz_store_ids_find(rz_store_t *s, rz_store_item_t *items, size_t n,
 
     if (!s || (n && (!items || !digests || !found)))
         return RZ_EINVAL;
-    if ((rc = s_read_begin(s, &txn)))
-        return rc;
+    /* the transaction of the call before, renewed: mdb_txn_begin
+     * allocates one each time. After a failed renew (the map was resized,
+     * say) a new one the usual way. */
+    pthread_rwlock_rdlock(&s->lock);
+    txn = s->ids_txn;
+    s->ids_txn = NULL;
+    if (!txn || mdb_txn_renew(txn) != 0) {
+        if (txn)
+            mdb_txn_abort(txn);
+        pthread_rwlock_unlock(&s->lock);
+        if ((rc = s_read_begin(s, &txn)))
+            return rc;
+    }
     for (size_t i = 0; i < n; i++) {
         rz_store_item_t *it = &items[i];
         if (it->code || found[i])
@@ -1768,7 +1782,9 @@ int rz_store_ids_find(rz_store_t *s, rz_store_item_t *items, size_t n,
         else
             it->duplicate = 1;
     }
-    s_read_end(s, txn);
+    mdb_txn_reset(txn);
+    s->ids_txn = txn;
+    pthread_rwlock_unlock(&s->lock);
     return rc ? s_fail("ids look-up", rc) : 0;
 }
 

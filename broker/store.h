@@ -198,7 +198,8 @@ int rz_store_digest(rz_store_t *s, const uint8_t *bytes, size_t len,
  * code is 0 and found[i] is 0: when stored, found[i] = 1, seq = its seq,
  * and duplicate = 1 (same digest, or stored without one) or code =
  * RZ_ECONFLICT. digests holds RZ_STORE_DIGEST bytes per item. Returns 0
- * or a code. Any thread. */
+ * or a code. Any thread, one at a time (the writer's groups): the read
+ * transaction is kept between calls and renewed, not made again. */
 int rz_store_ids_find(rz_store_t *s, rz_store_item_t *items, size_t n,
                       const uint8_t *digests, uint8_t *found);
 
