@@ -303,8 +303,16 @@ typedef struct s_batch {
     s_node_t nodes[];
 } s_batch_t;
 
+/* Applied batches kept for the next groups (s_batch_get, s_batch_put):
+ * small ones only, so that a small group (window 1: one event) allocates
+ * nothing; at most S_SPARE x S_SPARE_MAX bytes. */
+#define S_SPARE 64
+#define S_SPARE_MAX 16384
+
 typedef struct s_journal_writer {
     rz_broker_t *b;
+    s_batch_t *spare[S_SPARE];
+    size_t n_spare;
     /* pending source+ids */
     s_node_t **ids;
     size_t ids_mask, n_ids;
@@ -467,6 +475,34 @@ static void s_topics_trim(s_journal_writer_t *w, uint64_t applied)
 }
 
 /* Free the batches the applier has stored (their seqs <= applied). */
+/* A batch of at least bytes: a spare one that is big enough, or a new
+ * one. Its bytes are what it holds. */
+static s_batch_t *s_batch_get(s_journal_writer_t *w, size_t bytes)
+{
+    for (size_t i = w->n_spare; i-- > 0;)
+        if (w->spare[i]->bytes >= bytes) {
+            s_batch_t *bt = w->spare[i];
+            w->spare[i] = w->spare[--w->n_spare];
+            return bt;
+        }
+    /* in whole pages, so that groups of about one size share spares */
+    if (bytes <= S_SPARE_MAX)
+        bytes = (bytes + 4095) & ~(size_t)4095;
+    s_batch_t *bt = malloc(bytes);
+    if (bt)
+        bt->bytes = bytes;
+    return bt;
+}
+
+/* Done with a batch: a spare, or freed. */
+static void s_batch_put(s_journal_writer_t *w, s_batch_t *bt)
+{
+    if (bt && bt->bytes <= S_SPARE_MAX && w->n_spare < S_SPARE)
+        w->spare[w->n_spare++] = bt;
+    else
+        free(bt);
+}
+
 static void s_prune(s_journal_writer_t *w, uint64_t applied)
 {
     while (w->head && w->head->last <= applied) {
@@ -478,7 +514,7 @@ static void s_prune(s_journal_writer_t *w, uint64_t applied)
             w->tail = NULL;
         w->pending_bytes -= bt->bytes;
         w->pending_cost -= bt->cost;
-        free(bt);
+        s_batch_put(w, bt);
     }
 }
 
@@ -611,13 +647,11 @@ static void s_journal_publishes(s_journal_writer_t *w, s_group_t *g)
                        g->items[i].principal_len + g->items[i].source_len +
                        g->items[i].id_len + g->items[i].subject_len +
                        g->items[i].topic_len;
-    size_t bytes = sizeof *bt + n * sizeof(s_node_t) + rec_len;
-    bt = malloc(bytes);
+    bt = s_batch_get(w, sizeof *bt + n * sizeof(s_node_t) + rec_len);
     if (!bt) {
         rc = RZ_ENOMEM;
         goto out;
     }
-    bt->bytes = bytes;
     bt->n = 0;
     bt->rec = (uint8_t *)&bt->nodes[n];
 
@@ -748,7 +782,7 @@ static void s_journal_publishes(s_journal_writer_t *w, s_group_t *g)
         bt = NULL;
     }
 out:
-    free(bt);
+    s_batch_put(w, bt);
     if (n)
         s_store_state(b, rc, g->faults);
     size_t k = 0;
@@ -987,6 +1021,8 @@ static void s_journal_stop(s_journal_writer_t *w)
         pthread_cond_destroy(&w->cv);
     }
     s_prune(w, UINT64_MAX);
+    while (w->n_spare)
+        free(w->spare[--w->n_spare]);
     for (size_t i = 0; w->topics && i <= w->topics_mask; i++)
         for (s_topic_t *x = w->topics[i], *next; x; x = next) {
             next = x->next;
