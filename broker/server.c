@@ -251,14 +251,20 @@ static rz_job_t *s_job_new(s_front_t *f, s_req_t *q, int kind)
     return job;
 }
 
-void rz_job_free(rz_job_t *job)
+/* The request's frames a job holds, closed. */
+static void s_job_close_msgs(rz_job_t *job)
 {
-    if (!job)
-        return;
     zmq_msg_close(&job->rid);
     zmq_msg_close(&job->cmd);
     zmq_msg_close(&job->corr);
     zmq_msg_close(&job->body);
+}
+
+void rz_job_free(rz_job_t *job)
+{
+    if (!job)
+        return;
+    s_job_close_msgs(job);
     rz_arena_close(&job->arena);
     free(job);
 }
@@ -272,10 +278,7 @@ static void s_job_release(s_front_t *f, rz_job_t *job)
         rz_job_free(job);
         return;
     }
-    zmq_msg_close(&job->rid);
-    zmq_msg_close(&job->cmd);
-    zmq_msg_close(&job->corr);
-    zmq_msg_close(&job->body);
+    s_job_close_msgs(job);
     rz_arena_reset(&job->arena);
     f->job_pool[f->n_job_pool++] = job;
 }

@@ -144,8 +144,7 @@ static void
 test_journal_recovery_applies_synced_records_past_the_head(void **state)
 {
     fx_t *f = *state;
-    rz_journal_t *j = NULL;
-    j = s_open(f, 0);
+    rz_journal_t *j = s_open(f, 0);
     s_append(j, 1, 3, 0);
     s_append(j, 4, 2, 0);
     rz_journal_close(&j);
@@ -168,8 +167,7 @@ test_journal_recovery_applies_synced_records_past_the_head(void **state)
 static void test_journal_torn_tail_ends_the_recovery(void **state)
 {
     fx_t *f = *state;
-    rz_journal_t *j = NULL;
-    j = s_open(f, 0);
+    rz_journal_t *j = s_open(f, 0);
     s_append(j, 1, 2, 0);
     s_append(j, 3, 2, 0);
     rz_journal_close(&j);
@@ -198,8 +196,7 @@ static void test_journal_torn_tail_ends_the_recovery(void **state)
 static void test_journal_segments_are_written_again_once_applied(void **state)
 {
     fx_t *f = *state;
-    rz_journal_t *j = NULL;
-    j = s_open(f, 0);
+    rz_journal_t *j = s_open(f, 0);
     /* records of about 10 KiB: six fill a segment; with everything
      * applied at once, two segments take turns */
     uint64_t seq = 1;
@@ -379,8 +376,7 @@ static void test_journal_keys_inside_the_event_are_not_copied(void **state)
 static void test_journal_records_begin_on_pages_of_their_own(void **state)
 {
     fx_t *f = *state;
-    rz_journal_t *j = NULL;
-    j = s_open(f, 0);
+    rz_journal_t *j = s_open(f, 0);
     s_append(j, 1, 2, 0);
     s_append(j, 3, 3, 0);
     s_append(j, 6, 1, 0);
@@ -464,8 +460,7 @@ static void test_journal_recovers_format_1_records(void **state)
     close(fd);
     free(seg);
 
-    rz_journal_t *j = NULL;
-    j = s_open(f, 3);
+    rz_journal_t *j = s_open(f, 3);
     assert_int_equal(rz_store_head(f->store), 3);
     assert_int_equal(rz_store_id_seq(f->store, "/j", "bb"), 2);
     assert_int_equal(rz_store_id_seq(f->store, "/j", "ccc"), 3);
