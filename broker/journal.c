@@ -20,6 +20,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "ratusz/core/buf.h"
 #include "ratusz/core/lmdb.h"
 
 #define S_MAGIC "RZJ2"
@@ -179,19 +180,11 @@ static uint64_t s_get64(const uint8_t *p)
     return v;
 }
 
-/* Whether the len bytes at p lie inside the n bytes at base. The
- * addresses are compared as integers: p may point anywhere. */
-static int s_inside(const uint8_t *base, size_t n, const void *p, size_t len)
-{
-    uintptr_t b = (uintptr_t)base, q = (uintptr_t)p;
-    return len && p && q >= b && q - b <= n && len <= n - (q - b);
-}
-
 /* The bytes key k of e takes after the stored bytes: none when it is
  * inside them. */
 static size_t s_extra(const rz_store_entry_t *e, const char *k, size_t len)
 {
-    return s_inside(e->stored, e->stored_len, k, len) ? 0 : len;
+    return rzc_inside(e->stored, e->stored_len, k, len) ? 0 : len;
 }
 
 size_t rz_journal_event_size(const rz_store_entry_t *e)
@@ -219,7 +212,7 @@ static void s_put_key(uint8_t *fixed, int k, const rz_store_entry_t *e,
                       uint8_t **extra)
 {
     size_t off;
-    if (s_inside(e->stored, e->stored_len, key, len)) {
+    if (rzc_inside(e->stored, e->stored_len, key, len)) {
         off = (size_t)((uintptr_t)key - (uintptr_t)e->stored);
     } else {
         off = (size_t)(*extra - stored);
@@ -392,11 +385,15 @@ int rz_journal_record_next(rz_journal_record_t *r, rz_store_entry_t *e)
     return 1;
 }
 
+/* n up to a whole RZ_JOURNAL_ALIGN: where the next record begins */
+static size_t s_page_up(size_t n)
+{
+    return (n + RZ_JOURNAL_ALIGN - 1) & ~(size_t)(RZ_JOURNAL_ALIGN - 1);
+}
+
 size_t rz_journal_record_span(const rz_journal_record_t *r)
 {
-    if (r->format == 1)
-        return r->len;
-    return (r->len + RZ_JOURNAL_ALIGN - 1) & ~(size_t)(RZ_JOURNAL_ALIGN - 1);
+    return r->format == 1 ? r->len : s_page_up(r->len);
 }
 
 /* ------------------------------------------------------------------------
@@ -546,8 +543,9 @@ int rz_journal_prepare(rz_journal_t *j)
     }
     atomic_store(&j->want_spare, 0);
     pthread_mutex_unlock(&j->spare_mu);
-    if (had)
-        close(sg.fd); /* cannot happen with one caller; a free segment */
+    if (had) /* not with one caller: the writer wants one only when none
+                is kept. On disk it is a free segment for the next start. */
+        close(sg.fd);
     return 1;
 }
 
@@ -791,9 +789,9 @@ static int s_next_seg(rz_journal_t *j, size_t len, uint64_t applied)
     int take = j->has_spare && sg.size >= len;
     if (take)
         j->has_spare = 0;
-    pthread_mutex_unlock(&j->spare_mu);
-    if (j->n_segs >= 2)
+    if (j->n_segs >= 2 && !j->has_spare) /* kept: one too small for len */
         atomic_store(&j->want_spare, 1);
+    pthread_mutex_unlock(&j->spare_mu);
     if (take) {
         int rc = s_add_seg(j, sg.fd, sg.no, sg.size);
         if (rc) { /* no room in the list: give it back */
@@ -849,7 +847,7 @@ int rz_journal_append(rz_journal_t *j, const uint8_t *rec, size_t len,
         return RZ_ESTORE;
     }
     /* the next record begins on a page of its own (journal.h) */
-    j->off += (len + RZ_JOURNAL_ALIGN - 1) & ~(size_t)(RZ_JOURNAL_ALIGN - 1);
+    j->off += s_page_up(len);
     if (j->off > sg->size)
         j->off = sg->size;
     sg->last = last_seq;

@@ -8,9 +8,8 @@
  * heap allocations per event on the publish path. OpenSSL's SHA256_*
  * functions run the same code with the state in a struct the caller owns
  * (copying it takes the digest so far); OpenSSL 3.0 deprecates them in
- * favour of EVP, so they are used in sha256.c alone.
- *
- * Verify and retention, off the publish path, keep using EVP.
+ * favour of EVP, so they are used in sha256.c alone. The store's verify
+ * and retention hash through them too: one way to compute the chain.
  */
 #ifndef RATUSZ_BROKER_SHA256_H
 #define RATUSZ_BROKER_SHA256_H

@@ -110,7 +110,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <lmdb.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -233,7 +232,6 @@ struct rz_store {
     void *arena;
     size_t arena_cap;
     /* hash chain: the writer's SHA-256 state and the link being built */
-    EVP_MD *sha256;
     rz_sha256_t chain_h; /* the hash chain of the transaction being
                             written (sha256.h: no allocation per event) */
     void *link;
@@ -241,7 +239,6 @@ struct rz_store {
     uint64_t chain_from; /* seqs below were stored before the chain */
     int chain_off;       /* rz__store_chain_off: benchmarks only */
     /* retention (its own thread): SHA-256 states and a sealed link */
-    EVP_MD_CTX *md_prune, *md_prune_ev;
     void *seal;
     size_t seal_cap;
 };
@@ -790,14 +787,6 @@ int rz_store_open(rz_store_t **out, const rz_store_opts_t *opts)
         rc = s->lock_fd;
         goto fail;
     }
-    s->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    s->md_prune = EVP_MD_CTX_new();
-    s->md_prune_ev = EVP_MD_CTX_new();
-    if (!s->sha256 || !s->md_prune || !s->md_prune_ev) {
-        rz_error("store: SHA-256 is not available");
-        rc = RZ_ENOMEM;
-        goto fail;
-    }
 
     pthread_rwlockattr_init(&attr);
     pthread_rwlockattr_setkind_np(&attr,
@@ -880,9 +869,6 @@ void rz_store_close(rz_store_t **sp)
     free(s->link);
     free(s->seal);
     free(s->pseud_buf);
-    EVP_MD_CTX_free(s->md_prune_ev);
-    EVP_MD_CTX_free(s->md_prune);
-    EVP_MD_free(s->sha256);
     free(s);
 }
 
@@ -977,42 +963,21 @@ static void s_event_hdr(uint8_t hdr[16], uint64_t seq, size_t len)
     s_put_be64(hdr + 8, (uint64_t)len);
 }
 
-static int s_hash_event(EVP_MD_CTX *md, uint64_t seq, const void *bytes,
-                        size_t len)
+static void s_hash_event(rz_sha256_t *h, uint64_t seq, const void *bytes,
+                         size_t len)
 {
     uint8_t hdr[16];
     s_event_hdr(hdr, seq, len);
-    return EVP_DigestUpdate(md, hdr, sizeof hdr) &&
-           EVP_DigestUpdate(md, bytes, len);
+    rz_sha256_update(h, hdr, sizeof hdr);
+    rz_sha256_update(h, bytes, len);
 }
 
-/* The same into the chain being written, and the first S_RUN bytes of its
- * digest after the event into run. */
-static void s_chain_event(rz_store_t *s, uint64_t seq, const void *bytes,
-                          size_t len, uint8_t *run)
+/* The first S_RUN bytes of the digest so far, h left to go on. */
+static void s_hash_run(const rz_sha256_t *h, uint8_t *out)
 {
-    uint8_t hdr[16], d[RZ_SHA256_LEN];
-    s_event_hdr(hdr, seq, len);
-    rz_sha256_update(&s->chain_h, hdr, sizeof hdr);
-    rz_sha256_update(&s->chain_h, bytes, len);
-    rz_sha256_peek(&s->chain_h, d);
-    memcpy(run, d, S_RUN);
-}
-
-/* The first S_RUN bytes of the digest so far, md left to go on. */
-static int s_hash_run(EVP_MD_CTX *run, const EVP_MD_CTX *md, uint8_t *out)
-{
-    uint8_t d[EVP_MAX_MD_SIZE];
-    if (!EVP_MD_CTX_copy_ex(run, md) || !EVP_DigestFinal_ex(run, d, NULL))
-        return 0;
+    uint8_t d[RZ_SHA256_LEN];
+    rz_sha256_peek(h, d);
     memcpy(out, d, S_RUN);
-    return 1;
-}
-
-static int s_hash_fail(void)
-{
-    rz_error("store: SHA-256 failed");
-    return RZ_ESTORE;
 }
 
 /* The ids value of a new event: seq, then the digest of its producer's
@@ -1378,8 +1343,10 @@ static int s_put_event(rz_store_t *s, MDB_txn *txn, MDB_cursor *logc,
 
     if ((rc = mdb_cursor_put(logc, &k, &v, MDB_APPEND)))
         return rc;
-    if (run)
-        s_chain_event(s, seq, stored, len, run);
+    if (run) {
+        s_hash_event(&s->chain_h, seq, stored, len);
+        s_hash_run(&s->chain_h, run);
+    }
 
     s_time_seq(ts, time, seq);
     if (subject_len && (rc = s_subj_add(s, subject, subject_len, time, seq)))
@@ -2953,7 +2920,6 @@ static int s_link_parse(const MDB_val *k, const MDB_val *v, struct s_link *l)
 
 typedef struct s_verify {
     rz_store_t *s;
-    EVP_MD_CTX *md, *run;
     uint8_t prev[S_DIGEST]; /* the digest the next link must follow */
     int have_prev;          /* 0: trust the next link's own prev */
     uint64_t expect;        /* the seq the next link must start at */
@@ -2996,30 +2962,23 @@ static int s_verify_gap(s_verify_t *v, MDB_cursor *logc, uint64_t from,
 }
 
 /* The seal of a sealed link: SHA-256(prev || digest || n || entries). */
-static int s_seal_hash(EVP_MD_CTX *md, const EVP_MD *sha, const uint8_t *link,
-                       uint32_t n, uint8_t out[S_DIGEST])
+static void s_seal_hash(const uint8_t *link, uint32_t n, uint8_t out[S_DIGEST])
 {
-    uint8_t d[EVP_MAX_MD_SIZE];
-    if (!EVP_DigestInit_ex(md, sha, NULL) ||
-        !EVP_DigestUpdate(md, link, S_LINK_HDR) ||
-        !EVP_DigestUpdate(md, link + S_LINK_HDR + S_DIGEST,
-                          (size_t)S_SEAL_ENT * n) ||
-        !EVP_DigestFinal_ex(md, d, NULL))
-        return 0;
-    memcpy(out, d, S_DIGEST);
-    return 1;
+    rz_sha256_t h;
+    rz_sha256_init(&h);
+    rz_sha256_update(&h, link, S_LINK_HDR);
+    rz_sha256_update(&h, link + S_LINK_HDR + S_DIGEST, (size_t)S_SEAL_ENT * n);
+    rz_sha256_final(&h, out);
 }
 
 /* One event's own hash, as a sealed link keeps it. */
-static int s_event_hash(EVP_MD_CTX *md, const EVP_MD *sha, uint64_t seq,
-                        const void *bytes, size_t len, uint8_t out[S_DIGEST])
+static void s_event_hash(uint64_t seq, const void *bytes, size_t len,
+                         uint8_t out[S_DIGEST])
 {
-    uint8_t d[EVP_MAX_MD_SIZE];
-    if (!EVP_DigestInit_ex(md, sha, NULL) ||
-        !s_hash_event(md, seq, bytes, len) || !EVP_DigestFinal_ex(md, d, NULL))
-        return 0;
-    memcpy(out, d, S_DIGEST);
-    return 1;
+    rz_sha256_t h;
+    rz_sha256_init(&h);
+    s_hash_event(&h, seq, bytes, len);
+    rz_sha256_final(&h, out);
 }
 
 /* A link retention sealed: the seal over its entries, each kept event
@@ -3032,8 +2991,7 @@ static int s_verify_sealed(s_verify_t *v, MDB_cursor *logc,
     MDB_val k = {sizeof first, &first}, ev;
     int rc;
 
-    if (!s_seal_hash(v->md, v->s->sha256, l->prev, l->n, h))
-        return s_hash_fail();
+    s_seal_hash(l->prev, l->n, h);
     if (memcmp(h, l->seal, S_DIGEST) != 0) {
         s_broken(v, first,
                  "the seal of the link of seqs %llu-%llu (rewritten by "
@@ -3064,8 +3022,7 @@ static int s_verify_sealed(s_verify_t *v, MDB_cursor *logc,
                      (unsigned long long)seq);
             return 0;
         }
-        if (!s_event_hash(v->run, v->s->sha256, seq, ev.mv_data, ev.mv_size, h))
-            return s_hash_fail();
+        s_event_hash(seq, ev.mv_data, ev.mv_size, h);
         if (memcmp(h, ent + 1, S_DIGEST) != 0) {
             s_broken(v, seq, "seq %llu is not the event that was chained",
                      (unsigned long long)seq);
@@ -3092,7 +3049,8 @@ static int s_verify_sealed(s_verify_t *v, MDB_cursor *logc,
 static int s_verify_link(s_verify_t *v, MDB_cursor *logc,
                          const struct s_link *l)
 {
-    uint8_t d[EVP_MAX_MD_SIZE], run[S_RUN];
+    uint8_t d[RZ_SHA256_LEN], run[S_RUN];
+    rz_sha256_t h;
     uint64_t first = l->first, last = l->first + l->n - 1, differs = 0;
     MDB_val k = {sizeof first, &first}, ev;
     int rc;
@@ -3113,9 +3071,8 @@ static int s_verify_link(s_verify_t *v, MDB_cursor *logc,
     }
     if (l->sealed)
         return s_verify_sealed(v, logc, l);
-    if (!EVP_DigestInit_ex(v->md, v->s->sha256, NULL) ||
-        !EVP_DigestUpdate(v->md, l->prev, S_DIGEST))
-        return s_hash_fail();
+    rz_sha256_init(&h);
+    rz_sha256_update(&h, l->prev, S_DIGEST);
 
     rc = mdb_cursor_get(logc, &k, &ev, MDB_SET_RANGE);
     for (uint32_t i = 0; i < l->n; i++) {
@@ -3127,9 +3084,8 @@ static int s_verify_link(s_verify_t *v, MDB_cursor *logc,
                      (unsigned long long)seq);
             return 0;
         }
-        if (!s_hash_event(v->md, seq, ev.mv_data, ev.mv_size) ||
-            !s_hash_run(v->run, v->md, run))
-            return s_hash_fail();
+        s_hash_event(&h, seq, ev.mv_data, ev.mv_size);
+        s_hash_run(&h, run);
         /* what an older version let in: intact, but refused today */
         char why[256];
         if (rz_event_check_wire(ev.mv_data, ev.mv_size, why, sizeof why) <
@@ -3143,8 +3099,7 @@ static int s_verify_link(s_verify_t *v, MDB_cursor *logc,
             differs = seq;
         rc = mdb_cursor_get(logc, &k, &ev, MDB_NEXT);
     }
-    if (!EVP_DigestFinal_ex(v->md, d, NULL))
-        return s_hash_fail();
+    rz_sha256_final(&h, d);
 
     int digest_ok = memcmp(d, l->digest, S_DIGEST) == 0;
     if (differs && digest_ok)
@@ -3304,12 +3259,6 @@ int rz_store_verify(rz_store_t *s, uint64_t from, Ratusz__V1__VerifyResult *out)
     if (!v)
         return RZ_ENOMEM;
     v->s = s;
-    v->md = EVP_MD_CTX_new();
-    v->run = EVP_MD_CTX_new();
-    if (!v->md || !v->run) {
-        rc = RZ_ENOMEM;
-        goto fail;
-    }
     if ((rc = s_verify_start(v, from, &old_last)))
         goto fail;
     out->first = v->expect;
@@ -3343,8 +3292,6 @@ int rz_store_verify(rz_store_t *s, uint64_t from, Ratusz__V1__VerifyResult *out)
         rc = RZ_ENOMEM;
     }
 fail:
-    EVP_MD_CTX_free(v->run);
-    EVP_MD_CTX_free(v->md);
     free(v);
     return s_fail("verify", rc);
 }
@@ -3534,7 +3481,8 @@ static int s_link_of(rz_store_t *s, MDB_txn *txn, uint64_t seq,
 static int s_seal_build(rz_store_t *s, MDB_txn *txn, const struct s_link *l,
                         const MDB_val *val)
 {
-    uint8_t d[EVP_MAX_MD_SIZE], *out;
+    uint8_t d[RZ_SHA256_LEN], *out;
+    rz_sha256_t h;
     uint64_t first = l->first;
     MDB_cursor *c = NULL;
     MDB_val k = {sizeof first, &first}, ev;
@@ -3545,8 +3493,7 @@ static int s_seal_build(rz_store_t *s, MDB_txn *txn, const struct s_link *l,
     out = s->seal;
     if (l->sealed) { /* its seal is checked before it is changed */
         memcpy(out, val->mv_data, val->mv_size);
-        if (!s_seal_hash(s->md_prune, s->sha256, out, l->n, d))
-            return s_hash_fail();
+        s_seal_hash(out, l->n, d);
         if (memcmp(d, l->seal, S_DIGEST) != 0)
             goto broken;
         return 0;
@@ -3554,9 +3501,8 @@ static int s_seal_build(rz_store_t *s, MDB_txn *txn, const struct s_link *l,
     memcpy(out, l->prev, S_DIGEST);
     memcpy(out + S_DIGEST, l->digest, S_DIGEST);
     s_put_be32(out + 2 * S_DIGEST, l->n | S_LINK_SEALED);
-    if (!EVP_DigestInit_ex(s->md_prune, s->sha256, NULL) ||
-        !EVP_DigestUpdate(s->md_prune, l->prev, S_DIGEST))
-        return s_hash_fail();
+    rz_sha256_init(&h);
+    rz_sha256_update(&h, l->prev, S_DIGEST);
     if ((rc = mdb_cursor_open(txn, s->log, &c)))
         return rc;
     rc = mdb_cursor_get(c, &k, &ev, MDB_SET_RANGE);
@@ -3570,20 +3516,13 @@ static int s_seal_build(rz_store_t *s, MDB_txn *txn, const struct s_link *l,
             mdb_cursor_close(c);
             goto broken;
         }
-        if (!s_hash_event(s->md_prune, seq, ev.mv_data, ev.mv_size) ||
-            !s_event_hash(s->md_prune_ev, s->sha256, seq, ev.mv_data,
-                          ev.mv_size, ent + 1)) {
-            rc = s_hash_fail();
-            goto done;
-        }
+        s_hash_event(&h, seq, ev.mv_data, ev.mv_size);
+        s_event_hash(seq, ev.mv_data, ev.mv_size, ent + 1);
         ent[0] = S_ENT_KEPT;
         rc = mdb_cursor_get(c, &k, &ev, MDB_NEXT);
     }
     rc = 0;
-    if (!EVP_DigestFinal_ex(s->md_prune, d, NULL)) {
-        rc = s_hash_fail();
-        goto done;
-    }
+    rz_sha256_final(&h, d);
     mdb_cursor_close(c);
     c = NULL;
     if (memcmp(d, l->digest, S_DIGEST) != 0)
@@ -3615,8 +3554,7 @@ static int s_link_prune(rz_store_t *s, MDB_txn *txn, uint64_t seq)
     uint8_t *out = s->seal;
     out[S_LINK_HDR + S_DIGEST + (size_t)S_SEAL_ENT * (seq - l.first)] =
         S_ENT_PRUNED;
-    if (!s_seal_hash(s->md_prune, s->sha256, out, l.n, out + S_LINK_HDR))
-        return s_hash_fail();
+    s_seal_hash(out, l.n, out + S_LINK_HDR);
     uint64_t first = l.first;
     MDB_val k = {sizeof first, &first}, v = {S_SEALED_SIZE(l.n), out};
     return mdb_put(txn, s->chain, &k, &v, 0);

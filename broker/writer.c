@@ -121,13 +121,12 @@ static int s_reserve(void **arr, size_t *cap, size_t need, size_t size)
 /* A key of item it that lies inside its bytes (the front points the
  * producer's strings there), as the same place in the copy at stored: the
  * journal then records its offset instead of its bytes. Any other key is
- * returned as it is. The addresses are compared as integers. */
+ * returned as it is. */
 static const char *s_rebase(const rz_store_item_t *it, const char *key,
                             size_t len, const uint8_t *stored)
 {
-    uintptr_t b = (uintptr_t)it->bytes, k = (uintptr_t)key;
-    if (len && key && k >= b && k - b <= it->len && len <= it->len - (k - b))
-        return (const char *)stored + (k - b);
+    if (rzc_inside(it->bytes, it->len, key, len))
+        return (const char *)stored + ((uintptr_t)key - (uintptr_t)it->bytes);
     return key;
 }
 

@@ -85,3 +85,9 @@ int rzc_grow(void **arr, size_t *cap, size_t need, size_t size)
     *cap = n;
     return 0;
 }
+
+int rzc_inside(const void *base, size_t n, const void *p, size_t len)
+{
+    uintptr_t b = (uintptr_t)base, q = (uintptr_t)p;
+    return len && base && p && q >= b && q - b <= n && len <= n - (q - b);
+}

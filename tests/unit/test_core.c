@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "ratusz/core/buf.h"
 #include "ratusz/core/text.h"
 #include "ratusz/core/time.h"
 #include "ratusz/errors.h"
@@ -231,12 +232,28 @@ static void test_text_map_points_into_the_input(void **state)
     rzc_text_free(&t);
 }
 
+/* rzc_inside: a view inside a buffer, at its edges, and out of it. */
+static void test_inside_is_exact_at_the_edges(void **state)
+{
+    (void)state;
+    char buf[16] = {0};
+    assert_true(rzc_inside(buf, sizeof buf, buf, 16));
+    assert_true(rzc_inside(buf, sizeof buf, buf + 15, 1));
+    assert_false(rzc_inside(buf, sizeof buf, buf + 15, 2));
+    assert_false(rzc_inside(buf, sizeof buf, buf + 16, 1));
+    assert_false(rzc_inside(buf, sizeof buf, buf + 3, 0));
+    assert_false(rzc_inside(buf + 1, 8, buf, 1));
+    assert_false(rzc_inside(buf, sizeof buf, NULL, 1));
+    assert_false(rzc_inside(buf, sizeof buf, buf + 4, SIZE_MAX));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_repeated_hour_is_first_occurrence_cest),
         cmocka_unit_test(test_missing_hour_is_refused),
         cmocka_unit_test(test_rfc3339_round_trip),
+        cmocka_unit_test(test_inside_is_exact_at_the_edges),
         cmocka_unit_test(test_money_forms),
         cmocka_unit_test(test_utf8_edge_cases),
         cmocka_unit_test(test_cp1250_field_decoded_alone),

@@ -27,4 +27,8 @@ void rzc_buf_free(rzc_buf_t *b);
  * or -1 (out of memory, or too large) with *arr and *cap as they were. */
 int rzc_grow(void **arr, size_t *cap, size_t need, size_t size);
 
+/* Whether the len bytes at p (len > 0) lie inside the n bytes at base.
+ * The addresses are compared as integers: p may point anywhere. */
+int rzc_inside(const void *base, size_t n, const void *p, size_t len);
+
 #endif
